@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the normal build (unit, integration, end-to-end), then the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a
+# bounded time. Exits non-zero if anything fails. Quick start's second command.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/install-deps.sh"
+
+echo "== build (RelWithDebInfo)"
+BUILD_DIR="$root/build" "$root/scripts/build.sh"
+echo "== tests"
+(cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
+
+if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== unit tests under ASan+UBSan"
+  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug "$root/scripts/build.sh" \
+    -DSWARMKV_SANITIZE=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
+  (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest -j"$jobs" -L unit --output-on-failure --timeout 900)
+fi
+
+if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "== fuzz targets (${SWARMKV_FUZZ_SECONDS:-60}s each)"
+  BUILD_DIR="$root/build-fuzz" BUILD_TYPE=RelWithDebInfo CC=clang CXX=clang++ "$root/scripts/build.sh" \
+    -DSWARMKV_FUZZ=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
+  shopt -s nullglob
+  for fuzzer in "$root"/build-fuzz/fuzz/*_fuzzer; do
+    name=$(basename "$fuzzer")
+    corpus="$root/build-fuzz/corpus/$name"
+    mkdir -p "$corpus"
+    seeds=("$root/fuzz/seeds/$name")
+    [[ -d "${seeds[0]}" ]] || seeds=()
+    echo "-- $name"
+    "$fuzzer" -max_total_time="${SWARMKV_FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -print_final_stats=1 \
+      "$corpus" "${seeds[@]}" 2>&1 | tail -n 15
+    test "${PIPESTATUS[0]}" -eq 0
+  done
+fi
+echo "== all tests passed"
