@@ -22,8 +22,8 @@ fi
 
 if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
   echo "== fuzz targets (${SWARMKV_FUZZ_SECONDS:-60}s each)"
-  BUILD_DIR="$root/build-fuzz" BUILD_TYPE=RelWithDebInfo CC=clang CXX=clang++ "$root/scripts/build.sh" \
-    -DSWARMKV_FUZZ=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
+  BUILD_DIR="$root/build-fuzz" BUILD_TYPE=RelWithDebInfo CC=clang CXX=clang++ NINJA_TARGETS=fuzzers \
+    "$root/scripts/build.sh" -DSWARMKV_FUZZ=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
   shopt -s nullglob
   for fuzzer in "$root"/build-fuzz/fuzz/*_fuzzer; do
     name=$(basename "$fuzzer")
