@@ -1,0 +1,286 @@
+#include "server/api_request.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "server/model_manager.h"
+
+namespace swarmkv {
+
+namespace {
+
+using json = nlohmann::json;
+
+Status WrongType(const std::string& field, const char* expected, const json& got) {
+  return InvalidArgumentError("field '" + field + "' must be " + expected + ", got " + std::string(got.type_name()));
+}
+
+Status GetString(const json& obj, const char* key, std::string* out, const std::string& path = "") {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (!it->is_string()) return WrongType(path + key, "a string", *it);
+  *out = it->get<std::string>();
+  return Status::OK();
+}
+
+Status GetBool(const json& obj, const char* key, bool* out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (!it->is_boolean()) return WrongType(key, "true or false", *it);
+  *out = it->get<bool>();
+  return Status::OK();
+}
+
+Status GetNumber(const json& obj, const char* key, double* out, const std::string& path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (!it->is_number()) return WrongType(path + key, "a number", *it);
+  double v = it->get<double>();
+  if (!std::isfinite(v)) return InvalidArgumentError("field '" + path + key + "' must be finite");
+  *out = v;
+  return Status::OK();
+}
+
+Status GetInt(const json& obj, const char* key, int64_t lo, int64_t hi, int64_t* out, const std::string& path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (!it->is_number_integer() && !(it->is_number_float() && it->get<double>() == std::floor(it->get<double>())))
+    return WrongType(path + key, "an integer", *it);
+  double d = it->get<double>();
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
+    return InvalidArgumentError("field '" + path + key + "' is " + it->dump() + ", outside [" + std::to_string(lo) +
+                                ", " + std::to_string(hi) + "]");
+  *out = it->is_number_unsigned() ? static_cast<int64_t>(it->get<uint64_t>()) : it->get<int64_t>();
+  return Status::OK();
+}
+
+Status GetStop(const json& obj, const char* key, std::vector<std::string>* out, const std::string& path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (it->is_string()) {
+    out->push_back(it->get<std::string>());
+  } else if (it->is_array()) {
+    for (const auto& s : *it) {
+      if (!s.is_string()) return WrongType(path + key + "[]", "a string", s);
+      out->push_back(s.get<std::string>());
+    }
+  } else {
+    return WrongType(path + key, "a string or an array of strings", *it);
+  }
+  for (const auto& s : *out)
+    if (s.empty()) return InvalidArgumentError("field '" + path + key + "' contains an empty stop string");
+  if (out->size() > 16) return InvalidArgumentError("field '" + path + key + "' has more than 16 stop strings");
+  return Status::OK();
+}
+
+// Sampling knobs shared by both APIs. `obj` is Ollama's options object or the OpenAI body.
+Status ParseSampling(const json& obj, const std::string& path, ApiRequest* r) {
+  double t = r->sampling.temperature, top_p = r->sampling.top_p, min_p = r->sampling.min_p;
+  double rp = r->sampling.repeat_penalty, pp = r->sampling.presence_penalty, fp = r->sampling.frequency_penalty;
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "temperature", &t, path));
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "top_p", &top_p, path));
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "min_p", &min_p, path));
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "repeat_penalty", &rp, path));
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "presence_penalty", &pp, path));
+  SKV_RETURN_IF_ERROR(GetNumber(obj, "frequency_penalty", &fp, path));
+  if (t < 0 || t > 100) return InvalidArgumentError("field '" + path + "temperature' must be in [0, 100]");
+  if (top_p < 0 || top_p > 1) return InvalidArgumentError("field '" + path + "top_p' must be in [0, 1]");
+  if (min_p < 0 || min_p > 1) return InvalidArgumentError("field '" + path + "min_p' must be in [0, 1]");
+  if (rp <= 0 || rp > 100) return InvalidArgumentError("field '" + path + "repeat_penalty' must be in (0, 100]");
+  if (std::fabs(pp) > 2 || std::fabs(fp) > 2)
+    return InvalidArgumentError("presence_penalty and frequency_penalty must be in [-2, 2]");
+  r->sampling.temperature = static_cast<float>(t);
+  r->sampling.top_p = static_cast<float>(top_p);
+  r->sampling.min_p = static_cast<float>(min_p);
+  r->sampling.repeat_penalty = static_cast<float>(rp);
+  r->sampling.presence_penalty = static_cast<float>(pp);
+  r->sampling.frequency_penalty = static_cast<float>(fp);
+  int64_t top_k = r->sampling.top_k, last_n = r->sampling.repeat_last_n, seed = -1;
+  SKV_RETURN_IF_ERROR(GetInt(obj, "top_k", -1, 1 << 24, &top_k, path));
+  SKV_RETURN_IF_ERROR(GetInt(obj, "repeat_last_n", -1, kMaxNumCtx, &last_n, path));
+  SKV_RETURN_IF_ERROR(GetInt(obj, "seed", INT64_MIN, INT64_MAX, &seed, path));
+  r->sampling.top_k = static_cast<int32_t>(top_k);
+  r->sampling.repeat_last_n = static_cast<int32_t>(last_n);
+  if (obj.contains("seed") && !obj["seed"].is_null()) {
+    r->sampling.seed = static_cast<uint64_t>(seed);
+    r->sampling.has_seed = true;
+  }
+  SKV_RETURN_IF_ERROR(GetStop(obj, "stop", &r->stop, path));
+  return Status::OK();
+}
+
+Status ParseNumPredict(const json& obj, const char* key, const std::string& path, ApiRequest* r) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::OK();
+  if (!it->is_number_integer()) return WrongType(path + key, "an integer", *it);
+  int64_t v = it->is_number_unsigned() ? static_cast<int64_t>(std::min<uint64_t>(it->get<uint64_t>(), INT64_MAX))
+                                       : it->get<int64_t>();
+  if (v > kMaxNumPredict)
+    return InvalidArgumentError("field '" + path + key + "' is " + std::to_string(v) + ", more than the limit of " +
+                                std::to_string(kMaxNumPredict) + " tokens");
+  // Ollama: -1 infinite, -2 fill the context; other negatives are nonsense.
+  if (v < -2) return InvalidArgumentError("field '" + path + key + "' is " + std::to_string(v) + " (use -1 for no limit)");
+  r->num_predict = static_cast<int32_t>(v < 0 ? -1 : v);
+  return Status::OK();
+}
+
+Status ParseKeepAlive(const json& body, ApiRequest* r) {
+  auto it = body.find("keep_alive");
+  if (it == body.end() || it->is_null()) return Status::OK();
+  if (it->is_number()) {
+    double s = it->get<double>();
+    r->keep_alive_ms = s < 0 ? -1 : static_cast<int64_t>(std::min(s, 1e12) * 1000);
+    return Status::OK();
+  }
+  if (!it->is_string()) return WrongType("keep_alive", "a duration string or a number of seconds", *it);
+  SKV_ASSIGN_OR_RETURN(int64_t ms, ParseKeepAliveMs(it->get<std::string>()));
+  r->keep_alive_ms = ms;
+  return Status::OK();
+}
+
+// A message's content: a string, or (OpenAI) an array of {type:"text", text} parts.
+Status ParseContent(const json& msg, size_t index, std::string* out) {
+  std::string path = "messages[" + std::to_string(index) + "].content";
+  auto it = msg.find("content");
+  if (it == msg.end() || it->is_null()) return Status::OK();  // assistant tool-call turns carry none
+  if (it->is_string()) {
+    *out = it->get<std::string>();
+    return Status::OK();
+  }
+  if (!it->is_array()) return WrongType(path, "a string or an array of content parts", *it);
+  for (const auto& part : *it) {
+    if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+      return InvalidArgumentError(path + ": each part must be an object with a string 'type'");
+    if (part["type"] != "text")
+      return UnimplementedError(path + ": content part type '" + part["type"].get<std::string>() +
+                                "' is not supported (text only)");
+    if (!part.contains("text") || !part["text"].is_string())
+      return InvalidArgumentError(path + ": a text part needs a string 'text'");
+    *out += part["text"].get<std::string>();
+  }
+  return Status::OK();
+}
+
+Status ParseMessages(const json& body, ApiRequest* r) {
+  auto it = body.find("messages");
+  if (it == body.end() || it->is_null()) return InvalidArgumentError("field 'messages' is required");
+  if (!it->is_array()) return WrongType("messages", "an array", *it);
+  if (it->empty()) return InvalidArgumentError("field 'messages' is empty: send at least one message");
+  size_t i = 0;
+  for (const auto& m : *it) {
+    if (!m.is_object()) return WrongType("messages[" + std::to_string(i) + "]", "an object", m);
+    ChatMessage msg;
+    SKV_RETURN_IF_ERROR(GetString(m, "role", &msg.role, "messages[" + std::to_string(i) + "]."));
+    if (msg.role.empty()) return InvalidArgumentError("messages[" + std::to_string(i) + "] has no 'role'");
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool" &&
+        msg.role != "developer")
+      return InvalidArgumentError("messages[" + std::to_string(i) + "].role '" + msg.role +
+                                  "' is not one of system, user, assistant, tool");
+    if (msg.role == "developer") msg.role = "system";
+    SKV_RETURN_IF_ERROR(ParseContent(m, i, &msg.content));
+    if (m.contains("images") && !m["images"].is_null())
+      return UnimplementedError("messages[" + std::to_string(i) + "].images: this server runs text models only");
+    r->messages.push_back(std::move(msg));
+    ++i;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
+  json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return InvalidArgumentError("request body is not valid JSON");
+  if (!body.is_object()) return InvalidArgumentError("request body must be a JSON object, got " + std::string(body.type_name()));
+  ApiRequest r;
+  r.kind = kind;
+  SKV_RETURN_IF_ERROR(GetString(body, "model", &r.model));
+  if (r.model.empty()) return InvalidArgumentError("field 'model' is required");
+  r.stream = !r.is_openai();
+  SKV_RETURN_IF_ERROR(GetBool(body, "stream", &r.stream));
+
+  if (!r.is_openai()) {
+    // Ollama defaults (llama.cpp's, as Ollama documents them).
+    r.sampling.temperature = 0.8f;
+    r.sampling.top_k = 40;
+    r.sampling.top_p = 0.9f;
+    r.sampling.min_p = 0.0f;
+    r.sampling.repeat_penalty = 1.1f;
+    SKV_RETURN_IF_ERROR(ParseKeepAlive(body, &r));
+    if (body.contains("format") && !body["format"].is_null() && !(body["format"].is_string() && body["format"] == ""))
+      return UnimplementedError("field 'format' (structured output) is not supported");
+    auto opts = body.find("options");
+    if (opts != body.end() && !opts->is_null()) {
+      if (!opts->is_object()) return WrongType("options", "an object", *opts);
+      SKV_RETURN_IF_ERROR(ParseSampling(*opts, "options.", &r));
+      SKV_RETURN_IF_ERROR(ParseNumPredict(*opts, "num_predict", "options.", &r));
+      int64_t num_ctx = 0;
+      SKV_RETURN_IF_ERROR(GetInt(*opts, "num_ctx", 1, kMaxNumCtx, &num_ctx, "options."));
+      r.num_ctx = static_cast<int32_t>(num_ctx);
+    }
+    if (kind == ApiKind::kOllamaGenerate) {
+      SKV_RETURN_IF_ERROR(GetString(body, "prompt", &r.prompt));
+      SKV_RETURN_IF_ERROR(GetString(body, "system", &r.system));
+      SKV_RETURN_IF_ERROR(GetBool(body, "raw", &r.raw));
+      if (body.contains("images") && !body["images"].is_null())
+        return UnimplementedError("field 'images': this server runs text models only");
+      if (body.contains("suffix") && body["suffix"].is_string() && !body["suffix"].get<std::string>().empty())
+        return UnimplementedError("field 'suffix' (fill-in-the-middle) is not supported");
+      auto ctx = body.find("context");
+      if (ctx != body.end() && !ctx->is_null()) {
+        if (!ctx->is_array()) return WrongType("context", "an array of token ids", *ctx);
+        for (const auto& t : *ctx) {
+          if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
+            return InvalidArgumentError("field 'context' must hold non-negative integer token ids");
+          r.context.push_back(static_cast<int32_t>(t.get<int64_t>()));
+        }
+      }
+    } else {
+      SKV_RETURN_IF_ERROR(ParseMessages(body, &r));
+    }
+    return r;
+  }
+
+  // OpenAI defaults: temperature 1, top_p 1, no top_k/min_p/repeat penalty.
+  r.sampling.temperature = 1.0f;
+  r.sampling.top_k = 0;
+  r.sampling.top_p = 1.0f;
+  r.sampling.min_p = 0.0f;
+  r.sampling.repeat_penalty = 1.0f;
+  SKV_RETURN_IF_ERROR(ParseSampling(body, "", &r));
+  if (body.contains("n") && !(body["n"].is_number_integer() && body["n"] == 1))
+    return UnimplementedError("field 'n': only n = 1 is supported");
+  if (body.contains("logprobs") && body["logprobs"].is_boolean() && body["logprobs"].get<bool>())
+    return UnimplementedError("field 'logprobs' is not supported");
+  SKV_RETURN_IF_ERROR(ParseNumPredict(body, "max_tokens", "", &r));
+  SKV_RETURN_IF_ERROR(ParseNumPredict(body, "max_completion_tokens", "", &r));
+  if (r.num_predict == 0) return InvalidArgumentError("field 'max_tokens' must be at least 1");
+  auto so = body.find("stream_options");
+  if (so != body.end() && !so->is_null()) {
+    if (!so->is_object()) return WrongType("stream_options", "an object", *so);
+    SKV_RETURN_IF_ERROR(GetBool(*so, "include_usage", &r.include_usage));
+  }
+  if (kind == ApiKind::kOpenAICompletion) {
+    auto p = body.find("prompt");
+    if (p == body.end() || p->is_null()) return InvalidArgumentError("field 'prompt' is required");
+    if (p->is_array()) {
+      if (p->size() != 1 || !(*p)[0].is_string())
+        return UnimplementedError("field 'prompt': only a string or an array of one string is supported");
+      r.prompt = (*p)[0].get<std::string>();
+    } else if (p->is_string()) {
+      r.prompt = p->get<std::string>();
+    } else {
+      return WrongType("prompt", "a string", *p);
+    }
+    if (body.contains("suffix") && body["suffix"].is_string() && !body["suffix"].get<std::string>().empty())
+      return UnimplementedError("field 'suffix' is not supported");
+    if (body.contains("echo") && body["echo"].is_boolean() && body["echo"].get<bool>())
+      return UnimplementedError("field 'echo' is not supported");
+  } else {
+    SKV_RETURN_IF_ERROR(ParseMessages(body, &r));
+  }
+  return r;
+}
+
+}  // namespace swarmkv

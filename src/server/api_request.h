@@ -1,0 +1,57 @@
+// Parsing and validating the JSON bodies of the generation routes into one ApiRequest.
+//
+// Ollama: POST /api/generate (prompt, system, raw, context, images rejected), POST /api/chat
+// (messages); options num_ctx, num_predict, temperature, top_k, top_p, min_p, seed, stop,
+// repeat_penalty, repeat_last_n, presence/frequency_penalty; keep_alive; stream (default true).
+// OpenAI: POST /v1/chat/completions (messages, content as a string or text parts) and
+// /v1/completions (prompt); max_tokens/max_completion_tokens, temperature, top_p, seed, stop,
+// presence/frequency_penalty; stream (default false), stream_options.include_usage.
+//
+// Invariant: a returned ApiRequest has a non-empty model name, in-range sampling values and, for
+// chat kinds, at least one message; everything wrong with the body is an InvalidArgument error
+// whose message names the field and what was expected. Unknown fields are ignored (clients send
+// many). Checks that need the model (num_ctx vs. prompt length) happen later.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/generation.h"
+#include "server/backend.h"
+
+namespace swarmkv {
+
+enum class ApiKind { kOllamaGenerate, kOllamaChat, kOpenAIChat, kOpenAICompletion };
+
+constexpr int32_t kMaxNumPredict = 1 << 20;  // beyond this a num_predict is a mistake, not a wish
+constexpr int32_t kMaxNumCtx = 1 << 22;
+
+struct ApiRequest {
+  ApiKind kind = ApiKind::kOllamaGenerate;
+  std::string model;
+  bool stream = true;
+  // generate / completions
+  std::string prompt;
+  std::string system;
+  bool raw = false;
+  std::vector<int32_t> context;  // Ollama generate: token ids of the previous exchange
+  // chat
+  std::vector<ChatMessage> messages;
+  SamplingParams sampling;
+  int32_t num_predict = -1;  // -1: until EOS/stop/context full
+  int32_t num_ctx = 0;       // 0: the server default
+  std::vector<std::string> stop;
+  std::optional<int64_t> keep_alive_ms;  // -1 never
+  bool include_usage = false;            // OpenAI stream_options.include_usage
+  bool is_openai() const { return kind == ApiKind::kOpenAIChat || kind == ApiKind::kOpenAICompletion; }
+  bool is_chat() const { return kind == ApiKind::kOllamaChat || kind == ApiKind::kOpenAIChat; }
+};
+
+Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body);
+
+}  // namespace swarmkv

@@ -1,0 +1,87 @@
+// The seam between the HTTP server and the modules below it (model, tokenizer, engine, memory).
+//
+// The server does not know how weights are loaded, how text becomes tokens or how KV is kept: it
+// asks a ServerBackend. The real backend (wired in cli/cmd_serve.cc) composes Model::Load, the
+// tokenizer's chat templates, the engine's GenerationService and the memory core's stats/pins.
+// A ServerBackend that is absent (nullptr) makes every generation route answer 503 with a clear
+// message, while the model registry, /api/tags, /api/show, /api/version and /metrics still work.
+//
+// Thread-safety: every method may be called from any HTTP worker thread at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/generation.h"
+
+namespace swarmkv {
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant", "tool"
+  std::string content;
+};
+
+struct LoadedModelInfo {
+  int32_t context_length = 0;     // the model's trained context (n_ctx_train)
+  std::string architecture;       // "llama", "qwen2", ...
+  std::string parameter_size;     // "135M" (Ollama's details.parameter_size)
+  std::string quantization_level; // "Q8_0", "F16", ...
+  std::string namespace_id;       // hex of the KV namespace: equal <=> KV shared
+  uint64_t weights_bytes = 0;
+};
+
+// One model in memory (weights mapped, tokenizer ready). Dropping the last reference unloads it;
+// its KV blocks stay in the memory tiers under its namespace.
+class LoadedModel {
+ public:
+  virtual ~LoadedModel() = default;
+  virtual const LoadedModelInfo& info() const = 0;
+  // Text -> token ids. `add_special` adds BOS (etc.) as the model's vocabulary wants.
+  virtual Result<std::vector<int32_t>> Tokenize(std::string_view text, bool add_special) const = 0;
+  // The model's chat template applied to `messages`, ending with the assistant turn's opening.
+  virtual Result<std::string> RenderChat(const std::vector<ChatMessage>& messages) const = 0;
+};
+
+// What /api/kv and the KV gauges of /metrics show. Filled by the memory core's stats.
+struct KvUsage {
+  std::string model;       // a registry name ("" when no loaded model names the namespace)
+  std::string namespace_id;
+  std::string tier;        // "ram", "disk", "redis"
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+};
+struct KvSharedPrefix {
+  std::string namespace_id;
+  uint64_t tokens = 0;     // prefix length
+  uint64_t sequences = 0;  // sequences referencing it now
+};
+struct KvSnapshot {
+  uint64_t budget_bytes = 0;
+  uint64_t committed_bytes = 0;
+  std::vector<KvUsage> usage;
+  uint64_t prefix_tokens_hit = 0;
+  uint64_t prefix_tokens_computed = 0;
+  std::vector<std::pair<std::string, uint64_t>> evictions_by_reason;
+  std::vector<KvSharedPrefix> most_shared;
+  uint64_t pinned_blocks = 0;
+};
+
+class ServerBackend {
+ public:
+  virtual ~ServerBackend() = default;
+  // Loads (maps) the GGUF at `weights_path`. Slow; the caller serialises loads of one file.
+  virtual Result<std::shared_ptr<LoadedModel>> Load(const std::string& weights_path) = 0;
+  // The engine. GenerationRequest::model carries the weights path of a model Load()ed before.
+  virtual GenerationService* generation() = 0;
+  virtual KvSnapshot Kv() = 0;
+  // Keeps the KV of `tokens` (a prefix) resident for ttl_ms under `name`; Unpin drops the pin.
+  virtual Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
+                     int64_t ttl_ms) = 0;
+  virtual Status Unpin(const std::string& name) = 0;
+};
+
+}  // namespace swarmkv
