@@ -15,6 +15,12 @@ void Counter::Increment(double delta) {
   }
 }
 
+void Counter::MirrorTotal(double total) {
+  double cur = value_.load(std::memory_order_relaxed);
+  while (total > cur && !value_.compare_exchange_weak(cur, total, std::memory_order_relaxed)) {
+  }
+}
+
 void Gauge::Add(double delta) {
   double cur = value_.load(std::memory_order_relaxed);
   while (!value_.compare_exchange_weak(cur, cur + delta, std::memory_order_relaxed)) {

@@ -28,6 +28,8 @@ using LabelValues = std::vector<std::string>;
 class Counter {
  public:
   void Increment(double delta = 1.0);  // delta < 0 is ignored (counters only go up)
+  // For totals counted by another component (the memory core): takes `total` if it is larger.
+  void MirrorTotal(double total);
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:

@@ -1,0 +1,345 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "base/sysinfo.h"
+#include "server/api_request.h"
+#include "server/api_response.h"
+
+namespace swarmkv {
+
+using json = nlohmann::json;
+
+namespace {
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(DumpJson(body), "application/json; charset=utf-8");
+}
+
+void SendError(httplib::Response& res, bool openai, int status, const std::string& message, int retry_after_s = 0) {
+  res.status = status;
+  if (status == 503 && retry_after_s > 0) res.set_header("Retry-After", std::to_string(retry_after_s));
+  res.set_content(ErrorBody(openai, status, message), "application/json; charset=utf-8");
+}
+
+std::string Rfc3339FromUnixMs(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string PseudoDigest(const ModelEntry& e) {
+  if (!e.digest.empty()) return e.digest.substr(e.digest.find(':') + 1);
+  return HashBytes(e.weights_key).ToHex();
+}
+
+json Details(const ModelEntry& e, const LoadedModelInfo* info) {
+  json d = {{"parent_model", ""}, {"format", "gguf"}, {"family", ""}, {"families", nullptr},
+            {"parameter_size", ""}, {"quantization_level", ""}};
+  if (info != nullptr) {
+    d["family"] = info->architecture;
+    d["families"] = json::array({info->architecture});
+    d["parameter_size"] = info->parameter_size;
+    d["quantization_level"] = info->quantization_level;
+  }
+  return d;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
+                       ServerBackend* backend, ServerMetrics* metrics)
+    : options_(std::move(options)), registry_(registry), models_(models), backend_(backend), metrics_(metrics) {}
+
+HttpServer::~HttpServer() {
+  Stop();
+  Wait();
+}
+
+Status HttpServer::Start() {
+  if (http_) return FailedPreconditionError("HttpServer already started");
+  http_ = std::make_unique<httplib::Server>();
+  int threads = options_.worker_threads;
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  http_->set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
+  http_->set_write_timeout(options_.write_timeout_ms / 1000, (options_.write_timeout_ms % 1000) * 1000);
+  http_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
+  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_tcp_nodelay(true);
+  RegisterRoutes();
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+  } else {
+    port_ = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+  }
+  if (port_ <= 0) {
+    return IOError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                   " (address in use, or not an address of this machine)");
+  }
+  listener_ = std::thread([this] { http_->listen_after_bind(); });
+  return Status::OK();
+}
+
+void HttpServer::Wait() {
+  if (listener_.joinable()) listener_.join();
+}
+
+void HttpServer::Stop() {
+  if (http_) http_->stop();
+}
+
+void HttpServer::RegisterRoutes() {
+  auto& s = *http_;
+  // Each route is timed and counted under its pattern (not the raw path: bounded label values).
+  auto timed = [this](std::string route, auto fn) {
+    return [this, route, fn](const httplib::Request& req, httplib::Response& res) {
+      int64_t t0 = MonotonicNanos();
+      fn(req, res);
+      metrics_->OnRequest(route, res.status, static_cast<double>(MonotonicNanos() - t0) * 1e-9);
+    };
+  };
+  s.Post("/api/generate", timed("/api/generate", [this](const auto& q, auto& r) {
+    HandleGeneration(static_cast<int>(ApiKind::kOllamaGenerate), q, r);
+  }));
+  s.Post("/api/chat", timed("/api/chat", [this](const auto& q, auto& r) {
+    HandleGeneration(static_cast<int>(ApiKind::kOllamaChat), q, r);
+  }));
+  s.Post("/v1/chat/completions", timed("/v1/chat/completions", [this](const auto& q, auto& r) {
+    HandleGeneration(static_cast<int>(ApiKind::kOpenAIChat), q, r);
+  }));
+  s.Post("/v1/completions", timed("/v1/completions", [this](const auto& q, auto& r) {
+    HandleGeneration(static_cast<int>(ApiKind::kOpenAICompletion), q, r);
+  }));
+
+  s.Get("/api/version", timed("/api/version", [this](const auto&, auto& r) {
+    SendJson(r, 200, {{"version", options_.version}});
+  }));
+  s.Get("/", [](const auto&, auto& r) { r.set_content("swarmkv is running", "text/plain"); });
+  s.Get("/api/tags", timed("/api/tags", [this](const auto&, auto& r) {
+    auto loaded = models_->Loaded();
+    json models = json::array();
+    for (const ModelEntry* e : registry_->List()) {
+      const LoadedModelInfo* info = nullptr;
+      for (const auto& l : loaded)
+        if (l.weights_key == e->weights_key) info = &l.info;
+      models.push_back({{"name", e->name},
+                        {"model", e->name},
+                        {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)},
+                        {"size", e->size_bytes},
+                        {"digest", PseudoDigest(*e)},
+                        {"details", Details(*e, info)}});
+    }
+    SendJson(r, 200, {{"models", models}});
+  }));
+  s.Get("/api/ps", timed("/api/ps", [this](const auto&, auto& r) {
+    json models = json::array();
+    for (const auto& l : models_->Loaded()) {
+      for (const auto& name : l.names) {
+        const ModelEntry* e = registry_->Find(name);
+        if (e == nullptr) continue;
+        int64_t expires = l.expires_unix_ms == -1 ? int64_t{253402300799000}  // year 9999: never
+                          : l.expires_unix_ms == 0 ? NowUnixMs() + 5 * 60 * 1000
+                                                   : l.expires_unix_ms;
+        models.push_back({{"name", name},
+                          {"model", name},
+                          {"size", l.size_bytes},
+                          {"digest", PseudoDigest(*e)},
+                          {"details", Details(*e, &l.info)},
+                          {"expires_at", Rfc3339FromUnixMs(expires)},
+                          {"size_vram", 0},
+                          {"active_requests", l.active_requests},
+                          {"kv_namespace", l.info.namespace_id}});
+      }
+    }
+    SendJson(r, 200, {{"models", models}});
+  }));
+  s.Get("/v1/models", timed("/v1/models", [this](const auto&, auto& r) {
+    json data = json::array();
+    for (const ModelEntry* e : registry_->List())
+      data.push_back({{"id", e->name}, {"object", "model"}, {"created", e->modified_unix_s}, {"owned_by", "swarmkv"}});
+    SendJson(r, 200, {{"object", "list"}, {"data", data}});
+  }));
+  s.Post("/api/show", timed("/api/show", [this](const auto& q, auto& r) { HandleShow(q, r); }));
+  s.Get("/api/kv", timed("/api/kv", [this](const auto&, auto& r) { HandleKv(r); }));
+  s.Post("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandlePin(true, q, r); }));
+  s.Post("/api/kv/unpin", timed("/api/kv/unpin", [this](const auto& q, auto& r) { HandlePin(false, q, r); }));
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
+    metrics_->UpdateKv(backend_ ? backend_->Kv() : KvSnapshot{}, static_cast<int>(models_->Loaded().size()));
+    r.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+
+  // Ollama endpoints swarmkv does not implement: a clear answer at once, never a hang.
+  auto unsupported = [](const std::string& what) {
+    return [what](const httplib::Request& q, httplib::Response& r) {
+      bool openai = q.path.rfind("/v1/", 0) == 0;
+      SendError(r, openai, 501,
+                what + " is not supported by swarmkv (it serves GGUF files in place: use --model NAME=PATH, "
+                       "--models DIR, or models already pulled into an Ollama store)");
+    };
+  };
+  for (const char* p : {"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/embed", "/api/embeddings",
+                        "/v1/embeddings"})
+    s.Post(p, unsupported(std::string("POST ") + p));
+  s.Delete("/api/delete", unsupported("DELETE /api/delete"));
+  s.Post(R"(/api/blobs/(.*))", unsupported("POST /api/blobs"));
+
+  s.set_error_handler([this](const httplib::Request& q, httplib::Response& r) {
+    if (!r.body.empty()) return;  // a handler already wrote its JSON error
+    bool openai = q.path.rfind("/v1/", 0) == 0;
+    std::string msg;
+    if (r.status == 413) {
+      msg = "request body is larger than the limit of " + std::to_string(options_.max_body_bytes) + " bytes";
+    } else if (r.status == 404) {
+      msg = "no route " + q.method + " " + q.path;
+    } else if (r.status == 400) {
+      msg = "malformed HTTP request";
+    } else {
+      msg = "HTTP error " + std::to_string(r.status);
+    }
+    SendError(r, openai, r.status, msg);
+  });
+  s.set_exception_handler([](const httplib::Request& q, httplib::Response& r, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    SKV_LOG(ERROR) << q.method << " " << q.path << ": internal error: " << what;
+    SendError(r, q.path.rfind("/v1/", 0) == 0, 500, "internal error: " + what);
+  });
+}
+
+void HttpServer::HandleShow(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return SendError(res, false, 400, "request body is not a JSON object");
+  std::string name;
+  for (const char* key : {"model", "name"}) {
+    if (body.contains(key) && body[key].is_string()) name = body[key].get<std::string>();
+    if (!name.empty()) break;
+  }
+  if (name.empty()) return SendError(res, false, 400, "field 'model' is required");
+  const ModelEntry* e = registry_->Find(name);
+  if (e == nullptr) return SendError(res, false, 404, "model '" + name + "' not found");
+  const LoadedModelInfo* info = nullptr;
+  auto loaded = models_->Loaded();
+  for (const auto& l : loaded)
+    if (l.weights_key == e->weights_key) info = &l.info;
+  json model_info = {{"general.file", e->weights_path}, {"general.file_size", e->size_bytes}};
+  if (info != nullptr) {
+    model_info["general.architecture"] = info->architecture;
+    model_info["general.context_length"] = info->context_length;
+    model_info["swarmkv.kv_namespace"] = info->namespace_id;
+  }
+  std::string modelfile = "FROM " + e->weights_path + "\n";
+  if (!e->system.empty()) modelfile += "SYSTEM \"\"\"" + e->system + "\"\"\"\n";
+  json out = {{"modelfile", modelfile},
+              {"parameters", e->params_json},
+              {"template", e->template_text},
+              {"system", e->system},
+              {"details", Details(*e, info)},
+              {"model_info", model_info},
+              {"capabilities", json::array({"completion"})},
+              {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)}};
+  SendJson(res, 200, out);
+}
+
+void HttpServer::HandleKv(httplib::Response& res) {
+  KvSnapshot kv = backend_ ? backend_->Kv() : KvSnapshot{};
+  // Namespace -> model names, from the loaded models (an unloaded model's KV keeps its namespace).
+  std::map<std::string, std::vector<std::string>> names_by_ns;
+  for (const auto& l : models_->Loaded()) names_by_ns[l.info.namespace_id] = l.names;
+  json usage = json::array();
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier;
+  for (const auto& u : kv.usage) {
+    json models = u.model.empty() ? json(names_by_ns[u.namespace_id]) : json::array({u.model});
+    usage.push_back({{"namespace", u.namespace_id}, {"models", models}, {"tier", u.tier},
+                     {"blocks", u.blocks}, {"bytes", u.bytes}});
+    by_tier[u.tier].first += u.blocks;
+    by_tier[u.tier].second += u.bytes;
+  }
+  json tiers = json::object();
+  for (const char* t : {"ram", "disk", "redis"}) tiers[t] = {{"blocks", by_tier[t].first}, {"bytes", by_tier[t].second}};
+  uint64_t looked_up = kv.prefix_tokens_hit + kv.prefix_tokens_computed;
+  json shared = json::array();
+  for (const auto& p : kv.most_shared)
+    shared.push_back({{"namespace", p.namespace_id}, {"tokens", p.tokens}, {"sequences", p.sequences}});
+  json evictions = json::object();
+  for (const auto& [reason, n] : kv.evictions_by_reason) evictions[reason] = n;
+  SendJson(res, 200,
+           {{"engine_attached", backend_ != nullptr},
+            {"budget_bytes", kv.budget_bytes},
+            {"committed_bytes", kv.committed_bytes},
+            {"tiers", tiers},
+            {"usage", usage},
+            {"prefix_tokens_hit", kv.prefix_tokens_hit},
+            {"prefix_tokens_computed", kv.prefix_tokens_computed},
+            {"hit_ratio", looked_up ? static_cast<double>(kv.prefix_tokens_hit) / static_cast<double>(looked_up) : 0.0},
+            {"evictions", evictions},
+            {"pinned_blocks", kv.pinned_blocks},
+            {"most_shared_prefixes", shared}});
+}
+
+void HttpServer::HandlePin(bool pin, const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return SendError(res, false, 400, "request body is not a JSON object");
+  if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
+    return SendError(res, false, 400, "field 'name' (a non-empty string naming the pin) is required");
+  std::string name = body["name"];
+  if (backend_ == nullptr) return SendError(res, false, 503, "no engine in this server: nothing to pin");
+  if (!pin) {
+    Status s = backend_->Unpin(name);
+    if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
+    return SendJson(res, 200, {{"name", name}, {"unpinned", true}});
+  }
+  if (!body.contains("model") || !body["model"].is_string()) return SendError(res, false, 400, "field 'model' is required");
+  std::string model = body["model"];
+  const ModelEntry* e = registry_->Find(model);
+  if (e == nullptr) return SendError(res, false, 404, "model '" + model + "' not found");
+  int64_t ttl_ms = 3600 * 1000;
+  if (body.contains("ttl")) {
+    const json& t = body["ttl"];
+    if (t.is_number()) {
+      ttl_ms = static_cast<int64_t>(t.get<double>() * 1000);
+    } else if (t.is_string()) {
+      auto parsed = ParseKeepAliveMs(t.get<std::string>());
+      if (!parsed.ok()) return SendError(res, false, 400, "ttl: " + parsed.status().message());
+      ttl_ms = *parsed;
+    } else {
+      return SendError(res, false, 400, "field 'ttl' must be a duration string (\"1h\") or seconds");
+    }
+  }
+  auto lease = models_->Acquire(*e, std::nullopt);
+  if (!lease.ok()) return SendError(res, false, HttpStatusFor(lease.status()), lease.status().message());
+  std::vector<int32_t> tokens;
+  if (body.contains("prompt") && body["prompt"].is_string()) {
+    auto t = lease->model().Tokenize(body["prompt"].get<std::string>(), true);
+    if (!t.ok()) return SendError(res, false, HttpStatusFor(t.status()), t.status().message());
+    tokens = std::move(t).value();
+  } else if (body.contains("messages")) {
+    auto parsed = ParseApiRequest(ApiKind::kOllamaChat, json{{"model", model}, {"messages", body["messages"]}}.dump());
+    if (!parsed.ok()) return SendError(res, false, 400, parsed.status().message());
+    auto text = lease->model().RenderChat(parsed->messages);
+    if (!text.ok()) return SendError(res, false, HttpStatusFor(text.status()), text.status().message());
+    auto t = lease->model().Tokenize(*text, true);
+    if (!t.ok()) return SendError(res, false, HttpStatusFor(t.status()), t.status().message());
+    tokens = std::move(t).value();
+  } else {
+    return SendError(res, false, 400, "give the prefix to pin as 'prompt' (raw text) or 'messages' (a chat)");
+  }
+  Status s = backend_->Pin(lease->model(), name, tokens, ttl_ms);
+  if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
+  SendJson(res, 200, {{"name", name}, {"model", e->name}, {"tokens", tokens.size()},
+                      {"expires_at", ttl_ms < 0 ? "never" : Rfc3339FromUnixMs(NowUnixMs() + ttl_ms)}});
+}
+
+}  // namespace swarmkv

@@ -1,0 +1,88 @@
+// HttpServer: swarmkv's HTTP front end (cpp-httplib), Ollama- and OpenAI-compatible.
+//
+// Routes: POST /api/generate, /api/chat, /v1/chat/completions, /v1/completions (generation);
+// GET /api/tags, /api/ps, /api/version, /v1/models, /api/kv, /metrics; POST /api/show,
+// /api/kv/pin, /api/kv/unpin; out-of-scope Ollama endpoints (pull, push, create, copy, delete,
+// embed, embeddings, blobs) answer 501 with a JSON error at once. Anything else: 404 JSON.
+//
+// Protection: loopback by default; a fixed pool of worker threads; read/write timeouts against
+// slow clients; a request body limit (413); at most max_active_generations generation requests
+// in flight — beyond that 503 with Retry-After.
+//
+// Invariant: every response to a bad request is a JSON error with a 4xx/5xx status; no input
+// makes a handler throw out or crash (an exception handler turns any escape into a 500 JSON).
+//
+// Thread-safety: Start/Stop from one thread; handlers run on the worker pool.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "server/backend.h"
+#include "server/model_manager.h"
+#include "server/model_registry.h"
+#include "server/server_metrics.h"
+
+namespace httplib {
+class Server;
+class Request;
+class Response;
+}  // namespace httplib
+
+namespace swarmkv {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 11434;                      // 0: any free port (see port())
+  int worker_threads = 64;               // concurrent connections served
+  size_t max_body_bytes = 8u << 20;      // 413 beyond
+  int read_timeout_ms = 10000;           // per read; a slow-loris client is dropped after this
+  int write_timeout_ms = 10000;
+  int keep_alive_timeout_s = 5;
+  int max_active_generations = 256;      // 503 + Retry-After beyond
+  int retry_after_s = 2;
+  int32_t default_num_ctx = 4096;        // when a request gives none (capped by the model's own)
+  std::string version = "0.1.0";
+};
+
+class HttpServer {
+ public:
+  // `backend` may be null: generation routes then answer 503 naming the missing engine.
+  HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
+             ServerBackend* backend, ServerMetrics* metrics);
+  ~HttpServer();
+
+  // Binds and starts serving on a background thread. Errors: the port is taken, bad host.
+  Status Start();
+  // The bound port (after Start).
+  int port() const { return port_; }
+  // Blocks until Stop() is called from another thread (or a signal handler path) .
+  void Wait();
+  void Stop();
+
+ private:
+  void RegisterRoutes();
+  void HandleGeneration(int kind, const httplib::Request& req, httplib::Response& res);
+  void HandleShow(const httplib::Request& req, httplib::Response& res);
+  void HandleKv(httplib::Response& res);
+  void HandlePin(bool pin, const httplib::Request& req, httplib::Response& res);
+
+  // Constant after construction.
+  const HttpServerOptions options_;
+  const ModelRegistry* registry_;
+  ModelManager* models_;
+  ServerBackend* backend_;
+  ServerMetrics* metrics_;
+
+  std::unique_ptr<httplib::Server> http_;
+  std::thread listener_;
+  int port_ = 0;
+  std::atomic<int> active_generations_{0};
+  std::atomic<uint64_t> next_id_{1};
+};
+
+}  // namespace swarmkv

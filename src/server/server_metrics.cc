@@ -1,0 +1,78 @@
+#include "server/server_metrics.h"
+
+namespace swarmkv {
+
+ServerMetrics::ServerMetrics() {
+  auto latency = ExponentialBuckets(0.001, 2.0, 16);  // 1 ms .. 33 s
+  requests_ = registry_.AddCounter("swarmkv_requests_total", "HTTP requests by route and status code",
+                                   {"route", "code"});
+  request_seconds_ = registry_.AddHistogram("swarmkv_request_duration_seconds", "HTTP request duration by route",
+                                            latency, {"route"});
+  prompt_computed_ = registry_.AddCounter("swarmkv_prompt_tokens_computed_total",
+                                          "Prompt tokens prefilled by the engine (not found in cached KV)")->Get();
+  prompt_reused_ = registry_.AddCounter("swarmkv_prompt_tokens_reused_total",
+                                        "Prompt tokens served from cached KV in any tier")->Get();
+  generated_ = registry_.AddCounter("swarmkv_generated_tokens_total", "Tokens generated")->Get();
+  generations_ = registry_.AddCounter("swarmkv_generations_total", "Finished generations by finish reason",
+                                      {"finish_reason"});
+  ttft_ = registry_.AddHistogram("swarmkv_time_to_first_token_seconds", "Submit to first streamed token",
+                                 latency)->Get();
+  itl_ = registry_.AddHistogram("swarmkv_inter_token_latency_seconds", "Time between streamed tokens",
+                                ExponentialBuckets(0.0005, 2.0, 14))->Get();
+  kv_bytes_ = registry_.AddGauge("swarmkv_kv_bytes", "KV bytes held by tier", {"tier"});
+  kv_blocks_ = registry_.AddGauge("swarmkv_kv_blocks", "KV blocks held by tier", {"tier"});
+  kv_budget_ = registry_.AddGauge("swarmkv_kv_budget_bytes", "RAM budget for KV blocks")->Get();
+  kv_committed_ = registry_.AddGauge("swarmkv_kv_committed_bytes", "RAM committed to KV blocks")->Get();
+  evictions_ = registry_.AddCounter("swarmkv_evictions_total", "KV blocks evicted from RAM by reason", {"reason"});
+  prefix_hit_ = registry_.AddCounter("swarmkv_kv_prefix_tokens_hit_total",
+                                     "Prefix tokens found in the KV cache (memory core's count)")->Get();
+  prefix_computed_ = registry_.AddCounter("swarmkv_kv_prefix_tokens_computed_total",
+                                          "Prefix tokens not found in the KV cache (memory core's count)")->Get();
+  models_loaded_ = registry_.AddGauge("swarmkv_models_loaded", "Models currently loaded")->Get();
+  queue_rejections_ = registry_.AddCounter("swarmkv_queue_rejections_total",
+                                           "Generation requests refused with 503 because the queue was full")->Get();
+  // These series exist from the start so scrapers see zeros, not absent series.
+  evictions_->WithLabels({"budget"});
+  for (const char* tier : {"ram", "disk", "redis"}) {
+    kv_bytes_->WithLabels({tier});
+    kv_blocks_->WithLabels({tier});
+  }
+}
+
+void ServerMetrics::OnRequest(const std::string& route, int http_status, double seconds) {
+  requests_->WithLabels({route, std::to_string(http_status)})->Increment();
+  request_seconds_->WithLabels({route})->Observe(seconds);
+}
+
+void ServerMetrics::OnFirstToken(double seconds_since_submit) { ttft_->Observe(seconds_since_submit); }
+void ServerMetrics::OnInterToken(double seconds) { itl_->Observe(seconds); }
+void ServerMetrics::OnQueueRejected() { queue_rejections_->Increment(); }
+
+void ServerMetrics::OnGenerationFinished(const GenerationStats& stats) {
+  int32_t reused = std::min(stats.prompt_tokens_reused, stats.prompt_tokens);
+  prompt_reused_->Increment(reused);
+  prompt_computed_->Increment(stats.prompt_tokens - reused);
+  generated_->Increment(stats.generated_tokens);
+  generations_->WithLabels({stats.finish_reason.empty() ? "unknown" : stats.finish_reason})->Increment();
+}
+
+void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"ram", {0, 0}}, {"disk", {0, 0}}, {"redis", {0, 0}}};
+  for (const auto& u : kv.usage) {
+    auto& t = by_tier[u.tier];
+    t.first += u.bytes;
+    t.second += u.blocks;
+  }
+  for (const auto& [tier, v] : by_tier) {
+    kv_bytes_->WithLabels({tier})->Set(static_cast<double>(v.first));
+    kv_blocks_->WithLabels({tier})->Set(static_cast<double>(v.second));
+  }
+  kv_budget_->Set(static_cast<double>(kv.budget_bytes));
+  kv_committed_->Set(static_cast<double>(kv.committed_bytes));
+  for (const auto& [reason, n] : kv.evictions_by_reason) evictions_->WithLabels({reason})->MirrorTotal(static_cast<double>(n));
+  prefix_hit_->MirrorTotal(static_cast<double>(kv.prefix_tokens_hit));
+  prefix_computed_->MirrorTotal(static_cast<double>(kv.prefix_tokens_computed));
+  models_loaded_->Set(models_loaded);
+}
+
+}  // namespace swarmkv

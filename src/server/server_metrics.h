@@ -1,0 +1,62 @@
+// The server's metrics: the one place where swarmkv's Prometheus series are defined and updated.
+//
+// HTTP handlers and the generation stream report events here (a request finished, a token was
+// streamed, a generation ended); the KV gauges are refreshed from a KvSnapshot when /metrics is
+// scraped. Nothing below the server knows about metrics: the engine reports GenerationStats, the
+// memory core its stats struct, and this class turns them into series.
+//
+// Series (all prefixed swarmkv_): requests_total{route,code}, prompt_tokens_computed_total,
+// prompt_tokens_reused_total, generated_tokens_total, generations_total{finish_reason},
+// time_to_first_token_seconds, inter_token_latency_seconds, request_duration_seconds{route},
+// kv_bytes{tier}, kv_blocks{tier}, kv_budget_bytes, kv_committed_bytes,
+// evictions_total{reason}, kv_prefix_tokens_hit_total/computed_total (memory core's view),
+// models_loaded, queue_rejections_total.
+//
+// Thread-safety: all methods thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/generation.h"
+#include "server/backend.h"
+#include "server/metrics.h"
+
+namespace swarmkv {
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  void OnRequest(const std::string& route, int http_status, double seconds);
+  void OnFirstToken(double seconds_since_submit);
+  void OnInterToken(double seconds);
+  void OnGenerationFinished(const GenerationStats& stats);
+  void OnQueueRejected();
+  // Sets the KV gauges from the memory core's snapshot (called at scrape time).
+  void UpdateKv(const KvSnapshot& kv, int models_loaded);
+  std::string Render() const { return registry_.RenderPrometheus(); }
+  MetricsRegistry& registry() { return registry_; }
+
+ private:
+  MetricsRegistry registry_;
+  MetricsRegistry::Family<Counter>* requests_;
+  MetricsRegistry::Family<Histogram>* request_seconds_;
+  Counter* prompt_computed_;
+  Counter* prompt_reused_;
+  Counter* generated_;
+  MetricsRegistry::Family<Counter>* generations_;
+  Histogram* ttft_;
+  Histogram* itl_;
+  MetricsRegistry::Family<Gauge>* kv_bytes_;
+  MetricsRegistry::Family<Gauge>* kv_blocks_;
+  Gauge* kv_budget_;
+  Gauge* kv_committed_;
+  MetricsRegistry::Family<Counter>* evictions_;  // mirrors the memory core's totals
+  Counter* prefix_hit_;
+  Counter* prefix_computed_;
+  Gauge* models_loaded_;
+  Counter* queue_rejections_;
+};
+
+}  // namespace swarmkv
