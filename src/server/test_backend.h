@@ -1,0 +1,146 @@
+// A scripted ServerBackend for the server's own unit tests (never linked into swarmkv).
+//
+// It stands in for the seam below the server — not for the engine in end-to-end tests, which
+// run the real `swarmkv serve`. Tokenizer: one token per byte (id = byte + 1; BOS = 0 when
+// add_special). Chat template: "<|role|>content\n" per message, then "<|assistant|>".
+// Generation: a thread per request emits tokens "w0 ", "w1 ", ... every `token_interval_ms`
+// until max_new_tokens (finish "length") or `natural_tokens` (finish "stop"); it stops with
+// "cancelled" when Cancel() is called or OnToken returns false. prompt_tokens_reused is
+// min(prompt, reuse_tokens) so the cached-token plumbing is visible.
+//
+// Thread-safety: all methods thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "server/backend.h"
+
+namespace swarmkv::testing {
+
+class ByteModel : public LoadedModel {
+ public:
+  explicit ByteModel(int32_t context_length) {
+    info_.context_length = context_length;
+    info_.architecture = "llama";
+    info_.parameter_size = "1K";
+    info_.quantization_level = "F32";
+    info_.namespace_id = "0123456789abcdef0123456789abcdef";
+  }
+  const LoadedModelInfo& info() const override { return info_; }
+  Result<std::vector<int32_t>> Tokenize(std::string_view text, bool add_special) const override {
+    std::vector<int32_t> out;
+    if (add_special) out.push_back(0);
+    for (unsigned char c : text) out.push_back(static_cast<int32_t>(c) + 1);
+    return out;
+  }
+  Result<std::string> RenderChat(const std::vector<ChatMessage>& messages) const override {
+    std::string s;
+    for (const auto& m : messages) s += "<|" + m.role + "|>" + m.content + "\n";
+    return s + "<|assistant|>";
+  }
+
+ private:
+  LoadedModelInfo info_;
+};
+
+class ScriptedBackend : public ServerBackend, public GenerationService {
+ public:
+  int32_t context_length = 256;
+  int natural_tokens = 5;
+  int token_interval_ms = 1;
+  int reuse_tokens = 0;
+  std::atomic<int> loads{0};
+  std::atomic<int> cancels{0};
+  std::atomic<int> finished{0};
+  std::atomic<int> load_delay_ms{0};
+
+  ~ScriptedBackend() override {
+    std::vector<std::thread> ts;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (auto& [id, t] : threads_) ts.push_back(std::move(t));
+    }
+    for (auto& t : ts) t.join();
+  }
+
+  Result<std::shared_ptr<LoadedModel>> Load(const std::string& path) override {
+    if (load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(load_delay_ms.load()));
+    ++loads;
+    if (path.find("broken") != std::string::npos) return CorruptionError("not a GGUF file: " + path);
+    return std::shared_ptr<LoadedModel>(std::make_shared<ByteModel>(context_length));
+  }
+  GenerationService* generation() override { return this; }
+  KvSnapshot Kv() override {
+    KvSnapshot kv;
+    kv.budget_bytes = 1 << 20;
+    kv.usage.push_back({"", "0123456789abcdef0123456789abcdef", "ram", 2, 4096});
+    kv.prefix_tokens_hit = 3;
+    kv.prefix_tokens_computed = 1;
+    return kv;
+  }
+  Status Pin(const LoadedModel&, const std::string& name, const std::vector<int32_t>& tokens, int64_t) override {
+    std::lock_guard<std::mutex> l(mu_);
+    pins_[name] = tokens.size();
+    return Status::OK();
+  }
+  Status Unpin(const std::string& name) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pins_.erase(name) == 0) return NotFoundError("no pin named '" + name + "'");
+    return Status::OK();
+  }
+
+  Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override {
+    if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
+      return InvalidArgumentError("prompt longer than the context");
+    std::lock_guard<std::mutex> l(mu_);
+    RequestId id = next_id_++;
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    cancel_[id] = cancel;
+    threads_[id] = std::thread([this, request = std::move(request), observer, cancel] {
+      GenerationStats stats;
+      stats.prompt_tokens = static_cast<int32_t>(request.prompt_tokens.size());
+      stats.prompt_tokens_reused = std::min(stats.prompt_tokens, reuse_tokens);
+      stats.finish_reason = "stop";
+      for (int i = 0;; ++i) {
+        if (request.max_new_tokens >= 0 && i >= request.max_new_tokens) {
+          stats.finish_reason = "length";
+          break;
+        }
+        if (i >= natural_tokens) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(token_interval_ms));
+        if (*cancel || !observer->OnToken(1000 + i, "w" + std::to_string(i) + " ")) {
+          stats.finish_reason = "cancelled";
+          ++cancels;
+          break;
+        }
+        ++stats.generated_tokens;
+      }
+      ++finished;
+      observer->OnFinish(Status::OK(), stats);
+    });
+    return id;
+  }
+  void Cancel(RequestId id) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = cancel_.find(id);
+    if (it != cancel_.end()) *it->second = true;
+  }
+  size_t pins() {
+    std::lock_guard<std::mutex> l(mu_);
+    return pins_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  RequestId next_id_ = 1;
+  std::map<RequestId, std::thread> threads_;
+  std::map<RequestId, std::shared_ptr<std::atomic<bool>>> cancel_;
+  std::map<std::string, size_t> pins_;
+};
+
+}  // namespace swarmkv::testing
