@@ -1,0 +1,406 @@
+// HTTP-level tests of the server over real loopback sockets (cpp-httplib client), with the
+// scripted backend of test_backend.h standing in below the server/engine seam.
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "base/env.h"
+#include "base/testing.h"
+#include "server/test_backend.h"
+
+namespace swarmkv {
+namespace {
+
+using json = nlohmann::json;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  // Starts a server; with_backend=false is a server built without an engine.
+  void StartServer(bool with_backend, HttpServerOptions o = {}) {
+    std::string dir = testing::TempDir("http-models");
+    ASSERT_TRUE(Env::Default()->WriteFileAtomic(dir + "/tiny.gguf", std::string("x"), false).ok());
+    ModelRegistryOptions ro;
+    ro.model_flags = {"tiny=" + dir + "/tiny.gguf", "alias:v2=" + dir + "/tiny.gguf"};
+    auto reg = ModelRegistry::Build(ro);
+    ASSERT_TRUE(reg.ok());
+    registry_ = std::make_unique<ModelRegistry>(std::move(reg).value());
+    if (with_backend) backend_ = std::make_unique<testing::ScriptedBackend>();
+    models_ = std::make_unique<ModelManager>(registry_.get(), backend_.get(), ModelManagerOptions{});
+    o.port = 0;
+    server_ = std::make_unique<HttpServer>(o, registry_.get(), models_.get(), backend_.get(), &metrics_);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override {
+    server_.reset();
+    models_.reset();
+    backend_.reset();
+  }
+  httplib::Client Client() {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(10, 0);
+    return c;
+  }
+  httplib::Result Post(const std::string& path, const std::string& body) {
+    return Client().Post(path.c_str(), body, "application/json");
+  }
+  static json Json(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
+
+  ServerMetrics metrics_;
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<testing::ScriptedBackend> backend_;
+  std::unique_ptr<ModelManager> models_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+const char* kChat = R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":false})";
+
+TEST_F(HttpServerTest, InfoRoutesWithoutEngine) {
+  StartServer(false);
+  auto c = Client();
+  auto v = c.Get("/api/version");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->status, 200);
+  EXPECT_TRUE(Json(v).contains("version"));
+  auto tags = Json(c.Get("/api/tags"));
+  ASSERT_EQ(tags["models"].size(), 2u);
+  EXPECT_EQ(tags["models"][0]["name"], "alias:v2");
+  EXPECT_EQ(tags["models"][1]["name"], "tiny:latest");
+  EXPECT_EQ(tags["models"][0]["digest"], tags["models"][1]["digest"]);  // same weights
+  auto models = Json(c.Get("/v1/models"));
+  EXPECT_EQ(models["object"], "list");
+  EXPECT_EQ(models["data"][1]["id"], "tiny:latest");
+  auto show = Post("/api/show", R"({"model":"tiny"})");
+  EXPECT_EQ(show->status, 200);
+  EXPECT_EQ(Json(show)["details"]["format"], "gguf");
+  EXPECT_EQ(Post("/api/show", R"({"model":"nope"})")->status, 404);
+  EXPECT_EQ(Post("/api/show", "{")->status, 400);
+  EXPECT_EQ(Json(c.Get("/api/ps"))["models"].size(), 0u);
+  auto kv = Json(c.Get("/api/kv"));
+  EXPECT_EQ(kv["engine_attached"], false);
+  // Generation without an engine: a clear 503, not a hang.
+  auto gen = Post("/api/chat", kChat);
+  EXPECT_EQ(gen->status, 503);
+  EXPECT_NE(Json(gen)["error"].get<std::string>().find("without an engine"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ErrorsAreJsonWithTheRightStatus) {
+  StartServer(true);
+  struct Case { const char* path; std::string body; int status; const char* needle; };
+  std::vector<Case> cases = {
+      {"/api/chat", "{not json", 400, "not valid JSON"},
+      {"/api/chat", R"({"model":"tiny","messages":[]})", 400, "'messages' is empty"},
+      {"/api/chat", R"({"model":"ghost","messages":[{"role":"user","content":"x"}]})", 404, "'ghost' not found"},
+      {"/api/generate", R"({"model":"tiny","prompt":"x","options":{"num_predict":99999999}})", 400, "num_predict"},
+      {"/api/generate", R"({"model":"tiny","prompt":"x","options":{"num_ctx":100000}})", 400, "(256)"},
+      {"/api/generate", R"({"model":"tiny","prompt":")" + std::string(100, 'a') + R"(","options":{"num_ctx":50}})",
+       400, "num_ctx is 50"},
+      {"/v1/chat/completions", R"({"model":1})", 400, "'model' must be a string"},
+      {"/api/pull", R"({"model":"llama3"})", 501, "not supported"},
+      {"/api/embed", R"({})", 501, "not supported"},
+      {"/api/nothing", R"({})", 404, "no route"},
+  };
+  for (const auto& c : cases) {
+    auto r = Post(c.path, c.body);
+    ASSERT_TRUE(r) << c.path;
+    EXPECT_EQ(r->status, c.status) << c.path << " " << c.body << " -> " << r->body;
+    json j = Json(r);
+    ASSERT_FALSE(j.is_discarded()) << r->body;
+    std::string msg = j["error"].is_string() ? j["error"].get<std::string>() : j["error"]["message"].get<std::string>();
+    EXPECT_NE(msg.find(c.needle), std::string::npos) << c.path << ": " << msg;
+  }
+  // The prompt-too-long message names both numbers.
+  auto r = Post("/api/generate", R"({"model":"tiny","raw":true,"prompt":")" + std::string(100, 'a') +
+                                     R"(","options":{"num_ctx":50}})");
+  EXPECT_NE(r->body.find("101 tokens"), std::string::npos) << r->body;
+  // OpenAI routes answer in OpenAI's error shape.
+  auto o = Json(Post("/v1/chat/completions", "[]"));
+  EXPECT_EQ(o["error"]["type"], "invalid_request_error");
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413) {
+  HttpServerOptions o;
+  o.max_body_bytes = 1024;
+  StartServer(true, o);
+  auto r = Post("/api/chat", std::string(4096, ' '));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("limit of 1024 bytes"), std::string::npos) << r->body;
+  EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
+}
+
+TEST_F(HttpServerTest, OllamaChatAndGenerateNonStreaming) {
+  StartServer(true);
+  auto r = Post("/api/chat", kChat);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = Json(r);
+  EXPECT_EQ(j["model"], "tiny");
+  EXPECT_EQ(j["message"]["role"], "assistant");
+  EXPECT_EQ(j["message"]["content"], "w0 w1 w2 w3 w4 ");
+  EXPECT_EQ(j["done"], true);
+  EXPECT_EQ(j["done_reason"], "stop");
+  EXPECT_EQ(j["eval_count"], 5);
+  // "<|user|>hi\n<|assistant|>" is 24 bytes, plus BOS.
+  EXPECT_EQ(j["prompt_eval_count"], 25);
+  for (const char* f : {"total_duration", "load_duration", "prompt_eval_duration", "eval_duration"})
+    EXPECT_TRUE(j[f].is_number_integer()) << f;
+  auto g = Json(Post("/api/generate", R"({"model":"tiny","raw":true,"prompt":"ab","stream":false,"options":{"num_predict":2}})"));
+  EXPECT_EQ(g["response"], "w0 w1 ");
+  EXPECT_EQ(g["done_reason"], "length");
+  EXPECT_EQ(g["context"], json({0, 'a' + 1, 'b' + 1, 1000, 1001}));
+  // The context continues a conversation: no BOS again, the old tokens first.
+  auto g2 = Json(Post("/api/generate", R"({"model":"tiny","raw":true,"prompt":"c","stream":false,"options":{"num_predict":1},"context":)" +
+                                           g["context"].dump() + "}"));
+  EXPECT_EQ(g2["prompt_eval_count"], 6);
+  EXPECT_EQ(backend_->loads, 1);  // tiny and its alias share one loaded model
+  EXPECT_EQ(Json(Post("/api/chat", R"({"model":"alias:v2","messages":[{"role":"user","content":"x"}],"stream":false})"))["done"], true);
+  EXPECT_EQ(backend_->loads, 1);
+}
+
+std::vector<json> NdjsonLines(const std::string& body) {
+  std::vector<json> out;
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t nl = body.find('\n', start);
+    if (nl == std::string::npos) nl = body.size();
+    out.push_back(json::parse(body.substr(start, nl - start)));
+    start = nl + 1;
+  }
+  return out;
+}
+
+TEST_F(HttpServerTest, OllamaStreamsNdjson) {
+  StartServer(true);
+  auto r = Post("/api/generate", R"({"model":"tiny","prompt":"hello"})");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-ndjson");
+  auto lines = NdjsonLines(r->body);
+  ASSERT_GE(lines.size(), 2u);
+  std::string text;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["done"], false);
+    text += lines[i]["response"].get<std::string>();
+  }
+  EXPECT_EQ(text, "w0 w1 w2 w3 w4 ");
+  const json& last = lines.back();
+  EXPECT_EQ(last["done"], true);
+  EXPECT_EQ(last["response"], "");
+  EXPECT_EQ(last["eval_count"], 5);
+  EXPECT_EQ(last["context"].size(), last["prompt_eval_count"].get<size_t>() + 5);
+}
+
+TEST_F(HttpServerTest, OpenAIStreamsSseEndingInDone) {
+  StartServer(true);
+  backend_->reuse_tokens = 4;
+  auto r = Post("/v1/chat/completions", R"({"model":"tiny","stream":true,"stream_options":{"include_usage":true},
+                                            "messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  const std::string& b = r->body;
+  ASSERT_GE(b.size(), 14u);
+  EXPECT_EQ(b.substr(b.size() - 14), "data: [DONE]\n\n");
+  std::string text;
+  json usage, finish;
+  size_t pos = 0;
+  while ((pos = b.find("data: ", pos)) != std::string::npos) {
+    size_t end = b.find("\n\n", pos);
+    std::string payload = b.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (payload == "[DONE]") break;
+    json j = json::parse(payload);
+    EXPECT_EQ(j["object"], "chat.completion.chunk");
+    if (j.contains("usage")) usage = j["usage"];
+    else if (!j["choices"][0]["finish_reason"].is_null()) finish = j["choices"][0]["finish_reason"];
+    else text += j["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, "w0 w1 w2 w3 w4 ");
+  EXPECT_EQ(finish, "stop");
+  EXPECT_EQ(usage["completion_tokens"], 5);
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"], 4);
+  auto c = Json(Post("/v1/completions", R"({"model":"tiny","prompt":"x","max_tokens":3})"));
+  EXPECT_EQ(c["choices"][0]["text"], "w0 w1 w2 ");
+  EXPECT_EQ(c["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(c["usage"]["prompt_tokens"], 2);
+}
+
+// Sends a streaming request and stops reading after `max_chunks` chunks (closing the socket).
+int StreamAndHangUp(int port, const std::string& path, const std::string& body, int max_chunks) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  int chunks = 0;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.body = body;
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < max_chunks; };
+  (void)c.send(req);
+  return chunks;
+}
+
+TEST_F(HttpServerTest, ClientDisconnectCancelsTheGeneration) {
+  StartServer(true);
+  backend_->natural_tokens = 100000;  // would run for minutes
+  backend_->token_interval_ms = 2;
+  for (const char* path : {"/api/chat", "/v1/chat/completions"}) {
+    int before = backend_->cancels;
+    EXPECT_EQ(StreamAndHangUp(server_->port(), path,
+                              R"({"model":"tiny","stream":true,"messages":[{"role":"user","content":"x"}]})", 3),
+              3);
+    for (int i = 0; i < 500 && backend_->cancels == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(backend_->cancels, before + 1) << path;
+  }
+  // The server keeps serving.
+  backend_->natural_tokens = 2;
+  EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
+}
+
+TEST_F(HttpServerTest, BeyondTheQueueLimitIs503WithRetryAfter) {
+  HttpServerOptions o;
+  o.max_active_generations = 1;
+  o.retry_after_s = 3;
+  StartServer(true, o);
+  backend_->natural_tokens = 100000;
+  backend_->token_interval_ms = 2;
+  std::thread holder([&] {
+    StreamAndHangUp(server_->port(), "/api/generate", R"({"model":"tiny","prompt":"x"})", 200);
+  });
+  // Wait until the first request holds the only slot (its tokens are flowing).
+  for (int i = 0; i < 500 && backend_->loads == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto r = Post("/api/chat", kChat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "3");
+  EXPECT_NE(r->body.find("retry later"), std::string::npos) << r->body;
+  holder.join();
+  for (int i = 0; i < 500 && backend_->finished < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  backend_->natural_tokens = 2;
+  // The slot is free again once the first client left.
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    auto ok = Post("/api/chat", kChat);
+    status = ok ? ok->status : -1;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(metrics_.Render().find("swarmkv_queue_rejections_total 1\n"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, SlowLorisIsDroppedAndOthersAreServed) {
+  HttpServerOptions o;
+  o.read_timeout_ms = 300;
+  o.keep_alive_timeout_s = 1;
+  StartServer(true, o);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string partial = "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Len";
+  ASSERT_EQ(send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  // Meanwhile everyone else is served.
+  EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
+  // The server hangs up on the slow client after its read timeout.
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[256];
+  std::string got;
+  auto t0 = std::chrono::steady_clock::now();
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  close(fd);
+  EXPECT_EQ(n, 0) << "the server should hang up on a request whose headers never end";
+  EXPECT_LT(waited, 4.0);
+  // It may say why first: a 400 with a JSON error, never a 200.
+  if (!got.empty()) {
+    EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+    EXPECT_NE(got.find("{\"error\""), std::string::npos) << got;
+  }
+}
+
+TEST_F(HttpServerTest, FuzzedBodiesNeverBreakTheServer) {
+  StartServer(true);
+  backend_->natural_tokens = 1;
+  std::mt19937 rng(1234);
+  const std::vector<std::string> posts = {"/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions",
+                                          "/api/show", "/api/kv/pin", "/api/kv/unpin", "/api/pull", "/api/embed"};
+  const std::vector<std::string> seeds = {
+      R"({"model":"tiny","prompt":"hi","stream":false,"options":{"num_predict":2,"num_ctx":64}})",
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":true})",
+      R"({"model":"tiny","messages":[{"role":"user","content":[{"type":"text","text":"a"}]}],"max_tokens":2})",
+      R"({"model":"tiny","prompt":["a"],"stream":true,"stream_options":{"include_usage":true}})",
+      R"({"model":"tiny","name":"p","prompt":"abc","ttl":"1s"})"};
+  auto c = Client();
+  int served = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string body = seeds[rng() % seeds.size()];
+    switch (rng() % 4) {
+      case 0: body = body.substr(0, rng() % (body.size() + 1)); break;  // truncated
+      case 1: for (int k = 0; k < 4; ++k) body[rng() % body.size()] = static_cast<char>(rng()); break;
+      case 2: { body.assign(rng() % 200, '\0'); for (auto& ch : body) ch = static_cast<char>(rng()); break; }
+      default: break;
+    }
+    auto r = c.Post(posts[rng() % posts.size()].c_str(), body, "application/json");
+    ASSERT_TRUE(r) << "request " << i << " got no answer";
+    EXPECT_TRUE(r->status == 200 || (r->status >= 400 && r->status < 600)) << r->status;
+    if (r->status >= 400) {
+      json j = json::parse(r->body, nullptr, false);
+      EXPECT_TRUE(j.is_object() && j.contains("error")) << r->status << " " << r->body;
+    }
+    served += r->status == 200;
+  }
+  EXPECT_GT(served, 0);
+  auto ok = Post("/api/chat", kChat);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(Json(ok)["done"], true);
+  EXPECT_TRUE(models_->CheckInvariants().ok());
+}
+
+TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
+  StartServer(true);
+  auto kv = Json(Client().Get("/api/kv"));
+  EXPECT_EQ(kv["engine_attached"], true);
+  EXPECT_EQ(kv["budget_bytes"], 1 << 20);
+  EXPECT_EQ(kv["tiers"]["ram"]["bytes"], 4096);
+  EXPECT_DOUBLE_EQ(kv["hit_ratio"].get<double>(), 0.75);
+  auto pin = Post("/api/kv/pin", R"({"model":"tiny","name":"codebase","prompt":"abc","ttl":"10m"})");
+  ASSERT_EQ(pin->status, 200) << pin->body;
+  EXPECT_EQ(Json(pin)["tokens"], 4);
+  EXPECT_EQ(backend_->pins(), 1u);
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"x"})")->status, 400);
+  EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase"})")->status, 200);
+  EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase"})")->status, 404);
+  EXPECT_EQ(backend_->pins(), 0u);
+
+  EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
+  std::string m = Client().Get("/metrics")->body;
+  for (const char* want : {"swarmkv_prompt_tokens_computed_total 25\n", "swarmkv_prompt_tokens_reused_total 0\n",
+                           "swarmkv_generated_tokens_total 5\n", "swarmkv_kv_bytes{tier=\"ram\"} 4096\n",
+                           "swarmkv_kv_bytes{tier=\"redis\"} 0\n", "swarmkv_evictions_total{reason=\"budget\"} 0\n",
+                           "swarmkv_requests_total{route=\"/api/chat\",code=\"200\"} 1\n",
+                           "swarmkv_time_to_first_token_seconds_count 1\n",
+                           "swarmkv_inter_token_latency_seconds_count 4\n"})
+    EXPECT_NE(m.find(want), std::string::npos) << want << " missing:\n" << m;
+
+  auto ps = Json(Client().Get("/api/ps"));
+  ASSERT_EQ(ps["models"].size(), 2u);  // tiny and alias: one loaded weights file, two names
+  // Ollama: an empty generate with keep_alive 0 unloads.
+  auto un = Json(Post("/api/generate", R"({"model":"tiny","keep_alive":0})"));
+  EXPECT_EQ(un["done_reason"], "unload");
+  for (int i = 0; i < 100 && !models_->Loaded().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(Json(Client().Get("/api/ps"))["models"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace swarmkv
