@@ -1,0 +1,108 @@
+#include "server_fixture.h"
+
+#include <cstdio>
+#include <sys/wait.h>
+
+#include "base/env.h"
+#include "base/testing.h"
+
+namespace swarmkv::e2e {
+
+CmdResult RunShell(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string TestModel(std::string* why) {
+  std::string shared = testing::SharedPath("models/stories260K.gguf");
+  if (!shared.empty()) return shared;
+  // No ../shared: the built-in synthetic model, if this build has make-model.
+  std::string out = testing::TempDir("e2e-model") + "/tiny.gguf";
+  auto r = RunShell(ShellQuote(SWARMKV_BIN) + " make-model --shape tiny --seed 1 -o " + ShellQuote(out) + " 2>&1");
+  if (r.exit_code == 0 && Env::Default()->FileExists(out)) return out;
+  *why = "no test model: ../shared/models is absent and `swarmkv make-model --shape tiny` failed: " + r.out;
+  return "";
+}
+
+std::string EnsureNpmClients() {
+  std::string dir = SWARMKV_NPM_DIR;
+  if (RunShell("command -v node >/dev/null && command -v npm >/dev/null").exit_code != 0)
+    return "node/npm are not installed (scripts/install-deps.sh installs them)";
+  std::string cmd = "mkdir -p " + ShellQuote(dir) + " && cp " + ShellQuote(std::string(SWARMKV_NPM_SRC) + "/package.json") +
+                    " " + ShellQuote(std::string(SWARMKV_NPM_SRC) + "/client.mjs") + " " + ShellQuote(dir) +
+                    " && cd " + ShellQuote(dir) + " && flock .install.lock sh -c '[ -d node_modules/ollama ] && " +
+                    "[ -d node_modules/openai ] || npm install --no-audit --no-fund --loglevel=error' 2>&1";
+  auto r = RunShell(cmd);
+  if (r.exit_code != 0) return "npm install of the ollama and openai clients failed: " + r.out;
+  return "";
+}
+
+void ServerE2ETest::SetUp() {
+  std::string why;
+  model_path_ = TestModel(&why);
+  if (model_path_.empty()) GTEST_SKIP() << why;
+  dir_ = testing::TempDir("e2e-server");
+}
+
+void ServerE2ETest::TearDown() {
+  if (server_) {
+    Status s = server_->Stop(10000);
+    EXPECT_TRUE(s.ok()) << "swarmkv serve did not stop cleanly: " << s.ToString() << " (log: " << dir_ << "/server.log)";
+  }
+}
+
+void ServerE2ETest::StartServer(const std::vector<std::string>& extra_args) {
+  cli::ServerProcessOptions o;
+  o.binary = SWARMKV_BIN;
+  o.args = {"--model", "tiny=" + model_path_, "--no-ollama", "--kv-memory", "256MiB"};
+  o.args.insert(o.args.end(), extra_args.begin(), extra_args.end());
+  o.log_path = dir_ + "/server.log";
+  o.ready_timeout_ms = 60000;
+  server_ = std::make_unique<cli::ServerProcess>();
+  Status s = server_->Start(o);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+std::string ServerE2ETest::EngineMissing() {
+  auto [status, body] = Curl("POST", "/api/generate",
+                             R"({"model":"tiny","prompt":"a","stream":false,"options":{"num_predict":1}})");
+  if (status == 503 && body.find("without an engine") != std::string::npos)
+    return "generation is not available in this build — the server says: " + body;
+  EXPECT_EQ(status, 200) << body;
+  return "";
+}
+
+nlohmann::json ServerE2ETest::Node(const std::string& scenario, const std::string& model) {
+  std::string dir = SWARMKV_NPM_DIR;
+  auto r = RunShell("cd " + ShellQuote(dir) + " && node client.mjs " + ShellQuote(scenario) + " " +
+               std::to_string(port()) + " " + ShellQuote(model) + " 2>&1");
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return {{"ok", false}, {"error", "node harness printed no JSON: " + r.out}, {"status", -1}};
+  return j;
+}
+
+std::pair<int, std::string> ServerE2ETest::Curl(const std::string& method, const std::string& path,
+                                                const std::string& body) {
+  std::string cmd = "curl -sS -N --max-time 120 -X " + method + " -w '\\n%{http_code}' ";
+  if (!body.empty() || method == "POST") cmd += "-H 'Content-Type: application/json' --data-binary " + ShellQuote(body) + " ";
+  cmd += ShellQuote("http://127.0.0.1:" + std::to_string(port()) + path);
+  auto r = RunShell(cmd);
+  size_t nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return {-1, r.out};
+  return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+}
+
+}  // namespace swarmkv::e2e

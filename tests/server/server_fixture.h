@@ -1,0 +1,55 @@
+// Shared set-up of the server end-to-end tests: a model to serve, a `swarmkv serve` child on a
+// free loopback port, the npm clients, and small HTTP/curl/node helpers.
+//
+// The model is /work/shared's stories260K.gguf, or the built-in synthetic model
+// (`swarmkv make-model --shape tiny`) when ../shared is absent; with neither the tests skip
+// saying so. Generation tests call RequireEngine(), which skips with the server's own message
+// while the engine is not wired into the binary (server/backend_factory.cc).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/swarm/server_process.h"
+
+namespace swarmkv::e2e {
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;
+};
+// Runs a shell command, capturing stdout.
+CmdResult RunShell(const std::string& cmd);
+std::string ShellQuote(const std::string& s);
+
+// A model file for the tests, or "" (with `why` set) when none can be had.
+std::string TestModel(std::string* why);
+// Installs the npm clients once per build dir (under a file lock); "" on success, else why not.
+std::string EnsureNpmClients();
+
+class ServerE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // Starts the server with the test model as "tiny" plus `extra_args`.
+  void StartServer(const std::vector<std::string>& extra_args = {});
+  // "" when the server generates; else why not (the server's own message). Fails the test on
+  // any other answer.
+  std::string EngineMissing();
+  // node client.mjs SCENARIO PORT MODEL -> its JSON line.
+  nlohmann::json Node(const std::string& scenario, const std::string& model = "tiny");
+  // curl with -w status; returns {status, body}.
+  std::pair<int, std::string> Curl(const std::string& method, const std::string& path, const std::string& body = "");
+
+  std::string model_path_;
+  std::string dir_;
+  std::unique_ptr<cli::ServerProcess> server_;
+  int port() const { return server_->port(); }
+};
+
+}  // namespace swarmkv::e2e
