@@ -56,7 +56,8 @@ int RunServe(ServeOptions& o) {
   ModelRegistryOptions ro;
   ro.model_flags = o.models;
   ro.models_dir = o.models_dir;
-  ro.ollama_dir = o.no_ollama ? "" : (o.ollama_dir.empty() ? DefaultOllamaStore() : o.ollama_dir);
+  // An explicit --ollama-models wins over --no-ollama; otherwise the default store unless disabled.
+  ro.ollama_dir = !o.ollama_dir.empty() ? o.ollama_dir : (o.no_ollama ? "" : DefaultOllamaStore());
   auto registry = ModelRegistry::Build(ro);
   if (!registry.ok()) {
     std::cerr << "swarmkv serve: " << registry.status().ToString() << "\n";

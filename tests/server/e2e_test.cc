@@ -39,15 +39,15 @@ TEST_F(ServerE2ETest, InfoRoutesWithCurl) {
                                         std::string(64, '1') + R"(","size":1}]})",
                                     false)
                   .ok());
-  cli::ServerProcessOptions o;
   StartServer({"--ollama-models", store});
   auto [st, tags] = Curl("GET", "/api/tags");
   ASSERT_EQ(st, 200) << tags;
   json t = json::parse(tags);
   std::vector<std::string> names;
   for (auto& m : t["models"]) names.push_back(m["name"]);
-  // --no-ollama comes first in the args, --ollama-models later: the explicit store wins.
+  // The fixture passes --no-ollama; an explicit --ollama-models still wins.
   EXPECT_NE(std::find(names.begin(), names.end(), "tiny:latest"), names.end()) << tags;
+  EXPECT_NE(std::find(names.begin(), names.end(), "storyteller:latest"), names.end()) << tags;
   auto [sv, version] = Curl("GET", "/api/version");
   EXPECT_EQ(sv, 200);
   EXPECT_TRUE(json::parse(version).contains("version"));
@@ -133,7 +133,9 @@ TEST_F(ServerE2ETest, FuzzedBodiesThenANormalRequest) {
     }
     auto [status, out] = Curl("POST", routes[rng() % routes.size()], body);
     ASSERT_GT(status, 0) << "no answer (server crashed?) for body " << body;
-    if (status >= 400) EXPECT_FALSE(json::parse(out, nullptr, false).is_discarded()) << out;
+    if (status >= 400) {
+      EXPECT_FALSE(json::parse(out, nullptr, false).is_discarded()) << out;
+    }
   }
   ASSERT_TRUE(server_->alive());
   auto [st, tags] = Curl("GET", "/api/tags");
