@@ -1,0 +1,248 @@
+// KvMemory: the swarm memory core — every model's KV blocks in one budget, shared with no copy.
+//
+// What it is. KV lives in fixed-size blocks of B tokens (memory/kv_layout.h) allocated from one
+// BlockPool (memory/block_pool.h). A namespace (one model's KV identity, DESIGN "the KV
+// namespace") is registered with its KvShape. A sequence is a block table: sealed, shared full
+// blocks plus at most one private, writable tail. A full block is sealed when its tokens are
+// committed: its identity (memory/block_id.h) is computed, it enters the namespace's prefix
+// index, and from then on it is immutable and shared by any number of sequences by refcount.
+//
+// NOTE (prefix index, why a hash chain): the index is a hash map from block identity to block,
+// plus each block's children (the blocks cached right after it). Matching a prompt walks the
+// chain — hash the next B tokens with the parent's identity, look it up — in time linear in the
+// prompt's blocks. The chain is the addressing on disk and in Redis anyway, so the tier manager
+// continues exactly the same walk beyond RAM (ProbePrefix); a radix tree would be a second
+// structure to keep in sync with it. The children lists give what the chain alone cannot: a
+// cached block that matches only the first k < B remaining tokens (copy-on-write of its rows).
+//
+// Lifecycle of a block:
+//   private (refcount 1, unsealed, writable by its one sequence)
+//     -> sealed on commit (immutable, indexed) -> shared (refcount n)
+//     -> cached when the last sequence lets go (refcount 0, in the eviction LRU)
+//     -> evicted: the eviction hook sees it, then its memory is freed.
+//
+// Invariants (CheckInvariants() verifies every one):
+//   - refcount == number of sequence references (+ transient holds during a copy);
+//     refcount == 0 <=> the block is sealed and sits in exactly one eviction list.
+//   - A sealed block is immutable and is the index entry for its identity; no two cached blocks
+//     of a namespace have the same identity (concurrent sealing dedupes).
+//   - A sequence's blocks [0, len/B) are sealed and chain their identities from zero; a partial
+//     tail (len % B != 0) is shared read-only or private; writes go only to private blocks.
+//   - Pool bytes in use == the sum of the slot bytes of live blocks; <= the budget.
+//
+// Eviction order (only refcount-0 blocks are ever evicted):
+//   1. the LRU of cached blocks, oldest first. A released sequence enters it tail block first,
+//      so its private tail goes before the shared head it hangs from (vLLM's order), and an idle
+//      model's blocks are the oldest, so they go first;
+//   2. then blocks kept by a named pin (PinPrefix), oldest first, recorded with reason
+//      kPinnedUnderPressure. Pins expire after their TTL (injectable clock) and their blocks
+//      become ordinary cached blocks.
+//
+// Thread-safety: every method is thread-safe (one mutex, short critical sections; KV bytes are
+// copied outside it). Calls on ONE sequence must not overlap (the engine owns a sequence while it
+// steps it); different sequences and namespaces may be used from any threads. The eviction hook
+// runs under the mutex: it must be quick (copy or enqueue) and must not call back into KvMemory.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/hash.h"
+#include "base/status.h"
+#include "memory/block_id.h"
+#include "memory/kv_layout.h"
+
+namespace swarmkv {
+
+using SequenceId = uint64_t;
+
+struct KvMemoryOptions {
+  uint64_t budget_bytes = 0;                 // the one KV budget for every namespace (required)
+  uint64_t retain_free_bytes = 64ull << 20;  // freed memory kept committed for reuse before madvise
+  int32_t max_size_classes = 16;             // distinct block byte sizes at once (see BlockPool)
+  std::function<int64_t()> clock_nanos;      // for pin TTLs; default: MonotonicNanos
+};
+
+struct NamespaceOptions {
+  Hash128 id;        // the KV namespace (weights fingerprint, shape, dtypes, block size)
+  std::string name;  // for stats and logs: "smollm2-135m:f16"
+  KvShape shape;
+  // Hybrid models: bytes of the recurrent-state checkpoint of each recurrent layer, stored with
+  // every block (the state after the block's last token). Empty for attention-only models.
+  std::vector<uint64_t> recurrent_bytes_per_layer;
+};
+
+enum class EvictionReason : int {
+  kBudget = 0,           // an unpinned cached block made room under budget pressure
+  kPinnedUnderPressure,  // a block kept by a named pin, taken because nothing else was left
+  kExplicit,             // EvictCached() (operator or test)
+};
+inline constexpr int kNumEvictionReasons = 3;
+std::string_view EvictionReasonName(EvictionReason reason);  // "budget", "pinned", "explicit"
+
+// What the eviction hook sees; every span is valid only during the call.
+struct EvictedBlock {
+  Hash128 namespace_id;
+  BlockId id;
+  BlockId parent;                          // zero for a sequence's first block
+  std::span<const int32_t> tokens;         // B ids
+  std::span<const uint8_t> kv_bytes;       // layout.block_bytes(), in the KvLayout
+  std::span<const uint8_t> recurrent_state;  // hybrid checkpoint, empty otherwise
+  const KvLayout* layout = nullptr;        // layout->LayerRange(l): one layer's slice of kv_bytes
+  EvictionReason reason = EvictionReason::kBudget;
+};
+using EvictionHook = std::function<void(const EvictedBlock&)>;
+
+// Result of attaching the longest cached prefix to a new sequence.
+struct PrefixMatch {
+  int64_t matched_tokens = 0;  // tokens whose KV the sequence now has; the engine starts there
+  int64_t shared_blocks = 0;   // full blocks attached with no copy
+  // Tokens (< B) matched inside a cached block beyond the shared ones; their rows are copied into
+  // a private block at the next Reserve (copy-on-write). Always 0 for hybrid namespaces (state
+  // exists only at block boundaries).
+  int64_t partial_tokens = 0;
+  // Hybrid: the recurrent state after token matched_tokens - 1 (a block boundary), valid while
+  // the sequence holds its blocks; empty when nothing matched or the namespace has no state.
+  std::span<const uint8_t> recurrent_state;
+};
+
+// For the tier manager: how far the RAM chain goes and what comes next.
+struct PrefixProbe {
+  int64_t cached_blocks = 0;    // leading full blocks of the prompt cached in RAM
+  BlockId last_cached_id;       // identity of the last of them (zero when none): next_ids[0]'s parent
+  std::vector<BlockId> next_ids;  // identities of the following full blocks, in chain order
+};
+
+// Read-only block table for attention: base pointers of the blocks covering positions
+// [0, capacity_tokens). Stable until the next Reserve/Commit/Fork/Truncate/Release of the sequence.
+struct BlockTable {
+  std::vector<const uint8_t*> blocks;
+  int64_t num_tokens = 0;       // committed positions
+  int64_t capacity_tokens = 0;  // reserved positions (>= num_tokens)
+};
+
+struct NamespaceStats {
+  Hash128 id;
+  std::string name;
+  uint64_t slot_bytes = 0;          // bytes one block takes from the budget
+  int64_t sequences = 0;
+  int64_t blocks_in_use = 0;        // held by at least one sequence (shared or private)
+  int64_t blocks_private = 0;       // of which unsealed, writable tails
+  int64_t blocks_cached = 0;        // held by no sequence, kept for prefix hits (evictable)
+  int64_t blocks_pinned = 0;        // kept by a named pin (in use or cached)
+  uint64_t bytes_in_use = 0, bytes_cached = 0, bytes_pinned = 0;
+  int64_t prefix_tokens_hit = 0;       // tokens served from cached blocks at AttachPrefix
+  int64_t prefix_tokens_computed = 0;  // tokens committed (computed by the engine)
+  int64_t dedupes = 0;                 // private blocks dropped for an identical cached one
+  int64_t cow_copies = 0;              // partially used shared blocks copied before a write
+  std::array<int64_t, kNumEvictionReasons> evictions{};
+};
+
+struct MemoryStats {
+  uint64_t budget_bytes = 0;
+  uint64_t used_bytes = 0;       // slots allocated to blocks
+  uint64_t committed_bytes = 0;  // physically committed (used + retained free)
+  int64_t pins = 0;              // named pins alive
+  std::array<int64_t, kNumEvictionReasons> evictions{};
+  std::vector<NamespaceStats> namespaces;
+};
+
+struct PinInfo {
+  std::string name;
+  Hash128 namespace_id;
+  int64_t pinned_tokens = 0;  // full blocks still resident * B
+  int64_t expires_at_nanos = 0;  // 0: never
+};
+
+class KvMemory {
+ public:
+  static Result<std::unique_ptr<KvMemory>> Create(KvMemoryOptions options);
+  ~KvMemory();  // releases leftover sequences (logged as a caller bug) and evicts everything
+  KvMemory(const KvMemory&) = delete;
+  KvMemory& operator=(const KvMemory&) = delete;
+
+  // ---- Namespaces
+  // Registers a namespace; OK again with the identical options. InvalidArgument for a bad shape,
+  // a block larger than the budget, or an id registered with a different shape.
+  Status RegisterNamespace(const NamespaceOptions& options);
+  Result<KvLayout> Layout(const Hash128& namespace_id) const;
+
+  // ---- Sequences (scheduler and engine)
+  Result<SequenceId> CreateSequence(const Hash128& namespace_id);
+  // Attaches the longest cached prefix of `tokens` to `seq`, which must be empty. Linear in the
+  // prompt's blocks. Shared blocks are attached by refcount (no copy); a match ending inside a
+  // cached block attaches it read-only and the next Reserve copies its matched rows. The caller
+  // passes the tokens it wants KV for (e.g. the prompt minus its last token, whose logits it needs).
+  Result<PrefixMatch> AttachPrefix(SequenceId seq, std::span<const int32_t> tokens);
+  // Makes room for positions [Length(seq), Length(seq) + num_tokens): allocates private tail
+  // blocks, copies a shared partial tail (copy-on-write), and evicts cached blocks if the budget
+  // needs it. All or nothing. ResourceExhausted when the sequence's blocks cannot fit in the
+  // budget even alone (the message names the bytes needed and the budget), or when the rest of
+  // the budget is held by other running sequences (nothing evictable; preempt one and retry).
+  Status Reserve(SequenceId seq, int64_t num_tokens);
+  // Base pointer of the private block holding `position`; write K/V rows at
+  // layout.KRowOffset(layer, head, position % B). REQUIRES Length(seq) <= position < reserved.
+  Result<uint8_t*> MutableBlock(SequenceId seq, int64_t position);
+  // Hybrid: the checkpoint area of the block holding `position` (same rules as MutableBlock). The
+  // engine writes the state after the block's last token before committing that token.
+  // Layer l's state starts at the sum of recurrent_bytes_per_layer[0..l).
+  Result<std::span<uint8_t>> MutableRecurrentState(SequenceId seq, int64_t position);
+  Result<BlockTable> GetBlockTable(SequenceId seq) const;
+  // Records the token ids of positions [Length, Length + tokens.size()) whose KV was written.
+  // Every block this fills is sealed; if the namespace already caches a block with the same
+  // identity, the sequence switches to it and the private copy is freed (dedupe).
+  Status Commit(SequenceId seq, std::span<const int32_t> tokens);
+  // A new sequence sharing all of `seq`'s blocks (no copy). Both lose any reservation; a shared
+  // partial tail is copied by whichever of them reserves first.
+  Result<SequenceId> Fork(SequenceId seq);
+  // Rolls back to the first `num_tokens` tokens (<= Length). Blocks past them are released.
+  Status Truncate(SequenceId seq, int64_t num_tokens);
+  // Releases the sequence's blocks, tail first: sealed ones stay cached, private ones are freed.
+  Status Release(SequenceId seq);
+  Result<int64_t> Length(SequenceId seq) const;
+  Result<std::vector<int32_t>> Tokens(SequenceId seq) const;
+
+  // ---- Tier manager
+  // Called with each block just before its memory is freed (see the class comment).
+  void SetEvictionHook(EvictionHook hook);
+  // The RAM chain of `tokens` in the namespace and the identities of up to `max_next` following
+  // full blocks. No side effects.
+  Result<PrefixProbe> ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens, int64_t max_next) const;
+  // Inserts a restored sealed block (cached, refcount 0, most recently used). Its identity is
+  // computed from (namespace, parent, tokens). Returns false if that block is already cached.
+  // InvalidArgument when sizes do not match the namespace; ResourceExhausted when no room can be
+  // made (everything held by sequences).
+  Result<bool> InsertSealedBlock(const Hash128& namespace_id, const BlockId& parent, std::span<const int32_t> tokens,
+                                 std::span<const uint8_t> kv_bytes, std::span<const uint8_t> recurrent_state = {});
+
+  // ---- Server
+  // Keeps the cached full blocks of `tokens` resident until `ttl_nanos` from now (<= 0: until
+  // UnpinPrefix): they are evicted last, only when nothing else is evictable. A pin with the same
+  // name is replaced. Returns the pinned tokens (whole blocks cached now).
+  Result<int64_t> PinPrefix(const std::string& name, const Hash128& namespace_id, std::span<const int32_t> tokens,
+                            int64_t ttl_nanos);
+  Status UnpinPrefix(const std::string& name);  // NotFound for an unknown name
+  std::vector<PinInfo> ListPins() const;
+  // Evicts up to `bytes` of cached (refcount 0) blocks, unpinned first; returns bytes freed.
+  uint64_t EvictCached(uint64_t bytes);
+
+  MemoryStats Stats() const;
+  Status CheckInvariants() const;
+  std::string DebugString() const;
+
+  class Impl;
+
+ private:
+  explicit KvMemory(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace swarmkv
