@@ -1,0 +1,71 @@
+#include "kernels/cpu_features.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "base/logging.h"
+
+namespace swarmkv {
+
+std::string_view IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+bool IsaSupported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      return IsaSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+}
+
+Isa BestIsa() {
+  static const Isa best = [] {
+    if (IsaSupported(Isa::kAvx512)) return Isa::kAvx512;
+    if (IsaSupported(Isa::kAvx2)) return Isa::kAvx2;
+    return Isa::kScalar;
+  }();
+  return best;
+}
+
+Isa ActiveIsa() {
+  static const Isa active = [] {
+    const char* env = std::getenv("SWARMKV_KERNELS");
+    if (env == nullptr || *env == '\0') return BestIsa();
+    const std::string want(env);
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+      if (want == IsaName(isa)) {
+        if (IsaSupported(isa)) return isa;
+        SKV_LOG(WARN) << "SWARMKV_KERNELS=" << want << ": this CPU lacks it; using "
+                      << IsaName(BestIsa());
+        return BestIsa();
+      }
+    }
+    SKV_LOG(WARN) << "SWARMKV_KERNELS=" << want << " is not scalar|avx2|avx512; using "
+                  << IsaName(BestIsa());
+    return BestIsa();
+  }();
+  return active;
+}
+
+std::vector<Isa> SupportedIsas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (IsaSupported(isa)) out.push_back(isa);
+  }
+  return out;
+}
+
+}  // namespace swarmkv

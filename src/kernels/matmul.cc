@@ -1,0 +1,90 @@
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/quants.h"
+#include "kernels/vec_dot.h"
+
+namespace swarmkv {
+namespace {
+
+// Output rows per task: small enough to balance 2-16 threads on a 576-row decode matmul,
+// large enough that a task's weight rows stay in L1/L2 while every token passes over them.
+constexpr int64_t kRowsPerTask = 16;
+
+std::string TypeName(TensorType t) { return TensorTypeName(static_cast<uint32_t>(t)); }
+
+}  // namespace
+
+Status Activations::Prepare(TensorType vec_dot_type, const float* x, int64_t n_tokens,
+                            int64_t cols, int64_t x_stride, ThreadPool* pool) {
+  const int64_t rb = RowBytes(vec_dot_type, cols);
+  if (rb == 0 || n_tokens < 0) {
+    return InvalidArgumentError("Activations: " + std::to_string(cols) +
+                                " columns is not a multiple of the " + TypeName(vec_dot_type) +
+                                " block size");
+  }
+  type_ = vec_dot_type;
+  n_tokens_ = n_tokens;
+  cols_ = cols;
+  row_bytes_ = rb;
+  buf_.resize(static_cast<size_t>(rb * n_tokens));
+  auto convert = [&](int64_t t, int) { ConvertActivationRow(type_, x + t * x_stride, buf_.data() + t * rb, cols); };
+  if (pool != nullptr && n_tokens > 1) {
+    pool->ParallelFor(n_tokens, convert);
+  } else {
+    for (int64_t t = 0; t < n_tokens; ++t) convert(t, 0);
+  }
+  return Status::OK();
+}
+
+Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride,
+              const MatmulOptions& options) {
+  const VecDotFn dot = GetVecDot(w.type, options.isa);
+  if (dot == nullptr) {
+    return InvalidArgumentError("Matmul: weight type " + TypeName(w.type) +
+                                " is not supported (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
+  }
+  const int64_t min_row_bytes = RowBytes(w.type, w.cols);
+  if (min_row_bytes == 0) {
+    return InvalidArgumentError("Matmul: " + std::to_string(w.cols) + " columns is not a multiple of the " +
+                                TypeName(w.type) + " block size");
+  }
+  const int64_t row_bytes = w.row_bytes == 0 ? min_row_bytes : w.row_bytes;
+  if (row_bytes < min_row_bytes) return InvalidArgumentError("Matmul: row_bytes smaller than a row");
+  if (x.type() != VecDotType(w.type) || x.cols() != w.cols) {
+    return InvalidArgumentError("Matmul: activations are " + TypeName(x.type()) + " x " +
+                                std::to_string(x.cols()) + ", weight " + TypeName(w.type) +
+                                " needs " + TypeName(VecDotType(w.type)) + " x " +
+                                std::to_string(w.cols));
+  }
+  if (y_stride < w.rows && x.n_tokens() > 1) return InvalidArgumentError("Matmul: y_stride < rows");
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  const int64_t n_tokens = x.n_tokens();
+  const int64_t num_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  auto task = [&](int64_t task_index, int) {
+    const int64_t o0 = task_index * kRowsPerTask;
+    const int64_t o1 = std::min(w.rows, o0 + kRowsPerTask);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const uint8_t* xr = x.row(t);
+      float* yr = y + t * y_stride;
+      for (int64_t o = o0; o < o1; ++o) yr[o] = dot(w.cols, wbytes + o * row_bytes, xr);
+    }
+  };
+  if (options.pool != nullptr) {
+    options.pool->ParallelFor(num_tasks, task);
+  } else {
+    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+  }
+  return Status::OK();
+}
+
+Status Matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
+              int64_t y_stride, const MatmulOptions& options) {
+  thread_local Activations scratch;
+  SKV_RETURN_IF_ERROR(scratch.Prepare(VecDotType(w.type), x, n_tokens, w.cols, x_stride, options.pool));
+  return Matmul(w, scratch, y, y_stride, options);
+}
+
+}  // namespace swarmkv

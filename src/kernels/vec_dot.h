@@ -1,0 +1,44 @@
+// Dot products of one weight row with one activation row, in llama.cpp's CPU numerics.
+//
+// A weight type is multiplied with activations converted to its "vec-dot type": F32 -> F32,
+// F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> Q8_0 (ggml-cpu's x86 activation quantizer),
+// Q4_K/Q5_K/Q6_K -> Q8_K. Quantized dots are integer within a block, then scaled.
+//
+// Invariant: a VecDotFn is a pure function of (n, w row bytes, x row bytes) — same inputs,
+// same bits, whatever thread or batch it runs in (the basis of batch invariance). Different
+// ISAs may differ in the last bits (different float reduction order); tests bound that.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+
+#include "gguf/tensor_type.h"
+#include "kernels/cpu_features.h"
+
+namespace swarmkv {
+
+// Weight types the dot kernels handle.
+bool IsMatmulWeightType(TensorType weight);
+// The activation format for `weight`, e.g. Q8_K for Q4_K; kF32 for an unsupported type.
+TensorType VecDotType(TensorType weight);
+// Converts one float row to `vec_dot_type` (F32 copy, F16/BF16 round-to-nearest-even, Q8_0
+// activation quantizer, Q8_K). REQUIRES: n a multiple of the type's block size.
+void ConvertActivationRow(TensorType vec_dot_type, const float* x, void* dst, int64_t n);
+
+// sum_i w[i] * x[i] over n elements; w in the weight type, x in its vec-dot type.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+// The kernel for `weight` at `isa`, or nullptr if the type is not a matmul weight type.
+VecDotFn GetVecDot(TensorType weight, Isa isa);
+
+namespace internal {
+// One ISA's kernels, indexed by weight type (nullptr where the ISA has no own kernel).
+struct VecDotTable {
+  VecDotFn f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k;
+};
+extern const VecDotTable kVecDotScalar;
+extern const VecDotTable kVecDotAvx2;
+extern const VecDotTable kVecDotAvx512;
+}  // namespace internal
+
+}  // namespace swarmkv

@@ -1,0 +1,163 @@
+// AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
+// reports them). Same math as vec_dot_scalar.cc; float reduction order differs (8-lane
+// accumulators, one horizontal sum at the end), fixed for a given n.
+#include "kernels/quants.h"
+#include "kernels/simd_x86.h"
+#include "kernels/vec_dot.h"
+
+namespace swarmkv {
+namespace {
+
+using internal::DotI8x32;
+using internal::HalfToFloat;
+using internal::HsumF32x8;
+
+inline __m256 LoadF16x8(const f16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 LoadBF16x8(const bf16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+// Four 8-lane accumulators over 32 elements per step, then 8-element steps, then a scalar tail.
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T)>
+float DotFloat(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const T*>(w);
+  const auto* b = static_cast<const T*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(Load(a + i + 8), Load(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(Load(a + i + 16), Load(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(Load(a + i + 24), Load(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
+  float s = HsumF32x8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) s += ToF(a[i]) * ToF(b[i]);
+  return s;
+}
+
+inline __m256 LoadF32x8(const float* p) { return _mm256_loadu_ps(p); }
+inline float IdF32(float f) { return f; }
+inline float F16F(f16_t h) { return HalfToFloat(h); }
+inline float BF16F(bf16_t h) { return BF16ToF32(h); }
+
+float DotQ8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256 d = _mm256_set1_ps(HalfToFloat(a[i].d) * HalfToFloat(b[i].d));
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8x32(qx, qy)), acc);
+  }
+  return HsumF32x8(acc);
+}
+
+float DotQ4_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    const __m256 d = _mm256_set1_ps(HalfToFloat(a[i].d) * HalfToFloat(b[i].d));
+    const __m256i qx = _mm256_sub_epi8(internal::UnpackNibbles32(a[i].qs), _mm256_set1_epi8(8));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8x32(qx, qy)), acc);
+  }
+  return HsumF32x8(acc);
+}
+
+template <bool kFive, typename Block>
+float DotQ45_K(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Block*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) GetScaleMinK4(j, a[i].scales, &sc[j], &mn[j]);
+    int32_t summ = 0;
+    for (int j = 0; j < 8; ++j) summ += mn[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i hb;
+    if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      __m256i ql = _mm256_and_si256(q4, m4);
+      __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+      if constexpr (kFive) {
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m128i sl = _mm_cvtsi32_si128(2 * c), sh = _mm_cvtsi32_si128(2 * c + 1);
+        ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sl), one), 4));
+        qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sh), one), 4));
+      }
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c + 32));
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, y0), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(qh, y1), _mm256_set1_epi16(sc[2 * c + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    mins += HalfToFloat(a[i].dmin) * b[i].d * static_cast<float>(summ);
+  }
+  return HsumF32x8(acc) - mins;
+}
+
+float DotQ6_K(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float fix = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int32_t corr = 0;
+    for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * b[i].bsums[g];
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(lb, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * h + 2 * k;
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
+        const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[g + 1]), _mm_set1_epi16(a[i].scales[g]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), s16));
+      }
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    fix += d * static_cast<float>(32 * corr);
+  }
+  return HsumF32x8(acc) - fix;
+}
+
+}  // namespace
+
+namespace internal {
+const VecDotTable kVecDotAvx2 = {
+    DotFloat<float, LoadF32x8, IdF32>,
+    DotFloat<f16_t, LoadF16x8, F16F>,
+    DotFloat<bf16_t, LoadBF16x8, BF16F>,
+    DotQ8_0,
+    DotQ4_0,
+    DotQ45_K<false, BlockQ4_K>,
+    DotQ45_K<true, BlockQ5_K>,
+    DotQ6_K,
+};
+}  // namespace internal
+
+}  // namespace swarmkv
