@@ -98,10 +98,23 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
       return InvalidArgumentError("prompt longer than the context");
     std::lock_guard<std::mutex> l(mu_);
+    // Join the threads of generations that have finished (benchmarks submit thousands).
+    for (auto it = done_.begin(); it != done_.end();) {
+      if (*it->second) {
+        threads_[it->first].join();
+        threads_.erase(it->first);
+        cancel_.erase(it->first);
+        it = done_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     RequestId id = next_id_++;
     auto cancel = std::make_shared<std::atomic<bool>>(false);
+    auto done = std::make_shared<std::atomic<bool>>(false);
     cancel_[id] = cancel;
-    threads_[id] = std::thread([this, request = std::move(request), observer, cancel] {
+    done_[id] = done;
+    threads_[id] = std::thread([this, request = std::move(request), observer, cancel, done] {
       GenerationStats stats;
       stats.prompt_tokens = static_cast<int32_t>(request.prompt_tokens.size());
       stats.prompt_tokens_reused = std::min(stats.prompt_tokens, reuse_tokens);
@@ -122,6 +135,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
       }
       ++finished;
       observer->OnFinish(Status::OK(), stats);
+      *done = true;
     });
     return id;
   }
@@ -140,6 +154,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   RequestId next_id_ = 1;
   std::map<RequestId, std::thread> threads_;
   std::map<RequestId, std::shared_ptr<std::atomic<bool>>> cancel_;
+  std::map<RequestId, std::shared_ptr<std::atomic<bool>>> done_;
   std::map<std::string, size_t> pins_;
 };
 
