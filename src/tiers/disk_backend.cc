@@ -1,0 +1,224 @@
+#include "tiers/disk_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include "base/logging.h"
+#include "base/sysinfo.h"
+#include "base/units.h"
+
+namespace swarmkv {
+namespace {
+
+constexpr std::string_view kSuffix = ".skv";
+
+std::string FanOutName(unsigned i) {
+  static const char* kHex = "0123456789abcdef";
+  return std::string{kHex[i >> 4], kHex[i & 15]};
+}
+
+}  // namespace
+
+std::string DefaultDiskTierDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && *xdg != '\0') return JoinPath(JoinPath(xdg, "swarmkv"), "kv");
+  const char* home = std::getenv("HOME");
+  return JoinPath(JoinPath(JoinPath(home != nullptr && *home ? home : "/tmp", ".cache"), "swarmkv"), "kv");
+}
+
+DiskBackend::DiskBackend(DiskBackendOptions options)
+    : options_(std::move(options)), env_(options_.env != nullptr ? options_.env : Env::Default()) {
+  counters_.capacity_bytes = options_.capacity_bytes;
+}
+
+Result<std::unique_ptr<DiskBackend>> DiskBackend::Open(DiskBackendOptions options) {
+  if (options.dir.empty()) return InvalidArgumentError("disk tier: empty directory");
+  if (options.capacity_bytes == 0) return InvalidArgumentError("disk tier " + options.dir + ": size budget is 0");
+  std::unique_ptr<DiskBackend> backend(new DiskBackend(std::move(options)));
+  SKV_RETURN_IF_ERROR(backend->LoadIndex());
+  return backend;
+}
+
+std::string DiskBackend::PathFor(const Hash128& key) const {
+  std::string hex = key.ToHex();
+  return JoinPath(JoinPath(options_.dir, hex.substr(0, 2)), hex + std::string(kSuffix));
+}
+
+Status DiskBackend::LoadIndex() {
+  struct Found {
+    Hash128 key;
+    uint64_t size_bytes;
+    int64_t mtime_ns;
+  };
+  std::vector<Found> found;
+  for (unsigned i = 0; i < 256; ++i) {
+    std::string sub = JoinPath(options_.dir, FanOutName(i));
+    SKV_RETURN_IF_ERROR(env_->CreateDirs(sub).WithContext("disk tier"));
+    SKV_ASSIGN_OR_RETURN(auto names, env_->ListDir(sub));
+    for (const std::string& name : names) {
+      std::string path = JoinPath(sub, name);
+      if (name.find(".tmp.") != std::string::npos) {
+        // A write that never reached its rename (crash, kill -9, disk full). Another live process
+        // sharing the directory may be mid-write; its rename then fails and it counts a failure.
+        if (env_->DeleteFile(path).ok()) ++temp_files_removed_;
+        continue;
+      }
+      if (name.size() != 32 + kSuffix.size() || !name.ends_with(kSuffix)) continue;  // not ours
+      auto key = Hash128::FromHex(std::string_view(name).substr(0, 32));
+      if (!key) continue;
+      auto info = env_->Stat(path);
+      if (!info.ok()) continue;  // deleted meanwhile by another process
+      found.push_back({*key, info->size_bytes, info->mtime_ns});
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.mtime_ns < b.mtime_ns; });
+  std::vector<std::string> evicted;
+  {
+    std::lock_guard lock(mu_);
+    for (const Found& f : found) TouchLocked(f.key, f.size_bytes);
+    evicted = EvictForLocked(0);  // the budget may have shrunk since the last run
+  }
+  for (const auto& p : evicted) env_->DeleteFile(p).IgnoreError();
+  if (temp_files_removed_ > 0) {
+    SKV_LOG(INFO) << "disk tier " << options_.dir << ": removed " << temp_files_removed_ << " unfinished temp files";
+  }
+  return Status::OK();
+}
+
+void DiskBackend::TouchLocked(const Hash128& key, uint64_t size_bytes) {
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    bytes_ -= it->second.size_bytes;
+    lru_.erase(it->second.lru_pos);
+    index_.erase(it);
+  }
+  lru_.push_back(key);
+  index_[key] = Entry{size_bytes, std::prev(lru_.end())};
+  bytes_ += size_bytes;
+}
+
+void DiskBackend::EraseLocked(const Hash128& key) {
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  bytes_ -= it->second.size_bytes;
+  lru_.erase(it->second.lru_pos);
+  index_.erase(it);
+}
+
+std::vector<std::string> DiskBackend::EvictForLocked(uint64_t incoming) {
+  std::vector<std::string> paths;
+  while (!lru_.empty() && bytes_ + incoming > options_.capacity_bytes) {
+    Hash128 victim = lru_.front();
+    EraseLocked(victim);
+    paths.push_back(PathFor(victim));
+    ++counters_.evictions;
+  }
+  return paths;
+}
+
+Status DiskBackend::Put(const Hash128& key, std::span<const uint8_t> bytes) {
+  if (bytes.size() > options_.capacity_bytes) {
+    return ResourceExhaustedError("disk tier " + options_.dir + ": entry of " + FormatBytes(bytes.size()) +
+                                  " exceeds the budget");
+  }
+  std::vector<std::string> evicted;
+  {
+    std::lock_guard lock(mu_);
+    ++counters_.puts;
+    if (MonotonicNanos() < pause_writes_until_ns_) {
+      ++counters_.put_failures;
+      return ResourceExhaustedError("disk tier " + options_.dir + ": writes paused after a failed write");
+    }
+    evicted = EvictForLocked(bytes.size());
+  }
+  for (const auto& p : evicted) env_->DeleteFile(p).IgnoreError();
+  Status s = env_->WriteFileAtomic(PathFor(key), bytes, options_.sync_writes);
+  std::lock_guard lock(mu_);
+  if (!s.ok()) {
+    ++counters_.put_failures;
+    pause_writes_until_ns_ = MonotonicNanos() + options_.write_pause_after_failure_ms * 1'000'000;
+    if (!warned_write_failure_) {
+      warned_write_failure_ = true;
+      SKV_LOG(WARN) << "disk tier " << options_.dir << ": write failed, pausing write-back for "
+                    << options_.write_pause_after_failure_ms << " ms (serving continues): " << s.ToString();
+    }
+    return s;
+  }
+  warned_write_failure_ = false;
+  TouchLocked(key, bytes.size());
+  return Status::OK();
+}
+
+Result<std::optional<std::string>> DiskBackend::Get(const Hash128& key) {
+  {
+    std::lock_guard lock(mu_);
+    ++counters_.gets;
+  }
+  std::string path = PathFor(key);
+  auto data = env_->ReadFile(path);
+  std::lock_guard lock(mu_);
+  if (!data.ok()) {
+    // Missing (evicted, never written, or deleted by another process): a miss.
+    if (!env_->FileExists(path)) {
+      EraseLocked(key);
+      return std::optional<std::string>();
+    }
+    return data.status();
+  }
+  ++counters_.hits;
+  TouchLocked(key, data->size());  // also adopts entries another process wrote
+  return std::optional<std::string>(std::move(data).value());
+}
+
+Result<bool> DiskBackend::Contains(const Hash128& key) {
+  {
+    std::lock_guard lock(mu_);
+    if (index_.count(key)) return true;
+  }
+  return env_->FileExists(PathFor(key));
+}
+
+Status DiskBackend::Erase(const Hash128& key) {
+  {
+    std::lock_guard lock(mu_);
+    EraseLocked(key);
+    ++counters_.erases;
+  }
+  std::string path = PathFor(key);
+  if (!env_->FileExists(path)) return Status::OK();
+  Status s = env_->DeleteFile(path);
+  return s.ok() || !env_->FileExists(path) ? Status::OK() : s;
+}
+
+TierBackendStats DiskBackend::stats() const {
+  std::lock_guard lock(mu_);
+  TierBackendStats s = counters_;
+  s.entries = static_cast<int64_t>(index_.size());
+  s.bytes = bytes_;
+  return s;
+}
+
+std::string DiskBackend::DebugString() const {
+  TierBackendStats s = stats();
+  std::ostringstream os;
+  os << "DiskBackend{" << options_.name << " " << options_.dir << " entries=" << s.entries
+     << " bytes=" << FormatBytes(s.bytes) << "/" << FormatBytes(s.capacity_bytes) << " hits=" << s.hits << "/"
+     << s.gets << " puts=" << s.puts << " failed=" << s.put_failures << " evictions=" << s.evictions << "}";
+  return os.str();
+}
+
+Status DiskBackend::CheckInvariants() const {
+  std::lock_guard lock(mu_);
+  uint64_t sum = 0;
+  for (const auto& [key, e] : index_) {
+    sum += e.size_bytes;
+    if (*e.lru_pos != key) return InternalError("disk tier: LRU position of " + key.ToHex() + " is stale");
+  }
+  if (sum != bytes_) return InternalError("disk tier: byte count drifted");
+  if (lru_.size() != index_.size()) return InternalError("disk tier: LRU and index sizes differ");
+  if (bytes_ > options_.capacity_bytes) return InternalError("disk tier: over budget");
+  return Status::OK();
+}
+
+}  // namespace swarmkv

@@ -1,0 +1,28 @@
+// Synthetic KV blocks for tests and benchmarks, until the engine can hand us real KV.
+//
+// Distribution (an approximation of real attention K/V, stated so ratios can be judged): each
+// (layer, head, channel) has its own scale drawn log-uniformly in [0.05, 4] (real K has a few
+// large "outlier" channels), values are Gaussian with that scale, stored as IEEE f16. Such data
+// compresses mostly through the f16 exponent byte; random mantissas do not compress.
+//
+// Thread-safety: pure functions (deterministic in the seed).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tiers/entry_format.h"
+
+namespace swarmkv {
+
+// The SmolLM2-135M KV geometry: 30 layers, 3 KV heads, head dim 64, f16, 32-token blocks.
+EntryLayout SmolLm2KvLayout();
+
+// One block's KV bytes in the conventions' layout for `layout` (f16 only).
+std::vector<uint8_t> SyntheticKvBlock(const EntryLayout& layout, uint64_t seed);
+
+// Meta for a chain: block `index` of a sequence in `namespace_id`, tokens seeded by `index`.
+EntryMeta SyntheticMeta(const EntryLayout& layout, const Hash128& namespace_id, const Hash128& parent,
+                        uint64_t seed);
+
+}  // namespace swarmkv

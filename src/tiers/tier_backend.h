@@ -1,0 +1,52 @@
+// TierBackend: one lower tier of KV storage below RAM (local disk, shared directory, Redis).
+//
+// A backend stores opaque entry bytes (tiers/entry_format.h) under a block identity. It does not
+// interpret them: the tier manager verifies everything it reads, and erases what fails.
+//
+// Contract:
+//   - Get: a miss is std::nullopt (a value, not an error). Unavailable when the backend cannot be
+//     reached (Redis down) — the caller treats that as a miss and recomputes. Other errors are
+//     IOError. A backend never blocks for long: remote calls have timeouts.
+//   - Put: IOError / ResourceExhausted / Unavailable when the write did not happen; the entry is
+//     then simply absent (writes are whole or nothing: a reader never sees half an entry).
+//   - Erase of a missing key is OK.
+//
+// Thread-safety: every method may be called concurrently from any thread (the tier manager's
+// write-back thread and request threads).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/hash.h"
+#include "base/status.h"
+
+namespace swarmkv {
+
+struct TierBackendStats {
+  int64_t entries = 0;          // entries this process knows of (disk: indexed; Redis: -1, unknown)
+  uint64_t bytes = 0;           // their bytes (disk); 0 when unknown
+  uint64_t capacity_bytes = 0;  // the budget (0: the backend's own policy, e.g. Redis maxmemory)
+  int64_t gets = 0, hits = 0, puts = 0, put_failures = 0, erases = 0, evictions = 0;
+  bool available = true;        // false while a remote backend is disconnected
+};
+
+class TierBackend {
+ public:
+  virtual ~TierBackend() = default;
+
+  // "disk", "shared", "redis": used in metrics and logs.
+  virtual std::string_view name() const = 0;
+
+  virtual Status Put(const Hash128& key, std::span<const uint8_t> bytes) = 0;
+  virtual Result<std::optional<std::string>> Get(const Hash128& key) = 0;
+  virtual Result<bool> Contains(const Hash128& key) = 0;
+  virtual Status Erase(const Hash128& key) = 0;
+  virtual TierBackendStats stats() const = 0;
+  virtual std::string DebugString() const = 0;
+};
+
+}  // namespace swarmkv
