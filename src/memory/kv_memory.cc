@@ -215,7 +215,9 @@ class KvMemory::Impl {
     }
   }
   void UnpinLocked(std::map<std::string, Pin>::iterator it) {
-    for (const BlockId& id : it->second.ids) {
+    // Tail first, so that the prefix's tail is again evicted before its head.
+    for (auto id_it = it->second.ids.rbegin(); id_it != it->second.ids.rend(); ++id_it) {
+      const BlockId& id = *id_it;
       auto bit = it->second.ns->index.find(id);
       if (bit != it->second.ns->index.end()) SetPinLocked(bit->second, -1);
     }
@@ -674,10 +676,9 @@ Result<int64_t> KvMemory::PinPrefix(const std::string& name, const Hash128& name
   Pin pin;
   pin.ns = ns;
   pin.expires_at_nanos = ttl_nanos > 0 ? m.Now() + ttl_nanos : 0;
-  for (Block* b : chain) {
-    m.SetPinLocked(b, +1);
-    pin.ids.push_back(b->id);
-  }
+  // Tail first: among pinned blocks too, a prefix's tail is evicted before its head.
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) m.SetPinLocked(*it, +1);
+  for (Block* b : chain) pin.ids.push_back(b->id);
   m.pins.emplace(name, std::move(pin));
   return static_cast<int64_t>(chain.size()) * ns->block_tokens;
 }

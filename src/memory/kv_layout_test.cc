@@ -1,0 +1,89 @@
+#include "memory/kv_layout.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace swarmkv {
+namespace {
+
+KvShape Shape(int32_t l, int32_t h, int32_t dk, int32_t dv, int32_t b, TensorType tk = TensorType::kF16,
+              TensorType tv = TensorType::kF16) {
+  KvShape s;
+  s.num_layers = l;
+  s.num_kv_heads = h;
+  s.head_dim_k = dk;
+  s.head_dim_v = dv;
+  s.block_tokens = b;
+  s.k_type = tk;
+  s.v_type = tv;
+  return s;
+}
+
+TEST(KvLayoutTest, OffsetsFollowTheConventionsLayout) {
+  auto l = KvLayout::Create(Shape(3, 2, 64, 32, 4));
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->k_row_bytes(), 128u);
+  EXPECT_EQ(l->v_row_bytes(), 64u);
+  // layer = K(h0) K(h1) V(h0) V(h1): 2*4*128 + 2*4*64.
+  EXPECT_EQ(l->layer_bytes(), 2u * 4 * 128 + 2u * 4 * 64);
+  EXPECT_EQ(l->block_bytes(), 3 * l->layer_bytes());
+  EXPECT_EQ(l->KRowOffset(0, 0, 0), 0u);
+  EXPECT_EQ(l->KRowOffset(0, 0, 3), 3u * 128);
+  EXPECT_EQ(l->KRowOffset(0, 1, 0), 4u * 128);
+  EXPECT_EQ(l->VRowOffset(0, 0, 0), 8u * 128);
+  EXPECT_EQ(l->VRowOffset(0, 1, 2), 8u * 128 + 4 * 64 + 2 * 64);
+  EXPECT_EQ(l->KRowOffset(2, 1, 1), 2 * l->layer_bytes() + 4 * 128 + 128);
+  EXPECT_EQ(l->LayerRange(1), (ByteRange{l->layer_bytes(), l->layer_bytes()}));
+  EXPECT_EQ(l->KHeadRange(1, 1), (ByteRange{l->layer_bytes() + 4 * 128, 4 * 128}));
+  EXPECT_EQ(l->VHeadRange(2, 0), (ByteRange{2 * l->layer_bytes() + 8 * 128, 4 * 64}));
+}
+
+TEST(KvLayoutTest, RowsTileTheBlockWithoutOverlap) {
+  auto l = KvLayout::Create(Shape(2, 3, 32, 64, 8, TensorType::kQ8_0, TensorType::kQ4_0));
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->k_row_bytes(), 34u);  // one q8_0 block
+  EXPECT_EQ(l->v_row_bytes(), 36u);  // two q4_0 blocks
+  std::vector<int> covered(l->block_bytes(), 0);
+  for (int layer = 0; layer < 2; ++layer)
+    for (int head = 0; head < 3; ++head)
+      for (int t = 0; t < 8; ++t) {
+        for (uint64_t i = 0; i < l->k_row_bytes(); ++i) ++covered[l->KRowOffset(layer, head, t) + i];
+        for (uint64_t i = 0; i < l->v_row_bytes(); ++i) ++covered[l->VRowOffset(layer, head, t) + i];
+      }
+  for (size_t i = 0; i < covered.size(); ++i) ASSERT_EQ(covered[i], 1) << "byte " << i;
+}
+
+TEST(KvLayoutTest, RejectsBadShapesClearly) {
+  auto q = KvLayout::Create(Shape(2, 2, 48, 64, 32, TensorType::kQ8_0));
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(q.status().message().find("48"), std::string::npos) << q.status().message();
+  EXPECT_FALSE(KvLayout::Create(Shape(0, 2, 64, 64, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(Shape(2, -1, 64, 64, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(Shape(2, 2, 64, 64, 0)).ok());
+  EXPECT_FALSE(KvLayout::Create(Shape(2, 2, 64, 64, 1 << 20)).ok());
+  auto k = KvLayout::Create(Shape(2, 2, 256, 256, 32, TensorType::kQ4_K));
+  ASSERT_FALSE(k.ok());
+  EXPECT_NE(k.status().message().find("q4_K"), std::string::npos) << k.status().message();
+}
+
+TEST(KvLayoutTest, CopyTokenRowsCopiesOnlyTheLeadingRows) {
+  auto l = KvLayout::Create(Shape(2, 2, 32, 32, 4));
+  ASSERT_TRUE(l.ok());
+  std::vector<uint8_t> src(l->block_bytes()), dst(l->block_bytes(), 0xEE);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7 + 1);
+  l->CopyTokenRows(src.data(), dst.data(), 3);
+  for (int layer = 0; layer < 2; ++layer)
+    for (int head = 0; head < 2; ++head)
+      for (int t = 0; t < 4; ++t) {
+        const uint64_t k = l->KRowOffset(layer, head, t), v = l->VRowOffset(layer, head, t);
+        for (uint64_t i = 0; i < l->k_row_bytes(); ++i) {
+          ASSERT_EQ(dst[k + i], t < 3 ? src[k + i] : 0xEE);
+          ASSERT_EQ(dst[v + i], t < 3 ? src[v + i] : 0xEE);
+        }
+      }
+}
+
+}  // namespace
+}  // namespace swarmkv

@@ -1,0 +1,447 @@
+// Exact-policy tests of KvMemory: sharing, copy-on-write, fork/truncate, dedupe, eviction order
+// block by block, pins with TTL on an injected clock, budget errors, recurrent state, tier seams.
+#include "memory/kv_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "memory/kv_test_util.h"
+
+namespace swarmkv {
+namespace {
+
+using testing::AppendTokens;
+using testing::VerifySequence;
+
+constexpr uint64_t kSlot = 4096;  // the test shape's 2 KiB block rounds up to one page
+constexpr uint64_t kSalt = 77;
+
+std::vector<int32_t> Toks(int n, int start) {
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  std::iota(t.begin(), t.end(), start);
+  return t;
+}
+std::vector<int32_t> Cat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class KvMemoryTest : public ::testing::Test {
+ protected:
+  const Hash128 kNs{0xA1, 0xB2};
+
+  void Make(uint64_t budget_blocks, std::vector<uint64_t> recurrent = {}) {
+    KvMemoryOptions o;
+    o.budget_bytes = budget_blocks * kSlot;
+    o.retain_free_bytes = 0;
+    o.clock_nanos = [this] { return now_; };
+    auto m = KvMemory::Create(std::move(o));
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    mem_ = std::move(*m);
+    NamespaceOptions ns;
+    ns.id = kNs;
+    ns.name = "test";
+    ns.shape.num_layers = 2;
+    ns.shape.num_kv_heads = 2;
+    ns.shape.head_dim_k = 32;
+    ns.shape.head_dim_v = 32;
+    ns.shape.block_tokens = 4;
+    ns.recurrent_bytes_per_layer = recurrent;
+    has_state_ = !recurrent.empty();
+    ASSERT_TRUE(mem_->RegisterNamespace(ns).ok());
+    layout_ = *mem_->Layout(kNs);
+    mem_->SetEvictionHook([this](const EvictedBlock& e) { evicted_.push_back(e.id); });
+  }
+  void TearDown() override {
+    if (mem_) EXPECT_TRUE(mem_->CheckInvariants().ok()) << mem_->CheckInvariants().ToString();
+  }
+  SequenceId NewSeq() { return *mem_->CreateSequence(kNs); }
+  void Append(SequenceId s, const std::vector<int32_t>& t) {
+    Status st = AppendTokens(*mem_, s, layout_, kSalt, t, has_state_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_TRUE(mem_->CheckInvariants().ok()) << mem_->CheckInvariants().ToString() << mem_->DebugString();
+  }
+  // A sequence holding `t`, computed from scratch.
+  SequenceId Computed(const std::vector<int32_t>& t) {
+    SequenceId s = NewSeq();
+    Append(s, t);
+    return s;
+  }
+  std::vector<BlockId> Chain(const std::vector<int32_t>& t) { return ComputeBlockChain(kNs, t, 4); }
+  const NamespaceStats& Ns() {
+    stats_ = mem_->Stats();
+    return stats_.namespaces.at(0);
+  }
+
+  int64_t now_ = 1'000'000'000;
+  std::unique_ptr<KvMemory> mem_;
+  KvLayout layout_;
+  bool has_state_ = false;
+  std::vector<BlockId> evicted_;
+  MemoryStats stats_;
+};
+
+TEST_F(KvMemoryTest, SealedBlocksAreSharedWithoutCopy) {
+  Make(32);
+  const auto t = Toks(10, 100);
+  SequenceId a = Computed(t);
+  EXPECT_EQ(Ns().blocks_in_use, 3);
+  EXPECT_EQ(Ns().blocks_private, 1);
+  EXPECT_EQ(Ns().prefix_tokens_computed, 10);
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, t);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->matched_tokens, 8) << "the private tail of a running sequence is not shareable";
+  EXPECT_EQ(m->shared_blocks, 2);
+  EXPECT_EQ(m->partial_tokens, 0);
+  auto ta = *mem_->GetBlockTable(a), tb = *mem_->GetBlockTable(b);
+  ASSERT_EQ(tb.blocks.size(), 2u);
+  EXPECT_EQ(tb.blocks[0], ta.blocks[0]);
+  EXPECT_EQ(tb.blocks[1], ta.blocks[1]);
+  EXPECT_EQ(Ns().blocks_in_use, 3) << "sharing allocates nothing";
+  EXPECT_EQ(Ns().prefix_tokens_hit, 8);
+  const auto tail = Toks(5, 900);
+  Append(b, tail);
+  EXPECT_TRUE(VerifySequence(*mem_, a, layout_, kSalt, t));
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, Cat(Toks(8, 100), tail)));
+  ASSERT_TRUE(mem_->Release(a).ok());
+  ASSERT_TRUE(mem_->Release(b).ok());
+  EXPECT_EQ(Ns().blocks_in_use, 0);
+  EXPECT_EQ(Ns().blocks_cached, 3) << "a's two blocks are shared with b; b sealed one more; private tails freed";
+}
+
+TEST_F(KvMemoryTest, EvictionIsLruAndTailFirstBlockByBlock) {
+  Make(6);
+  const auto ta = Toks(12, 0), tb = Toks(8, 500);
+  SequenceId a = Computed(ta);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  SequenceId b = Computed(tb);
+  ASSERT_TRUE(mem_->Release(b).ok());
+  const auto ia = Chain(ta), ib = Chain(tb);
+  // LRU front to back: A2 A1 A0 B1 B0. A request for 5 blocks with 1 free evicts four.
+  SequenceId c = NewSeq();
+  ASSERT_TRUE(mem_->Reserve(c, 20).ok());
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{ia[2], ia[1], ia[0], ib[1]}));
+  EXPECT_EQ(mem_->Stats().evictions[static_cast<int>(EvictionReason::kBudget)], 4);
+  ASSERT_TRUE(mem_->Release(c).ok());
+  SequenceId d = NewSeq();
+  EXPECT_EQ(mem_->AttachPrefix(d, tb)->matched_tokens, 4) << "B0 survived";
+  ASSERT_TRUE(mem_->Release(d).ok());
+}
+
+TEST_F(KvMemoryTest, SharedHeadOutlivesThePrivateTailsHangingFromIt) {
+  Make(16);
+  const auto head = Toks(4, 1);
+  SequenceId a = Computed(Cat(head, Toks(4, 50)));
+  SequenceId b = NewSeq();
+  ASSERT_EQ(mem_->AttachPrefix(b, head)->matched_tokens, 4);
+  Append(b, Toks(4, 60));
+  ASSERT_TRUE(mem_->Release(a).ok());
+  ASSERT_TRUE(mem_->Release(b).ok());
+  EXPECT_EQ(mem_->EvictCached(3 * kSlot), 3 * kSlot);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{Chain(Cat(head, Toks(4, 50)))[1], Chain(Cat(head, Toks(4, 60)))[1],
+                                            Chain(head)[0]}));
+}
+
+TEST_F(KvMemoryTest, PartialMatchIsCopiedOnWrite) {
+  Make(16);
+  const auto t = Toks(8, 10);
+  SequenceId a = Computed(t);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  // Shares 6 of the 8 cached tokens: one whole block plus 2 rows of the second.
+  auto prompt = Cat(Toks(6, 10), {99, 98});
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, prompt);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->matched_tokens, 6);
+  EXPECT_EQ(m->shared_blocks, 1);
+  EXPECT_EQ(m->partial_tokens, 2);
+  EXPECT_EQ(Ns().cow_copies, 0) << "nothing is copied until the sequence writes";
+  Append(b, {99, 98});
+  EXPECT_EQ(Ns().cow_copies, 1);
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, prompt));
+  // The cached block the rows came from is untouched.
+  SequenceId c = NewSeq();
+  EXPECT_EQ(mem_->AttachPrefix(c, t)->matched_tokens, 8);
+  EXPECT_TRUE(VerifySequence(*mem_, c, layout_, kSalt, t));
+  for (SequenceId s : {b, c}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, ForkSharesEverythingAndCopiesTheTailOnlyOnce) {
+  Make(16);
+  const auto t = Toks(6, 0);
+  SequenceId a = Computed(t);
+  auto f = mem_->Fork(a);
+  ASSERT_TRUE(f.ok());
+  auto ta = *mem_->GetBlockTable(a), tf = *mem_->GetBlockTable(*f);
+  EXPECT_EQ(ta.blocks, tf.blocks);
+  EXPECT_EQ(Ns().blocks_in_use, 2);
+  Append(*f, {7, 8, 9});
+  EXPECT_EQ(Ns().cow_copies, 1);
+  Append(a, {42});
+  EXPECT_EQ(Ns().cow_copies, 1) << "once the fork copied, the source owns its tail alone";
+  EXPECT_TRUE(VerifySequence(*mem_, a, layout_, kSalt, Cat(t, {42})));
+  EXPECT_TRUE(VerifySequence(*mem_, *f, layout_, kSalt, Cat(t, {7, 8, 9})));
+  for (SequenceId s : {a, *f}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, TruncateRollsBackIntoASealedBlock) {
+  Make(16);
+  const auto t = Toks(8, 3);
+  SequenceId a = Computed(t);
+  EXPECT_EQ(mem_->Truncate(a, 9).code(), StatusCode::kOutOfRange);
+  ASSERT_TRUE(mem_->Truncate(a, 6).ok());
+  EXPECT_EQ(*mem_->Length(a), 6);
+  Append(a, {70, 71, 72});
+  EXPECT_EQ(Ns().cow_copies, 1) << "the sealed block is shared read-only; its first rows are copied";
+  EXPECT_TRUE(VerifySequence(*mem_, a, layout_, kSalt, Cat(Toks(6, 3), {70, 71, 72})));
+  SequenceId b = NewSeq();
+  EXPECT_EQ(mem_->AttachPrefix(b, t)->matched_tokens, 8) << "the rolled-back block stays cached";
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, t));
+  ASSERT_TRUE(mem_->Truncate(b, 0).ok());
+  EXPECT_EQ(mem_->GetBlockTable(b)->blocks.size(), 0u);
+  for (SequenceId s : {a, b}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, ConcurrentSealingOfTheSameBlockDedupes) {
+  Make(16);
+  SequenceId a = NewSeq(), b = NewSeq();
+  // Both reserve before either commits: two private copies of the same block.
+  ASSERT_TRUE(mem_->Reserve(a, 4).ok());
+  ASSERT_TRUE(mem_->Reserve(b, 4).ok());
+  EXPECT_EQ(mem_->Stats().used_bytes, 2 * kSlot);
+  mem_->Truncate(a, 0).IgnoreError();
+  mem_->Truncate(b, 0).IgnoreError();
+  Append(a, Toks(4, 5));
+  Append(b, Toks(4, 5));
+  EXPECT_EQ(Ns().dedupes, 1);
+  EXPECT_EQ(mem_->GetBlockTable(a)->blocks[0], mem_->GetBlockTable(b)->blocks[0]);
+  EXPECT_EQ(mem_->Stats().used_bytes, kSlot) << "the private copy was freed";
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, Toks(4, 5)));
+  for (SequenceId s : {a, b}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, ConcurrentSealingAfterWritingDedupes) {
+  Make(16);
+  SequenceId a = NewSeq(), b = NewSeq();
+  const auto t = Toks(4, 5);
+  const auto ph = testing::PrefixHashes(kSalt, t);
+  for (SequenceId s : {a, b}) {
+    ASSERT_TRUE(mem_->Reserve(s, 4).ok());
+    for (int p = 0; p < 4; ++p) testing::WriteTokenRows(layout_, *mem_->MutableBlock(s, p), p, ph[p], p);
+  }
+  ASSERT_TRUE(mem_->Commit(a, t).ok());
+  ASSERT_TRUE(mem_->Commit(b, t).ok());
+  EXPECT_EQ(Ns().dedupes, 1);
+  EXPECT_EQ(mem_->Stats().used_bytes, kSlot);
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, t));
+  for (SequenceId s : {a, b}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, NamedPinsAreEvictedLastUnderPressure) {
+  Make(4);
+  const auto tp = Toks(8, 0), tq = Toks(8, 100);
+  SequenceId p = Computed(tp);
+  ASSERT_TRUE(mem_->Release(p).ok());
+  EXPECT_EQ(*mem_->PinPrefix("system", kNs, tp, 100'000'000'000), 8);
+  SequenceId q = Computed(tq);
+  ASSERT_TRUE(mem_->Release(q).ok());
+  EXPECT_EQ(Ns().blocks_pinned, 2);
+  const auto ip = Chain(tp), iq = Chain(tq);
+  // P is older, but pinned: Q's blocks go first, then P's (reason recorded).
+  SequenceId c = NewSeq();
+  ASSERT_TRUE(mem_->Reserve(c, 12).ok());
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{iq[1], iq[0], ip[1]}));
+  EXPECT_EQ(Ns().evictions[static_cast<int>(EvictionReason::kBudget)], 2);
+  EXPECT_EQ(Ns().evictions[static_cast<int>(EvictionReason::kPinnedUnderPressure)], 1);
+  auto pins = mem_->ListPins();
+  ASSERT_EQ(pins.size(), 1u);
+  EXPECT_EQ(pins[0].pinned_tokens, 4) << "the pin lost its evicted block";
+  ASSERT_TRUE(mem_->Release(c).ok());
+  ASSERT_TRUE(mem_->UnpinPrefix("system").ok());
+  EXPECT_EQ(mem_->UnpinPrefix("system").code(), StatusCode::kNotFound);
+}
+
+TEST_F(KvMemoryTest, PinsExpireAfterTheirTtl) {
+  Make(8);
+  const auto tp = Toks(8, 0), tq = Toks(4, 100);
+  SequenceId p = Computed(tp);
+  ASSERT_TRUE(mem_->Release(p).ok());
+  ASSERT_EQ(*mem_->PinPrefix("docs", kNs, tp, 10'000'000'000), 8);  // 10 s
+  SequenceId q = Computed(tq);
+  ASSERT_TRUE(mem_->Release(q).ok());
+  now_ += 9'000'000'000;
+  mem_->EvictCached(1);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{Chain(tq)[0]})) << "still pinned at 9 s";
+  SequenceId r = Computed(Toks(4, 200));
+  ASSERT_TRUE(mem_->Release(r).ok());
+  now_ += 2'000'000'000;
+  SequenceId s = NewSeq();  // any call notices expired pins
+  ASSERT_TRUE(mem_->Reserve(s, 1).ok());
+  EXPECT_TRUE(mem_->ListPins().empty());
+  EXPECT_EQ(Ns().blocks_pinned, 0);
+  evicted_.clear();
+  mem_->EvictCached(UINT64_MAX);
+  // Expired pins become ordinary cached blocks, as if just used.
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{Chain(Toks(4, 200))[0], Chain(tp)[1], Chain(tp)[0]}));
+  EXPECT_EQ(Ns().evictions[static_cast<int>(EvictionReason::kExplicit)], 4);
+  ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, BudgetErrorsSayWhatIsNeeded) {
+  Make(4);
+  SequenceId a = NewSeq();
+  Status too_big = mem_->Reserve(a, 17);
+  ASSERT_EQ(too_big.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(too_big.message().find("needs 20480 bytes"), std::string::npos) << too_big.message();
+  EXPECT_NE(too_big.message().find("budget is 16384 bytes"), std::string::npos) << too_big.message();
+  EXPECT_EQ(*mem_->Length(a), 0);
+  ASSERT_TRUE(mem_->Reserve(a, 16).ok());
+  SequenceId b = NewSeq();
+  Status held = mem_->Reserve(b, 1);
+  ASSERT_EQ(held.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(held.message().find("held by running sequences"), std::string::npos) << held.message();
+  ASSERT_TRUE(mem_->Release(a).ok());
+  EXPECT_TRUE(mem_->Reserve(b, 1).ok()) << "reserved-but-unwritten blocks are freed on release";
+  ASSERT_TRUE(mem_->Release(b).ok());
+}
+
+TEST_F(KvMemoryTest, BudgetPressureEvictsInsteadOfFailing) {
+  Make(4);
+  for (int i = 0; i < 20; ++i) {
+    SequenceId s = Computed(Toks(16, i * 1000));
+    ASSERT_TRUE(mem_->Release(s).ok());
+  }
+  EXPECT_EQ(mem_->Stats().used_bytes, 4 * kSlot);
+  EXPECT_EQ(Ns().evictions[0], 19 * 4);
+}
+
+TEST_F(KvMemoryTest, HybridMatchReturnsTheStateAtTheLastBoundary) {
+  Make(16, {100, 28});
+  const auto t = Toks(10, 40);
+  SequenceId a = Computed(t);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  const auto ph = testing::PrefixHashes(kSalt, t);
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, Cat(Toks(6, 40), {1, 2, 3}));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->matched_tokens, 4) << "no partial block: state exists only at block boundaries";
+  ASSERT_EQ(m->recurrent_state.size(), 128u);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 128, testing::StateSeed(ph[3])));
+  SequenceId c = NewSeq();
+  m = mem_->AttachPrefix(c, t);
+  EXPECT_EQ(m->matched_tokens, 8);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 128, testing::StateSeed(ph[7])));
+  EXPECT_TRUE(VerifySequence(*mem_, c, layout_, kSalt, Toks(8, 40)));
+  for (SequenceId s : {b, c}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
+  Make(16, {64});
+  struct Saved {
+    BlockId id, parent;
+    std::vector<int32_t> tokens;
+    std::vector<uint8_t> kv, state;
+    uint64_t layer1_offset;
+  };
+  std::vector<Saved> saved;
+  mem_->SetEvictionHook([&](const EvictedBlock& e) {
+    saved.push_back({e.id, e.parent, {e.tokens.begin(), e.tokens.end()}, {e.kv_bytes.begin(), e.kv_bytes.end()},
+                     {e.recurrent_state.begin(), e.recurrent_state.end()}, e.layout->LayerRange(1).offset});
+    EXPECT_EQ(e.namespace_id, kNs);
+  });
+  const auto t = Toks(12, 7);
+  const auto ids = Chain(t);
+  SequenceId a = Computed(t);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  mem_->EvictCached(UINT64_MAX);
+  ASSERT_EQ(saved.size(), 3u);
+  EXPECT_EQ(saved[0].id, ids[2]);  // tail first
+  EXPECT_EQ(saved[0].parent, ids[1]);
+  EXPECT_EQ(saved[2].parent, BlockId{});
+  EXPECT_EQ(saved[0].layer1_offset, layout_.layer_bytes());
+  auto probe = mem_->ProbePrefix(kNs, t, 8);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->cached_blocks, 0);
+  EXPECT_EQ(probe->next_ids, ids);
+  // Restore blocks 0 and 1 (saved[2], saved[1]).
+  for (int i : {2, 1}) {
+    auto r = mem_->InsertSealedBlock(kNs, saved[i].parent, saved[i].tokens, saved[i].kv, saved[i].state);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(*r);
+  }
+  EXPECT_FALSE(*mem_->InsertSealedBlock(kNs, saved[1].parent, saved[1].tokens, saved[1].kv, saved[1].state));
+  probe = mem_->ProbePrefix(kNs, t, 8);
+  EXPECT_EQ(probe->cached_blocks, 2);
+  EXPECT_EQ(probe->last_cached_id, ids[1]);
+  EXPECT_EQ(probe->next_ids, std::vector<BlockId>{ids[2]});
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, t);
+  EXPECT_EQ(m->matched_tokens, 8);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 64, testing::StateSeed(testing::PrefixHashes(kSalt, t)[7])));
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, Toks(8, 7)));
+  ASSERT_TRUE(mem_->Release(b).ok());
+  auto bad = mem_->InsertSealedBlock(kNs, {}, Toks(3, 0), saved[0].kv, saved[0].state);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(KvMemoryTest, ZeroCopySharingHoldsOnePrefixPlusTails) {
+  Make(256);
+  const auto prefix = Toks(64, 0);  // 16 blocks
+  SequenceId first = Computed(prefix);
+  std::vector<SequenceId> seqs;
+  constexpr int kN = 8;
+  for (int i = 0; i < kN; ++i) {
+    SequenceId s = NewSeq();
+    ASSERT_EQ(mem_->AttachPrefix(s, prefix)->matched_tokens, 64);
+    Append(s, Toks(6, 1000 * (i + 1)));  // one full block + a partial one each
+    seqs.push_back(s);
+  }
+  ASSERT_TRUE(mem_->Release(first).ok());
+  EXPECT_EQ(mem_->Stats().used_bytes, (16 + kN * 2) * kSlot);
+  EXPECT_EQ(Ns().bytes_in_use, (16 + kN * 2) * kSlot);
+  for (int i = 0; i < kN; ++i) {
+    EXPECT_TRUE(VerifySequence(*mem_, seqs[i], layout_, kSalt, Cat(prefix, Toks(6, 1000 * (i + 1)))));
+    ASSERT_TRUE(mem_->Release(seqs[i]).ok());
+  }
+}
+
+TEST_F(KvMemoryTest, BadCallsGetClearErrors) {
+  Make(8);
+  EXPECT_EQ(mem_->CreateSequence(Hash128{5, 5}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(mem_->Reserve(12345, 1).code(), StatusCode::kNotFound);
+  SequenceId a = NewSeq();
+  EXPECT_EQ(mem_->Commit(a, Toks(1, 0)).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(mem_->Reserve(a, -1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(mem_->MutableBlock(a, 0).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(mem_->MutableRecurrentState(a, 0).status().code(), StatusCode::kOutOfRange);
+  ASSERT_TRUE(mem_->Reserve(a, 1).ok());
+  EXPECT_EQ(mem_->MutableRecurrentState(a, 0).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(mem_->Commit(a, Toks(1, 0)).ok());
+  EXPECT_EQ(mem_->AttachPrefix(a, Toks(4, 0)).status().code(), StatusCode::kFailedPrecondition);
+  NamespaceOptions other;
+  other.id = kNs;
+  other.shape = layout_.shape();
+  other.shape.block_tokens = 8;
+  EXPECT_EQ(mem_->RegisterNamespace(other).code(), StatusCode::kInvalidArgument);
+  other.shape.block_tokens = 4;
+  EXPECT_TRUE(mem_->RegisterNamespace(other).ok()) << "registering the same namespace again is fine";
+  other.id = Hash128{3, 3};
+  other.shape.num_layers = 100000;
+  EXPECT_EQ(mem_->RegisterNamespace(other).code(), StatusCode::kInvalidArgument);
+  other.shape.num_layers = 64;
+  other.shape.head_dim_k = other.shape.head_dim_v = 4096;
+  Status huge = mem_->RegisterNamespace(other);
+  EXPECT_EQ(huge.code(), StatusCode::kInvalidArgument) << "a block larger than the budget";
+  EXPECT_EQ(mem_->PinPrefix("", kNs, Toks(4, 0), 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(mem_->Release(a).code(), StatusCode::kOk);
+  EXPECT_EQ(mem_->Release(a).code(), StatusCode::kNotFound);
+}
+
+TEST(KvMemoryCreateTest, NeedsABudget) {
+  EXPECT_EQ(KvMemory::Create(KvMemoryOptions{}).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace swarmkv
