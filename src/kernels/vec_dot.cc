@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kernels/convert.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
@@ -26,8 +27,7 @@ TensorType VecDotType(TensorType weight) {
 void ConvertActivationRow(TensorType vec_dot_type, const float* x, void* dst, int64_t n) {
   switch (vec_dot_type) {
     case TensorType::kF16: {
-      auto* y = static_cast<f16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) y[i] = F32ToF16(x[i]);
+      F32ToF16Row(x, static_cast<f16_t*>(dst), n);
       break;
     }
     case TensorType::kBF16: {

@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
 // reports them). Same math as vec_dot_scalar.cc; float reduction order differs (8-lane
 // accumulators, one horizontal sum at the end), fixed for a given n.
+#include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -161,3 +162,24 @@ const VecDotTable kVecDotAvx2 = {
 }  // namespace internal
 
 }  // namespace swarmkv
+
+// F16C row conversions (declared in kernels/convert.h).
+namespace swarmkv::internal {
+
+void F16ToF32RowF16C(const f16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  }
+  for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
+}
+
+void F32ToF16RowF16C(const float* x, f16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0));
+  }
+  for (; i < n; ++i) y[i] = _cvtss_sh(x[i], 0);
+}
+
+}  // namespace swarmkv::internal

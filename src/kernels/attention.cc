@@ -1,0 +1,205 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/convert.h"
+#include "kernels/quants.h"
+#include "kernels/vec_dot.h"
+
+namespace swarmkv {
+namespace {
+
+bool IsKvType(TensorType t) {
+  return t == TensorType::kF16 || t == TensorType::kBF16 || t == TensorType::kQ8_0 ||
+         t == TensorType::kQ4_0;
+}
+
+void DequantizeV(TensorType t, const uint8_t* row, float* out, int64_t n) {
+  switch (t) {
+    case TensorType::kF16: F16ToF32Row(reinterpret_cast<const f16_t*>(row), out, n); break;
+    case TensorType::kBF16: BF16ToF32Row(reinterpret_cast<const bf16_t*>(row), out, n); break;
+    case TensorType::kQ8_0: DequantizeQ8_0(reinterpret_cast<const BlockQ8_0*>(row), out, n); break;
+    default: DequantizeQ4_0(reinterpret_cast<const BlockQ4_0*>(row), out, n); break;
+  }
+}
+
+void QuantizeKv(TensorType t, const float* x, uint8_t* dst, int64_t n) {
+  switch (t) {
+    case TensorType::kF16: F32ToF16Row(x, reinterpret_cast<f16_t*>(dst), n); break;
+    case TensorType::kBF16: F32ToBF16Row(x, reinterpret_cast<bf16_t*>(dst), n); break;
+    case TensorType::kQ8_0: QuantizeRowQ8_0Act(x, reinterpret_cast<BlockQ8_0*>(dst), n); break;
+    default: (void)QuantizeRow(TensorType::kQ4_0, x, dst, n); break;
+  }
+}
+
+// Running online-softmax state of one query head.
+struct HeadState {
+  float max = -INFINITY;
+  float sum = 0.0f;
+  float* acc = nullptr;  // Dv floats
+};
+
+}  // namespace
+
+KvLayerLayout KvLayerLayout::ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
+                                            int64_t head_dim_k, int64_t head_dim_v,
+                                            int block_tokens, int layer) {
+  KvLayerLayout l;
+  l.k_type = k_type;
+  l.v_type = v_type;
+  l.n_kv_heads = n_kv_heads;
+  l.head_dim_k = head_dim_k;
+  l.head_dim_v = head_dim_v;
+  l.block_tokens = block_tokens;
+  l.k_row_stride = RowBytes(k_type, head_dim_k);
+  l.v_row_stride = RowBytes(v_type, head_dim_v);
+  l.k_head_stride = l.k_row_stride * block_tokens;
+  l.v_head_stride = l.v_row_stride * block_tokens;
+  const int64_t layer_bytes = l.ConventionLayerBytes();
+  l.k_offset = layer * layer_bytes;
+  l.v_offset = l.k_offset + n_kv_heads * l.k_head_stride;
+  return l;
+}
+
+int64_t KvLayerLayout::ConventionLayerBytes() const {
+  return static_cast<int64_t>(n_kv_heads) * block_tokens *
+         (RowBytes(k_type, head_dim_k) + RowBytes(v_type, head_dim_v));
+}
+
+Status KvLayerLayout::Validate() const {
+  if (!IsKvType(k_type) || !IsKvType(v_type)) {
+    return InvalidArgumentError("KV layout: dtypes must be f16, bf16, q8_0 or q4_0, got " +
+                                TensorTypeName(uint32_t(k_type)) + "/" + TensorTypeName(uint32_t(v_type)));
+  }
+  if (n_kv_heads <= 0 || block_tokens <= 0 || head_dim_k <= 0 || head_dim_v <= 0) {
+    return InvalidArgumentError("KV layout: heads, head dims and block size must be positive");
+  }
+  if (RowBytes(k_type, head_dim_k) == 0 || RowBytes(v_type, head_dim_v) == 0) {
+    return InvalidArgumentError("KV layout: head dims " + std::to_string(head_dim_k) + "/" +
+                                std::to_string(head_dim_v) + " are not multiples of the " +
+                                TensorTypeName(uint32_t(k_type)) + "/" +
+                                TensorTypeName(uint32_t(v_type)) + " block size");
+  }
+  if (k_row_stride < RowBytes(k_type, head_dim_k) || v_row_stride < RowBytes(v_type, head_dim_v)) {
+    return InvalidArgumentError("KV layout: row stride smaller than a row");
+  }
+  return Status::OK();
+}
+
+Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
+                      int64_t q_stride, const int64_t* positions, int64_t n_queries, float* out,
+                      int64_t out_stride) {
+  const KvLayerLayout& L = kv.layout;
+  SKV_RETURN_IF_ERROR(L.Validate());
+  if (params.n_heads <= 0 || params.n_heads % L.n_kv_heads != 0) {
+    return InvalidArgumentError("PagedAttention: n_heads " + std::to_string(params.n_heads) +
+                                " is not a multiple of n_kv_heads " + std::to_string(L.n_kv_heads));
+  }
+  const int64_t B = L.block_tokens;
+  for (int64_t i = 0; i < n_queries; ++i) {
+    if (positions[i] < 0 || positions[i] >= kv.num_blocks * B) {
+      return InvalidArgumentError("PagedAttention: query position " + std::to_string(positions[i]) +
+                                  " outside the sequence's " + std::to_string(kv.num_blocks * B) +
+                                  " KV slots");
+    }
+  }
+  const TensorType qt = VecDotType(L.k_type);
+  const VecDotFn dot = GetVecDot(L.k_type, params.isa);
+  const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
+  const int group = params.n_heads / L.n_kv_heads;
+  const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
+  const int64_t q_row_bytes = RowBytes(qt, Dk);
+
+  // One task = one (query, kv head): the K/V rows of that head are read once for its group.
+  auto task = [&](int64_t index, int) {
+    const int64_t qi = index / L.n_kv_heads;
+    const int kvh = static_cast<int>(index % L.n_kv_heads);
+    const int64_t pos = positions[qi];
+    thread_local std::vector<uint8_t> qbuf;
+    thread_local std::vector<float> accbuf, vrow, scores;
+    qbuf.resize(static_cast<size_t>(q_row_bytes * group));
+    accbuf.assign(static_cast<size_t>(Dv * group), 0.0f);
+    vrow.resize(static_cast<size_t>(Dv));
+    scores.resize(static_cast<size_t>(B * group));
+    HeadState st[64];
+    HeadState* state = group <= 64 ? st : new HeadState[group];
+    for (int g = 0; g < group; ++g) {
+      const int h = kvh * group + g;
+      ConvertActivationRow(qt, q + qi * q_stride + h * Dk, qbuf.data() + g * q_row_bytes, Dk);
+      state[g] = HeadState{-INFINITY, 0.0f, accbuf.data() + g * Dv};
+    }
+    const int64_t last_block = pos / B;
+    for (int64_t b = 0; b <= last_block; ++b) {
+      // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
+      const uint8_t* base = kv.blocks[b];
+      const int64_t n = b < last_block ? B : pos - b * B + 1;
+      const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
+      const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
+      for (int g = 0; g < group; ++g) {
+        float* s = scores.data() + g * B;
+        float block_max = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+          s[j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * scale;
+          block_max = std::max(block_max, s[j]);
+        }
+        HeadState& hs = state[g];
+        const float new_max = std::max(hs.max, block_max);
+        const float ms = std::exp(hs.max - new_max);  // 0 on the first block
+        if (ms != 1.0f) {
+          for (int64_t d = 0; d < Dv; ++d) hs.acc[d] *= ms;
+        }
+        hs.sum *= ms;
+        hs.max = new_max;
+        for (int64_t j = 0; j < n; ++j) {
+          s[j] = std::exp(s[j] - new_max);
+          hs.sum += s[j];
+        }
+      }
+      // Accumulate V rows: dequantize each once, add to every head of the group.
+      for (int64_t j = 0; j < n; ++j) {
+        DequantizeV(L.v_type, vrows + j * L.v_row_stride, vrow.data(), Dv);
+        for (int g = 0; g < group; ++g) {
+          const float p = scores[g * B + j];
+          float* acc = state[g].acc;
+          for (int64_t d = 0; d < Dv; ++d) acc[d] += p * vrow[d];
+        }
+      }
+    }
+    for (int g = 0; g < group; ++g) {
+      const int h = kvh * group + g;
+      float* o = out + qi * out_stride + h * Dv;
+      const float inv = 1.0f / state[g].sum;
+      for (int64_t d = 0; d < Dv; ++d) o[d] = state[g].acc[d] * inv;
+    }
+    if (state != st) delete[] state;
+  };
+  const int64_t num_tasks = n_queries * L.n_kv_heads;
+  if (params.pool != nullptr) {
+    params.pool->ParallelFor(num_tasks, task);
+  } else {
+    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+  }
+  return Status::OK();
+}
+
+Status WriteKvRow(const KvLayerLayout& layout, uint8_t* block, int slot, const float* k,
+                  const float* v) {
+  SKV_RETURN_IF_ERROR(layout.Validate());
+  if (slot < 0 || slot >= layout.block_tokens) {
+    return InvalidArgumentError("WriteKvRow: slot " + std::to_string(slot) + " outside block of " +
+                                std::to_string(layout.block_tokens) + " tokens");
+  }
+  for (int h = 0; h < layout.n_kv_heads; ++h) {
+    QuantizeKv(layout.k_type, k + h * layout.head_dim_k,
+               block + layout.k_offset + h * layout.k_head_stride + slot * layout.k_row_stride,
+               layout.head_dim_k);
+    QuantizeKv(layout.v_type, v + h * layout.head_dim_v,
+               block + layout.v_offset + h * layout.v_head_stride + slot * layout.v_row_stride,
+               layout.head_dim_v);
+  }
+  return Status::OK();
+}
+
+}  // namespace swarmkv

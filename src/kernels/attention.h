@@ -1,0 +1,87 @@
+// Paged causal attention over one sequence's KV, read in place from its blocks.
+//
+// KV layout (docs/conventions.md): a block is layer-major; within one layer, K(head h) is B
+// rows of RowBytes(k_type, Dk) bytes, then V(head h) likewise. KvLayerLayout says where one
+// layer's K and V rows live relative to a block's base pointer; memory/kv_layout.h computes it
+// (KvLayerLayout::ForConventions does the same arithmetic, for tests and callers without memory).
+//
+// Numerics (llama.cpp's flash-attention path): each query head is converted to the vec-dot type
+// of the K dtype (f16 -> f16, bf16 -> bf16, q8_0/q4_0 -> q8_0, as a matmul would), scores are
+// VecDot(K row, q) * scale, softmax is online over blocks in absolute block order, and V rows
+// are accumulated in f32.
+//
+// Invariant: the output for a query depends only on (its q, its absolute position p, the KV
+// rows of tokens 0..p) — never on how many other queries are in the call, how the prompt was
+// chunked or how threads split the work. Keys are visited block by block from block 0; the
+// block boundaries are absolute (multiples of B), so the reduction order is fixed by p alone.
+//
+// Seams left open (later issues): (1) streaming cold blocks — the kernel only needs a block's
+// base pointer when it reaches that block, so a prefetcher can hand pointers over per block;
+// (2) shared-prefix (cascade) attention — AttendBlocks' running state (max, sum, acc) is the
+// merge point for a prefix computed once and per-sequence suffixes.
+//
+// Thread-safety: pure over caller buffers; WriteKvRow writes only the token's own rows.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/tensor_type.h"
+#include "kernels/cpu_features.h"
+
+namespace swarmkv {
+
+// Where one layer's K and V rows live inside a KV block.
+struct KvLayerLayout {
+  TensorType k_type = TensorType::kF16;
+  TensorType v_type = TensorType::kF16;
+  int n_kv_heads = 0;
+  int64_t head_dim_k = 0;
+  int64_t head_dim_v = 0;
+  int block_tokens = 0;        // B
+  int64_t k_offset = 0;        // bytes from block base to this layer's K(head 0), token 0
+  int64_t k_head_stride = 0;   // bytes from K(h) to K(h+1)
+  int64_t k_row_stride = 0;    // bytes from token i to token i+1 within K(h)
+  int64_t v_offset = 0;
+  int64_t v_head_stride = 0;
+  int64_t v_row_stride = 0;
+
+  // The layout of docs/conventions.md for layer `layer` of L layers.
+  static KvLayerLayout ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
+                                      int64_t head_dim_k, int64_t head_dim_v, int block_tokens,
+                                      int layer);
+  // Bytes of one layer's slice of a block under the conventions.
+  int64_t ConventionLayerBytes() const;
+  Status Validate() const;
+};
+
+struct AttentionParams {
+  int n_heads = 0;       // query heads; a multiple of n_kv_heads (grouped-query attention)
+  float scale = 0.0f;    // 0 means 1 / sqrt(head_dim_k)
+  Isa isa = ActiveIsa();
+  ThreadPool* pool = nullptr;
+};
+
+// One sequence's KV for one layer: blocks[i] holds tokens [i*B, (i+1)*B).
+struct PagedKv {
+  const uint8_t* const* blocks = nullptr;
+  int64_t num_blocks = 0;
+  KvLayerLayout layout;
+};
+
+// out[i] = attention of query i (n_heads * Dk floats at q + i * q_stride) at absolute position
+// positions[i] over KV tokens [0, positions[i]] (causal), written as n_heads * Dv floats at
+// out + i * out_stride. REQUIRES the KV rows of those tokens to be written already.
+Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
+                      int64_t q_stride, const int64_t* positions, int64_t n_queries, float* out,
+                      int64_t out_stride);
+
+// Converts and stores the K and V rows of one token (n_kv_heads * Dk and n_kv_heads * Dv floats)
+// into slot `slot` (0..B-1) of the block at `block`: f16/bf16 round to nearest even, q8_0 as
+// llama.cpp's CPU path quantizes KV, q4_0 with the reference quantizer.
+Status WriteKvRow(const KvLayerLayout& layout, uint8_t* block, int slot, const float* k,
+                  const float* v);
+
+}  // namespace swarmkv
