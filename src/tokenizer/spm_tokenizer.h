@@ -1,0 +1,20 @@
+// SentencePiece-style tokenizer (`tokenizer.ggml.model = "llama"`), llama.cpp's algorithm.
+//
+// Invariant: spaces become "▁" (and one is prepended to text that starts the input or follows a
+// special token when add_space_prefix is set); adjacent symbols are merged greedily by the score
+// of the token their concatenation forms (highest first, leftmost on ties); a final symbol that is
+// no token is re-split along the merges that built it, and what remains falls back to byte tokens
+// "<0xNN>" (or unk when the vocabulary has none).
+//
+// Thread-safety: immutable; Encode allocates its working state per call.
+#pragma once
+
+#include <memory>
+
+#include "tokenizer/tokenizer.h"
+
+namespace swarmkv {
+
+std::unique_ptr<Tokenizer> NewSpmTokenizer(std::shared_ptr<const Vocab> vocab);
+
+}  // namespace swarmkv
