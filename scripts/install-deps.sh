@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   clang libclang-rt-14-dev
-  libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
+  libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nodejs npm
 )
