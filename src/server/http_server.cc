@@ -41,10 +41,15 @@ std::string PseudoDigest(const ModelEntry& e) {
   return HashBytes(e.weights_key).ToHex();
 }
 
-json Details(const ModelEntry& e, const LoadedModelInfo* info) {
+json Details(const ModelEntry& e, const LoadedModelInfo* info, const GgufSummary* summary = nullptr) {
   json d = {{"parent_model", ""}, {"format", "gguf"}, {"family", ""}, {"families", nullptr},
             {"parameter_size", ""}, {"quantization_level", ""}};
-  if (info != nullptr) {
+  if (summary != nullptr) {
+    d["family"] = summary->architecture;
+    d["families"] = json::array({summary->architecture});
+    d["parameter_size"] = summary->parameter_size;
+    d["quantization_level"] = summary->quantization_level;
+  } else if (info != nullptr) {
     d["family"] = info->architecture;
     d["families"] = json::array({info->architecture});
     d["parameter_size"] = info->parameter_size;
@@ -130,12 +135,13 @@ void HttpServer::RegisterRoutes() {
       const LoadedModelInfo* info = nullptr;
       for (const auto& l : loaded)
         if (l.weights_key == e->weights_key) info = &l.info;
+      auto summary = summaries_.Get(e->weights_path);  // a broken file is listed without details
       models.push_back({{"name", e->name},
                         {"model", e->name},
                         {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)},
                         {"size", e->size_bytes},
                         {"digest", PseudoDigest(*e)},
-                        {"details", Details(*e, info)}});
+                        {"details", Details(*e, info, summary.ok() ? summary->get() : nullptr)}});
     }
     SendJson(r, 200, {{"models", models}});
   }));
@@ -234,19 +240,22 @@ void HttpServer::HandleShow(const httplib::Request& req, httplib::Response& res)
   auto loaded = models_->Loaded();
   for (const auto& l : loaded)
     if (l.weights_key == e->weights_key) info = &l.info;
-  json model_info = {{"general.file", e->weights_path}, {"general.file_size", e->size_bytes}};
-  if (info != nullptr) {
-    model_info["general.architecture"] = info->architecture;
-    model_info["general.context_length"] = info->context_length;
-    model_info["swarmkv.kv_namespace"] = info->namespace_id;
-  }
+  auto summary = summaries_.Get(e->weights_path);
+  if (!summary.ok())
+    return SendError(res, false, HttpStatusFor(summary.status()),
+                     "model '" + e->name + "': " + summary.status().ToString());
+  const GgufSummary& sum = **summary;
+  json model_info = sum.model_info;
+  model_info["swarmkv.file"] = e->weights_path;
+  model_info["swarmkv.file_size"] = e->size_bytes;
+  if (info != nullptr) model_info["swarmkv.kv_namespace"] = info->namespace_id;
   std::string modelfile = "FROM " + e->weights_path + "\n";
   if (!e->system.empty()) modelfile += "SYSTEM \"\"\"" + e->system + "\"\"\"\n";
   json out = {{"modelfile", modelfile},
               {"parameters", e->params_json},
-              {"template", e->template_text},
+              {"template", e->template_text.empty() ? sum.chat_template : e->template_text},
               {"system", e->system},
-              {"details", Details(*e, info)},
+              {"details", Details(*e, info, &sum)},
               {"model_info", model_info},
               {"capabilities", json::array({"completion"})},
               {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)}};

@@ -23,6 +23,7 @@
 
 #include "base/status.h"
 #include "server/backend.h"
+#include "server/gguf_summary.h"
 #include "server/model_manager.h"
 #include "server/model_registry.h"
 #include "server/server_metrics.h"
@@ -81,6 +82,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
   int port_ = 0;
+  GgufSummaryCache summaries_;  // GGUF header facts for /api/show and /api/tags
   std::atomic<int> active_generations_{0};
   std::atomic<uint64_t> next_id_{1};
 };

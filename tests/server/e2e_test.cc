@@ -100,6 +100,10 @@ TEST_F(ServerE2ETest, NpmClientsListShowAndErrors) {
   json show = Node("ollama-show");
   ASSERT_TRUE(show["ok"]) << show.dump();
   EXPECT_EQ(show["result"]["details"]["format"], "gguf");
+  // Read from the GGUF header without loading the model.
+  EXPECT_FALSE(show["result"]["details"]["family"].get<std::string>().empty()) << show.dump();
+  EXPECT_FALSE(show["result"]["details"]["parameter_size"].get<std::string>().empty()) << show.dump();
+  EXPECT_TRUE(show["result"]["model_info"].contains("general.architecture")) << show.dump();
   json models = Node("openai-models");
   ASSERT_TRUE(models["ok"]) << models.dump();
   EXPECT_EQ(models["result"]["ids"], json::array({"tiny:latest"}));
