@@ -41,7 +41,8 @@ Status Activations::Prepare(TensorType vec_dot_type, const float* x, int64_t n_t
 
 Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride,
               const MatmulOptions& options) {
-  const VecDotFn dot = GetVecDot(w.type, options.isa);
+  const VecDotKernel kernel = GetVecDotKernel(w.type, options.isa);
+  const VecDotFn dot = kernel.one;
   if (dot == nullptr) {
     return InvalidArgumentError("Matmul: weight type " + TypeName(w.type) +
                                 " is not supported (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
@@ -66,7 +67,22 @@ Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_s
   auto task = [&](int64_t task_index, int) {
     const int64_t o0 = task_index * kRowsPerTask;
     const int64_t o1 = std::min(w.rows, o0 + kRowsPerTask);
-    for (int64_t t = 0; t < n_tokens; ++t) {
+    // Groups of kernel.multi_tokens tokens share each weight row's loads; the rest go one by
+    // one. Both kernels give identical bits per output (see VecDotMultiFn).
+    const int nt = kernel.multi != nullptr ? kernel.multi_tokens : 1;
+    int64_t t = 0;
+    if (nt > 1) {
+      const void* xs[8];
+      float res[8];
+      for (; t + nt <= n_tokens; t += nt) {
+        for (int k = 0; k < nt; ++k) xs[k] = x.row(t + k);
+        for (int64_t o = o0; o < o1; ++o) {
+          kernel.multi(w.cols, wbytes + o * row_bytes, xs, res);
+          for (int k = 0; k < nt; ++k) y[(t + k) * y_stride + o] = res[k];
+        }
+      }
+    }
+    for (; t < n_tokens; ++t) {
       const uint8_t* xr = x.row(t);
       float* yr = y + t * y_stride;
       for (int64_t o = o0; o < o1; ++o) yr[o] = dot(w.cols, wbytes + o * row_bytes, xr);

@@ -41,7 +41,7 @@ void ConvertActivationRow(TensorType vec_dot_type, const float* x, void* dst, in
   }
 }
 
-static VecDotFn Pick(const internal::VecDotTable& t, TensorType weight) {
+static VecDotKernel Pick(const internal::VecDotTable& t, TensorType weight) {
   switch (weight) {
     case TensorType::kF32: return t.f32;
     case TensorType::kF16: return t.f16;
@@ -51,18 +51,20 @@ static VecDotFn Pick(const internal::VecDotTable& t, TensorType weight) {
     case TensorType::kQ4_K: return t.q4_k;
     case TensorType::kQ5_K: return t.q5_k;
     case TensorType::kQ6_K: return t.q6_k;
-    default: return nullptr;
+    default: return VecDotKernel{};
   }
 }
 
-VecDotFn GetVecDot(TensorType weight, Isa isa) {
-  VecDotFn f = nullptr;
-  if (isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512)) f = Pick(internal::kVecDotAvx512, weight);
-  if (f == nullptr && isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2)) {
-    f = Pick(internal::kVecDotAvx2, weight);
+VecDotKernel GetVecDotKernel(TensorType weight, Isa isa) {
+  VecDotKernel k;
+  if (isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512)) k = Pick(internal::kVecDotAvx512, weight);
+  if (k.one == nullptr && isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2)) {
+    k = Pick(internal::kVecDotAvx2, weight);
   }
-  if (f == nullptr) f = Pick(internal::kVecDotScalar, weight);
-  return f;
+  if (k.one == nullptr) k = Pick(internal::kVecDotScalar, weight);
+  return k;
 }
+
+VecDotFn GetVecDot(TensorType weight, Isa isa) { return GetVecDotKernel(weight, isa).one; }
 
 }  // namespace swarmkv

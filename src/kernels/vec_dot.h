@@ -28,13 +28,26 @@ void ConvertActivationRow(TensorType vec_dot_type, const float* x, void* dst, in
 
 // sum_i w[i] * x[i] over n elements; w in the weight type, x in its vec-dot type.
 using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+// out[t] = sum_i w[i] * x[t][i] for t < multi_tokens: one weight row against several
+// activation rows. REQUIRED to produce, for each t, exactly the bits of the paired VecDotFn
+// (both are instantiations of one template), so batching tokens cannot change results.
+using VecDotMultiFn = void (*)(int64_t n, const void* w, const void* const* x, float* out);
+
+struct VecDotKernel {
+  VecDotFn one = nullptr;
+  VecDotMultiFn multi = nullptr;  // nullptr: call `one` per token
+  int multi_tokens = 0;
+};
+
 // The kernel for `weight` at `isa`, or nullptr if the type is not a matmul weight type.
 VecDotFn GetVecDot(TensorType weight, Isa isa);
+// The single- and multi-token kernels for `weight` at `isa` (always from the same ISA table).
+VecDotKernel GetVecDotKernel(TensorType weight, Isa isa);
 
 namespace internal {
-// One ISA's kernels, indexed by weight type (nullptr where the ISA has no own kernel).
+// One ISA's kernels, indexed by weight type (`one` nullptr where the ISA has no own kernel).
 struct VecDotTable {
-  VecDotFn f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k;
+  VecDotKernel f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k;
 };
 extern const VecDotTable kVecDotScalar;
 extern const VecDotTable kVecDotAvx2;

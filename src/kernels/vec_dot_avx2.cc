@@ -21,23 +21,33 @@ inline __m256 LoadBF16x8(const bf16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
-// Four 8-lane accumulators over 32 elements per step, then 8-element steps, then a scalar tail.
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T)>
-float DotFloat(int64_t n, const void* w, const void* x) {
+// NT tokens against one weight row. Per token: four 8-lane accumulators over 32 elements per
+// step, then 8-element steps, then a scalar tail — the same sequence for NT = 1 and NT > 1.
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), int NT>
+void DotFloatN(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const T*>(w);
-  const auto* b = static_cast<const T*>(x);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  const T* b[NT];
+  __m256 acc[NT][4];
+  for (int t = 0; t < NT; ++t) {
+    b[t] = static_cast<const T*>(x[t]);
+    for (int k = 0; k < 4; ++k) acc[t][k] = _mm256_setzero_ps();
+  }
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(Load(a + i + 8), Load(b + i + 8), acc1);
-    acc2 = _mm256_fmadd_ps(Load(a + i + 16), Load(b + i + 16), acc2);
-    acc3 = _mm256_fmadd_ps(Load(a + i + 24), Load(b + i + 24), acc3);
+    for (int k = 0; k < 4; ++k) {
+      const __m256 wv = Load(a + i + 8 * k);
+      for (int t = 0; t < NT; ++t) acc[t][k] = _mm256_fmadd_ps(wv, Load(b[t] + i + 8 * k), acc[t][k]);
+    }
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc0);
-  float s = HsumF32x8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; i < n; ++i) s += ToF(a[i]) * ToF(b[i]);
-  return s;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = Load(a + i);
+    for (int t = 0; t < NT; ++t) acc[t][0] = _mm256_fmadd_ps(wv, Load(b[t] + i), acc[t][0]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    float s = HsumF32x8(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
+    for (int64_t j = i; j < n; ++j) s += ToF(a[j]) * ToF(b[t][j]);
+    out[t] = s;
+  }
 }
 
 inline __m256 LoadF32x8(const float* p) { return _mm256_loadu_ps(p); }
@@ -45,30 +55,41 @@ inline float IdF32(float f) { return f; }
 inline float F16F(f16_t h) { return HalfToFloat(h); }
 inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 
-float DotQ8_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ8_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    const __m256 d = _mm256_set1_ps(HalfToFloat(a[i].d) * HalfToFloat(b[i].d));
-    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8x32(qx, qy)), acc);
+// Weight blocks are unpacked once and reused for NT activation rows; each token keeps its own
+// accumulator with the same instruction sequence as NT = 1.
+template <typename Block, bool kNibbles, int NT>
+void DotQ8N(int64_t n, const void* w, const void* const* x, float* out) {
+  const auto* a = static_cast<const Block*>(w);
+  const BlockQ8_0* b[NT];
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    b[t] = static_cast<const BlockQ8_0*>(x[t]);
+    acc[t] = _mm256_setzero_ps();
   }
-  return HsumF32x8(acc);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const float dw = HalfToFloat(a[i].d);
+    __m256i qx;
+    if constexpr (kNibbles) {
+      qx = _mm256_sub_epi8(internal::UnpackNibbles32(a[i].qs), _mm256_set1_epi8(8));
+    } else {
+      qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    }
+    const __m256i ax = _mm256_sign_epi8(qx, qx);
+    for (int t = 0; t < NT; ++t) {
+      const __m256 d = _mm256_set1_ps(dw * HalfToFloat(b[t][i].d));
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t][i].qs));
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, qx)), _mm256_set1_epi16(1));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HsumF32x8(acc[t]);
 }
 
-float DotQ4_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ4_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK4_0; ++i) {
-    const __m256 d = _mm256_set1_ps(HalfToFloat(a[i].d) * HalfToFloat(b[i].d));
-    const __m256i qx = _mm256_sub_epi8(internal::UnpackNibbles32(a[i].qs), _mm256_set1_epi8(8));
-    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8x32(qx, qy)), acc);
-  }
-  return HsumF32x8(acc);
+template <void (*Multi)(int64_t, const void*, const void* const*, float*)>
+float One(int64_t n, const void* w, const void* x) {
+  float o;
+  Multi(n, w, &x, &o);
+  return o;
 }
 
 template <bool kFive, typename Block>
@@ -149,15 +170,16 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 }  // namespace
 
 namespace internal {
+// Multi-token widths: 2 for float rows (8 accumulators fit the 16 ymm registers), 4 for q8_0/q4_0.
 const VecDotTable kVecDotAvx2 = {
-    DotFloat<float, LoadF32x8, IdF32>,
-    DotFloat<f16_t, LoadF16x8, F16F>,
-    DotFloat<bf16_t, LoadBF16x8, BF16F>,
-    DotQ8_0,
-    DotQ4_0,
-    DotQ45_K<false, BlockQ4_K>,
-    DotQ45_K<true, BlockQ5_K>,
-    DotQ6_K,
+    {One<DotFloatN<float, LoadF32x8, IdF32, 1>>, DotFloatN<float, LoadF32x8, IdF32, 2>, 2},
+    {One<DotFloatN<f16_t, LoadF16x8, F16F, 1>>, DotFloatN<f16_t, LoadF16x8, F16F, 2>, 2},
+    {One<DotFloatN<bf16_t, LoadBF16x8, BF16F, 1>>, DotFloatN<bf16_t, LoadBF16x8, BF16F, 2>, 2},
+    {One<DotQ8N<BlockQ8_0, false, 1>>, DotQ8N<BlockQ8_0, false, 4>, 4},
+    {One<DotQ8N<BlockQ4_0, true, 1>>, DotQ8N<BlockQ4_0, true, 4>, 4},
+    {DotQ45_K<false, BlockQ4_K>},
+    {DotQ45_K<true, BlockQ5_K>},
+    {DotQ6_K},
 };
 }  // namespace internal
 

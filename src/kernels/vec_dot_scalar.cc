@@ -122,8 +122,8 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 
 namespace internal {
 const VecDotTable kVecDotScalar = {
-    DotF32, DotF16, DotBF16, DotQ8_0, DotQ4_0,
-    DotQ45_K<false, BlockQ4_K>, DotQ45_K<true, BlockQ5_K>, DotQ6_K,
+    {DotF32}, {DotF16}, {DotBF16}, {DotQ8_0}, {DotQ4_0},
+    {DotQ45_K<false, BlockQ4_K>}, {DotQ45_K<true, BlockQ5_K>}, {DotQ6_K},
 };
 }  // namespace internal
 
