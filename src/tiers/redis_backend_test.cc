@@ -1,0 +1,47 @@
+// Unit tests of the Redis backend that need no server (URL parsing, behaviour while down).
+// Tests against a real redis-server are in tests/tiers/.
+#include "tiers/redis_backend.h"
+
+#include <gtest/gtest.h>
+
+#include "base/sysinfo.h"
+
+namespace swarmkv {
+namespace {
+
+TEST(RedisUrlTest, Parses) {
+  auto a = ParseRedisUrl("redis://cache.local:6380/3").value();
+  EXPECT_EQ(a.host, "cache.local");
+  EXPECT_EQ(a.port, 6380);
+  EXPECT_EQ(a.db, 3);
+  auto b = ParseRedisUrl("redis://10.0.0.1").value();
+  EXPECT_EQ(b.port, 6379);
+  EXPECT_EQ(b.db, 0);
+  EXPECT_EQ(ParseRedisUrl("redis://h:1/").value().db, 0);
+  for (const char* bad : {"http://h:1/0", "redis://", "redis://h:0/0", "redis://h:99999", "redis://h:12x/0",
+                          "redis://h:1/-1", "redis://u:p@h:1/0", "redis://:1/0"}) {
+    EXPECT_EQ(ParseRedisUrl(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(RedisBackendTest, DownAtStartMeansFastUnavailableNotFailure) {
+  // Port 1 on loopback: nothing listens, connections are refused at once.
+  RedisBackendOptions o;
+  o.url = "redis://127.0.0.1:1/0";
+  auto r = RedisBackend::Open(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto& b = *r;
+  EXPECT_FALSE(b->connected());
+  const int64_t start = MonotonicNanos();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(b->Get(Hash128{1, 2}).status().code(), StatusCode::kUnavailable);
+    EXPECT_EQ(b->Put(Hash128{1, 2}, std::vector<uint8_t>(10)).code(), StatusCode::kUnavailable);
+  }
+  EXPECT_LT(MonotonicNanos() - start, 1'000'000'000);  // never waits on the dead server
+  EXPECT_FALSE(b->stats().available);
+  EXPECT_EQ(b->stats().put_failures, 100);
+  EXPECT_EQ(RedisBackend::Open({.url = "nope"}).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace swarmkv

@@ -1,0 +1,165 @@
+// TierManager: moves KV blocks between RAM and the lower tiers (disk, shared dir, Redis).
+//
+// Write-back: OnEvicted() copies an evicted block into a bounded queue and returns at once; one
+// background thread encodes it (entry_format.h) and writes it to every tier marked write_back.
+// A full queue drops the block and counts it: the request path never waits on a tier.
+//
+// Restore: Restore() takes the identities of the blocks that follow the RAM part of a prompt's
+// chain and walks them in order through the tiers (in the order given: disk, shared dir, Redis).
+// It stops at the first block no tier holds. Before reading, a cost model compares
+//     restore ≈ Σ entry bytes / measured read bandwidth of its tier + per-block latency
+//     recompute ≈ tokens / measured prefill tokens per second (fed by the engine)
+// and restores only when that is cheaper (unmeasured quantities mean "restore": it is how they
+// get measured). Every entry read is fully verified (namespace, identity, chain parent, layout,
+// checksums); a bad one is erased from its tier, counted, and the next tier is tried — it is never
+// returned. Restored blocks go back into RAM through the caller (memory_bridge.h).
+//
+// Invariant: a block returned by Restore() decodes to exactly the bytes that were evicted under
+// that identity; blocks come back as a gap-free chain starting at the requested first id.
+//
+// Thread-safety: all methods are thread-safe. Backends are shared with the writer thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tiers/entry_format.h"
+#include "tiers/tier_backend.h"
+
+namespace swarmkv {
+
+// One evicted block, as the memory core's eviction hook sees it. Spans are valid during the call.
+struct TierBlock {
+  Hash128 namespace_id;
+  Hash128 id;
+  Hash128 parent;
+  std::span<const int32_t> tokens;
+  std::span<const uint8_t> kv_bytes;
+  std::span<const uint8_t> state;
+  EntryLayout layout;
+};
+
+struct TierSpec {
+  TierBackend* backend = nullptr;  // not owned; outlives the manager
+  bool write_back = true;          // evicted blocks are written here
+};
+
+struct TierManagerOptions {
+  std::vector<TierSpec> tiers;           // restore order: disk, shared dir, Redis
+  int64_t queue_max_blocks = 1024;
+  uint64_t queue_max_bytes = 256ull << 20;
+  EntryEncodeOptions encode;
+  bool drain_on_shutdown = true;         // the destructor writes what is queued
+};
+
+struct TierStats {
+  std::string name;
+  int64_t blocks_restored = 0;
+  uint64_t bytes_read = 0;        // stored entry bytes read for restored blocks
+  double read_seconds = 0;        // time spent reading + verifying + decoding them
+  double bandwidth_bytes_per_second = 0;  // decoded KV bytes per second (EWMA), 0 until measured
+  int64_t misses = 0, unavailable = 0, corrupt_dropped = 0;
+  int64_t written = 0, write_failures = 0;
+};
+
+// Every metric of the manager in one struct (the one observer seam).
+struct TierManagerStats {
+  int64_t evictions_seen = 0;
+  int64_t writeback_enqueued = 0;
+  int64_t writeback_dropped = 0;   // queue full
+  int64_t writeback_encode_errors = 0;
+  int64_t queue_blocks = 0;
+  uint64_t queue_bytes = 0;
+  int64_t restore_calls = 0;
+  int64_t restore_chose_recompute = 0;
+  int64_t blocks_restored = 0;
+  double prefill_tokens_per_second = 0;
+  std::vector<TierStats> tiers;
+};
+
+struct RestoredBlock {
+  Hash128 id;
+  Hash128 parent;
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> kv_bytes;
+  std::vector<uint8_t> state;
+  int tier = 0;  // index in options.tiers
+};
+
+struct RestoreResult {
+  std::vector<RestoredBlock> blocks;   // a chain starting at ids[0]; may be shorter than ids
+  int64_t blocks_available = 0;        // found by the probe
+  bool chose_recompute = false;        // the cost model said recomputing is cheaper
+  double estimated_restore_seconds = 0;
+  double estimated_recompute_seconds = 0;
+};
+
+class TierManager {
+ public:
+  explicit TierManager(TierManagerOptions options);
+  ~TierManager();
+  TierManager(const TierManager&) = delete;
+  TierManager& operator=(const TierManager&) = delete;
+
+  // Queues a block for write-back; false when dropped (queue full or no write-back tier).
+  // Cheap: one copy of the block; safe to call under the memory core's lock.
+  bool OnEvicted(const TierBlock& block);
+  // Blocks until the write-back queue is empty (tests, shutdown).
+  void Flush();
+
+  // Restores the chain `ids` (ids[0]'s parent is `first_parent`) from the tiers; see above.
+  // `layout` is the namespace's: an entry with another layout is foreign.
+  RestoreResult Restore(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
+                        const EntryLayout& layout);
+  // The same on a background thread, so the caller can start other work meanwhile.
+  std::future<RestoreResult> RestoreAsync(Hash128 namespace_id, Hash128 first_parent, std::vector<Hash128> ids,
+                                          EntryLayout layout);
+
+  // The engine's measured prefill speed for the namespace's model (tokens/s); 0: unknown.
+  void SetPrefillTokensPerSecond(double tokens_per_second);
+
+  TierManagerStats stats() const;
+  std::string DebugString() const;
+  Status CheckInvariants() const;
+
+ private:
+  struct Job {
+    EntryMeta meta;
+    std::vector<uint8_t> kv_bytes;
+    std::vector<uint8_t> state;
+    uint64_t bytes() const { return kv_bytes.size() + state.size(); }
+  };
+  void WriterLoop();
+  void WriteOne(const Job& job);
+  // Reads, verifies and decodes ids[i] from tier `t`; nullopt on a miss or a bad entry.
+  std::optional<RestoredBlock> ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent,
+                                        const Hash128& id, const EntryLayout& layout);
+
+  // Constant after construction.
+  const TierManagerOptions options_;
+
+  // State below is protected by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;        // writer wake-up
+  std::condition_variable idle_cv_;   // Flush()
+  std::deque<Job> queue_;
+  uint64_t queue_bytes_ = 0;
+  bool writing_ = false;              // the writer holds a job outside the queue
+  bool stop_ = false;
+  TierManagerStats stats_;
+  std::vector<double> per_block_latency_s_;  // EWMA per tier
+  uint64_t avg_entry_bytes_ = 0;             // EWMA of encoded entry bytes
+
+  std::thread writer_;
+};
+
+}  // namespace swarmkv
