@@ -211,6 +211,25 @@ TEST_F(ServerE2ETest, StreamingWithCurl) {
   EXPECT_NE(err.find("num_ctx is 32"), std::string::npos) << err;
 }
 
+TEST_F(ServerE2ETest, ClientThatHangsUpCancelsItsGeneration) {
+  StartServer();
+  REQUIRE_ENGINE();
+  // A stream that would run for thousands of tokens; curl gives up after one second.
+  RunShell("curl -sS -N --max-time 1 -o /dev/null -H 'Content-Type: application/json' --data-binary " +
+           ShellQuote(R"({"model":"tiny","prompt":"Once","options":{"num_predict":100000,"num_ctx":2048}})") +
+           " http://127.0.0.1:" + std::to_string(port()) + "/api/generate");
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = Curl("GET", "/metrics").second;
+    if (metrics.find("swarmkv_generations_total{finish_reason=\"cancelled\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(metrics.find("swarmkv_generations_total{finish_reason=\"cancelled\"} 1"), std::string::npos) << metrics;
+  // And it keeps serving.
+  auto [st, body] = Curl("POST", "/api/generate", R"({"model":"tiny","prompt":"Once","stream":false,"options":{"num_predict":2}})");
+  EXPECT_EQ(st, 200) << body;
+}
+
 TEST_F(ServerE2ETest, ThirtyTwoClientsAtOnceMatchTheRequestServedAlone) {
   REQUIRE_NPM();
   StartServer();

@@ -8,8 +8,13 @@ const [scenario, port, model] = process.argv.slice(2);
 const host = `http://127.0.0.1:${port}`;
 const ollama = new Ollama({ host });
 const openai = new OpenAI({ baseURL: `${host}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 120000 });
-const messages = [{ role: 'user', content: 'Once upon a time' }];
-const options = { temperature: 0, seed: 42, num_predict: 16 };
+// A system prompt long enough to fill whole KV blocks, so a repeated request reuses cached KV.
+const system = 'You are a storyteller for small children. You tell short, happy stories about animals, ' +
+  'friends and families. Every story has a beginning, a middle and an end. You use simple words ' +
+  'and short sentences, and every story ends with a small lesson about kindness or sharing.';
+const messages = [{ role: 'system', content: system }, { role: 'user', content: 'Once upon a time' }];
+// Greedy on both APIs: Ollama's default repeat_penalty (1.1) would otherwise differ from OpenAI's.
+const options = { temperature: 0, seed: 42, num_predict: 16, repeat_penalty: 1.0 };
 
 async function ollamaChat(stream) {
   if (!stream) {
