@@ -1,0 +1,221 @@
+#include "engine/forward.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/logging.h"
+
+namespace swarmkv {
+namespace {
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+Status CheckMatrix(const WeightMatrix& w, int64_t rows, int64_t cols, const std::string& name) {
+  if (w.data == nullptr) return InvalidArgumentError("forward: weight '" + name + "' is missing");
+  if (w.rows != rows || w.cols != cols)
+    return InvalidArgumentError("forward: weight '" + name + "' is [" + Num(w.rows) + " x " + Num(w.cols) +
+                                "], expected [" + Num(rows) + " x " + Num(cols) + "]");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ForwardConfig::Validate() const {
+  if (n_embd <= 0 || n_layer <= 0 || n_head <= 0 || n_head_kv <= 0 || head_dim_k <= 0 || head_dim_v <= 0 ||
+      n_ff <= 0 || n_vocab <= 0)
+    return InvalidArgumentError("forward: every model dimension must be > 0");
+  if (n_head % n_head_kv != 0)
+    return InvalidArgumentError("forward: n_head " + Num(n_head) + " is not a multiple of n_head_kv " + Num(n_head_kv));
+  if (rope.n_dims <= 0 || rope.n_dims > head_dim_k || rope.n_dims % 2 != 0)
+    return InvalidArgumentError("forward: rope dims " + Num(rope.n_dims) + " must be even and <= head_dim " +
+                                Num(head_dim_k));
+  if (!(rms_eps > 0.0f)) return InvalidArgumentError("forward: rms_eps must be > 0");
+  return Status::OK();
+}
+
+Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, ForwardWeights weights,
+                                                         KvMemory* memory, const Hash128& namespace_id,
+                                                         ForwardOptions options) {
+  SKV_RETURN_IF_ERROR(config.Validate());
+  if (memory == nullptr) return InvalidArgumentError("forward: no KV memory");
+  SKV_ASSIGN_OR_RETURN(KvLayout layout, memory->Layout(namespace_id));
+  const KvShape& s = layout.shape();
+  if (s.num_layers != config.n_layer || s.num_kv_heads != config.n_head_kv || s.head_dim_k != config.head_dim_k ||
+      s.head_dim_v != config.head_dim_v)
+    return InvalidArgumentError("forward: KV namespace shape " + s.DebugString() + " does not match the model (L=" +
+                                Num(config.n_layer) + " H=" + Num(config.n_head_kv) + " Dk=" + Num(config.head_dim_k) +
+                                " Dv=" + Num(config.head_dim_v) + ")");
+  const int64_t e = config.n_embd;
+  const int64_t qd = int64_t{config.n_head} * config.head_dim_k;
+  const int64_t kd = int64_t{config.n_head_kv} * config.head_dim_k;
+  const int64_t vd = int64_t{config.n_head_kv} * config.head_dim_v;
+  SKV_RETURN_IF_ERROR(CheckMatrix(weights.token_embd, config.n_vocab, e, "token_embd"));
+  SKV_RETURN_IF_ERROR(CheckMatrix(weights.output, config.n_vocab, e, "output"));
+  if (weights.output_norm == nullptr) return InvalidArgumentError("forward: weight 'output_norm' is missing");
+  if (static_cast<int32_t>(weights.layers.size()) != config.n_layer)
+    return InvalidArgumentError("forward: " + Num(weights.layers.size()) + " layers of weights for " +
+                                Num(config.n_layer) + " layers");
+  for (int l = 0; l < config.n_layer; ++l) {
+    const ForwardLayerWeights& w = weights.layers[l];
+    const std::string p = "blk." + Num(l) + ".";
+    if (w.attn_norm == nullptr || w.ffn_norm == nullptr) return InvalidArgumentError("forward: " + p + " norm weights missing");
+    if ((w.q_norm == nullptr) != (w.k_norm == nullptr)) return InvalidArgumentError("forward: " + p + " has only one of q/k norm");
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.wq, qd, e, p + "attn_q"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.wk, kd, e, p + "attn_k"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.wv, vd, e, p + "attn_v"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.wo, e, int64_t{config.n_head} * config.head_dim_v, p + "attn_output"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.gate, config.n_ff, e, p + "ffn_gate"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.up, config.n_ff, e, p + "ffn_up"));
+    SKV_RETURN_IF_ERROR(CheckMatrix(w.down, e, config.n_ff, p + "ffn_down"));
+  }
+  return std::unique_ptr<ForwardPass>(new ForwardPass(std::move(config), std::move(weights), memory, layout, options));
+}
+
+ForwardPass::ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory* memory, KvLayout layout,
+                         ForwardOptions options)
+    : config_(std::move(config)), weights_(std::move(weights)), memory_(memory), layout_(layout), options_(options) {
+  const KvShape& s = layout_.shape();
+  for (int l = 0; l < s.num_layers; ++l) {
+    layer_layouts_.push_back(KvLayerLayout::ForConventions(s.k_type, s.v_type, s.num_kv_heads, s.head_dim_k,
+                                                           s.head_dim_v, s.block_tokens, l));
+  }
+}
+
+Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
+  SKV_RETURN_IF_ERROR(batch.Validate());
+  const int64_t T = batch.num_tokens();
+  const int64_t e = config_.n_embd;
+  out->vocab_size = config_.n_vocab;
+  out->logits.clear();
+  if (T == 0) return Status::OK();
+
+  // Positions, room for the new rows, and each sequence's block table (stable for this step).
+  positions_.resize(T);
+  std::vector<BlockTable> tables;
+  tables.reserve(batch.spans.size());
+  int64_t row = 0;
+  for (const StepSpan& span : batch.spans) {
+    SKV_ASSIGN_OR_RETURN(int64_t length, memory_->Length(span.slot));
+    if (length != span.first_position)
+      return InvalidArgumentError("forward: sequence " + Num(span.slot) + " has " + Num(length) +
+                                  " tokens but the step starts it at position " + Num(span.first_position));
+    SKV_RETURN_IF_ERROR(memory_->Reserve(span.slot, span.num_tokens));
+    SKV_ASSIGN_OR_RETURN(BlockTable table, memory_->GetBlockTable(span.slot));
+    tables.push_back(std::move(table));
+    for (int32_t i = 0; i < span.num_tokens; ++i) positions_[row++] = span.first_position + i;
+  }
+
+  // Embeddings.
+  x_.resize(T * e);
+  const WeightMatrix& emb = weights_.token_embd;
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t tok = batch.tokens[t];
+    if (tok < 0 || tok >= config_.n_vocab)
+      return InvalidArgumentError("forward: token " + Num(tok) + " outside the vocabulary [0, " + Num(config_.n_vocab) + ")");
+    SKV_RETURN_IF_ERROR(GetRow(emb.type, emb.data, emb.rows, emb.cols,
+                               emb.row_bytes != 0 ? emb.row_bytes : RowBytes(emb.type, emb.cols), tok, &x_[t * e]));
+  }
+
+  for (int l = 0; l < config_.n_layer; ++l) SKV_RETURN_IF_ERROR(RunLayer(l, batch, tables));
+
+  // Final norm and logits for the last row of each span that wants them.
+  std::vector<int64_t> rows;
+  row = 0;
+  for (const StepSpan& span : batch.spans) {
+    row += span.num_tokens;
+    if (span.want_logits) rows.push_back(row - 1);
+  }
+  if (!rows.empty()) {
+    xn_.resize(rows.size() * e);
+    for (size_t i = 0; i < rows.size(); ++i) RmsNorm(&x_[rows[i] * e], weights_.output_norm, &xn_[i * e], e, config_.rms_eps);
+    out->logits.resize(rows.size() * static_cast<size_t>(config_.n_vocab));
+    MatmulOptions mo{options_.isa, options_.pool};
+    SKV_RETURN_IF_ERROR(Matmul(weights_.output, xn_.data(), static_cast<int64_t>(rows.size()), e, out->logits.data(),
+                               config_.n_vocab, mo));
+  }
+
+  // The step succeeded: commit every span's tokens (seals full blocks, shareable from now on).
+  int64_t offset = 0;
+  for (const StepSpan& span : batch.spans) {
+    SKV_RETURN_IF_ERROR(memory_->Commit(span.slot, std::span<const int32_t>(batch.tokens).subspan(offset, span.num_tokens)));
+    offset += span.num_tokens;
+  }
+  return Status::OK();
+}
+
+Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<BlockTable>& tables) {
+  const ForwardLayerWeights& w = weights_.layers[l];
+  const int64_t T = batch.num_tokens();
+  const int64_t e = config_.n_embd;
+  const int64_t hk = config_.head_dim_k, hv = config_.head_dim_v;
+  const int64_t qd = config_.n_head * hk, kd = config_.n_head_kv * hk, vd = config_.n_head_kv * hv;
+  const int64_t od = config_.n_head * hv;
+  const int64_t ff = config_.n_ff;
+  const MatmulOptions mo{options_.isa, options_.pool};
+
+  // Attention block.
+  xn_.resize(T * e);
+  for (int64_t t = 0; t < T; ++t) RmsNorm(&x_[t * e], w.attn_norm, &xn_[t * e], e, config_.rms_eps);
+  q_.resize(T * qd);
+  k_.resize(T * kd);
+  v_.resize(T * vd);
+  SKV_RETURN_IF_ERROR(Matmul(w.wq, xn_.data(), T, e, q_.data(), qd, mo));
+  SKV_RETURN_IF_ERROR(Matmul(w.wk, xn_.data(), T, e, k_.data(), kd, mo));
+  SKV_RETURN_IF_ERROR(Matmul(w.wv, xn_.data(), T, e, v_.data(), vd, mo));
+  for (int64_t t = 0; t < T; ++t) {
+    float* q = &q_[t * qd];
+    float* k = &k_[t * kd];
+    float* v = &v_[t * vd];
+    if (w.bq != nullptr) Add(q, w.bq, q, qd);
+    if (w.bk != nullptr) Add(k, w.bk, k, kd);
+    if (w.bv != nullptr) Add(v, w.bv, v, vd);
+    if (w.q_norm != nullptr) {
+      for (int h = 0; h < config_.n_head; ++h) RmsNorm(q + h * hk, w.q_norm, q + h * hk, hk, config_.rms_eps);
+      for (int h = 0; h < config_.n_head_kv; ++h) RmsNorm(k + h * hk, w.k_norm, k + h * hk, hk, config_.rms_eps);
+    }
+    ApplyRope(config_.rope, positions_[t], q, hk, config_.n_head);
+    ApplyRope(config_.rope, positions_[t], k, hk, config_.n_head_kv);
+  }
+
+  // K/V rows into each sequence's private tail blocks, then attention per sequence.
+  const KvLayerLayout& kvl = layer_layouts_[l];
+  const int64_t B = layout_.block_tokens();
+  attn_.resize(T * od);
+  AttentionParams ap;
+  ap.n_heads = config_.n_head;
+  ap.isa = options_.isa;
+  ap.pool = options_.pool;
+  int64_t row = 0;
+  for (size_t si = 0; si < batch.spans.size(); ++si) {
+    const StepSpan& span = batch.spans[si];
+    for (int32_t i = 0; i < span.num_tokens; ++i) {
+      const int64_t t = row + i;
+      SKV_ASSIGN_OR_RETURN(uint8_t * block, memory_->MutableBlock(span.slot, positions_[t]));
+      SKV_RETURN_IF_ERROR(WriteKvRow(kvl, block, static_cast<int>(positions_[t] % B), &k_[t * kd], &v_[t * vd]));
+    }
+    const BlockTable& table = tables[si];
+    const int64_t needed_blocks = (span.first_position + span.num_tokens + B - 1) / B;
+    if (static_cast<int64_t>(table.blocks.size()) < needed_blocks)
+      return InternalError("forward: block table of sequence " + Num(span.slot) + " has " +
+                           Num(table.blocks.size()) + " blocks, " + Num(needed_blocks) + " needed");
+    PagedKv kv{table.blocks.data(), needed_blocks, kvl};
+    SKV_RETURN_IF_ERROR(PagedAttention(ap, kv, &q_[row * qd], qd, &positions_[row], span.num_tokens, &attn_[row * od], od));
+    row += span.num_tokens;
+  }
+  proj_.resize(T * e);
+  SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));
+  for (int64_t t = 0; t < T; ++t) Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
+
+  // Feed-forward block.
+  for (int64_t t = 0; t < T; ++t) RmsNorm(&x_[t * e], w.ffn_norm, &xn_[t * e], e, config_.rms_eps);
+  gate_.resize(T * ff);
+  up_.resize(T * ff);
+  SKV_RETURN_IF_ERROR(Matmul(w.gate, xn_.data(), T, e, gate_.data(), ff, mo));
+  SKV_RETURN_IF_ERROR(Matmul(w.up, xn_.data(), T, e, up_.data(), ff, mo));
+  for (int64_t t = 0; t < T; ++t) SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
+  SKV_RETURN_IF_ERROR(Matmul(w.down, gate_.data(), T, ff, proj_.data(), e, mo));
+  for (int64_t t = 0; t < T; ++t) Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
+  return Status::OK();
+}
+
+}  // namespace swarmkv

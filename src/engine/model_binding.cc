@@ -1,0 +1,102 @@
+#include "engine/model_binding.h"
+
+#include <cmath>
+
+namespace swarmkv {
+namespace {
+
+WeightMatrix Matrix(const TensorRef& t) {
+  WeightMatrix w;
+  w.type = t.type();
+  w.data = t.data;
+  w.rows = t.ne1;
+  w.cols = t.ne0;
+  w.row_bytes = static_cast<int64_t>(t.row_bytes);
+  return w;
+}
+
+Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool optional = false) {
+  if (!t.present()) {
+    if (optional) return static_cast<const float*>(nullptr);
+    return InvalidArgumentError("model binding: tensor '" + name + "' is missing");
+  }
+  if (t.type() != TensorType::kF32)
+    return UnimplementedError("model binding: tensor '" + name + "' has type " + TensorTypeName(t.type_id) +
+                              "; the forward pass needs F32 norm weights and biases");
+  return reinterpret_cast<const float*>(t.data);
+}
+
+}  // namespace
+
+Result<ForwardConfig> ForwardConfigFromModel(const Model& model) {
+  const ModelHParams& h = model.hparams();
+  ForwardConfig c;
+  c.n_embd = static_cast<int32_t>(h.n_embd);
+  c.n_layer = static_cast<int32_t>(h.n_layer);
+  c.n_head = static_cast<int32_t>(h.n_head);
+  c.n_head_kv = static_cast<int32_t>(h.n_head_kv);
+  c.head_dim_k = static_cast<int32_t>(h.head_dim_k);
+  c.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  c.n_ff = static_cast<int32_t>(h.n_ff);
+  c.n_vocab = static_cast<int32_t>(h.n_vocab);
+  c.rms_eps = h.rms_norm_eps;
+  RopeParams& r = c.rope;
+  r.n_dims = static_cast<int>(h.n_rot);
+  r.neox = h.rope_neox;
+  r.freq_base = h.rope_freq_base;
+  r.n_ctx_orig = static_cast<int>(h.rope_scaling.original_context_length != 0 ? h.rope_scaling.original_context_length
+                                                                             : h.n_ctx_train);
+  switch (h.rope_scaling.type) {
+    case RopeScalingType::kNone:
+      break;
+    case RopeScalingType::kLinear:
+      r.freq_scale = 1.0f / h.rope_scaling.factor;
+      break;
+    case RopeScalingType::kYarn: {
+      // As llama.cpp: ext_factor 1, attention magnitude 0.1 * ln(1/freq_scale) + 1 unless given.
+      r.freq_scale = 1.0f / h.rope_scaling.factor;
+      r.ext_factor = 1.0f;
+      r.attn_factor = h.rope_scaling.attn_factor;
+      break;
+    }
+    case RopeScalingType::kLongrope:
+      return UnimplementedError("model binding: longrope scaling is not supported");
+  }
+  if (h.has_rope_freqs) {
+    const TensorRef& f = model.weights().rope_freqs;
+    SKV_ASSIGN_OR_RETURN(r.freq_factors, F32Vector(f, "rope_freqs.weight"));
+  }
+  SKV_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
+  const ModelWeights& m = model.weights();
+  ForwardWeights w;
+  w.token_embd = Matrix(m.token_embd);
+  w.output = Matrix(m.output);
+  SKV_ASSIGN_OR_RETURN(w.output_norm, F32Vector(m.output_norm, "output_norm.weight"));
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const LayerWeights& s = m.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    ForwardLayerWeights d;
+    SKV_ASSIGN_OR_RETURN(d.attn_norm, F32Vector(s.attn_norm, p + "attn_norm.weight"));
+    SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight"));
+    SKV_ASSIGN_OR_RETURN(d.bq, F32Vector(s.bq, p + "attn_q.bias", true));
+    SKV_ASSIGN_OR_RETURN(d.bk, F32Vector(s.bk, p + "attn_k.bias", true));
+    SKV_ASSIGN_OR_RETURN(d.bv, F32Vector(s.bv, p + "attn_v.bias", true));
+    SKV_ASSIGN_OR_RETURN(d.q_norm, F32Vector(s.q_norm, p + "attn_q_norm.weight", true));
+    SKV_ASSIGN_OR_RETURN(d.k_norm, F32Vector(s.k_norm, p + "attn_k_norm.weight", true));
+    d.wq = Matrix(s.wq);
+    d.wk = Matrix(s.wk);
+    d.wv = Matrix(s.wv);
+    d.wo = Matrix(s.wo);
+    d.gate = Matrix(s.ffn_gate);
+    d.up = Matrix(s.ffn_up);
+    d.down = Matrix(s.ffn_down);
+    w.layers.push_back(d);
+  }
+  return w;
+}
+
+}  // namespace swarmkv

@@ -1,0 +1,52 @@
+#include "engine_fixture.h"
+
+#include <algorithm>
+
+namespace swarmkv::testing {
+
+Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& path, TensorType kv_type,
+                                                           uint64_t budget_bytes) {
+  auto f = std::make_unique<EngineFixture>();
+  ModelLoadOptions lo;
+  SKV_ASSIGN_OR_RETURN(f->model, Model::Load(path, lo));
+  KvMemoryOptions mo;
+  mo.budget_bytes = budget_bytes;
+  SKV_ASSIGN_OR_RETURN(f->memory, KvMemory::Create(mo));
+  KvCacheConfig kv;
+  kv.k_type = kv_type;
+  kv.v_type = kv_type;
+  f->ns = f->model->KvNamespace(kv);
+  const ModelHParams& h = f->model->hparams();
+  NamespaceOptions no;
+  no.id = f->ns;
+  no.name = path;
+  no.shape.num_layers = static_cast<int32_t>(h.n_layer);
+  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
+  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
+  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  no.shape.block_tokens = static_cast<int32_t>(kv.block_tokens);
+  no.shape.k_type = kv_type;
+  no.shape.v_type = kv_type;
+  SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(no));
+  SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*f->model));
+  SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*f->model));
+  SKV_ASSIGN_OR_RETURN(f->forward, ForwardPass::Create(config, weights, f->memory.get(), f->ns));
+  return f;
+}
+
+Result<std::vector<float>> EngineFixture::Feed(SequenceId seq, std::span<const int32_t> tokens, int64_t chunk) {
+  if (tokens.empty()) return InvalidArgumentError("Feed: no tokens");
+  SKV_ASSIGN_OR_RETURN(int64_t pos, memory->Length(seq));
+  StepBatch batch;
+  StepOutput out;
+  for (size_t i = 0; i < tokens.size(); i += chunk) {
+    const size_t n = std::min<size_t>(chunk, tokens.size() - i);
+    batch.Clear();
+    batch.Add(seq, pos, tokens.subspan(i, n), i + n == tokens.size());
+    SKV_RETURN_IF_ERROR(forward->Run(batch, &out));
+    pos += static_cast<int64_t>(n);
+  }
+  return out.logits;
+}
+
+}  // namespace swarmkv::testing
