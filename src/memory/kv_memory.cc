@@ -324,8 +324,9 @@ KvMemory::~KvMemory() {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   if (!m.sequences.empty()) {
+    // A caller bug, but a test that failed half-way must still report its own failure, so this
+    // warns and cleans up instead of aborting.
     SKV_LOG(WARN) << "KvMemory destroyed with " << m.sequences.size() << " sequences not released (a caller bug)";
-    SKV_DCHECK(m.sequences.empty()) << "sequences outlive the KV memory";
   }
   for (auto& [id, s] : m.sequences) {
     if (s->cow_source != nullptr) m.DropRefLocked(s->cow_source);

@@ -165,7 +165,9 @@ struct PinInfo {
 class KvMemory {
  public:
   static Result<std::unique_ptr<KvMemory>> Create(KvMemoryOptions options);
-  ~KvMemory();  // releases leftover sequences (logged as a caller bug) and evicts everything
+  // Releases leftover sequences (warned about: a caller bug) and frees every block without
+  // calling the eviction hook. REQUIRES: no call in flight.
+  ~KvMemory();
   KvMemory(const KvMemory&) = delete;
   KvMemory& operator=(const KvMemory&) = delete;
 

@@ -289,6 +289,38 @@ TEST_F(KvMemoryTest, PinsExpireAfterTheirTtl) {
   ASSERT_TRUE(mem_->Release(s).ok());
 }
 
+TEST_F(KvMemoryTest, AnIdleModelsBlocksGoFirstAcrossSizes) {
+  Make(12);
+  // A second model with 3-page blocks shares the same 12-page budget.
+  NamespaceOptions big;
+  big.id = Hash128{0xB, 0xB};
+  big.name = "big";
+  big.shape = layout_.shape();
+  big.shape.num_layers = 6;  // 6 layers * 2 heads * 4 tokens * 128 B = 6 KiB: an 8 KiB slot
+  ASSERT_TRUE(mem_->RegisterNamespace(big).ok());
+  // The idle model ran first and finished; the active model keeps running.
+  SequenceId old = Computed(Toks(8, 0));
+  ASSERT_TRUE(mem_->Release(old).ok());
+  const auto idle = Chain(Toks(8, 0));
+  SequenceId active = *mem_->CreateSequence(big.id);
+  auto big_layout = *mem_->Layout(big.id);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(AppendTokens(*mem_, active, big_layout, kSalt, Toks(4, 100 + 4 * i), false).ok());
+  }
+  // 2 idle pages + 5 * 2 active pages = 12: the next active block must evict both idle blocks.
+  EXPECT_TRUE(evicted_.empty());
+  ASSERT_TRUE(AppendTokens(*mem_, active, big_layout, kSalt, Toks(4, 200), false).ok());
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{idle[1], idle[0]}));
+  const MemoryStats st = mem_->Stats();
+  EXPECT_EQ(st.used_bytes, 12 * kSlot);
+  ASSERT_EQ(st.namespaces.size(), 2u);
+  EXPECT_EQ(st.namespaces[0].name, "big");
+  EXPECT_EQ(st.namespaces[0].slot_bytes, 2 * kSlot);
+  EXPECT_EQ(st.namespaces[0].blocks_in_use, 6);
+  EXPECT_EQ(st.namespaces[1].evictions[0], 2);
+  ASSERT_TRUE(mem_->Release(active).ok());
+}
+
 TEST_F(KvMemoryTest, BudgetErrorsSayWhatIsNeeded) {
   Make(4);
   SequenceId a = NewSeq();
