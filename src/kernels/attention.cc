@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/attention_simd.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -111,6 +112,12 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
   const int group = params.n_heads / L.n_kv_heads;
   const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
   const int64_t q_row_bytes = RowBytes(qt, Dk);
+  // f16 K and V with dims that are multiples of 8 take the SIMD path (same numerics class:
+  // q rounded to f16, f32 products and sums); everything else the generic vec-dot path.
+  const bool simd_f16 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) &&
+                        L.k_type == TensorType::kF16 && L.v_type == TensorType::kF16 &&
+                        Dk % 8 == 0 && Dv % 8 == 0;
+  const internal::AttentionF16Kernels& f16k = internal::kAttentionF16Avx2;
 
   // One task = one (query, kv head): the K/V rows of that head are read once for its group.
   auto task = [&](int64_t index, int) {
@@ -118,16 +125,18 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
     const int kvh = static_cast<int>(index % L.n_kv_heads);
     const int64_t pos = positions[qi];
     thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> accbuf, vrow, scores;
+    thread_local std::vector<float> accbuf, vrow, scores, qf;
     qbuf.resize(static_cast<size_t>(q_row_bytes * group));
     accbuf.assign(static_cast<size_t>(Dv * group), 0.0f);
     vrow.resize(static_cast<size_t>(Dv));
     scores.resize(static_cast<size_t>(B * group));
+    if (simd_f16) qf.resize(static_cast<size_t>(Dk * group));
     HeadState st[64];
     HeadState* state = group <= 64 ? st : new HeadState[group];
     for (int g = 0; g < group; ++g) {
       const int h = kvh * group + g;
       ConvertActivationRow(qt, q + qi * q_stride + h * Dk, qbuf.data() + g * q_row_bytes, Dk);
+      if (simd_f16) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + g * q_row_bytes), qf.data() + g * Dk, Dk);
       state[g] = HeadState{-INFINITY, 0.0f, accbuf.data() + g * Dv};
     }
     const int64_t last_block = pos / B;
@@ -137,13 +146,20 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       const int64_t n = b < last_block ? B : pos - b * B + 1;
       const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
       const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
+      if (simd_f16) {
+        f16k.scores(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, scale,
+                    scores.data(), B);
+      } else {
+        for (int g = 0; g < group; ++g) {
+          for (int64_t j = 0; j < n; ++j) {
+            scores[g * B + j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * scale;
+          }
+        }
+      }
       for (int g = 0; g < group; ++g) {
         float* s = scores.data() + g * B;
         float block_max = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * scale;
-          block_max = std::max(block_max, s[j]);
-        }
+        for (int64_t j = 0; j < n; ++j) block_max = std::max(block_max, s[j]);
         HeadState& hs = state[g];
         const float new_max = std::max(hs.max, block_max);
         const float ms = std::exp(hs.max - new_max);  // 0 on the first block
@@ -158,6 +174,11 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
         }
       }
       // Accumulate V rows: dequantize each once, add to every head of the group.
+      if (simd_f16) {
+        f16k.accumulate(vrows, L.v_row_stride, static_cast<int>(n), scores.data(), B, group, Dv,
+                        accbuf.data());
+        continue;
+      }
       for (int64_t j = 0; j < n; ++j) {
         DequantizeV(L.v_type, vrows + j * L.v_row_stride, vrow.data(), Dv);
         for (int g = 0; g < group; ++g) {

@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
 // reports them). Same math as vec_dot_scalar.cc; float reduction order differs (8-lane
 // accumulators, one horizontal sum at the end), fixed for a given n.
+#include "kernels/attention_simd.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
@@ -203,5 +204,54 @@ void F32ToF16RowF16C(const float* x, f16_t* y, int64_t n) {
   }
   for (; i < n; ++i) y[i] = _cvtss_sh(x[i], 0);
 }
+
+}  // namespace swarmkv::internal
+
+// f16 attention inner loops (declared in kernels/attention_simd.h). Dk and Dv are multiples
+// of 8 here (checked by the caller); each K/V row is converted once and used by every head of
+// the group.
+namespace swarmkv::internal {
+namespace {
+
+void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
+               int64_t dk, float scale, float* scores, int64_t score_stride) {
+  for (int j = 0; j < n; ++j) {
+    const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
+    for (int g = 0; g < group; ++g) {
+      const float* qg = q + g * dk;
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      int64_t i = 0;
+      for (; i + 16 <= dk; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
+                               _mm256_loadu_ps(qg + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i + 8))),
+                               _mm256_loadu_ps(qg + i + 8), acc1);
+      }
+      for (; i < dk; i += 8) {
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
+                               _mm256_loadu_ps(qg + i), acc0);
+      }
+      scores[g * score_stride + j] = HsumF32x8(_mm256_add_ps(acc0, acc1)) * scale;
+    }
+  }
+}
+
+void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
+                   int64_t p_stride, int group, int64_t dv, float* acc) {
+  for (int j = 0; j < n; ++j) {
+    const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
+    for (int64_t i = 0; i < dv; i += 8) {
+      const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+      for (int g = 0; g < group; ++g) {
+        float* a = acc + g * dv + i;
+        _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g * p_stride + j]), vv, _mm256_loadu_ps(a)));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16};
 
 }  // namespace swarmkv::internal

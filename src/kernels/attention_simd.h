@@ -1,0 +1,26 @@
+// Inner loops of PagedAttention for f16 K/V (the default KV dtype), per ISA.
+//
+// Invariant: pure functions with a fixed instruction sequence per (n, group, dims), so the
+// attention result stays a function of the query's position and the KV alone.
+// q holds `group` query heads of Dk floats already rounded to f16 (llama.cpp's conversion).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/fp16.h"
+
+namespace swarmkv::internal {
+
+struct AttentionF16Kernels {
+  // scores[g * score_stride + j] = scale * dot(K row j, q_g) for j < n, g < group.
+  void (*scores)(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
+                 int64_t dk, float scale, float* scores, int64_t score_stride);
+  // acc[g * dv + d] += p[g * p_stride + j] * V row j [d] for j < n.
+  void (*accumulate)(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
+                     int64_t p_stride, int group, int64_t dv, float* acc);
+};
+
+// nullptr members when the CPU lacks AVX2/F16C/FMA.
+extern const AttentionF16Kernels kAttentionF16Avx2;
+
+}  // namespace swarmkv::internal
