@@ -75,7 +75,9 @@ void RunRestartRoundTrip(bool hybrid) {
   PrefixMatch match = mem->AttachPrefix(s, tokens).value();
   EXPECT_EQ(match.matched_tokens, 40);
   EXPECT_TRUE(testing::VerifySequence(*mem, s, layout, kSalt, tokens));
-  if (hybrid) EXPECT_FALSE(match.recurrent_state.empty());
+  if (hybrid) {
+    EXPECT_FALSE(match.recurrent_state.empty());
+  }
   // Already in RAM now: a second restore finds nothing to do.
   auto again = RestorePrefix(*mem, tm, kNs, tokens);
   EXPECT_EQ(again->ram_blocks, 10);

@@ -54,10 +54,10 @@ struct TierSpec {
 };
 
 struct TierManagerOptions {
-  std::vector<TierSpec> tiers;           // restore order: disk, shared dir, Redis
+  std::vector<TierSpec> tiers{};         // restore order: disk, shared dir, Redis
   int64_t queue_max_blocks = 1024;
   uint64_t queue_max_bytes = 256ull << 20;
-  EntryEncodeOptions encode;
+  EntryEncodeOptions encode{};
   bool drain_on_shutdown = true;         // the destructor writes what is queued
 };
 

@@ -1,0 +1,251 @@
+// tiers_bench: how fast a 16k-token cached prefix comes back from each tier.
+//
+// Geometry: synthetic SmolLM2-135M KV (30 layers, 3 KV heads, head dim 64, f16, 32-token blocks:
+// 180 KiB per block, 512 blocks = 90 MiB for 16k tokens). Synthetic values (tiers/synthetic_kv.h),
+// not a real model's KV: the engine cannot produce KV yet.
+//
+// Prints one JSON object per line:
+//   compression     ratio and encode/decode speed per zstd level
+//   ram_copy        memcpy of the prefix (the RAM tier's restore)
+//   disk_seq_read   one file of the same size read sequentially with the page cache dropped
+//   restore         TierManager::Restore of the whole chain per tier (cold and warm page cache,
+//                   Redis on loopback): decoded KV GB/s, and the share of disk_seq_read
+//   index_rebuild   DiskBackend::Open over N entries
+//
+// Usage: tiers_bench [--dir D] [--tokens N] [--index-entries N] [--levels 0,1,3]
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "base/sysinfo.h"
+#include "tiers/disk_backend.h"
+#include "tiers/synthetic_kv.h"
+#include "tiers/tier_manager.h"
+#ifdef SWARMKV_BENCH_REDIS
+#include "redis_server.h"
+#include "tiers/redis_backend.h"
+#endif
+
+namespace swarmkv {
+namespace {
+
+double Seconds(int64_t start_ns) { return static_cast<double>(MonotonicNanos() - start_ns) * 1e-9; }
+
+// Drops a file's pages from the page cache (it must be clean: written and synced).
+void DropCache(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+void DropDirCache(const std::string& dir) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) DropCache(e.path().string());
+  }
+}
+
+struct Prefix {
+  EntryLayout layout = SmolLm2KvLayout();
+  std::vector<EntryMeta> metas;
+  std::vector<std::vector<uint8_t>> kv;
+  std::vector<Hash128> ids;
+  uint64_t bytes = 0;
+  explicit Prefix(int blocks) {
+    const Hash128 ns{0xBE, 0x4C};
+    Hash128 parent;
+    for (int i = 0; i < blocks; ++i) {
+      metas.push_back(SyntheticMeta(layout, ns, parent, 1000 + i));
+      kv.push_back(SyntheticKvBlock(layout, 1000 + i));
+      parent = metas.back().id;
+      ids.push_back(parent);
+      bytes += kv.back().size();
+    }
+  }
+  TierBlock Block(int i) const {
+    return TierBlock{metas[i].namespace_id, metas[i].id, metas[i].parent, metas[i].tokens, kv[i], {}, layout};
+  }
+};
+
+double DiskSequentialRead(const std::string& dir, uint64_t bytes) {
+  std::string path = dir + "/seq.bin";
+  {
+    std::vector<uint8_t> buf(1 << 20);
+    for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (uint64_t done = 0; done < bytes; done += buf.size()) {
+      if (::write(fd, buf.data(), buf.size()) < 0) break;
+    }
+    ::fdatasync(fd);
+    ::close(fd);
+  }
+  DropCache(path);
+  std::vector<uint8_t> buf(1 << 20);
+  int64_t start = MonotonicNanos();
+  int fd = ::open(path.c_str(), O_RDONLY);
+  uint64_t total = 0;
+  for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;) total += static_cast<uint64_t>(n);
+  ::close(fd);
+  double s = Seconds(start);
+  std::filesystem::remove(path);
+  return static_cast<double>(total) / s;
+}
+
+void PrintRestore(const std::string& tier, const std::string& cache, int level, const Prefix& p, double seconds,
+                  size_t restored, double seq_bw, uint64_t stored_bytes) {
+  const double bw = static_cast<double>(p.bytes) / seconds;
+  std::printf("{\"bench\":\"restore\",\"tier\":\"%s\",\"page_cache\":\"%s\",\"zstd_level\":%d,\"blocks\":%zu,"
+              "\"kv_bytes\":%llu,\"stored_bytes\":%llu,\"seconds\":%.4f,\"kv_gb_per_s\":%.3f,"
+              "\"stored_gb_per_s\":%.3f,\"share_of_disk_seq_read\":%.3f}\n",
+              tier.c_str(), cache.c_str(), level, restored, static_cast<unsigned long long>(p.bytes),
+              static_cast<unsigned long long>(stored_bytes), seconds, bw / 1e9,
+              static_cast<double>(stored_bytes) / seconds / 1e9, seq_bw > 0 ? bw / seq_bw : 0.0);
+  std::fflush(stdout);
+}
+
+int Main(int argc, char** argv) {
+  std::string dir = "/var/tmp/swarmkv-tiers-bench";
+  int tokens = 16384;
+  int index_entries = 100000;
+  std::vector<int> levels = {0, 1, 3};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--dir") dir = v;
+    else if (a == "--tokens") tokens = std::stoi(v);
+    else if (a == "--index-entries") index_entries = std::stoi(v);
+    else if (a == "--levels") {
+      levels.clear();
+      std::stringstream ss(v);
+      for (std::string x; std::getline(ss, x, ',');) levels.push_back(std::stoi(x));
+    } else {
+      std::cerr << "unknown flag " << a << "\n";
+      return 2;
+    }
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const Prefix p(tokens / 32);
+
+  // Compression ratio and codec speed.
+  for (int level : levels) {
+    uint64_t stored = 0;
+    int64_t start = MonotonicNanos();
+    std::vector<std::string> entries;
+    for (size_t i = 0; i < p.metas.size(); ++i) {
+      entries.push_back(EncodeEntry(p.metas[i], p.kv[i], {}, {.zstd_level = level}).value());
+      stored += entries.back().size();
+    }
+    double enc_s = Seconds(start);
+    start = MonotonicNanos();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!DecodeEntry(AsBytes(entries[i]), p.metas[i].namespace_id, p.ids[i]).ok()) return 1;
+    }
+    double dec_s = Seconds(start);
+    std::printf("{\"bench\":\"compression\",\"data\":\"synthetic_f16_gaussian_per_channel_scale\",\"zstd_level\":%d,"
+                "\"ratio\":%.4f,\"encode_gb_per_s\":%.3f,\"decode_gb_per_s\":%.3f}\n",
+                level, static_cast<double>(p.bytes) / static_cast<double>(stored), p.bytes / enc_s / 1e9,
+                p.bytes / dec_s / 1e9);
+  }
+
+  // RAM: what a RAM-tier hit costs if the bytes are copied at all (they are not: shared in place).
+  {
+    std::vector<uint8_t> dst(p.bytes);
+    double best = 1e9;
+    for (int rep = 0; rep < 3; ++rep) {
+      int64_t start = MonotonicNanos();
+      size_t off = 0;
+      for (const auto& b : p.kv) {
+        std::memcpy(dst.data() + off, b.data(), b.size());
+        off += b.size();
+      }
+      best = std::min(best, Seconds(start));
+    }
+    std::printf("{\"bench\":\"ram_copy\",\"kv_bytes\":%llu,\"seconds\":%.4f,\"kv_gb_per_s\":%.3f}\n",
+                static_cast<unsigned long long>(p.bytes), best, p.bytes / best / 1e9);
+  }
+
+  const double seq_bw = DiskSequentialRead(dir, p.bytes);
+  std::printf("{\"bench\":\"disk_seq_read\",\"bytes\":%llu,\"page_cache\":\"dropped\",\"gb_per_s\":%.3f}\n",
+              static_cast<unsigned long long>(p.bytes), seq_bw / 1e9);
+
+  for (int level : levels) {
+    std::string sub = dir + "/disk-l" + std::to_string(level);
+    DiskBackendOptions o;
+    o.dir = sub;
+    o.capacity_bytes = 4ull << 30;
+    auto disk = DiskBackend::Open(o).value();
+    {
+      TierManager tm({.tiers = {{disk.get(), true}}, .queue_max_blocks = 1 << 20, .queue_max_bytes = 1ull << 34,
+                      .encode = {.zstd_level = level}});
+      for (size_t i = 0; i < p.metas.size(); ++i) tm.OnEvicted(p.Block(static_cast<int>(i)));
+      tm.Flush();
+    }
+    const uint64_t stored = disk->stats().bytes;
+    for (const char* cache : {"dropped", "warm"}) {
+      if (std::string(cache) == "dropped") DropDirCache(sub);
+      TierManager tm({.tiers = {{disk.get(), false}}});
+      int64_t start = MonotonicNanos();
+      RestoreResult r = tm.Restore(p.metas[0].namespace_id, Hash128{}, p.ids, p.layout);
+      double s = Seconds(start);
+      PrintRestore("disk", cache, level, p, s, r.blocks.size(), seq_bw, stored);
+    }
+  }
+
+#ifdef SWARMKV_BENCH_REDIS
+  {
+    std::string why;
+    auto server = testing::RedisServer::Start(&why);
+    if (!server) {
+      std::printf("{\"bench\":\"restore\",\"tier\":\"redis\",\"skipped\":\"%s\"}\n", why.c_str());
+    } else {
+      for (int level : levels) {
+        auto redis = RedisBackend::Open({.url = server->url(level)}).value();
+        TierManager tm({.tiers = {{redis.get(), true}}, .queue_max_blocks = 1 << 20, .queue_max_bytes = 1ull << 34,
+                        .encode = {.zstd_level = level}});
+        for (size_t i = 0; i < p.metas.size(); ++i) tm.OnEvicted(p.Block(static_cast<int>(i)));
+        tm.Flush();
+        uint64_t stored = 0;
+        for (const auto& id : p.ids) stored += redis->Get(id).value()->size();
+        int64_t start = MonotonicNanos();
+        RestoreResult r = tm.Restore(p.metas[0].namespace_id, Hash128{}, p.ids, p.layout);
+        double s = Seconds(start);
+        PrintRestore("redis", "n/a", level, p, s, r.blocks.size(), seq_bw, stored);
+      }
+    }
+  }
+#endif
+
+  // Index rebuild: N small entries (names and sizes are all Open reads).
+  if (index_entries > 0) {
+    std::string sub = dir + "/index";
+    DiskBackendOptions o;
+    o.dir = sub;
+    o.capacity_bytes = 1ull << 40;
+    {
+      auto disk = DiskBackend::Open(o).value();
+      std::vector<uint8_t> small(64, 1);
+      for (int i = 0; i < index_entries; ++i) {
+        if (!disk->Put(Hash128{static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull, static_cast<uint64_t>(i)}, small).ok()) return 1;
+      }
+    }
+    int64_t start = MonotonicNanos();
+    auto disk = DiskBackend::Open(o).value();
+    double s = Seconds(start);
+    std::printf("{\"bench\":\"index_rebuild\",\"entries\":%lld,\"seconds\":%.3f,\"page_cache\":\"warm\"}\n",
+                static_cast<long long>(disk->stats().entries), s);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace swarmkv
+
+int main(int argc, char** argv) { return swarmkv::Main(argc, argv); }
