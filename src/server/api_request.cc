@@ -249,6 +249,7 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
   r.sampling.min_p = 0.0f;
   r.sampling.repeat_penalty = 1.0f;
   SKV_RETURN_IF_ERROR(ParseSampling(body, "", &r));
+  SKV_RETURN_IF_ERROR(GetString(body, "user", &r.user));
   if (body.contains("n") && !(body["n"].is_number_integer() && body["n"] == 1))
     return UnimplementedError("field 'n': only n = 1 is supported");
   if (body.contains("logprobs") && body["logprobs"].is_boolean() && body["logprobs"].get<bool>())

@@ -48,6 +48,7 @@ struct ApiRequest {
   std::vector<std::string> stop;
   std::optional<int64_t> keep_alive_ms;  // -1 never
   bool include_usage = false;            // OpenAI stream_options.include_usage
+  std::string user;                      // OpenAI `user` (fairness key)
   bool is_openai() const { return kind == ApiKind::kOpenAIChat || kind == ApiKind::kOpenAICompletion; }
   bool is_chat() const { return kind == ApiKind::kOllamaChat || kind == ApiKind::kOpenAIChat; }
 };

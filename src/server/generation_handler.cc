@@ -200,7 +200,11 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   gen.max_new_tokens = r.num_predict;
   gen.num_ctx = num_ctx;
   gen.stop = r.stop;
-  gen.client_id = req.remote_addr + ":" + std::to_string(req.remote_port);
+  // Fairness key: an explicit client id (header, or OpenAI's `user`), else the peer address — one
+  // client with many connections is still one client.
+  gen.client_id = req.has_header("X-Client-Id") ? req.get_header_value("X-Client-Id")
+                  : !r.user.empty()             ? r.user
+                                                : req.remote_addr;
   g->stream = std::make_shared<GenerationStream>();
   g->service = backend_->generation();
   g->submit_ns = MonotonicNanos();

@@ -232,6 +232,40 @@ TEST_F(HttpServerTest, OpenAIStreamsSseEndingInDone) {
   EXPECT_EQ(c["usage"]["prompt_tokens"], 2);
 }
 
+TEST_F(HttpServerTest, EngineQueueFullAndEngineErrors) {
+  StartServer(true);
+  backend_->reject_submits = true;
+  auto r = Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "2");
+  EXPECT_EQ(Json(r)["error"]["type"], "server_overloaded");
+  backend_->reject_submits = false;
+  // An engine error before the response started: a 500 JSON error naming it.
+  backend_->fail_after_tokens = 2;
+  auto e = Post("/api/chat", kChat);
+  EXPECT_EQ(e->status, 500);
+  EXPECT_NE(e->body.find("NaN in layer 3"), std::string::npos) << e->body;
+  // Mid-stream: the stream ends with an error object instead of the final message.
+  auto s = Post("/api/generate", R"({"model":"tiny","prompt":"x"})");
+  ASSERT_EQ(s->status, 200);
+  auto last = json::parse(s->body.substr(s->body.rfind('\n', s->body.size() - 2) + 1));
+  EXPECT_NE(last["error"].get<std::string>().find("NaN"), std::string::npos) << s->body;
+  auto sse = Post("/v1/chat/completions", R"({"model":"tiny","stream":true,"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_NE(sse->body.find("NaN in layer 3"), std::string::npos) << sse->body;
+  EXPECT_EQ(sse->body.substr(sse->body.size() - 14), "data: [DONE]\n\n");
+}
+
+TEST_F(HttpServerTest, FairnessKeyIsTheClientNotTheConnection) {
+  StartServer(true);
+  EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
+  EXPECT_EQ(backend_->client_id(), "127.0.0.1");
+  EXPECT_EQ(Post("/v1/completions", R"({"model":"tiny","prompt":"x","user":"agent-7"})")->status, 200);
+  EXPECT_EQ(backend_->client_id(), "agent-7");
+  auto c = Client();
+  EXPECT_EQ(c.Post("/api/chat", httplib::Headers{{"X-Client-Id", "team-a"}}, kChat, "application/json")->status, 200);
+  EXPECT_EQ(backend_->client_id(), "team-a");
+}
+
 // Sends a streaming request and stops reading after `max_chunks` chunks (closing the socket).
 int StreamAndHangUp(int port, const std::string& path, const std::string& body, int max_chunks) {
   httplib::Client c("127.0.0.1", port);

@@ -58,6 +58,9 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   std::atomic<int> cancels{0};
   std::atomic<int> finished{0};
   std::atomic<int> load_delay_ms{0};
+  std::atomic<bool> reject_submits{false};  // Submit says ResourceExhausted (engine queue full)
+  std::atomic<int> fail_after_tokens{-1};   // >= 0: OnFinish with an Internal error after this many
+  std::string last_client_id;               // of the last Submit (guarded by mu_)
 
   ~ScriptedBackend() override {
     std::vector<std::thread> ts;
@@ -97,7 +100,9 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override {
     if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
       return InvalidArgumentError("prompt longer than the context");
+    if (reject_submits) return ResourceExhaustedError("engine queue is full (1024 waiting)");
     std::lock_guard<std::mutex> l(mu_);
+    last_client_id = request.client_id;
     // Join the threads of generations that have finished (benchmarks submit thousands).
     for (auto it = done_.begin(); it != done_.end();) {
       if (*it->second) {
@@ -119,7 +124,13 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
       stats.prompt_tokens = static_cast<int32_t>(request.prompt_tokens.size());
       stats.prompt_tokens_reused = std::min(stats.prompt_tokens, reuse_tokens);
       stats.finish_reason = "stop";
+      Status status;
       for (int i = 0;; ++i) {
+        if (fail_after_tokens >= 0 && i >= fail_after_tokens) {
+          status = InternalError("forward pass failed: NaN in layer 3 logits");
+          stats.finish_reason = "error";
+          break;
+        }
         if (request.max_new_tokens >= 0 && i >= request.max_new_tokens) {
           stats.finish_reason = "length";
           break;
@@ -134,7 +145,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
         ++stats.generated_tokens;
       }
       ++finished;
-      observer->OnFinish(Status::OK(), stats);
+      observer->OnFinish(status, stats);
       *done = true;
     });
     return id;
@@ -143,6 +154,10 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     std::lock_guard<std::mutex> l(mu_);
     auto it = cancel_.find(id);
     if (it != cancel_.end()) *it->second = true;
+  }
+  std::string client_id() {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_client_id;
   }
   size_t pins() {
     std::lock_guard<std::mutex> l(mu_);
