@@ -35,6 +35,9 @@ void QuantizeKv(TensorType t, const float* x, uint8_t* dst, int64_t n) {
   }
 }
 
+// KV blocks per attention span (see PagedAttention): 16 blocks of 32 tokens = 512 tokens.
+constexpr int64_t kSpanBlocks = 16;
+
 // Running online-softmax state of one query head.
 struct HeadState {
   float max = -INFINITY;
@@ -119,15 +122,30 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
                         Dk % 8 == 0 && Dv % 8 == 0;
   const internal::AttentionF16Kernels& f16k = internal::kAttentionF16Avx2;
 
-  // One task = one (query, kv head): the K/V rows of that head are read once for its group.
+  // Work is split into (query, kv head, span) tasks. A span is a fixed range of
+  // kSpanBlocks absolute blocks, so the split depends on the query's position only; each span
+  // leaves a partial (max, sum, acc) per head, merged afterwards in span order. That keeps the
+  // reduction order a function of p alone while letting long-context decode use every thread.
+  const int64_t span_tokens = kSpanBlocks * B;
+  std::vector<int64_t> first_span(n_queries + 1, 0);
+  for (int64_t i = 0; i < n_queries; ++i) first_span[i + 1] = first_span[i] + positions[i] / span_tokens + 1;
+  const int64_t total_spans = first_span[n_queries];
+  const int64_t part_floats = Dv + 2;  // acc[Dv], max, sum
+  std::vector<float> partials(static_cast<size_t>(total_spans * params.n_heads * part_floats));
+  // Task index -> (query, span, kv head): spans of one query are adjacent.
+  std::vector<int64_t> span_query(total_spans);
+  for (int64_t i = 0; i < n_queries; ++i)
+    for (int64_t sp = first_span[i]; sp < first_span[i + 1]; ++sp) span_query[sp] = i;
+
   auto task = [&](int64_t index, int) {
-    const int64_t qi = index / L.n_kv_heads;
+    const int64_t span = index / L.n_kv_heads;
     const int kvh = static_cast<int>(index % L.n_kv_heads);
+    const int64_t qi = span_query[span];
     const int64_t pos = positions[qi];
+    const int64_t local_span = span - first_span[qi];
     thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> accbuf, vrow, scores, qf;
+    thread_local std::vector<float> scores, qf, vrow;
     qbuf.resize(static_cast<size_t>(q_row_bytes * group));
-    accbuf.assign(static_cast<size_t>(Dv * group), 0.0f);
     vrow.resize(static_cast<size_t>(Dv));
     scores.resize(static_cast<size_t>(B * group));
     if (simd_f16) qf.resize(static_cast<size_t>(Dk * group));
@@ -137,10 +155,14 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       const int h = kvh * group + g;
       ConvertActivationRow(qt, q + qi * q_stride + h * Dk, qbuf.data() + g * q_row_bytes, Dk);
       if (simd_f16) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + g * q_row_bytes), qf.data() + g * Dk, Dk);
-      state[g] = HeadState{-INFINITY, 0.0f, accbuf.data() + g * Dv};
+      float* part = partials.data() + (span * params.n_heads + h) * part_floats;
+      std::fill(part, part + Dv, 0.0f);
+      state[g] = HeadState{-INFINITY, 0.0f, part};
     }
     const int64_t last_block = pos / B;
-    for (int64_t b = 0; b <= last_block; ++b) {
+    const int64_t b_begin = local_span * kSpanBlocks;
+    const int64_t b_end = std::min(last_block, b_begin + kSpanBlocks - 1);
+    for (int64_t b = b_begin; b <= b_end; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
       const uint8_t* base = kv.blocks[b];
       const int64_t n = b < last_block ? B : pos - b * B + 1;
@@ -175,8 +197,9 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       }
       // Accumulate V rows: dequantize each once, add to every head of the group.
       if (simd_f16) {
+        // The group's heads are adjacent in `partials`, part_floats apart.
         f16k.accumulate(vrows, L.v_row_stride, static_cast<int>(n), scores.data(), B, group, Dv,
-                        accbuf.data());
+                        state[0].acc, part_floats);
         continue;
       }
       for (int64_t j = 0; j < n; ++j) {
@@ -189,18 +212,41 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       }
     }
     for (int g = 0; g < group; ++g) {
-      const int h = kvh * group + g;
-      float* o = out + qi * out_stride + h * Dv;
-      const float inv = 1.0f / state[g].sum;
-      for (int64_t d = 0; d < Dv; ++d) o[d] = state[g].acc[d] * inv;
+      float* part = state[g].acc;
+      part[Dv] = state[g].max;
+      part[Dv + 1] = state[g].sum;
     }
     if (state != st) delete[] state;
   };
-  const int64_t num_tasks = n_queries * L.n_kv_heads;
+
+  // Merge a query's spans in order, per head (the cascade-attention merge point).
+  auto merge = [&](int64_t index, int) {
+    const int64_t qi = index / params.n_heads;
+    const int h = static_cast<int>(index % params.n_heads);
+    float* o = out + qi * out_stride + h * Dv;
+    const float* first = partials.data() + (first_span[qi] * params.n_heads + h) * part_floats;
+    float m = first[Dv], sum = first[Dv + 1];
+    for (int64_t d = 0; d < Dv; ++d) o[d] = first[d];
+    for (int64_t sp = first_span[qi] + 1; sp < first_span[qi + 1]; ++sp) {
+      const float* part = partials.data() + (sp * params.n_heads + h) * part_floats;
+      const float nm = std::max(m, part[Dv]);
+      const float a = std::exp(m - nm), b = std::exp(part[Dv] - nm);
+      for (int64_t d = 0; d < Dv; ++d) o[d] = o[d] * a + part[d] * b;
+      sum = sum * a + part[Dv + 1] * b;
+      m = nm;
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+  };
+
+  const int64_t num_tasks = total_spans * L.n_kv_heads;
+  const int64_t num_merges = n_queries * params.n_heads;
   if (params.pool != nullptr) {
     params.pool->ParallelFor(num_tasks, task);
+    params.pool->ParallelFor(num_merges, merge);
   } else {
     for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+    for (int64_t i = 0; i < num_merges; ++i) merge(i, 0);
   }
   return Status::OK();
 }

@@ -15,9 +15,9 @@ struct AttentionF16Kernels {
   // scores[g * score_stride + j] = scale * dot(K row j, q_g) for j < n, g < group.
   void (*scores)(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
                  int64_t dk, float scale, float* scores, int64_t score_stride);
-  // acc[g * dv + d] += p[g * p_stride + j] * V row j [d] for j < n.
+  // acc[g * acc_stride + d] += p[g * p_stride + j] * V row j [d] for j < n, d < dv.
   void (*accumulate)(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
-                     int64_t p_stride, int group, int64_t dv, float* acc);
+                     int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride);
 };
 
 // nullptr members when the CPU lacks AVX2/F16C/FMA.

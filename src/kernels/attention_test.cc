@@ -24,7 +24,8 @@ struct Sequence {
   std::vector<float> k, v;  // [token][kv_head * D] floats as written
 };
 
-Sequence MakeSequence(TensorType kt, TensorType vt, int layer, int64_t n_tokens, std::mt19937& rng) {
+Sequence MakeSequence(TensorType kt, TensorType vt, int layer, int64_t n_tokens, std::mt19937& rng,
+                      int kB = swarmkv::kB) {
   Sequence s;
   s.layout = KvLayerLayout::ForConventions(kt, vt, kKvHeads, kDk, kDv, kB, layer);
   const int64_t nblocks = (n_tokens + kB - 1) / kB;
@@ -84,6 +85,7 @@ TEST(AttentionTest, WriteKvRowStoresTheDtypesBlockFormatAtTheConventionOffset) {
 // Naive attention over dequantized K/V with q converted exactly as the kernel converts it.
 std::vector<float> NaiveAttention(const Sequence& s, const float* q, int64_t pos) {
   const KvLayerLayout& L = s.layout;
+  const int64_t kB = L.block_tokens;
   const TensorType qt = VecDotType(L.k_type);
   std::vector<float> out(kHeads * kDv);
   for (int h = 0; h < kHeads; ++h) {
@@ -180,6 +182,33 @@ TEST(AttentionTest, ChunkingBatchingAndThreadsDoNotChangeAnyBit) {
       ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool}, View(s), qm.data(), kHeads * kDk, mixed.data(), 4, om.data(), row).ok());
       for (int i = 0; i < 4; ++i)
         ASSERT_EQ(std::memcmp(om.data() + i * row, all.data() + mixed[i] * row, row * 4), 0);
+    }
+  }
+}
+
+// With 2-token blocks, 45 tokens span 23 blocks: more than one 16-block span, so the per-span
+// partial results and their merge are exercised.
+TEST(AttentionTest, LongSequencesSplitIntoSpansStayExactAndInvariant) {
+  std::mt19937 rng(7);
+  ThreadPool pool(2);
+  const int64_t n = 45;
+  for (TensorType kt : {TensorType::kF16, TensorType::kQ8_0}) {
+    Sequence s = MakeSequence(kt, kt, 1, n, rng, 2);
+    std::normal_distribution<float> d;
+    std::vector<float> q(n * kHeads * kDk);
+    for (auto& x : q) x = d(rng);
+    std::vector<int64_t> pos(n);
+    for (int64_t i = 0; i < n; ++i) pos[i] = i;
+    const int64_t row = kHeads * kDv;
+    for (Isa isa : SupportedIsas()) {
+      std::vector<float> all(n * row), one(row);
+      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool}, View(s), q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
+      for (int64_t i : {31L, 32L, 33L, 44L}) {
+        auto ref = NaiveAttention(s, q.data() + i * kHeads * kDk, i);
+        for (int j = 0; j < row; ++j) ASSERT_NEAR(all[i * row + j], ref[j], 2e-5) << IsaName(isa) << " q" << i;
+        ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr}, View(s), q.data() + i * kHeads * kDk, 0, &pos[i], 1, one.data(), 0).ok());
+        ASSERT_EQ(std::memcmp(one.data(), all.data() + i * row, row * 4), 0) << IsaName(isa) << " q" << i;
+      }
     }
   }
 }

@@ -237,13 +237,13 @@ void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, i
 }
 
 void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
-                   int64_t p_stride, int group, int64_t dv, float* acc) {
+                   int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride) {
   for (int j = 0; j < n; ++j) {
     const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
     for (int64_t i = 0; i < dv; i += 8) {
       const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
       for (int g = 0; g < group; ++g) {
-        float* a = acc + g * dv + i;
+        float* a = acc + g * acc_stride + i;
         _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g * p_stride + j]), vv, _mm256_loadu_ps(a)));
       }
     }
