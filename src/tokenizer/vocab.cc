@@ -145,7 +145,19 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
   return std::shared_ptr<const Vocab>(std::move(v));
 }
 
+Result<VocabData> Vocab::ReadData(const std::string& path) {
+  SKV_ASSIGN_OR_RETURN(auto file, GgufFile::Open(path));
+  return ReadData(*file);
+}
+
 Result<std::shared_ptr<const Vocab>> Vocab::FromGguf(const GgufFile& f) {
+  SKV_ASSIGN_OR_RETURN(VocabData d, ReadData(f));
+  auto v = Create(std::move(d));
+  if (!v.ok()) return v.status().WithContext("GGUF '" + f.path() + "'");
+  return v;
+}
+
+Result<VocabData> Vocab::ReadData(const GgufFile& f) {
   VocabData d;
   SKV_RETURN_IF_ERROR(ReadOptionalString(f, "general.name", &d.name));
   auto where = [&] { return "GGUF '" + f.path() + "'"; };
@@ -181,9 +193,7 @@ Result<std::shared_ptr<const Vocab>> Vocab::FromGguf(const GgufFile& f) {
     SKV_RETURN_IF_ERROR(ReadOptionalBool(f, "tokenizer.ggml.add_eos_token", &d.add_eos));
     SKV_RETURN_IF_ERROR(ReadOptionalBool(f, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix));
   }
-  auto v = Create(std::move(d));
-  if (!v.ok()) return v.status().WithContext(where());
-  return v;
+  return d;
 }
 
 Result<std::shared_ptr<const Vocab>> Vocab::Load(const std::string& path) {

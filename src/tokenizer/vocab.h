@@ -59,6 +59,10 @@ class Vocab {
  public:
   static Result<std::shared_ptr<const Vocab>> Create(VocabData data);
   static Result<std::shared_ptr<const Vocab>> FromGguf(const GgufFile& file);
+  // The raw `tokenizer.ggml.*` metadata of a file (unvalidated; Create validates), for callers
+  // that adjust a vocabulary before building it (tests, benchmarks).
+  static Result<VocabData> ReadData(const GgufFile& file);
+  static Result<VocabData> ReadData(const std::string& path);
   // Opens a GGUF file (a full model or a vocabulary-only file) and loads its vocabulary.
   static Result<std::shared_ptr<const Vocab>> Load(const std::string& path);
 
