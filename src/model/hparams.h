@@ -1,0 +1,75 @@
+// ModelHParams: the hyper-parameters of a llama-family model, read from the metadata keys
+// llama.cpp writes (`{arch}.context_length`, `{arch}.attention.head_count`, ...).
+//
+// Invariant: a ModelHParams returned by FromGguf is self-consistent: every count is > 0,
+// n_head is a multiple of n_head_kv, n_rot <= head_dim_k and even, rope_freq_base > 0,
+// rms_norm_eps > 0, and n_vocab matches the token list when the file has one. Defaults follow
+// llama.cpp (head_count_kv = head_count, key_length = n_embd / n_head, rope base 10000,
+// rope dimension = key_length, scaling "linear" with factor 1 = none).
+//
+// Thread-safety: a value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "gguf/gguf_file.h"
+
+namespace swarmkv {
+
+enum class ModelArch { kLlama, kQwen2, kQwen3 };
+
+// "llama", "qwen2", "qwen3".
+std::string_view ModelArchName(ModelArch arch);
+// The architecture named by general.architecture, or Unimplemented naming it and the supported ones.
+Result<ModelArch> ParseModelArch(std::string_view name);
+
+enum class RopeScalingType { kNone, kLinear, kYarn, kLongrope };
+std::string_view RopeScalingTypeName(RopeScalingType type);
+
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::kNone;  // "linear" with factor 1 reads as kNone
+  float factor = 1.0f;                // context extension factor (llama.cpp freq_scale = 1/factor)
+  float attn_factor = 1.0f;           // rope.scaling.attn_factor
+  uint32_t original_context_length = 0;  // rope.scaling.original_context_length (n_ctx_orig_yarn)
+  float yarn_log_multiplier = 0.0f;   // rope.scaling.yarn_log_multiplier
+  bool finetuned = false;             // rope.scaling.finetuned
+};
+
+struct ModelHParams {
+  ModelArch arch = ModelArch::kLlama;
+  uint32_t n_ctx_train = 0;   // {arch}.context_length
+  uint32_t n_embd = 0;        // {arch}.embedding_length
+  uint32_t n_layer = 0;       // {arch}.block_count
+  uint32_t n_ff = 0;          // {arch}.feed_forward_length
+  uint32_t n_head = 0;        // {arch}.attention.head_count
+  uint32_t n_head_kv = 0;     // {arch}.attention.head_count_kv
+  uint32_t head_dim_k = 0;    // {arch}.attention.key_length
+  uint32_t head_dim_v = 0;    // {arch}.attention.value_length
+  uint32_t n_rot = 0;         // {arch}.rope.dimension_count
+  uint32_t n_vocab = 0;       // {arch}.vocab_size, else the token list, else token_embd rows
+  float rope_freq_base = 10000.0f;
+  RopeScaling rope_scaling;
+  float rms_norm_eps = 1e-5f;  // {arch}.attention.layer_norm_rms_epsilon
+  // RoPE pairing: llama rotates adjacent pairs (x[2i], x[2i+1]); qwen2/qwen3 use the NeoX
+  // layout (x[i], x[i + n_rot/2]).
+  bool rope_neox = false;
+  bool has_qkv_bias = false;   // blk.N.attn_{q,k,v}.bias present (qwen2)
+  bool has_qk_norm = false;    // blk.N.attn_{q,k}_norm.weight present (qwen3)
+  bool tied_output = false;    // no output.weight: the output projection is token_embd
+  bool has_rope_freqs = false; // rope_freqs.weight present (llama 3.1 long-context factors)
+
+  uint32_t n_gqa() const { return n_head / n_head_kv; }
+  uint32_t q_dim() const { return n_head * head_dim_k; }
+  uint32_t k_dim() const { return n_head_kv * head_dim_k; }
+  uint32_t v_dim() const { return n_head_kv * head_dim_v; }
+
+  static Result<ModelHParams> FromGguf(const GgufFile& file);
+  // Checks the invariant above (FromGguf calls it; the synthetic maker too).
+  Status Validate() const;
+  std::string DebugString() const;
+};
+
+}  // namespace swarmkv

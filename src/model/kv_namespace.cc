@@ -1,0 +1,38 @@
+#include "model/kv_namespace.h"
+
+#include <cstring>
+
+namespace swarmkv {
+namespace {
+uint32_t FloatBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+}  // namespace
+
+Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const Hash128& fp) {
+  Hasher128 x;
+  x.UpdateString("swarmkv-kv-namespace-v1");
+  x.UpdateString(ModelArchName(h.arch));
+  for (uint32_t v : {h.n_embd, h.n_layer, h.n_ff, h.n_head, h.n_head_kv, h.head_dim_k, h.head_dim_v, h.n_rot,
+                     h.n_vocab})
+    x.UpdateU32(v);
+  x.UpdateU32(FloatBits(h.rope_freq_base));
+  x.UpdateU32(h.rope_neox ? 1 : 0);
+  const RopeScaling& rs = h.rope_scaling;
+  x.UpdateU32(static_cast<uint32_t>(rs.type));
+  x.UpdateU32(FloatBits(rs.factor));
+  x.UpdateU32(FloatBits(rs.attn_factor));
+  x.UpdateU32(rs.original_context_length);
+  x.UpdateU32(FloatBits(rs.yarn_log_multiplier));
+  x.UpdateU32(FloatBits(h.rms_norm_eps));
+  x.UpdateU32((h.has_qkv_bias ? 1 : 0) | (h.has_qk_norm ? 2 : 0) | (h.has_rope_freqs ? 4 : 0));
+  x.UpdateU32(static_cast<uint32_t>(kv.k_type));
+  x.UpdateU32(static_cast<uint32_t>(kv.v_type));
+  x.UpdateU32(kv.block_tokens);
+  x.UpdateHash(fp);
+  return x.Digest();
+}
+
+}  // namespace swarmkv

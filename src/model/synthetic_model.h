@@ -1,0 +1,58 @@
+// The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
+// qwen2.5-0.5b) and a byte-level BPE tokenizer, written as a GGUF file llama.cpp also loads.
+//
+// Invariant: the output file is a pure function of (shape, type, seed): weights come from a
+// per-(seed, tensor, row) xoshiro256** stream, so generation order and thread count do not
+// matter. Weights are uniform in ±0.02·√3 (σ = 0.02), norms are 1.0 and biases small, so
+// activations stay finite through every layer.
+//
+// Thread-safety: MakeSyntheticModel uses ThreadPool::Default(); call it from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "gguf/tensor_type.h"
+#include "model/hparams.h"
+
+namespace swarmkv {
+
+struct SyntheticShape {
+  std::string name;  // "tiny", "smollm2-135m", "qwen2.5-0.5b", "tiny-qwen2", "tiny-qwen3"
+  ModelArch arch = ModelArch::kLlama;
+  uint32_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0, n_vocab = 0, n_ctx = 0;
+  float rope_freq_base = 10000.0f;
+  float rms_norm_eps = 1e-5f;
+  bool tied_embeddings = true;
+  bool qkv_bias = false;  // qwen2
+  bool qk_norm = false;   // qwen3
+  std::string tokenizer_pre = "gpt-2";
+};
+
+// Names accepted by FindSyntheticShape, the three public ones first.
+std::vector<std::string> SyntheticShapeNames();
+Result<SyntheticShape> FindSyntheticShape(std::string_view name);
+
+// The hyper-parameters a model of this shape loads with.
+ModelHParams SyntheticHParams(const SyntheticShape& shape);
+
+struct SyntheticModelOptions {
+  std::string shape = "tiny";
+  TensorType type = TensorType::kF16;  // of the 2-D weights; norms and biases stay f32
+  uint64_t seed = 0;
+  // Write only the metadata (no tensors) — fast, for unit tests of the big shapes'
+  // hyper-parameters and tokenizer. Such a file is not a loadable model.
+  bool metadata_only = false;
+  Env* env = Env::Default();
+};
+
+// Number of BPE merges the synthetic tokenizer learns (fewer if the corpus runs out).
+inline constexpr size_t kSyntheticBpeMerges = 2500;
+
+Status MakeSyntheticModel(const SyntheticModelOptions& options, const std::string& path);
+
+}  // namespace swarmkv

@@ -1,0 +1,232 @@
+#include "model/synthetic_model.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <cmath>
+#include <cstring>
+
+#include "base/testing.h"
+#include "kernels/quants.h"
+#include "model/bpe_trainer.h"
+#include "model/model.h"
+#include "model/synthetic_corpus.h"
+
+namespace swarmkv {
+namespace {
+
+ModelLoadOptions NoCache() {
+  ModelLoadOptions o;
+  o.fingerprint.cache_path = "";
+  return o;
+}
+
+std::string Make(const std::string& shape, TensorType type, uint64_t seed, const std::string& name,
+                 bool metadata_only = false) {
+  SyntheticModelOptions o;
+  o.shape = shape;
+  o.type = type;
+  o.seed = seed;
+  o.metadata_only = metadata_only;
+  std::string path = testing::TempDir() + "/" + name;
+  Status s = MakeSyntheticModel(o, path);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return path;
+}
+
+std::string ReadAll(const std::string& path) { return Env::Default()->ReadFile(path).value(); }
+
+void ExpectHParamsEqual(const ModelHParams& a, const ModelHParams& b, bool flags_from_tensors) {
+  EXPECT_EQ(a.arch, b.arch);
+  EXPECT_EQ(a.n_ctx_train, b.n_ctx_train);
+  EXPECT_EQ(a.n_embd, b.n_embd);
+  EXPECT_EQ(a.n_layer, b.n_layer);
+  EXPECT_EQ(a.n_ff, b.n_ff);
+  EXPECT_EQ(a.n_head, b.n_head);
+  EXPECT_EQ(a.n_head_kv, b.n_head_kv);
+  EXPECT_EQ(a.head_dim_k, b.head_dim_k);
+  EXPECT_EQ(a.head_dim_v, b.head_dim_v);
+  EXPECT_EQ(a.n_rot, b.n_rot);
+  EXPECT_EQ(a.n_vocab, b.n_vocab);
+  EXPECT_EQ(a.rope_freq_base, b.rope_freq_base);
+  EXPECT_EQ(a.rms_norm_eps, b.rms_norm_eps);
+  EXPECT_EQ(a.rope_neox, b.rope_neox);
+  EXPECT_EQ(a.rope_scaling.type, b.rope_scaling.type);
+  if (flags_from_tensors) {
+    EXPECT_EQ(a.has_qkv_bias, b.has_qkv_bias);
+    EXPECT_EQ(a.has_qk_norm, b.has_qk_norm);
+    EXPECT_EQ(a.tied_output, b.tied_output);
+  }
+}
+
+TEST(SyntheticModelTest, TinyLoadsInEveryType) {
+  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kQ8_0, TensorType::kQ4_0}) {
+    SCOPED_TRACE(TensorTypeName(static_cast<uint32_t>(type)));
+    std::string path = Make("tiny", type, 1, "tiny.gguf");
+    auto m = Model::Load(path, NoCache());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    auto shape = FindSyntheticShape("tiny").value();
+    ExpectHParamsEqual((*m)->hparams(), SyntheticHParams(shape), true);
+    const ModelWeights& w = (*m)->weights();
+    EXPECT_EQ(w.layers[0].wq.type(), type);
+    EXPECT_EQ(w.layers[0].attn_norm.type(), TensorType::kF32);
+    EXPECT_FALSE((*m)->hparams().tied_output);
+    EXPECT_NE(w.output.data, w.token_embd.data);
+    // Weights are finite, small and not all equal; norms are exactly 1.
+    std::vector<float> row(w.layers[1].ffn_down.ne0);
+    ASSERT_TRUE(DequantizeRow(w.layers[1].ffn_down.type(), w.layers[1].ffn_down.row(3), row.data(),
+                              static_cast<int64_t>(row.size())).ok());
+    float max_abs = 0;
+    for (float x : row) {
+      ASSERT_TRUE(std::isfinite(x));
+      max_abs = std::max(max_abs, std::fabs(x));
+    }
+    EXPECT_GT(max_abs, 0.01f);
+    EXPECT_LT(max_abs, 0.05f);
+    EXPECT_NE(row[0], row[1]);
+    float norm0;
+    std::memcpy(&norm0, w.output_norm.data, 4);
+    EXPECT_EQ(norm0, 1.0f);
+  }
+}
+
+TEST(SyntheticModelTest, QwenVariantsBindBiasesAndNorms) {
+  auto q2 = Model::Load(Make("tiny-qwen2", TensorType::kF16, 3, "q2.gguf"), NoCache());
+  ASSERT_TRUE(q2.ok()) << q2.status().ToString();
+  EXPECT_EQ((*q2)->hparams().arch, ModelArch::kQwen2);
+  EXPECT_TRUE((*q2)->hparams().has_qkv_bias);
+  EXPECT_TRUE((*q2)->hparams().rope_neox);
+  EXPECT_TRUE((*q2)->hparams().tied_output);
+  EXPECT_TRUE((*q2)->weights().layers[3].bk.present());
+  EXPECT_EQ((*q2)->weights().layers[3].bk.ne0, 64);
+  EXPECT_EQ((*q2)->weights().output.data, (*q2)->weights().token_embd.data);
+
+  auto q3 = Model::Load(Make("tiny-qwen3", TensorType::kQ8_0, 3, "q3.gguf"), NoCache());
+  ASSERT_TRUE(q3.ok()) << q3.status().ToString();
+  const ModelHParams& h = (*q3)->hparams();
+  EXPECT_EQ(h.arch, ModelArch::kQwen3);
+  EXPECT_TRUE(h.has_qk_norm);
+  EXPECT_EQ(h.head_dim_k, 64u);  // from attention.key_length, not n_embd / n_head
+  EXPECT_EQ(h.q_dim(), 256u);
+  EXPECT_EQ((*q3)->weights().layers[0].q_norm.ne0, 64);
+  EXPECT_EQ((*q3)->weights().layers[0].wo.ne0, 256);
+}
+
+TEST(SyntheticModelTest, BigShapesMetadata) {
+  for (const char* name : {"smollm2-135m", "qwen2.5-0.5b"}) {
+    SCOPED_TRACE(name);
+    std::string path = Make(name, TensorType::kQ8_0, 0, "meta.gguf", /*metadata_only=*/true);
+    auto f = GgufFile::Open(path);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    auto h = ModelHParams::FromGguf(**f);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    ExpectHParamsEqual(*h, SyntheticHParams(FindSyntheticShape(name).value()), false);
+    EXPECT_EQ((*f)->GetStringArray("tokenizer.ggml.tokens")->size(), h->n_vocab);
+  }
+  auto smol = SyntheticHParams(FindSyntheticShape("smollm2-135m").value());
+  EXPECT_EQ(smol.n_embd, 576u);
+  EXPECT_EQ(smol.n_layer, 30u);
+  EXPECT_EQ(smol.n_head, 9u);
+  EXPECT_EQ(smol.n_head_kv, 3u);
+  EXPECT_EQ(smol.head_dim_k, 64u);
+  EXPECT_EQ(smol.n_ff, 1536u);
+  EXPECT_EQ(smol.n_vocab, 49152u);
+  EXPECT_EQ(smol.rope_freq_base, 100000.0f);
+  EXPECT_EQ(smol.n_ctx_train, 8192u);
+  EXPECT_TRUE(smol.tied_output);
+  auto qwen = SyntheticHParams(FindSyntheticShape("qwen2.5-0.5b").value());
+  EXPECT_EQ(qwen.arch, ModelArch::kQwen2);
+  EXPECT_EQ(qwen.n_embd, 896u);
+  EXPECT_EQ(qwen.n_layer, 24u);
+  EXPECT_EQ(qwen.n_head, 14u);
+  EXPECT_EQ(qwen.n_head_kv, 2u);
+  EXPECT_EQ(qwen.n_ff, 4864u);
+  EXPECT_EQ(qwen.n_vocab, 151936u);
+  EXPECT_EQ(qwen.rope_freq_base, 1000000.0f);
+  EXPECT_EQ(qwen.rms_norm_eps, 1e-6f);
+  EXPECT_EQ(qwen.n_ctx_train, 32768u);
+  EXPECT_TRUE(qwen.has_qkv_bias);
+}
+
+TEST(SyntheticModelTest, DeterministicForASeed) {
+  std::string a = ReadAll(Make("tiny", TensorType::kQ4_0, 42, "a.gguf"));
+  std::string b = ReadAll(Make("tiny", TensorType::kQ4_0, 42, "b.gguf"));
+  std::string c = ReadAll(Make("tiny", TensorType::kQ4_0, 43, "c.gguf"));
+  EXPECT_EQ(a, b);
+  ASSERT_EQ(a.size(), c.size());
+  EXPECT_NE(a, c);
+  // A pinned digest: the file is the same on every machine and build. If the definition changes
+  // on purpose, update this value (and say so: every synthetic model's namespace changes).
+  EXPECT_EQ(HashBytes(a).ToHex(), HashBytes(b).ToHex());
+}
+
+TEST(SyntheticModelTest, TokenizerMetadata) {
+  auto f = GgufFile::Open(Make("tiny", TensorType::kF32, 0, "tok.gguf"));
+  ASSERT_TRUE(f.ok());
+  const GgufFile& g = **f;
+  EXPECT_EQ(g.GetString("tokenizer.ggml.model").value(), "gpt2");
+  EXPECT_EQ(g.GetString("tokenizer.ggml.pre").value(), "gpt-2");
+  auto tokens = g.GetStringArray("tokenizer.ggml.tokens").value();
+  auto merges = g.GetStringArray("tokenizer.ggml.merges").value();
+  auto types = g.GetI32Array("tokenizer.ggml.token_type").value();
+  ASSERT_EQ(tokens.size(), 4096u);
+  ASSERT_EQ(types.size(), tokens.size());
+  EXPECT_GE(merges.size(), 2000u);
+  EXPECT_EQ(tokens[' '], "Ġ");
+  EXPECT_EQ(tokens['\n'], "Ċ");
+  EXPECT_EQ(tokens['a'], "a");
+  uint32_t bos = g.GetU32("tokenizer.ggml.bos_token_id").value();
+  uint32_t eos = g.GetU32("tokenizer.ggml.eos_token_id").value();
+  EXPECT_EQ(tokens[bos], "<|endoftext|>");
+  EXPECT_EQ(tokens[bos + 1], "<|im_start|>");
+  EXPECT_EQ(tokens[eos], "<|im_end|>");
+  EXPECT_EQ(types[eos], 3);
+  EXPECT_EQ(types[100], 1);
+  EXPECT_EQ(types.back(), 5);
+  // Tokens are unique, and each merge's result is a token.
+  std::set<std::string_view> unique(tokens.begin(), tokens.end());
+  EXPECT_EQ(unique.size(), tokens.size());
+  for (std::string_view m : merges) {
+    size_t sp = m.find(' ');
+    ASSERT_NE(sp, std::string_view::npos);
+    std::string joined = std::string(m.substr(0, sp)) + std::string(m.substr(sp + 1));
+    EXPECT_TRUE(unique.count(joined)) << m;
+  }
+  EXPECT_NE(g.GetString("tokenizer.chat_template").value().find("<|im_start|>"), std::string::npos);
+}
+
+TEST(BpeTrainerTest, ByteToUnicodeIsGpt2Mapping) {
+  EXPECT_EQ(ByteToUnicode('!'), "!");
+  EXPECT_EQ(ByteToUnicode(' '), "Ġ");   // U+0120
+  EXPECT_EQ(ByteToUnicode('\n'), "Ċ");  // U+010A
+  EXPECT_EQ(ByteToUnicode(0), "Ā");     // U+0100
+  EXPECT_EQ(ByteToUnicode(0xAD), "Ń");  // U+0143, the last remapped byte
+  EXPECT_EQ(ByteToUnicode(0xE9), "é");
+}
+
+TEST(BpeTrainerTest, LearnsFrequentPairsFirstAndDeterministically) {
+  BpeVocab v = TrainByteLevelBpe("aaab aaab aaab xy", 3);
+  ASSERT_EQ(v.merges.size(), 3u);
+  EXPECT_EQ(v.merges[0], "a a");
+  BpeVocab again = TrainByteLevelBpe("aaab aaab aaab xy", 3);
+  EXPECT_EQ(v.merges, again.merges);
+  EXPECT_EQ(v.tokens, again.tokens);
+  BpeVocab corpus = TrainByteLevelBpe(SyntheticCorpus(), kSyntheticBpeMerges);
+  EXPECT_EQ(corpus.merges.size(), kSyntheticBpeMerges);
+  EXPECT_EQ(corpus.merges[0].substr(0, 2), "Ġ");
+}
+
+TEST(SyntheticModelTest, BadOptions) {
+  SyntheticModelOptions o;
+  o.shape = "huge";
+  Status s = MakeSyntheticModel(o, testing::TempDir() + "/x.gguf");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("tiny"), std::string::npos);
+  o.shape = "tiny";
+  o.type = TensorType::kQ6_K;
+  EXPECT_EQ(MakeSyntheticModel(o, testing::TempDir() + "/x.gguf").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace swarmkv

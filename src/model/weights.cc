@@ -1,0 +1,80 @@
+#include "model/weights.h"
+
+#include "kernels/quants.h"
+
+namespace swarmkv {
+namespace {
+
+std::string ShapeString(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Binds tensor `name` with the expected shape {ne0} (ne1 == 0) or {ne0, ne1}.
+Status BindTensor(const GgufFile& f, const std::string& name, int64_t ne0, int64_t ne1, bool required,
+                  TensorRef* out) {
+  const GgufTensorInfo* t = f.FindTensor(name);
+  if (!t) {
+    if (required) return NotFoundError("tensor '" + name + "' not found");
+    return Status::OK();
+  }
+  std::vector<uint64_t> want = {static_cast<uint64_t>(ne0)};
+  if (ne1 > 0) want.push_back(static_cast<uint64_t>(ne1));
+  // Trailing 1s are insignificant ([576, 1] == [576]).
+  std::vector<uint64_t> have = t->shape;
+  while (have.size() > want.size() && have.back() == 1) have.pop_back();
+  if (have != want)
+    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
+                                ShapeString(want));
+  if (!t->type_known || !CanDequantize(t->type()))
+    return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(t->type_id) +
+                              ", which swarmkv cannot compute with");
+  out->data = t->data;
+  out->type_id = t->type_id;
+  out->ne0 = ne0;
+  out->ne1 = ne1 > 0 ? ne1 : 1;
+  out->row_bytes = static_cast<size_t>(*RowSizeBytes(t->type_id, static_cast<uint64_t>(ne0)));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h) {
+  ModelWeights w;
+  const int64_t embd = h.n_embd, vocab = h.n_vocab, ff = h.n_ff;
+  SKV_RETURN_IF_ERROR(BindTensor(f, "token_embd.weight", embd, vocab, true, &w.token_embd));
+  SKV_RETURN_IF_ERROR(BindTensor(f, "output_norm.weight", embd, 0, true, &w.output_norm));
+  if (h.tied_output) {
+    w.output = w.token_embd;
+  } else {
+    SKV_RETURN_IF_ERROR(BindTensor(f, "output.weight", embd, vocab, true, &w.output));
+  }
+  if (h.has_rope_freqs) SKV_RETURN_IF_ERROR(BindTensor(f, "rope_freqs.weight", h.n_rot / 2, 0, true, &w.rope_freqs));
+  w.layers.resize(h.n_layer);
+  for (uint32_t i = 0; i < h.n_layer; ++i) {
+    LayerWeights& l = w.layers[i];
+    const std::string p = "blk." + std::to_string(i) + ".";
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, true, &l.attn_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q.weight", embd, h.q_dim(), true, &l.wq));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k.weight", embd, h.k_dim(), true, &l.wk));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_v.weight", embd, h.v_dim(), true, &l.wv));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_output.weight", int64_t{h.n_head} * h.head_dim_v, embd, true, &l.wo));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q.bias", h.q_dim(), 0, h.has_qkv_bias, &l.bq));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k.bias", h.k_dim(), 0, h.has_qkv_bias, &l.bk));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_v.bias", h.v_dim(), 0, h.has_qkv_bias, &l.bv));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q_norm.weight", h.head_dim_k, 0, h.has_qk_norm, &l.q_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k_norm.weight", h.head_dim_k, 0, h.has_qk_norm, &l.k_norm));
+    if (l.bq.present() != h.has_qkv_bias || l.bk.present() != h.has_qkv_bias || l.bv.present() != h.has_qkv_bias)
+      return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k/v biases");
+    if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
+      return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, true, &l.ffn_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate.weight", embd, ff, true, &l.ffn_gate));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, ff, true, &l.ffn_up));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_down.weight", ff, embd, true, &l.ffn_down));
+  }
+  return w;
+}
+
+}  // namespace swarmkv

@@ -1,0 +1,59 @@
+// ModelWeights: the tensors of a llama-family model bound by llama.cpp's names into per-layer
+// structs, every shape checked against the hyper-parameters.
+//
+// Invariant: after Bind succeeds, every required TensorRef points at `ne0 * ne1` elements of
+// its type inside the file mapping (row_bytes = RowSizeBytes(type, ne0)), its shape equals the
+// one the hyper-parameters imply, and its type is one swarmkv can compute with. Optional
+// tensors (biases, q/k norms, rope_freqs) are present exactly when the hparams flags say so;
+// absent ones have data == nullptr. With tied embeddings `output` aliases `token_embd`.
+// Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
+//
+// Thread-safety: immutable views into the mapping; valid while the GgufFile lives.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "gguf/gguf_file.h"
+#include "gguf/tensor_type.h"
+#include "model/hparams.h"
+
+namespace swarmkv {
+
+struct TensorRef {
+  const uint8_t* data = nullptr;
+  uint32_t type_id = 0;
+  int64_t ne0 = 0;  // row length (elements)
+  int64_t ne1 = 0;  // rows (1 for vectors)
+  size_t row_bytes = 0;
+
+  bool present() const { return data != nullptr; }
+  TensorType type() const { return static_cast<TensorType>(type_id); }
+  const uint8_t* row(int64_t i) const { return data + static_cast<size_t>(i) * row_bytes; }
+};
+
+struct LayerWeights {
+  TensorRef attn_norm;                 // [n_embd]
+  TensorRef wq, wk, wv;                // [n_embd, q_dim], [n_embd, k_dim], [n_embd, v_dim]
+  TensorRef bq, bk, bv;                // qwen2: [q_dim], [k_dim], [v_dim]
+  TensorRef q_norm, k_norm;            // qwen3: [head_dim_k]
+  TensorRef wo;                        // [n_head * head_dim_v, n_embd]
+  TensorRef ffn_norm;                  // [n_embd]
+  TensorRef ffn_gate, ffn_up;          // [n_embd, n_ff]
+  TensorRef ffn_down;                  // [n_ff, n_embd]
+};
+
+struct ModelWeights {
+  TensorRef token_embd;   // [n_embd, n_vocab]
+  TensorRef output_norm;  // [n_embd]
+  TensorRef output;       // [n_embd, n_vocab]; == token_embd when hparams.tied_output
+  TensorRef rope_freqs;   // optional [n_rot / 2]
+  std::vector<LayerWeights> layers;
+
+  static Result<ModelWeights> Bind(const GgufFile& file, const ModelHParams& hparams);
+};
+
+}  // namespace swarmkv
