@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "kernels/attention_simd.h"
@@ -13,12 +14,13 @@ namespace swarmkv {
 namespace {
 
 bool IsKvType(TensorType t) {
-  return t == TensorType::kF16 || t == TensorType::kBF16 || t == TensorType::kQ8_0 ||
-         t == TensorType::kQ4_0;
+  return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16 ||
+         t == TensorType::kQ8_0 || t == TensorType::kQ4_0;
 }
 
 void DequantizeV(TensorType t, const uint8_t* row, float* out, int64_t n) {
   switch (t) {
+    case TensorType::kF32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); break;
     case TensorType::kF16: F16ToF32Row(reinterpret_cast<const f16_t*>(row), out, n); break;
     case TensorType::kBF16: BF16ToF32Row(reinterpret_cast<const bf16_t*>(row), out, n); break;
     case TensorType::kQ8_0: DequantizeQ8_0(reinterpret_cast<const BlockQ8_0*>(row), out, n); break;
@@ -28,6 +30,7 @@ void DequantizeV(TensorType t, const uint8_t* row, float* out, int64_t n) {
 
 void QuantizeKv(TensorType t, const float* x, uint8_t* dst, int64_t n) {
   switch (t) {
+    case TensorType::kF32: std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float)); break;
     case TensorType::kF16: F32ToF16Row(x, reinterpret_cast<f16_t*>(dst), n); break;
     case TensorType::kBF16: F32ToBF16Row(x, reinterpret_cast<bf16_t*>(dst), n); break;
     case TensorType::kQ8_0: QuantizeRowQ8_0Act(x, reinterpret_cast<BlockQ8_0*>(dst), n); break;
@@ -74,7 +77,7 @@ int64_t KvLayerLayout::ConventionLayerBytes() const {
 
 Status KvLayerLayout::Validate() const {
   if (!IsKvType(k_type) || !IsKvType(v_type)) {
-    return InvalidArgumentError("KV layout: dtypes must be f16, bf16, q8_0 or q4_0, got " +
+    return InvalidArgumentError("KV layout: dtypes must be f32, f16, bf16, q8_0 or q4_0, got " +
                                 TensorTypeName(uint32_t(k_type)) + "/" + TensorTypeName(uint32_t(v_type)));
   }
   if (n_kv_heads <= 0 || block_tokens <= 0 || head_dim_k <= 0 || head_dim_v <= 0) {

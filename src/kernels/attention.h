@@ -6,7 +6,7 @@
 // (KvLayerLayout::ForConventions does the same arithmetic, for tests and callers without memory).
 //
 // Numerics (llama.cpp's flash-attention path): each query head is converted to the vec-dot type
-// of the K dtype (f16 -> f16, bf16 -> bf16, q8_0/q4_0 -> q8_0, as a matmul would), scores are
+// of the K dtype (f32 -> f32, f16 -> f16, bf16 -> bf16, q8_0/q4_0 -> q8_0, as a matmul would), scores are
 // VecDot(K row, q) * scale, softmax is online over blocks in absolute block order, and V rows
 // are accumulated in f32.
 //
@@ -79,7 +79,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
                       int64_t out_stride);
 
 // Converts and stores the K and V rows of one token (n_kv_heads * Dk and n_kv_heads * Dv floats)
-// into slot `slot` (0..B-1) of the block at `block`: f16/bf16 round to nearest even, q8_0 as
+// into slot `slot` (0..B-1) of the block at `block`: f32 as is, f16/bf16 round to nearest even, q8_0 as
 // llama.cpp's CPU path quantizes KV, q4_0 with the reference quantizer.
 Status WriteKvRow(const KvLayerLayout& layout, uint8_t* block, int slot, const float* k,
                   const float* v);

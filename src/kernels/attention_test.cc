@@ -53,7 +53,8 @@ PagedKv View(const Sequence& s) {
   return PagedKv{s.blocks.data(), static_cast<int64_t>(s.blocks.size()), s.layout};
 }
 
-const TensorType kKvTypes[] = {TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ4_0};
+const TensorType kKvTypes[] = {TensorType::kF32, TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0,
+                               TensorType::kQ4_0};
 
 TEST(AttentionTest, ConventionLayoutOffsets) {
   auto l = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kQ8_0, 2, 64, 64, 32, 3);
@@ -246,8 +247,8 @@ TEST(AttentionTest, BadInputIsAnError) {
   EXPECT_FALSE(PagedAttention({5}, View(s), q.data(), 0, &p, 1, o.data(), 0).ok());
   auto bad = KvLayerLayout::ForConventions(TensorType::kQ8_0, TensorType::kF16, 2, 48, 64, 8, 0);
   EXPECT_FALSE(bad.Validate().ok());
-  auto f32 = KvLayerLayout::ForConventions(TensorType::kF32, TensorType::kF16, 2, 64, 64, 8, 0);
-  EXPECT_FALSE(f32.Validate().ok());
+  auto i32 = KvLayerLayout::ForConventions(TensorType::kI32, TensorType::kF16, 2, 64, 64, 8, 0);
+  EXPECT_FALSE(i32.Validate().ok());
   EXPECT_FALSE(WriteKvRow(s.layout, const_cast<uint8_t*>(s.blocks[0]), 8, q.data(), q.data()).ok());
 }
 
