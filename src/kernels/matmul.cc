@@ -98,6 +98,9 @@ Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_s
 
 Status Matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
               int64_t y_stride, const MatmulOptions& options) {
+  if (!IsMatmulWeightType(w.type)) {  // before converting x, whose size assumes a valid type
+    return InvalidArgumentError("Matmul: weight type " + TypeName(w.type) + " is not supported");
+  }
   thread_local Activations scratch;
   SKV_RETURN_IF_ERROR(scratch.Prepare(VecDotType(w.type), x, n_tokens, w.cols, x_stride, options.pool));
   return Matmul(w, scratch, y, y_stride, options);

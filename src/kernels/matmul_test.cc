@@ -168,7 +168,7 @@ TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {
 
 TEST(MatmulTest, BadShapesAndTypesAreErrors) {
   std::vector<uint8_t> w(1024);
-  std::vector<float> x(64), y(64);
+  std::vector<float> x(256), y(64);
   EXPECT_FALSE(Matmul({TensorType::kQ8_0, w.data(), 1, 33, 0}, x.data(), 1, 33, y.data(), 1).ok());
   EXPECT_FALSE(Matmul({TensorType::kQ2_K, w.data(), 1, 256, 0}, x.data(), 1, 256, y.data(), 1).ok());
   EXPECT_FALSE(Matmul({TensorType::kQ8_0, w.data(), 1, 64, 10}, x.data(), 1, 64, y.data(), 1).ok());
