@@ -69,6 +69,18 @@ Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_s
     const int64_t o1 = std::min(w.rows, o0 + kRowsPerTask);
     // Groups of kernel.multi_tokens tokens share each weight row's loads; the rest go one by
     // one. Both kernels give identical bits per output (see VecDotMultiFn).
+    if (kernel.tile != nullptr) {
+      const void* xs[kTileMax];
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTileMax) {
+        const int tn = static_cast<int>(std::min<int64_t>(kTileMax, n_tokens - t0));
+        for (int k = 0; k < tn; ++k) xs[k] = x.row(t0 + k);
+        for (int64_t r0 = o0; r0 < o1; r0 += kTileMax) {
+          const int rn = static_cast<int>(std::min<int64_t>(kTileMax, o1 - r0));
+          kernel.tile(w.cols, wbytes + r0 * row_bytes, row_bytes, rn, xs, tn, y + t0 * y_stride + r0, y_stride);
+        }
+      }
+      return;
+    }
     const int nt = kernel.multi != nullptr ? kernel.multi_tokens : 1;
     int64_t t = 0;
     if (nt > 1) {
