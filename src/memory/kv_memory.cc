@@ -635,6 +635,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
                                 Bytes(ns->kv_bytes) + " and " + Bytes(ns->state_bytes));
   }
   const BlockId id = ComputeBlockId(namespace_id, parent, tokens);
+  const BlockId parent_id = parent;  // `parent` may alias storage the hook touches
   std::unique_lock<std::mutex> lock(m.mu);
   if (ns->index.contains(id)) return false;
   if (!m.MakeRoomLocked(ns->slot_bytes)) {
@@ -656,10 +657,10 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   }
   b->sealed = true;
   b->id = id;
-  b->parent = parent;
+  b->parent = parent_id;
   b->tokens.assign(tokens.begin(), tokens.end());
   ns->index.emplace(id, b);
-  ns->children[parent].push_back(b);
+  ns->children[parent_id].push_back(b);
   m.MakeCachedLocked(b);
   return true;
 }

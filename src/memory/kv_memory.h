@@ -221,7 +221,8 @@ class KvMemory {
   // Inserts a restored sealed block (cached, refcount 0, most recently used). Its identity is
   // computed from (namespace, parent, tokens). Returns false if that block is already cached.
   // InvalidArgument when sizes do not match the namespace; ResourceExhausted when no room can be
-  // made (everything held by sequences).
+  // made (everything held by sequences). The inputs must not live in storage the eviction hook
+  // changes: making room may run the hook inside this call.
   Result<bool> InsertSealedBlock(const Hash128& namespace_id, const BlockId& parent, std::span<const int32_t> tokens,
                                  std::span<const uint8_t> kv_bytes, std::span<const uint8_t> recurrent_state = {});
 
