@@ -70,7 +70,15 @@ void ThreadPool::Run(int64_t num_tasks, TaskFn fn, void* ctx) {
   tls_inside_pool = this;
   DrainTasks(0);
   tls_inside_pool = nullptr;
-  while (busy_workers_.load(std::memory_order_acquire) != 0) SKV_CPU_RELAX();
+  // Spin while workers finish; yield after a while so an oversubscribed machine (a descheduled
+  // worker) does not burn the caller's whole time slice.
+  for (int spins = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinIterations) {
+      SKV_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::WorkerLoop(int thread) {
