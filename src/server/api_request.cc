@@ -170,7 +170,7 @@ Status ParseMessages(const json& body, ApiRequest* r) {
   size_t i = 0;
   for (const auto& m : *it) {
     if (!m.is_object()) return WrongType("messages[" + std::to_string(i) + "]", "an object", m);
-    ChatMessage msg;
+    ApiChatMessage msg;
     SKV_RETURN_IF_ERROR(GetString(m, "role", &msg.role, "messages[" + std::to_string(i) + "]."));
     if (msg.role.empty()) return InvalidArgumentError("messages[" + std::to_string(i) + "] has no 'role'");
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool" &&

@@ -41,7 +41,7 @@ struct ApiRequest {
   bool raw = false;
   std::vector<int32_t> context;  // Ollama generate: token ids of the previous exchange
   // chat
-  std::vector<ChatMessage> messages;
+  std::vector<ApiChatMessage> messages;
   SamplingParams sampling;
   int32_t num_predict = -1;  // -1: until EOS/stop/context full
   int32_t num_ctx = 0;       // 0: the server default

@@ -20,7 +20,7 @@
 
 namespace swarmkv {
 
-struct ChatMessage {
+struct ApiChatMessage {
   std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
 };
@@ -43,7 +43,7 @@ class LoadedModel {
   // Text -> token ids. `add_special` adds BOS (etc.) as the model's vocabulary wants.
   virtual Result<std::vector<int32_t>> Tokenize(std::string_view text, bool add_special) const = 0;
   // The model's chat template applied to `messages`, ending with the assistant turn's opening.
-  virtual Result<std::string> RenderChat(const std::vector<ChatMessage>& messages) const = 0;
+  virtual Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const = 0;
 };
 
 // What /api/kv and the KV gauges of /metrics show. Filled by the memory core's stats.

@@ -85,7 +85,7 @@ Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& 
     tokens.insert(tokens.end(), t.begin(), t.end());
     return tokens;
   }
-  std::vector<ChatMessage> messages;
+  std::vector<ApiChatMessage> messages;
   if (r.kind == ApiKind::kOllamaGenerate) {
     std::string system = r.system.empty() ? entry.system : r.system;
     if (!system.empty()) messages.push_back({"system", system});

@@ -38,7 +38,7 @@ class ByteModel : public LoadedModel {
     for (unsigned char c : text) out.push_back(static_cast<int32_t>(c) + 1);
     return out;
   }
-  Result<std::string> RenderChat(const std::vector<ChatMessage>& messages) const override {
+  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const override {
     std::string s;
     for (const auto& m : messages) s += "<|" + m.role + "|>" + m.content + "\n";
     return s + "<|assistant|>";
