@@ -53,6 +53,68 @@ void DotFloatN(int64_t n, const void* w, const void* const* x, float* out) {
   }
 }
 
+// Float weight types (f32/f16/bf16) as register tiles: per output ONE 16-lane accumulator
+// over 16-element steps, the tail (n % 16) through a masked load, one horizontal sum. R rows x
+// T tokens share loads; every (R, T) gives each output the same instruction sequence.
+inline __m512 LoadF32M(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 LoadF16M(const f16_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+inline __m512 LoadBF16M(const bf16_t* p, __mmask16 m) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+template <typename T, __m512 (*Load)(const T*), __m512 (*LoadM)(const T*, __mmask16), int R, int TT>
+void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
+               int64_t y_stride) {
+  __m512 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+  const T* xs[TT];
+  for (int t = 0; t < TT; ++t) xs[t] = static_cast<const T*>(x[t]);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + i);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = Load(reinterpret_cast<const T*>(w + r * w_stride) + i);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = LoadM(xs[t] + i, m);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = LoadM(reinterpret_cast<const T*>(w + r * w_stride) + i, m);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <typename T, __m512 (*Load)(const T*), __m512 (*LoadM)(const T*, __mmask16)>
+void TileFloatDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
+                       const void* const* x, int tokens, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
+  static constexpr Fn kTable[4][4] = {
+      {TileFloat<T, Load, LoadM, 1, 1>, TileFloat<T, Load, LoadM, 1, 2>, TileFloat<T, Load, LoadM, 1, 3>, TileFloat<T, Load, LoadM, 1, 4>},
+      {TileFloat<T, Load, LoadM, 2, 1>, TileFloat<T, Load, LoadM, 2, 2>, TileFloat<T, Load, LoadM, 2, 3>, TileFloat<T, Load, LoadM, 2, 4>},
+      {TileFloat<T, Load, LoadM, 3, 1>, TileFloat<T, Load, LoadM, 3, 2>, TileFloat<T, Load, LoadM, 3, 3>, TileFloat<T, Load, LoadM, 3, 4>},
+      {TileFloat<T, Load, LoadM, 4, 1>, TileFloat<T, Load, LoadM, 4, 2>, TileFloat<T, Load, LoadM, 4, 3>, TileFloat<T, Load, LoadM, 4, 4>},
+  };
+  kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
+}
+
+template <typename T, __m512 (*Load)(const T*), __m512 (*LoadM)(const T*, __mmask16)>
+float OneFloat(int64_t n, const void* w, const void* x) {
+  float o;
+  TileFloat<T, Load, LoadM, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
+  return o;
+}
+
 // Q8_0 / Q4_0 weights x Q8_0 activations on 512-bit VNNI: two 32-element blocks per zmm.
 // Per output: for each pair of blocks, p = dpbusd(|w|, x signed by w), then
 // acc = fmadd(dw * dx (per half), float(p), acc); a trailing odd block fills the low half
@@ -144,9 +206,9 @@ float One(int64_t n, const void* w, const void* x) {
 
 namespace internal {
 const VecDotTable kVecDotAvx512 = {
-    {One<DotFloatN<float, LoadF32x16, IdF32, 1>>, DotFloatN<float, LoadF32x16, IdF32, 4>, 4},
-    {One<DotFloatN<f16_t, LoadF16x16, F16F, 1>>, DotFloatN<f16_t, LoadF16x16, F16F, 4>, 4},
-    {One<DotFloatN<bf16_t, LoadBF16x16, BF16F, 1>>, DotFloatN<bf16_t, LoadBF16x16, BF16F, 4>, 4},
+    {OneFloat<float, LoadF32x16, LoadF32M>, nullptr, 0, TileFloatDispatch<float, LoadF32x16, LoadF32M>},
+    {OneFloat<f16_t, LoadF16x16, LoadF16M>, nullptr, 0, TileFloatDispatch<f16_t, LoadF16x16, LoadF16M>},
+    {OneFloat<bf16_t, LoadBF16x16, LoadBF16M>, nullptr, 0, TileFloatDispatch<bf16_t, LoadBF16x16, LoadBF16M>},
     {OneQ8<BlockQ8_0, false>, nullptr, 0, TileQ8Dispatch<BlockQ8_0, false>},
     {OneQ8<BlockQ4_0, true>, nullptr, 0, TileQ8Dispatch<BlockQ4_0, true>},
     {},
