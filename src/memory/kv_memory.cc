@@ -31,6 +31,9 @@ struct NamespaceState {
   // Guarded by KvMemory's mutex.
   std::unordered_map<BlockId, Block*, Hash128Hasher> index;                  // sealed blocks
   std::unordered_map<BlockId, std::vector<Block*>, Hash128Hasher> children;  // parent -> sealed blocks
+  // Identities named by pins (count of pins naming each), resident or not: a block sealed or
+  // restored later under a pinned prefix is pinned from birth. Block::name_pins mirrors this.
+  std::unordered_map<BlockId, int32_t, Hash128Hasher> pin_wanted;
   NamespaceStats counters;  // only the counter fields are kept here; the rest is computed
 };
 
@@ -175,12 +178,7 @@ class KvMemory::Impl {
     }
     (b->list == ListKind::kLru ? lru : pinned).Remove(b);
     evictable_bytes -= ns->slot_bytes;
-    if (b->name_pins > 0) {
-      for (auto& [name, pin] : pins) {
-        if (pin.ns == ns) std::erase(pin.ids, b->id);
-      }
-      b->name_pins = 0;
-    }
+    b->name_pins = 0;  // the pins still name the identity: a restored copy is pinned again
     UnindexLocked(b);
     ++evictions[static_cast<int>(reason)];
     ++ns->counters.evictions[static_cast<int>(reason)];
@@ -215,13 +213,21 @@ class KvMemory::Impl {
     }
   }
   void UnpinLocked(std::map<std::string, Pin>::iterator it) {
+    NamespaceState* ns = it->second.ns;
     // Tail first, so that the prefix's tail is again evicted before its head.
     for (auto id_it = it->second.ids.rbegin(); id_it != it->second.ids.rend(); ++id_it) {
-      const BlockId& id = *id_it;
-      auto bit = it->second.ns->index.find(id);
-      if (bit != it->second.ns->index.end()) SetPinLocked(bit->second, -1);
+      auto w = ns->pin_wanted.find(*id_it);
+      SKV_CHECK(w != ns->pin_wanted.end());
+      if (--w->second == 0) ns->pin_wanted.erase(w);
+      auto bit = ns->index.find(*id_it);
+      if (bit != ns->index.end()) SetPinLocked(bit->second, -1);
     }
     pins.erase(it);
+  }
+  // A block just entered the index: it inherits the pins naming its identity.
+  void InheritPinsLocked(Block* b) {
+    auto w = b->ns->pin_wanted.find(b->id);
+    b->name_pins = w == b->ns->pin_wanted.end() ? 0 : w->second;
   }
   void ExpirePinsLocked() {
     if (pins.empty()) return;
@@ -292,6 +298,7 @@ class KvMemory::Impl {
     b->tokens.assign(toks.begin(), toks.end());
     ns->index.emplace(id, b);
     ns->children[parent].push_back(b);
+    InheritPinsLocked(b);
   }
 
   // Drops blocks [keep, end) of s, last first.
@@ -661,6 +668,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   b->tokens.assign(tokens.begin(), tokens.end());
   ns->index.emplace(id, b);
   ns->children[parent_id].push_back(b);
+  m.InheritPinsLocked(b);
   m.MakeCachedLocked(b);
   return true;
 }
@@ -674,15 +682,22 @@ Result<int64_t> KvMemory::PinPrefix(const std::string& name, const Hash128& name
   std::lock_guard<std::mutex> lock(m.mu);
   m.ExpirePinsLocked();
   if (auto it = m.pins.find(name); it != m.pins.end()) m.UnpinLocked(it);
-  std::vector<Block*> chain = m.ChainLocked(ns, ids, tokens);
   Pin pin;
   pin.ns = ns;
   pin.expires_at_nanos = ttl_nanos > 0 ? m.Now() + ttl_nanos : 0;
+  int64_t resident = 0;
   // Tail first: among pinned blocks too, a prefix's tail is evicted before its head.
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) m.SetPinLocked(*it, +1);
-  for (Block* b : chain) pin.ids.push_back(b->id);
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    ++ns->pin_wanted[*it];
+    auto bit = ns->index.find(*it);
+    if (bit != ns->index.end()) {
+      m.SetPinLocked(bit->second, +1);
+      ++resident;
+    }
+  }
+  pin.ids = std::move(ids);
   m.pins.emplace(name, std::move(pin));
-  return static_cast<int64_t>(chain.size()) * ns->block_tokens;
+  return resident * ns->block_tokens;
 }
 
 Status KvMemory::UnpinPrefix(const std::string& name) {
@@ -699,8 +714,9 @@ std::vector<PinInfo> KvMemory::ListPins() const {
   std::lock_guard<std::mutex> lock(m.mu);
   std::vector<PinInfo> out;
   for (const auto& [name, pin] : m.pins) {
-    out.push_back({name, pin.ns->options.id, static_cast<int64_t>(pin.ids.size()) * pin.ns->block_tokens,
-                   pin.expires_at_nanos});
+    int64_t resident = 0;
+    for (const BlockId& id : pin.ids) resident += pin.ns->index.contains(id) ? 1 : 0;
+    out.push_back({name, pin.ns->options.id, resident * pin.ns->block_tokens, pin.expires_at_nanos});
   }
   return out;
 }
@@ -825,13 +841,9 @@ Status KvMemory::Impl::CheckLocked() const {
   if (lru.size() + pinned.size() != static_cast<int64_t>(std::count_if(blocks.begin(), blocks.end(), [](const Block* b) { return b->refs == 0; }))) {
     return InternalError("eviction lists hold blocks that are not cached");
   }
-  std::unordered_map<const Block*, int32_t> pin_counts;
+  std::unordered_map<const NamespaceState*, std::unordered_map<BlockId, int32_t, Hash128Hasher>> wanted;
   for (const auto& [name, pin] : pins) {
-    for (const BlockId& id : pin.ids) {
-      auto it = pin.ns->index.find(id);
-      if (it == pin.ns->index.end()) return InternalError("pin '" + name + "' names an evicted block");
-      ++pin_counts[it->second];
-    }
+    for (const BlockId& id : pin.ids) ++wanted[pin.ns][id];
   }
   for (const auto& [id, ns] : namespaces) {
     size_t children = 0;
@@ -842,10 +854,13 @@ Status KvMemory::Impl::CheckLocked() const {
       children += list.size();
     }
     if (children != ns->index.size()) return InternalError("children lists and the index disagree");
+    if (ns->pin_wanted != wanted[ns.get()]) return InternalError("pinned identities differ from the pins");
     for (const auto& [bid, b] : ns->index) {
       if (!blocks.contains(b) || b->id != bid || b->ns != ns.get()) return InternalError("index entry is stale");
-      const int32_t want = pin_counts.contains(b) ? pin_counts.at(b) : 0;
-      if (b->name_pins != want) return InternalError("block pin count differs from the pins naming it");
+      auto w = ns->pin_wanted.find(bid);
+      if (b->name_pins != (w == ns->pin_wanted.end() ? 0 : w->second)) {
+        return InternalError("block pin count differs from the pins naming it");
+      }
     }
   }
   return Status::OK();

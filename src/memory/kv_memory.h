@@ -158,7 +158,7 @@ struct MemoryStats {
 struct PinInfo {
   std::string name;
   Hash128 namespace_id;
-  int64_t pinned_tokens = 0;  // full blocks still resident * B
+  int64_t pinned_tokens = 0;  // tokens of the pinned prefix resident now (whole blocks)
   int64_t expires_at_nanos = 0;  // 0: never
 };
 
@@ -227,9 +227,11 @@ class KvMemory {
                                  std::span<const uint8_t> kv_bytes, std::span<const uint8_t> recurrent_state = {});
 
   // ---- Server
-  // Keeps the cached full blocks of `tokens` resident until `ttl_nanos` from now (<= 0: until
-  // UnpinPrefix): they are evicted last, only when nothing else is evictable. A pin with the same
-  // name is replaced. Returns the pinned tokens (whole blocks cached now).
+  // Keeps the full blocks of `tokens` resident until `ttl_nanos` from now (<= 0: until
+  // UnpinPrefix): they are evicted last, only when nothing else is evictable (reason kPinned...).
+  // Blocks of the prefix that are not cached yet are pinned when they are sealed or restored, so
+  // a prefix can be pinned before it is first computed. A pin with the same name is replaced.
+  // Returns the tokens of the prefix resident now (whole blocks).
   Result<int64_t> PinPrefix(const std::string& name, const Hash128& namespace_id, std::span<const int32_t> tokens,
                             int64_t ttl_nanos);
   Status UnpinPrefix(const std::string& name);  // NotFound for an unknown name

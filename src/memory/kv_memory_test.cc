@@ -263,6 +263,25 @@ TEST_F(KvMemoryTest, NamedPinsAreEvictedLastUnderPressure) {
   EXPECT_EQ(mem_->UnpinPrefix("system").code(), StatusCode::kNotFound);
 }
 
+TEST_F(KvMemoryTest, APrefixPinnedBeforeItIsComputedIsKeptOnceSealed) {
+  Make(4);
+  const auto tp = Toks(8, 0), tq = Toks(8, 100);
+  EXPECT_EQ(*mem_->PinPrefix("later", kNs, tp, 0), 0) << "nothing resident yet";
+  SequenceId p = Computed(tp);
+  ASSERT_TRUE(mem_->Release(p).ok());
+  EXPECT_EQ(mem_->ListPins().at(0).pinned_tokens, 8);
+  SequenceId q = Computed(tq);
+  ASSERT_TRUE(mem_->Release(q).ok());
+  mem_->EvictCached(2 * kSlot);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{Chain(tq)[1], Chain(tq)[0]})) << "the pinned prefix outlives newer blocks";
+  // Evicted anyway (explicitly): the pin still names it, so a restored copy would be pinned again.
+  mem_->EvictCached(kSlot);
+  EXPECT_EQ(evicted_.back(), Chain(tp)[1]);
+  EXPECT_EQ(Ns().blocks_pinned, 1);
+  ASSERT_TRUE(mem_->UnpinPrefix("later").ok());
+  EXPECT_EQ(Ns().blocks_pinned, 0);
+}
+
 TEST_F(KvMemoryTest, PinsExpireAfterTheirTtl) {
   Make(8);
   const auto tp = Toks(8, 0), tq = Toks(4, 100);
