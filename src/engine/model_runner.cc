@@ -1,0 +1,67 @@
+#include "engine/model_runner.h"
+
+#include "base/logging.h"
+#include "engine/model_binding.h"
+
+namespace swarmkv {
+
+Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const Model> model,
+                                                         std::shared_ptr<const Tokenizer> tokenizer, KvMemory* memory,
+                                                         LlamaRunnerOptions options) {
+  if (model == nullptr || tokenizer == nullptr || memory == nullptr)
+    return InvalidArgumentError("runner: model, tokenizer and memory are required");
+  const ModelHParams& h = model->hparams();
+  KvCacheConfig kv;
+  kv.k_type = options.kv_type;
+  kv.v_type = options.kv_type;
+  kv.block_tokens = static_cast<uint32_t>(options.block_tokens);
+  std::unique_ptr<LlamaRunner> r(new LlamaRunner());
+  r->ns_ = model->KvNamespace(kv);
+  NamespaceOptions no;
+  no.id = r->ns_;
+  no.name = model->path() + ":" + TensorTypeName(static_cast<uint32_t>(options.kv_type));
+  no.shape.num_layers = static_cast<int32_t>(h.n_layer);
+  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
+  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
+  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  no.shape.block_tokens = options.block_tokens;
+  no.shape.k_type = options.kv_type;
+  no.shape.v_type = options.kv_type;
+  SKV_RETURN_IF_ERROR(memory->RegisterNamespace(no).WithContext("KV type " + TensorTypeName(static_cast<uint32_t>(options.kv_type))));
+  SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*model));
+  SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*model));
+  ForwardOptions fo;
+  fo.pool = options.pool;
+  SKV_ASSIGN_OR_RETURN(r->forward_, ForwardPass::Create(config, weights, memory, r->ns_, fo));
+  r->model_ = std::move(model);
+  r->tokenizer_ = std::move(tokenizer);
+  r->memory_ = memory;
+  return r;
+}
+
+bool LlamaRunner::IsEndOfGeneration(int32_t token) const {
+  const Vocab& v = tokenizer_->vocab();
+  return token == v.eos() || token == v.eot();
+}
+
+std::string LlamaRunner::TokenPiece(int32_t token) const {
+  Result<std::string> piece = tokenizer_->TokenToPiece(token);
+  return piece.ok() ? *piece : std::string();
+}
+
+Result<OpenedSequence> LlamaRunner::Open(std::span<const int32_t> prompt) {
+  SKV_ASSIGN_OR_RETURN(SequenceId seq, memory_->CreateSequence(ns_));
+  Result<PrefixMatch> match = memory_->AttachPrefix(seq, prompt.first(prompt.size() - 1));
+  if (!match.ok()) {
+    memory_->Release(seq).IgnoreError();
+    return match.status();
+  }
+  return OpenedSequence{static_cast<SlotId>(seq), match->matched_tokens};
+}
+
+void LlamaRunner::Close(SlotId slot) {
+  Status st = memory_->Release(static_cast<SequenceId>(slot));
+  if (!st.ok()) SKV_LOG(ERROR) << "releasing sequence " << slot << ": " << st.ToString();
+}
+
+}  // namespace swarmkv

@@ -1,0 +1,54 @@
+// LlamaRunner: the ModelRunner of a loaded llama-family Model — ForwardPass over the shared
+// KvMemory, with the tokenizer for token text and end-of-generation ids.
+//
+// Invariant: every sequence it opens lives in the model's KV namespace; Open attaches the
+// longest cached prefix of the prompt minus its last token (that token's logits are needed), so
+// reused tokens are never computed; Close releases the sequence (sealed blocks stay cached).
+//
+// Thread-safety: driven by one scheduler thread (see ModelRunner).
+#pragma once
+
+#include <memory>
+
+#include "engine/forward.h"
+#include "engine/step_batch.h"
+#include "memory/kv_memory.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace swarmkv {
+
+struct LlamaRunnerOptions {
+  TensorType kv_type = TensorType::kF16;  // K and V dtype (f16, bf16, q8_0, q4_0)
+  int32_t block_tokens = 32;
+  ThreadPool* pool = nullptr;
+};
+
+class LlamaRunner final : public ModelRunner {
+ public:
+  // Registers the model's KV namespace in `memory` (which must outlive the runner).
+  static Result<std::unique_ptr<LlamaRunner>> Create(std::shared_ptr<const Model> model,
+                                                     std::shared_ptr<const Tokenizer> tokenizer, KvMemory* memory,
+                                                     LlamaRunnerOptions options = {});
+
+  int32_t vocab_size() const override { return forward_->config().n_vocab; }
+  int32_t context_length() const override { return static_cast<int32_t>(model_->hparams().n_ctx_train); }
+  bool IsEndOfGeneration(int32_t token) const override;
+  std::string TokenPiece(int32_t token) const override;
+  Result<OpenedSequence> Open(std::span<const int32_t> prompt) override;
+  Status Forward(const StepBatch& batch, StepOutput* out) override { return forward_->Run(batch, out); }
+  void Close(SlotId slot) override;
+
+  const Hash128& namespace_id() const { return ns_; }
+
+ private:
+  LlamaRunner() = default;
+
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  KvMemory* memory_ = nullptr;
+  Hash128 ns_;
+  std::unique_ptr<ForwardPass> forward_;
+};
+
+}  // namespace swarmkv
