@@ -124,6 +124,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
                         L.k_type == TensorType::kF16 && L.v_type == TensorType::kF16 &&
                         Dk % 8 == 0 && Dv % 8 == 0;
   const internal::AttentionF16Kernels& f16k = internal::kAttentionF16Avx2;
+  const bool simd_exp = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
 
   // Work is split into (query, kv head, span) tasks. A span is a fixed range of
   // kSpanBlocks absolute blocks, so the split depends on the query's position only; each span
@@ -193,9 +194,13 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
         }
         hs.sum *= ms;
         hs.max = new_max;
-        for (int64_t j = 0; j < n; ++j) {
-          s[j] = std::exp(s[j] - new_max);
-          hs.sum += s[j];
+        if (simd_exp) {
+          hs.sum += internal::ExpShiftSumAvx2(s, n, new_max);
+        } else {
+          for (int64_t j = 0; j < n; ++j) {
+            s[j] = std::exp(s[j] - new_max);
+            hs.sum += s[j];
+          }
         }
       }
       // Accumulate V rows: dequantize each once, add to every head of the group.

@@ -20,7 +20,11 @@ struct AttentionF16Kernels {
                      int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride);
 };
 
-// nullptr members when the CPU lacks AVX2/F16C/FMA.
+// Only valid when the CPU has AVX2/F16C/FMA.
 extern const AttentionF16Kernels kAttentionF16Avx2;
+
+// s[j] = exp(s[j] - max) for j < n; returns the sum of the new s[j] added front to back in
+// 8-lane groups (fixed order for a given n). AVX2+FMA; accuracy ~2 ulp (Cephes expf scheme).
+float ExpShiftSumAvx2(float* s, int64_t n, float max);
 
 }  // namespace swarmkv::internal

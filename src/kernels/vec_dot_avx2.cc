@@ -1,6 +1,8 @@
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
 // reports them). Same math as vec_dot_scalar.cc; float reduction order differs (8-lane
 // accumulators, one horizontal sum at the end), fixed for a given n.
+#include <algorithm>
+
 #include "kernels/attention_simd.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
@@ -215,6 +217,24 @@ namespace {
 
 void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
                int64_t dk, float scale, float* scores, int64_t score_stride) {
+  if (dk == 64) {  // the common head size: the K row stays in 8 registers for every head
+    for (int j = 0; j < n; ++j) {
+      const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
+      __m256 kv[8];
+      for (int c = 0; c < 8; ++c) kv[c] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * c)));
+      for (int g = 0; g < group; ++g) {
+        const float* qg = q + g * dk;
+        __m256 acc0 = _mm256_mul_ps(kv[0], _mm256_loadu_ps(qg));
+        __m256 acc1 = _mm256_mul_ps(kv[1], _mm256_loadu_ps(qg + 8));
+        for (int c = 2; c < 8; c += 2) {
+          acc0 = _mm256_fmadd_ps(kv[c], _mm256_loadu_ps(qg + 8 * c), acc0);
+          acc1 = _mm256_fmadd_ps(kv[c + 1], _mm256_loadu_ps(qg + 8 * c + 8), acc1);
+        }
+        scores[g * score_stride + j] = HsumF32x8(_mm256_add_ps(acc0, acc1)) * scale;
+      }
+    }
+    return;
+  }
   for (int j = 0; j < n; ++j) {
     const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
     for (int g = 0; g < group; ++g) {
@@ -238,14 +258,21 @@ void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, i
 
 void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
                    int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride) {
-  for (int j = 0; j < n; ++j) {
-    const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
+  // Per 8-wide column chunk: the group's accumulators stay in registers across all n rows, and
+  // each V element is converted once. Heads beyond 8 are done in further passes.
+  for (int g0 = 0; g0 < group; g0 += 8) {
+    const int gn = std::min(8, group - g0);
     for (int64_t i = 0; i < dv; i += 8) {
-      const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
-      for (int g = 0; g < group; ++g) {
-        float* a = acc + g * acc_stride + i;
-        _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g * p_stride + j]), vv, _mm256_loadu_ps(a)));
+      __m256 a[8];
+      for (int g = 0; g < gn; ++g) a[g] = _mm256_loadu_ps(acc + (g0 + g) * acc_stride + i);
+      for (int j = 0; j < n; ++j) {
+        const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
+        const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+        for (int g = 0; g < gn; ++g) {
+          a[g] = _mm256_fmadd_ps(_mm256_set1_ps(p[(g0 + g) * p_stride + j]), vv, a[g]);
+        }
       }
+      for (int g = 0; g < gn; ++g) _mm256_storeu_ps(acc + (g0 + g) * acc_stride + i, a[g]);
     }
   }
 }
@@ -253,5 +280,48 @@ void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* 
 }  // namespace
 
 const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16};
+
+namespace {
+// exp(x) for x <= 0 (Cephes expf: x = n ln2 + r, exp(r) by a degree-6 polynomial, times 2^n).
+inline __m256 ExpNonPositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));  // exp(-87) ~ 1.6e-38: still a normal float
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+}  // namespace
+
+float ExpShiftSumAvx2(float* s, int64_t n, float max) {
+  const __m256 m = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+    _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (j < n) {
+    alignas(32) float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t k = j; k < n; ++k) tmp[k - j] = s[k] - max;
+    const __m256 valid = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7),
+                                       _mm256_set1_ps(static_cast<float>(n - j)), _CMP_LT_OQ);
+    const __m256 e = _mm256_and_ps(ExpNonPositive(_mm256_load_ps(tmp)), valid);
+    _mm256_store_ps(tmp, e);
+    for (int64_t k = j; k < n; ++k) s[k] = tmp[k - j];
+    acc = _mm256_add_ps(acc, e);
+  }
+  return HsumF32x8(acc);
+}
 
 }  // namespace swarmkv::internal
