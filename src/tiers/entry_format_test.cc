@@ -19,9 +19,9 @@ struct Fixture {
 
 TEST(EntryFormatTest, RoundTripsEveryByteAndTheMeta) {
   Fixture f;
-  auto enc = EncodeEntry(f.meta, f.kv, {});
+  auto enc = EncodeEntry(f.meta, f.kv, {}, {.zstd_level = 1, .min_saving = 0.01});
   ASSERT_TRUE(enc.ok()) << enc.status().ToString();
-  EXPECT_LT(enc->size(), f.kv.size());  // compression paid on f16 KV
+  EXPECT_LT(enc->size(), f.kv.size());  // zstd frames (f16 exponents compress a little)
   auto dec = DecodeEntry(AsBytes(*enc), kNs, f.meta.id);
   ASSERT_TRUE(dec.ok()) << dec.status().ToString();
   EXPECT_EQ(dec->kv_bytes, f.kv);
@@ -29,11 +29,23 @@ TEST(EntryFormatTest, RoundTripsEveryByteAndTheMeta) {
   EXPECT_EQ(dec->header.meta.tokens, f.meta.tokens);
   EXPECT_EQ(dec->header.meta.parent, f.meta.parent);
   EXPECT_EQ(dec->header.meta.layout, f.layout);
+  for (const auto& sec : dec->header.layers) EXPECT_EQ(sec.codec, SectionCodec::kZstd);
+  // With the default threshold (20% saving) this barely compressible data is stored raw.
+  auto raw = EncodeEntry(f.meta, f.kv, {});
+  auto raw_dec = DecodeEntry(AsBytes(*raw), kNs, f.meta.id);
+  ASSERT_TRUE(raw_dec.ok());
+  EXPECT_EQ(raw_dec->header.layers[0].codec, SectionCodec::kRaw);
+  EXPECT_EQ(raw_dec->kv_bytes, f.kv);
+  // Highly compressible layers are compressed under the default threshold.
+  std::vector<uint8_t> zeros(f.kv.size(), 0);
+  auto z = EncodeEntry(f.meta, zeros, {});
+  EXPECT_LT(z->size(), 10000u);
+  EXPECT_EQ(DecodeEntry(AsBytes(*z), kNs, f.meta.id)->kv_bytes, zeros);
 }
 
 TEST(EntryFormatTest, OneLayerDecodesAloneEvenWhenAnotherIsCorrupt) {
   Fixture f;
-  std::string enc = EncodeEntry(f.meta, f.kv, {}).value();
+  std::string enc = EncodeEntry(f.meta, f.kv, {}, {.zstd_level = 1, .min_saving = 0}).value();
   auto h = DecodeEntryHeader(AsBytes(enc), kNs, f.meta.id).value();
   enc[h.layers[3].offset + 5] ^= 0x40;  // damage layer 3 only
   std::vector<uint8_t> out(f.layout.layer_bytes);
@@ -111,7 +123,7 @@ TEST(EntryFormatTest, EveryHeaderByteFlipIsDetected) {
 
 TEST(EntryFormatTest, PayloadByteFlipsAreDetected) {
   Fixture f;
-  std::string enc = EncodeEntry(f.meta, f.kv, {}).value();
+  std::string enc = EncodeEntry(f.meta, f.kv, {}, {.zstd_level = 1, .min_saving = 0}).value();
   std::mt19937 rng(9);
   for (int i = 0; i < 300; ++i) {
     std::string bad = enc;

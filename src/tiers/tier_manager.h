@@ -59,6 +59,7 @@ struct TierManagerOptions {
   uint64_t queue_max_bytes = 256ull << 20;
   EntryEncodeOptions encode{};
   bool drain_on_shutdown = true;         // the destructor writes what is queued
+  int restore_parallelism = 4;           // blocks read concurrently during a restore
 };
 
 struct TierStats {

@@ -1,0 +1,45 @@
+// TierStack: the tiers a server runs with, built from its command-line flags in one call.
+//
+//   --kv-disk DIR       local disk tier ("" = the default $XDG_CACHE_HOME/swarmkv/kv; "off" = none)
+//   --kv-disk-size N    its budget (default 50GiB; bytes like 20GiB)
+//   --kv-shared-dir P   shared-directory tier (NFS), below the local disk ("" = none)
+//   --kv-shared-size N  its budget (default 50GiB)
+//   --kv-redis URL      redis://host:port/db, below the shared dir ("" = none)
+//   --kv-redis-ttl S    TTL of Redis entries in seconds (0 = none; Redis' maxmemory LRU evicts)
+//   --kv-zstd-level N   compression level of written entries (0 = raw)
+//
+// Restore order is disk, shared dir, Redis; evicted blocks are written to every tier (so a
+// block evicted here is also available to the other servers sharing the dir or the Redis).
+//
+// Invariant: the manager is destroyed before the backends it points at (member order).
+// Thread-safety: the stack is built once; the parts are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tiers/tier_manager.h"
+
+namespace swarmkv {
+
+struct TierConfig {
+  std::string disk_dir;  // "" = DefaultDiskTierDir(); "off" = no disk tier
+  std::string disk_size = "50GiB";
+  std::string shared_dir;
+  std::string shared_size = "50GiB";
+  std::string redis_url;
+  int64_t redis_ttl_seconds = 0;
+  int zstd_level = 1;
+};
+
+struct TierStack {
+  std::vector<std::unique_ptr<TierBackend>> backends;  // restore order
+  std::unique_ptr<TierManager> manager;                // declared last: destroyed first
+};
+
+// InvalidArgument for a bad size, URL or level; IOError when a directory cannot be created.
+// A Redis server that is down is not an error (the tier reconnects in the background).
+Result<TierStack> OpenTiers(const TierConfig& config);
+
+}  // namespace swarmkv
