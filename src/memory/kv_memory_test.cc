@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "memory/kv_test_util.h"
+#include "memory/sequence_handle.h"
 
 namespace swarmkv {
 namespace {
@@ -488,6 +489,22 @@ TEST_F(KvMemoryTest, BadCallsGetClearErrors) {
   EXPECT_EQ(mem_->PinPrefix("", kNs, Toks(4, 0), 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(mem_->Release(a).code(), StatusCode::kOk);
   EXPECT_EQ(mem_->Release(a).code(), StatusCode::kNotFound);
+}
+
+TEST_F(KvMemoryTest, SequenceHandleReleasesOnScopeExit) {
+  Make(8);
+  {
+    auto h = SequenceHandle::Create(mem_.get(), kNs);
+    ASSERT_TRUE(h.ok());
+    Append(h->id(), Toks(6, 0));
+    SequenceHandle moved = std::move(*h);
+    EXPECT_FALSE(h->valid());
+    EXPECT_TRUE(moved.valid());
+    EXPECT_EQ(Ns().sequences, 1);
+  }
+  EXPECT_EQ(Ns().sequences, 0);
+  EXPECT_EQ(Ns().blocks_in_use, 0);
+  EXPECT_EQ(Ns().blocks_cached, 1) << "the sealed block stays cached; the private tail is freed";
 }
 
 TEST(KvMemoryCreateTest, NeedsABudget) {
