@@ -28,7 +28,7 @@ struct Sym {
 struct Pair {
   int32_t rank;
   int left, right;
-  int32_t left_id, right_id;
+  int32_t left_id, right_id, out;
   // Lowest rank first; on ties the leftmost pair.
   bool operator<(const Pair& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }
 };
@@ -63,22 +63,41 @@ class BpeTokenizer final : public Tokenizer {
     std::string encoded;
     std::vector<Sym> syms;
     std::vector<Pair> heap;
+    // Words repeat (identifiers, common words): their ids are cached for this call. Only short
+    // words are cached so the cache stays small and a long word is merged once anyway.
+    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache;
+    constexpr size_t kMaxCachedWordBytes = 48;
     size_t c = 0;
     for (uint32_t len : pieces) {
       word.clear();
       for (size_t k = 0; k < len; ++k) unicode::AppendUtf8(cpts[c + k], &word);
       c += len;
-      if (vocab_->ignore_merges()) {
-        Encoded(word, 0, word.size(), &encoded);
-        const int32_t id = vocab_->Find(encoded);
-        if (id >= 0) {
-          out->push_back(id);
+      const bool cacheable = word.size() <= kMaxCachedWordBytes;
+      if (cacheable) {
+        auto it = cache.find(std::string_view(word));
+        if (it != cache.end()) {
+          out->insert(out->end(), it->second.begin(), it->second.end());
           continue;
         }
       }
-      MergeWord(word, &syms, &heap);
-      for (int i = 0; i != -1; i = syms[i].next) Emit(word, syms[i], &encoded, out);
+      const size_t first = out->size();
+      EncodeWord(word, &encoded, &syms, &heap, out);
+      if (cacheable) cache.emplace(word, std::vector<int32_t>(out->begin() + first, out->end()));
     }
+  }
+
+  void EncodeWord(const std::string& word, std::string* encoded, std::vector<Sym>* syms, std::vector<Pair>* heap,
+                  std::vector<int32_t>* out) const {
+    if (vocab_->ignore_merges()) {
+      Encoded(word, 0, word.size(), encoded);
+      const int32_t id = vocab_->Find(*encoded);
+      if (id >= 0) {
+        out->push_back(id);
+        return;
+      }
+    }
+    MergeWord(word, syms, heap);
+    for (int i = 0; i != -1; i = (*syms)[i].next) Emit(word, (*syms)[i], encoded, out);
   }
 
   std::string NormalPiece(const std::string& text) const override {
@@ -136,7 +155,7 @@ class BpeTokenizer final : public Tokenizer {
       if (li < 0 || ri < 0) return;
       auto it = merges_.find(PairKey(li, ri));
       if (it == merges_.end()) return;
-      heap->push_back({it->second.rank, l, r, li, ri});
+      heap->push_back({it->second.rank, l, r, li, ri, it->second.out});
       std::push_heap(heap->begin(), heap->end());
     };
     for (int i = 1; i < static_cast<int>(syms->size()); ++i) add_pair(i - 1, i);
@@ -148,7 +167,7 @@ class BpeTokenizer final : public Tokenizer {
       Sym& r = (*syms)[p.right];
       // Stale: either side merged since the pair was queued.
       if (l.size == 0 || r.size == 0 || l.next != p.right || l.id != p.left_id || r.id != p.right_id) continue;
-      l.id = merges_.find(PairKey(p.left_id, p.right_id))->second.out;
+      l.id = p.out;
       l.size += r.size;
       r.size = 0;
       l.next = r.next;
