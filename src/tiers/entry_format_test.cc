@@ -115,23 +115,25 @@ TEST(EntryFormatTest, EveryHeaderByteFlipIsDetected) {
   std::string enc = EncodeEntry(f.meta, f.kv, {}).value();
   auto h = DecodeEntryHeader(AsBytes(enc), kNs, f.meta.id).value();
   for (size_t i = 0; i < h.header_bytes; ++i) {
-    std::string bad = enc;
-    bad[i] ^= 0x01;
-    ASSERT_FALSE(DecodeEntry(AsBytes(bad), kNs, f.meta.id).ok()) << "byte " << i;
+    enc[i] ^= 0x01;  // flipped in place and back: no copy of the 700 KiB entry per byte
+    ASSERT_FALSE(DecodeEntryHeader(AsBytes(enc), kNs, f.meta.id).ok()) << "byte " << i;
+    enc[i] ^= 0x01;
   }
+  EXPECT_TRUE(DecodeEntry(AsBytes(enc), kNs, f.meta.id).ok());
 }
 
 TEST(EntryFormatTest, PayloadByteFlipsAreDetected) {
   Fixture f;
   std::string enc = EncodeEntry(f.meta, f.kv, {}, {.zstd_level = 1, .min_saving = 0}).value();
   std::mt19937 rng(9);
-  for (int i = 0; i < 300; ++i) {
-    std::string bad = enc;
+  for (int i = 0; i < 100; ++i) {
     size_t pos = 200 + rng() % (enc.size() - 200);
-    bad[pos] ^= static_cast<char>(1 << (rng() % 8));
-    auto r = DecodeEntry(AsBytes(bad), kNs, f.meta.id);
+    const char bit = static_cast<char>(1 << (rng() % 8));
+    enc[pos] ^= bit;
+    auto r = DecodeEntry(AsBytes(enc), kNs, f.meta.id);
     // A flip inside the header is caught by the header checksum; in a section by its checksum.
     ASSERT_EQ(r.status().code(), StatusCode::kCorruption) << "byte " << pos;
+    enc[pos] ^= bit;
   }
 }
 
