@@ -49,6 +49,16 @@ class BlockList {
     back_ = b;
     ++size_;
   }
+  // Links `b` just before `pos` (which is in this list): `b` is evicted right before it.
+  void InsertBefore(Block* pos, Block* b, ListKind kind) {
+    SKV_DCHECK(b->list == ListKind::kNone && pos->list == kind);
+    b->list = kind;
+    b->next = pos;
+    b->prev = pos->prev;
+    if (pos->prev != nullptr) pos->prev->next = b; else front_ = b;
+    pos->prev = b;
+    ++size_;
+  }
   void Remove(Block* b) {
     if (b->prev != nullptr) b->prev->next = b->next; else front_ = b->next;
     if (b->next != nullptr) b->next->prev = b->prev; else back_ = b->prev;

@@ -669,7 +669,16 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   ns->index.emplace(id, b);
   ns->children[parent_id].push_back(b);
   m.InheritPinsLocked(b);
-  m.MakeCachedLocked(b);
+  // Restores arrive head first; a child restored after its cached parent goes just before it in
+  // the eviction order, so a restored chain, like a released one, is evicted tail first.
+  auto pit = parent_id.IsZero() ? ns->index.end() : ns->index.find(parent_id);
+  const ListKind kind = b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru;
+  if (pit != ns->index.end() && pit->second->refs == 0 && pit->second->list == kind) {
+    (kind == ListKind::kPinned ? m.pinned : m.lru).InsertBefore(pit->second, b, kind);
+    m.evictable_bytes += ns->slot_bytes;
+  } else {
+    m.MakeCachedLocked(b);
+  }
   return true;
 }
 

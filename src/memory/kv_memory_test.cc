@@ -434,6 +434,12 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
   EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 64, testing::StateSeed(testing::PrefixHashes(kSalt, t)[7])));
   EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, Toks(8, 7)));
   ASSERT_TRUE(mem_->Release(b).ok());
+  // A restored chain is evicted tail first, like a released one.
+  ASSERT_TRUE(*mem_->InsertSealedBlock(kNs, saved[0].parent, saved[0].tokens, saved[0].kv, saved[0].state));
+  mem_->SetEvictionHook([this](const EvictedBlock& e) { evicted_.push_back(e.id); });
+  evicted_.clear();
+  mem_->EvictCached(UINT64_MAX);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{ids[2], ids[1], ids[0]}));
   auto bad = mem_->InsertSealedBlock(kNs, {}, Toks(3, 0), saved[0].kv, saved[0].state);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
