@@ -1,5 +1,6 @@
 #include "tokenizer/spm_tokenizer.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <queue>
@@ -28,8 +29,10 @@ struct Bigram {
 
 class SpmTokenizer final : public Tokenizer {
  public:
-  explicit SpmTokenizer(std::shared_ptr<const Vocab> vocab) : Tokenizer(std::move(vocab)) {
+  SpmTokenizer(std::shared_ptr<const Vocab> vocab, size_t segment_bytes)
+      : Tokenizer(std::move(vocab)), segment_bytes_(std::max<size_t>(segment_bytes, 16)) {
     const Vocab& v = *vocab_;
+    for (int32_t id = 0; id < v.size(); ++id) max_token_bytes_ = std::max(max_token_bytes_, v.Text(id).size());
     for (int b = 0; b < 256; ++b) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "<0x%02X>", b);
@@ -52,10 +55,17 @@ class SpmTokenizer final : public Tokenizer {
         text += c;
       }
     }
-    Session s{*vocab_, text, {}, {}};
-    s.Run();
-    if (s.symbols.empty()) return;
-    for (int i = 0; i != -1; i = s.symbols[i].next) Resegment(s, s.symbols[i], out);
+    size_t start = 0;
+    while (start < text.size()) {
+      const size_t end = NextCut(text, start);
+      const std::string segment = text.substr(start, end - start);
+      Session s{*vocab_, segment, {}, {}};
+      s.Run();
+      if (!s.symbols.empty()) {
+        for (int i = 0; i != -1; i = s.symbols[i].next) Resegment(s, s.symbols[i], out);
+      }
+      start = end;
+    }
   }
 
   std::string NormalPiece(const std::string& text) const override {
@@ -129,13 +139,41 @@ class SpmTokenizer final : public Tokenizer {
     }
   }
 
+  // True when no vocabulary token occurs in `text` across position p (so no merge can join the
+  // symbols on either side of p).
+  bool SafeCut(const std::string& text, size_t p) const {
+    const size_t lo = p >= max_token_bytes_ ? p - max_token_bytes_ + 1 : 0;
+    for (size_t i = lo; i < p; ++i) {
+      const size_t hi = std::min(text.size(), i + max_token_bytes_);
+      for (size_t j = p + 1; j <= hi; ++j) {
+        if (vocab_->Find(std::string_view(text).substr(i, j - i)) >= 0) return false;
+      }
+    }
+    return true;
+  }
+
+  // The end of the segment that starts at `start`: a safe cut before a word start ("▁" after a
+  // non-"▁") at or after start + segment_bytes_, else the end of the text.
+  size_t NextCut(const std::string& text, size_t start) const {
+    if (text.size() - start <= 2 * segment_bytes_) return text.size();
+    for (size_t p = start + segment_bytes_; p + segment_bytes_ < text.size(); ++p) {
+      if (text.compare(p, kSpace.size(), kSpace) != 0) continue;
+      if (p >= kSpace.size() && text.compare(p - kSpace.size(), kSpace.size(), kSpace) == 0) continue;
+      if (SafeCut(text, p)) return p;
+    }
+    return text.size();
+  }
+
+  // Constant after construction.
+  size_t segment_bytes_;
+  size_t max_token_bytes_ = 1;
   std::array<int32_t, 256> byte_token_;
 };
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> NewSpmTokenizer(std::shared_ptr<const Vocab> vocab) {
-  return std::make_unique<SpmTokenizer>(std::move(vocab));
+std::unique_ptr<Tokenizer> NewSpmTokenizer(std::shared_ptr<const Vocab> vocab, size_t segment_bytes) {
+  return std::make_unique<SpmTokenizer>(std::move(vocab), segment_bytes);
 }
 
 }  // namespace swarmkv

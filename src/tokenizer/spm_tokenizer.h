@@ -15,6 +15,9 @@
 
 namespace swarmkv {
 
-std::unique_ptr<Tokenizer> NewSpmTokenizer(std::shared_ptr<const Vocab> vocab);
+// Long texts are merged in independent segments of about `segment_bytes`, cut only before a
+// word start ("▁") that no vocabulary token spans, so the result equals merging the whole text
+// at once (merges never cross such a cut) while the merge queue stays small.
+std::unique_ptr<Tokenizer> NewSpmTokenizer(std::shared_ptr<const Vocab> vocab, size_t segment_bytes = 4096);
 
 }  // namespace swarmkv

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/testing.h"
+#include "tokenizer/spm_tokenizer.h"
 
 namespace swarmkv {
 namespace {
@@ -199,6 +200,25 @@ TEST(Tokenizer, HostileInput) {
     ids = tok->Encode(emoji, opts);
     EXPECT_TRUE(*tok->Decode(ids) == emoji) << path;
   }
+}
+
+// SPM merges long texts in segments cut where no token spans; the ids must equal merging the
+// whole text at once (segment size past the text's length).
+TEST(Tokenizer, SpmSegmentsGiveTheSameIdsAsOneSequence) {
+  const std::string path = SKV_REQUIRE_SHARED("llamacpp-data/vocab/ggml-vocab-llama-spm.gguf");
+  auto vocab = Vocab::Load(path);
+  ASSERT_TRUE(vocab.ok());
+  auto whole = NewSpmTokenizer(*vocab, size_t{1} << 30);
+  auto small = NewSpmTokenizer(*vocab, 16);
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    text += std::string(kText) + "  multiple   spaces\n\t" + std::to_string(i * 7919) + " Привет 中文 🦙 ";
+  }
+  const EncodeOptions opts{.add_special = false};
+  const auto a = whole->Encode(text, opts);
+  const auto b = small->Encode(text, opts);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b);
 }
 
 TEST(Tokenizer, ConcurrentEncodeIsDeterministic) {
