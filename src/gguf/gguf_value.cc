@@ -1,5 +1,6 @@
 #include "gguf/gguf_value.h"
 
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
