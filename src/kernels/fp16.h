@@ -15,18 +15,18 @@ namespace swarmkv {
 using f16_t = uint16_t;   // IEEE binary16 bits
 using bf16_t = uint16_t;  // bfloat16 bits
 
-inline uint32_t FloatBits(float f) {
+static inline uint32_t FloatBits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   return u;
 }
-inline float BitsFloat(uint32_t u) {
+static inline float BitsFloat(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
 
-inline float F16ToF32(f16_t h) {
+static inline float F16ToF32(f16_t h) {
   // Exact: scale the shifted bits by 2^-112 so subnormals and the exponent bias come out right.
   const uint32_t w = static_cast<uint32_t>(h) << 16;
   const uint32_t sign = w & 0x80000000u;
@@ -39,7 +39,7 @@ inline float F16ToF32(f16_t h) {
   return BitsFloat(result);
 }
 
-inline f16_t F32ToF16(float f) {
+static inline f16_t F32ToF16(float f) {
   // Round to nearest even via float arithmetic (the FP16 library's method, as ggml's reference).
   const float scale_to_inf = BitsFloat(0x77800000u);   // 2^112
   const float scale_to_zero = BitsFloat(0x08800000u);  // 2^-110
@@ -58,9 +58,9 @@ inline f16_t F32ToF16(float f) {
   return static_cast<f16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
 
-inline float BF16ToF32(bf16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
+static inline float BF16ToF32(bf16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
 
-inline bf16_t F32ToBF16(float f) {
+static inline bf16_t F32ToBF16(float f) {
   uint32_t u = FloatBits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<bf16_t>((u >> 16) | 64);  // quiet NaN
   return static_cast<bf16_t>((u + (0x7fffu + ((u >> 16) & 1))) >> 16);

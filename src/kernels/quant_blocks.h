@@ -95,7 +95,7 @@ static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 
 // The 6-bit (scale, min) pair j of a Q4_K / Q5_K block's packed 12-byte scales.
-inline void GetScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+static inline void GetScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   if (j < 4) {
     *d = q[j] & 63;
     *m = q[j + 4] & 63;

@@ -261,7 +261,7 @@ void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* 
   // Per 8-wide column chunk: the group's accumulators stay in registers across all n rows, and
   // each V element is converted once. Heads beyond 8 are done in further passes.
   for (int g0 = 0; g0 < group; g0 += 8) {
-    const int gn = std::min(8, group - g0);
+    const int gn = group - g0 < 8 ? group - g0 : 8;  // no std:: templates in SIMD TUs (ODR)
     for (int64_t i = 0; i < dv; i += 8) {
       __m256 a[8];
       for (int g = 0; g < gn; ++g) a[g] = _mm256_loadu_ps(acc + (g0 + g) * acc_stride + i);
