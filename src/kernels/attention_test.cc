@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/attention_simd.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -235,6 +236,28 @@ TEST(AttentionTest, CausalMaskIgnoresLaterTokens) {
     for (int t = 0; t <= 3; ++t) m += F16ToF32(F32ToF16(s.v[t * kKvHeads * kDv + i]));
     EXPECT_NEAR(a[i], m / 4, 1e-6);
   }
+}
+
+TEST(AttentionTest, VectorExpMatchesLibmAndHandlesTails) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> u(-90.0f, 0.0f);
+  for (int64_t n : {1, 7, 8, 9, 32, 1000}) {
+    std::vector<float> s(n), orig(n);
+    for (int64_t i = 0; i < n; ++i) orig[i] = s[i] = u(rng) + 3.0f;
+    const float sum = internal::ExpShiftSumAvx2(s.data(), n, 3.0f);
+    double ref_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float ref = std::exp(orig[i] - 3.0f);
+      ref_sum += ref;
+      if (orig[i] - 3.0f > -87.0f) ASSERT_NEAR(s[i], ref, 3e-7f * ref) << orig[i];
+      else ASSERT_LT(s[i], 2e-38f);
+    }
+    EXPECT_NEAR(sum, ref_sum, 1e-6 * ref_sum + 1e-37);
+  }
+  float one = 5.0f;
+  EXPECT_EQ(internal::ExpShiftSumAvx2(&one, 1, 5.0f), 1.0f);
+  EXPECT_EQ(one, 1.0f);
 }
 
 TEST(AttentionTest, BadInputIsAnError) {

@@ -148,6 +148,32 @@ TEST(MatmulTest, BatchInvariantAcrossTokenCountsAndThreads) {
   }
 }
 
+// Every register-tile shape (1..4 rows x 1..4 tokens) must give the single-token bits.
+TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
+  std::mt19937 rng(31);
+  for (TensorType t : kWeightTypes) {
+    const int64_t cols = BlockElements(t) == kQK_K ? 256 : 96;
+    for (int64_t rows : {17, 18, 19}) {  // a 16-row task, then 1, 2 or 3 rows
+      auto w = RandomWeights(t, rows, cols, rng);
+      const WeightMatrix wm{t, w.data(), rows, cols, 0};
+      for (int64_t n_tokens : {2, 3, 5, 7}) {
+        auto x = RandomFloats(n_tokens * cols, rng);
+        for (Isa isa : SupportedIsas()) {
+          std::vector<float> batch(n_tokens * rows);
+          ASSERT_TRUE(Matmul(wm, x.data(), n_tokens, cols, batch.data(), rows, {isa, nullptr}).ok());
+          for (int64_t tok = 0; tok < n_tokens; ++tok) {
+            std::vector<float> alone(rows);
+            ASSERT_TRUE(Matmul(wm, x.data() + tok * cols, 1, cols, alone.data(), rows, {isa, nullptr}).ok());
+            ASSERT_EQ(std::memcmp(alone.data(), batch.data() + tok * rows, rows * 4), 0)
+                << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " rows " << rows
+                << " tokens " << n_tokens << " token " << tok;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {
   std::mt19937 rng(5);
   const int64_t rows = 5, cols = 64, stride = RowBytes(TensorType::kQ8_0, cols) + 10;
