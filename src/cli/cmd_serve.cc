@@ -66,6 +66,8 @@ int RunServe(ServeOptions& o) {
   if (registry->size() == 0)
     SKV_LOG(WARN) << "no models: give --model NAME=PATH, --models DIR, or pull models into an Ollama store";
 
+  // Destroyed after the backend: engine threads report finished generations until they stop.
+  ServerMetrics metrics;
   std::unique_ptr<ServerBackend> backend;
   auto created = CreateServerBackend(o.backend);
   if (created.ok()) {
@@ -76,7 +78,6 @@ int RunServe(ServeOptions& o) {
   ModelManagerOptions mo;
   mo.default_keep_alive_ms = *keep_alive;
   ModelManager models(&*registry, backend.get(), mo);
-  ServerMetrics metrics;
   o.http.version = SWARMKV_VERSION;
   HttpServer server(o.http, &*registry, &models, backend.get(), &metrics);
   Status s = server.Start();

@@ -55,10 +55,7 @@ struct ActiveGeneration {
       last_token_ns = t;
     }
     generated.insert(generated.end(), p.tokens.begin(), p.tokens.end());
-    if (p.finished) {
-      finished = true;
-      metrics->OnGenerationFinished(p.stats);
-    }
+    if (p.finished) finished = true;  // (counted in metrics by the stream's on_finish)
   }
 
   FinalCounts Counts(const GenerationStats& stats) const {
@@ -205,7 +202,9 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   gen.client_id = req.has_header("X-Client-Id") ? req.get_header_value("X-Client-Id")
                   : !r.user.empty()             ? r.user
                                                 : req.remote_addr;
-  g->stream = std::make_shared<GenerationStream>();
+  ServerMetrics* metrics = metrics_;
+  g->stream = std::make_shared<GenerationStream>(
+      [metrics](const GenerationStats& stats) { metrics->OnGenerationFinished(stats); });
   g->service = backend_->generation();
   g->submit_ns = MonotonicNanos();
   auto id = g->service->Submit(std::move(gen), g->stream);

@@ -21,6 +21,7 @@ bool GenerationStream::OnToken(int32_t token, std::string_view text) {
 }
 
 void GenerationStream::OnFinish(const Status& status, const GenerationStats& stats) {
+  if (on_finish_) on_finish_(stats);
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.finished = true;

@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,6 +24,11 @@ namespace swarmkv {
 
 class GenerationStream : public GenerationObserver {
  public:
+  // `on_finish` runs on the engine thread inside OnFinish — also when nobody drains the stream
+  // any more (the client left) — so every generation is accounted for exactly once.
+  explicit GenerationStream(std::function<void(const GenerationStats&)> on_finish = nullptr)
+      : on_finish_(std::move(on_finish)) {}
+
   struct Pending {
     std::string text;                    // the text of all tokens since the last Drain
     std::vector<int32_t> tokens;
@@ -42,6 +48,7 @@ class GenerationStream : public GenerationObserver {
   bool client_gone() const;
 
  private:
+  const std::function<void(const GenerationStats&)> on_finish_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Pending pending_;       // guarded by mu_

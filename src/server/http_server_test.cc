@@ -293,6 +293,11 @@ TEST_F(HttpServerTest, ClientDisconnectCancelsTheGeneration) {
     for (int i = 0; i < 500 && backend_->cancels == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(backend_->cancels, before + 1) << path;
   }
+  // Cancelled generations are counted although nobody drains their stream any more.
+  std::string want = "swarmkv_generations_total{finish_reason=\"cancelled\"} 2\n";
+  for (int i = 0; i < 200 && metrics_.Render().find(want) == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_NE(metrics_.Render().find(want), std::string::npos) << metrics_.Render();
   // The server keeps serving.
   backend_->natural_tokens = 2;
   EXPECT_EQ(Post("/api/chat", kChat)->status, 200);

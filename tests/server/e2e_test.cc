@@ -1,6 +1,11 @@
 // End-to-end: the real `swarmkv serve` binary over loopback, driven by curl and the official
 // ollama/openai npm clients. Generation tests skip (with the server's message) while the engine
 // is not wired into the binary; route, error and robustness tests run regardless.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <random>
 #include <thread>
 
@@ -214,10 +219,20 @@ TEST_F(ServerE2ETest, StreamingWithCurl) {
 TEST_F(ServerE2ETest, ClientThatHangsUpCancelsItsGeneration) {
   StartServer();
   REQUIRE_ENGINE();
-  // A stream that would run for thousands of tokens; curl gives up after one second.
-  RunShell("curl -sS -N --max-time 1 -o /dev/null -H 'Content-Type: application/json' --data-binary " +
-           ShellQuote(R"({"model":"tiny","prompt":"Once","options":{"num_predict":100000,"num_ctx":2048}})") +
-           " http://127.0.0.1:" + std::to_string(port()) + "/api/generate");
+  // Read the first bytes of a stream, then hang up (the story would otherwise go on).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string payload = R"({"model":"tiny","prompt":"Once upon a time","options":{"num_predict":100000}})";
+  std::string req = "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(payload.size()) + "\r\n\r\n" + payload;
+  ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  char buf[512];
+  ASSERT_GT(recv(fd, buf, sizeof(buf), 0), 0);
+  close(fd);
   std::string metrics;
   for (int i = 0; i < 100; ++i) {
     metrics = Curl("GET", "/metrics").second;

@@ -1,0 +1,185 @@
+#include "server/engine_backend.h"
+
+#include <cstdio>
+
+#include "base/sysinfo.h"
+#include "base/thread_pool.h"
+#include "base/units.h"
+#include "engine/model_runner.h"
+#include "engine/scheduler.h"
+#include "gguf/tensor_type.h"
+#include "memory/kv_memory.h"
+#include "model/model.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace swarmkv {
+
+// One loaded model. Members are declared so that destruction runs scheduler, runner, pool,
+// tokenizer, model — the engine thread stops before anything it reads goes away.
+class EngineModel final : public LoadedModel {
+ public:
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::unique_ptr<ThreadPool> pool;
+  std::shared_ptr<LlamaRunner> runner;
+  std::unique_ptr<Scheduler> scheduler;
+  ChatTemplate chat_template;
+  LoadedModelInfo model_info;
+
+  ~EngineModel() override {
+    scheduler.reset();
+    runner.reset();
+    pool.reset();
+  }
+  const LoadedModelInfo& info() const override { return model_info; }
+  Result<std::vector<int32_t>> Tokenize(std::string_view text, bool add_special) const override {
+    EncodeOptions eo;
+    eo.add_special = add_special;
+    eo.parse_special = true;  // the rendered chat template contains control tokens
+    return tokenizer->Encode(text, eo);
+  }
+  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const override {
+    std::vector<ChatMessage> m;
+    for (const auto& a : messages) m.push_back({a.role, a.content});
+    return chat_template.Render(std::span<const ChatMessage>(m.data(), m.size()), /*add_generation_prompt=*/true);
+  }
+};
+
+// Forwards the engine's callbacks and drops the dispatcher's route when the request ends.
+class EngineBackend::FinishObserver final : public GenerationObserver {
+ public:
+  FinishObserver(EngineBackend* backend, std::shared_ptr<GenerationObserver> inner)
+      : backend_(backend), inner_(std::move(inner)) {}
+  void set_id(RequestId id) { id_ = id; }
+  bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
+  void OnFinish(const Status& status, const GenerationStats& stats) override {
+    inner_->OnFinish(status, stats);
+    if (id_.load() != 0) backend_->Forget(id_);
+  }
+
+ private:
+  EngineBackend* backend_;
+  std::shared_ptr<GenerationObserver> inner_;
+  std::atomic<RequestId> id_{0};
+};
+
+namespace {
+Result<TensorType> KvTypeFromName(const std::string& name) {
+  if (name == "f16") return TensorType::kF16;
+  if (name == "bf16") return TensorType::kBF16;
+  if (name == "q8_0") return TensorType::kQ8_0;
+  if (name == "q4_0") return TensorType::kQ4_0;
+  return InvalidArgumentError("--kv-type '" + name + "': expected f16, bf16, q8_0 or q4_0");
+}
+}  // namespace
+
+EngineBackend::EngineBackend(const BackendOptions& options) : options_(options) {}
+
+EngineBackend::~EngineBackend() {
+  // Models are owned by leases (ModelManager); by now they are gone, so memory_ can go.
+}
+
+Result<std::unique_ptr<EngineBackend>> EngineBackend::Create(const BackendOptions& options) {
+  SKV_RETURN_IF_ERROR(KvTypeFromName(options.kv_type).status());
+  SKV_ASSIGN_OR_RETURN(uint64_t budget, ParseByteSize(options.kv_memory, TotalRamBytes()));
+  std::unique_ptr<EngineBackend> b(new EngineBackend(options));
+  KvMemoryOptions mo;
+  mo.budget_bytes = budget;
+  SKV_ASSIGN_OR_RETURN(b->memory_, KvMemory::Create(mo));
+  return b;
+}
+
+Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weights_path) {
+  auto m = std::make_shared<EngineModel>();
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(weights_path));
+  m->model = std::move(model);
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::Load(weights_path));
+  m->tokenizer = std::move(tok);
+  m->pool = std::make_unique<ThreadPool>(options_.threads);
+  LlamaRunnerOptions ro;
+  SKV_ASSIGN_OR_RETURN(ro.kv_type, KvTypeFromName(options_.kv_type));
+  ro.block_tokens = options_.block_tokens;
+  ro.pool = m->pool.get();
+  SKV_ASSIGN_OR_RETURN(std::unique_ptr<LlamaRunner> runner, LlamaRunner::Create(m->model, m->tokenizer, memory_.get(), ro));
+  m->runner = std::move(runner);
+  SKV_ASSIGN_OR_RETURN(m->scheduler, Scheduler::Create(m->runner, SchedulerOptions{}));
+  m->chat_template = ChatTemplate::ForVocab(m->tokenizer->vocab());
+  const ModelHParams& h = m->model->hparams();
+  m->model_info.context_length = m->runner->context_length();
+  m->model_info.architecture = std::string(ModelArchName(h.arch));
+  m->model_info.namespace_id = m->runner->namespace_id().ToHex();
+  m->model_info.weights_bytes = m->model->gguf().file_size();
+  std::lock_guard<std::mutex> lock(mu_);
+  models_[weights_path] = m;
+  return std::shared_ptr<LoadedModel>(m);
+}
+
+Result<RequestId> EngineBackend::Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) {
+  std::shared_ptr<EngineModel> model;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(request.model);
+    if (it != models_.end()) model = it->second.lock();
+  }
+  if (!model) return FailedPreconditionError("model " + request.model + " is not loaded");
+  auto fo = std::make_shared<FinishObserver>(this, std::move(observer));
+  std::lock_guard<std::mutex> lock(mu_);  // held across Submit so a fast finish finds the route
+  SKV_ASSIGN_OR_RETURN(RequestId local, model->scheduler->Submit(std::move(request), fo));
+  RequestId id = next_id_++;
+  routes_[id] = {model, local};
+  fo->set_id(id);
+  return id;
+}
+
+void EngineBackend::Cancel(RequestId id) {
+  std::shared_ptr<EngineModel> model;
+  RequestId local = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = routes_.find(id);
+    if (it == routes_.end()) return;
+    model = it->second.model.lock();
+    local = it->second.local_id;
+  }
+  if (model) model->scheduler->Cancel(local);
+}
+
+void EngineBackend::Forget(RequestId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  routes_.erase(id);
+}
+
+KvSnapshot EngineBackend::Kv() {
+  MemoryStats st = memory_->Stats();
+  KvSnapshot kv;
+  kv.budget_bytes = st.budget_bytes;
+  kv.committed_bytes = st.committed_bytes;
+  for (const auto& ns : st.namespaces) {
+    KvUsage u;
+    u.namespace_id = ns.id.ToHex();
+    u.tier = "ram";
+    u.blocks = static_cast<uint64_t>(ns.blocks_in_use + ns.blocks_cached);
+    u.bytes = ns.bytes_in_use + ns.bytes_cached;
+    kv.usage.push_back(u);
+    kv.prefix_tokens_hit += static_cast<uint64_t>(ns.prefix_tokens_hit);
+    kv.prefix_tokens_computed += static_cast<uint64_t>(ns.prefix_tokens_computed);
+    kv.pinned_blocks += static_cast<uint64_t>(ns.blocks_pinned);
+  }
+  for (int r = 0; r < kNumEvictionReasons; ++r)
+    kv.evictions_by_reason.emplace_back(std::string(EvictionReasonName(static_cast<EvictionReason>(r))),
+                                        static_cast<uint64_t>(st.evictions[static_cast<size_t>(r)]));
+  return kv;
+}
+
+Status EngineBackend::Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
+                          int64_t ttl_ms) {
+  const auto& em = static_cast<const EngineModel&>(model);
+  int64_t ttl_ns = ttl_ms < 0 ? 0 : ttl_ms * 1000000;  // 0: never expires
+  auto r = memory_->PinPrefix(name, em.runner->namespace_id(), tokens, ttl_ns);
+  return r.status();
+}
+
+Status EngineBackend::Unpin(const std::string& name) { return memory_->UnpinPrefix(name); }
+
+}  // namespace swarmkv

@@ -1,0 +1,61 @@
+// EngineBackend: the real ServerBackend — every model's weights, tokenizer, runner and scheduler
+// over ONE KvMemory (one budget for all models, as DESIGN.md asks).
+//
+// Load(path) builds Model + Tokenizer + LlamaRunner (registering the model's KV namespace in the
+// shared memory) + a Scheduler (continuous batching for that model). generation() is a
+// dispatcher: GenerationRequest::model (the weights path) picks the model's scheduler; request
+// ids are the dispatcher's own, so two schedulers' ids never collide.
+//
+// Invariant: a model's scheduler is destroyed (its engine thread joined) before its runner, the
+// runner before the model; the KvMemory outlives every runner. An unloaded model's cached KV
+// blocks stay in the memory (evictable) under its namespace.
+//
+// Thread-safety: all methods thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "server/backend.h"
+#include "server/backend_factory.h"
+
+namespace swarmkv {
+
+class KvMemory;
+class EngineModel;
+
+class EngineBackend final : public ServerBackend, public GenerationService {
+ public:
+  static Result<std::unique_ptr<EngineBackend>> Create(const BackendOptions& options);
+  ~EngineBackend() override;
+
+  Result<std::shared_ptr<LoadedModel>> Load(const std::string& weights_path) override;
+  GenerationService* generation() override { return this; }
+  KvSnapshot Kv() override;
+  Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
+             int64_t ttl_ms) override;
+  Status Unpin(const std::string& name) override;
+
+  Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
+  void Cancel(RequestId id) override;
+
+ private:
+  class FinishObserver;
+  explicit EngineBackend(const BackendOptions& options);
+  void Forget(RequestId id);
+
+  const BackendOptions options_;
+  std::unique_ptr<KvMemory> memory_;
+
+  std::mutex mu_;
+  std::map<std::string, std::weak_ptr<EngineModel>> models_;  // by weights path
+  struct Route {
+    std::weak_ptr<EngineModel> model;
+    RequestId local_id = 0;
+  };
+  std::map<RequestId, Route> routes_;
+  RequestId next_id_ = 1;
+};
+
+}  // namespace swarmkv
