@@ -45,6 +45,9 @@ class TierBackend {
   virtual Result<std::optional<std::string>> Get(const Hash128& key) = 0;
   virtual Result<bool> Contains(const Hash128& key) = 0;
   virtual Status Erase(const Hash128& key) = 0;
+  // A hint that `keys` will be read soon (the disk starts reading them into the page cache). No
+  // effect on correctness; the default does nothing.
+  virtual void Prefetch(std::span<const Hash128> keys) {}
   virtual TierBackendStats stats() const = 0;
   virtual std::string DebugString() const = 0;
 };

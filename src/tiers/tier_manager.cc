@@ -213,6 +213,13 @@ RestoreResult TierManager::Restore(const Hash128& namespace_id, const Hash128& f
 
   // 3. Fetch in chain order, `restore_parallelism` blocks in flight (I/O queue depth for a cold
   //    disk, round trips for Redis); a block that fails everywhere ends the chain.
+  for (int t = 0; t < num_tiers; ++t) {
+    std::vector<Hash128> wanted;
+    for (size_t i = 0; i < tier_of.size(); ++i) {
+      if (tier_of[i] == t) wanted.push_back(ids[i]);
+    }
+    if (!wanted.empty()) options_.tiers[t].backend->Prefetch(wanted);
+  }
   const size_t window = static_cast<size_t>(std::max(1, options_.restore_parallelism));
   Hash128 parent = first_parent;
   bool gap = false;
