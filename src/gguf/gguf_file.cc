@@ -116,7 +116,9 @@ Status GgufFile::Parse() {
     return CorruptionError("tensor count " + std::to_string(n_tensors) + " at byte offset 8 cannot fit in a " +
                            std::to_string(bytes_.size()) + "-byte file");
 
-  metadata_.reserve(n_kv);
+  // Reserve only a bounded amount: the counts are validated against the file size, but a
+  // corrupt count in a large file must not turn into a multi-GB allocation before parsing fails.
+  metadata_.reserve(std::min<uint64_t>(n_kv, 4096));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string_view key;
     SKV_RETURN_IF_ERROR(c.String("key of metadata entry " + std::to_string(i), &key));
@@ -139,7 +141,7 @@ Status GgufFile::Parse() {
     alignment_ = *v;
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(std::min<uint64_t>(n_tensors, 4096));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     const size_t info_pos = c.pos();
     GgufTensorInfo t;

@@ -110,7 +110,9 @@ TEST(GgufFileTest, EveryTruncationIsAnError) {
     cut.bytes.assign(full.bytes.begin(), full.bytes.begin() + n);
     auto f = Parse(cut);
     EXPECT_FALSE(f.ok()) << "prefix of " << n << " bytes parsed";
-    if (!f.ok()) EXPECT_EQ(f.status().code(), StatusCode::kCorruption) << f.status().ToString();
+    if (!f.ok()) {
+      EXPECT_EQ(f.status().code(), StatusCode::kCorruption) << f.status().ToString();
+    }
   }
 }
 
