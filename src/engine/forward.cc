@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/logging.h"
+#include "kernels/vec_dot.h"
 
 namespace swarmkv {
 namespace {
@@ -143,6 +144,27 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
   return Status::OK();
 }
 
+Status ForwardPass::MatmulShared(std::initializer_list<const WeightMatrix*> ws, std::initializer_list<float*> ys,
+                                 std::initializer_list<int64_t> y_cols, int64_t T) {
+  // One conversion of the normed rows per vec-dot type, reused by every matrix of that type
+  // (the converted row is what each matmul would compute itself, so results are unchanged).
+  const MatmulOptions mo{options_.isa, options_.pool};
+  auto y = ys.begin();
+  auto yc = y_cols.begin();
+  bool prepared = false;
+  TensorType prepared_type = TensorType::kF32;
+  for (const WeightMatrix* w : ws) {
+    const TensorType vt = VecDotType(w->type);
+    if (!prepared || vt != prepared_type) {
+      SKV_RETURN_IF_ERROR(act_.Prepare(vt, xn_.data(), T, config_.n_embd, config_.n_embd, options_.pool));
+      prepared = true;
+      prepared_type = vt;
+    }
+    SKV_RETURN_IF_ERROR(Matmul(*w, act_, *y++, *yc++, mo));
+  }
+  return Status::OK();
+}
+
 Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<BlockTable>& tables) {
   const ForwardLayerWeights& w = weights_.layers[l];
   const int64_t T = batch.num_tokens();
@@ -159,9 +181,7 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   q_.resize(T * qd);
   k_.resize(T * kd);
   v_.resize(T * vd);
-  SKV_RETURN_IF_ERROR(Matmul(w.wq, xn_.data(), T, e, q_.data(), qd, mo));
-  SKV_RETURN_IF_ERROR(Matmul(w.wk, xn_.data(), T, e, k_.data(), kd, mo));
-  SKV_RETURN_IF_ERROR(Matmul(w.wv, xn_.data(), T, e, v_.data(), vd, mo));
+  SKV_RETURN_IF_ERROR(MatmulShared({&w.wq, &w.wk, &w.wv}, {q_.data(), k_.data(), v_.data()}, {qd, kd, vd}, T));
   for (int64_t t = 0; t < T; ++t) {
     float* q = &q_[t * qd];
     float* k = &k_[t * kd];
@@ -210,8 +230,7 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   for (int64_t t = 0; t < T; ++t) RmsNorm(&x_[t * e], w.ffn_norm, &xn_[t * e], e, config_.rms_eps);
   gate_.resize(T * ff);
   up_.resize(T * ff);
-  SKV_RETURN_IF_ERROR(Matmul(w.gate, xn_.data(), T, e, gate_.data(), ff, mo));
-  SKV_RETURN_IF_ERROR(Matmul(w.up, xn_.data(), T, e, up_.data(), ff, mo));
+  SKV_RETURN_IF_ERROR(MatmulShared({&w.gate, &w.up}, {gate_.data(), up_.data()}, {ff, ff}, T));
   for (int64_t t = 0; t < T; ++t) SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
   SKV_RETURN_IF_ERROR(Matmul(w.down, gate_.data(), T, ff, proj_.data(), e, mo));
   for (int64_t t = 0; t < T; ++t) Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,9 @@ class ForwardPass {
  private:
   ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory* memory, KvLayout layout, ForwardOptions options);
   Status RunLayer(int layer, const StepBatch& batch, const std::vector<BlockTable>& tables);
+  // Multiplies xn_ (T rows) by several matrices, converting the rows once per vec-dot type.
+  Status MatmulShared(std::initializer_list<const WeightMatrix*> ws, std::initializer_list<float*> ys,
+                      std::initializer_list<int64_t> y_cols, int64_t T);
 
   // Constant after construction.
   const ForwardConfig config_;
@@ -109,6 +113,7 @@ class ForwardPass {
   std::vector<float> attn_;         // [T][n_head * Dv]
   std::vector<float> proj_;         // [T][n_embd]
   std::vector<float> gate_, up_;    // [T][n_ff]
+  Activations act_;                 // xn_ converted to a weight's vec-dot type
 };
 
 }  // namespace swarmkv
