@@ -64,6 +64,8 @@ TEST(Tokenizer, BpeSpecialTokensOnlyWhenParsed) {
   const auto plain = tok->Encode("a<|endoftext|>b", {.add_special = false, .parse_special = false});
   EXPECT_GT(plain.size(), 3u);
   EXPECT_EQ(std::count(plain.begin(), plain.end(), eot), 0);
+  EXPECT_TRUE(tok->vocab().IsEog(eot));
+  EXPECT_FALSE(tok->vocab().IsEog(parsed[0]));
   auto back = tok->Decode(plain);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, "a<|endoftext|>b");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "base/logging.h"
 #include "gguf/gguf_file.h"
 
 namespace swarmkv {
@@ -93,8 +94,12 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
   auto pick = [&](int32_t given, int32_t* field, const char* what) -> Status {
     if (given == -2) return Status::OK();
     if (given != -1 && (given < 0 || static_cast<size_t>(given) >= n)) {
-      return InvalidArgumentError(where + ": " + what + " token id " + std::to_string(given) +
-                                  " is out of range (" + std::to_string(n) + " tokens)");
+      // Some converted files carry a stale id (a padding id past the vocabulary, say): the
+      // vocabulary is still usable, the id is dropped, as llama.cpp does.
+      SKV_LOG(WARN) << where << ": " << what << " token id " << given << " is out of range (" << n
+                    << " tokens); ignored";
+      *field = -1;
+      return Status::OK();
     }
     *field = given;
     return Status::OK();
@@ -127,6 +132,19 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
   std::stable_sort(v->special_tokens_.begin(), v->special_tokens_.end(), [&](int32_t a, int32_t b) {
     return data.tokens[a].size() > data.tokens[b].size();
   });
+  // End-of-generation tokens: eos, eot, and the control tokens chat templates end turns with
+  // (llama.cpp detects the same texts).
+  for (int32_t id : {v->eos_, v->eot_}) {
+    if (id >= 0) v->eog_.push_back(id);
+  }
+  for (int32_t id : v->special_tokens_) {
+    const std::string& t = data.tokens[id];
+    if (static_cast<TokenType>(data.types[id]) == TokenType::kControl &&
+        (t == "<|eot_id|>" || t == "<|im_end|>" || t == "<|end|>" || t == "<end_of_turn>" ||
+         t == "<|endoftext|>" || t == "<|eom_id|>" || t == "<EOT>" || t == "<|EOT|>")) {
+      if (std::find(v->eog_.begin(), v->eog_.end(), id) == v->eog_.end()) v->eog_.push_back(id);
+    }
+  }
   v->rstrip_.assign(n, 0);
   std::string lower_name = data.name;
   std::transform(lower_name.begin(), lower_name.end(), lower_name.begin(),

@@ -9,6 +9,7 @@
 // Thread-safety: immutable after construction; share via std::shared_ptr<const Vocab>.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -89,6 +90,10 @@ class Vocab {
   int32_t unk() const { return unk_; }
   int32_t pad() const { return pad_; }
   int32_t eot() const { return eot_; }
+  // True for tokens that end a generation: eos, eot, and control tokens such as <|im_end|>,
+  // <|eot_id|>, <|end|>, <end_of_turn>.
+  bool IsEog(int32_t id) const { return std::find(eog_.begin(), eog_.end(), id) != eog_.end(); }
+  const std::vector<int32_t>& eog_tokens() const { return eog_; }
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
   bool add_space_prefix() const { return add_space_prefix_; }
@@ -114,6 +119,7 @@ class Vocab {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> text_to_id_;
   std::vector<int32_t> special_tokens_;
   std::vector<uint8_t> rstrip_;
+  std::vector<int32_t> eog_;
 };
 
 }  // namespace swarmkv
