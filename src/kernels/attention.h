@@ -62,6 +62,11 @@ struct AttentionParams {
   float scale = 0.0f;    // 0 means 1 / sqrt(head_dim_k)
   Isa isa = ActiveIsa();
   ThreadPool* pool = nullptr;
+  // f16 V only. true (default): llama.cpp's CPU flash-attention numerics — keys visited one by
+  // one, V accumulated in an f16 vector (rounded after every key), exp per key — which the
+  // parity tests need (~1e-3 log-prob difference otherwise). false: f32 accumulation per block,
+  // spans merged across threads (faster for long contexts, more precise, not llama.cpp's bits).
+  bool llama_cpp_f16_v = true;
 };
 
 // One sequence's KV for one layer: blocks[i] holds tokens [i*B, (i+1)*B).

@@ -18,6 +18,10 @@ struct AttentionF16Kernels {
   // acc[g * acc_stride + d] += p[g * p_stride + j] * V row j [d] for j < n, d < dv.
   void (*accumulate)(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
                      int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride);
+  // y = f16(f32(y) + f32(x) * v) and y = f16(f32(y) * v), n elements (ggml_vec_mad_f16 /
+  // ggml_vec_scale_f16).
+  void (*mad_f16)(f16_t* y, const f16_t* x, int64_t n, float v);
+  void (*scale_f16)(f16_t* y, int64_t n, float v);
 };
 
 // Only valid when the CPU has AVX2/F16C/FMA.

@@ -134,14 +134,19 @@ TEST(AttentionTest, MatchesNaiveAttentionForEveryKvDtypeAndIsa) {
       std::vector<int64_t> pos(n);
       for (int64_t i = 0; i < n; ++i) pos[i] = i;
       for (Isa isa : SupportedIsas()) {
-        std::vector<float> out(n * kHeads * kDv);
-        AttentionParams p{kHeads, 0.0f, isa, nullptr};
-        ASSERT_TRUE(PagedAttention(p, View(s), q.data(), kHeads * kDk, pos.data(), n, out.data(), kHeads * kDv).ok());
-        for (int64_t i : {0L, 7L, 8L, 20L, 28L}) {
-          auto ref = NaiveAttention(s, q.data() + i * kHeads * kDk, i);
-          for (int j = 0; j < kHeads * kDv; ++j) {
-            ASSERT_NEAR(out[i * kHeads * kDv + j], ref[j], 2e-5)
-                << TensorTypeName(uint32_t(kt)) << "/" << TensorTypeName(uint32_t(vt)) << " " << IsaName(isa) << " q" << i;
+        for (bool llama : {false, true}) {
+          // f16 V in llama.cpp mode accumulates in f16: ~1e-3 absolute for |V| ~ 1.
+          const double tol = llama && vt == TensorType::kF16 ? 4e-3 : 2e-5;
+          std::vector<float> out(n * kHeads * kDv);
+          AttentionParams p{kHeads, 0.0f, isa, nullptr, llama};
+          ASSERT_TRUE(PagedAttention(p, View(s), q.data(), kHeads * kDk, pos.data(), n, out.data(), kHeads * kDv).ok());
+          for (int64_t i : {0L, 7L, 8L, 20L, 28L}) {
+            auto ref = NaiveAttention(s, q.data() + i * kHeads * kDk, i);
+            for (int j = 0; j < kHeads * kDv; ++j) {
+              ASSERT_NEAR(out[i * kHeads * kDv + j], ref[j], tol)
+                  << TensorTypeName(uint32_t(kt)) << "/" << TensorTypeName(uint32_t(vt)) << " " << IsaName(isa)
+                  << " q" << i << " llama " << llama;
+            }
           }
         }
       }
@@ -162,15 +167,15 @@ TEST(AttentionTest, ChunkingBatchingAndThreadsDoNotChangeAnyBit) {
     for (auto& x : q) x = d(rng);
     std::vector<int64_t> pos(n);
     for (int64_t i = 0; i < n; ++i) pos[i] = i;
-    for (Isa isa : SupportedIsas()) {
+    for (Isa isa : SupportedIsas()) for (bool llama : {false, true}) {
       const int64_t row = kHeads * kDv;
       std::vector<float> all(n * row);
-      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr}, View(s), q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
+      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr, llama}, View(s), q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
       for (int64_t chunk : {1, 7, 64}) {
         std::vector<float> got(n * row);
         for (int64_t start = 0; start < n; start += chunk) {
           const int64_t m = std::min(chunk, n - start);
-          ASSERT_TRUE(PagedAttention({kHeads, 0, isa, chunk == 7 ? &pool : nullptr}, View(s),
+          ASSERT_TRUE(PagedAttention({kHeads, 0, isa, chunk == 7 ? &pool : nullptr, llama}, View(s),
                                      q.data() + start * kHeads * kDk, kHeads * kDk, pos.data() + start, m,
                                      got.data() + start * row, row).ok());
         }
@@ -181,7 +186,7 @@ TEST(AttentionTest, ChunkingBatchingAndThreadsDoNotChangeAnyBit) {
       std::vector<int64_t> mixed = {44, 3, 17, 3};
       std::vector<float> qm(4 * kHeads * kDk), om(4 * row);
       for (int i = 0; i < 4; ++i) std::memcpy(qm.data() + i * kHeads * kDk, q.data() + mixed[i] * kHeads * kDk, kHeads * kDk * 4);
-      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool}, View(s), qm.data(), kHeads * kDk, mixed.data(), 4, om.data(), row).ok());
+      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool, llama}, View(s), qm.data(), kHeads * kDk, mixed.data(), 4, om.data(), row).ok());
       for (int i = 0; i < 4; ++i)
         ASSERT_EQ(std::memcmp(om.data() + i * row, all.data() + mixed[i] * row, row * 4), 0);
     }
@@ -202,13 +207,14 @@ TEST(AttentionTest, LongSequencesSplitIntoSpansStayExactAndInvariant) {
     std::vector<int64_t> pos(n);
     for (int64_t i = 0; i < n; ++i) pos[i] = i;
     const int64_t row = kHeads * kDv;
-    for (Isa isa : SupportedIsas()) {
+    for (Isa isa : SupportedIsas()) for (bool llama : {false, true}) {
+      const double tol = llama && kt == TensorType::kF16 ? 4e-3 : 2e-5;
       std::vector<float> all(n * row), one(row);
-      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool}, View(s), q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
+      ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool, llama}, View(s), q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
       for (int64_t i : {31L, 32L, 33L, 44L}) {
         auto ref = NaiveAttention(s, q.data() + i * kHeads * kDk, i);
-        for (int j = 0; j < row; ++j) ASSERT_NEAR(all[i * row + j], ref[j], 2e-5) << IsaName(isa) << " q" << i;
-        ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr}, View(s), q.data() + i * kHeads * kDk, 0, &pos[i], 1, one.data(), 0).ok());
+        for (int j = 0; j < row; ++j) ASSERT_NEAR(all[i * row + j], ref[j], tol) << IsaName(isa) << " q" << i;
+        ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr, llama}, View(s), q.data() + i * kHeads * kDk, 0, &pos[i], 1, one.data(), 0).ok());
         ASSERT_EQ(std::memcmp(one.data(), all.data() + i * row, row * 4), 0) << IsaName(isa) << " q" << i;
       }
     }
@@ -230,11 +236,33 @@ TEST(AttentionTest, CausalMaskIgnoresLaterTokens) {
   // With q = 0 every score is equal: output = mean of V rows 0..p.
   std::vector<float> z(kHeads * kDk, 0.0f);
   int64_t p2 = 3;
-  ASSERT_TRUE(PagedAttention({kHeads}, View(s), z.data(), 0, &p2, 1, a.data(), 0).ok());
+  AttentionParams exact{kHeads};
+  exact.llama_cpp_f16_v = false;  // f32 accumulation: the mean is exact to float rounding
+  ASSERT_TRUE(PagedAttention(exact, View(s), z.data(), 0, &p2, 1, a.data(), 0).ok());
   for (int i = 0; i < kDv; ++i) {
     double m = 0;
     for (int t = 0; t <= 3; ++t) m += F16ToF32(F32ToF16(s.v[t * kKvHeads * kDv + i]));
     EXPECT_NEAR(a[i], m / 4, 1e-6);
+  }
+}
+
+// llama.cpp mode rounds the V accumulator to f16 after every key: with q = 0 (equal scores) and
+// 4 keys the result is ((((v0) + v1) + v2) + v3) in f16 steps, times 1/4.
+TEST(AttentionTest, LlamaCppModeAccumulatesVInF16PerKey) {
+  std::mt19937 rng(9);
+  Sequence s = MakeSequence(TensorType::kF16, TensorType::kF16, 0, 8, rng);
+  std::vector<float> z(kHeads * kDk, 0.0f), a(kHeads * kDv);
+  int64_t p = 3;
+  for (Isa isa : SupportedIsas()) {
+    ASSERT_TRUE(PagedAttention({kHeads, 0, isa}, View(s), z.data(), 0, &p, 1, a.data(), 0).ok());
+    for (int i = 0; i < kDv; ++i) {
+      f16_t acc = 0;
+      for (int t = 0; t <= 3; ++t) {
+        const float v = F16ToF32(F32ToF16(s.v[t * kKvHeads * kDv + i]));
+        acc = F32ToF16(F16ToF32(acc) + v);  // vs = exp(0) = 1; ms = 1 after the first key
+      }
+      ASSERT_EQ(a[i], F16ToF32(acc) * 0.25f) << IsaName(isa) << " " << i;
+    }
   }
 }
 

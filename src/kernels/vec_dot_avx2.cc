@@ -277,9 +277,31 @@ void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* 
   }
 }
 
+// Fused multiply-add in f32, rounded to f16 per element (ggml's SIMD path of ggml_vec_mad_f16).
+void MadF16(f16_t* y, const f16_t* x, int64_t n, float v) {
+  const __m256 vv = _mm256_set1_ps(v);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 ay = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
+    const __m256 ax = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_fmadd_ps(ax, vv, ay), 0));
+  }
+  for (; i < n; ++i) y[i] = _cvtss_sh(_cvtsh_ss(y[i]) + _cvtsh_ss(x[i]) * v, 0);
+}
+
+void ScaleF16(f16_t* y, int64_t n, float v) {
+  const __m256 vv = _mm256_set1_ps(v);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 ay = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_mul_ps(ay, vv), 0));
+  }
+  for (; i < n; ++i) y[i] = _cvtss_sh(_cvtsh_ss(y[i]) * v, 0);
+}
+
 }  // namespace
 
-const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16};
+const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16, MadF16, ScaleF16};
 
 namespace {
 // exp(x) for x <= 0 (Cephes expf: x = n ln2 + r, exp(r) by a degree-6 polynomial, times 2^n).
