@@ -5,7 +5,7 @@
 // they run the down projections (1536 -> 576, 4864 -> 896). Counters: GFLOP/s (2*in*out*tokens)
 // and weight GB/s (bytes of W streamed per call). Attention: one decode query at position 4095
 // over 4096 tokens of f16 KV, SmolLM2-135M's shape (9 heads, 3 KV heads, head dim 64), counter
-// KV GB/s.
+// KV GB/s, in both f16-V modes (llama.cpp's f16 accumulator, and f32 blocks/spans).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -79,7 +79,7 @@ void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, int64_t in, in
   state.counters["weight_GBs"] = benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate);
 }
 
-void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads) {
+void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads, bool llama_mode) {
   const int heads = 9, kv_heads = 3, hd = 64, B = 32;
   const int64_t ctx = 4096, nblocks = ctx / B;
   auto layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kv_heads, hd, hd, B, 0);
@@ -99,7 +99,7 @@ void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads) {
   std::vector<float> q(heads * hd, 0.1f), o(heads * hd);
   int64_t pos = ctx - 1;
   PagedKv kv{blocks.data(), nblocks, layout};
-  AttentionParams p{heads, 0.0f, isa, PoolFor(threads)};
+  AttentionParams p{heads, 0.0f, isa, PoolFor(threads), llama_mode};
   for (auto _ : state) {
     (void)PagedAttention(p, kv, q.data(), 0, &pos, 1, o.data(), 0);
     benchmark::DoNotOptimize(o.data());
@@ -135,12 +135,13 @@ void Register() {
       }
     }
   }
-  for (int threads : {1, 2}) {
+  for (bool llama_mode : {true, false}) for (int threads : {1, 2}) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
       if (!IsaSupported(isa)) continue;
-      const std::string name = "attention/decode_ctx4096_f16/" + std::string(IsaName(isa)) +
+      const std::string name = std::string("attention/decode_ctx4096_f16/") +
+                               (llama_mode ? "llama_f16acc/" : "f32acc/") + std::string(IsaName(isa)) +
                                "/threads:" + std::to_string(threads);
-      benchmark::RegisterBenchmark(name.c_str(), BM_AttentionDecode, isa, threads)
+      benchmark::RegisterBenchmark(name.c_str(), BM_AttentionDecode, isa, threads, llama_mode)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
