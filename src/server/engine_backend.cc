@@ -55,8 +55,9 @@ class EngineBackend::FinishObserver final : public GenerationObserver {
   bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
   void OnFinish(const Status& status, const GenerationStats& stats) override {
     inner_->OnFinish(status, stats);
-    if (id_.load() != 0) backend_->Forget(id_);
+    backend_->Forget(this);
   }
+  RequestId id() const { return id_.load(); }
 
  private:
   EngineBackend* backend_;
@@ -145,9 +146,10 @@ void EngineBackend::Cancel(RequestId id) {
   if (model) model->scheduler->Cancel(local);
 }
 
-void EngineBackend::Forget(RequestId id) {
+void EngineBackend::Forget(FinishObserver* observer) {
+  // Under mu_, so a Submit that is still registering this request has finished doing so.
   std::lock_guard<std::mutex> lock(mu_);
-  routes_.erase(id);
+  routes_.erase(observer->id());
 }
 
 KvSnapshot EngineBackend::Kv() {

@@ -43,7 +43,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
  private:
   class FinishObserver;
   explicit EngineBackend(const BackendOptions& options);
-  void Forget(RequestId id);
+  void Forget(FinishObserver* observer);
 
   const BackendOptions options_;
   std::unique_ptr<KvMemory> memory_;
