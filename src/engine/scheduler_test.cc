@@ -208,7 +208,9 @@ TEST(SchedulerTest, OutputIndependentOfStepBudgetAndNeighbours) {
       EXPECT_TRUE(target->status.ok()) << target->status.ToString();
       EXPECT_EQ(target->tokens, ref->tokens) << "budget " << budget << " temperature " << temperature;
       EXPECT_EQ(target->text, ref->text);
-      if (budget > 1) EXPECT_GT(s->counters().max_batch_spans, 1) << "sequences were never batched";
+      if (budget > 1) {
+        EXPECT_GT(s->counters().max_batch_spans, 1) << "sequences were never batched";
+      }
       s.reset();
       EXPECT_EQ(runner->open_slots(), 0);
     }
