@@ -4,6 +4,8 @@
 #include <cstring>
 #include <random>
 
+#include "kernels/fp16.h"
+
 namespace swarmkv {
 
 EntryLayout SmolLm2KvLayout() {
@@ -33,7 +35,7 @@ std::vector<uint8_t> SyntheticKvBlock(const EntryLayout& layout, uint64_t seed) 
         for (auto& s : scale) s = std::exp(log_scale(scale_rng));
         for (uint32_t t = 0; t < layout.block_tokens; ++t) {
           for (uint32_t c = 0; c < dim; ++c) {
-            _Float16 v = static_cast<_Float16>(normal(rng) * scale[c]);
+            const f16_t v = F32ToF16(normal(rng) * scale[c]);
             std::memcpy(p, &v, 2);
             p += 2;
           }
