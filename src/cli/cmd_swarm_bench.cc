@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include "cli/swarm/report.h"
 #include "cli/swarm/server_process.h"
 #include "cli/swarm/workload.h"
+#include "tokenizer/tokenizer.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -85,7 +87,14 @@ class Swarm {
   Swarm(SwarmOptions opts, std::string model, std::string out_dir)
       : opts_(std::move(opts)), model_(std::move(model)), out_dir_(std::move(out_dir)) {
     disk_dir_ = JoinPath(out_dir_, "kv-disk");
-    context_ = MakeSharedContext(opts_.seed, opts_.prefix_tokens, nullptr);
+    // Sized with the model's own tokenizer, so --prefix-tokens means tokens of this model.
+    auto tokenizer = Tokenizer::Load(model_);
+    if (!tokenizer.ok())
+      std::cerr << "swarm-bench: " << tokenizer.status().ToString() << "; sizing the context by estimate\n";
+    std::function<int64_t(const std::string&)> count;
+    if (tokenizer.ok())
+      count = [t = tokenizer->get()](const std::string& text) { return static_cast<int64_t>(t->Encode(text).size()); };
+    context_ = MakeSharedContext(opts_.seed, opts_.prefix_tokens, count);
     for (int i = 0; i <= opts_.agents; ++i) tasks_.push_back(MakeAgentTask(opts_.seed, i, opts_.suffix_tokens / 2));
   }
 

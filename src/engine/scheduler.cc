@@ -23,6 +23,7 @@ struct Scheduler::Sequence {
   int64_t length = 0;               // tokens whose KV the runner holds (next position to feed)
   std::vector<int32_t> tokens;      // prompt, then every sampled token
   bool finished = false;
+  bool waiting = false;  // admitted, but waits for another sequence to prefill its prefix (no slot)
 
   GenerationStats stats;
   int64_t submit_ns = 0, admit_ns = 0, first_token_ns = 0;
@@ -207,23 +208,54 @@ void Scheduler::Loop() {
 }
 
 void Scheduler::Admit(std::deque<std::unique_ptr<Sequence>>* incoming) {
+  // Waiters first, in admission order: those whose prefix is now computed attach it.
+  for (auto& s : running_) {
+    if (s->waiting && !s->finished && !ShouldWaitForPrefix(*s)) Open(s.get());
+  }
   for (auto& s : *incoming) {
     s->admit_ns = MonotonicNanos();
     s->stats.queued_ns = s->admit_ns - s->submit_ns;
-    Result<OpenedSequence> opened = runner_->Open(s->request.prompt_tokens);
-    if (!opened.ok()) {
-      Finish(s.get(), opened.status().WithContext("admitting the request"), "error");
-      continue;
-    }
-    s->open = true;
-    s->slot = opened->slot;
-    SKV_CHECK(opened->reused_tokens >= 0 && opened->reused_tokens < s->prompt_size)
-        << "runner reused " << opened->reused_tokens << " of " << s->prompt_size << " prompt tokens";
-    s->length = opened->reused_tokens;
-    s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
+    Sequence* raw = s.get();
     running_.push_back(std::move(s));
+    if (ShouldWaitForPrefix(*raw)) {
+      raw->waiting = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.prefix_waits;
+    } else {
+      Open(raw);
+    }
   }
   incoming->clear();
+}
+
+void Scheduler::Open(Sequence* s) {
+  s->waiting = false;
+  Result<OpenedSequence> opened = runner_->Open(s->request.prompt_tokens);
+  if (!opened.ok()) {
+    Finish(s, opened.status().WithContext("admitting the request"), "error");
+    return;
+  }
+  s->open = true;
+  s->slot = opened->slot;
+  SKV_CHECK(opened->reused_tokens >= 0 && opened->reused_tokens < s->prompt_size)
+      << "runner reused " << opened->reused_tokens << " of " << s->prompt_size << " prompt tokens";
+  s->length = opened->reused_tokens;
+  s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
+}
+
+bool Scheduler::ShouldWaitForPrefix(const Sequence& s) const {
+  if (options_.prefix_wait_min_tokens <= 0) return false;
+  // The runner attaches at most prompt_size - 1 tokens (the last one is fed for its logits).
+  const auto mine = std::span<const int32_t>(s.request.prompt_tokens).first(static_cast<size_t>(s.prompt_size - 1));
+  for (const auto& r : running_) {
+    if (r.get() == &s || !r->open || r->finished || !r->prefilling()) continue;
+    const auto theirs = std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->prompt_size));
+    const size_t n = std::min(mine.size(), theirs.size());
+    const int64_t shared = std::mismatch(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(n), theirs.begin()).first -
+                           mine.begin();
+    if (shared >= options_.prefix_wait_min_tokens && r->length < shared) return true;
+  }
+  return false;
 }
 
 void Scheduler::BuildStep(StepBatch* batch, std::vector<Sequence*>* owners) {
@@ -231,7 +263,7 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Sequence*>* owners) {
   int32_t budget = options_.max_step_tokens;
   // Decode rows first: one token for every sequence past its prompt (latency of running requests).
   for (auto& s : running_) {
-    if (s->finished || s->prefilling() || budget == 0) continue;
+    if (s->finished || !s->open || s->prefilling() || budget == 0) continue;
     batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, 1), true);
     owners->push_back(s.get());
     --budget;
@@ -239,7 +271,7 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Sequence*>* owners) {
   // Then prefill chunks, oldest admission first, within what is left of the budget.
   for (auto& s : running_) {
     if (budget == 0) break;
-    if (s->finished || !s->prefilling()) continue;
+    if (s->finished || !s->open || !s->prefilling()) continue;
     const int64_t n = std::min<int64_t>(s->prompt_size - s->length, budget);
     const bool last = s->length + n == s->prompt_size;
     batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n), last);

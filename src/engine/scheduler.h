@@ -5,6 +5,11 @@
 // `max_step_tokens` tokens — first one decode token for every running sequence, then prefill
 // chunks of the sequences still reading their prompt, oldest first — run it, sample, stream.
 //
+// Prefix-aware admission: a request whose prompt shares at least `prefix_wait_min_tokens` with a
+// sequence that is prefilling that shared part right now waits (holding no runner slot) until the
+// other has computed it, then attaches it from the cache — N agents sent at the same instant with
+// one context compute it once. Waiting never changes output (tokens are fed in order either way).
+//
 // Invariants:
 // - A sequence's tokens are fed in order, each exactly once, at position == its length; so with
 //   a batch-invariant runner (see step_batch.h) the output of a request does not depend on the
@@ -39,6 +44,9 @@ struct SchedulerOptions {
   int32_t max_running = 16;       // sequences in flight at once
   int32_t max_queued = 1024;      // waiting requests beyond which Submit says ResourceExhausted
   int32_t default_num_ctx = 0;    // context when a request says 0; 0 = the model's
+  // Shared prompt prefix (tokens) worth waiting for another request to compute; 0 disables waiting
+  // (e.g. when the runner reuses no prefix at all).
+  int32_t prefix_wait_min_tokens = 64;
 };
 
 class Scheduler final : public GenerationService {
@@ -56,6 +64,7 @@ class Scheduler final : public GenerationService {
     int64_t steps = 0;
     int64_t tokens_computed = 0;  // batch rows run through the model
     int64_t max_batch_spans = 0;  // most sequences seen in one step
+    int64_t prefix_waits = 0;     // admissions deferred behind a sequence prefilling their prefix
   };
   Counters counters() const;
   std::string DebugString() const;
@@ -66,6 +75,10 @@ class Scheduler final : public GenerationService {
   Scheduler(std::shared_ptr<ModelRunner> runner, SchedulerOptions options);
   void Loop();
   void Admit(std::deque<std::unique_ptr<Sequence>>* incoming);
+  // Opens a sequence's runner slot and attaches its cached prefix; Finish on error.
+  void Open(Sequence* s);
+  // True while another running sequence is prefilling a prefix `s` shares (see the class comment).
+  bool ShouldWaitForPrefix(const Sequence& s) const;
   void BuildStep(StepBatch* batch, std::vector<Sequence*>* owners);
   void HandleLogits(Sequence* seq, std::span<const float> logits);
   void Finish(Sequence* seq, const Status& status, const std::string& reason);

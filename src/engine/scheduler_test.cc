@@ -48,6 +48,7 @@ class ToyRunner : public ModelRunner {
 
   Status Forward(const StepBatch& batch, StepOutput* out) override {
     SKV_RETURN_IF_ERROR(batch.Validate());
+    while (hold_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_at_step_ >= 0 && steps_ == fail_at_step_) {
       ++steps_;
@@ -88,6 +89,8 @@ class ToyRunner : public ModelRunner {
     return computed_;
   }
   void FailAtStep(int64_t step) { fail_at_step_ = step; }
+  // While held, Forward blocks: lets a test queue requests behind one step in progress.
+  void Hold(bool hold) { hold_ = hold; }
   // EOS becomes the best token once a sequence holds this many tokens (0: never).
   void EosAtLength(int64_t n) { eos_at_length_ = n; }
 
@@ -110,6 +113,7 @@ class ToyRunner : public ModelRunner {
   int64_t computed_ = 0;
   std::atomic<int64_t> fail_at_step_{-1};
   std::atomic<int64_t> eos_at_length_{0};
+  std::atomic<bool> hold_{false};
 };
 
 class Collector : public GenerationObserver {
@@ -166,8 +170,10 @@ GenerationRequest Req(std::vector<int32_t> prompt, int max_new, float temperatur
   return r;
 }
 
-std::unique_ptr<Scheduler> Make(std::shared_ptr<ToyRunner> runner, int32_t step_tokens, int32_t max_running = 8) {
+std::unique_ptr<Scheduler> Make(std::shared_ptr<ToyRunner> runner, int32_t step_tokens, int32_t max_running = 8,
+                                int32_t prefix_wait_min_tokens = 64) {
   SchedulerOptions o;
+  o.prefix_wait_min_tokens = prefix_wait_min_tokens;
   o.max_step_tokens = step_tokens;
   o.max_running = std::min(max_running, step_tokens);
   auto s = Scheduler::Create(runner, o);
@@ -228,6 +234,57 @@ TEST(SchedulerTest, PrefixFromCacheIsNotRecomputedAndGivesSameTokens) {
   EXPECT_EQ(second->stats.prompt_tokens_reused, 36);  // whole blocks of 4, last prompt token recomputed
   EXPECT_EQ(runner->computed() - computed_before, 1 + 7);  // the last prompt token + 7 decode rows
   EXPECT_EQ(second->tokens, first->tokens);
+}
+
+// Agents sent at one instant with one long context: with prefix-aware admission the context is
+// computed once and the others attach it; without it each computes its own. Answers are equal
+// either way, and equal to each request served alone.
+TEST(SchedulerTest, ConcurrentRequestsWithOneContextComputeItOnce) {
+  constexpr int kAgents = 4, kPrefix = 80, kSuffix = 6, kNew = 5;
+  auto prompt = [](int agent) {
+    std::vector<int32_t> p = Prompt(kPrefix, 1);
+    for (int i = 0; i < kSuffix; ++i) p.push_back((agent * 5 + i * 3) % (kVocab - 1));
+    return p;
+  };
+  std::vector<std::vector<int32_t>> solo;
+  for (int a = 0; a < kAgents; ++a) {
+    auto s = Make(std::make_shared<ToyRunner>(), 16);
+    solo.push_back(RunOne(*s, Req(prompt(a), kNew))->tokens);
+  }
+  for (int32_t min_wait : {16, 0}) {
+    auto runner = std::make_shared<ToyRunner>();
+    auto s = Make(runner, 16, 8, min_wait);
+    runner->Hold(true);  // the first request's first step blocks until all are queued
+    std::vector<std::shared_ptr<Collector>> cs;
+    for (int a = 0; a < kAgents; ++a) {
+      cs.push_back(std::make_shared<Collector>());
+      ASSERT_TRUE(s->Submit(Req(prompt(a), kNew), cs.back()).ok());
+      if (a == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    runner->Hold(false);
+    int64_t reused = 0;
+    for (int a = 0; a < kAgents; ++a) {
+      ASSERT_TRUE(cs[a]->Wait());
+      ASSERT_TRUE(cs[a]->status.ok()) << cs[a]->status.ToString();
+      EXPECT_EQ(cs[a]->tokens, solo[a]) << "agent " << a << " min_wait " << min_wait;
+      reused += cs[a]->stats.prompt_tokens_reused;
+    }
+    const int64_t prompt_rows = runner->computed() - kAgents * (kNew - 1);
+    if (min_wait > 0) {
+      // The context once (80 tokens + the first suffix), then each other agent only its suffix
+      // plus the rest of the last partial block: 80 = 20 blocks of 4, so exactly the suffix.
+      EXPECT_EQ(prompt_rows, kPrefix + kAgents * kSuffix);
+      EXPECT_EQ(reused, (kAgents - 1) * kPrefix);
+      EXPECT_EQ(s->counters().prefix_waits, kAgents - 1);
+    } else {
+      // Each other agent reuses at most what the first computed in its first step (16 tokens)
+      // and computes the rest of the context again.
+      EXPECT_GE(prompt_rows, kAgents * (kPrefix + kSuffix) - (kAgents - 1) * 16);
+      EXPECT_EQ(s->counters().prefix_waits, 0);
+    }
+    s.reset();
+    EXPECT_EQ(runner->open_slots(), 0);
+  }
 }
 
 TEST(SchedulerTest, SubmitRejectsBadRequestsWithClearErrors) {
