@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the normal build (unit, integration, end-to-end), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a
-# bounded time. Exits non-zero if anything fails. Quick start's second command.
+# bounded time, with the threaded stress tests under ThreadSanitizer. Exits non-zero if anything fails. Quick start's second command.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -18,6 +18,13 @@ if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
     -DSWARMKV_SANITIZE=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest -j"$jobs" -L unit --output-on-failure --timeout 900)
+fi
+
+if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== concurrency stress tests under ThreadSanitizer"
+  BUILD_DIR="$root/build-tsan" BUILD_TYPE=RelWithDebInfo NINJA_TARGETS=memory_stress_test "$root/scripts/build.sh" \
+    -DSWARMKV_TSAN=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
+  (cd "$root/build-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest -L tsan --output-on-failure --timeout 900)
 fi
 
 if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
