@@ -41,7 +41,7 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
 
 bool LlamaRunner::IsEndOfGeneration(int32_t token) const {
   const Vocab& v = tokenizer_->vocab();
-  return token == v.eos() || token == v.eot();
+  return v.IsEog(token);
 }
 
 std::string LlamaRunner::TokenPiece(int32_t token) const {
