@@ -187,9 +187,22 @@ Status ParseMessages(const json& body, ApiRequest* r) {
   return Status::OK();
 }
 
+// The model's default options (see ParseApiRequest), applied before the request's own.
+Status ApplyModelParams(const std::string& params_json, ApiRequest* r) {
+  if (params_json.empty()) return Status::OK();
+  json params = json::parse(params_json, nullptr, /*allow_exceptions=*/false);
+  if (params.is_discarded() || !params.is_object()) return Status::OK();
+  SKV_RETURN_IF_ERROR(ParseSampling(params, "model parameters.", r));
+  SKV_RETURN_IF_ERROR(ParseNumPredict(params, "num_predict", "model parameters.", r));
+  int64_t num_ctx = 0;
+  SKV_RETURN_IF_ERROR(GetInt(params, "num_ctx", 1, kMaxNumCtx, &num_ctx, "model parameters."));
+  if (num_ctx > 0) r->num_ctx = static_cast<int32_t>(num_ctx);
+  return Status::OK();
+}
+
 }  // namespace
 
-Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
+Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, const std::string& model_params_json) {
   json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return InvalidArgumentError("request body is not valid JSON");
   if (!body.is_object()) return InvalidArgumentError("request body must be a JSON object, got " + std::string(body.type_name()));
@@ -207,6 +220,7 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
     r.sampling.top_p = 0.9f;
     r.sampling.min_p = 0.0f;
     r.sampling.repeat_penalty = 1.1f;
+    SKV_RETURN_IF_ERROR(ApplyModelParams(model_params_json, &r));
     SKV_RETURN_IF_ERROR(ParseKeepAlive(body, &r));
     if (body.contains("format") && !body["format"].is_null() && !(body["format"].is_string() && body["format"] == ""))
       return UnimplementedError("field 'format' (structured output) is not supported");
@@ -223,6 +237,7 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
       SKV_RETURN_IF_ERROR(GetString(body, "prompt", &r.prompt));
       SKV_RETURN_IF_ERROR(GetString(body, "system", &r.system));
       SKV_RETURN_IF_ERROR(GetBool(body, "raw", &r.raw));
+      SKV_RETURN_IF_ERROR(GetString(body, "template", &r.template_text));
       if (body.contains("images") && !body["images"].is_null())
         return UnimplementedError("field 'images': this server runs text models only");
       if (body.contains("suffix") && body["suffix"].is_string() && !body["suffix"].get<std::string>().empty())
@@ -248,6 +263,7 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text) {
   r.sampling.top_p = 1.0f;
   r.sampling.min_p = 0.0f;
   r.sampling.repeat_penalty = 1.0f;
+  SKV_RETURN_IF_ERROR(ApplyModelParams(model_params_json, &r));
   SKV_RETURN_IF_ERROR(ParseSampling(body, "", &r));
   SKV_RETURN_IF_ERROR(GetString(body, "user", &r.user));
   if (body.contains("n") && !(body["n"].is_number_integer() && body["n"] == 1))

@@ -49,10 +49,14 @@ struct ApiRequest {
   std::optional<int64_t> keep_alive_ms;  // -1 never
   bool include_usage = false;            // OpenAI stream_options.include_usage
   std::string user;                      // OpenAI `user` (fairness key)
+  std::string template_text;             // Ollama generate `template`: overrides the model's
   bool is_openai() const { return kind == ApiKind::kOpenAIChat || kind == ApiKind::kOpenAICompletion; }
   bool is_chat() const { return kind == ApiKind::kOllamaChat || kind == ApiKind::kOpenAIChat; }
 };
 
-Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body);
+// `model_params_json` is the model's own default options (an Ollama Modelfile's params layer,
+// e.g. {"temperature":0.2,"stop":["<|im_end|>"]}): applied over the API's defaults and under the
+// request's own fields. Empty or not a JSON object: ignored.
+Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body, const std::string& model_params_json = "");
 
 }  // namespace swarmkv

@@ -102,6 +102,39 @@ TEST(ApiRequestTest, BadInputGetsClearMessages) {
   EXPECT_EQ(Err(K::kOpenAIChat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"user":"u","tools":null})"), "OK");
 }
 
+// A Modelfile's params layer sets the model's defaults: over the API's, under the request's.
+TEST(ApiRequestTest, ModelParametersAreDefaultsTheRequestOverrides) {
+  const std::string params = R"({"temperature":0.2,"top_k":7,"stop":["<|im_end|>"],"num_ctx":4096})";
+  auto plain = ParseApiRequest(ApiKind::kOllamaGenerate, R"({"model":"m","prompt":"hi"})", params);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FLOAT_EQ(plain->sampling.temperature, 0.2f);
+  EXPECT_EQ(plain->sampling.top_k, 7);
+  EXPECT_FLOAT_EQ(plain->sampling.top_p, 0.9f);  // the API default where the model says nothing
+  EXPECT_EQ(plain->stop, std::vector<std::string>{"<|im_end|>"});
+  EXPECT_EQ(plain->num_ctx, 4096);
+
+  auto over = ParseApiRequest(ApiKind::kOllamaGenerate,
+                              R"({"model":"m","prompt":"hi","options":{"temperature":0.9,"num_ctx":512}})", params);
+  ASSERT_TRUE(over.ok());
+  EXPECT_FLOAT_EQ(over->sampling.temperature, 0.9f);
+  EXPECT_EQ(over->sampling.top_k, 7);
+  EXPECT_EQ(over->num_ctx, 512);
+
+  auto openai = ParseApiRequest(ApiKind::kOpenAIChat, R"({"model":"m","messages":[{"role":"user","content":"x"}]})", params);
+  ASSERT_TRUE(openai.ok());
+  EXPECT_FLOAT_EQ(openai->sampling.temperature, 0.2f);
+
+  // A params layer that is not an object is ignored; a bad value in one names where it is.
+  EXPECT_TRUE(ParseApiRequest(ApiKind::kOllamaGenerate, R"({"model":"m"})", "[1,2]").ok());
+  auto bad = ParseApiRequest(ApiKind::kOllamaGenerate, R"({"model":"m"})", R"({"temperature":-1})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("model parameters.temperature"), std::string::npos) << bad.status().ToString();
+
+  auto tmpl = ParseApiRequest(ApiKind::kOllamaGenerate, R"({"model":"m","prompt":"hi","template":"llama3"})");
+  ASSERT_TRUE(tmpl.ok());
+  EXPECT_EQ(tmpl->template_text, "llama3");
+}
+
 TEST(ApiRequestTest, NeverThrowsOnTruncatedBodies) {
   std::string body = R"({"model":"m","messages":[{"role":"user","content":"hello"}],"options":{"num_ctx":64,"stop":["a"]}})";
   for (ApiKind k : {ApiKind::kOllamaGenerate, ApiKind::kOllamaChat, ApiKind::kOpenAIChat, ApiKind::kOpenAICompletion})

@@ -43,7 +43,11 @@ class LoadedModel {
   // Text -> token ids. `add_special` adds BOS (etc.) as the model's vocabulary wants.
   virtual Result<std::vector<int32_t>> Tokenize(std::string_view text, bool add_special) const = 0;
   // The model's chat template applied to `messages`, ending with the assistant turn's opening.
-  virtual Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const = 0;
+  // `template_text` empty: the model's own template. Otherwise a template (a name such as
+  // "llama3", or a Jinja/Go template text of a known family) to render with instead; when it is
+  // not recognised, `required` makes that an InvalidArgument error, else the model's own is used.
+  virtual Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages, const std::string& template_text = "",
+                                         bool required = false) const = 0;
 };
 
 // What /api/kv and the KV gauges of /metrics show. Filled by the memory core's stats.

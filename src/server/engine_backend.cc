@@ -39,10 +39,17 @@ class EngineModel final : public LoadedModel {
     eo.parse_special = true;  // the rendered chat template contains control tokens
     return tokenizer->Encode(text, eo);
   }
-  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const override {
+  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages, const std::string& template_text,
+                                 bool required) const override {
     std::vector<ChatMessage> m;
     for (const auto& a : messages) m.push_back({a.role, a.content});
-    return chat_template.Render(std::span<const ChatMessage>(m.data(), m.size()), /*add_generation_prompt=*/true);
+    const std::span<const ChatMessage> span(m.data(), m.size());
+    if (!template_text.empty()) {
+      Result<ChatTemplate> t = ChatTemplate::Parse(template_text);
+      if (t.ok()) return t->Render(span, /*add_generation_prompt=*/true);
+      if (required) return t.status();
+    }
+    return chat_template.Render(span, /*add_generation_prompt=*/true);
   }
 };
 

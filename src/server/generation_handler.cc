@@ -93,7 +93,10 @@ Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& 
     if (!has_system && !entry.system.empty()) messages.push_back({"system", entry.system});
     messages.insert(messages.end(), r.messages.begin(), r.messages.end());
   }
-  SKV_ASSIGN_OR_RETURN(std::string text, model.RenderChat(messages));
+  // A request's template must be one we render; a Modelfile's unknown one falls back to the GGUF's.
+  const bool from_request = !r.template_text.empty();
+  SKV_ASSIGN_OR_RETURN(std::string text,
+                       model.RenderChat(messages, from_request ? r.template_text : entry.template_text, from_request));
   tokens = r.context;
   SKV_ASSIGN_OR_RETURN(auto t, model.Tokenize(text, /*add_special=*/r.context.empty()));
   tokens.insert(tokens.end(), t.begin(), t.end());
@@ -144,6 +147,12 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   const ApiRequest& r = g->request;
   const ModelEntry* entry = registry_->Find(r.model);
   if (entry == nullptr) return fail(NotFoundError("model '" + r.model + "' not found"));
+  if (!entry->params_json.empty()) {
+    // Parse again with the model's default options underneath the request's own.
+    auto with_defaults = ParseApiRequest(kind, req.body, entry->params_json);
+    if (!with_defaults.ok()) return fail(with_defaults.status());
+    g->request = std::move(with_defaults).value();
+  }
   g->meta.model = r.model;
   g->meta.id = NewId(kind, next_id_.fetch_add(1));
   g->meta.created_unix_s = NowUnixMs() / 1000;

@@ -105,6 +105,7 @@ TEST_F(HttpServerTest, ErrorsAreJsonWithTheRightStatus) {
       {"/api/generate", R"({"model":"tiny","prompt":")" + std::string(100, 'a') + R"(","options":{"num_ctx":50}})",
        400, "num_ctx is 50"},
       {"/v1/chat/completions", R"({"model":1})", 400, "'model' must be a string"},
+      {"/api/generate", R"({"model":"tiny","prompt":"x","template":"{{ .Bogus }}"})", 400, "unrecognised chat template"},
       {"/api/pull", R"({"model":"llama3"})", 501, "not supported"},
       {"/api/embed", R"({})", 501, "not supported"},
       {"/api/nothing", R"({})", 404, "no route"},

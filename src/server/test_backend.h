@@ -38,7 +38,9 @@ class ByteModel : public LoadedModel {
     for (unsigned char c : text) out.push_back(static_cast<int32_t>(c) + 1);
     return out;
   }
-  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages) const override {
+  Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages, const std::string& template_text = "",
+                                 bool required = false) const override {
+    if (required && template_text != "test") return InvalidArgumentError("unrecognised chat template '" + template_text + "'");
     std::string s;
     for (const auto& m : messages) s += "<|" + m.role + "|>" + m.content + "\n";
     return s + "<|assistant|>";
