@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "engine/local_engine.h"
 #include "engine/rng.h"
+#include "engine/wait_observer.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -31,28 +32,6 @@ struct BenchOptions {
   bool json = false;
 };
 
-class WaitObserver : public GenerationObserver {
- public:
-  bool OnToken(int32_t, std::string_view) override { return true; }
-  void OnFinish(const Status& s, const GenerationStats& st) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status = s;
-    stats = st;
-    done = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done; });
-  }
-  Status status;
-  GenerationStats stats;
-  bool done = false;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-};
 
 Result<GenerationStats> Generate(LocalEngine& e, std::vector<int32_t> prompt, int n_gen) {
   GenerationRequest r;

@@ -9,6 +9,7 @@
 #include "base/sysinfo.h"
 #include "cli/command.h"
 #include "engine/local_engine.h"
+#include "engine/wait_observer.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -35,31 +36,13 @@ struct RunOptions {
   int batch = 512;
 };
 
-class StdoutObserver : public GenerationObserver {
+class StdoutObserver : public WaitObserver {
  public:
   bool OnToken(int32_t, std::string_view text) override {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return true;
   }
-  void OnFinish(const Status& s, const GenerationStats& st) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status = s;
-    stats = st;
-    done = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done; });
-  }
-  Status status;
-  GenerationStats stats;
-  bool done = false;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
 };
 
 Result<TensorType> ParseKvType(const std::string& s) {

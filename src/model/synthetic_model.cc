@@ -9,7 +9,7 @@
 #include "gguf/gguf_writer.h"
 #include "kernels/quants.h"
 #include "model/bpe_trainer.h"
-#include "model/prng.h"
+#include "base/prng.h"
 #include "model/synthetic_corpus.h"
 
 namespace swarmkv {

@@ -1,4 +1,4 @@
-// Deterministic pseudo-random numbers for the synthetic model: SplitMix64 (seeding) and
+// Deterministic pseudo-random numbers (the synthetic model, sampling seeds): SplitMix64 (seeding) and
 // xoshiro256** (streams), with float helpers built from integer arithmetic only.
 //
 // Invariant: the sequence for a given seed is identical on every platform, compiler and
