@@ -6,6 +6,7 @@
 #include "base/sysinfo.h"
 #include "base/units.h"
 #include "memory/kv_memory.h"
+#include "tiers/disk_backend.h"
 #include "tiers/memory_bridge.h"
 
 namespace swarmkv {
@@ -34,6 +35,7 @@ Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, Kv
         SKV_LOG(WARN) << "KV tier redis " << c.redis_url
                       << " is unreachable at start: serving from RAM and the other tiers; it reconnects with backoff";
     } else {
+      os << " " << (b->name() == "shared" ? c.shared_dir : c.disk_dir.empty() ? DefaultDiskTierDir() : c.disk_dir);
       os << " (" << s.entries << " entries, " << FormatBytes(s.bytes) << " of " << FormatBytes(s.capacity_bytes) << ")";
     }
   }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -32,7 +33,7 @@ std::string LongPrompt() {
   std::string p;
   const char* words[] = {"Once", "upon", "a", "time", "there", "was", "a", "little", "dog", "named", "Max.",
                          "He", "liked", "to", "play", "in", "the", "park", "with", "his", "red", "ball."};
-  for (int i = 0; i < 110; ++i) p += std::string(words[i % 22]) + " ";
+  for (int i = 0; i < 170; ++i) p += std::string(words[i % 22]) + " ";
   return p;
 }
 
@@ -109,8 +110,13 @@ TEST_F(TiersE2ETest, DiskTierSurvivesARestartAndTheReplyIsIdentical) {
   const double prompt_tokens = cold.computed + cold.reused;
   ASSERT_GT(prompt_tokens, 200) << "the prompt should span many KV blocks";
   EXPECT_EQ(cold.reused, 0);
+  EXPECT_NE(ServerLog().find("KV tiers: disk " + kv_dir()), std::string::npos) << ServerLog();
   StopServer();
-  EXPECT_NE(ServerLog().find("cached KV blocks flushed to the tiers"), std::string::npos) << ServerLog();
+  const std::string log = ServerLog();
+  const size_t at = log.find("shutdown: ");
+  ASSERT_NE(at, std::string::npos) << log;
+  std::cerr << "server said: " << log.substr(at, log.find('\n', at) - at) << "\n";
+  EXPECT_EQ(log.find("DEADLINE"), std::string::npos) << log;
   ASSERT_FALSE(EntryFiles().empty()) << "shutdown wrote nothing to " << kv_dir();
 
   StartServer({"--kv-disk", kv_dir()});
@@ -207,6 +213,7 @@ TEST_F(TiersE2ETest, RedisOnlyTierAcrossARestartAndAKilledRedis) {
   EXPECT_GE(Metric("swarmkv_kv_restored_tokens_total", "tier=\"redis\""), warm.reused);
   EXPECT_EQ(Metric("swarmkv_kv_restored_tokens_total", "tier=\"disk\""), 0);
 
+  EXPECT_NE(ServerLog().find("KV tiers: redis " + redis->url(3) + " (connected)"), std::string::npos) << ServerLog();
   redis->Kill();
   const Reply other = Generate("The cat sat on the mat and " + prompt);  // a new prefix: probes Redis
   EXPECT_FALSE(other.text.empty());
