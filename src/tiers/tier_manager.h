@@ -1,8 +1,10 @@
 // TierManager: moves KV blocks between RAM and the lower tiers (disk, shared dir, Redis).
 //
 // Write-back: OnEvicted() copies an evicted block into a bounded queue and returns at once; one
-// background thread encodes it (entry_format.h) and writes it to every tier marked write_back.
-// A full queue drops the block and counts it: the request path never waits on a tier.
+// background thread encodes it (entry_format.h) and writes it to every tier marked write_back
+// that does not hold that identity already (a restored block evicted again is not rewritten).
+// A full queue drops the block and counts it: the request path never waits on a tier (only the
+// shutdown flush passes a deadline to wait for room).
 //
 // Restore: Restore() takes the identities of the blocks that follow the RAM part of a prompt's
 // chain and walks them in order through the tiers (in the order given: disk, shared dir, Redis).
