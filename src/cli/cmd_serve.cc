@@ -1,10 +1,13 @@
 // `swarmkv serve`: the Ollama/OpenAI-compatible HTTP server over swarm memory.
 //
 //   swarmkv serve [--host 127.0.0.1] [--port 11434] [--model NAME=PATH ...] [--models DIR]
-//                 [--ollama-models DIR | --no-ollama] [--keep-alive 5m] [--kv-memory 25%] ...
+//                 [--ollama-models DIR | --no-ollama] [--keep-alive 5m] [--kv-memory 25%]
+//                 [--kv-disk DIR|off] [--kv-disk-size 50GiB] [--kv-shared-dir P] [--kv-redis URL] ...
 //
 // Listens on loopback unless --host says otherwise (binding beyond loopback is a choice the user
-// makes explicitly, and is logged). Stops cleanly on SIGINT/SIGTERM.
+// makes explicitly, and is logged). Stops cleanly on SIGINT/SIGTERM: the HTTP server stops, the
+// models unload (running generations are cancelled), then RAM's cached KV blocks are flushed to
+// the persistent tiers for at most --kv-shutdown-flush, so a restarted server finds them.
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -31,6 +34,7 @@ struct ServeOptions {
   bool no_ollama = false;
   std::string keep_alive = "5m";
   std::string max_body = "8MiB";
+  std::string shutdown_flush = "5s";
 };
 
 int RunServe(ServeOptions& o) {
@@ -53,6 +57,15 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.http.max_body_bytes = *body;
+  auto flush = ParseKeepAliveMs(o.shutdown_flush);
+  if (!flush.ok() || *flush < 0) {
+    std::cerr << "swarmkv serve: --kv-shutdown-flush '" << o.shutdown_flush << "' is not a duration like 5s (0: none)\n";
+    return 2;
+  }
+  o.backend.kv_shutdown_flush_ms = *flush;
+  // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
+  if (!o.backend.kv_redis.empty() && o.backend.kv_redis.find("://") == std::string::npos)
+    o.backend.kv_redis = "redis://" + o.backend.kv_redis;
   ModelRegistryOptions ro;
   ro.model_flags = o.models;
   ro.models_dir = o.models_dir;
@@ -72,8 +85,12 @@ int RunServe(ServeOptions& o) {
   auto created = CreateServerBackend(o.backend);
   if (created.ok()) {
     backend = std::move(created).value();
-  } else {
+  } else if (created.status().code() == StatusCode::kUnimplemented) {
     SKV_LOG(WARN) << "serving without generation: " << created.status().ToString();
+  } else {
+    // A bad flag value (KV type, sizes, tier directory, Redis URL) is the user's to fix now.
+    std::cerr << "swarmkv serve: " << created.status().ToString() << "\n";
+    return 2;
   }
   ModelManagerOptions mo;
   mo.default_keep_alive_ms = *keep_alive;
@@ -125,9 +142,21 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--kv-memory", o->backend.kv_memory, "KV RAM budget (bytes like 4GiB, or 25%)");
   app.add_option("--kv-type", o->backend.kv_type, "KV dtype: f16, bf16, q8_0, q4_0");
   app.add_option("--kv-block-tokens", o->backend.block_tokens, "Tokens per KV block");
-  app.add_option("--kv-disk", o->backend.kv_disk, "Disk tier directory");
-  app.add_option("--redis", o->backend.redis, "Redis tier host:port");
-  app.add_flag("--no-prefix-cache", [o](int64_t) { o->backend.prefix_cache = false; }, "Disable prefix reuse");
+  app.add_option("--kv-disk", o->backend.kv_disk,
+                 "Disk tier directory (default $XDG_CACHE_HOME/swarmkv/kv; 'off' for none)");
+  app.add_option("--kv-disk-size", o->backend.kv_disk_size, "Disk tier budget (default 50GiB)");
+  app.add_option("--kv-shared-dir", o->backend.kv_shared_dir, "Shared-directory tier (e.g. NFS), below the disk");
+  app.add_option("--kv-shared-size", o->backend.kv_shared_size, "Shared-directory tier budget (default 50GiB)");
+  app.add_option("--kv-redis", o->backend.kv_redis, "Redis tier redis://host:port/db, below the disk");
+  app.add_option("--redis", o->backend.kv_redis, "Redis tier (alias of --kv-redis; host:port accepted)");
+  app.add_option("--kv-redis-ttl", o->backend.kv_redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--kv-zstd-level", o->backend.kv_zstd_level, "zstd level of stored KV entries (0: raw)")
+      ->check(CLI::Range(0, 22));
+  app.add_option("--kv-shutdown-flush", o->shutdown_flush,
+                 "On SIGTERM/SIGINT, write cached RAM KV to the tiers for at most this long (default 5s; 0: none)");
+  app.add_flag("--no-prefix-cache", [o](int64_t) { o->backend.prefix_cache = false; },
+               "Disable prefix reuse: every prompt token is computed; the KV tiers are not opened");
   return [o] { return RunServe(*o); };
 });
 

@@ -414,9 +414,10 @@ Result<PrefixMatch> KvMemory::AttachPrefix(SequenceId seq, std::span<const int32
                                    std::to_string(s->tokens.size()) + " tokens");
   }
   m.ExpirePinsLocked();
+  PrefixMatch match;
+  if (!m.options.prefix_matching) return match;  // --no-prefix-cache: every token is computed
   std::vector<Block*> chain = m.ChainLocked(ns, ids, tokens);
   const int64_t bt = ns->block_tokens;
-  PrefixMatch match;
   match.shared_blocks = static_cast<int64_t>(chain.size());
   int64_t matched = match.shared_blocks * bt;
   for (Block* b : chain) m.AddRefLocked(b);
@@ -616,8 +617,9 @@ Result<PrefixProbe> KvMemory::ProbePrefix(const Hash128& namespace_id, std::span
                                           int64_t max_next) const {
   Impl& m = *impl_;
   SKV_ASSIGN_OR_RETURN(NamespaceState * ns, m.NamespaceOf(namespace_id));
-  std::vector<BlockId> ids = ComputeBlockChain(namespace_id, tokens, ns->block_tokens);
   PrefixProbe probe;
+  if (!m.options.prefix_matching) return probe;  // nothing is matched, so nothing is worth restoring
+  std::vector<BlockId> ids = ComputeBlockChain(namespace_id, tokens, ns->block_tokens);
   {
     std::lock_guard<std::mutex> lock(m.mu);
     probe.cached_blocks = static_cast<int64_t>(m.ChainLocked(ns, ids, tokens).size());

@@ -69,6 +69,10 @@ struct KvMemoryOptions {
   uint64_t retain_free_bytes = 64ull << 20;  // freed memory kept committed for reuse before madvise
   int32_t max_size_classes = 16;             // distinct block byte sizes at once (see BlockPool)
   std::function<int64_t()> clock_nanos;      // for pin TTLs; default: MonotonicNanos
+  // false (`serve --no-prefix-cache`): AttachPrefix matches nothing and ProbePrefix reports no
+  // cached block and nothing to restore, so every prompt token is computed. Sealing, dedupe and
+  // eviction are unchanged (identical blocks still share memory; no compute is skipped).
+  bool prefix_matching = true;
 };
 
 struct NamespaceOptions {
@@ -216,7 +220,7 @@ class KvMemory {
   // Called with each block just before its memory is freed (see the class comment).
   void SetEvictionHook(EvictionHook hook);
   // The RAM chain of `tokens` in the namespace and the identities of up to `max_next` following
-  // full blocks. No side effects.
+  // full blocks. No side effects. With prefix_matching off: an empty probe (nothing to restore).
   Result<PrefixProbe> ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens, int64_t max_next) const;
   // Inserts a restored sealed block (cached, refcount 0, most recently used). Its identity is
   // computed from (namespace, parent, tokens). Returns false if that block is already cached.

@@ -37,6 +37,7 @@ class KvMemoryTest : public ::testing::Test {
     o.budget_bytes = budget_blocks * kSlot;
     o.retain_free_bytes = 0;
     o.clock_nanos = [this] { return now_; };
+    o.prefix_matching = prefix_matching_;
     auto m = KvMemory::Create(std::move(o));
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     mem_ = std::move(*m);
@@ -76,6 +77,7 @@ class KvMemoryTest : public ::testing::Test {
   }
 
   int64_t now_ = 1'000'000'000;
+  bool prefix_matching_ = true;
   std::unique_ptr<KvMemory> mem_;
   KvLayout layout_;
   bool has_state_ = false;
@@ -442,6 +444,32 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
   EXPECT_EQ(evicted_, (std::vector<BlockId>{ids[2], ids[1], ids[0]}));
   auto bad = mem_->InsertSealedBlock(kNs, {}, Toks(3, 0), saved[0].kv, saved[0].state);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(KvMemoryTest, WithoutPrefixMatchingEveryTokenIsComputed) {
+  prefix_matching_ = false;
+  Make(16);
+  const auto t = Toks(10, 3);
+  SequenceId a = Computed(t);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  EXPECT_EQ(Ns().blocks_cached, 2);  // sealed blocks are still cached (and evictable to the tiers)
+  // Nothing matches, not even whole cached blocks or a partial one; nothing is offered to restore.
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, t);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->matched_tokens, 0);
+  EXPECT_EQ(m->shared_blocks, 0);
+  EXPECT_EQ(m->partial_tokens, 0);
+  auto probe = mem_->ProbePrefix(kNs, t, 8);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->cached_blocks, 0);
+  EXPECT_TRUE(probe->next_ids.empty());
+  // The sequence computes everything; the result is the same KV as from scratch.
+  Append(b, t);
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, t));
+  EXPECT_EQ(Ns().prefix_tokens_hit, 0);
+  EXPECT_EQ(Ns().prefix_tokens_computed, 20);
+  ASSERT_TRUE(mem_->Release(b).ok());
 }
 
 TEST_F(KvMemoryTest, ZeroCopySharingHoldsOnePrefixPlusTails) {

@@ -63,6 +63,21 @@ struct KvSharedPrefix {
   uint64_t tokens = 0;     // prefix length
   uint64_t sequences = 0;  // sequences referencing it now
 };
+// One KV tier below RAM (disk, shared dir, Redis) as /api/kv and /metrics show it.
+struct KvTierSnapshot {
+  std::string name;               // "disk", "shared", "redis"
+  bool available = true;          // false while Redis is disconnected
+  int64_t entries = -1;           // blocks stored; -1 when unknown (Redis)
+  uint64_t bytes = 0;             // their bytes (0 when unknown)
+  uint64_t capacity_bytes = 0;    // budget; 0 = the tier's own policy (Redis maxmemory)
+  uint64_t restored_tokens = 0;   // prompt tokens brought back into RAM from this tier
+  uint64_t restored_blocks = 0;
+  uint64_t written_blocks = 0;    // write-back of evicted blocks
+  uint64_t write_failures = 0;
+  uint64_t corrupt_dropped = 0;   // entries that failed verification, deleted and recomputed
+  uint64_t unavailable = 0;       // reads refused because the tier was down
+  double restore_bytes_per_second = 0;  // measured, 0 until a restore happened
+};
 struct KvSnapshot {
   uint64_t budget_bytes = 0;
   uint64_t committed_bytes = 0;
@@ -72,6 +87,12 @@ struct KvSnapshot {
   std::vector<std::pair<std::string, uint64_t>> evictions_by_reason;
   std::vector<KvSharedPrefix> most_shared;
   uint64_t pinned_blocks = 0;
+  // Tiers below RAM, in restore order (empty without tiers), and the write-back queue.
+  std::vector<KvTierSnapshot> tiers;
+  uint64_t writeback_queue_blocks = 0;
+  uint64_t writeback_queue_bytes = 0;
+  uint64_t writeback_dropped = 0;      // evicted blocks not written (queue full, shutdown deadline)
+  uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
 };
 
 class ServerBackend {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "base/logging.h"
 #include "base/sysinfo.h"
 #include "base/thread_pool.h"
 #include "base/units.h"
@@ -10,6 +11,7 @@
 #include "gguf/tensor_type.h"
 #include "memory/kv_memory.h"
 #include "model/model.h"
+#include "server/kv_tiers.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -61,6 +63,8 @@ class EngineBackend::FinishObserver final : public GenerationObserver {
   void set_id(RequestId id) { id_ = id; }
   bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
   void OnFinish(const Status& status, const GenerationStats& stats) override {
+    if (backend_->tiers_ != nullptr && stats.generated_tokens > 0)
+      backend_->tiers_->OnPrefillMeasured(stats.prompt_tokens - stats.prompt_tokens_reused, stats.prefill_ns);
     inner_->OnFinish(status, stats);
     backend_->Forget(this);
   }
@@ -85,7 +89,9 @@ Result<TensorType> KvTypeFromName(const std::string& name) {
 EngineBackend::EngineBackend(const BackendOptions& options) : options_(options) {}
 
 EngineBackend::~EngineBackend() {
-  // Models are owned by leases (ModelManager); by now they are gone, so memory_ can go.
+  // Models are owned by leases (ModelManager); by now they are gone, so their sequences are
+  // released: the tiers flush RAM's cached blocks, then memory_ can go.
+  tiers_.reset();
 }
 
 Result<std::unique_ptr<EngineBackend>> EngineBackend::Create(const BackendOptions& options) {
@@ -94,7 +100,13 @@ Result<std::unique_ptr<EngineBackend>> EngineBackend::Create(const BackendOption
   std::unique_ptr<EngineBackend> b(new EngineBackend(options));
   KvMemoryOptions mo;
   mo.budget_bytes = budget;
+  mo.prefix_matching = options.prefix_cache;
   SKV_ASSIGN_OR_RETURN(b->memory_, KvMemory::Create(mo));
+  if (options.prefix_cache) {
+    SKV_ASSIGN_OR_RETURN(b->tiers_, KvTiers::Open(options, b->memory_.get()));
+  } else {
+    SKV_LOG(INFO) << "--no-prefix-cache: no prompt prefix is reused; the KV tiers are not opened";
+  }
   return b;
 }
 
@@ -111,7 +123,10 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   ro.pool = m->pool.get();
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<LlamaRunner> runner, LlamaRunner::Create(m->model, m->tokenizer, memory_.get(), ro));
   m->runner = std::move(runner);
-  SKV_ASSIGN_OR_RETURN(m->scheduler, Scheduler::Create(m->runner, SchedulerOptions{}));
+  SchedulerOptions so;
+  // Waiting for another request to compute a shared prefix only pays when prefixes are reused.
+  if (!options_.prefix_cache) so.prefix_wait_min_tokens = 0;
+  SKV_ASSIGN_OR_RETURN(m->scheduler, Scheduler::Create(m->runner, so));
   m->chat_template = ChatTemplate::ForVocab(m->tokenizer->vocab());
   const ModelHParams& h = m->model->hparams();
   m->model_info.context_length = m->runner->context_length();
@@ -131,6 +146,9 @@ Result<RequestId> EngineBackend::Submit(GenerationRequest request, std::shared_p
     if (it != models_.end()) model = it->second.lock();
   }
   if (!model) return FailedPreconditionError("model " + request.model + " is not loaded");
+  // Before the scheduler's AttachPrefix: bring the prompt's blocks that follow its RAM chain back
+  // from the tiers (on this thread, not the engine's; see kv_tiers.h).
+  if (tiers_ != nullptr) tiers_->BeforeAdmission(model->runner->namespace_id(), request.prompt_tokens);
   auto fo = std::make_shared<FinishObserver>(this, std::move(observer));
   std::lock_guard<std::mutex> lock(mu_);  // held across Submit so a fast finish finds the route
   SKV_ASSIGN_OR_RETURN(RequestId local, model->scheduler->Submit(std::move(request), fo));
@@ -178,6 +196,7 @@ KvSnapshot EngineBackend::Kv() {
   for (int r = 0; r < kNumEvictionReasons; ++r)
     kv.evictions_by_reason.emplace_back(std::string(EvictionReasonName(static_cast<EvictionReason>(r))),
                                         static_cast<uint64_t>(st.evictions[static_cast<size_t>(r)]));
+  if (tiers_ != nullptr) tiers_->FillSnapshot(&kv);
   return kv;
 }
 

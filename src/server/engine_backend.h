@@ -6,9 +6,14 @@
 // dispatcher: GenerationRequest::model (the weights path) picks the model's scheduler; request
 // ids are the dispatcher's own, so two schedulers' ids never collide.
 //
+// KV tiers (server/kv_tiers.h): blocks evicted from the memory are written back to disk / shared
+// dir / Redis; Submit restores a prompt's blocks from them before the scheduler admits it; the
+// destructor flushes RAM's cached blocks to them (bounded by --kv-shutdown-flush).
+// --no-prefix-cache turns prefix matching off in the memory and opens no tiers.
+//
 // Invariant: a model's scheduler is destroyed (its engine thread joined) before its runner, the
-// runner before the model; the KvMemory outlives every runner. An unloaded model's cached KV
-// blocks stay in the memory (evictable) under its namespace.
+// runner before the model; the KvMemory outlives every runner and the tiers. An unloaded model's
+// cached KV blocks stay in the memory (evictable, then in the tiers) under its namespace.
 //
 // Thread-safety: all methods thread-safe.
 #pragma once
@@ -23,6 +28,7 @@
 namespace swarmkv {
 
 class KvMemory;
+class KvTiers;
 class EngineModel;
 
 class EngineBackend final : public ServerBackend, public GenerationService {
@@ -47,6 +53,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
 
   const BackendOptions options_;
   std::unique_ptr<KvMemory> memory_;
+  std::unique_ptr<KvTiers> tiers_;  // after memory_: destroyed (and flushed) first; null without tiers
 
   std::mutex mu_;
   std::map<std::string, std::weak_ptr<EngineModel>> models_;  // by weights path

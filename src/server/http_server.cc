@@ -278,6 +278,24 @@ void HttpServer::HandleKv(httplib::Response& res) {
   }
   json tiers = json::object();
   for (const char* t : {"ram", "disk", "redis"}) tiers[t] = {{"blocks", by_tier[t].first}, {"bytes", by_tier[t].second}};
+  for (const KvTierSnapshot& t : kv.tiers) {
+    json& j = tiers[t.name];
+    j["blocks"] = by_tier[t.name].first;
+    j["bytes"] = by_tier[t.name].second;
+    j["enabled"] = true;
+    j["available"] = t.available;
+    j["entries"] = t.entries;
+    j["capacity_bytes"] = t.capacity_bytes;
+    j["restored_tokens"] = t.restored_tokens;
+    j["restored_blocks"] = t.restored_blocks;
+    j["written_blocks"] = t.written_blocks;
+    j["write_failures"] = t.write_failures;
+    j["corrupt_dropped"] = t.corrupt_dropped;
+    j["unavailable"] = t.unavailable;
+    j["restore_bytes_per_second"] = t.restore_bytes_per_second;
+  }
+  json writeback = {{"queue_blocks", kv.writeback_queue_blocks}, {"queue_bytes", kv.writeback_queue_bytes},
+                    {"dropped", kv.writeback_dropped}, {"restores_skipped_for_recompute", kv.restores_skipped_for_recompute}};
   uint64_t looked_up = kv.prefix_tokens_hit + kv.prefix_tokens_computed;
   json shared = json::array();
   for (const auto& p : kv.most_shared)
@@ -289,6 +307,7 @@ void HttpServer::HandleKv(httplib::Response& res) {
             {"budget_bytes", kv.budget_bytes},
             {"committed_bytes", kv.committed_bytes},
             {"tiers", tiers},
+            {"writeback", writeback},
             {"usage", usage},
             {"prefix_tokens_hit", kv.prefix_tokens_hit},
             {"prefix_tokens_computed", kv.prefix_tokens_computed},

@@ -28,6 +28,20 @@ ServerMetrics::ServerMetrics() {
                                      "Prefix tokens found in the KV cache (memory core's count)")->Get();
   prefix_computed_ = registry_.AddCounter("swarmkv_kv_prefix_tokens_computed_total",
                                           "Prefix tokens not found in the KV cache (memory core's count)")->Get();
+  restored_tokens_ = registry_.AddCounter("swarmkv_kv_restored_tokens_total",
+                                         "Prompt tokens whose KV was restored into RAM from a lower tier", {"tier"});
+  tier_written_ = registry_.AddCounter("swarmkv_kv_tier_written_blocks_total",
+                                      "Evicted KV blocks written back to a lower tier", {"tier"});
+  tier_errors_ = registry_.AddCounter("swarmkv_kv_tier_errors_total",
+                                     "Lower-tier problems: failed writes, reads while down, corrupt entries dropped",
+                                     {"tier", "kind"});
+  tier_up_ = registry_.AddGauge("swarmkv_kv_tier_up", "1 while a lower tier is reachable", {"tier"});
+  writeback_queue_blocks_ = registry_.AddGauge("swarmkv_kv_writeback_queue_blocks", "Blocks waiting for write-back")->Get();
+  writeback_queue_bytes_ = registry_.AddGauge("swarmkv_kv_writeback_queue_bytes", "Bytes waiting for write-back")->Get();
+  writeback_dropped_ = registry_.AddCounter("swarmkv_kv_writeback_dropped_total",
+                                            "Evicted blocks not written back (queue full or shutdown deadline)")->Get();
+  restore_recompute_ = registry_.AddCounter("swarmkv_kv_restore_recompute_chosen_total",
+                                            "Restores skipped because recomputing was estimated cheaper")->Get();
   models_loaded_ = registry_.AddGauge("swarmkv_models_loaded", "Models currently loaded")->Get();
   queue_rejections_ = registry_.AddCounter("swarmkv_queue_rejections_total",
                                            "Generation requests refused with 503 because the queue was full")->Get();
@@ -72,6 +86,18 @@ void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {
   for (const auto& [reason, n] : kv.evictions_by_reason) evictions_->WithLabels({reason})->MirrorTotal(static_cast<double>(n));
   prefix_hit_->MirrorTotal(static_cast<double>(kv.prefix_tokens_hit));
   prefix_computed_->MirrorTotal(static_cast<double>(kv.prefix_tokens_computed));
+  for (const KvTierSnapshot& t : kv.tiers) {
+    restored_tokens_->WithLabels({t.name})->MirrorTotal(static_cast<double>(t.restored_tokens));
+    tier_written_->WithLabels({t.name})->MirrorTotal(static_cast<double>(t.written_blocks));
+    tier_errors_->WithLabels({t.name, "write"})->MirrorTotal(static_cast<double>(t.write_failures));
+    tier_errors_->WithLabels({t.name, "unavailable"})->MirrorTotal(static_cast<double>(t.unavailable));
+    tier_errors_->WithLabels({t.name, "corrupt"})->MirrorTotal(static_cast<double>(t.corrupt_dropped));
+    tier_up_->WithLabels({t.name})->Set(t.available ? 1 : 0);
+  }
+  writeback_queue_blocks_->Set(static_cast<double>(kv.writeback_queue_blocks));
+  writeback_queue_bytes_->Set(static_cast<double>(kv.writeback_queue_bytes));
+  writeback_dropped_->MirrorTotal(static_cast<double>(kv.writeback_dropped));
+  restore_recompute_->MirrorTotal(static_cast<double>(kv.restores_skipped_for_recompute));
   models_loaded_->Set(models_loaded);
 }
 

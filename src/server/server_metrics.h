@@ -10,7 +10,10 @@
 // time_to_first_token_seconds, inter_token_latency_seconds, request_duration_seconds{route},
 // kv_bytes{tier}, kv_blocks{tier}, kv_budget_bytes, kv_committed_bytes,
 // evictions_total{reason}, kv_prefix_tokens_hit_total/computed_total (memory core's view),
-// models_loaded, queue_rejections_total.
+// models_loaded, queue_rejections_total; tiers below RAM: kv_restored_tokens_total{tier},
+// kv_tier_written_blocks_total{tier}, kv_tier_errors_total{tier,kind=write|unavailable|corrupt},
+// kv_tier_up{tier}, kv_writeback_queue_blocks, kv_writeback_queue_bytes,
+// kv_writeback_dropped_total, kv_restore_recompute_chosen_total.
 //
 // Thread-safety: all methods thread-safe.
 #pragma once
@@ -55,6 +58,14 @@ class ServerMetrics {
   MetricsRegistry::Family<Counter>* evictions_;  // mirrors the memory core's totals
   Counter* prefix_hit_;
   Counter* prefix_computed_;
+  MetricsRegistry::Family<Counter>* restored_tokens_;
+  MetricsRegistry::Family<Counter>* tier_written_;
+  MetricsRegistry::Family<Counter>* tier_errors_;
+  MetricsRegistry::Family<Gauge>* tier_up_;
+  Gauge* writeback_queue_blocks_;
+  Gauge* writeback_queue_bytes_;
+  Counter* writeback_dropped_;
+  Counter* restore_recompute_;
   Gauge* models_loaded_;
   Counter* queue_rejections_;
 };

@@ -1,5 +1,7 @@
 #include "tiers/memory_bridge.h"
 
+#include "base/sysinfo.h"
+
 namespace swarmkv {
 
 EntryLayout EntryLayoutFor(const KvLayout& layout) {
@@ -16,8 +18,10 @@ EntryLayout EntryLayoutFor(const KvLayout& layout) {
   return e;
 }
 
-void ConnectTiers(KvMemory* memory, TierManager* tiers) {
-  memory->SetEvictionHook([tiers](const EvictedBlock& b) {
+namespace {
+
+EvictionHook MakeHook(TierManager* tiers, int64_t wait_until_nanos, int64_t* queued) {
+  return [tiers, wait_until_nanos, queued](const EvictedBlock& b) {
     if (b.layout == nullptr) return;
     TierBlock t;
     t.namespace_id = b.namespace_id;
@@ -27,8 +31,29 @@ void ConnectTiers(KvMemory* memory, TierManager* tiers) {
     t.kv_bytes = b.kv_bytes;
     t.state = b.recurrent_state;
     t.layout = EntryLayoutFor(*b.layout);
-    tiers->OnEvicted(t);
-  });
+    // Past the deadline a waiting hook stops waiting: OnEvicted drops at once.
+    const int64_t wait = wait_until_nanos > MonotonicNanos() ? wait_until_nanos : 0;
+    if (tiers->OnEvicted(t, wait) && queued != nullptr) ++*queued;
+  };
+}
+
+}  // namespace
+
+void ConnectTiers(KvMemory* memory, TierManager* tiers) { memory->SetEvictionHook(MakeHook(tiers, 0, nullptr)); }
+
+FlushReport FlushMemoryToTiers(KvMemory& memory, TierManager& tiers, int64_t deadline_nanos) {
+  FlushReport r;
+  // The hook runs under the memory's lock, on this thread only (EvictCached), so a plain counter
+  // suffices. Waiting there is safe: the writer never calls into KvMemory.
+  memory.SetEvictionHook(MakeHook(&tiers, deadline_nanos, &r.blocks_queued));
+  const MemoryStats before = memory.Stats();
+  memory.EvictCached(UINT64_MAX);
+  const MemoryStats after = memory.Stats();
+  for (size_t i = 0; i < before.evictions.size(); ++i) r.blocks_evicted += after.evictions[i] - before.evictions[i];
+  ConnectTiers(&memory, &tiers);
+  r.drained = tiers.FlushUntil(deadline_nanos);
+  if (!r.drained) tiers.DropQueued();
+  return r;
 }
 
 Result<PrefixRestore> RestorePrefix(KvMemory& memory, TierManager& tiers, const Hash128& namespace_id,
@@ -40,13 +65,17 @@ Result<PrefixRestore> RestorePrefix(KvMemory& memory, TierManager& tiers, const 
   SKV_ASSIGN_OR_RETURN(KvLayout layout, memory.Layout(namespace_id));
   RestoreResult r = tiers.Restore(namespace_id, probe.last_cached_id, probe.next_ids, EntryLayoutFor(layout));
   out.chose_recompute = r.chose_recompute;
+  out.restored_by_tier.assign(tiers.stats().tiers.size(), 0);
   for (const RestoredBlock& b : r.blocks) {
     auto inserted = memory.InsertSealedBlock(namespace_id, b.parent, b.tokens, b.kv_bytes, b.state);
     if (!inserted.ok()) {
       if (inserted.status().code() == StatusCode::kResourceExhausted) break;  // no room: recompute the rest
       return inserted.status();
     }
-    if (*inserted) ++out.restored_blocks;
+    if (*inserted) {
+      ++out.restored_blocks;
+      if (b.tier >= 0 && static_cast<size_t>(b.tier) < out.restored_by_tier.size()) ++out.restored_by_tier[b.tier];
+    }
   }
   return out;
 }

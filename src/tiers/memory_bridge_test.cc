@@ -7,6 +7,7 @@
 
 #include <numeric>
 
+#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "memory/kv_test_util.h"
 #include "tiers/disk_backend.h"
@@ -114,6 +115,70 @@ TEST(MemoryBridgeTest, RestoreContinuesAfterTheRamPartAndStopsAtAGap) {
   EXPECT_EQ(mem->AttachPrefix(t, tokens)->matched_tokens, 16);
   EXPECT_TRUE(testing::VerifySequence(*mem, t, layout, kSalt, std::span(tokens).first(16)));
   ASSERT_TRUE(mem->Release(t).ok());
+  mem->SetEvictionHook(nullptr);
+}
+
+TEST(MemoryBridgeTest, ShutdownFlushWritesEveryCachedBlockThroughASmallQueue) {
+  const std::string dir = testing::TempDir();
+  std::vector<int32_t> tokens(48);
+  std::iota(tokens.begin(), tokens.end(), 300);
+  {
+    auto disk = OpenDisk(dir);
+    // A queue of 2 blocks: a flush that dropped on a full queue would lose most of the 12 blocks.
+    TierManager tm({.tiers = {{disk.get(), true}}, .queue_max_blocks = 2});
+    auto mem = NewMemory(1 << 20, false);
+    ConnectTiers(mem.get(), &tm);
+    const KvLayout layout = mem->Layout(kNs).value();
+    SequenceId live = mem->CreateSequence(kNs).value();
+    ASSERT_TRUE(testing::AppendTokens(*mem, live, layout, kSalt, tokens, false).ok());
+    SequenceId held = mem->Fork(live).value();  // a running sequence at shutdown keeps its blocks
+    ASSERT_TRUE(mem->Release(live).ok());
+    FlushReport busy = FlushMemoryToTiers(*mem, tm, MonotonicNanos() + 10'000'000'000);
+    EXPECT_EQ(busy.blocks_evicted, 0);
+    ASSERT_TRUE(mem->Release(held).ok());
+    FlushReport r = FlushMemoryToTiers(*mem, tm, MonotonicNanos() + 10'000'000'000);
+    EXPECT_EQ(r.blocks_evicted, 12);
+    EXPECT_EQ(r.blocks_queued, 12);
+    EXPECT_TRUE(r.drained);
+    EXPECT_EQ(tm.stats().tiers[0].written, 12);
+    EXPECT_EQ(tm.stats().writeback_dropped, 0);
+    EXPECT_EQ(mem->Stats().namespaces[0].blocks_cached, 0);
+    mem->SetEvictionHook(nullptr);
+  }
+  // After the restart the blocks come back; flushing them again writes nothing (already stored).
+  auto disk = OpenDisk(dir);
+  TierManager tm({.tiers = {{disk.get(), true}}});
+  auto mem = NewMemory(1 << 20, false);
+  ConnectTiers(mem.get(), &tm);
+  EXPECT_EQ(RestorePrefix(*mem, tm, kNs, tokens)->restored_blocks, 12);
+  FlushReport again = FlushMemoryToTiers(*mem, tm, MonotonicNanos() + 10'000'000'000);
+  EXPECT_EQ(again.blocks_evicted, 12);
+  EXPECT_TRUE(again.drained);
+  EXPECT_EQ(tm.stats().tiers[0].written, 0);
+  EXPECT_EQ(tm.stats().tiers[0].write_skipped_present, 12);
+  mem->SetEvictionHook(nullptr);
+}
+
+TEST(MemoryBridgeTest, ShutdownFlushPastItsDeadlineDropsInsteadOfWaiting) {
+  auto disk = OpenDisk(testing::TempDir());
+  TierManager tm({.tiers = {{disk.get(), true}}, .queue_max_blocks = 1});
+  auto mem = NewMemory(1 << 20, false);
+  ConnectTiers(mem.get(), &tm);
+  const KvLayout layout = mem->Layout(kNs).value();
+  std::vector<int32_t> tokens(64);
+  std::iota(tokens.begin(), tokens.end(), 9);
+  SequenceId s = mem->CreateSequence(kNs).value();
+  ASSERT_TRUE(testing::AppendTokens(*mem, s, layout, kSalt, tokens, false).ok());
+  ASSERT_TRUE(mem->Release(s).ok());
+  const int64_t start = MonotonicNanos();
+  FlushReport r = FlushMemoryToTiers(*mem, tm, start - 1);  // already past: nothing waits
+  EXPECT_LT(MonotonicNanos() - start, 2'000'000'000);
+  EXPECT_EQ(r.blocks_evicted, 16);
+  EXPECT_LT(r.blocks_queued, 16);  // the writer cannot keep up with evictions under the lock
+  tm.Flush();                      // a block the writer held when the queue was dropped lands
+  const TierManagerStats st = tm.stats();
+  EXPECT_EQ(st.writeback_dropped + st.tiers[0].written, 16);
+  EXPECT_EQ(st.queue_blocks, 0);
   mem->SetEvictionHook(nullptr);
 }
 

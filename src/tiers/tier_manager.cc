@@ -1,6 +1,7 @@
 #include "tiers/tier_manager.h"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "base/logging.h"
@@ -38,18 +39,31 @@ TierManager::~TierManager() {
     stop_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
   writer_.join();
 }
 
-bool TierManager::OnEvicted(const TierBlock& block) {
+bool TierManager::WaitForRoomLocked(std::unique_lock<std::mutex>& lock, uint64_t bytes, int64_t wait_until_nanos) {
+  auto has_room = [&] {
+    return stop_ || (static_cast<int64_t>(queue_.size()) < options_.queue_max_blocks &&
+                     queue_bytes_ + bytes <= options_.queue_max_bytes);
+  };
+  while (!has_room()) {
+    const int64_t left = wait_until_nanos - MonotonicNanos();
+    if (wait_until_nanos == 0 || left <= 0) return false;
+    room_cv_.wait_for(lock, std::chrono::nanoseconds(left));
+  }
+  return !stop_;
+}
+
+bool TierManager::OnEvicted(const TierBlock& block, int64_t wait_until_nanos) {
   bool any_write_back = false;
   for (const TierSpec& t : options_.tiers) any_write_back |= t.write_back;
   const uint64_t bytes = block.kv_bytes.size() + block.state.size();
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     ++stats_.evictions_seen;
-    if (!any_write_back || stop_ || static_cast<int64_t>(queue_.size()) >= options_.queue_max_blocks ||
-        queue_bytes_ + bytes > options_.queue_max_bytes) {
+    if (!any_write_back || bytes > options_.queue_max_bytes || !WaitForRoomLocked(lock, bytes, wait_until_nanos)) {
       ++stats_.writeback_dropped;
       return false;
     }
@@ -65,8 +79,8 @@ bool TierManager::OnEvicted(const TierBlock& block) {
   job.kv_bytes.assign(block.kv_bytes.begin(), block.kv_bytes.end());
   job.state.assign(block.state.begin(), block.state.end());
   {
-    std::lock_guard lock(mu_);
-    if (static_cast<int64_t>(queue_.size()) >= options_.queue_max_blocks || queue_bytes_ + bytes > options_.queue_max_bytes) {
+    std::unique_lock lock(mu_);
+    if (!WaitForRoomLocked(lock, bytes, wait_until_nanos)) {
       ++stats_.writeback_dropped;  // another thread filled it meanwhile
       return false;
     }
@@ -83,6 +97,25 @@ void TierManager::Flush() {
   idle_cv_.wait(lock, [&] { return queue_.empty() && !writing_; });
 }
 
+bool TierManager::FlushUntil(int64_t deadline_nanos) {
+  std::unique_lock lock(mu_);
+  while (!(queue_.empty() && !writing_)) {
+    const int64_t left = deadline_nanos - MonotonicNanos();
+    if (left <= 0) return false;
+    idle_cv_.wait_for(lock, std::chrono::nanoseconds(left));
+  }
+  return true;
+}
+
+void TierManager::DropQueued() {
+  std::lock_guard lock(mu_);
+  stats_.writeback_dropped += static_cast<int64_t>(queue_.size());
+  queue_.clear();
+  queue_bytes_ = 0;
+  room_cv_.notify_all();
+  if (!writing_) idle_cv_.notify_all();
+}
+
 void TierManager::WriterLoop() {
   std::unique_lock lock(mu_);
   while (true) {
@@ -92,6 +125,7 @@ void TierManager::WriterLoop() {
     queue_.pop_front();
     queue_bytes_ -= job.bytes();
     writing_ = true;
+    room_cv_.notify_all();
     lock.unlock();
     WriteOne(job);
     lock.lock();
@@ -111,6 +145,15 @@ void TierManager::WriteOne(const Job& job) {
   }
   for (size_t t = 0; t < options_.tiers.size(); ++t) {
     if (!options_.tiers[t].write_back) continue;
+    // A block restored from this tier and evicted again (or flushed at shutdown) is already there:
+    // identity names content, so the stored entry is the same bytes. A bad stored copy is found
+    // and erased on read, after which the next eviction writes it again.
+    auto present = options_.tiers[t].backend->Contains(job.meta.id);
+    if (present.ok() && *present) {
+      std::lock_guard lock(mu_);
+      ++stats_.tiers[t].write_skipped_present;
+      continue;
+    }
     // Failures are counted; the backend itself logs once and pauses (disk full) or reconnects (Redis).
     Status s = options_.tiers[t].backend->Put(job.meta.id, AsBytes(*entry));
     std::lock_guard lock(mu_);
@@ -184,6 +227,10 @@ RestoreResult TierManager::Restore(const Hash128& namespace_id, const Hash128& f
     for (int t = 0; t < num_tiers && found < 0; ++t) {
       auto has = options_.tiers[t].backend->Contains(id);
       if (has.ok() && *has) found = t;
+      if (!has.ok() && has.status().code() == StatusCode::kUnavailable) {
+        std::lock_guard lock(mu_);
+        ++stats_.tiers[t].unavailable;  // a tier that is down reads as a miss; counted here
+      }
     }
     if (found < 0) break;
     tier_of.push_back(found);

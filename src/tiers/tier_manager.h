@@ -1,8 +1,10 @@
 // TierManager: moves KV blocks between RAM and the lower tiers (disk, shared dir, Redis).
 //
 // Write-back: OnEvicted() copies an evicted block into a bounded queue and returns at once; one
-// background thread encodes it (entry_format.h) and writes it to every tier marked write_back.
-// A full queue drops the block and counts it: the request path never waits on a tier.
+// background thread encodes it (entry_format.h) and writes it to every tier marked write_back
+// that does not hold that identity already (a restored block evicted again is not rewritten).
+// A full queue drops the block and counts it: the request path never waits on a tier (only the
+// shutdown flush passes a deadline to wait for room).
 //
 // Restore: Restore() takes the identities of the blocks that follow the RAM part of a prompt's
 // chain and walks them in order through the tiers (in the order given: disk, shared dir, Redis).
@@ -70,6 +72,7 @@ struct TierStats {
   double bandwidth_bytes_per_second = 0;  // decoded KV bytes per second (EWMA), 0 until measured
   int64_t misses = 0, unavailable = 0, corrupt_dropped = 0;
   int64_t written = 0, write_failures = 0;
+  int64_t write_skipped_present = 0;  // write-back found the entry already stored (e.g. restored blocks)
 };
 
 // Every metric of the manager in one struct (the one observer seam).
@@ -113,9 +116,16 @@ class TierManager {
 
   // Queues a block for write-back; false when dropped (queue full or no write-back tier).
   // Cheap: one copy of the block; safe to call under the memory core's lock.
-  bool OnEvicted(const TierBlock& block);
+  // `wait_until_nanos` (MonotonicNanos clock; 0 = never wait): a full queue makes the caller wait
+  // for room until then instead of dropping at once — for the shutdown flush only, never on the
+  // request path.
+  bool OnEvicted(const TierBlock& block, int64_t wait_until_nanos = 0);
   // Blocks until the write-back queue is empty (tests, shutdown).
   void Flush();
+  // The same with a deadline (MonotonicNanos); true when the queue was drained in time.
+  bool FlushUntil(int64_t deadline_nanos);
+  // Drops every queued block (counted as dropped): a bounded shutdown gives up on the rest.
+  void DropQueued();
 
   // Restores the chain `ids` (ids[0]'s parent is `first_parent`) from the tiers; see above.
   // `layout` is the namespace's: an entry with another layout is foreign.
@@ -140,6 +150,8 @@ class TierManager {
     uint64_t bytes() const { return kv_bytes.size() + state.size(); }
   };
   void WriterLoop();
+  // Waits (until the deadline; 0 = not at all) for room for `bytes` in the queue. REQUIRES mu_.
+  bool WaitForRoomLocked(std::unique_lock<std::mutex>& lock, uint64_t bytes, int64_t wait_until_nanos);
   void WriteOne(const Job& job);
   // Reads, verifies and decodes ids[i] from tier `t`; nullopt on a miss or a bad entry.
   std::optional<RestoredBlock> ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent,
@@ -152,6 +164,7 @@ class TierManager {
   mutable std::mutex mu_;
   std::condition_variable cv_;        // writer wake-up
   std::condition_variable idle_cv_;   // Flush()
+  std::condition_variable room_cv_;   // OnEvicted() waiting for queue room (shutdown flush)
   std::deque<Job> queue_;
   uint64_t queue_bytes_ = 0;
   bool writing_ = false;              // the writer holds a job outside the queue

@@ -67,7 +67,17 @@ void ServerE2ETest::TearDown() {
 void ServerE2ETest::StartServer(const std::vector<std::string>& extra_args) {
   cli::ServerProcessOptions o;
   o.binary = SWARMKV_BIN;
-  o.args = {"--model", "tiny=" + model_path_, "--no-ollama", "--kv-memory", "256MiB"};
+  o.args = {"--model", "tiny=" + model_path_, "--no-ollama"};
+  // Defaults unless the test gives its own: a private disk tier (never the user's cache dir, and
+  // no hits left over from another test) and a RAM budget.
+  auto given = [&](const std::string& flag) {
+    for (const auto& a : extra_args) {
+      if (a == flag) return true;
+    }
+    return false;
+  };
+  if (!given("--kv-disk")) o.args.insert(o.args.end(), {"--kv-disk", dir_ + "/kv"});
+  if (!given("--kv-memory")) o.args.insert(o.args.end(), {"--kv-memory", "256MiB"});
   o.args.insert(o.args.end(), extra_args.begin(), extra_args.end());
   o.log_path = dir_ + "/server.log";
   o.ready_timeout_ms = 60000;
