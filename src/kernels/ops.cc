@@ -68,8 +68,11 @@ void ApplyRope(const RopeParams& p, int64_t pos, float* x, int64_t head_dim, int
       const int a = p.neox ? i0 / 2 : i0;
       const int b = p.neox ? i0 / 2 + n_dims / 2 : i0 + 1;
       const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+      // ggml-cpu is built with FMA and GCC contracts `x0*c - x1*s` / `x0*s + x1*c` into one
+      // fused multiply-add each (checked bit for bit against llama.cpp's ROPE output); the
+      // explicit std::fma gives those bits on every ISA.
+      v[a] = std::fma(x0, c, -(x1 * s));
+      v[b] = std::fma(x0, s, x1 * c);
     }
   }
   if (cache != cs) delete[] cache;
