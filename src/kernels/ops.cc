@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/attention_simd.h"
+#include "kernels/cpu_features.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
@@ -110,7 +112,12 @@ void SwiGlu(const float* gate, const float* up, float* y, int64_t n) {
   // ggml_vec_silu_f32 / ggml_vec_swiglu_f32 (AVX-512 build): whole groups of 16 through the
   // vector exp, the rest through the C library's expf; then the product with up.
   const int64_t nv = n & ~int64_t{15};
-  for (int64_t i = 0; i < nv; ++i) {
+  int64_t i0 = 0;
+  if (ActiveIsa() >= Isa::kAvx2) {  // same bits, 8 lanes at a time
+    internal::SwiGluVecAvx2(gate, up, y, nv);
+    i0 = nv;
+  }
+  for (int64_t i = i0; i < nv; ++i) {
     const float g = gate[i];
     y[i] = (g / (1.0f + GgmlVecExp(0.0f - g))) * up[i];
   }

@@ -5,6 +5,7 @@
 
 #include "kernels/attention_simd.h"
 #include "kernels/convert.h"
+#include "kernels/ops.h"
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -377,6 +378,37 @@ float ExpShiftSumAvx2(float* s, int64_t n, float max) {
     acc = _mm256_add_ps(acc, e);
   }
   return HsumF32x8(acc);
+}
+
+void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 x = _mm256_sub_ps(_mm256_setzero_ps(), g);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+    const __m256 nf = _mm256_sub_ps(z, shift);
+    const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 p = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, one));
+    // p * 2^n with 2^n a normal float is one correctly rounded product, as ldexp / scalef.
+    const __m256i ni = _mm256_cvtps_epi32(nf);
+    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+    const __m256 e = _mm256_mul_ps(p, pow2);
+    const __m256 out = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i));
+    _mm256_storeu_ps(y + i, out);
+    const __m256 outside = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf), _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    const int bad = _mm256_movemask_ps(_mm256_or_ps(outside, _mm256_cmp_ps(nf, nf, _CMP_UNORD_Q)));
+    if (bad != 0) {
+      for (int l = 0; l < 8; ++l) {
+        if (bad & (1 << l)) y[i + l] = (gate[i + l] / (1.0f + GgmlVecExp(0.0f - gate[i + l]))) * up[i + l];
+      }
+    }
+  }
 }
 
 }  // namespace swarmkv::internal
