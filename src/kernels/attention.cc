@@ -50,6 +50,30 @@ struct HeadState {
 
 }  // namespace
 
+namespace internal {
+
+float DotF16Ggml(const f16_t* k, const float* q, int64_t n) {
+  const int64_t np = n & ~int64_t{31};
+  double sum = 0.0;
+  if (np > 0) {
+    float acc[4][8] = {};
+    for (int64_t i = 0; i < np; i += 32) {
+      for (int j = 0; j < 4; ++j) {
+        for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(F16ToF32(k[i + 8 * j + l]), q[i + 8 * j + l], acc[j][l]);
+      }
+    }
+    float r[8];
+    for (int l = 0; l < 8; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    float t[4];
+    for (int l = 0; l < 4; ++l) t[l] = r[l] + r[l + 4];
+    sum = static_cast<double>((t[0] + t[1]) + (t[2] + t[3]));
+  }
+  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(F16ToF32(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
+}  // namespace internal
+
 KvLayerLayout KvLayerLayout::ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
                                             int64_t head_dim_k, int64_t head_dim_v,
                                             int block_tokens, int layer) {
@@ -140,12 +164,13 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       qbuf.resize(static_cast<size_t>(q_row_bytes * group));
       scores.resize(static_cast<size_t>(B * group));
       acc16.assign(static_cast<size_t>(Dv * group), 0);
-      if (simd_f16) qf.resize(static_cast<size_t>(Dk * group));
+      const bool f16_k = L.k_type == TensorType::kF16;
+      if (f16_k) qf.resize(static_cast<size_t>(Dk * group));
       std::vector<float> M(group, -INFINITY), S(group, 0.0f);
       for (int g = 0; g < group; ++g) {
         const int h = kvh * group + g;
         ConvertActivationRow(qt, q + qi * q_stride + h * Dk, qbuf.data() + g * q_row_bytes, Dk);
-        if (simd_f16) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + g * q_row_bytes), qf.data() + g * Dk, Dk);
+        if (f16_k) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + g * q_row_bytes), qf.data() + g * Dk, Dk);
       }
       const int64_t last_block = pos / B;
       for (int64_t b = 0; b <= last_block; ++b) {
@@ -153,8 +178,14 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
         const int64_t n = b < last_block ? B : pos - b * B + 1;
         const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
         const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
+        // f16 K: ggml_vec_dot_f16's summation order (llama.cpp's kq_vec_dot), same bits per ISA.
         if (simd_f16) {
-          f16k.scores(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, scale, scores.data(), B);
+          f16k.scores_ggml(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, scale, scores.data(), B);
+        } else if (f16_k) {
+          for (int g = 0; g < group; ++g)
+            for (int64_t j = 0; j < n; ++j)
+              scores[g * B + j] = internal::DotF16Ggml(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride),
+                                                       qf.data() + g * Dk, Dk) * scale;
         } else {
           for (int g = 0; g < group; ++g)
             for (int64_t j = 0; j < n; ++j)
@@ -181,7 +212,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
             if (simd_mad) {
               f16k.mad_f16(acc, v, Dv, vs);
             } else {
-              for (int64_t d = 0; d < Dv; ++d) acc[d] = F32ToF16(F16ToF32(acc[d]) + F16ToF32(v[d]) * vs);
+              for (int64_t d = 0; d < Dv; ++d) acc[d] = F32ToF16(std::fma(F16ToF32(v[d]), vs, F16ToF32(acc[d])));
             }
             S[g] = S[g] * ms + vs;
           }

@@ -193,6 +193,29 @@ TEST(AttentionTest, ChunkingBatchingAndThreadsDoNotChangeAnyBit) {
   }
 }
 
+// llama.cpp mode with f16 K/V (the default KV dtype) gives the same bytes at every ISA: scores in
+// ggml_vec_dot_f16's order, fused f16 V accumulation (parity with llama.cpp depends on it).
+TEST(AttentionTest, LlamaCppModeF16IsTheSameBitsOnEveryIsa) {
+  std::mt19937 rng(11);
+  const int64_t n = 40;
+  Sequence s = MakeSequence(TensorType::kF16, TensorType::kF16, 0, n, rng);
+  std::normal_distribution<float> d;
+  std::vector<float> q(n * kHeads * kDk);
+  for (auto& x : q) x = d(rng);
+  std::vector<int64_t> pos(n);
+  for (int64_t i = 0; i < n; ++i) pos[i] = i;
+  const int64_t row = kHeads * kDv;
+  std::vector<float> want(n * row);
+  ASSERT_TRUE(PagedAttention({kHeads, 0, Isa::kScalar, nullptr, true}, View(s), q.data(), kHeads * kDk, pos.data(), n,
+                             want.data(), row).ok());
+  for (Isa isa : SupportedIsas()) {
+    std::vector<float> got(n * row);
+    ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr, true}, View(s), q.data(), kHeads * kDk, pos.data(), n,
+                               got.data(), row).ok());
+    ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * 4), 0) << IsaName(isa);
+  }
+}
+
 // With 2-token blocks, 45 tokens span 23 blocks: more than one 16-block span, so the per-span
 // partial results and their merge are exercised.
 TEST(AttentionTest, LongSequencesSplitIntoSpansStayExactAndInvariant) {

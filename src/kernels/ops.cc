@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/attention_simd.h"
+#include "kernels/cpu_features.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
@@ -68,8 +70,11 @@ void ApplyRope(const RopeParams& p, int64_t pos, float* x, int64_t head_dim, int
       const int a = p.neox ? i0 / 2 : i0;
       const int b = p.neox ? i0 / 2 + n_dims / 2 : i0 + 1;
       const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+      // ggml-cpu is built with FMA and GCC contracts `x0*c - x1*s` / `x0*s + x1*c` into one
+      // fused multiply-add each (checked bit for bit against llama.cpp's ROPE output); the
+      // explicit std::fma gives those bits on every ISA.
+      v[a] = std::fma(x0, c, -(x1 * s));
+      v[b] = std::fma(x0, s, x1 * c);
     }
   }
   if (cache != cs) delete[] cache;
@@ -88,10 +93,37 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+float GgmlVecExp(float x) {
+  // Range reduction x = n ln2 + b (n rounded via the 1.5 * 2^23 trick, ln2 in two parts), then
+  // a degree-5 polynomial with the constant term folded into the last fused multiply-add, then
+  // scaling by 2^n (exact for normal results, like _mm512_scalef_ps).
+  const float shift = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, shift);
+  const float n = z - shift;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float p = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                    std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(p, static_cast<int>(n));
+}
+
 void SwiGlu(const float* gate, const float* up, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
+  // ggml_vec_silu_f32 / ggml_vec_swiglu_f32 (AVX-512 build): whole groups of 16 through the
+  // vector exp, the rest through the C library's expf; then the product with up.
+  const int64_t nv = n & ~int64_t{15};
+  int64_t i0 = 0;
+  if (ActiveIsa() >= Isa::kAvx2) {  // same bits, 8 lanes at a time
+    internal::SwiGluVecAvx2(gate, up, y, nv);
+    i0 = nv;
+  }
+  for (int64_t i = i0; i < nv; ++i) {
     const float g = gate[i];
-    y[i] = g / (1.0f + std::exp(-g)) * up[i];
+    y[i] = (g / (1.0f + GgmlVecExp(0.0f - g))) * up[i];
+  }
+  for (int64_t i = nv; i < n; ++i) {
+    const float g = gate[i];
+    y[i] = (g / (1.0f + std::exp(-g))) * up[i];
   }
 }
 

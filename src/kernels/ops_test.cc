@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/attention_simd.h"
+#include "kernels/cpu_features.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
@@ -121,6 +123,33 @@ TEST(OpsTest, GetRowDequantizesOneRowAndRejectsOutOfRange) {
   for (int i = 0; i < 32; ++i) EXPECT_NEAR(out[i], m[64 + i], 0.02f);
   EXPECT_FALSE(GetRow(TensorType::kQ8_0, q.data(), 3, 32, 0, 3, out.data()).ok());
   EXPECT_FALSE(GetRow(TensorType::kQ8_0, q.data(), 3, 32, 0, -1, out.data()).ok());
+}
+
+
+TEST(OpsTest, SwiGluVectorExpMatchesScalarBitForBitAndLibmClosely) {
+  // GgmlVecExp (llama.cpp's AVX-512 vector exp) stays within 2 ulp-ish of expf, and the AVX2
+  // SwiGLU gives exactly the scalar formula's bits, including lanes outside the normal range.
+  std::vector<float> g, u;
+  for (float x = -120.0f; x <= 120.0f; x += 0.0137f) {
+    g.push_back(x);
+    u.push_back(0.5f + std::fmod(std::fabs(x), 3.0f));
+  }
+  while (g.size() % 8 != 0) {
+    g.push_back(1.0f);
+    u.push_back(1.0f);
+  }
+  for (float x : g) {
+    if (std::fabs(x) < 80.0f) {
+      EXPECT_NEAR(GgmlVecExp(x), std::exp(x), 4e-7f * std::exp(x)) << x;
+    }
+  }
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  std::vector<float> y(g.size());
+  internal::SwiGluVecAvx2(g.data(), u.data(), y.data(), static_cast<int64_t>(g.size()));
+  for (size_t i = 0; i < g.size(); ++i) {
+    const float want = (g[i] / (1.0f + GgmlVecExp(0.0f - g[i]))) * u[i];
+    ASSERT_EQ(y[i], want) << "g=" << g[i];
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Scalar reference dot products (the twin every SIMD kernel is tested against).
 // Float rows accumulate in double (as ggml's scalar path); quantized blocks accumulate exact
 // integer sums per block, then scale in float.
+#include <cmath>
+
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -31,31 +33,47 @@ float DotBF16(int64_t n, const void* w, const void* x) {
   return static_cast<float>(s);
 }
 
+// Q8_0 / Q4_0 x Q8_0 in the AVX2 kernels' (and ggml-cpu's x86) order, so every ISA gives the
+// same bits: per block, 8 integer lane sums of 4 consecutive products each, fused into 8 float
+// accumulators with scale d_w * d_x; one horizontal sum at the end, (l0+l4 + l2+l6) +
+// (l1+l5 + l3+l7) as HsumF32x8 / hsum_float_8 add them.
+float HsumLanes8(const float acc[8]) {
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = acc[l] + acc[l + 4];
+  return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
 float DotQ8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ8_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
-  float s = 0;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0; ++j) sumi += a[i].qs[j] * b[i].qs[j];
-    s += static_cast<float>(sumi) * (F16ToF32(a[i].d) * F16ToF32(b[i].d));
+    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
+    for (int l = 0; l < 8; ++l) {
+      int sumi = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) sumi += a[i].qs[j] * b[i].qs[j];
+      acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
+    }
   }
-  return s;
+  return HsumLanes8(acc);
 }
 
 float DotQ4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ4_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
-  float s = 0;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK4_0 / 2; ++j) {
-      sumi += ((a[i].qs[j] & 0x0F) - 8) * b[i].qs[j];
-      sumi += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kQK4_0 / 2];
+    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
+    for (int l = 0; l < 8; ++l) {
+      int sumi = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) {
+        const int q = j < kQK4_0 / 2 ? (a[i].qs[j] & 0x0F) : (a[i].qs[j - kQK4_0 / 2] >> 4);
+        sumi += (q - 8) * b[i].qs[j];
+      }
+      acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
     }
-    s += static_cast<float>(sumi) * (F16ToF32(a[i].d) * F16ToF32(b[i].d));
   }
-  return s;
+  return HsumLanes8(acc);
 }
 
 // Q4_K / Q5_K share the structure: 8 sub-blocks of 32 with 6-bit scale and min.

@@ -58,6 +58,16 @@ std::vector<double> LogSoftmax(std::span<const float> logits) {
   return out;
 }
 
+double MaxLogProbDiff(std::span<const std::pair<int32_t, double>> ref, std::span<const float> logits) {
+  const std::vector<double> lp = LogSoftmax(logits);
+  double worst = 0.0;
+  for (const auto& [id, want] : ref) {
+    if (id < 0 || static_cast<size_t>(id) >= lp.size()) return INFINITY;
+    worst = std::max(worst, std::abs(lp[id] - want));
+  }
+  return worst;
+}
+
 Status CheckStep(std::span<const std::pair<int32_t, double>> ref, std::span<const float> logits, int step,
                  const ParityOptions& options) {
   if (ref.empty()) return Status::OK();

@@ -47,6 +47,10 @@ struct ParityOptions {
 Status CheckStep(std::span<const std::pair<int32_t, double>> reference_top, std::span<const float> logits,
                  int step, const ParityOptions& options = {});
 
+// Largest |log-prob - reference| over the step's listed tokens (0 for an empty step; +inf for
+// a token outside the vocabulary). For reporting how far from the tolerance an engine is.
+double MaxLogProbDiff(std::span<const std::pair<int32_t, double>> reference_top, std::span<const float> logits);
+
 // log-softmax of logits, in double.
 std::vector<double> LogSoftmax(std::span<const float> logits);
 
