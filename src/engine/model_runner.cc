@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "engine/model_binding.h"
+#include "kernels/cpu_features.h"
 
 namespace swarmkv {
 
@@ -15,6 +16,7 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   kv.k_type = options.kv_type;
   kv.v_type = options.kv_type;
   kv.block_tokens = static_cast<uint32_t>(options.block_tokens);
+  kv.numerics = KernelNumericsId();
   std::unique_ptr<LlamaRunner> r(new LlamaRunner());
   r->ns_ = model->KvNamespace(kv);
   NamespaceOptions no;

@@ -8,6 +8,7 @@
 // Thread-safety: all functions are safe to call concurrently.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,13 @@ bool IsaSupported(Isa isa);
 Isa BestIsa();
 // The level kernels use by default: BestIsa() unless SWARMKV_KERNELS asks for a lower one.
 Isa ActiveIsa();
+
+// The bits K/V come out with depend on the kernels that computed them: float sums on different
+// ISAs differ in the last bit. This id (the active ISA and a version bumped whenever any kernel
+// changes its output bits) goes into the KV namespace, so KV is shared — through RAM, disk or a
+// Redis used by several machines — only between processes whose kernels give identical bits.
+inline constexpr uint32_t kKernelNumericsVersion = 1;
+inline uint32_t KernelNumericsId() { return (kKernelNumericsVersion << 8) | static_cast<uint32_t>(ActiveIsa()); }
 // Every level this CPU supports, lowest first (for tests that compare each to scalar).
 std::vector<Isa> SupportedIsas();
 

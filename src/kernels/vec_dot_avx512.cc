@@ -1,6 +1,6 @@
 // AVX-512 (F/BW/VL + VNNI) dot products, compiled with those -m flags only and called only
-// when CPUID reports them. Float rows use 16-lane accumulators; Q8_0/Q4_0 use VNNI's dpbusd
-// (no 16-bit intermediate). K-quants have no AVX-512 kernel yet: GetVecDot falls back to AVX2.
+// when CPUID reports them. Float rows use 16-lane accumulators. Q8_0/Q4_0 and K-quants have no
+// AVX-512 kernel: GetVecDot falls back to AVX2 (for Q8_0/Q4_0 on purpose: see the table).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -115,92 +115,6 @@ float OneFloat(int64_t n, const void* w, const void* x) {
   return o;
 }
 
-// Q8_0 / Q4_0 weights x Q8_0 activations on 512-bit VNNI: two 32-element blocks per zmm.
-// Per output: for each pair of blocks, p = dpbusd(|w|, x signed by w), then
-// acc = fmadd(dw * dx (per half), float(p), acc); a trailing odd block fills the low half
-// (high half zero). One horizontal sum at the end. The tile template computes R rows x T
-// tokens with exactly this per-output sequence, so every (R, T) gives the same bits.
-template <bool kNibbles, typename Block>
-inline __m256i LoadBlock(const Block& b) {
-  if constexpr (kNibbles) {
-    return _mm256_sub_epi8(internal::UnpackNibbles32(b.qs), _mm256_set1_epi8(8));
-  } else {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-  }
-}
-
-template <bool kNibbles, typename Block>
-inline __m512i LoadPair(const Block* b, bool two) {
-  const __m256i lo = LoadBlock<kNibbles>(b[0]);
-  const __m256i hi = two ? LoadBlock<kNibbles>(b[1]) : _mm256_setzero_si256();
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-inline __m512 ScalePair(f16_t d0, f16_t d1, bool two) {
-  const __m256i lo = _mm256_castps_si256(_mm256_set1_ps(HalfToFloat(d0)));
-  const __m256i hi = _mm256_castps_si256(_mm256_set1_ps(two ? HalfToFloat(d1) : 0.0f));
-  return _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
-}
-
-template <typename Block, bool kNibbles, int R, int T>
-void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
-            int64_t y_stride) {
-  const int64_t nb = n / kQK8_0;
-  __m512 acc[R][T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i += 2) {
-    const bool two = i + 1 < nb;
-    __m512i qx[T];
-    __m512 dx[T];
-    for (int t = 0; t < T; ++t) {
-      const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x[t]) + i;
-      qx[t] = LoadPair<false>(b, two);
-      dx[t] = ScalePair(b[0].d, two ? b[1].d : 0, two);
-    }
-    for (int r = 0; r < R; ++r) {
-      const Block* a = reinterpret_cast<const Block*>(w + r * w_stride) + i;
-      const __m512i qw = LoadPair<kNibbles>(a, two);
-      const __m512 dw = ScalePair(a[0].d, two ? a[1].d : 0, two);
-      const __m512i aw = _mm512_abs_epi8(qw);
-      const __mmask64 neg = _mm512_movepi8_mask(qw);
-      for (int t = 0; t < T; ++t) {
-        const __m512i sx = _mm512_mask_sub_epi8(qx[t], neg, _mm512_setzero_si512(), qx[t]);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
-        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx[t]), _mm512_cvtepi32_ps(p), acc[r][t]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-template <typename Block, bool kNibbles>
-void TileQ8Dispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x,
-                    int tokens, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
-  static constexpr Fn kTable[4][4] = {
-      {TileQ8<Block, kNibbles, 1, 1>, TileQ8<Block, kNibbles, 1, 2>, TileQ8<Block, kNibbles, 1, 3>, TileQ8<Block, kNibbles, 1, 4>},
-      {TileQ8<Block, kNibbles, 2, 1>, TileQ8<Block, kNibbles, 2, 2>, TileQ8<Block, kNibbles, 2, 3>, TileQ8<Block, kNibbles, 2, 4>},
-      {TileQ8<Block, kNibbles, 3, 1>, TileQ8<Block, kNibbles, 3, 2>, TileQ8<Block, kNibbles, 3, 3>, TileQ8<Block, kNibbles, 3, 4>},
-      {TileQ8<Block, kNibbles, 4, 1>, TileQ8<Block, kNibbles, 4, 2>, TileQ8<Block, kNibbles, 4, 3>, TileQ8<Block, kNibbles, 4, 4>},
-  };
-  kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
-}
-
-template <typename Block, bool kNibbles>
-float OneQ8(int64_t n, const void* w, const void* x) {
-  float o;
-  TileQ8<Block, kNibbles, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
-  return o;
-}
-
-template <void (*Multi)(int64_t, const void*, const void* const*, float*)>
-float One(int64_t n, const void* w, const void* x) {
-  float o;
-  Multi(n, w, &x, &o);
-  return o;
-}
 
 }  // namespace
 
@@ -209,8 +123,11 @@ const VecDotTable kVecDotAvx512 = {
     {OneFloat<float, LoadF32x16, LoadF32M>, nullptr, 0, TileFloatDispatch<float, LoadF32x16, LoadF32M>},
     {OneFloat<f16_t, LoadF16x16, LoadF16M>, nullptr, 0, TileFloatDispatch<f16_t, LoadF16x16, LoadF16M>},
     {OneFloat<bf16_t, LoadBF16x16, LoadBF16M>, nullptr, 0, TileFloatDispatch<bf16_t, LoadBF16x16, LoadBF16M>},
-    {OneQ8<BlockQ8_0, false>, nullptr, 0, TileQ8Dispatch<BlockQ8_0, false>},
-    {OneQ8<BlockQ4_0, true>, nullptr, 0, TileQ8Dispatch<BlockQ4_0, true>},
+    // Q8_0/Q4_0 run the AVX2 kernels on AVX-512 machines too: those follow ggml-cpu's x86 float
+    // order bit for bit (llama.cpp parity). A VNNI tile summing two blocks per zmm (in git
+    // history) was faster but summed in another order; a VNNI version must keep the AVX2 order.
+    {},
+    {},
     {},
     {},
     {},

@@ -83,6 +83,9 @@ TEST_F(FingerprintTest, KvSettingsAndHParamsChangeTheNamespace) {
   EXPECT_NE(ns, a->KvNamespace(v8));
   EXPECT_NE(ns, a->KvNamespace(b16));
   EXPECT_NE(a->KvNamespace(k8), a->KvNamespace(v8));
+  KvCacheConfig other_kernels = base;
+  other_kernels.numerics = base.numerics + 1;
+  EXPECT_NE(ns, a->KvNamespace(other_kernels));
   ModelHParams h = a->hparams();
   h.rope_freq_base *= 2;
   EXPECT_NE(ns, ComputeKvNamespace(h, base, a->fingerprint()));

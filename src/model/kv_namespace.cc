@@ -31,6 +31,7 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));
   x.UpdateU32(static_cast<uint32_t>(kv.v_type));
   x.UpdateU32(kv.block_tokens);
+  x.UpdateU32(kv.numerics);
   x.UpdateHash(fp);
   return x.Digest();
 }
