@@ -252,7 +252,10 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
         }
         g->Observe(p);
         std::string out;
-        if (!p.text.empty()) out += StreamText(*g, p.text);
+        // A chunk for every batch of new tokens, even when their text is still held back (an
+        // incomplete UTF-8 character, a possible stop string): clients see the first token's
+        // time, and a stalled-looking stream is a live one.
+        if (!p.text.empty() || (!p.tokens.empty() && !p.finished)) out += StreamText(*g, p.text);
         if (p.finished) out += StreamEnd(*g, p);
         if (!out.empty() && !sink.write(out.data(), out.size())) {
           g->stream->MarkClientGone();

@@ -54,12 +54,13 @@ AgentResult RunAgent(int port, const AgentRequest& request) {
         return false;
       }
       if (j.contains("message") && j["message"].contains("content")) {
-        std::string piece = j["message"]["content"].get<std::string>();
-        if (!got_first && (!piece.empty() || j.value("done", false))) {
+        // The server streams one line per generated token, even when its text is still held back
+        // (an incomplete UTF-8 character, a possible stop string): the first line is the first token.
+        if (!got_first) {
           got_first = true;
           result.ttft_ms = ms_since_start();
         }
-        result.text += piece;
+        result.text += j["message"]["content"].get<std::string>();
       }
       if (j.value("done", false)) {
         done = true;
