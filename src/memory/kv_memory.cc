@@ -780,6 +780,57 @@ MemoryStats KvMemory::Stats() const {
   return st;
 }
 
+std::vector<SharedPrefix> KvMemory::MostSharedPrefixes(size_t max) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  std::vector<SharedPrefix> out;
+  for (const auto& [ns_id, ns] : m.namespaces) {
+    std::unordered_map<BlockId, int64_t, Hash128Hasher> depth;  // blocks from the sequence start
+    auto depth_of = [&](const Block* b) {
+      // Walk up to the first block of known depth (or the root), then fill in on the way back.
+      std::vector<const Block*> chain;
+      int64_t d = 0;
+      for (const Block* p = b; p != nullptr;) {
+        if (auto it = depth.find(p->id); it != depth.end()) {
+          d = it->second;
+          break;
+        }
+        chain.push_back(p);
+        if (p->parent.IsZero()) break;
+        auto pit = ns->index.find(p->parent);
+        p = pit == ns->index.end() ? nullptr : pit->second;
+      }
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) depth[(*it)->id] = ++d;
+      return d;
+    };
+    for (const auto& [id, b] : ns->index) {
+      if (b->refs < 2) continue;
+      bool longer_with_as_many = false;
+      if (auto cit = ns->children.find(id); cit != ns->children.end()) {
+        for (const Block* c : cit->second) longer_with_as_many |= c->refs >= b->refs;
+      }
+      if (longer_with_as_many) continue;
+      SharedPrefix p;
+      p.namespace_id = ns_id;
+      p.namespace_name = ns->options.name;
+      p.last_block = id;
+      const int64_t blocks = depth_of(b);
+      p.tokens = blocks * ns->block_tokens;
+      p.sequences = b->refs;
+      p.bytes = static_cast<uint64_t>(blocks) * ns->slot_bytes;
+      p.bytes_saved = static_cast<uint64_t>(b->refs - 1) * p.bytes;
+      p.pinned = b->name_pins > 0;
+      out.push_back(std::move(p));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const SharedPrefix& a, const SharedPrefix& b) {
+    if (a.bytes_saved != b.bytes_saved) return a.bytes_saved > b.bytes_saved;
+    return a.last_block < b.last_block;
+  });
+  if (out.size() > max) out.resize(max);
+  return out;
+}
+
 Status KvMemory::CheckInvariants() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->CheckLocked();

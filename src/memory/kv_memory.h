@@ -159,6 +159,19 @@ struct MemoryStats {
   std::vector<NamespaceStats> namespaces;
 };
 
+// A prefix several sequences hold at once: the longest chain of sealed blocks every one of
+// `sequences` sequences references (see KvMemory::MostSharedPrefixes).
+struct SharedPrefix {
+  Hash128 namespace_id;
+  std::string namespace_name;
+  BlockId last_block;         // identity of its last block
+  int64_t tokens = 0;         // its length (whole blocks)
+  int32_t sequences = 0;      // sequences holding all of it now
+  uint64_t bytes = 0;         // its blocks' bytes, held once
+  uint64_t bytes_saved = 0;   // (sequences - 1) * bytes: what a copy per sequence would add
+  bool pinned = false;        // its last block is kept by a named pin
+};
+
 struct PinInfo {
   std::string name;
   Hash128 namespace_id;
@@ -244,6 +257,10 @@ class KvMemory {
   uint64_t EvictCached(uint64_t bytes);
 
   MemoryStats Stats() const;
+  // Up to `max` prefixes held by two or more sequences, most bytes saved first. A prefix is
+  // reported at its longest length for its number of sharers (a chain's end where the next
+  // block has fewer holders). O(sealed blocks) under the lock: for /api/kv, not per token.
+  std::vector<SharedPrefix> MostSharedPrefixes(size_t max) const;
   Status CheckInvariants() const;
   std::string DebugString() const;
 

@@ -114,6 +114,39 @@ TEST_F(KvMemoryTest, SealedBlocksAreSharedWithoutCopy) {
   EXPECT_EQ(Ns().blocks_cached, 3) << "a's two blocks are shared with b; b sealed one more; private tails freed";
 }
 
+// Three sequences share a 4-block context; two of them also share the next 2 blocks.
+TEST_F(KvMemoryTest, MostSharedPrefixesAreTheLongestChainPerNumberOfHolders) {
+  Make(64);
+  const auto context = Toks(16, 100);
+  const auto more = Cat(context, Toks(8, 500));
+  SequenceId a = Computed(Cat(more, Toks(2, 900)));  // 6 sealed blocks + a private tail
+  std::vector<SequenceId> others;
+  for (const auto& t : {Cat(more, Toks(3, 910)), Cat(context, Toks(5, 920))}) {
+    SequenceId s = NewSeq();
+    auto m = mem_->AttachPrefix(s, t);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    others.push_back(s);
+  }
+  const auto top = mem_->MostSharedPrefixes(10);
+  ASSERT_EQ(top.size(), 2u) << mem_->DebugString();
+  const uint64_t slot = Ns().slot_bytes;
+  // 3 holders of 16 tokens save 2 x 4 blocks; 2 holders of 24 tokens save 1 x 6 blocks.
+  EXPECT_EQ(top[0].tokens, 16);
+  EXPECT_EQ(top[0].sequences, 3);
+  EXPECT_EQ(top[0].bytes, 4 * slot);
+  EXPECT_EQ(top[0].bytes_saved, 8 * slot);
+  EXPECT_EQ(top[0].last_block, Chain(context).back());
+  EXPECT_EQ(top[1].tokens, 24);
+  EXPECT_EQ(top[1].sequences, 2);
+  EXPECT_EQ(top[1].bytes_saved, 6 * slot);
+  EXPECT_EQ(top[1].namespace_name, "test");
+  EXPECT_FALSE(top[0].pinned);
+  EXPECT_EQ(mem_->MostSharedPrefixes(1).size(), 1u);
+  for (SequenceId s : others) ASSERT_TRUE(mem_->Release(s).ok());
+  EXPECT_TRUE(mem_->MostSharedPrefixes(10).empty()) << "one holder shares nothing";
+  ASSERT_TRUE(mem_->Release(a).ok());
+}
+
 TEST_F(KvMemoryTest, EvictionIsLruAndTailFirstBlockByBlock) {
   Make(6);
   const auto ta = Toks(12, 0), tb = Toks(8, 500);

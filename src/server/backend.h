@@ -60,8 +60,12 @@ struct KvUsage {
 };
 struct KvSharedPrefix {
   std::string namespace_id;
-  uint64_t tokens = 0;     // prefix length
-  uint64_t sequences = 0;  // sequences referencing it now
+  std::string model;        // the namespace's name (model path and KV type)
+  uint64_t tokens = 0;      // prefix length
+  uint64_t sequences = 0;   // sequences referencing it now
+  uint64_t bytes = 0;       // its KV, held once
+  uint64_t bytes_saved = 0; // what one copy per sequence would have added
+  bool pinned = false;
 };
 // One KV tier below RAM (disk, shared dir, Redis) as /api/kv and /metrics show it.
 struct KvTierSnapshot {

@@ -196,6 +196,17 @@ KvSnapshot EngineBackend::Kv() {
   for (int r = 0; r < kNumEvictionReasons; ++r)
     kv.evictions_by_reason.emplace_back(std::string(EvictionReasonName(static_cast<EvictionReason>(r))),
                                         static_cast<uint64_t>(st.evictions[static_cast<size_t>(r)]));
+  for (const SharedPrefix& p : memory_->MostSharedPrefixes(10)) {
+    KvSharedPrefix s;
+    s.namespace_id = p.namespace_id.ToHex();
+    s.model = p.namespace_name;
+    s.tokens = static_cast<uint64_t>(p.tokens);
+    s.sequences = static_cast<uint64_t>(p.sequences);
+    s.bytes = p.bytes;
+    s.bytes_saved = p.bytes_saved;
+    s.pinned = p.pinned;
+    kv.most_shared.push_back(std::move(s));
+  }
   if (tiers_ != nullptr) tiers_->FillSnapshot(&kv);
   return kv;
 }

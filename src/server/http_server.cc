@@ -299,7 +299,8 @@ void HttpServer::HandleKv(httplib::Response& res) {
   uint64_t looked_up = kv.prefix_tokens_hit + kv.prefix_tokens_computed;
   json shared = json::array();
   for (const auto& p : kv.most_shared)
-    shared.push_back({{"namespace", p.namespace_id}, {"tokens", p.tokens}, {"sequences", p.sequences}});
+    shared.push_back({{"namespace", p.namespace_id}, {"model", p.model}, {"tokens", p.tokens}, {"sequences", p.sequences},
+                      {"bytes", p.bytes}, {"bytes_saved", p.bytes_saved}, {"pinned", p.pinned}});
   json evictions = json::object();
   for (const auto& [reason, n] : kv.evictions_by_reason) evictions[reason] = n;
   SendJson(res, 200,

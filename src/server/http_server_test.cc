@@ -415,6 +415,11 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
   EXPECT_EQ(kv["budget_bytes"], 1 << 20);
   EXPECT_EQ(kv["tiers"]["ram"]["bytes"], 4096);
   EXPECT_DOUBLE_EQ(kv["hit_ratio"].get<double>(), 0.75);
+  ASSERT_EQ(kv["most_shared_prefixes"].size(), 1u) << kv.dump();
+  EXPECT_EQ(kv["most_shared_prefixes"][0]["tokens"], 64);
+  EXPECT_EQ(kv["most_shared_prefixes"][0]["sequences"], 3);
+  EXPECT_EQ(kv["most_shared_prefixes"][0]["bytes_saved"], 16384);
+  EXPECT_EQ(kv["most_shared_prefixes"][0]["pinned"], true);
   auto pin = Post("/api/kv/pin", R"({"model":"tiny","name":"codebase","prompt":"abc","ttl":"10m"})");
   ASSERT_EQ(pin->status, 200) << pin->body;
   EXPECT_EQ(Json(pin)["tokens"], 4);

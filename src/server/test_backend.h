@@ -86,6 +86,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     kv.usage.push_back({"", "0123456789abcdef0123456789abcdef", "ram", 2, 4096});
     kv.prefix_tokens_hit = 3;
     kv.prefix_tokens_computed = 1;
+    kv.most_shared.push_back({"0123456789abcdef0123456789abcdef", "tiny.gguf:f16", 64, 3, 8192, 16384, true});
     return kv;
   }
   Status Pin(const LoadedModel&, const std::string& name, const std::vector<int32_t>& tokens, int64_t) override {
