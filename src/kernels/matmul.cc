@@ -71,11 +71,12 @@ Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_s
     // one. Both kernels give identical bits per output (see VecDotMultiFn).
     if (kernel.tile != nullptr) {
       const void* xs[kTileMax];
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTileMax) {
-        const int tn = static_cast<int>(std::min<int64_t>(kTileMax, n_tokens - t0));
+      const int tr = kernel.tile_rows, tt = kernel.tile_tokens;
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += tt) {
+        const int tn = static_cast<int>(std::min<int64_t>(tt, n_tokens - t0));
         for (int k = 0; k < tn; ++k) xs[k] = x.row(t0 + k);
-        for (int64_t r0 = o0; r0 < o1; r0 += kTileMax) {
-          const int rn = static_cast<int>(std::min<int64_t>(kTileMax, o1 - r0));
+        for (int64_t r0 = o0; r0 < o1; r0 += tr) {
+          const int rn = static_cast<int>(std::min<int64_t>(tr, o1 - r0));
           kernel.tile(w.cols, wbytes + r0 * row_bytes, row_bytes, rn, xs, tn, y + t0 * y_stride + r0, y_stride);
         }
       }

@@ -174,6 +174,47 @@ TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
   }
 }
 
+// Calls each ISA's tile function directly for every shape (1..kTileMax rows x tokens), so a
+// shape the matmul driver does not currently pick is still held to the single-token bits.
+TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
+  std::mt19937 rng(41);
+  for (TensorType t : kWeightTypes) {
+    const TensorType vt = VecDotType(t);
+    const int64_t cols = BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103);
+    const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
+    auto w = RandomWeights(t, kTileMax, cols, rng);
+    std::vector<uint8_t> xq(kTileMax * xb);
+    for (int k = 0; k < kTileMax; ++k) {
+      auto xf = RandomFloats(cols, rng);
+      ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
+    }
+    const void* xs[kTileMax];
+    for (int k = 0; k < kTileMax; ++k) xs[k] = xq.data() + k * xb;
+    for (Isa isa : SupportedIsas()) {
+      const VecDotKernel kernel = GetVecDotKernel(t, isa);
+      if (kernel.tile == nullptr) continue;
+      ASSERT_GE(kernel.tile_rows, 1);
+      ASSERT_LE(kernel.tile_rows, kTileMax);
+      ASSERT_GE(kernel.tile_tokens, 1);
+      ASSERT_LE(kernel.tile_tokens, kTileMax);
+      for (int rows = 1; rows <= kTileMax; ++rows) {
+        for (int tokens = 1; tokens <= kTileMax; ++tokens) {
+          std::vector<float> y(kTileMax * kTileMax, -7.0f);
+          kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileMax);
+          for (int tok = 0; tok < tokens; ++tok) {
+            for (int r = 0; r < rows; ++r) {
+              const float one = kernel.one(cols, w.data() + r * rb, xs[tok]);
+              ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileMax + r]))
+                  << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " tile " << rows << "x"
+                  << tokens << " row " << r << " token " << tok;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {
   std::mt19937 rng(5);
   const int64_t rows = 5, cols = 64, stride = RowBytes(TensorType::kQ8_0, cols) + 10;
