@@ -124,6 +124,9 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const Block& a = reinterpret_cast<const Block*>(w + r * w_stride)[i];
+      // The same block of the next tile's row: decode streams weights from DRAM, and the
+      // hardware prefetcher alone kept one core at ~half of llama.cpp's tg (no effect on bits).
+      _mm_prefetch(reinterpret_cast<const char*>(&a) + R * w_stride, _MM_HINT_T0);
       const __m256i qw = LoadWeightBlock<Block, kNibbles>(a);
       const __m256i aw = _mm256_sign_epi8(qw, qw);
       const __m256 dw = _mm256_set1_ps(HalfToFloat(a.d));
