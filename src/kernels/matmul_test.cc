@@ -215,6 +215,54 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
   }
 }
 
+// Fused matmuls (one parallel region) give each matrix exactly its separate Matmul's bits,
+// threaded or not, and a bad job fails the whole call before anything runs.
+TEST(MatmulTest, MatmulManyEqualsSeparateMatmuls) {
+  std::mt19937 rng(51);
+  ThreadPool pool(3);
+  const int64_t cols = 96, n_tokens = 11;
+  const int64_t rows[3] = {37, 5, 70};
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kF16, TensorType::kF32}) {
+    std::vector<std::vector<uint8_t>> w;
+    WeightMatrix wm[3];
+    for (int j = 0; j < 3; ++j) {
+      w.push_back(RandomWeights(t, rows[j], cols, rng));
+      wm[j] = WeightMatrix{t, w[j].data(), rows[j], cols, 0};
+    }
+    auto xf = RandomFloats(n_tokens * cols, rng);
+    Activations act;
+    ASSERT_TRUE(act.Prepare(VecDotType(t), xf.data(), n_tokens, cols, cols).ok());
+    for (Isa isa : SupportedIsas()) {
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<float> sep[3], fused[3];
+        MatmulJob jobs[3];
+        for (int j = 0; j < 3; ++j) {
+          sep[j].assign(n_tokens * rows[j], 0.0f);
+          fused[j].assign(n_tokens * rows[j], -1.0f);
+          ASSERT_TRUE(Matmul(wm[j], act, sep[j].data(), rows[j], {isa, nullptr}).ok());
+          jobs[j] = MatmulJob{&wm[j], &act, fused[j].data(), rows[j]};
+        }
+        ASSERT_TRUE(MatmulMany(jobs, {isa, p}).ok());
+        for (int j = 0; j < 3; ++j) {
+          ASSERT_EQ(std::memcmp(sep[j].data(), fused[j].data(), sep[j].size() * 4), 0)
+              << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " job " << j;
+        }
+      }
+    }
+  }
+  // A job whose activations have the wrong type is rejected, and no job's output is written.
+  auto w = RandomWeights(TensorType::kQ8_0, 4, cols, rng);
+  const WeightMatrix q8{TensorType::kQ8_0, w.data(), 4, cols, 0};
+  auto xf = RandomFloats(cols, rng);
+  Activations a8, a16;
+  ASSERT_TRUE(a8.Prepare(TensorType::kQ8_0, xf.data(), 1, cols, cols).ok());
+  ASSERT_TRUE(a16.Prepare(TensorType::kF16, xf.data(), 1, cols, cols).ok());
+  std::vector<float> y0(4, -1.0f), y1(4, -1.0f);
+  const MatmulJob bad[2] = {{&q8, &a8, y0.data(), 4}, {&q8, &a16, y1.data(), 4}};
+  EXPECT_FALSE(MatmulMany(bad, {}).ok());
+  EXPECT_EQ(y0[0], -1.0f);
+}
+
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {
   std::mt19937 rng(5);
   const int64_t rows = 5, cols = 64, stride = RowBytes(TensorType::kQ8_0, cols) + 10;
