@@ -60,19 +60,23 @@ void ThreadPool::Run(int64_t num_tasks, TaskFn fn, void* ctx) {
   job_ctx_ = ctx;
   job_tasks_ = num_tasks;
   next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  finished_workers_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  job_state_.store((gen & 0xffffffffu) << 32, std::memory_order_relaxed);
   {
-    // Bump under the sleep mutex so a worker about to sleep cannot miss the wake-up.
+    // Publish under the sleep mutex so a worker about to sleep cannot miss the wake-up.
     std::lock_guard<std::mutex> lock(sleep_mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   tls_inside_pool = this;
   DrainTasks(0);
   tls_inside_pool = nullptr;
-  // Spin while workers finish; yield after a while so an oversubscribed machine (a descheduled
-  // worker) does not burn the caller's whole time slice.
-  for (int spins = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+  // Every task has been claimed. Close the job: a worker that has not joined yet (asleep, or
+  // descheduled on a busy machine) skips it, so the caller waits only for workers that are
+  // actually running tasks, never for one the OS has not scheduled.
+  const int joined = static_cast<int>(job_state_.fetch_or(kJobClosed, std::memory_order_acq_rel) & kJoinedMask);
+  for (int spins = 0; finished_workers_.load(std::memory_order_acquire) != joined; ++spins) {
     if (spins < kSpinIterations) {
       SKV_CPU_RELAX();
     } else {
@@ -99,8 +103,18 @@ void ThreadPool::WorkerLoop(int thread) {
     }
     seen = gen;
     if (stop_.load()) return;
+    // Join the job unless it is already closed (or already replaced by a newer one).
+    uint64_t st = job_state_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((st >> 32) == (gen & 0xffffffffu) && (st & kJobClosed) == 0) {
+      if (job_state_.compare_exchange_weak(st, st + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
     DrainTasks(thread);
-    busy_workers_.fetch_sub(1, std::memory_order_acq_rel);
+    finished_workers_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 

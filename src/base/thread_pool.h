@@ -6,6 +6,8 @@
 // dynamically, so which thread runs a task is NOT deterministic — callers that need
 // reproducible results (the kernels do) make each task's result independent of its thread.
 // Workers spin briefly after a job (a decode step launches hundreds of small ones), then sleep.
+// The caller runs tasks too and never waits for a worker that has not started on the job (on a
+// loaded machine a descheduled worker would otherwise stall every fork/join).
 //
 // Thread-safety: ParallelFor may be called from several threads; calls are serialized. A call
 // from inside a task runs its tasks inline on the calling thread (no nested parallelism).
@@ -62,7 +64,13 @@ class ThreadPool {
   void* job_ctx_ = nullptr;
   int64_t job_tasks_ = 0;
   std::atomic<int64_t> next_task_{0};
-  std::atomic<int> busy_workers_{0};  // workers still inside the current job
+  // Join protocol: bits 63..32 = generation (low 32 bits) of the current job, bit 31 = closed
+  // (the caller has drained the queue; no worker may join), bits 30..0 = workers that joined.
+  // The caller waits until finished_workers_ equals the joined count at closing.
+  static constexpr uint64_t kJobClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kJobClosed - 1;
+  std::atomic<uint64_t> job_state_{0};
+  std::atomic<int> finished_workers_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
 

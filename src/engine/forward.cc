@@ -19,6 +19,17 @@ Status CheckMatrix(const WeightMatrix& w, int64_t rows, int64_t cols, const std:
   return Status::OK();
 }
 
+// Runs fn(t) for every token row; rows are independent (per-row pure functions), so spreading
+// them over the pool cannot change a bit. Decode-sized batches stay on the calling thread.
+template <typename Fn>
+void ForTokens(ThreadPool* pool, int64_t T, Fn&& fn) {
+  if (pool != nullptr && T >= 8) {
+    pool->ParallelFor(T, [&](int64_t t, int) { fn(t); });
+  } else {
+    for (int64_t t = 0; t < T; ++t) fn(t);
+  }
+}
+
 }  // namespace
 
 Status ForwardConfig::Validate() const {
@@ -151,6 +162,17 @@ Status ForwardPass::MatmulShared(std::initializer_list<const WeightMatrix*> ws, 
   const MatmulOptions mo{options_.isa, options_.pool};
   auto y = ys.begin();
   auto yc = y_cols.begin();
+  bool same_type = true;
+  for (const WeightMatrix* w : ws) same_type = same_type && VecDotType(w->type) == VecDotType((*ws.begin())->type);
+  if (same_type && ws.size() <= 8) {
+    // The common case: one conversion and one parallel region for all matrices.
+    SKV_RETURN_IF_ERROR(act_.Prepare(VecDotType((*ws.begin())->type), xn_.data(), T, config_.n_embd, config_.n_embd,
+                                     options_.pool));
+    MatmulJob jobs[8];
+    size_t n = 0;
+    for (const WeightMatrix* w : ws) jobs[n++] = MatmulJob{w, &act_, *y++, *yc++};
+    return MatmulMany(std::span<const MatmulJob>(jobs, n), mo);
+  }
   bool prepared = false;
   TensorType prepared_type = TensorType::kF32;
   for (const WeightMatrix* w : ws) {
@@ -177,12 +199,12 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
 
   // Attention block.
   xn_.resize(T * e);
-  for (int64_t t = 0; t < T; ++t) RmsNorm(&x_[t * e], w.attn_norm, &xn_[t * e], e, config_.rms_eps);
+  ForTokens(options_.pool, T, [&](int64_t t) { RmsNorm(&x_[t * e], w.attn_norm, &xn_[t * e], e, config_.rms_eps); });
   q_.resize(T * qd);
   k_.resize(T * kd);
   v_.resize(T * vd);
   SKV_RETURN_IF_ERROR(MatmulShared({&w.wq, &w.wk, &w.wv}, {q_.data(), k_.data(), v_.data()}, {qd, kd, vd}, T));
-  for (int64_t t = 0; t < T; ++t) {
+  ForTokens(options_.pool, T, [&](int64_t t) {
     float* q = &q_[t * qd];
     float* k = &k_[t * kd];
     float* v = &v_[t * vd];
@@ -195,7 +217,7 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
     }
     ApplyRope(config_.rope, positions_[t], q, hk, config_.n_head);
     ApplyRope(config_.rope, positions_[t], k, hk, config_.n_head_kv);
-  }
+  });
 
   // K/V rows into each sequence's private tail blocks, then attention per sequence.
   const KvLayerLayout& kvl = layer_layouts_[l];
@@ -224,16 +246,17 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   }
   proj_.resize(T * e);
   SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));
-  for (int64_t t = 0; t < T; ++t) Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
-
-  // Feed-forward block.
-  for (int64_t t = 0; t < T; ++t) RmsNorm(&x_[t * e], w.ffn_norm, &xn_[t * e], e, config_.rms_eps);
+  // Residual, then the feed-forward block's norm, per row.
+  ForTokens(options_.pool, T, [&](int64_t t) {
+    Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
+    RmsNorm(&x_[t * e], w.ffn_norm, &xn_[t * e], e, config_.rms_eps);
+  });
   gate_.resize(T * ff);
   up_.resize(T * ff);
   SKV_RETURN_IF_ERROR(MatmulShared({&w.gate, &w.up}, {gate_.data(), up_.data()}, {ff, ff}, T));
-  for (int64_t t = 0; t < T; ++t) SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
+  ForTokens(options_.pool, T, [&](int64_t t) { SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff); });
   SKV_RETURN_IF_ERROR(Matmul(w.down, gate_.data(), T, ff, proj_.data(), e, mo));
-  for (int64_t t = 0; t < T; ++t) Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
+  ForTokens(options_.pool, T, [&](int64_t t) { Add(&x_[t * e], &proj_[t * e], &x_[t * e], e); });
   return Status::OK();
 }
 

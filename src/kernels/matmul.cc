@@ -12,6 +12,9 @@ namespace {
 // Output rows per task: small enough to balance 2-16 threads on a 576-row decode matmul,
 // large enough that a task's weight rows stay in L1/L2 while every token passes over them.
 constexpr int64_t kRowsPerTask = 16;
+// Token rows per task for large batches (a multiple of every tile_tokens): prefill tasks stay
+// short, so a descheduled thread holding one delays the region's end by little.
+constexpr int64_t kTokensPerTask = 96;
 
 std::string TypeName(TensorType t) { return TensorTypeName(static_cast<uint32_t>(t)); }
 
@@ -39,11 +42,25 @@ Status Activations::Prepare(TensorType vec_dot_type, const float* x, int64_t n_t
   return Status::OK();
 }
 
-Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride,
-              const MatmulOptions& options) {
-  const VecDotKernel kernel = GetVecDotKernel(w.type, options.isa);
-  const VecDotFn dot = kernel.one;
-  if (dot == nullptr) {
+namespace {
+
+// One validated matmul, cut into tasks of kRowsPerTask output rows.
+struct PlannedMatmul {
+  VecDotKernel kernel;
+  const uint8_t* w = nullptr;
+  int64_t row_bytes = 0, rows = 0, cols = 0;
+  const Activations* x = nullptr;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  int64_t row_tasks = 0;    // row blocks of kRowsPerTask
+  int64_t token_tasks = 0;  // token blocks of kTokensPerTask
+  int64_t num_tasks = 0;    // row_tasks * token_tasks
+};
+
+Status Plan(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride, Isa isa,
+            PlannedMatmul* plan) {
+  const VecDotKernel kernel = GetVecDotKernel(w.type, isa);
+  if (kernel.one == nullptr) {
     return InvalidArgumentError("Matmul: weight type " + TypeName(w.type) +
                                 " is not supported (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
   }
@@ -61,49 +78,89 @@ Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_s
                                 std::to_string(w.cols));
   }
   if (y_stride < w.rows && x.n_tokens() > 1) return InvalidArgumentError("Matmul: y_stride < rows");
-  const auto* wbytes = static_cast<const uint8_t*>(w.data);
-  const int64_t n_tokens = x.n_tokens();
-  const int64_t num_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
-  auto task = [&](int64_t task_index, int) {
-    const int64_t o0 = task_index * kRowsPerTask;
-    const int64_t o1 = std::min(w.rows, o0 + kRowsPerTask);
-    // Groups of kernel.multi_tokens tokens share each weight row's loads; the rest go one by
-    // one. Both kernels give identical bits per output (see VecDotMultiFn).
-    if (kernel.tile != nullptr) {
-      const void* xs[kTileMax];
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTileMax) {
-        const int tn = static_cast<int>(std::min<int64_t>(kTileMax, n_tokens - t0));
-        for (int k = 0; k < tn; ++k) xs[k] = x.row(t0 + k);
-        for (int64_t r0 = o0; r0 < o1; r0 += kTileMax) {
-          const int rn = static_cast<int>(std::min<int64_t>(kTileMax, o1 - r0));
-          kernel.tile(w.cols, wbytes + r0 * row_bytes, row_bytes, rn, xs, tn, y + t0 * y_stride + r0, y_stride);
-        }
+  const int64_t row_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t token_tasks = std::max<int64_t>(1, (x.n_tokens() + kTokensPerTask - 1) / kTokensPerTask);
+  *plan = PlannedMatmul{kernel, static_cast<const uint8_t*>(w.data), row_bytes, w.rows, w.cols, &x, y, y_stride,
+                        row_tasks, token_tasks, row_tasks * token_tasks};
+  return Status::OK();
+}
+
+// One row block x token block of the output. Each output is one kernel
+// call's result for (W row, X row), whatever the task split (see the header invariant).
+void RunTask(const PlannedMatmul& m, int64_t task_index) {
+  const VecDotKernel& kernel = m.kernel;
+  const Activations& x = *m.x;
+  const uint8_t* wbytes = m.w;
+  const int64_t row_bytes = m.row_bytes, y_stride = m.y_stride;
+  // Row block outer, token block inner: consecutive tasks reuse the same weight rows.
+  const int64_t o0 = (task_index / m.token_tasks) * kRowsPerTask;
+  const int64_t o1 = std::min(m.rows, o0 + kRowsPerTask);
+  const int64_t tb = (task_index % m.token_tasks) * kTokensPerTask;
+  const int64_t n_tokens = std::min(x.n_tokens(), tb + kTokensPerTask) - tb;
+  float* y = m.y + tb * y_stride;
+  // Tiles of tile_rows x tile_tokens share loads; edges use smaller tile shapes. All shapes
+  // give identical bits per output (see VecDotTileFn / VecDotMultiFn).
+  if (kernel.tile != nullptr) {
+    const void* xs[kTileMax];
+    const int tr = kernel.tile_rows, tt = kernel.tile_tokens;
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += tt) {
+      const int tn = static_cast<int>(std::min<int64_t>(tt, n_tokens - t0));
+      for (int k = 0; k < tn; ++k) xs[k] = x.row(tb + t0 + k);
+      for (int64_t r0 = o0; r0 < o1; r0 += tr) {
+        const int rn = static_cast<int>(std::min<int64_t>(tr, o1 - r0));
+        kernel.tile(m.cols, wbytes + r0 * row_bytes, row_bytes, rn, xs, tn, y + t0 * y_stride + r0, y_stride);
       }
-      return;
     }
-    const int nt = kernel.multi != nullptr ? kernel.multi_tokens : 1;
-    int64_t t = 0;
-    if (nt > 1) {
-      const void* xs[8];
-      float res[8];
-      for (; t + nt <= n_tokens; t += nt) {
-        for (int k = 0; k < nt; ++k) xs[k] = x.row(t + k);
-        for (int64_t o = o0; o < o1; ++o) {
-          kernel.multi(w.cols, wbytes + o * row_bytes, xs, res);
-          for (int k = 0; k < nt; ++k) y[(t + k) * y_stride + o] = res[k];
-        }
+    return;
+  }
+  const int nt = kernel.multi != nullptr ? kernel.multi_tokens : 1;
+  int64_t t = 0;
+  if (nt > 1) {
+    const void* xs[8];
+    float res[8];
+    for (; t + nt <= n_tokens; t += nt) {
+      for (int k = 0; k < nt; ++k) xs[k] = x.row(tb + t + k);
+      for (int64_t o = o0; o < o1; ++o) {
+        kernel.multi(m.cols, wbytes + o * row_bytes, xs, res);
+        for (int k = 0; k < nt; ++k) y[(t + k) * y_stride + o] = res[k];
       }
     }
-    for (; t < n_tokens; ++t) {
-      const uint8_t* xr = x.row(t);
-      float* yr = y + t * y_stride;
-      for (int64_t o = o0; o < o1; ++o) yr[o] = dot(w.cols, wbytes + o * row_bytes, xr);
-    }
+  }
+  for (; t < n_tokens; ++t) {
+    const uint8_t* xr = x.row(tb + t);
+    float* yr = y + t * y_stride;
+    for (int64_t o = o0; o < o1; ++o) yr[o] = kernel.one(m.cols, wbytes + o * row_bytes, xr);
+  }
+}
+
+}  // namespace
+
+Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride,
+              const MatmulOptions& options) {
+  const MatmulJob job{&w, &x, y, y_stride};
+  return MatmulMany(std::span<const MatmulJob>(&job, 1), options);
+}
+
+Status MatmulMany(std::span<const MatmulJob> jobs, const MatmulOptions& options) {
+  constexpr size_t kMaxJobs = 8;
+  if (jobs.size() > kMaxJobs) return InvalidArgumentError("MatmulMany: more than 8 matmuls");
+  PlannedMatmul plans[kMaxJobs];
+  int64_t first_task[kMaxJobs + 1] = {0};
+  size_t n = 0;
+  for (const MatmulJob& j : jobs) {
+    SKV_RETURN_IF_ERROR(Plan(*j.w, *j.x, j.y, j.y_stride, options.isa, &plans[n]));
+    first_task[n + 1] = first_task[n] + plans[n].num_tasks;
+    ++n;
+  }
+  auto task = [&](int64_t i, int) {
+    size_t k = 0;
+    while (i >= first_task[k + 1]) ++k;
+    RunTask(plans[k], i - first_task[k]);
   };
   if (options.pool != nullptr) {
-    options.pool->ParallelFor(num_tasks, task);
+    options.pool->ParallelFor(first_task[n], task);
   } else {
-    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+    for (int64_t i = 0; i < first_task[n]; ++i) task(i, 0);
   }
   return Status::OK();
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/status.h"
@@ -60,6 +61,18 @@ class Activations {
 // Errors: unsupported weight type, cols mismatch, activations of the wrong vec-dot type.
 Status Matmul(const WeightMatrix& w, const Activations& x, float* y, int64_t y_stride,
               const MatmulOptions& options = {});
+
+// Several matmuls in ONE parallel region (e.g. Q, K and V of the same normed input): tasks of
+// every job are handed out together, so a decode step pays one fork/join instead of one per
+// matrix. Each output's bits are those of the single Matmul call (same per-row kernel calls).
+// At most 8 jobs; every job is validated before any runs.
+struct MatmulJob {
+  const WeightMatrix* w = nullptr;
+  const Activations* x = nullptr;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+Status MatmulMany(std::span<const MatmulJob> jobs, const MatmulOptions& options = {});
 
 // Convenience: converts x (n_tokens rows, stride x_stride floats) and multiplies.
 Status Matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,

@@ -120,12 +120,12 @@ TEST(VecDotTest, VecDotTypesAreLlamaCppsAndUnsupportedTypesHaveNoKernel) {
   EXPECT_TRUE(IsMatmulWeightType(TensorType::kQ5_K));
 }
 
-// Batch invariance: every (token, row) output of a 13-token matmul is bit-identical to the same
+// Batch invariance: every (token, row) output of a 203-token matmul is bit-identical to the same
 // token multiplied alone, with and without threads, for every type and ISA.
 TEST(MatmulTest, BatchInvariantAcrossTokenCountsAndThreads) {
   std::mt19937 rng(21);
   ThreadPool pool(3);
-  const int64_t rows = 37, n_tokens = 13;
+  const int64_t rows = 37, n_tokens = 203;  // > 2 token blocks of a task, with a tail
   for (TensorType t : kWeightTypes) {
     const int64_t cols = BlockElements(t) == kQK_K ? 512 : 96;
     auto w = RandomWeights(t, rows, cols, rng);
@@ -178,6 +178,95 @@ TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
       }
     }
   }
+}
+
+// Calls each ISA's tile function directly for every shape (1..kTileMax rows x tokens), so a
+// shape the matmul driver does not currently pick is still held to the single-token bits.
+TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
+  std::mt19937 rng(41);
+  for (TensorType t : kWeightTypes) {
+    const TensorType vt = VecDotType(t);
+    const int64_t cols = BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103);
+    const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
+    auto w = RandomWeights(t, kTileMax, cols, rng);
+    std::vector<uint8_t> xq(kTileMax * xb);
+    for (int k = 0; k < kTileMax; ++k) {
+      auto xf = RandomFloats(cols, rng);
+      ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
+    }
+    const void* xs[kTileMax];
+    for (int k = 0; k < kTileMax; ++k) xs[k] = xq.data() + k * xb;
+    for (Isa isa : SupportedIsas()) {
+      const VecDotKernel kernel = GetVecDotKernel(t, isa);
+      if (kernel.tile == nullptr) continue;
+      ASSERT_GE(kernel.tile_rows, 1);
+      ASSERT_LE(kernel.tile_rows, kTileMax);
+      ASSERT_GE(kernel.tile_tokens, 1);
+      ASSERT_LE(kernel.tile_tokens, kTileMax);
+      for (int rows = 1; rows <= kTileMax; ++rows) {
+        for (int tokens = 1; tokens <= kTileMax; ++tokens) {
+          std::vector<float> y(kTileMax * kTileMax, -7.0f);
+          kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileMax);
+          for (int tok = 0; tok < tokens; ++tok) {
+            for (int r = 0; r < rows; ++r) {
+              const float one = kernel.one(cols, w.data() + r * rb, xs[tok]);
+              ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileMax + r]))
+                  << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " tile " << rows << "x"
+                  << tokens << " row " << r << " token " << tok;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Fused matmuls (one parallel region) give each matrix exactly its separate Matmul's bits,
+// threaded or not, and a bad job fails the whole call before anything runs.
+TEST(MatmulTest, MatmulManyEqualsSeparateMatmuls) {
+  std::mt19937 rng(51);
+  ThreadPool pool(3);
+  const int64_t cols = 96, n_tokens = 11;
+  const int64_t rows[3] = {37, 5, 70};
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kF16, TensorType::kF32}) {
+    std::vector<std::vector<uint8_t>> w;
+    WeightMatrix wm[3];
+    for (int j = 0; j < 3; ++j) {
+      w.push_back(RandomWeights(t, rows[j], cols, rng));
+      wm[j] = WeightMatrix{t, w[j].data(), rows[j], cols, 0};
+    }
+    auto xf = RandomFloats(n_tokens * cols, rng);
+    Activations act;
+    ASSERT_TRUE(act.Prepare(VecDotType(t), xf.data(), n_tokens, cols, cols).ok());
+    for (Isa isa : SupportedIsas()) {
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<float> sep[3], fused[3];
+        MatmulJob jobs[3];
+        for (int j = 0; j < 3; ++j) {
+          sep[j].assign(n_tokens * rows[j], 0.0f);
+          fused[j].assign(n_tokens * rows[j], -1.0f);
+          ASSERT_TRUE(Matmul(wm[j], act, sep[j].data(), rows[j], {isa, nullptr}).ok());
+          jobs[j] = MatmulJob{&wm[j], &act, fused[j].data(), rows[j]};
+        }
+        ASSERT_TRUE(MatmulMany(jobs, {isa, p}).ok());
+        for (int j = 0; j < 3; ++j) {
+          ASSERT_EQ(std::memcmp(sep[j].data(), fused[j].data(), sep[j].size() * 4), 0)
+              << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " job " << j;
+        }
+      }
+    }
+  }
+  // A job whose activations have the wrong type is rejected, and no job's output is written.
+  auto w = RandomWeights(TensorType::kQ8_0, 4, cols, rng);
+  const WeightMatrix q8{TensorType::kQ8_0, w.data(), 4, cols, 0};
+  auto xf = RandomFloats(cols, rng);
+  Activations a8, a16;
+  ASSERT_TRUE(a8.Prepare(TensorType::kQ8_0, xf.data(), 1, cols, cols).ok());
+  ASSERT_TRUE(a16.Prepare(TensorType::kF16, xf.data(), 1, cols, cols).ok());
+  std::vector<float> y0(4, -1.0f), y1(4, -1.0f);
+  const MatmulJob bad[2] = {{&q8, &a8, y0.data(), 4}, {&q8, &a16, y1.data(), 4}};
+  EXPECT_FALSE(MatmulMany(bad, {}).ok());
+  EXPECT_EQ(y0[0], -1.0f);
 }
 
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {

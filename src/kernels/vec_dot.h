@@ -44,6 +44,10 @@ struct VecDotKernel {
   VecDotMultiFn multi = nullptr;  // nullptr: call `one` per token
   int multi_tokens = 0;
   VecDotTileFn tile = nullptr;    // preferred over `multi` when present
+  // The tile shape the matmul uses for full tiles (edges use smaller shapes; all shapes give
+  // the same per-output bits, so this is a speed choice only).
+  int tile_rows = kTileMax;
+  int tile_tokens = kTileMax;
 };
 
 // The kernel for `weight` at `isa`, or nullptr if the type is not a matmul weight type.
