@@ -40,7 +40,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version print and succeed (0); a usage error exits 2, the Unix convention
+    // (CLI11's own codes, 100+, would read as a crash to scripts).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   if (!log_level.empty()) {
     LogLevel level;
