@@ -784,7 +784,8 @@ std::vector<SharedPrefix> KvMemory::MostSharedPrefixes(size_t max) const {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   std::vector<SharedPrefix> out;
-  for (const auto& [ns_id, ns] : m.namespaces) {
+  for (const auto& [ns_id, ns_ptr] : m.namespaces) {
+    const NamespaceState* ns = ns_ptr.get();  // (a lambda cannot capture a structured binding in C++20)
     std::unordered_map<BlockId, int64_t, Hash128Hasher> depth;  // blocks from the sequence start
     auto depth_of = [&](const Block* b) {
       // Walk up to the first block of known depth (or the root), then fill in on the way back.
