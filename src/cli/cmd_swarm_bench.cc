@@ -28,6 +28,7 @@
 #include "cli/swarm/report.h"
 #include "cli/swarm/server_process.h"
 #include "cli/swarm/workload.h"
+#include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace swarmkv::cli {
@@ -64,7 +65,8 @@ std::string CacheDir() {
 // The built-in synthetic SmolLM2-135M-shaped model, generated on first use.
 Result<std::string> DefaultModel() {
   std::string dir = JoinPath(CacheDir(), "models");
-  std::string path = JoinPath(dir, "synthetic-smollm2-135m-q8_0-seed1.gguf");
+  // v2: 16k context (v1 files said 8k, too short for the default 8k-token context + tasks).
+  std::string path = JoinPath(dir, "synthetic-smollm2-135m-q8_0-seed1-v2.gguf");
   if (Env::Default()->FileExists(path)) return path;
   SKV_RETURN_IF_ERROR(Env::Default()->CreateDirs(dir));
   std::cerr << "swarm-bench: generating the built-in model " << path << "\n";
@@ -95,8 +97,15 @@ class Swarm {
     if (tokenizer.ok())
       count = [t = tokenizer->get()](const std::string& text) { return static_cast<int64_t>(t->Encode(text).size()); };
     context_ = MakeSharedContext(opts_.seed, opts_.prefix_tokens, count);
+    // The context each agent asks for: its prompt (context + task + chat template) and answer,
+    // with room to spare, rounded up to 1024.
+    const int64_t context_tokens = count ? count(context_) : static_cast<int64_t>(context_.size() / 3);
+    const int64_t need = context_tokens + 4 * opts_.suffix_tokens + opts_.num_predict + 256;
+    num_ctx_ = static_cast<int32_t>((need + 1023) / 1024 * 1024);
     for (int i = 0; i <= opts_.agents; ++i) tasks_.push_back(MakeAgentTask(opts_.seed, i, opts_.suffix_tokens / 2));
   }
+
+  int32_t num_ctx() const { return num_ctx_; }
 
   std::vector<std::string> ServerArgs(bool prefix_cache, const std::string& disk_dir) const {
     std::vector<std::string> args = {"--model", "swarm=" + model_, "--kv-memory", opts_.kv_memory,
@@ -149,6 +158,7 @@ class Swarm {
         req.system = context_;
         req.user = tasks_[static_cast<size_t>(spec.first_task_index + i)];
         req.num_predict = opts_.num_predict;
+        req.num_ctx = num_ctx_;
         req.seed = opts_.seed;
         results[static_cast<size_t>(i)] = RunAgent(server->port(), req);
       });
@@ -226,6 +236,7 @@ class Swarm {
   std::string out_dir_;
   std::string disk_dir_;
   std::string context_;
+  int32_t num_ctx_ = 0;
   std::vector<std::string> tasks_;
 };
 
@@ -281,6 +292,15 @@ int RunSwarmBench(SwarmOptions opts) {
   std::cerr << "swarm-bench: " << opts.agents << " agents, ~" << opts.prefix_tokens << " shared tokens, model "
             << model << ", output " << out << "\n";
   Swarm swarm(opts, model, out);
+  if (auto gguf = GgufFile::Open(model); gguf.ok()) {
+    auto arch = (*gguf)->GetString("general.architecture");
+    auto ctx = arch.ok() ? (*gguf)->GetU32(std::string(*arch) + ".context_length") : Result<uint32_t>(arch.status());
+    if (ctx.ok() && static_cast<int64_t>(*ctx) < swarm.num_ctx()) {
+      std::cerr << "swarm-bench: the shared context plus each agent's task needs a context of " << swarm.num_ctx()
+                << " tokens but the model's is " << *ctx << ": lower --prefix-tokens\n";
+      return 2;
+    }
+  }
   auto modes = swarm.Run();
   if (!modes.ok()) {
     std::cerr << "swarm-bench: " << modes.status().ToString() << "\n";

@@ -33,7 +33,9 @@ std::vector<SyntheticShape> AllShapes() {
   smol.name = "smollm2-135m";
   smol.arch = ModelArch::kLlama;
   smol.n_embd = 576, smol.n_layer = 30, smol.n_head = 9, smol.n_head_kv = 3, smol.head_dim = 64;
-  smol.n_ff = 1536, smol.n_vocab = 49152, smol.n_ctx = 8192;
+  // Context 16k (SmolLM2-135M itself says 8k): the swarm demo's >= 8k-token shared context plus
+  // each agent's task must fit. Compute is unaffected (no RoPE scaling).
+  smol.n_ff = 1536, smol.n_vocab = 49152, smol.n_ctx = 16384;
   smol.rope_freq_base = 100000.0f, smol.rms_norm_eps = 1e-5f, smol.tied_embeddings = true;
   s.push_back(smol);
 

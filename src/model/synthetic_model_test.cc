@@ -133,7 +133,7 @@ TEST(SyntheticModelTest, BigShapesMetadata) {
   EXPECT_EQ(smol.n_ff, 1536u);
   EXPECT_EQ(smol.n_vocab, 49152u);
   EXPECT_EQ(smol.rope_freq_base, 100000.0f);
-  EXPECT_EQ(smol.n_ctx_train, 8192u);
+  EXPECT_EQ(smol.n_ctx_train, 16384u);
   EXPECT_TRUE(smol.tied_output);
   auto qwen = SyntheticHParams(FindSyntheticShape("qwen2.5-0.5b").value());
   EXPECT_EQ(qwen.arch, ModelArch::kQwen2);

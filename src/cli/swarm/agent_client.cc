@@ -19,6 +19,7 @@ AgentResult RunAgent(int port, const AgentRequest& request) {
                               {{"role", "user"}, {"content", request.user}}})},
       {"options", {{"temperature", 0}, {"num_predict", request.num_predict}, {"seed", request.seed}}},
   };
+  if (request.num_ctx > 0) body["options"]["num_ctx"] = request.num_ctx;
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(3600, 0);
@@ -77,7 +78,9 @@ AgentResult RunAgent(int port, const AgentRequest& request) {
   } else if (!res) {
     result.status = UnavailableError("agent request failed: " + httplib::to_string(res.error()));
   } else if (res->status != 200) {
-    result.status = InternalError("agent request: HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 300));
+    // A non-2xx body may have gone to the stream receiver (as an error line) or stayed in `pending`.
+    const std::string body = !res->body.empty() ? res->body : pending;
+    result.status = InternalError("agent request: HTTP " + std::to_string(res->status) + " " + body.substr(0, 300));
   } else if (!done) {
     result.status = InternalError("agent stream ended without a final message");
   }

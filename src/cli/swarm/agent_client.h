@@ -18,6 +18,7 @@ struct AgentRequest {
   std::string user;    // the agent's own task
   int32_t num_predict = 32;
   uint64_t seed = 0;
+  int32_t num_ctx = 0;  // 0: the server's default (like an Ollama client, a long context must ask)
 };
 
 struct AgentResult {

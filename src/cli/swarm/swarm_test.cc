@@ -17,18 +17,20 @@ TEST(WorkloadTest, DeterministicForASeedAndEndsWithNewline) {
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a.back(), '\n');
   EXPECT_GE(a.size(), 2000u * 3);  // ~3.5 characters per estimated token
+  EXPECT_LE(a.size() / 3.5, 2000);  // cut back to the target
 }
 
-TEST(WorkloadTest, GrowsUntilTheTokenCounterIsSatisfied) {
+TEST(WorkloadTest, MeetsTheTokenTargetWithinALine) {
   int calls = 0;
   auto count = [&](const std::string& t) -> int64_t {
     ++calls;
     return static_cast<int64_t>(t.size() / 2);  // a tokenizer with 2 characters per token
   };
   std::string text = MakeSharedContext(1, 5000, count);
-  EXPECT_GE(static_cast<int64_t>(text.size() / 2), 5000);
-  EXPECT_LT(static_cast<int64_t>(text.size() / 2), 5000 + 1500) << "overshoots by more than a few files";
-  EXPECT_LE(calls, 16);
+  EXPECT_LE(static_cast<int64_t>(text.size() / 2), 5000);
+  EXPECT_GT(static_cast<int64_t>(text.size() / 2), 5000 - 200) << "cut back by more than a line";
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_LE(calls, 40);
 }
 
 TEST(WorkloadTest, TasksDifferPerAgent) {

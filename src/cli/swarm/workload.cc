@@ -93,6 +93,17 @@ std::string MakeSharedContext(uint64_t seed, int64_t target_tokens,
     size_t want_chars = text.size() + static_cast<size_t>(static_cast<double>(target_tokens - have) * chars_per_token) + 1;
     while (text.size() < want_chars) AppendFile(rng, file_index++, &text);
   }
+  // Files are appended whole, so the text overshoots: cut it back at a line end to the longest
+  // prefix within the target (binary search over line ends; a dozen counts).
+  if (estimate(text) > target_tokens) {
+    size_t lo = 0, hi = text.size();  // estimate(text[0, lo)) <= target < estimate(text[0, hi))
+    while (hi - lo > 64) {
+      const size_t mid = lo + (hi - lo) / 2;
+      (estimate(text.substr(0, mid)) <= target_tokens ? lo : hi) = mid;
+    }
+    const size_t nl = text.rfind('\n', lo == 0 ? 0 : lo - 1);
+    text.resize(nl == std::string::npos ? lo : nl + 1);
+  }
   return text;
 }
 

@@ -12,8 +12,8 @@
 
 namespace swarmkv::cli {
 
-// Appends generated source files until count_tokens(text) >= target_tokens (counting a few times,
-// not per file). count_tokens may be null: then ~3.5 characters per token are assumed.
+// Generated source files, cut at a line end to the longest text with count_tokens(text) <=
+// target_tokens (within a line of it). count_tokens may be null: ~3.5 characters per token.
 std::string MakeSharedContext(uint64_t seed, int64_t target_tokens,
                               const std::function<int64_t(const std::string&)>& count_tokens);
 
