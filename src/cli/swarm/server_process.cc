@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,8 @@ Status ServerProcess::Start(const ServerProcessOptions& options) {
   pid_t pid = ::fork();
   if (pid < 0) return IOError("fork failed");
   if (pid == 0) {
+    // The server goes when the benchmark does (Ctrl-C, a crash): no orphan keeps the port and CPU.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (!options.log_path.empty()) {
       int fd = ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
