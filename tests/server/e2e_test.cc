@@ -18,12 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-#define REQUIRE_ENGINE()                                    \
-  do {                                                      \
-    std::string why_ = EngineMissing();                     \
-    if (!why_.empty()) GTEST_SKIP() << why_;                \
-  } while (0)
-
 #define REQUIRE_NPM()                                       \
   do {                                                      \
     std::string why_ = EnsureNpmClients();                  \

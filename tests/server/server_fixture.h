@@ -52,4 +52,11 @@ class ServerE2ETest : public ::testing::Test {
   int port() const { return server_->port(); }
 };
 
+// Skips the test, with the server's reason, when this build serves no generation.
+#define REQUIRE_ENGINE()                     \
+  do {                                       \
+    std::string why_ = EngineMissing();      \
+    if (!why_.empty()) GTEST_SKIP() << why_; \
+  } while (0)
+
 }  // namespace swarmkv::e2e

@@ -22,12 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 
-#define REQUIRE_ENGINE()                     \
-  do {                                       \
-    std::string why_ = EngineMissing();      \
-    if (!why_.empty()) GTEST_SKIP() << why_; \
-  } while (0)
-
 // A prompt of a few hundred tokens for the tiny models (their context is 512 or more).
 std::string LongPrompt() {
   std::string p;
