@@ -64,8 +64,8 @@ int RunServe(ServeOptions& o) {
   }
   o.backend.kv_shutdown_flush_ms = *flush;
   // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
-  if (!o.backend.kv_redis.empty() && o.backend.kv_redis.find("://") == std::string::npos)
-    o.backend.kv_redis = "redis://" + o.backend.kv_redis;
+  if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
+    o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;
   ModelRegistryOptions ro;
   ro.model_flags = o.models;
   ro.models_dir = o.models_dir;
@@ -142,16 +142,16 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--kv-memory", o->backend.kv_memory, "KV RAM budget (bytes like 4GiB, or 25%)");
   app.add_option("--kv-type", o->backend.kv_type, "KV dtype: f16, bf16, q8_0, q4_0");
   app.add_option("--kv-block-tokens", o->backend.block_tokens, "Tokens per KV block");
-  app.add_option("--kv-disk", o->backend.kv_disk,
+  app.add_option("--kv-disk", o->backend.tiers.disk_dir,
                  "Disk tier directory (default $XDG_CACHE_HOME/swarmkv/kv; 'off' for none)");
-  app.add_option("--kv-disk-size", o->backend.kv_disk_size, "Disk tier budget (default 50GiB)");
-  app.add_option("--kv-shared-dir", o->backend.kv_shared_dir, "Shared-directory tier (e.g. NFS), below the disk");
-  app.add_option("--kv-shared-size", o->backend.kv_shared_size, "Shared-directory tier budget (default 50GiB)");
-  app.add_option("--kv-redis", o->backend.kv_redis, "Redis tier redis://host:port/db, below the disk");
-  app.add_option("--redis", o->backend.kv_redis, "Redis tier (alias of --kv-redis; host:port accepted)");
-  app.add_option("--kv-redis-ttl", o->backend.kv_redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
+  app.add_option("--kv-disk-size", o->backend.tiers.disk_size, "Disk tier budget (default 50GiB)");
+  app.add_option("--kv-shared-dir", o->backend.tiers.shared_dir, "Shared-directory tier (e.g. NFS), below the disk");
+  app.add_option("--kv-shared-size", o->backend.tiers.shared_size, "Shared-directory tier budget (default 50GiB)");
+  app.add_option("--kv-redis", o->backend.tiers.redis_url, "Redis tier redis://host:port/db, below the disk");
+  app.add_option("--redis", o->backend.tiers.redis_url, "Redis tier (alias of --kv-redis; host:port accepted)");
+  app.add_option("--kv-redis-ttl", o->backend.tiers.redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  app.add_option("--kv-zstd-level", o->backend.kv_zstd_level, "zstd level of stored KV entries (0: raw)")
+  app.add_option("--kv-zstd-level", o->backend.tiers.zstd_level, "zstd level of stored KV entries (0: raw)")
       ->check(CLI::Range(0, 22));
   app.add_option("--kv-shutdown-flush", o->shutdown_flush,
                  "On SIGTERM/SIGINT, write cached RAM KV to the tiers for at most this long (default 5s; 0: none)");

@@ -12,14 +12,7 @@
 namespace swarmkv {
 
 Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, KvMemory* memory) {
-  TierConfig c;
-  c.disk_dir = options.kv_disk;
-  c.disk_size = options.kv_disk_size;
-  c.shared_dir = options.kv_shared_dir;
-  c.shared_size = options.kv_shared_size;
-  c.redis_url = options.kv_redis;
-  c.redis_ttl_seconds = options.kv_redis_ttl_seconds;
-  c.zstd_level = options.kv_zstd_level;
+  const TierConfig& c = options.tiers;
   if (c.redis_ttl_seconds < 0) return InvalidArgumentError("--kv-redis-ttl must be >= 0 seconds");
   if (options.kv_shutdown_flush_ms < 0) return InvalidArgumentError("--kv-shutdown-flush must be >= 0");
   SKV_ASSIGN_OR_RETURN(TierStack stack, OpenTiers(c));
