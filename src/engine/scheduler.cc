@@ -23,7 +23,8 @@ struct Scheduler::Sequence {
   int64_t length = 0;               // tokens whose KV the runner holds (next position to feed)
   std::vector<int32_t> tokens;      // prompt, then every sampled token
   bool finished = false;
-  bool waiting = false;  // admitted, but waits for another sequence to prefill its prefix (no slot)
+  // Admitted but neither open nor finished: waiting for another sequence to prefill its prefix.
+  bool waiting() const { return !open && !finished; }
 
   GenerationStats stats;
   int64_t submit_ns = 0, admit_ns = 0, first_token_ns = 0;
@@ -210,7 +211,7 @@ void Scheduler::Loop() {
 void Scheduler::Admit(std::deque<std::unique_ptr<Sequence>>* incoming) {
   // Waiters first, in admission order: those whose prefix is now computed attach it.
   for (auto& s : running_) {
-    if (s->waiting && !s->finished && !ShouldWaitForPrefix(*s)) Open(s.get());
+    if (s->waiting() && !ShouldWaitForPrefix(*s)) Open(s.get());
   }
   for (auto& s : *incoming) {
     s->admit_ns = MonotonicNanos();
@@ -218,7 +219,6 @@ void Scheduler::Admit(std::deque<std::unique_ptr<Sequence>>* incoming) {
     Sequence* raw = s.get();
     running_.push_back(std::move(s));
     if (ShouldWaitForPrefix(*raw)) {
-      raw->waiting = true;
       std::lock_guard<std::mutex> lock(mu_);
       ++counters_.prefix_waits;
     } else {
@@ -229,7 +229,6 @@ void Scheduler::Admit(std::deque<std::unique_ptr<Sequence>>* incoming) {
 }
 
 void Scheduler::Open(Sequence* s) {
-  s->waiting = false;
   Result<OpenedSequence> opened = runner_->Open(s->request.prompt_tokens);
   if (!opened.ok()) {
     Finish(s, opened.status().WithContext("admitting the request"), "error");
