@@ -29,6 +29,7 @@
 #include "cli/swarm/server_process.h"
 #include "cli/swarm/workload.h"
 #include "gguf/gguf_file.h"
+#include "model/hparams.h"
 #include "tokenizer/tokenizer.h"
 
 namespace swarmkv::cli {
@@ -293,11 +294,10 @@ int RunSwarmBench(SwarmOptions opts) {
             << model << ", output " << out << "\n";
   Swarm swarm(opts, model, out);
   if (auto gguf = GgufFile::Open(model); gguf.ok()) {
-    auto arch = (*gguf)->GetString("general.architecture");
-    auto ctx = arch.ok() ? (*gguf)->GetU32(std::string(*arch) + ".context_length") : Result<uint32_t>(arch.status());
-    if (ctx.ok() && static_cast<int64_t>(*ctx) < swarm.num_ctx()) {
+    auto hp = ModelHParams::FromGguf(**gguf);
+    if (hp.ok() && static_cast<int64_t>(hp->n_ctx_train) < swarm.num_ctx()) {
       std::cerr << "swarm-bench: the shared context plus each agent's task needs a context of " << swarm.num_ctx()
-                << " tokens but the model's is " << *ctx << ": lower --prefix-tokens\n";
+                << " tokens but the model's is " << hp->n_ctx_train << ": lower --prefix-tokens\n";
       return 2;
     }
   }
