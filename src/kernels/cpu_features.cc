@@ -27,20 +27,29 @@ bool HasF16c() {
   return (ecx & bit_F16C) != 0;
 }
 
-}  // namespace
-
-bool IsaSupported(Isa isa) {
+// CPUID once: in a virtual machine every CPUID instruction traps to the hypervisor (microseconds),
+// and kernels are looked up per matmul and per attention call.
+bool ComputeIsaSupported(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
       return true;
     case Isa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c();
     case Isa::kAvx512:
-      return IsaSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+      return ComputeIsaSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni");
   }
   return false;
+}
+
+}  // namespace
+
+bool IsaSupported(Isa isa) {
+  static const bool supported[3] = {ComputeIsaSupported(Isa::kScalar), ComputeIsaSupported(Isa::kAvx2),
+                                    ComputeIsaSupported(Isa::kAvx512)};
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < 3 && supported[i];
 }
 
 Isa BestIsa() {
