@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/attention_llama.h"
 #include "kernels/attention_simd.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
@@ -151,87 +152,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
   const bool simd_exp = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
 
   if (L.v_type == TensorType::kF16 && params.llama_cpp_f16_v) {
-    // llama.cpp's flash attention, one key at a time with an f16 V accumulator (see
-    // AttentionParams::llama_cpp_f16_v). Still a function of (q, p, KV) only.
-    const bool simd_mad = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
-    auto seq_task = [&](int64_t index, int) {
-      const int64_t qi = index / L.n_kv_heads;
-      const int kvh = static_cast<int>(index % L.n_kv_heads);
-      const int64_t pos = positions[qi];
-      thread_local std::vector<uint8_t> qbuf;
-      thread_local std::vector<float> scores, qf, ms_buf;
-      thread_local std::vector<f16_t> acc16;
-      qbuf.resize(static_cast<size_t>(q_row_bytes * group));
-      scores.resize(static_cast<size_t>(B * group));
-      acc16.assign(static_cast<size_t>(Dv * group), 0);
-      const bool f16_k = L.k_type == TensorType::kF16;
-      if (f16_k) qf.resize(static_cast<size_t>(Dk * group));
-      std::vector<float> M(group, -INFINITY), S(group, 0.0f);
-      for (int g = 0; g < group; ++g) {
-        const int h = kvh * group + g;
-        ConvertActivationRow(qt, q + qi * q_stride + h * Dk, qbuf.data() + g * q_row_bytes, Dk);
-        if (f16_k) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + g * q_row_bytes), qf.data() + g * Dk, Dk);
-      }
-      const int64_t last_block = pos / B;
-      for (int64_t b = 0; b <= last_block; ++b) {
-        const uint8_t* base = kv.blocks[b];
-        const int64_t n = b < last_block ? B : pos - b * B + 1;
-        const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
-        const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
-        // f16 K: ggml_vec_dot_f16's summation order (llama.cpp's kq_vec_dot), same bits per ISA.
-        if (simd_f16) {
-          f16k.scores_ggml(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, scale, scores.data(), B);
-        } else if (f16_k) {
-          for (int g = 0; g < group; ++g)
-            for (int64_t j = 0; j < n; ++j)
-              scores[g * B + j] = internal::DotF16Ggml(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride),
-                                                       qf.data() + g * Dk, Dk) * scale;
-        } else {
-          for (int g = 0; g < group; ++g)
-            for (int64_t j = 0; j < n; ++j)
-              scores[g * B + j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * scale;
-        }
-        for (int64_t j = 0; j < n; ++j) {
-          const auto* v = reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride);
-          for (int g = 0; g < group; ++g) {
-            f16_t* acc = acc16.data() + g * Dv;
-            const float s = scores[g * B + j];
-            float ms = 1.0f, vs = 1.0f;
-            if (s > M[g]) {
-              const float m_old = M[g];
-              M[g] = s;
-              ms = std::exp(m_old - s);
-              if (simd_mad) {
-                f16k.scale_f16(acc, Dv, ms);
-              } else {
-                for (int64_t d = 0; d < Dv; ++d) acc[d] = F32ToF16(F16ToF32(acc[d]) * ms);
-              }
-            } else {
-              vs = std::exp(s - M[g]);
-            }
-            if (simd_mad) {
-              f16k.mad_f16(acc, v, Dv, vs);
-            } else {
-              for (int64_t d = 0; d < Dv; ++d) acc[d] = F32ToF16(std::fma(F16ToF32(v[d]), vs, F16ToF32(acc[d])));
-            }
-            S[g] = S[g] * ms + vs;
-          }
-        }
-      }
-      for (int g = 0; g < group; ++g) {
-        const int h = kvh * group + g;
-        float* o = out + qi * out_stride + h * Dv;
-        const float inv = S[g] == 0.0f ? 0.0f : 1.0f / S[g];
-        for (int64_t d = 0; d < Dv; ++d) o[d] = F16ToF32(acc16[g * Dv + d]) * inv;
-      }
-    };
-    const int64_t num_tasks = n_queries * L.n_kv_heads;
-    if (params.pool != nullptr) {
-      params.pool->ParallelFor(num_tasks, seq_task);
-    } else {
-      for (int64_t i = 0; i < num_tasks; ++i) seq_task(i, 0);
-    }
-    return Status::OK();
+    return internal::LlamaCppF16VAttention(params, kv, q, q_stride, positions, n_queries, out, out_stride);
   }
 
   // Work is split into (query, kv head, span) tasks. A span is a fixed range of

@@ -1,0 +1,156 @@
+#include "kernels/attention_llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/attention_simd.h"
+#include "kernels/convert.h"
+#include "kernels/fp16.h"
+#include "kernels/quants.h"
+#include "kernels/vec_dot.h"
+
+namespace swarmkv::internal {
+namespace {
+
+// Queries per task: their K/V blocks are read (and V converted to f32) once for all of them.
+constexpr int64_t kQueryBlock = 8;
+
+// The running softmax of one (query, head): maximum, sum and the f16 V accumulator.
+struct RunningHead {
+  float max = -INFINITY;
+  float sum = 0.0f;
+};
+
+// The scalar half of a key step (see attention_llama.h): the new maximum, ms/vs per key and
+// the running sum, in key order. Compiled without FMA contraction (generic x86-64 TU), like
+// the scalar reference it replaced.
+void SoftmaxSteps(const float* scores, int n, RunningHead* h, float* ms, float* vs) {
+  float m = h->max, s = h->sum;
+  for (int j = 0; j < n; ++j) {
+    const float x = scores[j];
+    if (x > m) {
+      ms[j] = std::exp(m - x);
+      vs[j] = 1.0f;
+      m = x;
+    } else {
+      ms[j] = 1.0f;
+      vs[j] = std::exp(x - m);
+    }
+    s = s * ms[j] + vs[j];
+  }
+  h->max = m;
+  h->sum = s;
+}
+
+}  // namespace
+
+void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
+                              const float* vs, int64_t dv, float* acc) {
+  for (int j = 0; j < n; ++j) {
+    if (ms[j] != 1.0f) {
+      for (int64_t d = 0; d < dv; ++d) acc[d] = F16ToF32(F32ToF16(acc[d] * ms[j]));
+    }
+    const float* vj = v + j * v_stride;
+    for (int64_t d = 0; d < dv; ++d) acc[d] = F16ToF32(F32ToF16(std::fma(vj[d], vs[j], acc[d])));
+  }
+}
+
+Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
+                             int64_t q_stride, const int64_t* positions, int64_t n_queries,
+                             float* out, int64_t out_stride) {
+  const KvLayerLayout& L = kv.layout;
+  const int64_t B = L.block_tokens;
+  const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
+  const int group = params.n_heads / L.n_kv_heads;
+  const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
+  const TensorType qt = VecDotType(L.k_type);
+  const int64_t q_row_bytes = RowBytes(qt, Dk);
+  const VecDotFn dot = GetVecDot(L.k_type, params.isa);
+  const bool avx2 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
+  const bool f16_k = L.k_type == TensorType::kF16;
+  const bool simd_scores = avx2 && f16_k && Dk % 8 == 0;
+  const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? AccumulateF16OrderAvx2 : AccumulateF16OrderScalar;
+
+  // Tasks: query blocks x head sets. A head set is a KV head's whole group (its K/V rows serve
+  // every head) unless that leaves too few tasks for the threads (decode), then single heads.
+  const int threads = params.pool != nullptr ? params.pool->num_threads() : 1;
+  const int64_t q_blocks = (n_queries + kQueryBlock - 1) / kQueryBlock;
+  const int heads_per_task = q_blocks * L.n_kv_heads >= 4 * threads ? group : 1;
+  const int64_t head_sets = params.n_heads / heads_per_task;
+
+  auto task = [&](int64_t index, int) {
+    const int64_t q0 = (index / head_sets) * kQueryBlock;
+    const int nq = static_cast<int>(std::min(kQueryBlock, n_queries - q0));
+    const int h0 = static_cast<int>(index % head_sets) * heads_per_task;
+    const int nh = heads_per_task;
+    const int kvh = h0 / group;
+    const int nqh = nq * nh;
+    thread_local std::vector<uint8_t> qbuf;
+    thread_local std::vector<float> qf, vf, scores, ms, vs, acc;
+    thread_local std::vector<RunningHead> run;
+    qbuf.resize(static_cast<size_t>(q_row_bytes * nqh));
+    if (f16_k) qf.resize(static_cast<size_t>(Dk * nqh));
+    vf.resize(static_cast<size_t>(B * Dv));
+    scores.resize(static_cast<size_t>(B * nh));
+    ms.resize(static_cast<size_t>(B));
+    vs.resize(static_cast<size_t>(B));
+    acc.assign(static_cast<size_t>(Dv * nqh), 0.0f);
+    run.assign(static_cast<size_t>(nqh), RunningHead{});
+    int64_t max_pos = 0;
+    for (int i = 0; i < nq; ++i) {
+      max_pos = std::max(max_pos, positions[q0 + i]);
+      for (int k = 0; k < nh; ++k) {
+        const int64_t qh = i * nh + k;
+        ConvertActivationRow(qt, q + (q0 + i) * q_stride + (h0 + k) * Dk, qbuf.data() + qh * q_row_bytes, Dk);
+        if (f16_k) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + qh * q_row_bytes), qf.data() + qh * Dk, Dk);
+      }
+    }
+    for (int64_t b = 0; b <= max_pos / B; ++b) {
+      // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
+      const uint8_t* base = kv.blocks[b];
+      const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
+      const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
+      const int64_t nv = std::min(B, max_pos - b * B + 1);
+      for (int64_t j = 0; j < nv; ++j)
+        F16ToF32Row(reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride), vf.data() + j * Dv, Dv);
+      for (int i = 0; i < nq; ++i) {
+        const int64_t pos = positions[q0 + i];
+        if (b > pos / B) continue;
+        const int n = static_cast<int>(std::min(B, pos - b * B + 1));
+        const int64_t qh0 = int64_t{i} * nh;
+        if (simd_scores) {
+          kAttentionF16Avx2.scores_ggml(krows, L.k_row_stride, n, qf.data() + qh0 * Dk, nh, Dk, scale, scores.data(), B);
+        } else {
+          for (int k = 0; k < nh; ++k)
+            for (int j = 0; j < n; ++j) {
+              const uint8_t* krow = krows + j * L.k_row_stride;
+              scores[k * B + j] =
+                  (f16_k ? DotF16Ggml(reinterpret_cast<const f16_t*>(krow), qf.data() + (qh0 + k) * Dk, Dk)
+                         : dot(Dk, krow, qbuf.data() + (qh0 + k) * q_row_bytes)) * scale;
+            }
+        }
+        for (int k = 0; k < nh; ++k) {
+          SoftmaxSteps(scores.data() + k * B, n, &run[qh0 + k], ms.data(), vs.data());
+          accumulate(vf.data(), Dv, n, ms.data(), vs.data(), Dv, acc.data() + (qh0 + k) * Dv);
+        }
+      }
+    }
+    for (int i = 0; i < nq; ++i)
+      for (int k = 0; k < nh; ++k) {
+        const int64_t qh = int64_t{i} * nh + k;
+        float* o = out + (q0 + i) * out_stride + (h0 + k) * Dv;
+        const float inv = run[qh].sum == 0.0f ? 0.0f : 1.0f / run[qh].sum;
+        for (int64_t d = 0; d < Dv; ++d) o[d] = acc[qh * Dv + d] * inv;
+      }
+  };
+  const int64_t num_tasks = q_blocks * head_sets;
+  if (params.pool != nullptr) {
+    params.pool->ParallelFor(num_tasks, task);
+  } else {
+    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+  }
+  return Status::OK();
+}
+
+}  // namespace swarmkv::internal

@@ -1,0 +1,38 @@
+// PagedAttention's llama.cpp mode (AttentionParams::llama_cpp_f16_v with f16 V): the order of
+// llama.cpp's CPU flash attention. For each query head, keys 0..p are visited one at a time:
+// score = dot(K row, q) in ggml_vec_dot_f16's order (f16 K) or the K dtype's vec-dot, then
+//   s > M: ms = expf(M - s), M = s, acc = f16(acc * ms), vs = 1      (a new running maximum)
+//   else:  vs = expf(s - M)
+//   acc = f16(fma(V row, vs, acc)),  S = S * ms + vs
+// and the output is acc / S. acc is an f16 vector (kept here as f16-exact floats).
+//
+// Invariant: a (query, head) output is a function of (q, p, KV rows 0..p) only. Work is split
+// into blocks of queries x heads so K/V blocks are read once for many queries and decode still
+// spreads over every thread, but each (query, head) runs the same operations in the same order
+// whatever the split, the thread or the ISA (the SIMD accumulate equals its scalar twin).
+#pragma once
+
+#include <cstdint>
+
+#include "base/status.h"
+#include "kernels/attention.h"
+
+namespace swarmkv::internal {
+
+// For j < n: if ms[j] != 1, acc = f16(acc * ms[j]); then acc = f16(fma(v_j, vs[j], acc)), where
+// v_j = v + j * v_stride holds dv f16-exact floats and acc dv f16-exact floats. (Scaling by 1 is
+// the identity on f16-exact values, so skipping it keeps llama.cpp's bits.)
+using AccumulateF16OrderFn = void (*)(const float* v, int64_t v_stride, int n, const float* ms,
+                                      const float* vs, int64_t dv, float* acc);
+void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
+                              const float* vs, int64_t dv, float* acc);
+// AVX2 + F16C + FMA; dv a multiple of 8. Same bits as the scalar version.
+void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
+                            const float* vs, int64_t dv, float* acc);
+
+// PagedAttention with params.llama_cpp_f16_v and f16 V (arguments validated by the caller).
+Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
+                             int64_t q_stride, const int64_t* positions, int64_t n_queries,
+                             float* out, int64_t out_stride);
+
+}  // namespace swarmkv::internal

@@ -1,0 +1,131 @@
+// The llama.cpp-order attention (attention_llama.h) against a one-key-at-a-time reference written
+// the way ggml's CPU flash attention reads: an f16_t accumulator, expf per key. Equal bytes for
+// every head size, ISA, query split and thread count.
+#include "kernels/attention_llama.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/attention_simd.h"
+#include "kernels/fp16.h"
+
+namespace swarmkv {
+namespace {
+
+constexpr int kKvHeads = 2, kHeads = 6, kDk = 64, kB = 16;
+
+struct Kv {
+  KvLayerLayout layout;
+  std::vector<std::vector<uint8_t>> storage;
+  std::vector<const uint8_t*> blocks;
+};
+
+Kv MakeKv(int64_t dv, int64_t n_tokens, std::mt19937& rng) {
+  Kv s;
+  s.layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, dv, kB, 0);
+  std::normal_distribution<float> d;
+  std::vector<float> k(kKvHeads * kDk), v(kKvHeads * dv);
+  for (int64_t b = 0; b * kB < n_tokens; ++b) s.storage.emplace_back(s.layout.ConventionLayerBytes(), 0);
+  for (auto& st : s.storage) s.blocks.push_back(st.data());
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (auto& x : k) x = d(rng);
+    for (auto& x : v) x = 2.0f * d(rng);
+    EXPECT_TRUE(WriteKvRow(s.layout, s.storage[t / kB].data(), t % kB, k.data(), v.data()).ok());
+  }
+  return s;
+}
+
+// ggml's loop for one query head at position p: the reference the kernel must equal.
+std::vector<float> OneKeyAtATime(const Kv& s, const float* q, int h, int64_t p) {
+  const KvLayerLayout& L = s.layout;
+  const int64_t dv = L.head_dim_v;
+  const int kvh = h / (kHeads / kKvHeads);
+  std::vector<float> qf(kDk);
+  for (int i = 0; i < kDk; ++i) qf[i] = F16ToF32(F32ToF16(q[h * kDk + i]));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kDk));
+  std::vector<f16_t> acc(dv, 0);
+  float m = -INFINITY, sum = 0.0f;
+  for (int64_t t = 0; t <= p; ++t) {
+    const uint8_t* base = s.blocks[t / kB];
+    const auto* krow = reinterpret_cast<const f16_t*>(base + L.k_offset + kvh * L.k_head_stride + (t % kB) * L.k_row_stride);
+    const auto* vrow = reinterpret_cast<const f16_t*>(base + L.v_offset + kvh * L.v_head_stride + (t % kB) * L.v_row_stride);
+    const float x = internal::DotF16Ggml(krow, qf.data(), kDk) * scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (x > m) {
+      ms = std::exp(m - x);
+      m = x;
+      for (int64_t d = 0; d < dv; ++d) acc[d] = F32ToF16(F16ToF32(acc[d]) * ms);
+    } else {
+      vs = std::exp(x - m);
+    }
+    for (int64_t d = 0; d < dv; ++d) acc[d] = F32ToF16(std::fma(F16ToF32(vrow[d]), vs, F16ToF32(acc[d])));
+    sum = sum * ms + vs;
+  }
+  std::vector<float> out(dv);
+  for (int64_t d = 0; d < dv; ++d) out[d] = F16ToF32(acc[d]) * (1.0f / sum);
+  return out;
+}
+
+TEST(LlamaOrderAttentionTest, EqualsOneKeyAtATimeForEveryHeadSizeIsaAndSplit) {
+  std::mt19937 rng(21);
+  ThreadPool pool(3);
+  const int64_t n = 53;  // 3 full blocks + a partial one
+  for (int64_t dv : {32, 64, 96, 128}) {
+    Kv s = MakeKv(dv, n, rng);
+    std::normal_distribution<float> d;
+    std::vector<float> q(n * kHeads * kDk);
+    for (auto& x : q) x = 3.0f * d(rng);  // sharp softmax: the running maximum changes often
+    std::vector<int64_t> pos(n);
+    for (int64_t i = 0; i < n; ++i) pos[i] = i;
+    const int64_t row = kHeads * dv;
+    std::vector<float> want(n * row);
+    for (int64_t i = 0; i < n; ++i)
+      for (int h = 0; h < kHeads; ++h) {
+        auto o = OneKeyAtATime(s, q.data() + i * kHeads * kDk, h, i);
+        std::memcpy(want.data() + i * row + h * dv, o.data(), dv * 4);
+      }
+    const PagedKv kv{s.blocks.data(), static_cast<int64_t>(s.blocks.size()), s.layout};
+    for (Isa isa : SupportedIsas()) {
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        // All queries in one call (query blocks x whole groups), then one query per call (single
+        // heads per task, as decode splits them).
+        std::vector<float> all(n * row), one(n * row);
+        ASSERT_TRUE(PagedAttention({kHeads, 0, isa, p, true}, kv, q.data(), kHeads * kDk, pos.data(), n, all.data(), row).ok());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_TRUE(PagedAttention({kHeads, 0, isa, p, true}, kv, q.data() + i * kHeads * kDk, 0, &pos[i], 1,
+                                     one.data() + i * row, 0).ok());
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(std::memcmp(all.data() + i * row, want.data() + i * row, row * 4), 0)
+              << "dv " << dv << " " << IsaName(isa) << " pool " << (p != nullptr) << " query " << i;
+          ASSERT_EQ(std::memcmp(one.data() + i * row, want.data() + i * row, row * 4), 0)
+              << "dv " << dv << " " << IsaName(isa) << " pool " << (p != nullptr) << " single query " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalar) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d;
+  for (int64_t dv : {8, 64, 72, 128}) {
+    const int n = 40;
+    std::vector<float> v(n * dv), ms(n), vs(n), a(dv), b(dv);
+    for (auto& x : v) x = F16ToF32(F32ToF16(d(rng)));
+    for (int j = 0; j < n; ++j) {
+      ms[j] = j % 5 == 0 ? std::exp(-std::fabs(d(rng))) : 1.0f;
+      vs[j] = j % 5 == 0 ? 1.0f : std::exp(-std::fabs(d(rng)));
+    }
+    internal::AccumulateF16OrderScalar(v.data(), dv, n, ms.data(), vs.data(), dv, a.data());
+    internal::AccumulateF16OrderAvx2(v.data(), dv, n, ms.data(), vs.data(), dv, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), dv * 4), 0) << "dv " << dv;
+  }
+}
+
+}  // namespace
+}  // namespace swarmkv
