@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/attention_simd.h"
+#include "kernels/attention_simd.h"  // DotF16Ggml
 #include "kernels/convert.h"
 #include "kernels/fp16.h"
 #include "kernels/quants.h"
@@ -69,7 +69,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
   const VecDotFn dot = GetVecDot(L.k_type, params.isa);
   const bool avx2 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
   const bool f16_k = L.k_type == TensorType::kF16;
-  const bool simd_scores = avx2 && f16_k && Dk % 8 == 0;
+  const bool simd_scores = avx2 && f16_k && Dk % 32 == 0;
   const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? AccumulateF16OrderAvx2 : AccumulateF16OrderScalar;
 
   // Tasks: query blocks x head sets. A head set is a KV head's whole group (its K/V rows serve
@@ -87,12 +87,13 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     const int kvh = h0 / group;
     const int nqh = nq * nh;
     thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> qf, vf, scores, ms, vs, acc;
+    thread_local std::vector<float> qf, kf, vf, scores, ms, vs, acc;
     thread_local std::vector<RunningHead> run;
     qbuf.resize(static_cast<size_t>(q_row_bytes * nqh));
     if (f16_k) qf.resize(static_cast<size_t>(Dk * nqh));
     vf.resize(static_cast<size_t>(B * Dv));
-    scores.resize(static_cast<size_t>(B * nh));
+    if (simd_scores) kf.resize(static_cast<size_t>(B * Dk));
+    scores.resize(static_cast<size_t>(B * nqh));
     ms.resize(static_cast<size_t>(B));
     vs.resize(static_cast<size_t>(B));
     acc.assign(static_cast<size_t>(Dv * nqh), 0.0f);
@@ -114,24 +115,27 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       const int64_t nv = std::min(B, max_pos - b * B + 1);
       for (int64_t j = 0; j < nv; ++j)
         F16ToF32Row(reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride), vf.data() + j * Dv, Dv);
+      if (simd_scores) {  // every query head of the task against the block's keys at once
+        for (int64_t j = 0; j < nv; ++j)
+          F16ToF32Row(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride), kf.data() + j * Dk, Dk);
+        ScoresF16GgmlAvx2(kf.data(), Dk, static_cast<int>(nv), qf.data(), nqh, Dk, scale, scores.data(), B);
+      }
       for (int i = 0; i < nq; ++i) {
         const int64_t pos = positions[q0 + i];
         if (b > pos / B) continue;
         const int n = static_cast<int>(std::min(B, pos - b * B + 1));
         const int64_t qh0 = int64_t{i} * nh;
-        if (simd_scores) {
-          kAttentionF16Avx2.scores_ggml(krows, L.k_row_stride, n, qf.data() + qh0 * Dk, nh, Dk, scale, scores.data(), B);
-        } else {
+        if (!simd_scores) {
           for (int k = 0; k < nh; ++k)
             for (int j = 0; j < n; ++j) {
               const uint8_t* krow = krows + j * L.k_row_stride;
-              scores[k * B + j] =
+              scores[(qh0 + k) * B + j] =
                   (f16_k ? DotF16Ggml(reinterpret_cast<const f16_t*>(krow), qf.data() + (qh0 + k) * Dk, Dk)
                          : dot(Dk, krow, qbuf.data() + (qh0 + k) * q_row_bytes)) * scale;
             }
         }
         for (int k = 0; k < nh; ++k) {
-          SoftmaxSteps(scores.data() + k * B, n, &run[qh0 + k], ms.data(), vs.data());
+          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, &run[qh0 + k], ms.data(), vs.data());
           accumulate(vf.data(), Dv, n, ms.data(), vs.data(), Dv, acc.data() + (qh0 + k) * Dv);
         }
       }

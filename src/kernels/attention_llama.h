@@ -30,6 +30,12 @@ void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const flo
 void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
                             const float* vs, int64_t dv, float* acc);
 
+// scores[h * score_stride + j] = scale * dot(k_j, q_h) for h < nq, j < n, in ggml_vec_dot_f16's
+// order (DotF16Ggml's bits) from K rows already converted to f32 (k_j = k + j * k_stride) and
+// f16-exact query heads q_h = q + h * dk. dk a multiple of 32. AVX2 + FMA.
+void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                       float scale, float* scores, int64_t score_stride);
+
 // PagedAttention with params.llama_cpp_f16_v and f16 V (arguments validated by the caller).
 Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
                              int64_t q_stride, const int64_t* positions, int64_t n_queries,

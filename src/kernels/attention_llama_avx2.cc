@@ -27,7 +27,51 @@ void AccumulateChunk(const float* v, int64_t v_stride, int n, const float* ms, c
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(acc + 8 * c, a[c]);
 }
 
+// r = (a0 + a2) + (a1 + a3) of ggml_vec_dot_f16's four accumulators for one (query head, key).
+inline __m256 DotPartsF16Ggml(const float* k, const float* q, int64_t dk) {
+  __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t i = 0; i < dk; i += 32) {
+    for (int c = 0; c < 4; ++c) a[c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), _mm256_loadu_ps(q + i + 8 * c), a[c]);
+  }
+  return _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
+}
+
+// Lane sums of r0..r7 in DotF16Ggml's order, (r[0]+r[4] + r[1]+r[5]) + (r[2]+r[6] + r[3]+r[7]),
+// for eight keys at once: out lane j belongs to key j (the same additions, 8 keys per instruction).
+inline __m256 ReduceEight(const __m256* r) {
+  __m256 t[4];  // t[p] = [lo(r_a) + hi(r_a) | lo(r_b) + hi(r_b)] for the pairs (0,4) (1,5) (2,6) (3,7)
+  for (int p = 0; p < 4; ++p) {
+    t[p] = _mm256_add_ps(_mm256_permute2f128_ps(r[p], r[p + 4], 0x20), _mm256_permute2f128_ps(r[p], r[p + 4], 0x31));
+  }
+  // hadd pairs within 128-bit lanes: lane 0 serves keys 0..3, lane 1 keys 4..7.
+  const __m256 u01 = _mm256_hadd_ps(t[0], t[1]);  // [k0 01, k0 23, k1 01, k1 23 | k4.., k5..]
+  const __m256 u23 = _mm256_hadd_ps(t[2], t[3]);
+  return _mm256_hadd_ps(u01, u23);  // [k0, k1, k2, k3 | k4, k5, k6, k7]
+}
+
 }  // namespace
+
+void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                       float scale, float* scores, int64_t score_stride) {
+  const __m256 sc = _mm256_set1_ps(scale);
+  for (int h = 0; h < nq; ++h) {
+    const float* qh = q + h * dk;
+    float* out = scores + h * score_stride;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = DotPartsF16Ggml(k + (j + i) * k_stride, qh, dk);
+      _mm256_storeu_ps(out + j, _mm256_mul_ps(ReduceEight(r), sc));
+    }
+    if (j < n) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = j + i < n ? DotPartsF16Ggml(k + (j + i) * k_stride, qh, dk) : _mm256_setzero_ps();
+      float tmp[8];
+      _mm256_storeu_ps(tmp, _mm256_mul_ps(ReduceEight(r), sc));
+      for (int i = 0; j + i < n; ++i) out[j + i] = tmp[i];
+    }
+  }
+}
 
 void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
                             const float* vs, int64_t dv, float* acc) {
