@@ -46,13 +46,18 @@ void SoftmaxSteps(const float* scores, int n, RunningHead* h, float* ms, float* 
 }  // namespace
 
 void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
-                              const float* vs, int64_t dv, float* acc) {
-  for (int j = 0; j < n; ++j) {
-    if (ms[j] != 1.0f) {
-      for (int64_t d = 0; d < dv; ++d) acc[d] = F16ToF32(F32ToF16(acc[d] * ms[j]));
+                              const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                              int64_t acc_stride) {
+  for (int h = 0; h < nh; ++h) {
+    float* a = acc + h * acc_stride;
+    for (int j = 0; j < n; ++j) {
+      const float m = ms[h * s_stride + j], s = vs[h * s_stride + j];
+      if (m != 1.0f) {
+        for (int64_t d = 0; d < dv; ++d) a[d] = F16ToF32(F32ToF16(a[d] * m));
+      }
+      const float* vj = v + j * v_stride;
+      for (int64_t d = 0; d < dv; ++d) a[d] = F16ToF32(F32ToF16(std::fma(vj[d], s, a[d])));
     }
-    const float* vj = v + j * v_stride;
-    for (int64_t d = 0; d < dv; ++d) acc[d] = F16ToF32(F32ToF16(std::fma(vj[d], vs[j], acc[d])));
   }
 }
 
@@ -94,8 +99,8 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     vf.resize(static_cast<size_t>(B * Dv));
     if (simd_scores) kf.resize(static_cast<size_t>(B * Dk));
     scores.resize(static_cast<size_t>(B * nqh));
-    ms.resize(static_cast<size_t>(B));
-    vs.resize(static_cast<size_t>(B));
+    ms.resize(static_cast<size_t>(B * nh));
+    vs.resize(static_cast<size_t>(B * nh));
     acc.assign(static_cast<size_t>(Dv * nqh), 0.0f);
     run.assign(static_cast<size_t>(nqh), RunningHead{});
     int64_t max_pos = 0;
@@ -134,10 +139,9 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
                          : dot(Dk, krow, qbuf.data() + (qh0 + k) * q_row_bytes)) * scale;
             }
         }
-        for (int k = 0; k < nh; ++k) {
-          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, &run[qh0 + k], ms.data(), vs.data());
-          accumulate(vf.data(), Dv, n, ms.data(), vs.data(), Dv, acc.data() + (qh0 + k) * Dv);
-        }
+        for (int k = 0; k < nh; ++k)
+          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, &run[qh0 + k], ms.data() + k * B, vs.data() + k * B);
+        accumulate(vf.data(), Dv, n, ms.data(), vs.data(), B, nh, Dv, acc.data() + qh0 * Dv, Dv);
       }
     }
     for (int i = 0; i < nq; ++i)

@@ -19,16 +19,21 @@
 
 namespace swarmkv::internal {
 
-// For j < n: if ms[j] != 1, acc = f16(acc * ms[j]); then acc = f16(fma(v_j, vs[j], acc)), where
-// v_j = v + j * v_stride holds dv f16-exact floats and acc dv f16-exact floats. (Scaling by 1 is
-// the identity on f16-exact values, so skipping it keeps llama.cpp's bits.)
+// For each head h < nh, with ms_h = ms + h * s_stride, vs_h likewise, acc_h = acc + h * acc_stride:
+// for j < n: if ms_h[j] != 1, acc_h = f16(acc_h * ms_h[j]); then acc_h = f16(fma(v_j, vs_h[j], acc_h)),
+// where v_j = v + j * v_stride holds dv f16-exact floats and acc_h dv f16-exact floats. (Scaling
+// by 1 is the identity on f16-exact values, so skipping it keeps llama.cpp's bits.) Heads are
+// independent; the SIMD version interleaves them only to hide the f16 round trip's latency.
 using AccumulateF16OrderFn = void (*)(const float* v, int64_t v_stride, int n, const float* ms,
-                                      const float* vs, int64_t dv, float* acc);
+                                      const float* vs, int64_t s_stride, int nh, int64_t dv,
+                                      float* acc, int64_t acc_stride);
 void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
-                              const float* vs, int64_t dv, float* acc);
+                              const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                              int64_t acc_stride);
 // AVX2 + F16C + FMA; dv a multiple of 8. Same bits as the scalar version.
 void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
-                            const float* vs, int64_t dv, float* acc);
+                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                            int64_t acc_stride);
 
 // scores[h * score_stride + j] = scale * dot(k_j, q_h) for h < nq, j < n, in ggml_vec_dot_f16's
 // order (DotF16Ggml's bits) from K rows already converted to f32 (k_j = k + j * k_stride) and

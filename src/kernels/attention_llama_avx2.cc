@@ -14,16 +14,20 @@ template <int NC>  // NC registers of 8 dims
 void AccumulateChunk(const float* v, int64_t v_stride, int n, const float* ms, const float* vs,
                      float* acc) {
   __m256 a[NC];
+  #pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) a[c] = _mm256_loadu_ps(acc + 8 * c);
   for (int j = 0; j < n; ++j) {
     if (ms[j] != 1.0f) {
       const __m256 m = _mm256_set1_ps(ms[j]);
+      #pragma GCC unroll 8
       for (int c = 0; c < NC; ++c) a[c] = RoundF16(_mm256_mul_ps(a[c], m));
     }
     const __m256 s = _mm256_set1_ps(vs[j]);
     const float* vj = v + j * v_stride;
+    #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) a[c] = RoundF16(_mm256_fmadd_ps(_mm256_loadu_ps(vj + 8 * c), s, a[c]));
   }
+  #pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(acc + 8 * c, a[c]);
 }
 
@@ -31,6 +35,7 @@ void AccumulateChunk(const float* v, int64_t v_stride, int n, const float* ms, c
 inline __m256 DotPartsF16Ggml(const float* k, const float* q, int64_t dk) {
   __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t i = 0; i < dk; i += 32) {
+    #pragma GCC unroll 8
     for (int c = 0; c < 4; ++c) a[c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), _mm256_loadu_ps(q + i + 8 * c), a[c]);
   }
   return _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
@@ -47,6 +52,39 @@ inline __m256 ReduceEight(const __m256* r) {
   const __m256 u01 = _mm256_hadd_ps(t[0], t[1]);  // [k0 01, k0 23, k1 01, k1 23 | k4.., k5..]
   const __m256 u23 = _mm256_hadd_ps(t[2], t[3]);
   return _mm256_hadd_ps(u01, u23);  // [k0, k1, k2, k3 | k4, k5, k6, k7]
+}
+
+// 32 dims (4 registers) of NH heads sharing each V load.
+template <int NH>
+void AccumulateHeads(const float* v, int64_t v_stride, int n, const float* ms, const float* vs,
+                     int64_t s_stride, float* acc, int64_t acc_stride) {
+  __m256 a[NH][4];
+  #pragma GCC unroll 8
+  for (int h = 0; h < NH; ++h)
+    #pragma GCC unroll 8
+    for (int c = 0; c < 4; ++c) a[h][c] = _mm256_loadu_ps(acc + h * acc_stride + 8 * c);
+  for (int j = 0; j < n; ++j) {
+    #pragma GCC unroll 8
+    for (int h = 0; h < NH; ++h) {
+      const float m = ms[h * s_stride + j];
+      if (m != 1.0f) {
+        const __m256 mv = _mm256_set1_ps(m);
+        #pragma GCC unroll 8
+        for (int c = 0; c < 4; ++c) a[h][c] = RoundF16(_mm256_mul_ps(a[h][c], mv));
+      }
+    }
+    const float* vj = v + j * v_stride;
+    #pragma GCC unroll 8
+    for (int c = 0; c < 4; ++c) {
+      const __m256 x = _mm256_loadu_ps(vj + 8 * c);
+      #pragma GCC unroll 8
+      for (int h = 0; h < NH; ++h) a[h][c] = RoundF16(_mm256_fmadd_ps(x, _mm256_set1_ps(vs[h * s_stride + j]), a[h][c]));
+    }
+  }
+  #pragma GCC unroll 8
+  for (int h = 0; h < NH; ++h)
+    #pragma GCC unroll 8
+    for (int c = 0; c < 4; ++c) _mm256_storeu_ps(acc + h * acc_stride + 8 * c, a[h][c]);
 }
 
 }  // namespace
@@ -74,10 +112,25 @@ void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, 
 }
 
 void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
-                            const float* vs, int64_t dv, float* acc) {
+                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                            int64_t acc_stride) {
   int64_t d = 0;
-  for (; d + 64 <= dv; d += 64) AccumulateChunk<8>(v + d, v_stride, n, ms, vs, acc + d);
-  for (; d < dv; d += 8) AccumulateChunk<1>(v + d, v_stride, n, ms, vs, acc + d);
+  if (nh >= 2) {  // 32 dims of up to three heads at once: 12 independent f16 round-trip chains
+    for (; d + 32 <= dv; d += 32) {
+      int h = 0;
+      for (; h + 3 <= nh; h += 3) AccumulateHeads<3>(v + d, v_stride, n, ms + h * s_stride, vs + h * s_stride, s_stride, acc + h * acc_stride + d, acc_stride);
+      if (nh - h == 2) AccumulateHeads<2>(v + d, v_stride, n, ms + h * s_stride, vs + h * s_stride, s_stride, acc + h * acc_stride + d, acc_stride);
+      if (nh - h == 1) AccumulateHeads<1>(v + d, v_stride, n, ms + h * s_stride, vs + h * s_stride, s_stride, acc + h * acc_stride + d, acc_stride);
+    }
+  }
+  for (int h = 0; h < nh; ++h) {  // one head: 64 dims (8 chains) at a time, then 8-dim tails
+    const float* mh = ms + h * s_stride;
+    const float* vh = vs + h * s_stride;
+    float* ah = acc + h * acc_stride;
+    int64_t e = d;
+    for (; e + 64 <= dv; e += 64) AccumulateChunk<8>(v + e, v_stride, n, mh, vh, ah + e);
+    for (; e < dv; e += 8) AccumulateChunk<1>(v + e, v_stride, n, mh, vh, ah + e);
+  }
 }
 
 }  // namespace swarmkv::internal

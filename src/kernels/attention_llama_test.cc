@@ -109,21 +109,25 @@ TEST(LlamaOrderAttentionTest, EqualsOneKeyAtATimeForEveryHeadSizeIsaAndSplit) {
   }
 }
 
-TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalar) {
+TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
   if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
   std::mt19937 rng(5);
   std::normal_distribution<float> d;
-  for (int64_t dv : {8, 64, 72, 128}) {
-    const int n = 40;
-    std::vector<float> v(n * dv), ms(n), vs(n), a(dv), b(dv);
-    for (auto& x : v) x = F16ToF32(F32ToF16(d(rng)));
-    for (int j = 0; j < n; ++j) {
-      ms[j] = j % 5 == 0 ? std::exp(-std::fabs(d(rng))) : 1.0f;
-      vs[j] = j % 5 == 0 ? 1.0f : std::exp(-std::fabs(d(rng)));
+  const int n = 40;
+  for (int64_t dv : {8, 32, 64, 72, 128}) {
+    for (int nh : {1, 2, 3, 4, 5, 7}) {
+      std::vector<float> v(n * dv), ms(nh * n), vs(nh * n), a(nh * dv), b(nh * dv);
+      for (auto& x : v) x = F16ToF32(F32ToF16(d(rng)));
+      for (int h = 0; h < nh; ++h)
+        for (int j = 0; j < n; ++j) {  // a new maximum now and then, different per head
+          const bool new_max = (j + h) % 5 == 0;
+          ms[h * n + j] = new_max ? std::exp(-std::fabs(d(rng))) : 1.0f;
+          vs[h * n + j] = new_max ? 1.0f : std::exp(-std::fabs(d(rng)));
+        }
+      internal::AccumulateF16OrderScalar(v.data(), dv, n, ms.data(), vs.data(), n, nh, dv, a.data(), dv);
+      internal::AccumulateF16OrderAvx2(v.data(), dv, n, ms.data(), vs.data(), n, nh, dv, b.data(), dv);
+      ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "dv " << dv << " heads " << nh;
     }
-    internal::AccumulateF16OrderScalar(v.data(), dv, n, ms.data(), vs.data(), dv, a.data());
-    internal::AccumulateF16OrderAvx2(v.data(), dv, n, ms.data(), vs.data(), dv, b.data());
-    ASSERT_EQ(std::memcmp(a.data(), b.data(), dv * 4), 0) << "dv " << dv;
   }
 }
 
