@@ -37,6 +37,11 @@ Status DequantizeRow(TensorType type, const void* src, float* dst, int64_t n);
 // q = round-half-even(x * (127/amax)). Differs from the reference in the last bit sometimes.
 // REQUIRES: n % 32 == 0.
 void QuantizeRowQ8_0Act(const float* src, BlockQ8_0* dst, int64_t n);
+namespace internal {
+// Its two implementations (same bits); QuantizeRowQ8_0Act picks AVX2 when the CPU has it.
+void QuantizeRowQ8_0ActScalar(const float* src, BlockQ8_0* dst, int64_t n);
+void QuantizeRowQ8_0ActAvx2(const float* src, BlockQ8_0* dst, int64_t n);
+}  // namespace internal
 // ggml's quantize_row_q8_K_ref. REQUIRES: n % 256 == 0.
 void QuantizeRowQ8_K(const float* src, BlockQ8_K* dst, int64_t n);
 

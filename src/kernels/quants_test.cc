@@ -1,5 +1,7 @@
 #include "kernels/quants.h"
 
+#include "kernels/cpu_features.h"
+
 #include <gtest/gtest.h>
 #include <immintrin.h>
 
@@ -228,6 +230,27 @@ TEST(QuantsTest, Q8_0ActivationQuantizerRoundsHalfToEven) {
   EXPECT_EQ(b.qs[0], 127);
   EXPECT_EQ(b.qs[1], 2);
   EXPECT_EQ(b.qs[2], -4);
+}
+
+// The AVX2 activation quantizer gives the scalar one's bytes: scales, every element's order,
+// ties, zero blocks and signed zeros.
+TEST(QuantsTest, Q8_0ActivationQuantizerAvx2EqualsScalar) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  std::mt19937 rng(17);
+  std::normal_distribution<float> d;
+  const int64_t n = 32 * 64;
+  std::vector<float> x(n);
+  for (auto& v : x) v = d(rng) * 3.0f;
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.0f;              // an all-zero block
+  for (int j = 0; j < 32; ++j) x[64 + j] = (j - 16) * 0.5f;   // exact halves: round-half-even
+  x[96] = -0.0f;
+  std::vector<BlockQ8_0> a(n / 32), b(n / 32);
+  internal::QuantizeRowQ8_0ActScalar(x.data(), a.data(), n);
+  internal::QuantizeRowQ8_0ActAvx2(x.data(), b.data(), n);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    ASSERT_EQ(a[i].d, b[i].d) << "block " << i;
+    for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].qs[j], b[i].qs[j]) << "block " << i << " element " << j;
+  }
 }
 
 }  // namespace
