@@ -1,7 +1,7 @@
 // `swarmkv make-model`: writes the built-in synthetic model (random weights with real shapes and
 // a byte-level BPE tokenizer; deterministic for a seed) as a GGUF file llama.cpp also loads.
 //
-//   swarmkv make-model --shape {tiny,smollm2-135m,qwen2.5-0.5b} --type {f32,f16,q8_0,q4_0}
+//   swarmkv make-model --shape {tiny,smollm2-135m,qwen2.5-0.5b,smollm2-demo,...} --type {f32,f16,q8_0,q4_0}
 //                      --seed N -o FILE [--threads N]
 #include <chrono>
 #include <iostream>
@@ -50,7 +50,7 @@ CommandRegistrar reg("make-model", "Write the built-in synthetic model (random w
                      [](CLI::App& app) -> CommandRun {
                        auto o = std::make_shared<MakeModelOptions>();
                        app.add_option("--shape", o->shape, "Model shape")
-                           ->check(CLI::IsMember({"tiny", "smollm2-135m", "qwen2.5-0.5b", "tiny-qwen2", "tiny-qwen3"}))
+                           ->check(CLI::IsMember(SyntheticShapeNames()))
                            ->capture_default_str();
                        app.add_option("--type", o->type, "Type of the 2-D weights: f32, f16, q8_0, q4_0")
                            ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}))

@@ -30,6 +30,7 @@
 #include "cli/swarm/workload.h"
 #include "gguf/gguf_file.h"
 #include "model/hparams.h"
+#include "model/synthetic_model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace swarmkv::cli {
@@ -41,6 +42,7 @@ struct SwarmOptions {
   int suffix_tokens = 64;
   int num_predict = 16;
   std::string model;
+  std::string shape = "smollm2-135m";  // the built-in model's shape when --model is not given
   std::string kv_memory = "4GiB";
   std::string kv_type = "f16";
   std::string json_path;
@@ -63,16 +65,17 @@ std::string CacheDir() {
   return JoinPath(home && *home ? home : "/tmp", ".cache/swarmkv");
 }
 
-// The built-in synthetic SmolLM2-135M-shaped model, generated on first use.
-Result<std::string> DefaultModel() {
+// The built-in synthetic model of this shape (Q8_0, seed 1), generated on first use.
+Result<std::string> DefaultModel(const std::string& shape) {
+  SKV_RETURN_IF_ERROR(FindSyntheticShape(shape).status());
   std::string dir = JoinPath(CacheDir(), "models");
   // v2: 16k context (v1 files said 8k, too short for the default 8k-token context + tasks).
-  std::string path = JoinPath(dir, "synthetic-smollm2-135m-q8_0-seed1-v2.gguf");
+  std::string path = JoinPath(dir, "synthetic-" + shape + "-q8_0-seed1-v2.gguf");
   if (Env::Default()->FileExists(path)) return path;
   SKV_RETURN_IF_ERROR(Env::Default()->CreateDirs(dir));
   std::cerr << "swarm-bench: generating the built-in model " << path << "\n";
   std::string tmp = path + ".partial";
-  std::string cmd = "'" + SelfExe() + "' make-model --shape smollm2-135m --type q8_0 --seed 1 -o '" + tmp + "'";
+  std::string cmd = "'" + SelfExe() + "' make-model --shape " + shape + " --type q8_0 --seed 1 -o '" + tmp + "'";
   if (std::system(cmd.c_str()) != 0) return InternalError("make-model failed: " + cmd);
   SKV_RETURN_IF_ERROR(Env::Default()->RenameFile(tmp, path));
   return path;
@@ -277,7 +280,7 @@ nlohmann::json Checks(const std::vector<ModeResult>& modes, const SwarmOptions& 
 int RunSwarmBench(SwarmOptions opts) {
   std::string model = opts.model;
   if (model.empty()) {
-    auto m = DefaultModel();
+    auto m = DefaultModel(opts.shape);
     if (!m.ok()) {
       std::cerr << "swarm-bench: " << m.status().ToString() << "\n";
       return 1;
@@ -345,7 +348,10 @@ CommandRegistrar reg("swarm-bench",
                        app.add_option("--suffix-tokens", o->suffix_tokens, "Each agent's own task length")
                            ->check(CLI::Range(1, 1 << 16));
                        app.add_option("-n,--num-predict", o->num_predict, "Tokens each agent generates");
-                       app.add_option("--model", o->model, "GGUF model (default: the built-in synthetic SmolLM2-135M Q8_0)");
+                       app.add_option("--model", o->model, "GGUF model (default: the built-in synthetic model, --shape)");
+                       app.add_option("--shape", o->shape,
+                                      "Shape of the built-in model: smollm2-135m (the benchmark's), smollm2-demo "
+                                      "(6 layers, what the demo runs), qwen2.5-0.5b, ...");
                        app.add_option("--kv-memory", o->kv_memory, "KV budget of the server");
                        app.add_option("--kv-type", o->kv_type, "KV dtype (f16, bf16, q8_0, q4_0)");
                        app.add_option("--json", o->json_path, "Also write the JSON here");

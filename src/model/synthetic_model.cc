@@ -48,6 +48,14 @@ std::vector<SyntheticShape> AllShapes() {
   qwen.qkv_bias = true, qwen.tokenizer_pre = "qwen2";
   s.push_back(qwen);
 
+  // The swarm demo's model: SmolLM2-135M's vocabulary, tokenizer and attention geometry with 6 of
+  // its 30 layers, so the demo's no-sharing baseline (ten agents x 8k tokens, all recomputed)
+  // runs in minutes on 2 cores. The swarm figures are measured on smollm2-135m.
+  SyntheticShape demo = smol;
+  demo.name = "smollm2-demo";
+  demo.n_layer = 6;
+  s.push_back(demo);
+
   // Small variants of the other architectures, for tests of the qwen code paths.
   SyntheticShape tq2 = tiny;
   tq2.name = "tiny-qwen2", tq2.arch = ModelArch::kQwen2, tq2.qkv_bias = true, tq2.tied_embeddings = true;

@@ -23,7 +23,7 @@ class EngineModel final : public LoadedModel {
  public:
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<ThreadPool> pool;
+  std::shared_ptr<ThreadPool> pool;  // the backend's one pool
   std::shared_ptr<LlamaRunner> runner;
   std::unique_ptr<Scheduler> scheduler;
   ChatTemplate chat_template;
@@ -98,6 +98,7 @@ Result<std::unique_ptr<EngineBackend>> EngineBackend::Create(const BackendOption
   SKV_RETURN_IF_ERROR(KvTypeFromName(options.kv_type).status());
   SKV_ASSIGN_OR_RETURN(uint64_t budget, ParseByteSize(options.kv_memory, TotalRamBytes()));
   std::unique_ptr<EngineBackend> b(new EngineBackend(options));
+  b->pool_ = std::make_shared<ThreadPool>(options.threads);
   KvMemoryOptions mo;
   mo.budget_bytes = budget;
   mo.prefix_matching = options.prefix_cache;
@@ -116,7 +117,7 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   m->model = std::move(model);
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::Load(weights_path));
   m->tokenizer = std::move(tok);
-  m->pool = std::make_unique<ThreadPool>(options_.threads);
+  m->pool = pool_;
   LlamaRunnerOptions ro;
   SKV_ASSIGN_OR_RETURN(ro.kv_type, KvTypeFromName(options_.kv_type));
   ro.block_tokens = options_.block_tokens;

@@ -10,6 +10,8 @@
 // dir / Redis; Submit restores a prompt's blocks from them before the scheduler admits it; the
 // destructor flushes RAM's cached blocks to them (bounded by --kv-shutdown-flush).
 // --no-prefix-cache turns prefix matching off in the memory and opens no tiers.
+// All models compute on ONE thread pool of --threads threads: two busy models take turns per
+// parallel region instead of running 2x the cores' threads against each other.
 //
 // Invariant: a model's scheduler is destroyed (its engine thread joined) before its runner, the
 // runner before the model; the KvMemory outlives every runner and the tiers. An unloaded model's
@@ -29,6 +31,7 @@ namespace swarmkv {
 
 class KvMemory;
 class KvTiers;
+class ThreadPool;
 class EngineModel;
 
 class EngineBackend final : public ServerBackend, public GenerationService {
@@ -54,6 +57,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   const BackendOptions options_;
   std::unique_ptr<KvMemory> memory_;
   std::unique_ptr<KvTiers> tiers_;  // after memory_: destroyed (and flushed) first; null without tiers
+  std::shared_ptr<ThreadPool> pool_;  // shared with every model (a model may outlive the backend)
 
   std::mutex mu_;
   std::map<std::string, std::weak_ptr<EngineModel>> models_;  // by weights path

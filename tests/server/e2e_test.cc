@@ -255,5 +255,42 @@ TEST_F(ServerE2ETest, ThirtyTwoClientsAtOnceMatchTheRequestServedAlone) {
   EXPECT_LE(k["committed_bytes"].get<uint64_t>(), k["budget_bytes"].get<uint64_t>()) << kv;
 }
 
+int ThreadCount(pid_t pid) {
+  auto r = RunShell("ls /proc/" + std::to_string(pid) + "/task | wc -l");
+  return std::atoi(r.out.c_str());
+}
+
+// Two models busy at once compute on the server's one thread pool (loading the second adds no
+// worker threads) and each still gives the reply it gives alone, byte for byte.
+TEST_F(ServerE2ETest, TwoModelsShareOneThreadPoolAndKeepTheirReplies) {
+  const std::string second = dir_ + "/second.gguf";
+  auto made = RunShell(std::string(SWARMKV_BIN) + " make-model --shape tiny --type q8_0 --seed 7 -o " +
+                       ShellQuote(second) + " 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.out;
+  StartServer({"--model", "second=" + second, "--threads", "2"});
+  REQUIRE_ENGINE();
+  auto body = [](const std::string& model) {
+    return R"({"model":")" + model +
+           R"(","prompt":"Once upon a time there was","stream":false,"options":{"num_predict":24,"temperature":0}})";
+  };
+  auto [s1, alone1] = Curl("POST", "/api/generate", body("tiny"));
+  ASSERT_EQ(s1, 200) << alone1;
+  const int threads_one_model = ThreadCount(server_->pid());
+  auto [s2, alone2] = Curl("POST", "/api/generate", body("second"));
+  ASSERT_EQ(s2, 200) << alone2;
+  EXPECT_EQ(ThreadCount(server_->pid()), threads_one_model) << "loading a second model started more threads";
+  const std::string text1 = json::parse(alone1)["response"], text2 = json::parse(alone2)["response"];
+  std::vector<std::string> got(8);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      auto [st, b] = Curl("POST", "/api/generate", body(i % 2 == 0 ? "tiny" : "second"));
+      got[i] = st == 200 ? json::parse(b)["response"].get<std::string>() : "HTTP " + std::to_string(st) + b;
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got[i], i % 2 == 0 ? text1 : text2) << "client " << i;
+}
+
 }  // namespace
 }  // namespace swarmkv::e2e
