@@ -293,18 +293,20 @@ RestoreResult TierManager::RestoreInto(const Hash128& namespace_id, const Hash12
     }
   }
 
-  // 3. Pipeline. The disk starts reading every file of the chain (fadvise); `readers` threads
-  //    read + verify block i (reader i % readers) into slot i % (2 x readers) once the sink is
-  //    done with the block that used it before; this thread hands the slots to the sink in chain
-  //    order. A block no tier holds intact (or a sink that says stop) ends the chain.
-  for (int t = 0; t < num_tiers; ++t) {
-    std::vector<Hash128> wanted;
-    for (size_t i = 0; i < tier_of.size(); ++i) {
-      if (tier_of[i] == t) wanted.push_back(ids[i]);
-    }
-    if (!wanted.empty()) options_.tiers[t].backend->Prefetch(wanted);
-  }
+  // 3. Pipeline. `readers` threads read + verify block i (reader i % readers) into slot
+  //    i % (2 x readers) once the sink is done with the block that used it before; this thread
+  //    hands the slots to the sink in chain order. A block no tier holds intact (or a sink that
+  //    says stop) ends the chain. The disk is asked to read kPrefetchAhead blocks ahead
+  //    (fadvise WILLNEED): the first ones here, then each reader asks for block i + kPrefetchAhead
+  //    as it starts block i — so the readahead's page-cache work is spread over the readers
+  //    instead of delaying the first read (profiled: prefetching a whole 16k chain up front took
+  //    a quarter of a cold restore, on this thread, before any read started).
   const int64_t n = static_cast<int64_t>(tier_of.size());
+  constexpr int64_t kPrefetchAhead = 32;
+  auto prefetch = [&](int64_t i) {
+    if (i < n) options_.tiers[tier_of[static_cast<size_t>(i)]].backend->Prefetch(std::span(&ids[static_cast<size_t>(i)], 1));
+  };
+  for (int64_t i = 0; i < std::min(n, kPrefetchAhead); ++i) prefetch(i);
   const int64_t readers = std::min<int64_t>(n, std::max(1, options_.restore_parallelism));
   struct Pending {
     ReadSlot slot;
@@ -323,6 +325,7 @@ RestoreResult TierManager::RestoreInto(const Hash128& namespace_id, const Hash12
         free_cv.wait(lock, [&] { return stop || p.block < 0; });
         if (stop) return;
       }
+      prefetch(i + kPrefetchAhead);
       // Block i's parent is ids[i-1] (or first_parent); checked inside ReadFrom.
       const Hash128 expect_parent = i == 0 ? first_parent : ids[static_cast<size_t>(i - 1)];
       int tier = -1;
