@@ -35,6 +35,7 @@ struct ServeOptions {
   std::string keep_alive = "5m";
   std::string max_body = "8MiB";
   std::string shutdown_flush = "5s";
+  std::string write_through = "on";
 };
 
 int RunServe(ServeOptions& o) {
@@ -63,6 +64,11 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.backend.kv_shutdown_flush_ms = *flush;
+  if (o.write_through != "on" && o.write_through != "off") {
+    std::cerr << "swarmkv serve: --kv-write-through '" << o.write_through << "' is not on or off\n";
+    return 2;
+  }
+  o.backend.tiers.write_through = o.write_through == "on";
   // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
   if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
     o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;
@@ -155,6 +161,9 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
       ->check(CLI::Range(0, 22));
   app.add_option("--kv-shutdown-flush", o->shutdown_flush,
                  "On SIGTERM/SIGINT, write cached RAM KV to the tiers for at most this long (default 5s; 0: none)");
+  app.add_option("--kv-write-through", o->write_through,
+                 "Write newly sealed KV blocks to the disk/Redis tiers while the write-back queue is idle, "
+                 "so a crash loses little (on|off, default on)");
   app.add_flag("--no-prefix-cache", [o](int64_t) { o->backend.prefix_cache = false; },
                "Disable prefix reuse: every prompt token is computed; the KV tiers are not opened");
   return [o] { return RunServe(*o); };

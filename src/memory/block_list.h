@@ -37,6 +37,7 @@ struct Block {
 class BlockList {
  public:
   Block* front() const { return front_; }
+  Block* back() const { return back_; }
   int64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 

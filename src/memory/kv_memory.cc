@@ -85,12 +85,15 @@ class KvMemory::Impl {
   std::unordered_map<SequenceId, std::unique_ptr<Sequence>> sequences;
   SequenceId next_sequence = 1;
   std::unordered_set<Block*> blocks;     // every live block (owned; deleted when freed)
-  std::unordered_set<Block*> transient;  // restored blocks being filled outside the lock (refs 1)
+  // Blocks held outside the lock, one entry per hold: restored blocks being filled (refs 1) and
+  // sealed blocks being copied out by VisitSealedBlock.
+  std::unordered_multiset<Block*> transient;
   BlockList lru;                         // refs == 0, no named pin: evicted first, front first
   BlockList pinned;                      // refs == 0, named pin: evicted last, front first
   uint64_t evictable_bytes = 0;          // slot bytes of blocks in lru + pinned
   std::map<std::string, Pin> pins;
   EvictionHook hook;
+  SealHook seal_hook;
   std::array<int64_t, kNumEvictionReasons> evictions{};
 
   int64_t Now() const { return options.clock_nanos ? options.clock_nanos() : MonotonicNanos(); }
@@ -299,6 +302,7 @@ class KvMemory::Impl {
     ns->index.emplace(id, b);
     ns->children[parent].push_back(b);
     InheritPinsLocked(b);
+    if (seal_hook) seal_hook(ns->options.id, id);
   }
 
   // Drops blocks [keep, end) of s, last first.
@@ -613,6 +617,45 @@ void KvMemory::SetEvictionHook(EvictionHook hook) {
   impl_->hook = std::move(hook);
 }
 
+void KvMemory::SetSealHook(SealHook hook) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->seal_hook = std::move(hook);
+}
+
+Result<bool> KvMemory::VisitSealedBlock(const Hash128& namespace_id, const BlockId& id,
+                                        const std::function<void(const EvictedBlock&)>& visit) {
+  Impl& m = *impl_;
+  std::unique_lock<std::mutex> lock(m.mu);
+  SKV_ASSIGN_OR_RETURN(NamespaceState * ns, m.FindNamespaceLocked(namespace_id));
+  auto it = ns->index.find(id);
+  if (it == ns->index.end()) return false;
+  Block* b = it->second;
+  EvictedBlock e;
+  e.namespace_id = ns->options.id;
+  e.id = b->id;
+  e.parent = b->parent;
+  e.tokens = b->tokens;
+  e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
+  e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
+  e.layout = &ns->layout;
+  e.reason = EvictionReason::kExplicit;
+  if (b->refs == 0) {
+    // Holding it would move it to the back of its eviction list on release.
+    visit(e);
+    return true;
+  }
+  // Held by a sequence: it can be neither evicted nor changed (sealed), and this hold keeps it
+  // so after the sequence lets go. Its tokens are stable while sealed.
+  m.AddRefLocked(b);
+  m.transient.insert(b);
+  lock.unlock();
+  visit(e);
+  lock.lock();
+  m.transient.erase(m.transient.find(b));
+  m.DropRefLocked(b);
+  return true;
+}
+
 Result<PrefixProbe> KvMemory::ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens,
                                           int64_t max_next) const {
   Impl& m = *impl_;
@@ -658,7 +701,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());
   if (!recurrent_state.empty()) std::memcpy(b->data + ns->kv_bytes, recurrent_state.data(), recurrent_state.size());
   lock.lock();
-  m.transient.erase(b);
+  m.transient.erase(m.transient.find(b));
   b->refs = 0;
   if (ns->index.contains(id)) {  // restored twice concurrently
     m.FreeBlockLocked(b);
@@ -732,12 +775,13 @@ std::vector<PinInfo> KvMemory::ListPins() const {
   return out;
 }
 
-uint64_t KvMemory::EvictCached(uint64_t bytes) {
+uint64_t KvMemory::EvictCached(uint64_t bytes, EvictOrder order) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   uint64_t freed = 0;
   while (freed < bytes && (!m.lru.empty() || !m.pinned.empty())) {
-    Block* b = !m.lru.empty() ? m.lru.front() : m.pinned.front();
+    Block* b = order == EvictOrder::kOldestFirst ? (!m.lru.empty() ? m.lru.front() : m.pinned.front())
+                                                 : (!m.pinned.empty() ? m.pinned.back() : m.lru.back());
     freed += b->ns->slot_bytes;
     m.EvictLocked(b, EvictionReason::kExplicit);
   }

@@ -104,6 +104,10 @@ struct EvictedBlock {
   EvictionReason reason = EvictionReason::kBudget;
 };
 using EvictionHook = std::function<void(const EvictedBlock&)>;
+// Called with the identity of each block a Commit has just sealed (a new identity in the index:
+// not a dedupe onto a cached block, not a restored block). Runs under the mutex: it must only
+// record the identity (the tier manager's idle write-through copies the block later).
+using SealHook = std::function<void(const Hash128& namespace_id, const BlockId& id)>;
 
 // Result of attaching the longest cached prefix to a new sequence.
 struct PrefixMatch {
@@ -232,6 +236,15 @@ class KvMemory {
   // ---- Tier manager
   // Called with each block just before its memory is freed (see the class comment).
   void SetEvictionHook(EvictionHook hook);
+  // See SealHook. nullptr removes it.
+  void SetSealHook(SealHook hook);
+  // Calls `visit` with the sealed block `id` of the namespace (every field as the eviction hook
+  // sees it; reason kExplicit) and returns true; false when no such block is resident. A block a
+  // sequence holds is held once more and copied outside the mutex (it is immutable); a cached
+  // block (refcount 0) is visited under the mutex so its place in the eviction order is kept.
+  // `visit` must not call back into KvMemory.
+  Result<bool> VisitSealedBlock(const Hash128& namespace_id, const BlockId& id,
+                                const std::function<void(const EvictedBlock&)>& visit);
   // The RAM chain of `tokens` in the namespace and the identities of up to `max_next` following
   // full blocks. No side effects. With prefix_matching off: an empty probe (nothing to restore).
   Result<PrefixProbe> ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens, int64_t max_next) const;
@@ -253,8 +266,12 @@ class KvMemory {
                             int64_t ttl_nanos);
   Status UnpinPrefix(const std::string& name);  // NotFound for an unknown name
   std::vector<PinInfo> ListPins() const;
-  // Evicts up to `bytes` of cached (refcount 0) blocks, unpinned first; returns bytes freed.
-  uint64_t EvictCached(uint64_t bytes);
+  // Evicts up to `bytes` of cached (refcount 0) blocks, unpinned first, oldest first; returns
+  // bytes freed. kMostValuableFirst (the shutdown flush, whose deadline may cut it short): pinned
+  // blocks first, then the rest most recently used first, so what is most likely reused reaches
+  // the hook first.
+  enum class EvictOrder { kOldestFirst, kMostValuableFirst };
+  uint64_t EvictCached(uint64_t bytes, EvictOrder order = EvictOrder::kOldestFirst);
 
   MemoryStats Stats() const;
   // Up to `max` prefixes held by two or more sequences, most bytes saved first. A prefix is

@@ -479,6 +479,87 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
+// The idle write-through's seams: the seal hook names each newly sealed identity once (not a
+// dedupe, not a restore), and VisitSealedBlock copies a resident block out whether a sequence
+// holds it or not, without disturbing refcounts or the eviction order.
+TEST_F(KvMemoryTest, SealHookAndVisitSealedBlockServeWriteThrough) {
+  Make(16, {64});
+  std::vector<BlockId> sealed;
+  mem_->SetSealHook([&](const Hash128& ns, const BlockId& id) {
+    EXPECT_EQ(ns, kNs);
+    sealed.push_back(id);
+  });
+  const auto t = Toks(10, 300);
+  const auto ids = Chain(t);
+  SequenceId a = Computed(t);
+  EXPECT_EQ(sealed, (std::vector<BlockId>{ids[0], ids[1]})) << "the partial tail is not sealed";
+  SequenceId b = Computed(Toks(8, 300));  // the same two blocks, computed again: dedupes
+  EXPECT_EQ(sealed.size(), 2u) << "a dedupe is not a new block";
+
+  // Held by sequences: copied outside the lock under a transient hold.
+  std::vector<uint8_t> kv, state;
+  std::vector<int32_t> tokens;
+  BlockId parent{1, 1};
+  auto copy = [&](const EvictedBlock& e) {
+    kv.assign(e.kv_bytes.begin(), e.kv_bytes.end());
+    state.assign(e.recurrent_state.begin(), e.recurrent_state.end());
+    tokens.assign(e.tokens.begin(), e.tokens.end());
+    parent = e.parent;
+  };
+  bool checked = false;
+  auto copy_and_check = [&](const EvictedBlock& e) {  // runs outside the lock for a held block
+    copy(e);
+    EXPECT_TRUE(mem_->CheckInvariants().ok()) << "a transient hold is a counted holder";
+    checked = true;
+  };
+  auto v = mem_->VisitSealedBlock(kNs, ids[1], copy_and_check);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_TRUE(*v);
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(parent, ids[0]);
+  EXPECT_EQ(tokens, Toks(4, 304));
+  const auto table = *mem_->GetBlockTable(a);
+  EXPECT_TRUE(std::equal(kv.begin(), kv.end(), table.blocks[1]));
+  EXPECT_EQ(state.size(), 64u);
+  ASSERT_TRUE(mem_->Release(b).ok());
+  ASSERT_TRUE(mem_->Release(a).ok());
+
+  // Cached (refcount 0): visited in place, under the lock (the visitor must not call back into
+  // KvMemory); the eviction order (tail first) is unchanged.
+  ASSERT_TRUE(*mem_->VisitSealedBlock(kNs, ids[0], copy));
+  EXPECT_EQ(parent, BlockId{});
+  EXPECT_FALSE(*mem_->VisitSealedBlock(kNs, BlockId{9, 9}, copy)) << "not resident";
+  EXPECT_EQ(mem_->VisitSealedBlock(Hash128{5, 5}, ids[0], copy).status().code(), StatusCode::kNotFound);
+  mem_->EvictCached(UINT64_MAX);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{ids[1], ids[0]}));
+  EXPECT_FALSE(*mem_->VisitSealedBlock(kNs, ids[0], copy)) << "evicted";
+  // A restored block is not announced: it came from the tiers.
+  ASSERT_TRUE(*mem_->InsertSealedBlock(kNs, {}, Toks(4, 300), std::vector<uint8_t>(layout_.block_bytes(), 0),
+                                       std::vector<uint8_t>(64, 0)));
+  EXPECT_EQ(sealed.size(), 2u);
+  mem_->SetSealHook(nullptr);
+}
+
+// The shutdown flush's order: pinned blocks first, then the most recently used.
+TEST_F(KvMemoryTest, EvictCachedMostValuableFirstTakesPinnedThenNewest) {
+  Make(16);
+  const auto ta = Toks(8, 0), tb = Toks(8, 500), tp = Toks(4, 900);
+  SequenceId a = Computed(ta);
+  ASSERT_TRUE(mem_->Release(a).ok());
+  SequenceId p = Computed(tp);
+  ASSERT_TRUE(mem_->PinPrefix("sys", kNs, tp, 0).ok());
+  ASSERT_TRUE(mem_->Release(p).ok());
+  SequenceId b = Computed(tb);
+  ASSERT_TRUE(mem_->Release(b).ok());
+  // LRU front to back: A1 A0 B1 B0; pinned: P0.
+  const auto ia = Chain(ta), ib = Chain(tb), ip = Chain(tp);
+  EXPECT_EQ(mem_->EvictCached(3 * kSlot, KvMemory::EvictOrder::kMostValuableFirst), 3 * kSlot);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{ip[0], ib[0], ib[1]}));
+  evicted_.clear();
+  mem_->EvictCached(UINT64_MAX, KvMemory::EvictOrder::kMostValuableFirst);
+  EXPECT_EQ(evicted_, (std::vector<BlockId>{ia[0], ia[1]}));
+}
+
 TEST_F(KvMemoryTest, WithoutPrefixMatchingEveryTokenIsComputed) {
   prefix_matching_ = false;
   Make(16);

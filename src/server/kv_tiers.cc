@@ -18,6 +18,8 @@ Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, Kv
   SKV_ASSIGN_OR_RETURN(TierStack stack, OpenTiers(c));
   std::unique_ptr<KvTiers> t(new KvTiers(memory, std::move(stack), options.kv_shutdown_flush_ms));
   ConnectTiers(memory, t->stack_.manager.get());
+  if (c.write_through && !t->stack_.backends.empty())
+    t->write_through_ = std::make_unique<WriteThrough>(memory, t->stack_.manager.get());
   std::ostringstream os;
   for (const auto& b : t->stack_.backends) {
     const TierBackendStats s = b->stats();
@@ -32,6 +34,7 @@ Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, Kv
       os << " (" << s.entries << " entries, " << FormatBytes(s.bytes) << " of " << FormatBytes(s.capacity_bytes) << ")";
     }
   }
+  if (!t->stack_.backends.empty()) os << "; write-through " << (t->write_through_ ? "on" : "off");
   SKV_LOG(INFO) << "KV tiers:" << (t->stack_.backends.empty() ? std::string(" none (RAM only)") : os.str());
   return t;
 }
@@ -44,6 +47,8 @@ KvTiers::KvTiers(KvMemory* memory, TierStack stack, int64_t flush_ms)
 }
 
 KvTiers::~KvTiers() {
+  // First: it copies blocks out of RAM and feeds the queue the flush is about to drain.
+  write_through_.reset();
   if (!stack_.backends.empty() && flush_ms_ > 0) {
     const int64_t start = MonotonicNanos();
     FlushReport r = FlushMemoryToTiers(*memory_, *stack_.manager, start + flush_ms_ * 1000000);

@@ -3,9 +3,13 @@
 // on clean shutdown.
 //
 //   Open            OpenTiers (tiers/tier_stack.h) + ConnectTiers: evicted blocks are written back.
+//   WriteThrough    (--kv-write-through on, the default) newly sealed blocks are written to the
+//                   tiers while the write-back queue is idle (tiers/write_through.h), so kill -9
+//                   loses only the last moments' blocks.
 //   BeforeAdmission RestorePrefix for the blocks of a prompt that follow its RAM chain, so the
 //                   scheduler's AttachPrefix finds them (counted as reused prompt tokens there).
-//   ~KvTiers        FlushMemoryToTiers within the flush deadline, then disconnects the hook.
+//   ~KvTiers        stops the write-through, FlushMemoryToTiers within the flush deadline (most
+//                   recently used first), then disconnects the hook.
 //
 // NOTE (restore on the submitting thread): restores run on the HTTP thread that submits, not on
 // the engine thread, so a slow disk or Redis never stalls the decode steps of running requests.
@@ -30,6 +34,7 @@
 #include "server/backend.h"
 #include "server/backend_factory.h"
 #include "tiers/tier_stack.h"
+#include "tiers/write_through.h"
 
 namespace swarmkv {
 
@@ -59,6 +64,7 @@ class KvTiers {
   TierStack stack_;
   const int64_t flush_ms_;
 
+  std::unique_ptr<WriteThrough> write_through_;  // null when off or without tiers; stopped first
   std::unique_ptr<std::atomic<uint64_t>[]> restored_tokens_;  // per tier, restore order
   std::mutex prefill_mu_;
   double prefill_tokens_per_second_ = 0;  // EWMA, guarded by prefill_mu_

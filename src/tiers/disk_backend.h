@@ -56,6 +56,9 @@ class DiskBackend final : public TierBackend {
   std::string_view name() const override { return options_.name; }
   Status Put(const Hash128& key, std::span<const uint8_t> bytes) override;
   Result<std::optional<std::string>> Get(const Hash128& key) override;
+  // One open + fstat + pread of the whole file into `out` (reused across blocks by a restore):
+  // the only copy is page cache -> buffer.
+  Result<bool> GetInto(const Hash128& key, ReadBuffer* out) override;
   Result<bool> Contains(const Hash128& key) override;
   Status Erase(const Hash128& key) override;
   // posix_fadvise(WILLNEED) on each file: the kernel reads them asynchronously, so a restore

@@ -270,4 +270,43 @@ Result<DecodedEntry> DecodeEntry(std::span<const uint8_t> entry, const Hash128& 
   return d;
 }
 
+Result<EntryView> VerifyEntry(std::span<const uint8_t> entry, const EntryHeader& header, std::vector<uint8_t>* scratch) {
+  const EntryLayout& l = header.meta.layout;
+  bool contiguous_raw = true;
+  for (uint32_t i = 0; i < l.num_layers && contiguous_raw; ++i) {
+    const EntrySection& s = header.layers[i];
+    contiguous_raw = s.codec == SectionCodec::kRaw && s.offset == header.layers[0].offset + i * l.layer_bytes;
+  }
+  const uint64_t scratch_bytes = (contiguous_raw ? 0 : l.block_bytes()) + header.meta.state_bytes;
+  if (scratch->size() < scratch_bytes) scratch->resize(scratch_bytes);
+  EntryView v;
+  if (contiguous_raw) {
+    for (uint32_t i = 0; i < l.num_layers; ++i) {
+      const EntrySection& s = header.layers[i];
+      if (Checksum64(entry.data() + s.offset, s.stored_bytes) != s.checksum) {
+        return CorruptionError("entry layer " + std::to_string(i) + ": checksum mismatch");
+      }
+    }
+    v.kv_bytes = entry.subspan(header.layers[0].offset, l.block_bytes());
+  } else {
+    std::span<uint8_t> kv(scratch->data(), l.block_bytes());
+    for (uint32_t i = 0; i < l.num_layers; ++i) {
+      SKV_RETURN_IF_ERROR(DecodeLayer(entry, header, i, kv.subspan(i * l.layer_bytes, l.layer_bytes)));
+    }
+    v.kv_bytes = kv;
+  }
+  const EntrySection& st = header.state;
+  if (st.codec == SectionCodec::kRaw) {
+    if (Checksum64(entry.data() + st.offset, st.stored_bytes) != st.checksum) {
+      return CorruptionError("entry state: checksum mismatch");
+    }
+    v.state = entry.subspan(st.offset, st.stored_bytes);
+  } else {
+    std::span<uint8_t> state(scratch->data() + (scratch_bytes - header.meta.state_bytes), header.meta.state_bytes);
+    SKV_RETURN_IF_ERROR(DecodeSection(entry, st, "state", state));
+    v.state = state;
+  }
+  return v;
+}
+
 }  // namespace swarmkv

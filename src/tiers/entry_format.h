@@ -106,6 +106,17 @@ struct DecodedEntry {
 Result<DecodedEntry> DecodeEntry(std::span<const uint8_t> entry, const Hash128& expected_namespace,
                                  const Hash128& expected_id);
 
+// A verified entry's block without a copy where possible (the restore path): the KV bytes point
+// into `entry` itself when every layer is stored raw (the sections are then contiguous, in layer
+// order), otherwise into `scratch` (decoded). Every section's checksum and size is verified, as
+// in DecodeEntry. Spans are valid while `entry` and `scratch` are unchanged.
+struct EntryView {
+  std::span<const uint8_t> kv_bytes;
+  std::span<const uint8_t> state;
+};
+// `header` must come from DecodeEntryHeader(entry, ...). `scratch` is resized as needed (reuse it).
+Result<EntryView> VerifyEntry(std::span<const uint8_t> entry, const EntryHeader& header, std::vector<uint8_t>* scratch);
+
 inline std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

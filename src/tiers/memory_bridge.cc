@@ -47,7 +47,9 @@ FlushReport FlushMemoryToTiers(KvMemory& memory, TierManager& tiers, int64_t dea
   // suffices. Waiting there is safe: the writer never calls into KvMemory.
   memory.SetEvictionHook(MakeHook(&tiers, deadline_nanos, &r.blocks_queued));
   const MemoryStats before = memory.Stats();
-  memory.EvictCached(UINT64_MAX);
+  // Most valuable first (pinned, then most recently used): if the deadline cuts the flush short,
+  // what is dropped is what was least likely to be reused.
+  memory.EvictCached(UINT64_MAX, KvMemory::EvictOrder::kMostValuableFirst);
   const MemoryStats after = memory.Stats();
   for (size_t i = 0; i < before.evictions.size(); ++i) r.blocks_evicted += after.evictions[i] - before.evictions[i];
   ConnectTiers(&memory, &tiers);
@@ -63,20 +65,26 @@ Result<PrefixRestore> RestorePrefix(KvMemory& memory, TierManager& tiers, const 
   out.ram_blocks = probe.cached_blocks;
   if (probe.next_ids.empty()) return out;
   SKV_ASSIGN_OR_RETURN(KvLayout layout, memory.Layout(namespace_id));
-  RestoreResult r = tiers.Restore(namespace_id, probe.last_cached_id, probe.next_ids, EntryLayoutFor(layout));
-  out.chose_recompute = r.chose_recompute;
   out.restored_by_tier.assign(tiers.stats().tiers.size(), 0);
-  for (const RestoredBlock& b : r.blocks) {
+  Status error;
+  // Each verified block goes straight from the restore's read buffer into its pool slot (the one
+  // copy after the page cache), while the manager's readers fetch the next ones.
+  RestoreResult r = tiers.RestoreInto(namespace_id, probe.last_cached_id, probe.next_ids, EntryLayoutFor(layout),
+                                      [&](const RestoredView& b) {
     auto inserted = memory.InsertSealedBlock(namespace_id, b.parent, b.tokens, b.kv_bytes, b.state);
     if (!inserted.ok()) {
-      if (inserted.status().code() == StatusCode::kResourceExhausted) break;  // no room: recompute the rest
-      return inserted.status();
+      // No room: recompute the rest. Anything else is a caller bug, reported.
+      if (inserted.status().code() != StatusCode::kResourceExhausted) error = inserted.status();
+      return false;
     }
     if (*inserted) {
       ++out.restored_blocks;
       if (b.tier >= 0 && static_cast<size_t>(b.tier) < out.restored_by_tier.size()) ++out.restored_by_tier[b.tier];
     }
-  }
+    return true;
+  });
+  out.chose_recompute = r.chose_recompute;
+  if (!error.ok()) return error;
   return out;
 }
 

@@ -47,7 +47,8 @@ struct FlushReport {
   bool drained = false;        // the writer finished everything queued before the deadline
 };
 
-// Evicts every cached (refcount 0) block of `memory` through the tiers, waiting for queue room
+// Evicts every cached (refcount 0) block of `memory` through the tiers — pinned blocks first,
+// then the most recently used (KvMemory::EvictOrder::kMostValuableFirst) — waiting for queue room
 // instead of dropping, and waits for the writer — all until `deadline_nanos` (MonotonicNanos).
 // Past it, the remaining blocks are dropped (counted) and the queue is discarded, so the call is
 // bounded. Blocks held by live sequences are not touched. Restores the ConnectTiers hook.

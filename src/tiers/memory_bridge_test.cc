@@ -182,5 +182,50 @@ TEST(MemoryBridgeTest, ShutdownFlushPastItsDeadlineDropsInsteadOfWaiting) {
   mem->SetEvictionHook(nullptr);
 }
 
+// Records the order of writes (forwards everything to a real disk backend).
+class RecordingBackend final : public TierBackend {
+ public:
+  explicit RecordingBackend(TierBackend* base) : base_(base) {}
+  std::string_view name() const override { return base_->name(); }
+  Status Put(const Hash128& key, std::span<const uint8_t> bytes) override {
+    puts.push_back(key);
+    return base_->Put(key, bytes);
+  }
+  Result<std::optional<std::string>> Get(const Hash128& key) override { return base_->Get(key); }
+  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
+  Status Erase(const Hash128& key) override { return base_->Erase(key); }
+  TierBackendStats stats() const override { return base_->stats(); }
+  std::string DebugString() const override { return base_->DebugString(); }
+  std::vector<Hash128> puts;  // written by the manager's one writer thread; read after Flush
+
+ private:
+  TierBackend* base_;
+};
+
+// The shutdown flush writes the most recently used blocks first, so a flush its deadline cuts
+// short keeps what is most likely reused: the newest sequence's blocks, head first (the old
+// order, oldest first, began with the first sequence's tail — useless without its head).
+TEST(MemoryBridgeTest, ShutdownFlushWritesTheMostRecentlyUsedFirst) {
+  auto disk = OpenDisk(testing::TempDir());
+  RecordingBackend rec(disk.get());
+  TierManager tm({.tiers = {{&rec, true}}, .queue_max_blocks = 1});
+  auto mem = NewMemory(1 << 20, false);
+  ConnectTiers(mem.get(), &tm);
+  const KvLayout layout = mem->Layout(kNs).value();
+  std::vector<int32_t> old_tokens(16), new_tokens(16);
+  std::iota(old_tokens.begin(), old_tokens.end(), 100);
+  std::iota(new_tokens.begin(), new_tokens.end(), 500);
+  for (const auto* t : {&old_tokens, &new_tokens}) {
+    SequenceId s = mem->CreateSequence(kNs).value();
+    ASSERT_TRUE(testing::AppendTokens(*mem, s, layout, kSalt, *t, false).ok());
+    ASSERT_TRUE(mem->Release(s).ok());
+  }
+  FlushReport r = FlushMemoryToTiers(*mem, tm, MonotonicNanos() + 10'000'000'000);
+  EXPECT_TRUE(r.drained);
+  const auto o = ComputeBlockChain(kNs, old_tokens, 4), n = ComputeBlockChain(kNs, new_tokens, 4);
+  EXPECT_EQ(rec.puts, (std::vector<Hash128>{n[0], n[1], n[2], n[3], o[0], o[1], o[2], o[3]}));
+  mem->SetEvictionHook(nullptr);
+}
+
 }  // namespace
 }  // namespace swarmkv

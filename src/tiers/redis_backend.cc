@@ -1,5 +1,7 @@
 #include "tiers/redis_backend.h"
 
+#include <cstring>
+
 #include <hiredis/hiredis.h>
 
 #include <charconv>
@@ -188,6 +190,23 @@ Result<std::optional<std::string>> RedisBackend::Get(const Hash128& key) {
   }
   ++counters_.hits;
   return std::optional<std::string>(std::string(r->str, r->len));
+}
+
+Result<bool> RedisBackend::GetInto(const Hash128& key, ReadBuffer* out) {
+  std::string k = KeyFor(key);
+  std::lock_guard lock(mu_);
+  ++counters_.gets;
+  if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
+  Reply r(static_cast<redisReply*>(redisCommand(ctx_, "GET %b", k.data(), k.size())));
+  if (!r) return DisconnectLocked("GET");
+  if (r->type == REDIS_REPLY_NIL) return false;
+  if (r->type != REDIS_REPLY_STRING) {
+    return IOError("redis tier " + options_.url + ": GET " + k + ": unexpected reply type " + std::to_string(r->type));
+  }
+  ++counters_.hits;
+  out->Resize(r->len);
+  if (r->len > 0) std::memcpy(out->data(), r->str, r->len);
+  return true;
 }
 
 Result<bool> RedisBackend::Contains(const Hash128& key) {

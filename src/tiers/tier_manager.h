@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -78,7 +79,8 @@ struct TierStats {
 // Every metric of the manager in one struct (the one observer seam).
 struct TierManagerStats {
   int64_t evictions_seen = 0;
-  int64_t writeback_enqueued = 0;
+  int64_t writeback_enqueued = 0;  // evicted and idle-write-through blocks queued
+  int64_t write_through_enqueued = 0;  // of which idle write-through
   int64_t writeback_dropped = 0;   // queue full
   int64_t writeback_encode_errors = 0;
   int64_t queue_blocks = 0;
@@ -99,8 +101,22 @@ struct RestoredBlock {
   int tier = 0;  // index in options.tiers
 };
 
+// One block as RestoreInto hands it to its sink: fully verified; the spans point into the
+// restore's reusable read buffers and are valid only during the call.
+struct RestoredView {
+  Hash128 id;
+  Hash128 parent;
+  std::span<const int32_t> tokens;
+  std::span<const uint8_t> kv_bytes;
+  std::span<const uint8_t> state;
+  int tier = 0;  // index in options.tiers
+};
+// Takes the restored blocks in chain order; returning false stops the restore there.
+using RestoreSink = std::function<bool(const RestoredView&)>;
+
 struct RestoreResult {
-  std::vector<RestoredBlock> blocks;   // a chain starting at ids[0]; may be shorter than ids
+  std::vector<RestoredBlock> blocks;   // Restore(): a chain starting at ids[0]; may be shorter than ids
+  int64_t blocks_delivered = 0;        // blocks the sink accepted (Restore: blocks.size())
   int64_t blocks_available = 0;        // found by the probe
   bool chose_recompute = false;        // the cost model said recomputing is cheaper
   double estimated_restore_seconds = 0;
@@ -120,6 +136,12 @@ class TierManager {
   // for room until then instead of dropping at once — for the shutdown flush only, never on the
   // request path.
   bool OnEvicted(const TierBlock& block, int64_t wait_until_nanos = 0);
+  // Idle write-through (tiers/write_through.h): queues a block that was NOT evicted, only if the
+  // queue is empty and the writer idle (eviction write-back always goes first); false otherwise.
+  bool OnWriteThrough(const TierBlock& block);
+  // True when every write-back tier holds `id` (a write would be skipped); false if any does not
+  // or cannot tell (down).
+  bool StoredInEveryWriteBackTier(const Hash128& id);
   // Blocks until the write-back queue is empty (tests, shutdown).
   void Flush();
   // The same with a deadline (MonotonicNanos); true when the queue was drained in time.
@@ -131,6 +153,13 @@ class TierManager {
   // `layout` is the namespace's: an entry with another layout is foreign.
   RestoreResult Restore(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
                         const EntryLayout& layout);
+  // The same, streaming: blocks are read, verified and handed to `sink` one at a time in chain
+  // order, while `restore_parallelism` reader threads read and verify the next ones (at most
+  // 2 x parallelism entries buffered). No block is copied out of its read buffer unless it was
+  // compressed, so the sink's copy (into the pool slot) is the only one after the page cache.
+  // `sink` runs on the calling thread with no lock of the manager held.
+  RestoreResult RestoreInto(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
+                            const EntryLayout& layout, const RestoreSink& sink);
   // The same on a background thread, so the caller can start other work meanwhile.
   std::future<RestoreResult> RestoreAsync(Hash128 namespace_id, Hash128 first_parent, std::vector<Hash128> ids,
                                           EntryLayout layout);
@@ -150,12 +179,22 @@ class TierManager {
     uint64_t bytes() const { return kv_bytes.size() + state.size(); }
   };
   void WriterLoop();
+  // OnEvicted / OnWriteThrough: copies the block into the queue (see OnEvicted).
+  bool Enqueue(const TierBlock& block, int64_t wait_until_nanos, bool write_through);
   // Waits (until the deadline; 0 = not at all) for room for `bytes` in the queue. REQUIRES mu_.
   bool WaitForRoomLocked(std::unique_lock<std::mutex>& lock, uint64_t bytes, int64_t wait_until_nanos);
   void WriteOne(const Job& job);
-  // Reads, verifies and decodes ids[i] from tier `t`; nullopt on a miss or a bad entry.
-  std::optional<RestoredBlock> ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent,
-                                        const Hash128& id, const EntryLayout& layout);
+  // A restore's buffers for one block in flight (reused for later blocks).
+  struct ReadSlot {
+    ReadBuffer entry;
+    std::vector<uint8_t> scratch;  // decoded sections when compressed
+    EntryHeader header;
+    EntryView view;
+  };
+  // Reads and verifies `id` from tier `t` into `slot`; false on a miss or a bad entry (erased
+  // from that tier and counted).
+  bool ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent, const Hash128& id,
+                const EntryLayout& layout, ReadSlot* slot);
 
   // Constant after construction.
   const TierManagerOptions options_;

@@ -7,6 +7,9 @@
 //   --kv-redis URL      redis://host:port/db, below the shared dir ("" = none)
 //   --kv-redis-ttl S    TTL of Redis entries in seconds (0 = none; Redis' maxmemory LRU evicts)
 //   --kv-zstd-level N   compression level of written entries (0 = raw)
+//   --kv-write-through on|off  newly sealed blocks are written to the tiers when the write-back
+//                       queue is idle (tiers/write_through.h; the caller starts it: it needs the
+//                       memory core)
 //
 // Restore order is disk, shared dir, Redis; evicted blocks are written to every tier (so a
 // block evicted here is also available to the other servers sharing the dir or the Redis).
@@ -31,6 +34,7 @@ struct TierConfig {
   std::string redis_url;
   int64_t redis_ttl_seconds = 0;
   int zstd_level = 1;
+  bool write_through = true;  // --kv-write-through (read by the server, which owns the memory core)
 };
 
 struct TierStack {

@@ -1,5 +1,6 @@
 // End-to-end: the KV tiers through the real `swarmkv serve` — restarts, Redis as the only tier
-// (killed mid-run), --no-prefix-cache, corrupt disk entries, kill -9 of the server.
+// (killed mid-run), --no-prefix-cache, corrupt disk entries, kill -9 of the server (during
+// write-back, and with blocks that only the idle write-through persisted).
 //
 // The property checked everywhere: a reply computed from KV restored from any tier is identical
 // to the reply computed from scratch (greedy, temperature 0), and the metrics say where each
@@ -7,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -246,6 +248,48 @@ TEST_F(TiersE2ETest, KillNineDuringWriteBackLeavesNothingCorruptInUse) {
   EXPECT_GT(Metric("swarmkv_kv_restored_tokens_total", "tier=\"disk\""), 0) << ServerLog();
   for (int i = 0; i < kOthers; ++i) EXPECT_EQ(Generate(std::to_string(i) + " " + prompt).text, texts[i]) << i;
   EXPECT_EQ(Metric("swarmkv_kv_tier_errors_total", "kind=\"corrupt\""), 0);
+}
+
+// Idle write-through: a prompt's blocks reach the disk while they are still in RAM (nothing is
+// evicted, no shutdown flush), so after kill -9 the restarted server restores the prompt from
+// disk and answers the same. With --kv-write-through off nothing is written until eviction.
+TEST_F(TiersE2ETest, WriteThroughPersistsUnevictedBlocksAcrossKillNine) {
+  const std::string prompt = LongPrompt();
+  StartServer({"--kv-disk", kv_dir()});
+  REQUIRE_ENGINE();
+  EXPECT_NE(ServerLog().find("write-through on"), std::string::npos) << ServerLog();
+  const Reply cold = Generate(prompt);
+  ASSERT_FALSE(cold.text.empty());
+  const double prompt_tokens = cold.computed + cold.reused;
+  const double full_blocks = std::floor(prompt_tokens / 32);
+  ASSERT_GE(full_blocks, 6);
+  // Bounded wait for the writer (it works only while the write-back queue is idle).
+  double written = 0;
+  for (int i = 0; i < 300 && written < full_blocks; ++i) {
+    written = Metric("swarmkv_kv_tier_written_blocks_total", "tier=\"disk\"");
+    if (written < full_blocks) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(written, full_blocks) << "the prompt's sealed blocks were not written through";
+  EXPECT_EQ(Metric("swarmkv_evictions_total"), 0) << "written through, not evicted";
+  server_->Kill();
+  server_.reset();
+
+  StartServer({"--kv-disk", kv_dir()});
+  const Reply back = Generate(prompt);
+  EXPECT_EQ(back.text, cold.text);
+  EXPECT_GE(back.reused, prompt_tokens - 33) << "computed " << back.computed;
+  EXPECT_GE(Metric("swarmkv_kv_restored_tokens_total", "tier=\"disk\""), back.reused);
+  EXPECT_EQ(Metric("swarmkv_kv_tier_errors_total", "kind=\"corrupt\""), 0);
+  server_->Kill();
+  server_.reset();
+
+  // Off: the same prompt on a fresh directory writes nothing while nothing is evicted.
+  const std::string off_dir = dir_ + "/kv-off";
+  StartServer({"--kv-disk", off_dir, "--kv-write-through", "off"});
+  EXPECT_NE(ServerLog().find("write-through off"), std::string::npos) << ServerLog();
+  EXPECT_EQ(Generate(prompt).text, cold.text);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(Metric("swarmkv_kv_tier_written_blocks_total", "tier=\"disk\""), 0);
 }
 
 }  // namespace
