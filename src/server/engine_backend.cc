@@ -98,7 +98,13 @@ Result<std::unique_ptr<EngineBackend>> EngineBackend::Create(const BackendOption
   SKV_RETURN_IF_ERROR(KvTypeFromName(options.kv_type).status());
   SKV_ASSIGN_OR_RETURN(uint64_t budget, ParseByteSize(options.kv_memory, TotalRamBytes()));
   std::unique_ptr<EngineBackend> b(new EngineBackend(options));
-  b->pool_ = std::make_shared<ThreadPool>(options.threads);
+  // The process-wide pool (model fingerprinting uses it too) when it can have --threads threads;
+  // otherwise one of our own. Never both idle pools' threads plus per-model ones.
+  if (ThreadPool::SetDefaultThreads(options.threads)) {
+    b->pool_ = std::shared_ptr<ThreadPool>(&ThreadPool::Default(), [](ThreadPool*) {});  // lives forever
+  } else {
+    b->pool_ = std::make_shared<ThreadPool>(options.threads);
+  }
   KvMemoryOptions mo;
   mo.budget_bytes = budget;
   mo.prefix_matching = options.prefix_cache;
