@@ -4,12 +4,19 @@
 The shared reference came from an AVX-512 llama.cpp; its float (F16/F32 weight) dots sum in
 another order than any AVX2 build (docs/kernels.md, "Parity"). This makes the same JSON from
 the llama-server of the machine at hand (greedy, top_k = 1, flash attention on, context 2048,
-5 log-probabilities per step, prompt cache off), for the same prompt token ids and lengths, so
-tests/engine/parity_test.cc can hold an AVX2 engine to 1e-3 against an AVX2 llama.cpp
-(SWARMKV_LOCAL_REFERENCE_DIR). Output goes to the build tree; it is never committed.
+5 log-probabilities per step, prompt cache off, one thread), for the same prompt token ids and
+lengths, so tests/engine/parity_test.cc can hold the engine to 1e-3 against that llama.cpp
+(BUILD/llamacpp-reference, or SWARMKV_LOCAL_REFERENCE_DIR). Output goes to the build tree; it
+is never committed. Regenerate after changing the llama.cpp build:
+  mkdir -p build/llamacpp-reference && for m in stories260K TinyStories-656K.f16 \
+    tinystories-656k-q8_0; do scripts/llamacpp_reference.py ../shared/reference/$m.json \
+    ../shared/models/$m.gguf build/llamacpp-reference/$m.json; done
 
 Usage: scripts/llamacpp_reference.py REFERENCE.json MODEL.gguf OUT.json
-  env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one)
+  env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one),
+      UBATCH (default 1: -ub 1, every prompt token through llama.cpp alone, so every matmul
+      takes ggml's vec_dot path as decode does; UBATCH= for llama.cpp's default, whose prompt
+      rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc)
 """
 import json
 import os
@@ -50,8 +57,10 @@ def main():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+    ubatch = os.environ.get("UBATCH", "1")  # "": llama.cpp's default micro-batch (512)
+    extra = ["-ub", ubatch] if ubatch else []
     proc = subprocess.Popen([server, "-m", model, "-c", "2048", "-fa", "-np", "1", "-t", "1",
-                             "--port", str(port), "--host", "127.0.0.1"],
+                             "--port", str(port), "--host", "127.0.0.1"] + extra,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, proc)
@@ -68,7 +77,8 @@ def main():
                 "top_logprobs": [[[t["id"], t["logprob"]] for t in p["top_logprobs"]] for p in probs],
             })
         out = {"model": os.path.basename(model),
-               "generator": "local llama.cpp llama-server (" + server + "), greedy (top_k=1), -fa, CPU",
+               "generator": "local llama.cpp llama-server (" + server + "), greedy (top_k=1), -fa, CPU" +
+                            (", -ub " + ubatch if ubatch else ""),
                "cases": cases}
         json.dump(out, open(out_path, "w"))
     finally:

@@ -41,7 +41,8 @@ inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 //    float — rounded products added unfused for the first (rem & ~3) leftovers, fused for the
 //    last rem % 4 (what GCC made of ggml's `sumf += x[i]*y[i]` tail).
 // A register tile of R rows x T tokens keeps J of the four accumulators per output in
-// registers (R*T*J <= 12) and makes 4/J passes over the row; each accumulator sees the same
+// registers (R*T*J <= 12) and makes 4/J passes over the row (a one-token tile runs as pairs
+// of rows with all four in one pass: decode is bound by streaming W); each accumulator sees the same
 // fused sequence in every shape, so every (R, T) — including 1 x 1, the decode kernel — gives
 // each output the same bits (batch invariance). The scalar twin (vec_dot_scalar.cc) is equal
 // bit for bit.
@@ -83,6 +84,13 @@ inline float FinishFloat(const __m256 a[4], int64_t n, const T* w, const T* x) {
 template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, int R, int TT>
 void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
                int64_t y_stride) {
+  if constexpr (TT == 1 && R > 2) {
+    // One token (decode streams W from DRAM): rows in pairs, each pair in ONE pass with all
+    // four accumulators (8 chains), so no second pass idles the memory pipe over cached lines.
+    TileFloat<T, Load, ToF, kTail, kHadd, 2, 1>(n, w, w_stride, x, y, y_stride);
+    TileFloat<T, Load, ToF, kTail, kHadd, R - 2, 1>(n, w + 2 * w_stride, w_stride, x, y + 2, y_stride);
+    return;
+  }
   constexpr int J = R * TT * 4 <= 12 ? 4 : R * TT * 2 <= 12 ? 2 : 1;
   const T* xs[TT];
   for (int t = 0; t < TT; ++t) xs[t] = static_cast<const T*>(x[t]);
@@ -545,34 +553,41 @@ float ExpShiftSumAvx2(float* s, int64_t n, float max) {
   return HsumF32x8(acc);
 }
 
-void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
+// GgmlVecExp (ops.cc) for 8 lanes: ggml's AVX2 ggml_v_expf, including its per-lane
+// selection for |n| > 126 and > 192 (same bits as the scalar GgmlVecExp).
+static inline __m256 GgmlExpAvx2(__m256 x) {
   const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 nf = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf);
+  const __m256 big = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  if (_mm256_movemask_ps(big) == 0) return normal;
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(nf, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                     _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 huge = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 r = _mm256_blendv_ps(normal, scaled, big);
+  return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
+}
+
+void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   for (int64_t i = 0; i + 8 <= n; i += 8) {
     const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 x = _mm256_sub_ps(_mm256_setzero_ps(), g);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 nf = _mm256_sub_ps(z, shift);
-    const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 u = _mm256_mul_ps(b, b);
-    const __m256 p = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, one));
-    // p * 2^n with 2^n a normal float is one correctly rounded product, as ldexp / scalef.
-    const __m256i ni = _mm256_cvtps_epi32(nf);
-    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    const __m256 e = _mm256_mul_ps(p, pow2);
-    const __m256 out = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i));
-    _mm256_storeu_ps(y + i, out);
-    const __m256 outside = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf), _mm256_set1_ps(126.0f), _CMP_GT_OQ);
-    const int bad = _mm256_movemask_ps(_mm256_or_ps(outside, _mm256_cmp_ps(nf, nf, _CMP_UNORD_Q)));
-    if (bad != 0) {
-      for (int l = 0; l < 8; ++l) {
-        if (bad & (1 << l)) y[i + l] = (gate[i + l] / (1.0f + GgmlVecExp(0.0f - gate[i + l]))) * up[i + l];
-      }
-    }
+    const __m256 e = GgmlExpAvx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
   }
 }
 

@@ -1,17 +1,23 @@
-// Parity with llama.cpp (../shared/reference): teacher-forced log-probabilities within a
-// tolerance and top tokens equal where the reference's top two differ by > 0.01; free-running
-// greedy output equal to the reference ids for the full length. All three tiny models, f16 KV
-// (llama.cpp's default).
+// Parity with llama.cpp: teacher-forced log-probabilities within a tolerance and top tokens
+// equal where the reference's top two differ by > 0.01; free-running greedy output equal to the
+// reference ids for the full length. All three tiny models, f16 KV (llama.cpp's default).
 //
-// Tolerance: 1e-3 (the reference README's figure) for the Q8_0 model, whose math is the same on
-// every ISA in ggml and which we reproduce to 1e-5. For F16/F32 weights llama.cpp's float dot
-// order depends on its ISA and differs between its prompt and decode rows; the reference came
-// from an AVX-512 build, and llama.cpp's own AVX2 build misses it by 2.7e-3 (F16) and 3.3e-3
-// (F32) (docs/kernels.md, "Parity"). A batch-invariant engine cannot follow both row orders;
-// ours sums each float output in one 8-lane accumulator (so prefill tiles equal the decode
-// kernel bit for bit), where ggml keeps four: measured 2.9e-3 (F16) and 8.5e-3 (F32). Those
-// models are held to 1e-2 — NOT the README's 1e-3; a wrong op lands far above it — and
-// their greedy continuations must still equal the reference exactly (the test below).
+// Two oracles:
+// - ../shared/reference (made by an AVX-512 llama.cpp). Q8_0: 1e-3 (the README's figure; ggml's
+//   q8_0 arithmetic is the same on every x86 ISA and we reproduce it to 1.04e-5). F16/F32:
+//   ggml's float dots, SiLU and tinyBLAS sum in 16 lanes on AVX-512 and in 8 on AVX2, so no AVX2
+//   build reaches 1e-3 there: /work/llamacpp's own AVX2 build misses it by 2.7e-3 (F16) and
+//   3.34e-3 (F32), we by 2.62e-3 and 3.41e-3. Held to kAvx512FloatFloor (4e-3), that floor plus a
+//   margin — NOT the README's 1e-3; a wrong op lands far above it — and the greedy
+//   continuations must still equal the reference exactly.
+// - The llama.cpp of this machine (scripts/llamacpp_reference.py writes the same JSON into the
+//   build tree), 1e-3 for every model: measured 2.65e-6 (F32), 1.11e-5 (F16), 1.04e-5 (Q8_0).
+//   Generated with -ub 1, i.e. every token through ggml's vec_dot path. llama.cpp's default
+//   sends prompt rows through tinyBLAS (one accumulator per output) and decode rows through
+//   vec_dot (four), so it disagrees with itself: the same stories260K context reached as a
+//   5-token prompt and as 5 decode steps differs by 1.76e-3 in its own output, and its default
+//   run differs from its -ub 1 run by 2.07e-3 (F32) / 1.63e-3 (F16). A batch-invariant engine
+//   (same bits whatever the batch) can follow one order; ours is vec_dot's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,13 +26,14 @@
 
 #include "base/testing.h"
 #include "engine_fixture.h"
+#include "kernels/cpu_features.h"
 #include "reference_cases.h"
 
 namespace swarmkv::testing {
 namespace {
 
 // The shared reference's F16/F32 models on a machine without AVX-512 (see the header).
-constexpr double kAvx512FloatFloor = 5e-3;
+constexpr double kAvx512FloatFloor = 4e-3;
 
 class ParityTest : public ::testing::TestWithParam<std::string> {};
 
@@ -84,8 +91,9 @@ TEST_P(ParityTest, TeacherForcedMatchesReference) {
 }
 
 // The same comparison against the llama.cpp of this machine (scripts/llamacpp_reference.py
-// writes it into the build tree; SWARMKV_LOCAL_REFERENCE_DIR points at it): 1e-3 for every
-// model. Skipped where no local reference was generated.
+// writes it into the build tree; SWARMKV_LOCAL_REFERENCE_DIR overrides): 1e-3 for every model.
+// Skipped where no local reference was generated, and for float models at the avx512 level
+// (its float tiles keep one 16-lane accumulator, not ggml's AVX-512 order; see kernels.md).
 TEST_P(ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
   const std::string path = SKV_REQUIRE_SHARED("models/" + GetParam() + ".gguf");
   const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
@@ -94,6 +102,9 @@ TEST_P(ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
     std::fclose(fp);
   } else {
     GTEST_SKIP() << local << " absent: run scripts/llamacpp_reference.py (see its header)";
+  }
+  if (ActiveIsa() == Isa::kAvx512 && GetParam().find("q8_0") == std::string::npos) {
+    GTEST_SKIP() << "float kernels follow ggml's AVX2 order; the avx512 level does not (docs/kernels.md)";
   }
   ExpectTeacherForcedWithin(path, local, 1e-3, GetParam());
 }
