@@ -104,44 +104,55 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
       for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
     }
   }
+  // A multi-pass tile goes over the row in chunks of 2 KiB per row (all passes of a chunk, then
+  // the next): the later passes then find the chunk's lines in L1 (whole rows of a 4864-wide
+  // matrix did not fit, and each pass re-read them from L2 16 bytes per line: 2.9x slower).
+  // Each accumulator still fuses its elements in row order.
+  constexpr int64_t kChunk = J == 4 ? (int64_t{1} << 62) : 2048 / static_cast<int64_t>(sizeof(T));
   __m256 part[R][TT][4];
-  for (int j0 = 0; j0 < 4; j0 += J) {
-    __m256 acc[J][R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t)
+      for (int j = 0; j < 4; ++j) part[r][t][j] = _mm256_setzero_ps();
+  for (int64_t c0 = 0; c0 < n32; c0 += kChunk) {
+    const int64_t c1 = n32 - c0 < kChunk ? n32 : c0 + kChunk;
+    for (int j0 = 0; j0 < 4; j0 += J) {
+      __m256 acc[J][R][TT];
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j)
+      for (int j = 0; j < J; ++j)
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r)
+        for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) acc[j][r][t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n32; i += 32) {
+          for (int t = 0; t < TT; ++t) acc[j][r][t] = part[r][t][j0 + j];
+      for (int64_t i = c0; i < c1; i += 32) {
 #pragma GCC unroll 4
-      for (int j = 0; j < J; ++j) {
-        const int64_t e = i + 8 * (j0 + j);
-        __m256 xv[TT];
+        for (int j = 0; j < J; ++j) {
+          const int64_t e = i + 8 * (j0 + j);
+          __m256 xv[TT];
 #pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + e);
+          for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + e);
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
-          if constexpr (J == 4) {
-            if (j == 0) {
-              const char* next = reinterpret_cast<const char*>(wr + i) + R * w_stride;
-              _mm_prefetch(next, _MM_HINT_T0);
-              if constexpr (sizeof(T) == 4) _mm_prefetch(next + 64, _MM_HINT_T0);
+          for (int r = 0; r < R; ++r) {
+            const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
+            if constexpr (J == 4) {
+              if (j == 0) {
+                const char* next = reinterpret_cast<const char*>(wr + i) + R * w_stride;
+                _mm_prefetch(next, _MM_HINT_T0);
+                if constexpr (sizeof(T) == 4) _mm_prefetch(next + 64, _MM_HINT_T0);
+              }
             }
-          }
-          const __m256 wv = Load(wr + e);
+            const __m256 wv = Load(wr + e);
 #pragma GCC unroll 4
-          for (int t = 0; t < TT; ++t) acc[j][r][t] = _mm256_fmadd_ps(wv, xv[t], acc[j][r][t]);
+            for (int t = 0; t < TT; ++t) acc[j][r][t] = _mm256_fmadd_ps(wv, xv[t], acc[j][r][t]);
+          }
         }
       }
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+          for (int t = 0; t < TT; ++t) part[r][t][j0 + j] = acc[j][r][t];
     }
-#pragma GCC unroll 4
-    for (int j = 0; j < J; ++j)
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int t = 0; t < TT; ++t) part[r][t][j0 + j] = acc[j][r][t];
   }
   for (int r = 0; r < R; ++r) {
     const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
@@ -356,12 +367,14 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 namespace internal {
 // Full tiles are 4 rows x 3 tokens (12 accumulators + 3 activation registers; 4x2 and 4x4
 // measured slower for q8_0 on Zen 3). q8_0/q4_0 keep the 4-token multi kernel for reference.
-// Float tiles are 3 x 3 (9 accumulators, four passes): the fastest multi-pass shape measured
-// (37.8 FMA lanes/ns at n = 576 on this Zen 3 vs 34.1 for 4 x 3; the one-accumulator 4 x 3
-// of numerics version 1 did 45).
+// Float tiles are 2 rows x 4 tokens (8 accumulators, four passes per chunk; one token: a row
+// pair in one pass): 4 x 3 spilled once the accumulators came from memory per chunk, and 3-row
+// tiles left every third decode row to a 1 x 1 tile. Measured on this Zen 3: prefill ~15%
+// and decode ~5-10% behind the one-accumulator tiles of numerics version 1 (bench numbers in
+// docs/kernels.md).
 const VecDotTable kVecDotAvx2 = {
 #define SKV_FLOAT(T, L, F, TAIL, HADD) \
-  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD>, 3, 3}
+  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD>, 2, 4}
     SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true),
     SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true),
     SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false),
