@@ -1,6 +1,7 @@
 // Matmul and attention throughput per weight type and ISA, scalar as the in-run baseline.
 //
-// Matmul shapes (in x out): decode = 1 token, prefill = 64 tokens, over the FFN matrices of
+// Matmul shapes (in x out): decode = 1 token, batch3 = 3 tokens (a few sequences decoding
+// together), prefill = 64 tokens, over the FFN matrices of
 // SmolLM2-135M (576 -> 1536) and Qwen2.5-0.5B (896 -> 4864); K-quants need in % 256 == 0, so
 // they run the down projections (1536 -> 576, 4864 -> 896). Counters: GFLOP/s (2*in*out*tokens)
 // and weight GB/s (bytes of W streamed per call). Attention: one decode query at position 4095
@@ -116,7 +117,7 @@ void Register() {
   const Shape dense[] = {{"576x1536", 576, 1536}, {"896x4864", 896, 4864}};
   const Shape kquant[] = {{"1536x576", 1536, 576}, {"4864x896", 4864, 896}};
   for (int threads : {1, 2}) {
-    for (int64_t tokens : {1, 64}) {
+    for (int64_t tokens : {1, 3, 64}) {
       for (int si = 0; si < 2; ++si) {
         for (TensorType t : types) {
           const Shape& sh = BlockElements(t) == 256 ? kquant[si] : dense[si];
@@ -124,7 +125,7 @@ void Register() {
             // Scalar prefill at 64 tokens is slow and adds nothing beyond the decode baseline.
             if (isa == Isa::kScalar && (tokens > 1 || threads > 1)) continue;
             if (!IsaSupported(isa)) continue;
-            const std::string name = std::string("matmul/") + (tokens == 1 ? "decode/" : "prefill64/") +
+            const std::string name = std::string("matmul/") + (tokens == 1 ? "decode/" : tokens == 3 ? "batch3/" : "prefill64/") +
                                      sh.name + "/" + TensorTypeName(uint32_t(t)) + "/" +
                                      std::string(IsaName(isa)) + "/threads:" + std::to_string(threads);
             benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, isa, sh.in, sh.out, tokens, threads)

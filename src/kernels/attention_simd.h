@@ -42,8 +42,8 @@ extern const AttentionF16Kernels kAttentionF16Avx2;
 // 8-lane groups (fixed order for a given n). AVX2+FMA; accuracy ~2 ulp (Cephes expf scheme).
 float ExpShiftSumAvx2(float* s, int64_t n, float max);
 
-// y[i] = silu(gate[i]) * up[i] for i < n, n a multiple of 8, with GgmlVecExp's bits (ops.h);
-// lanes whose exponent leaves the normal range are finished by the scalar GgmlVecExp. AVX2+FMA.
+// y[i] = silu(gate[i]) * up[i] for i < n, n a multiple of 8, with GgmlVecExp's bits (ops.h),
+// out-of-range lanes included. AVX2+FMA.
 void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n);
 
 }  // namespace swarmkv::internal

@@ -27,7 +27,7 @@ Isa ActiveIsa();
 // ISAs differ in the last bit. This id (the active ISA and a version bumped whenever any kernel
 // changes its output bits) goes into the KV namespace, so KV is shared — through RAM, disk or a
 // Redis used by several machines — only between processes whose kernels give identical bits.
-inline constexpr uint32_t kKernelNumericsVersion = 1;
+inline constexpr uint32_t kKernelNumericsVersion = 2;  // 2: float dots and SiLU in ggml's AVX2 order
 inline uint32_t KernelNumericsId() { return (kKernelNumericsVersion << 8) | static_cast<uint32_t>(ActiveIsa()); }
 // Every level this CPU supports, lowest first (for tests that compare each to scalar).
 std::vector<Isa> SupportedIsas();

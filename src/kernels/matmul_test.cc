@@ -69,7 +69,7 @@ std::vector<float> DequantizeActivation(TensorType vt, const void* x, int64_t n)
 
 std::vector<int64_t> SizesFor(TensorType t) {
   const int be = BlockElements(t);
-  if (be == 1) return {1, 7, 8, 15, 31, 32, 33, 63, 64, 65, 100, 576, 1000};
+  if (be == 1) return {1, 7, 8, 15, 31, 32, 33, 63, 64, 65, 100, 172, 576, 1000};
   if (be == 32) return {32, 64, 96, 160, 576, 896};
   return {256, 512, 768, 1536};
 }
@@ -103,6 +103,12 @@ TEST(VecDotTest, ScalarMatchesDequantizedFloatDotAndSimdMatchesScalar) {
           // Every ISA (AVX-512 machines run the AVX2 kernel for these types).
           if (t == TensorType::kQ8_0 || t == TensorType::kQ4_0) {
             ASSERT_EQ(simd, scalar) << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " n=" << n;
+          }
+          // F32/F16/BF16: the scalar twin follows ggml's AVX2 vec_dot order (4 accumulators of
+          // 8 lanes, fixed reduction, type-specific tail), as the AVX2 kernels do.
+          const bool is_float = t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16;
+          if (is_float && isa == Isa::kAvx2) {
+            ASSERT_EQ(FloatBits(simd), FloatBits(scalar)) << TensorTypeName(uint32_t(t)) << " n=" << n;
           }
         }
       }

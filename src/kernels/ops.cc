@@ -94,24 +94,32 @@ void Softmax(float* x, int64_t n) {
 }
 
 float GgmlVecExp(float x) {
-  // Range reduction x = n ln2 + b (n rounded via the 1.5 * 2^23 trick, ln2 in two parts), then
-  // a degree-5 polynomial with the constant term folded into the last fused multiply-add, then
-  // scaling by 2^n (exact for normal results, like _mm512_scalef_ps).
+  // Range reduction x = n ln2 + b (n rounded via the 1.5 * 2^23 trick, ln2 in two parts), a
+  // degree-5 polynomial j ~ exp(b) - 1 (its linear term a plain product), then k = 2^n built
+  // from z's low bits and exp = fma(j, k, k). Lanes with |n| > 126 scale in two steps (s1, s2)
+  // and |n| > 192 saturates to s1 * s1 (0 or inf), as ggml's AVX2 ggml_v_expf selects per lane.
   const float shift = 0x1.8p23f;
   const float z = std::fma(x, 0x1.715476p+0f, shift);
   const float n = z - shift;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = FloatBits(z) << 23;
+  const float k = BitsFloat(e + FloatBits(1.0f));
   const float u = b * b;
-  const float p = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
                                     std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  return std::ldexp(p, static_cast<int>(n));
+                           u, 0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = BitsFloat(g + 0x7f000000u);
+  const float s2 = BitsFloat(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
 }
 
 void SwiGlu(const float* gate, const float* up, float* y, int64_t n) {
-  // ggml_vec_silu_f32 / ggml_vec_swiglu_f32 (AVX-512 build): whole groups of 16 through the
-  // vector exp, the rest through the C library's expf; then the product with up.
-  const int64_t nv = n & ~int64_t{15};
+  // ggml_vec_silu_f32 of an AVX2+FMA build, then ggml_mul by up: whole groups of 8 through
+  // the vector exp, the rest through the C library's expf.
+  const int64_t nv = n & ~int64_t{7};
   int64_t i0 = 0;
   if (ActiveIsa() >= Isa::kAvx2) {  // same bits, 8 lanes at a time
     internal::SwiGluVecAvx2(gate, up, y, nv);

@@ -37,12 +37,12 @@ void ApplyRope(const RopeParams& params, int64_t pos, float* x, int64_t head_dim
 
 // In place: x = exp(x - max) / sum. REQUIRES: n > 0.
 void Softmax(float* x, int64_t n);
-// exp(x) computed exactly as llama.cpp's AVX-512 ggml_v_expf computes each lane (ARM optimized
+// exp(x) computed exactly as llama.cpp's AVX2 ggml_v_expf computes each lane (ARM optimized
 // routine, max error ~1.5 ulp); same bits on every ISA (explicit fused multiply-adds).
 float GgmlVecExp(float x);
-// y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)), with exp as llama.cpp's AVX-512
-// build takes it: GgmlVecExp for i < n & ~15, the C library's expf for the rest. y may alias
-// either input.
+// y[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)), with exp as llama.cpp's AVX2
+// build takes it (ggml_vec_silu_f32): GgmlVecExp for i < n & ~7, the C library's expf for the
+// rest. y may alias either input.
 void SwiGlu(const float* gate, const float* up, float* y, int64_t n);
 // y[i] = a[i] + b[i]. y may alias either input.
 void Add(const float* a, const float* b, float* y, int64_t n);

@@ -1,6 +1,10 @@
+
+
+
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
-// reports them). Same math as vec_dot_scalar.cc; float reduction order differs (8-lane
-// accumulators, one horizontal sum at the end), fixed for a given n.
+// reports them). Same math and, for f32/f16/bf16/q8_0/q4_0, the same bits as
+// vec_dot_scalar.cc (ggml-cpu's AVX2 orders); K-quant reduction order differs, fixed for a
+// given n.
 #include <algorithm>
 
 #include "kernels/attention_simd.h"
@@ -30,61 +34,158 @@ inline float IdF32(float f) { return f; }
 inline float F16F(f16_t h) { return HalfToFloat(h); }
 inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 
-// Float weight types (f32/f16/bf16) as register tiles of R rows x T tokens: per output ONE
-// 8-lane accumulator over 8-element steps, one horizontal sum, then the tail (n % 8) added in
-// element order in scalar. Every (R, T) — including 1 x 1, the decode kernel — runs this exact
-// per-output sequence, so tiles are bit-equal to the single-token kernel.
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), int R, int TT>
+// Float weight types (f32/f16/bf16) in ggml-cpu's AVX2 vec_dot order (ggml_vec_dot_f32 /
+// _f16 / _bf16 of an AVX2+FMA build, checked against /work/llamacpp's disassembly):
+//  - n32 = n & ~31 elements in four 8-lane accumulators a0..a3, a_j fusing elements
+//    [32b + 8j, 32b + 8j + 8) for b = 0, 1, ... in order;
+//  - reduced (a0 + a2) + (a1 + a3), then the 128-bit halves added, then a final 4-lane sum:
+//    two hadds for f32/f16 (GGML_F32x8_REDUCE), movehl + movehdup for bf16;
+//  - the leftovers n32..n-1 in element order: f16/bf16 in double (products are exact), f32 in
+//    float — rounded products added unfused for the first (rem & ~3) leftovers, fused for the
+//    last rem % 4 (what GCC made of ggml's `sumf += x[i]*y[i]` tail).
+// A register tile of R rows x T tokens keeps J of the four accumulators per output in
+// registers (R*T*J <= 12) and makes 4/J passes over the row (a one-token tile runs as pairs
+// of rows with all four in one pass: decode is bound by streaming W); each accumulator sees the same
+// fused sequence in every shape, so every (R, T) — including 1 x 1, the decode kernel — gives
+// each output the same bits (batch invariance). The scalar twin (vec_dot_scalar.cc) is equal
+// bit for bit.
+enum class FloatTail { kF32, kDouble };
+// A one-token tile prefetches the rows this far below its own (measured on the f16 SmolLM2
+// shape, tg128 1 thread: 2 rows 38 t/s, 4: 40, 8: 42, 16: 43).
+constexpr int64_t kDecodePrefetchRows = 8;
+
+// GGML_F32x8_REDUCE's last step: lo + hi, then hadd twice.
+inline float HsumHaddF32x8(__m256 v) {
+  const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t1 = _mm_hadd_ps(t0, t0);
+  return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
+// s + round(a * b), never fused: this unit is built with -mfma and GCC contracts a*b+c by
+// default, so the scalar ss builtins keep the two roundings.
+inline float AddProductUnfused(float s, float a, float b) {
+  return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
+}
+
+template <typename T, float (*ToF)(T), FloatTail kTail, bool kHadd>
+inline float FinishFloat(const __m256 a[4], int64_t n, const T* w, const T* x) {
+  const __m256 v = _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
+  const float h = kHadd ? HsumHaddF32x8(v) : HsumF32x8(v);
+  const int64_t n32 = n & ~int64_t{31};
+  if (n32 == n) return h;  // no leftovers (float -> double -> float is exact)
+  if constexpr (kTail == FloatTail::kDouble) {
+    double s = static_cast<double>(h);
+    for (int64_t j = n32; j < n; ++j) s += static_cast<double>(ToF(w[j]) * ToF(x[j]));
+    return static_cast<float>(s);
+  } else {
+    float s = h;
+    const int64_t unfused_end = n32 + ((n - n32) & ~int64_t{3});
+    for (int64_t j = n32; j < unfused_end; ++j) s = AddProductUnfused(s, ToF(w[j]), ToF(x[j]));
+    for (int64_t j = unfused_end; j < n; ++j) {
+      s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(ToF(w[j])), _mm_set_ss(ToF(x[j])), _mm_set_ss(s)));
+    }
+    return s;
+  }
+}
+
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, int R, int TT>
 void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
                int64_t y_stride) {
-  __m256 acc[R][TT];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+  if constexpr (TT == 1 && R > 2) {
+    // One token (decode streams W from DRAM): rows in pairs, each pair in ONE pass with all
+    // four accumulators (8 chains), so no second pass idles the memory pipe over cached lines.
+    TileFloat<T, Load, ToF, kTail, kHadd, 2, 1>(n, w, w_stride, x, y, y_stride);
+    TileFloat<T, Load, ToF, kTail, kHadd, R - 2, 1>(n, w + 2 * w_stride, w_stride, x, y + 2, y_stride);
+    return;
+  }
+  constexpr int J = R * TT * 4 <= 12 ? 4 : R * TT * 2 <= 12 ? 2 : 1;
   const T* xs[TT];
   for (int t = 0; t < TT; ++t) xs[t] = static_cast<const T*>(x[t]);
-  const int64_t n8 = n & ~int64_t{7};
-  for (int64_t i = 0; i < n8; i += 8) {
-    __m256 xv[TT];
-#pragma GCC unroll 4
-    for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + i);
-#pragma GCC unroll 4
+  const int64_t n32 = n & ~int64_t{31};
+  // Rows further down (no effect on bits): spread over the single pass of a J = 4 tile (decode
+  // streams W from DRAM; kDecodePrefetchRows ahead), the next tile's all at once ahead of a
+  // multi-pass tile's first pass.
+  if constexpr (J < 4) {
     for (int r = 0; r < R; ++r) {
-      const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
-      _mm_prefetch(reinterpret_cast<const char*>(wr + i) + R * w_stride, _MM_HINT_T0);
-      const __m256 wv = Load(wr + i);
+      const char* next = reinterpret_cast<const char*>(w + (r + R) * w_stride);
+      for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    }
+  }
+  // A multi-pass tile goes over the row in chunks of 2 KiB per row (all passes of a chunk, then
+  // the next): the later passes then find the chunk's lines in L1 (whole rows of a 4864-wide
+  // matrix did not fit, and each pass re-read them from L2 16 bytes per line: 2.9x slower).
+  // Each accumulator still fuses its elements in row order.
+  constexpr int64_t kChunk = J == 4 ? (int64_t{1} << 62) : 2048 / static_cast<int64_t>(sizeof(T));
+  __m256 part[R][TT][4];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t)
+      for (int j = 0; j < 4; ++j) part[r][t][j] = _mm256_setzero_ps();
+  for (int64_t c0 = 0; c0 < n32; c0 += kChunk) {
+    const int64_t c1 = n32 - c0 < kChunk ? n32 : c0 + kChunk;
+    for (int j0 = 0; j0 < 4; j0 += J) {
+      __m256 acc[J][R][TT];
 #pragma GCC unroll 4
-      for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+      for (int j = 0; j < J; ++j)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+          for (int t = 0; t < TT; ++t) acc[j][r][t] = part[r][t][j0 + j];
+      for (int64_t i = c0; i < c1; i += 32) {
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j) {
+          const int64_t e = i + 8 * (j0 + j);
+          __m256 xv[TT];
+#pragma GCC unroll 4
+          for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + e);
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+            const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
+            if constexpr (J == 4) {
+              if (j == 0) {
+                const char* next = reinterpret_cast<const char*>(wr + i) + kDecodePrefetchRows * w_stride;
+                _mm_prefetch(next, _MM_HINT_T0);
+                if constexpr (sizeof(T) == 4) _mm_prefetch(next + 64, _MM_HINT_T0);
+              }
+            }
+            const __m256 wv = Load(wr + e);
+#pragma GCC unroll 4
+            for (int t = 0; t < TT; ++t) acc[j][r][t] = _mm256_fmadd_ps(wv, xv[t], acc[j][r][t]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+          for (int t = 0; t < TT; ++t) part[r][t][j0 + j] = acc[j][r][t];
     }
   }
   for (int r = 0; r < R; ++r) {
     const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
-    for (int t = 0; t < TT; ++t) {
-      float s = HsumF32x8(acc[r][t]);
-      for (int64_t j = n8; j < n; ++j) s += ToF(wr[j]) * ToF(xs[t][j]);
-      y[t * y_stride + r] = s;
-    }
+    for (int t = 0; t < TT; ++t) y[t * y_stride + r] = FinishFloat<T, ToF, kTail, kHadd>(part[r][t], n, wr, xs[t]);
   }
 }
 
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T)>
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd>
 void TileFloatDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
                        const void* const* x, int tokens, float* y, int64_t y_stride) {
   using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
+#define SKV_TF(R, TT) TileFloat<T, Load, ToF, kTail, kHadd, R, TT>
   static constexpr Fn kTable[4][4] = {
-      {TileFloat<T, Load, ToF, 1, 1>, TileFloat<T, Load, ToF, 1, 2>, TileFloat<T, Load, ToF, 1, 3>, TileFloat<T, Load, ToF, 1, 4>},
-      {TileFloat<T, Load, ToF, 2, 1>, TileFloat<T, Load, ToF, 2, 2>, TileFloat<T, Load, ToF, 2, 3>, TileFloat<T, Load, ToF, 2, 4>},
-      {TileFloat<T, Load, ToF, 3, 1>, TileFloat<T, Load, ToF, 3, 2>, TileFloat<T, Load, ToF, 3, 3>, TileFloat<T, Load, ToF, 3, 4>},
-      {TileFloat<T, Load, ToF, 4, 1>, TileFloat<T, Load, ToF, 4, 2>, TileFloat<T, Load, ToF, 4, 3>, TileFloat<T, Load, ToF, 4, 4>},
+      {SKV_TF(1, 1), SKV_TF(1, 2), SKV_TF(1, 3), SKV_TF(1, 4)},
+      {SKV_TF(2, 1), SKV_TF(2, 2), SKV_TF(2, 3), SKV_TF(2, 4)},
+      {SKV_TF(3, 1), SKV_TF(3, 2), SKV_TF(3, 3), SKV_TF(3, 4)},
+      {SKV_TF(4, 1), SKV_TF(4, 2), SKV_TF(4, 3), SKV_TF(4, 4)},
   };
+#undef SKV_TF
   kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
 }
 
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T)>
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd>
 float OneFloat(int64_t n, const void* w, const void* x) {
   float o;
-  TileFloat<T, Load, ToF, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
+  TileFloat<T, Load, ToF, kTail, kHadd, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
   return o;
 }
 
@@ -273,10 +374,18 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 namespace internal {
 // Full tiles are 4 rows x 3 tokens (12 accumulators + 3 activation registers; 4x2 and 4x4
 // measured slower for q8_0 on Zen 3). q8_0/q4_0 keep the 4-token multi kernel for reference.
+// Float tiles are 2 rows x 4 tokens (8 accumulators, four passes per chunk; one token: a row
+// pair in one pass): 4 x 3 spilled once the accumulators came from memory per chunk, and 3-row
+// tiles left every third decode row to a 1 x 1 tile. Measured on this Zen 3: prefill ~15%
+// and decode ~5-10% behind the one-accumulator tiles of numerics version 1 (bench numbers in
+// docs/kernels.md).
 const VecDotTable kVecDotAvx2 = {
-    {OneFloat<float, LoadF32x8, IdF32>, nullptr, 0, TileFloatDispatch<float, LoadF32x8, IdF32>, 4, 3},
-    {OneFloat<f16_t, LoadF16x8, F16F>, nullptr, 0, TileFloatDispatch<f16_t, LoadF16x8, F16F>, 4, 3},
-    {OneFloat<bf16_t, LoadBF16x8, BF16F>, nullptr, 0, TileFloatDispatch<bf16_t, LoadBF16x8, BF16F>, 4, 3},
+#define SKV_FLOAT(T, L, F, TAIL, HADD) \
+  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD>, 2, 4}
+    SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true),
+    SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true),
+    SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false),
+#undef SKV_FLOAT
     {One<DotQ8N<BlockQ8_0, false, 1>>, DotQ8N<BlockQ8_0, false, 4>, 4, TileQ8Dispatch<BlockQ8_0, false>, 4, 3},
     {One<DotQ8N<BlockQ4_0, true, 1>>, DotQ8N<BlockQ4_0, true, 4>, 4, TileQ8Dispatch<BlockQ4_0, true>, 4, 3},
     {DotQ45_K<false, BlockQ4_K>},
@@ -478,34 +587,41 @@ float ExpShiftSumAvx2(float* s, int64_t n, float max) {
   return HsumF32x8(acc);
 }
 
-void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
+// GgmlVecExp (ops.cc) for 8 lanes: ggml's AVX2 ggml_v_expf, including its per-lane
+// selection for |n| > 126 and > 192 (same bits as the scalar GgmlVecExp).
+static inline __m256 GgmlExpAvx2(__m256 x) {
   const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 nf = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf);
+  const __m256 big = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  if (_mm256_movemask_ps(big) == 0) return normal;
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(nf, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                     _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 huge = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 r = _mm256_blendv_ps(normal, scaled, big);
+  return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
+}
+
+void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   for (int64_t i = 0; i + 8 <= n; i += 8) {
     const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 x = _mm256_sub_ps(_mm256_setzero_ps(), g);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 nf = _mm256_sub_ps(z, shift);
-    const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 u = _mm256_mul_ps(b, b);
-    const __m256 p = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, one));
-    // p * 2^n with 2^n a normal float is one correctly rounded product, as ldexp / scalef.
-    const __m256i ni = _mm256_cvtps_epi32(nf);
-    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    const __m256 e = _mm256_mul_ps(p, pow2);
-    const __m256 out = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i));
-    _mm256_storeu_ps(y + i, out);
-    const __m256 outside = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf), _mm256_set1_ps(126.0f), _CMP_GT_OQ);
-    const int bad = _mm256_movemask_ps(_mm256_or_ps(outside, _mm256_cmp_ps(nf, nf, _CMP_UNORD_Q)));
-    if (bad != 0) {
-      for (int l = 0; l < 8; ++l) {
-        if (bad & (1 << l)) y[i + l] = (gate[i + l] / (1.0f + GgmlVecExp(0.0f - gate[i + l]))) * up[i + l];
-      }
-    }
+    const __m256 e = GgmlExpAvx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
   }
 }
 

@@ -1,6 +1,6 @@
 // Scalar reference dot products (the twin every SIMD kernel is tested against).
-// Float rows accumulate in double (as ggml's scalar path); quantized blocks accumulate exact
-// integer sums per block, then scale in float.
+// Float rows follow ggml-cpu's AVX2 order lane by lane (the AVX2 kernels' bits); quantized
+// blocks accumulate exact integer sums per block, then scale in float.
 #include <cmath>
 
 #include "kernels/quants.h"
@@ -9,29 +9,53 @@
 namespace swarmkv {
 namespace {
 
-float DotF32(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i] * b[i]);
-  return static_cast<float>(s);
+// Float rows (f32/f16/bf16) in ggml-cpu's AVX2 vec_dot order, lane by lane, so the AVX2
+// kernels (vec_dot_avx2.cc, FinishFloat/TileFloat) give the same bits: four accumulators of 8
+// lanes over n & ~31 elements (accumulator j fuses elements 32b + 8j + l in order), reduced
+// (a0 + a2) + (a1 + a3), halves added (lane k + lane k+4), the 4 lanes summed as
+// (l0 + l1) + (l2 + l3) (two hadds; f32, f16) or (l0 + l2) + (l1 + l3) (movehl/movehdup; bf16),
+// then the leftovers in element order: f16/bf16 in double, f32 in float with the first
+// (rem & ~3) products rounded before adding and the last rem % 4 fused.
+// (This file is built with -ffp-contract=off: only std::fma fuses.)
+enum class FloatTail { kF32, kDouble };
+
+template <typename T, float (*ToF)(T), FloatTail kTail, bool kHadd>
+float DotFloatGgml(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const T*>(w);
+  const auto* b = static_cast<const T*>(x);
+  const int64_t n32 = n & ~int64_t{31};
+  float acc[4][8] = {};
+  for (int64_t i = 0; i < n32; i += 32) {
+    for (int j = 0; j < 4; ++j) {
+      for (int l = 0; l < 8; ++l) {
+        const int64_t e = i + 8 * j + l;
+        acc[j][l] = std::fma(ToF(a[e]), ToF(b[e]), acc[j][l]);
+      }
+    }
+  }
+  float v[8], h[4];
+  for (int l = 0; l < 8; ++l) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  for (int k = 0; k < 4; ++k) h[k] = v[k] + v[k + 4];
+  const float hs = kHadd ? (h[0] + h[1]) + (h[2] + h[3]) : (h[0] + h[2]) + (h[1] + h[3]);
+  if constexpr (kTail == FloatTail::kDouble) {
+    double s = hs;
+    for (int64_t i = n32; i < n; ++i) s += static_cast<double>(ToF(a[i]) * ToF(b[i]));
+    return static_cast<float>(s);
+  } else {
+    float s = hs;
+    const int64_t unfused_end = n32 + ((n - n32) & ~int64_t{3});
+    for (int64_t i = n32; i < unfused_end; ++i) {
+      const float p = ToF(a[i]) * ToF(b[i]);
+      s += p;
+    }
+    for (int64_t i = unfused_end; i < n; ++i) s = std::fma(ToF(a[i]), ToF(b[i]), s);
+    return s;
+  }
 }
 
-float DotF16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const f16_t*>(w);
-  const auto* b = static_cast<const f16_t*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(F16ToF32(a[i]) * F16ToF32(b[i]));
-  return static_cast<float>(s);
-}
-
-float DotBF16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const bf16_t*>(w);
-  const auto* b = static_cast<const bf16_t*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(BF16ToF32(a[i]) * BF16ToF32(b[i]));
-  return static_cast<float>(s);
-}
+inline float IdF32(float f) { return f; }
+inline float F16F(f16_t h) { return F16ToF32(h); }
+inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 
 // Q8_0 / Q4_0 x Q8_0 in the AVX2 kernels' (and ggml-cpu's x86) order, so every ISA gives the
 // same bits: per block, 8 integer lane sums of 4 consecutive products each, fused into 8 float
@@ -140,7 +164,10 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 
 namespace internal {
 const VecDotTable kVecDotScalar = {
-    {DotF32}, {DotF16}, {DotBF16}, {DotQ8_0}, {DotQ4_0},
+    {DotFloatGgml<float, IdF32, FloatTail::kF32, true>},
+    {DotFloatGgml<f16_t, F16F, FloatTail::kDouble, true>},
+    {DotFloatGgml<bf16_t, BF16F, FloatTail::kDouble, false>},
+    {DotQ8_0}, {DotQ4_0},
     {DotQ45_K<false, BlockQ4_K>}, {DotQ45_K<true, BlockQ5_K>}, {DotQ6_K},
 };
 }  // namespace internal

@@ -1,63 +1,76 @@
-// Parity with llama.cpp (../shared/reference): teacher-forced log-probabilities within a
-// tolerance and top tokens equal where the reference's top two differ by > 0.01; free-running
-// greedy output equal to the reference ids for the full length. All three tiny models, f16 KV
-// (llama.cpp's default).
+// Parity with llama.cpp: teacher-forced log-probabilities within a tolerance and top tokens
+// equal where the reference's top two differ by > 0.01; free-running greedy output equal to the
+// reference ids for the full length. All three tiny models, f16 KV (llama.cpp's default).
 //
-// Tolerance: 1e-3 (the reference README's figure) for the Q8_0 model, whose math is the same on
-// every ISA in ggml and which we reproduce to 1e-5. For F16/F32 weights llama.cpp's float dot
-// order depends on its ISA and differs between its prompt and decode rows; the reference came
-// from an AVX-512 build, and llama.cpp's own AVX2 build misses it by 2.7e-3 (F16) and 3.3e-3
-// (F32) (docs/kernels.md, "Parity"). A batch-invariant engine cannot follow both row orders;
-// ours sums each float output in one 8-lane accumulator (so prefill tiles equal the decode
-// kernel bit for bit), where ggml keeps four: measured 2.9e-3 (F16) and 8.5e-3 (F32). Those
-// models are held to 1e-2 — NOT the README's 1e-3; a wrong op lands far above it — and
-// their greedy continuations must still equal the reference exactly (the test below).
+// Two oracles:
+// - ../shared/reference (made by an AVX-512 llama.cpp). Q8_0: 1e-3 (the README's figure; ggml's
+//   q8_0 arithmetic is the same on every x86 ISA and we reproduce it to 1.04e-5). F16/F32:
+//   ggml's float dots, SiLU and tinyBLAS sum in 16 lanes on AVX-512 and in 8 on AVX2, so no AVX2
+//   build reaches 1e-3 there: /work/llamacpp's own AVX2 build misses it by 2.7e-3 (F16) and
+//   3.34e-3 (F32), we by 2.62e-3 and 3.41e-3. Held to kAvx512FloatFloor (4e-3), that floor plus a
+//   margin — NOT the README's 1e-3; a wrong op lands far above it — and the greedy
+//   continuations must still equal the reference exactly.
+// - The llama.cpp of this machine (scripts/llamacpp_reference.py writes the same JSON into the
+//   build tree), 1e-3 for every model: measured 2.65e-6 (F32), 1.11e-5 (F16), 1.04e-5 (Q8_0)
+//   — the logits are bit-identical to that llama.cpp's (docs/kernels.md, "Parity").
+//   Generated with -ub 1, i.e. every token through ggml's vec_dot path. llama.cpp's default
+//   sends prompt rows through tinyBLAS (one accumulator per output) and decode rows through
+//   vec_dot (four), so it disagrees with itself: the same stories260K context reached as a
+//   5-token prompt and as 5 decode steps differs by 1.76e-3 in its own output, and its default
+//   run differs from its -ub 1 run by 2.07e-3 (F32) / 1.63e-3 (F16). A batch-invariant engine
+//   (same bits whatever the batch) can follow one order; ours is vec_dot's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/testing.h"
 #include "engine_fixture.h"
+#include "kernels/cpu_features.h"
 #include "reference_cases.h"
 
 namespace swarmkv::testing {
 namespace {
 
+// The shared reference's F16/F32 models on a machine without AVX-512 (see the header).
+constexpr double kAvx512FloatFloor = 4e-3;
+
 class ParityTest : public ::testing::TestWithParam<std::string> {};
 
-ParityOptions OptionsFor(const std::string& model) {
-  ParityOptions o;
-  if (model.find("q8_0") == std::string::npos) o.tolerance = 1e-2;
-  return o;
+// See the header: 1e-3 where the reference's arithmetic can be reproduced on this machine.
+double SharedReferenceTolerance(const std::string& model) {
+  return model.find("q8_0") != std::string::npos ? 1e-3 : kAvx512FloatFloor;
 }
 
 int32_t Argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-TEST_P(ParityTest, TeacherForcedMatchesReference) {
-  const std::string path = SKV_REQUIRE_SHARED("models/" + GetParam() + ".gguf");
-  auto ref = LoadReferenceFile(SKV_REQUIRE_SHARED("reference/" + GetParam() + ".json"));
+// Teacher forcing over every case of `ref_path`: the prompt in one step, then each reference
+// token as a decode step; every step of every case is checked (not only up to the first
+// failure), so a failure message says how many steps disagree and by how much at worst.
+void ExpectTeacherForcedWithin(const std::string& model_path, const std::string& ref_path, double tolerance,
+                               const std::string& label) {
+  auto ref = LoadReferenceFile(ref_path);
   ASSERT_TRUE(ref.ok()) << ref.status().ToString();
-  auto fx = EngineFixture::Load(path, TensorType::kF16);
+  auto fx = EngineFixture::Load(model_path, TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
   EngineFixture& f = **fx;
-  // Every step of every case is checked (not only up to the first failure), so a failure
-  // message says how many steps disagree and by how much at worst.
+  ParityOptions options;
+  options.tolerance = tolerance;
   double worst = 0.0;
   int failed_steps = 0, steps = 0;
   std::string first_failure;
   for (const ReferenceCase& c : ref->cases) {
     auto seq = f.memory->CreateSequence(f.ns);
     ASSERT_TRUE(seq.ok());
-    // Incremental: the prompt in one step, then each reference token as a decode step.
     auto logits = f.Feed(*seq, c.prompt_tokens, 512);
     ASSERT_TRUE(logits.ok()) << logits.status().ToString();
     for (size_t i = 0; i < c.tokens.size(); ++i) {
       ++steps;
       worst = std::max(worst, MaxLogProbDiff(c.top_logprobs[i], *logits));
-      Status st = CheckStep(c.top_logprobs[i], *logits, static_cast<int>(i), OptionsFor(GetParam()));
+      Status st = CheckStep(c.top_logprobs[i], *logits, static_cast<int>(i), options);
       if (!st.ok() && failed_steps++ == 0) first_failure = "prompt '" + c.prompt + "': " + st.ToString();
       if (i + 1 < c.tokens.size()) {
         logits = f.Feed(*seq, std::span<const int32_t>(&c.tokens[i], 1), 1);
@@ -66,10 +79,35 @@ TEST_P(ParityTest, TeacherForcedMatchesReference) {
     }
     ASSERT_TRUE(f.memory->Release(*seq).ok());
   }
-  RecordProperty("max_logprob_diff", std::to_string(worst));
-  std::printf("[ parity ] %s: %d steps, max |log-prob diff| %.3g, %d steps over tolerance\n", GetParam().c_str(), steps,
-              worst, failed_steps);
+  ::testing::Test::RecordProperty("max_logprob_diff", std::to_string(worst));
+  std::printf("[ parity ] %s vs %s: %d steps, max |log-prob diff| %.3g, %d steps over %.3g\n", label.c_str(),
+              ref_path.c_str(), steps, worst, failed_steps, tolerance);
   EXPECT_EQ(failed_steps, 0) << "first: " << first_failure;
+}
+
+TEST_P(ParityTest, TeacherForcedMatchesReference) {
+  const std::string path = SKV_REQUIRE_SHARED("models/" + GetParam() + ".gguf");
+  const std::string ref = SKV_REQUIRE_SHARED("reference/" + GetParam() + ".json");
+  ExpectTeacherForcedWithin(path, ref, SharedReferenceTolerance(GetParam()), GetParam());
+}
+
+// The same comparison against the llama.cpp of this machine (scripts/llamacpp_reference.py
+// writes it into the build tree; SWARMKV_LOCAL_REFERENCE_DIR overrides): 1e-3 for every model.
+// Skipped where no local reference was generated, and for float models at the avx512 level
+// (its float tiles keep one 16-lane accumulator, not ggml's AVX-512 order; see kernels.md).
+TEST_P(ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
+  const std::string path = SKV_REQUIRE_SHARED("models/" + GetParam() + ".gguf");
+  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
+  std::string local = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  if (FILE* fp = std::fopen(local.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    GTEST_SKIP() << local << " absent: run scripts/llamacpp_reference.py (see its header)";
+  }
+  if (ActiveIsa() == Isa::kAvx512 && GetParam().find("q8_0") == std::string::npos) {
+    GTEST_SKIP() << "float kernels follow ggml's AVX2 order; the avx512 level does not (docs/kernels.md)";
+  }
+  ExpectTeacherForcedWithin(path, local, 1e-3, GetParam());
 }
 
 TEST_P(ParityTest, GreedyContinuationEqualsReference) {

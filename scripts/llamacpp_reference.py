@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Regenerates a parity reference with a local llama.cpp build, in ../shared/reference's format.
+
+The shared reference came from an AVX-512 llama.cpp; its float (F16/F32 weight) dots sum in
+another order than any AVX2 build (docs/kernels.md, "Parity"). This makes the same JSON from
+the llama-server of the machine at hand (greedy, top_k = 1, flash attention on, context 2048,
+5 log-probabilities per step, prompt cache off, one thread), for the same prompt token ids and
+lengths, so tests/engine/parity_test.cc can hold the engine to 1e-3 against that llama.cpp
+(BUILD/llamacpp-reference, or SWARMKV_LOCAL_REFERENCE_DIR). Output goes to the build tree; it
+is never committed. Regenerate after changing the llama.cpp build:
+  mkdir -p build/llamacpp-reference && for m in stories260K TinyStories-656K.f16 \
+    tinystories-656k-q8_0; do scripts/llamacpp_reference.py ../shared/reference/$m.json \
+    ../shared/models/$m.gguf build/llamacpp-reference/$m.json; done
+
+Usage: scripts/llamacpp_reference.py REFERENCE.json MODEL.gguf OUT.json
+  env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one),
+      UBATCH (default 1: -ub 1, every prompt token through llama.cpp alone, so every matmul
+      takes ggml's vec_dot path as decode does; UBATCH= for llama.cpp's default, whose prompt
+      rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc)
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def post(port, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return json.load(r)
+
+
+def wait_ready(port, proc):
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit("llama-server exited early")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    sys.exit("llama-server did not become ready")
+
+
+def main():
+    ref_path, model, out_path = sys.argv[1:4]
+    ref = json.load(open(ref_path))
+    server = os.environ.get("LLAMA_SERVER", "/work/llamacpp/build/bin/llama-server")
+    port = int(os.environ.get("PORT", "0"))
+    if port == 0:  # a free port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    ubatch = os.environ.get("UBATCH", "1")  # "": llama.cpp's default micro-batch (512)
+    extra = ["-ub", ubatch] if ubatch else []
+    proc = subprocess.Popen([server, "-m", model, "-c", "2048", "-fa", "-np", "1", "-t", "1",
+                             "--port", str(port), "--host", "127.0.0.1"] + extra,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port, proc)
+        cases = []
+        for c in ref["cases"]:
+            r = post(port, "/completion", {
+                "prompt": c["prompt_tokens"], "n_predict": c["n_predict"], "n_probs": 5,
+                "top_k": 1, "temperature": 0, "cache_prompt": False, "seed": 0})
+            probs = r["completion_probabilities"]
+            cases.append({
+                "prompt": c["prompt"], "prompt_tokens": c["prompt_tokens"], "n_predict": c["n_predict"],
+                "tokens": [p["id"] for p in probs], "content": r["content"],
+                "stop_type": r.get("stop_type", ""),
+                "top_logprobs": [[[t["id"], t["logprob"]] for t in p["top_logprobs"]] for p in probs],
+            })
+        out = {"model": os.path.basename(model),
+               "generator": "local llama.cpp llama-server (" + server + "), greedy (top_k=1), -fa, CPU" +
+                            (", -ub " + ubatch if ubatch else ""),
+               "cases": cases}
+        json.dump(out, open(out_path, "w"))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
