@@ -3,7 +3,7 @@
 // same run. Prints one JSON object per line.
 //
 //   restart_ttft_bench --model PATH [--words 1500] [--threads 2] [--kv-type f16] [--bin swarmkv]
-//                      [--stop sigterm|kill9]
+//                      [--stop sigterm|kill9] [--num-ctx 8192] [--redis]
 //
 // Steps: serve with --kv-disk in a fresh temp dir; warm-up request (loads the model, shares no
 // block with the prompt); the prompt cold; the same prompt again (RAM hit); SIGTERM (timed: the
@@ -11,13 +11,16 @@
 // (disk restore; the tier's files are pushed out of the page cache first). Replies are greedy and must be identical; the bench says so.
 // --stop kill9: instead of SIGTERM, wait (bounded) until /metrics shows the prompt's full blocks
 // written to disk by the idle write-through, then SIGKILL: no shutdown flush at all.
+// --redis: a redis-server on a free loopback port is a second tier of both servers, and a third
+// server with the disk tier off serves the prompt from Redis alone ("after_restart_redis").
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,9 +30,17 @@
 #include "base/testing.h"
 #include "cli/swarm/agent_client.h"
 #include "cli/swarm/server_process.h"
+#include "redis_server.h"
 
 namespace swarmkv {
 namespace {
+
+bool HasFlag(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i] == name) return true;
+  }
+  return false;
+}
 
 std::string Arg(int argc, char** argv, const std::string& name, const std::string& def) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -76,7 +87,18 @@ int Main(int argc, char** argv) {
   const std::string dir = testing::TempDir("restart-ttft");
   std::vector<std::string> args = {"--model", "m=" + model, "--no-ollama", "--kv-memory", "2GiB",
                                    "--kv-type", Arg(argc, argv, "--kv-type", "f16"), "--kv-disk", dir + "/kv",
-                                   "--threads", Arg(argc, argv, "--threads", "2"), "--num-ctx", "8192"};
+                                   "--threads", Arg(argc, argv, "--threads", "2"), "--num-ctx",
+                                   Arg(argc, argv, "--num-ctx", "8192")};
+  std::unique_ptr<testing::RedisServer> redis;
+  if (HasFlag(argc, argv, "--redis")) {
+    std::string why;
+    redis = testing::RedisServer::Start(&why);
+    if (redis == nullptr) {
+      std::cerr << "--redis: " << why << "\n";
+      return 1;
+    }
+    args.insert(args.end(), {"--kv-redis", redis->url()});
+  }
   cli::AgentRequest prompt{.model = "m", .system = Context(words), .user = "Summarise.", .num_predict = 4, .seed = 1};
   cli::AgentRequest warmup{.model = "m", .system = "", .user = "Hi", .num_predict = 1, .seed = 1};
 
@@ -136,10 +158,28 @@ int Main(int argc, char** argv) {
   emit("after_restart_disk", disk, restored);
   (void)b.Stop(60000);
 
-  const bool same = cold.text == ram.text && cold.text == disk.text;
+  cli::AgentResult from_redis;
+  if (redis != nullptr) {  // the same prompt from Redis alone: a server without the disk tier
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--kv-disk") args[i + 1] = "off";
+    }
+    cli::ServerProcess c;
+    start(&c, "c.log");
+    from_redis = cli::RunAgent(c.port(), prompt);
+    auto m = cli::HttpGet(c.port(), "/metrics");
+    nlohmann::json j = {{"bench", "restart_ttft"}, {"step", "after_restart_redis"}, {"ttft_ms", from_redis.ttft_ms},
+                        {"prompt_eval_count", from_redis.prompt_eval_count}, {"ok", from_redis.status.ok()},
+                        {"restored_tokens_redis",
+                         m.ok() ? cli::PrometheusValue(*m, "swarmkv_kv_restored_tokens_total", "tier=\"redis\"") : -1}};
+    std::cout << j.dump() << std::endl;
+    (void)c.Stop(60000);
+  }
+
+  const bool same = cold.text == ram.text && cold.text == disk.text && (redis == nullptr || cold.text == from_redis.text);
   std::cout << nlohmann::json({{"bench", "restart_ttft"}, {"step", "summary"}, {"words", words},
                                {"cold_ttft_ms", cold.ttft_ms}, {"ram_hit_ttft_ms", ram.ttft_ms},
                                {"after_restart_ttft_ms", disk.ttft_ms},
+                               {"after_restart_redis_ttft_ms", redis != nullptr ? from_redis.ttft_ms : -1},
                                {"after_restart_over_cold", cold.ttft_ms > 0 ? disk.ttft_ms / cold.ttft_ms : 0},
                                {"replies_identical", same}}).dump() << std::endl;
   return same ? 0 : 1;

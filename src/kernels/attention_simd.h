@@ -15,17 +15,9 @@ struct AttentionF16Kernels {
   // scores[g * score_stride + j] = scale * dot(K row j, q_g) for j < n, g < group.
   void (*scores)(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
                  int64_t dk, float scale, float* scores, int64_t score_stride);
-  // Same contract as `scores`, but each dot in ggml_vec_dot_f16's order (see DotF16Ggml in
-  // attention.cc): bit-identical to the scalar DotF16Ggml.
-  void (*scores_ggml)(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
-                      int64_t dk, float scale, float* scores, int64_t score_stride);
   // acc[g * acc_stride + d] += p[g * p_stride + j] * V row j [d] for j < n, d < dv.
   void (*accumulate)(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
                      int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride);
-  // y = f16(f32(y) + f32(x) * v) and y = f16(f32(y) * v), n elements (ggml_vec_mad_f16 /
-  // ggml_vec_scale_f16).
-  void (*mad_f16)(f16_t* y, const f16_t* x, int64_t n, float v);
-  void (*scale_f16)(f16_t* y, int64_t n, float v);
 };
 
 // dot(k, q) in the order of llama.cpp's ggml_vec_dot_f16 as built for x86 AVX2 (GGML_F16_STEP =

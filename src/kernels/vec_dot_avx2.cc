@@ -464,35 +464,6 @@ void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, i
   }
 }
 
-// One dot in ggml_vec_dot_f16's AVX2 order; see internal::DotF16Ggml (the scalar twin).
-inline float DotF16GgmlAvx2(const f16_t* k, const float* q, int64_t n) {
-  const int64_t np = n & ~int64_t{31};
-  double sum = 0.0;
-  if (np > 0) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t i = 0; i < np; i += 32) {
-      for (int j = 0; j < 4; ++j) {
-        const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i + 8 * j)));
-        acc[j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + i + 8 * j), acc[j]);
-      }
-    }
-    const __m256 r = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
-    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));
-    const __m128 t1 = _mm_hadd_ps(t0, t0);
-    sum = static_cast<double>(_mm_cvtss_f32(_mm_hadd_ps(t1, t1)));
-  }
-  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(_cvtsh_ss(k[i]) * q[i]);
-  return static_cast<float>(sum);
-}
-
-void ScoresF16Ggml(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group, int64_t dk,
-                   float scale, float* scores, int64_t score_stride) {
-  for (int j = 0; j < n; ++j) {
-    const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
-    for (int g = 0; g < group; ++g) scores[g * score_stride + j] = DotF16GgmlAvx2(k, q + g * dk, dk) * scale;
-  }
-}
-
 void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
                    int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride) {
   // Per 8-wide column chunk: the group's accumulators stay in registers across all n rows, and
@@ -514,35 +485,9 @@ void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* 
   }
 }
 
-// Fused multiply-add in f32, rounded to f16 per element (ggml's SIMD path of ggml_vec_mad_f16).
-void MadF16(f16_t* y, const f16_t* x, int64_t n, float v) {
-  const __m256 vv = _mm256_set1_ps(v);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 ay = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
-    const __m256 ax = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_fmadd_ps(ax, vv, ay), 0));
-  }
-  // Fused like the SIMD part (and like ggml's contracted scalar leftovers).
-  for (; i < n; ++i) {
-    const __m128 f = _mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(x[i])), _mm_set_ss(v), _mm_set_ss(_cvtsh_ss(y[i])));
-    y[i] = _cvtss_sh(_mm_cvtss_f32(f), 0);
-  }
-}
-
-void ScaleF16(f16_t* y, int64_t n, float v) {
-  const __m256 vv = _mm256_set1_ps(v);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 ay = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_mul_ps(ay, vv), 0));
-  }
-  for (; i < n; ++i) y[i] = _cvtss_sh(_cvtsh_ss(y[i]) * v, 0);
-}
-
 }  // namespace
 
-const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, ScoresF16Ggml, AccumulateF16, MadF16, ScaleF16};
+const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16};
 
 namespace {
 // exp(x) for x <= 0 (Cephes expf: x = n ln2 + r, exp(r) by a degree-6 polynomial, times 2^n).
