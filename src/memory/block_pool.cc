@@ -105,10 +105,9 @@ uint8_t* BlockPool::Allocate(uint64_t slot_bytes) {
                        << " bytes failed: " << std::strerror(errno);
         return nullptr;
       }
-      // Transparent huge pages where the system allows them (THP "madvise" mode): a fresh
-      // 720 KiB block otherwise takes ~180 page faults on first touch, which dominated restoring
-      // blocks from disk into a new server and showed in long prefills. A hint; errors ignored.
-      (void)madvise(start, (new_rw - c->rw_slots) * slot_bytes, MADV_HUGEPAGE);
+      // No MADV_HUGEPAGE here: measured (tiers_bench restore_prefix, 3 A/B pairs) it made a cold
+      // restore into a fresh pool 2.5-5x slower — with THP defrag "madvise" every huge-page
+      // fault may compact memory synchronously.
       c->rw_slots = new_rw;
     }
     index = c->high_water++;
