@@ -164,21 +164,24 @@ class KvMemory::Impl {
       if (it->second.empty()) ns->children.erase(it);
     }
   }
+  // What the eviction hook and VisitSealedBlock see of a sealed block (views into its slot).
+  static EvictedBlock ViewLocked(const Block* b, EvictionReason reason) {
+    const NamespaceState* ns = b->ns;
+    EvictedBlock e;
+    e.namespace_id = ns->options.id;
+    e.id = b->id;
+    e.parent = b->parent;
+    e.tokens = b->tokens;
+    e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
+    e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
+    e.layout = &ns->layout;
+    e.reason = reason;
+    return e;
+  }
   void EvictLocked(Block* b, EvictionReason reason) {
     SKV_CHECK(b->refs == 0 && b->sealed && b->list != ListKind::kNone);
     NamespaceState* ns = b->ns;
-    if (hook) {
-      EvictedBlock e;
-      e.namespace_id = ns->options.id;
-      e.id = b->id;
-      e.parent = b->parent;
-      e.tokens = b->tokens;
-      e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
-      e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
-      e.layout = &ns->layout;
-      e.reason = reason;
-      hook(e);
-    }
+    if (hook) hook(ViewLocked(b, reason));
     (b->list == ListKind::kLru ? lru : pinned).Remove(b);
     evictable_bytes -= ns->slot_bytes;
     b->name_pins = 0;  // the pins still name the identity: a restored copy is pinned again
@@ -630,15 +633,7 @@ Result<bool> KvMemory::VisitSealedBlock(const Hash128& namespace_id, const Block
   auto it = ns->index.find(id);
   if (it == ns->index.end()) return false;
   Block* b = it->second;
-  EvictedBlock e;
-  e.namespace_id = ns->options.id;
-  e.id = b->id;
-  e.parent = b->parent;
-  e.tokens = b->tokens;
-  e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
-  e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
-  e.layout = &ns->layout;
-  e.reason = EvictionReason::kExplicit;
+  const EvictedBlock e = Impl::ViewLocked(b, EvictionReason::kExplicit);
   if (b->refs == 0) {
     // Holding it would move it to the back of its eviction list on release.
     visit(e);
