@@ -11,6 +11,7 @@
 #include "base/testing.h"
 #include "memory/kv_test_util.h"
 #include "tiers/disk_backend.h"
+#include "tiers/tiers_test_util.h"
 
 namespace swarmkv {
 namespace {
@@ -19,29 +20,9 @@ const Hash128 kNs{0x51, 0x52};
 constexpr uint64_t kSalt = 77;
 
 std::unique_ptr<KvMemory> NewMemory(uint64_t budget_bytes, bool hybrid) {
-  KvMemoryOptions o;
-  o.budget_bytes = budget_bytes;
-  o.retain_free_bytes = 0;
-  auto m = KvMemory::Create(std::move(o)).value();
-  NamespaceOptions ns;
-  ns.id = kNs;
-  ns.name = "bridge-test";
-  ns.shape.num_layers = 3;
-  ns.shape.num_kv_heads = 2;
-  ns.shape.head_dim_k = 32;
-  ns.shape.head_dim_v = 32;
-  ns.shape.block_tokens = 4;
-  if (hybrid) ns.recurrent_bytes_per_layer = {64, 32};
-  EXPECT_TRUE(m->RegisterNamespace(ns).ok());
-  return m;
+  return testing::NewTierTestMemory(kNs, "bridge-test", budget_bytes, hybrid);
 }
-
-std::unique_ptr<DiskBackend> OpenDisk(const std::string& dir) {
-  DiskBackendOptions o;
-  o.dir = dir;
-  o.capacity_bytes = 16 << 20;
-  return DiskBackend::Open(o).value();
-}
+std::unique_ptr<DiskBackend> OpenDisk(const std::string& dir) { return testing::OpenTierTestDisk(dir); }
 
 void RunRestartRoundTrip(bool hybrid) {
   const std::string dir = testing::TempDir();

@@ -13,6 +13,7 @@
 #include "memory/kv_test_util.h"
 #include "tiers/disk_backend.h"
 #include "tiers/memory_bridge.h"
+#include "tiers/tiers_test_util.h"
 
 namespace swarmkv {
 namespace {
@@ -20,29 +21,8 @@ namespace {
 const Hash128 kNs{0x71, 0x72};
 constexpr uint64_t kSalt = 91;
 
-std::unique_ptr<KvMemory> NewMemory() {
-  KvMemoryOptions o;
-  o.budget_bytes = 1 << 20;
-  o.retain_free_bytes = 0;
-  auto m = KvMemory::Create(std::move(o)).value();
-  NamespaceOptions ns;
-  ns.id = kNs;
-  ns.name = "write-through-test";
-  ns.shape.num_layers = 3;
-  ns.shape.num_kv_heads = 2;
-  ns.shape.head_dim_k = 32;
-  ns.shape.head_dim_v = 32;
-  ns.shape.block_tokens = 4;
-  EXPECT_TRUE(m->RegisterNamespace(ns).ok());
-  return m;
-}
-
-std::unique_ptr<DiskBackend> OpenDisk(const std::string& dir) {
-  DiskBackendOptions o;
-  o.dir = dir;
-  o.capacity_bytes = 16 << 20;
-  return DiskBackend::Open(o).value();
-}
+std::unique_ptr<KvMemory> NewMemory() { return testing::NewTierTestMemory(kNs, "write-through-test", 1 << 20); }
+std::unique_ptr<DiskBackend> OpenDisk(const std::string& dir) { return testing::OpenTierTestDisk(dir); }
 
 int64_t Deadline() { return MonotonicNanos() + 10'000'000'000; }
 
