@@ -80,6 +80,38 @@ void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, int64_t in, in
   state.counters["weight_GBs"] = benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate);
 }
 
+// A decode step's weight traffic: the 7 matmuls of each of 30 SmolLM2-135M layers (q, k, v, o,
+// gate, up, down; 113 MiB in Q8_0) plus the 49152-row output matrix, one token, each matrix its
+// own parallel region — so the weights stream from DRAM as in `swarmkv bench -n`, not from cache.
+void BM_DecodeStream(benchmark::State& state, TensorType type, int threads) {
+  struct Mat { int64_t in, out; };
+  std::vector<Mat> shapes;
+  for (int l = 0; l < 30; ++l) {
+    for (Mat m : {Mat{576, 576}, Mat{576, 192}, Mat{576, 192}, Mat{576, 576}, Mat{576, 1536}, Mat{576, 1536}, Mat{1536, 576}})
+      shapes.push_back(m);
+  }
+  shapes.push_back({576, 49152});
+  std::vector<std::vector<uint8_t>> ws;
+  size_t bytes = 0;
+  for (const Mat& m : shapes) {
+    ws.push_back(RandomWeights(type, m.out, m.in));
+    bytes += ws.back().size();
+  }
+  std::vector<float> x(1536), y(49152);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 113) / 113.0f - 0.5f;
+  Activations act;
+  MatmulOptions opt{ActiveIsa(), PoolFor(threads)};
+  for (auto _ : state) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      (void)act.Prepare(VecDotType(type), x.data(), 1, shapes[i].in, shapes[i].in);
+      (void)Matmul(WeightMatrix{type, ws[i].data(), shapes[i].out, shapes[i].in, 0}, act, y.data(), shapes[i].out, opt);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GBs"] = benchmark::Counter(static_cast<double>(bytes) * state.iterations() / 1e9,
+                                                    benchmark::Counter::kIsRate);
+}
+
 void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads, bool llama_mode) {
   const int heads = 9, kv_heads = 3, hd = 64, B = 32;
   const int64_t ctx = 4096, nblocks = ctx / B;
@@ -134,6 +166,13 @@ void Register() {
           }
         }
       }
+    }
+  }
+  for (int threads : {1, 2}) {
+    for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_0}) {
+      const std::string name = std::string("decode_stream/smollm2-135m/") + TensorTypeName(uint32_t(t)) +
+                               "/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), BM_DecodeStream, t, threads)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
   }
   for (bool llama_mode : {true, false}) for (int threads : {1, 2}) {

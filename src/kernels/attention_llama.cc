@@ -75,7 +75,8 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
   const bool avx2 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
   const bool f16_k = L.k_type == TensorType::kF16;
   const bool simd_scores = avx2 && f16_k && Dk % 32 == 0;
-  const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? AccumulateF16OrderAvx2 : AccumulateF16OrderScalar;
+  const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2) : AccumulateF16OrderScalar;
+  const bool direct_f16 = simd_scores && Dv % 8 == 0 && L.k_row_stride % 2 == 0 && L.v_row_stride % 2 == 0;
 
   // Tasks: query blocks x head sets. A head set is a KV head's whole group (its K/V rows serve
   // every head) unless that leaves too few tasks for the threads (decode), then single heads.
@@ -112,12 +113,22 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
         if (f16_k) F16ToF32Row(reinterpret_cast<const f16_t*>(qbuf.data() + qh * q_row_bytes), qf.data() + qh * Dk, Dk);
       }
     }
+    // One (query, head) per task reads each K/V row once: the AVX2 kernels load the f16 rows in
+    // place. Several share each row: convert the block's rows to f32 once for all of them.
+    const bool in_place = direct_f16 && nqh == 1;
     for (int64_t b = 0; b <= max_pos / B; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
       const uint8_t* base = kv.blocks[b];
       const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
       const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
       const int64_t nv = std::min(B, max_pos - b * B + 1);
+      if (in_place) {
+        const int n = static_cast<int>(nv);
+        ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data(), 1, Dk, scale, scores.data(), B);
+        SoftmaxSteps(scores.data(), n, &run[0], ms.data(), vs.data());
+        AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
+        continue;
+      }
       for (int64_t j = 0; j < nv; ++j)
         F16ToF32Row(reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride), vf.data() + j * Dv, Dv);
       if (simd_scores) {  // every query head of the task against the block's keys at once

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "kernels/attention.h"
+#include "kernels/fp16.h"
 
 namespace swarmkv::internal {
 
@@ -30,8 +31,12 @@ using AccumulateF16OrderFn = void (*)(const float* v, int64_t v_stride, int n, c
 void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
                               const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
                               int64_t acc_stride);
-// AVX2 + F16C + FMA; dv a multiple of 8. Same bits as the scalar version.
+// AVX2 + F16C + FMA; dv a multiple of 8. Same bits as the scalar version. The f16_t overload
+// reads V rows straight from a KV block (no f32 copy; one head per task needs each row once).
 void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
+                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                            int64_t acc_stride);
+void AccumulateF16OrderAvx2(const f16_t* v, int64_t v_stride, int n, const float* ms,
                             const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
                             int64_t acc_stride);
 
@@ -39,6 +44,9 @@ void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float
 // order (DotF16Ggml's bits) from K rows already converted to f32 (k_j = k + j * k_stride) and
 // f16-exact query heads q_h = q + h * dk. dk a multiple of 32. AVX2 + FMA.
 void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                       float scale, float* scores, int64_t score_stride);
+// The same from f16 K rows read in place (same bits: f16 -> f32 is exact).
+void ScoresF16GgmlAvx2(const f16_t* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
                        float scale, float* scores, int64_t score_stride);
 
 // PagedAttention with params.llama_cpp_f16_v and f16 V (arguments validated by the caller).

@@ -4,14 +4,20 @@
 #include <immintrin.h>
 
 #include "kernels/attention_llama.h"
+#include "kernels/fp16.h"
 
 namespace swarmkv::internal {
 namespace {
 
 inline __m256 RoundF16(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
 
-template <int NC>  // NC registers of 8 dims
-void AccumulateChunk(const float* v, int64_t v_stride, int n, const float* ms, const float* vs,
+// Eight K or V elements as floats: f32 rows (converted once per block for many heads) or f16
+// rows read straight from the KV block (one head per task: no conversion pass). Exact either way.
+inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 Load8(const f16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <int NC, typename VT>  // NC registers of 8 dims
+void AccumulateChunk(const VT* v, int64_t v_stride, int n, const float* ms, const float* vs,
                      float* acc) {
   __m256 a[NC];
   #pragma GCC unroll 8
@@ -23,20 +29,21 @@ void AccumulateChunk(const float* v, int64_t v_stride, int n, const float* ms, c
       for (int c = 0; c < NC; ++c) a[c] = RoundF16(_mm256_mul_ps(a[c], m));
     }
     const __m256 s = _mm256_set1_ps(vs[j]);
-    const float* vj = v + j * v_stride;
+    const VT* vj = v + j * v_stride;
     #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) a[c] = RoundF16(_mm256_fmadd_ps(_mm256_loadu_ps(vj + 8 * c), s, a[c]));
+    for (int c = 0; c < NC; ++c) a[c] = RoundF16(_mm256_fmadd_ps(Load8(vj + 8 * c), s, a[c]));
   }
   #pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(acc + 8 * c, a[c]);
 }
 
 // r = (a0 + a2) + (a1 + a3) of ggml_vec_dot_f16's four accumulators for one (query head, key).
-inline __m256 DotPartsF16Ggml(const float* k, const float* q, int64_t dk) {
+template <typename KT>
+inline __m256 DotPartsF16Ggml(const KT* k, const float* q, int64_t dk) {
   __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t i = 0; i < dk; i += 32) {
     #pragma GCC unroll 8
-    for (int c = 0; c < 4; ++c) a[c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), _mm256_loadu_ps(q + i + 8 * c), a[c]);
+    for (int c = 0; c < 4; ++c) a[c] = _mm256_fmadd_ps(Load8(k + i + 8 * c), _mm256_loadu_ps(q + i + 8 * c), a[c]);
   }
   return _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
 }
@@ -55,8 +62,8 @@ inline __m256 ReduceEight(const __m256* r) {
 }
 
 // 32 dims (4 registers) of NH heads sharing each V load.
-template <int NH>
-void AccumulateHeads(const float* v, int64_t v_stride, int n, const float* ms, const float* vs,
+template <int NH, typename VT>
+void AccumulateHeads(const VT* v, int64_t v_stride, int n, const float* ms, const float* vs,
                      int64_t s_stride, float* acc, int64_t acc_stride) {
   __m256 a[NH][4];
   #pragma GCC unroll 8
@@ -73,10 +80,10 @@ void AccumulateHeads(const float* v, int64_t v_stride, int n, const float* ms, c
         for (int c = 0; c < 4; ++c) a[h][c] = RoundF16(_mm256_mul_ps(a[h][c], mv));
       }
     }
-    const float* vj = v + j * v_stride;
+    const VT* vj = v + j * v_stride;
     #pragma GCC unroll 8
     for (int c = 0; c < 4; ++c) {
-      const __m256 x = _mm256_loadu_ps(vj + 8 * c);
+      const __m256 x = Load8(vj + 8 * c);
       #pragma GCC unroll 8
       for (int h = 0; h < NH; ++h) a[h][c] = RoundF16(_mm256_fmadd_ps(x, _mm256_set1_ps(vs[h * s_stride + j]), a[h][c]));
     }
@@ -87,10 +94,9 @@ void AccumulateHeads(const float* v, int64_t v_stride, int n, const float* ms, c
     for (int c = 0; c < 4; ++c) _mm256_storeu_ps(acc + h * acc_stride + 8 * c, a[h][c]);
 }
 
-}  // namespace
-
-void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
-                       float scale, float* scores, int64_t score_stride) {
+template <typename KT>
+void Scores(const KT* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk, float scale,
+            float* scores, int64_t score_stride) {
   const __m256 sc = _mm256_set1_ps(scale);
   for (int h = 0; h < nq; ++h) {
     const float* qh = q + h * dk;
@@ -111,9 +117,9 @@ void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, 
   }
 }
 
-void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
-                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
-                            int64_t acc_stride) {
+template <typename VT>
+void Accumulate(const VT* v, int64_t v_stride, int n, const float* ms, const float* vs,
+                int64_t s_stride, int nh, int64_t dv, float* acc, int64_t acc_stride) {
   int64_t d = 0;
   if (nh >= 2) {  // 32 dims of up to three heads at once: 12 independent f16 round-trip chains
     for (; d + 32 <= dv; d += 32) {
@@ -131,6 +137,30 @@ void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float
     for (; e + 64 <= dv; e += 64) AccumulateChunk<8>(v + e, v_stride, n, mh, vh, ah + e);
     for (; e < dv; e += 8) AccumulateChunk<1>(v + e, v_stride, n, mh, vh, ah + e);
   }
+}
+
+}  // namespace
+
+void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                       float scale, float* scores, int64_t score_stride) {
+  Scores(k, k_stride, n, q, nq, dk, scale, scores, score_stride);
+}
+
+void ScoresF16GgmlAvx2(const f16_t* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                       float scale, float* scores, int64_t score_stride) {
+  Scores(k, k_stride, n, q, nq, dk, scale, scores, score_stride);
+}
+
+void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float* ms,
+                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                            int64_t acc_stride) {
+  Accumulate(v, v_stride, n, ms, vs, s_stride, nh, dv, acc, acc_stride);
+}
+
+void AccumulateF16OrderAvx2(const f16_t* v, int64_t v_stride, int n, const float* ms,
+                            const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                            int64_t acc_stride) {
+  Accumulate(v, v_stride, n, ms, vs, s_stride, nh, dv, acc, acc_stride);
 }
 
 }  // namespace swarmkv::internal
