@@ -274,9 +274,44 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
     for (int t = 0; t < T; ++t) y[t * y_stride + r] = HsumF32x8(acc[r][t]);
 }
 
+// One token (decode): rows one after another, each a single sequential stream — the hardware
+// prefetcher follows one stream per core far better than R interleaved rows — plus a software
+// prefetch 2 KiB ahead, once per cache line. kernels_bench decode_stream (a decode step's 143 MiB
+// of Q8_0 from DRAM, 1 thread): 6.9 GB/s with 4-row tiles, 7.5 rows without the prefetch, 11 with.
+// Each output is TileQ8<.., 1, 1>'s sequence (same bits whatever the rows split).
+template <typename Block, bool kNibbles>
+void RowsQ8(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const BlockQ8_0* xb, float* y) {
+  constexpr int64_t kPrefetchBytes = 2048;
+  const int64_t nb = n / kQK8_0;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int r = 0; r < rows; ++r) {
+    const Block* a = reinterpret_cast<const Block*>(w + r * w_stride);
+    const char* line = reinterpret_cast<const char*>(a);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      if (reinterpret_cast<const char*>(a + i) >= line) {
+        _mm_prefetch(line + kPrefetchBytes, _MM_HINT_T0);
+        line += 64;
+      }
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qs));
+      const __m256 dx = _mm256_set1_ps(HalfToFloat(xb[i].d));
+      const __m256i qw = LoadWeightBlock<Block, kNibbles>(a[i]);
+      const __m256i aw = _mm256_sign_epi8(qw, qw);
+      const __m256 d = _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(a[i].d)), dx);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(qy, qw)), ones);
+      acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    y[r] = HsumF32x8(acc);
+  }
+}
+
 template <typename Block, bool kNibbles>
 void TileQ8Dispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x,
                     int tokens, float* y, int64_t y_stride) {
+  if (tokens == 1) {
+    RowsQ8<Block, kNibbles>(n, w, w_stride, rows, static_cast<const BlockQ8_0*>(x[0]), y);
+    return;
+  }
   using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
   static constexpr Fn kTable[4][4] = {
       {TileQ8<Block, kNibbles, 1, 1>, TileQ8<Block, kNibbles, 1, 2>, TileQ8<Block, kNibbles, 1, 3>, TileQ8<Block, kNibbles, 1, 4>},
