@@ -82,10 +82,10 @@ void BM_Matmul(benchmark::State& state, TensorType type, Isa isa, int64_t in, in
   state.counters["weight_GBs"] = benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate);
 }
 
-// A decode step's weight traffic: the 7 matmuls of each of 30 SmolLM2-135M layers (q, k, v, o,
+// A decode step's weight traffic (1 token, or 3 sequences decoding together): the 7 matmuls of each of 30 SmolLM2-135M layers (q, k, v, o,
 // gate, up, down; 113 MiB in Q8_0) plus the 49152-row output matrix, one token, each matrix its
 // own parallel region — so the weights stream from DRAM as in `swarmkv bench -n`, not from cache.
-void BM_DecodeStream(benchmark::State& state, TensorType type, int threads) {
+void BM_DecodeStream(benchmark::State& state, TensorType type, int tokens, int threads) {
   struct Mat { int64_t in, out; };
   std::vector<Mat> shapes;
   for (int l = 0; l < 30; ++l) {
@@ -107,13 +107,13 @@ void BM_DecodeStream(benchmark::State& state, TensorType type, int threads) {
     bytes += w.size();
     ws.push_back(std::move(w));
   }
-  std::vector<float> x(1536), y(49152);
+  std::vector<float> x(tokens * 1536), y(tokens * 49152);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 113) / 113.0f - 0.5f;
   Activations act;
   MatmulOptions opt{ActiveIsa(), PoolFor(threads)};
   for (auto _ : state) {
     for (size_t i = 0; i < shapes.size(); ++i) {
-      (void)act.Prepare(VecDotType(type), x.data(), 1, shapes[i].in, shapes[i].in);
+      (void)act.Prepare(VecDotType(type), x.data(), tokens, shapes[i].in, shapes[i].in);
       (void)Matmul(WeightMatrix{type, ws[i].data(), shapes[i].out, shapes[i].in, 0}, act, y.data(), shapes[i].out, opt);
     }
     benchmark::DoNotOptimize(y.data());
@@ -179,11 +179,12 @@ void Register() {
     }
   }
   for (int threads : {1, 2}) {
-    for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_0}) {
-      const std::string name = std::string("decode_stream/smollm2-135m/") + TensorTypeName(uint32_t(t)) +
-                               "/threads:" + std::to_string(threads);
-      benchmark::RegisterBenchmark(name.c_str(), BM_DecodeStream, t, threads)->Unit(benchmark::kMillisecond)->UseRealTime();
-    }
+    for (int tokens : {1, 3})
+      for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_0}) {
+        const std::string name = std::string("decode_stream/smollm2-135m/") + TensorTypeName(uint32_t(t)) +
+                                 "/tokens:" + std::to_string(tokens) + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), BM_DecodeStream, t, tokens, threads)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
   }
   for (bool llama_mode : {true, false}) for (int threads : {1, 2}) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {

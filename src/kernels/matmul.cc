@@ -100,6 +100,13 @@ void RunTask(const PlannedMatmul& m, int64_t task_index) {
   float* y = m.y + tb * y_stride;
   // Tiles of tile_rows x tile_tokens share loads; edges use smaller tile shapes. All shapes
   // give identical bits per output (see VecDotTileFn / VecDotMultiFn).
+  if (kernel.stream != nullptr && n_tokens > 0 && n_tokens <= kernel.stream_tokens) {
+    const void* xs[kTileMax];
+    for (int k = 0; k < n_tokens; ++k) xs[k] = x.row(tb + k);
+    kernel.stream(m.cols, wbytes + o0 * row_bytes, row_bytes, static_cast<int>(o1 - o0), xs,
+                  static_cast<int>(n_tokens), y + o0, y_stride);
+    return;
+  }
   if (kernel.tile != nullptr) {
     const void* xs[kTileMax];
     const int tr = kernel.tile_rows, tt = kernel.tile_tokens;

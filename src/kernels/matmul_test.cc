@@ -227,6 +227,51 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
   }
 }
 
+// The decode streaming kernels (every row once, any row count, up to stream_tokens tokens) give
+// each output the single-token kernel's bits, for row counts that are not a multiple of anything
+// and rows long enough that the 2 KiB prefetch runs past a row's end into the next.
+TEST(MatmulTest, StreamKernelMatchesTheSingleTokenKernelForAnyRowCount) {
+  std::mt19937 rng(43);
+  int checked = 0;
+  for (TensorType t : kWeightTypes) {
+    const TensorType vt = VecDotType(t);
+    for (int64_t cols : {int64_t{32} * BlockElements(t), int64_t{160} * BlockElements(t)}) {
+      if (BlockElements(t) == 1 && cols > 2048) continue;
+      const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
+      constexpr int kRows = 19;
+      auto w = RandomWeights(t, kRows, cols, rng);
+      std::vector<uint8_t> xq(kTileMax * xb);
+      const void* xs[kTileMax];
+      for (int k = 0; k < kTileMax; ++k) {
+        auto xf = RandomFloats(cols, rng);
+        ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
+        xs[k] = xq.data() + k * xb;
+      }
+      for (Isa isa : SupportedIsas()) {
+        const VecDotKernel kernel = GetVecDotKernel(t, isa);
+        if (kernel.stream == nullptr) continue;
+        ASSERT_GE(kernel.stream_tokens, 1);
+        ASSERT_LE(kernel.stream_tokens, kTileMax);
+        for (int rows : {1, 4, 7, kRows}) {
+          for (int tokens = 1; tokens <= kernel.stream_tokens; ++tokens) {
+            std::vector<float> y(kTileMax * kRows, -7.0f);
+            kernel.stream(cols, w.data(), rb, rows, xs, tokens, y.data(), kRows);
+            for (int tok = 0; tok < tokens; ++tok)
+              for (int r = 0; r < rows; ++r) {
+                ASSERT_EQ(FloatBits(kernel.one(cols, w.data() + r * rb, xs[tok])), FloatBits(y[tok * kRows + r]))
+                    << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " rows " << rows << " tokens "
+                    << tokens << " row " << r << " token " << tok;
+                ++checked;
+              }
+            for (int r = rows; r < kRows; ++r) ASSERT_EQ(y[r], -7.0f) << "wrote past the rows";
+          }
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no ISA on this CPU has a streaming decode kernel (AVX2 q8_0/q4_0)";
+}
+
 // Fused matmuls (one parallel region) give each matrix exactly its separate Matmul's bits,
 // threaded or not, and a bad job fails the whole call before anything runs.
 TEST(MatmulTest, MatmulManyEqualsSeparateMatmuls) {

@@ -48,6 +48,10 @@ struct VecDotKernel {
   // the same per-output bits, so this is a speed choice only).
   int tile_rows = kTileMax;
   int tile_tokens = kTileMax;
+  // For a row block seen by at most stream_tokens tokens (decode): every row streamed once,
+  // `rows` any count (the matmul passes its whole task). Same per-output bits as `one`.
+  VecDotTileFn stream = nullptr;
+  int stream_tokens = 0;
 };
 
 // The kernel for `weight` at `isa`, or nullptr if the type is not a matmul weight type.
