@@ -83,7 +83,19 @@ TEST(DiskFaultTest, KillDashNineDuringWriteBackLosesNothingCompleteAndUsesNothin
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(std::filesystem::exists(ready)) << "writer child never got going";
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Kill once more than 50 Puts completed (the child only promises 50 enqueued: on a loaded
+  // machine the writes lag — a fixed sleep made this test flaky), still mid-stream.
+  auto completed = [&] {
+    std::ifstream in(log);
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.size() == 32;
+    return n;
+  };
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (completed() <= 60 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ::kill(child, SIGKILL);
   ASSERT_EQ(testing::WaitChild(child), -SIGKILL);
 
