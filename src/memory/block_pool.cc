@@ -21,6 +21,21 @@ uint64_t RoundUp(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 // The read/write part of a class grows in steps of at least this many bytes (fewer mprotects).
 constexpr uint64_t kGrowBytes = 32ull << 20;
 
+// Commits a fresh (never touched, or madvised away) slot's pages in one call: every slot is
+// written whole right after allocation (a restored block, or a prefill's rows), and one
+// MADV_POPULATE_WRITE costs less than a page fault per 4 KiB (a standalone 360 MiB copy into
+// fresh 720 KiB slots on this VM: 1.06-1.37 GB/s faulting, 1.45-1.64 GB/s populated first).
+// Kernels before 5.14 say EINVAL: the pages then fault in on first touch as before.
+void Populate(uint8_t* slot, uint64_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  static bool supported = true;
+  if (supported && madvise(slot, bytes, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) supported = false;
+#else
+  (void)slot;
+  (void)bytes;
+#endif
+}
+
 }  // namespace
 
 uint64_t BlockPool::SlotBytes(uint64_t block_bytes) { return RoundUp(std::max<uint64_t>(block_bytes, 1), PageBytes()); }
@@ -87,7 +102,8 @@ uint8_t* BlockPool::Allocate(uint64_t slot_bytes) {
   SKV_CHECK(c != nullptr) << "no size class for " << slot_bytes << " bytes";
   if (used_bytes_ + slot_bytes > options_.budget_bytes) return nullptr;
   uint64_t index;
-  if (!c->hot_free.empty()) {
+  const bool from_hot = !c->hot_free.empty();
+  if (from_hot) {
     index = c->hot_free.back();
     c->hot_free.pop_back();
     retained_bytes_ -= slot_bytes;
@@ -114,7 +130,9 @@ uint8_t* BlockPool::Allocate(uint64_t slot_bytes) {
   }
   ++c->live;
   used_bytes_ += slot_bytes;
-  return c->base + index * slot_bytes;
+  uint8_t* slot = c->base + index * slot_bytes;
+  if (!from_hot) Populate(slot, slot_bytes);
+  return slot;
 }
 
 void BlockPool::ReleaseSlot(SizeClass& c, uint32_t index) {
