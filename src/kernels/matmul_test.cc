@@ -188,11 +188,15 @@ TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
 
 // Calls each ISA's tile function directly for every shape (1..kTileMax rows x tokens), so a
 // shape the matmul driver does not currently pick is still held to the single-token bits.
+// Float rows: a short one with a tail, and one over several of the multi-pass tiles' 2 KiB
+// chunks with a tail.
 TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
   std::mt19937 rng(41);
   for (TensorType t : kWeightTypes) {
-    const TensorType vt = VecDotType(t);
-    const int64_t cols = BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103);
+   const TensorType vt = VecDotType(t);
+   const bool is_float = BlockElements(t) == 1;
+   for (int64_t cols : {BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103), is_float ? 2100 : 0}) {
+    if (cols == 0) continue;
     const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
     auto w = RandomWeights(t, kTileMax, cols, rng);
     std::vector<uint8_t> xq(kTileMax * xb);
@@ -200,11 +204,19 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
       auto xf = RandomFloats(cols, rng);
       ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
     }
+    // The same rows widened to f32, for tiles that read those (tile_reads_f32).
+    std::vector<float> xw(kTileMax * cols);
+    for (int k = 0; k < kTileMax && is_float; ++k) {
+      ASSERT_TRUE(DequantizeRow(vt, xq.data() + k * xb, xw.data() + k * cols, cols).ok());
+    }
     const void* xs[kTileMax];
-    for (int k = 0; k < kTileMax; ++k) xs[k] = xq.data() + k * xb;
     for (Isa isa : SupportedIsas()) {
       const VecDotKernel kernel = GetVecDotKernel(t, isa);
       if (kernel.tile == nullptr) continue;
+      if (kernel.tile_reads_f32) ASSERT_TRUE(vt == TensorType::kF16 || vt == TensorType::kBF16);
+      for (int k = 0; k < kTileMax; ++k) {
+        xs[k] = kernel.tile_reads_f32 ? static_cast<const void*>(xw.data() + k * cols) : xq.data() + k * xb;
+      }
       ASSERT_GE(kernel.tile_rows, 1);
       ASSERT_LE(kernel.tile_rows, kTileMax);
       ASSERT_GE(kernel.tile_tokens, 1);
@@ -215,15 +227,16 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
           kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileMax);
           for (int tok = 0; tok < tokens; ++tok) {
             for (int r = 0; r < rows; ++r) {
-              const float one = kernel.one(cols, w.data() + r * rb, xs[tok]);
+              const float one = kernel.one(cols, w.data() + r * rb, xq.data() + tok * xb);
               ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileMax + r]))
                   << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " tile " << rows << "x"
-                  << tokens << " row " << r << " token " << tok;
+                  << tokens << " row " << r << " token " << tok << " cols " << cols;
             }
           }
         }
       }
     }
+   }
   }
 }
 
