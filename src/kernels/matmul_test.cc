@@ -288,6 +288,30 @@ TEST(MatmulTest, MatmulManyEqualsSeparateMatmuls) {
   EXPECT_EQ(y0[0], -1.0f);
 }
 
+// F16/BF16 activations are also kept widened to f32 for the tiles that read those: exactly the
+// converted values, each row on a 64-byte line; F32 rows are the rows themselves; none for
+// quantized types.
+TEST(MatmulTest, ActivationsWidenedRowsAreTheConvertedValues) {
+  std::mt19937 rng(61);
+  const int64_t cols = 100, n_tokens = 5;
+  auto xf = RandomFloats(n_tokens * cols, rng);
+  for (TensorType vt : {TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
+    Activations act;
+    ASSERT_TRUE(act.Prepare(vt, xf.data(), n_tokens, cols, cols).ok());
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float* wide = act.row_f32(t);
+      ASSERT_NE(wide, nullptr);
+      if (vt != TensorType::kF32) EXPECT_EQ(reinterpret_cast<uintptr_t>(wide) % 64, 0u) << TensorTypeName(uint32_t(vt));
+      std::vector<float> expect(cols);
+      ASSERT_TRUE(DequantizeRow(vt, act.row(t), expect.data(), cols).ok());
+      ASSERT_EQ(std::memcmp(wide, expect.data(), cols * 4), 0) << TensorTypeName(uint32_t(vt)) << " token " << t;
+    }
+  }
+  Activations q8;
+  ASSERT_TRUE(q8.Prepare(TensorType::kQ8_0, xf.data(), 1, 96, 96).ok());
+  EXPECT_EQ(q8.row_f32(0), nullptr);
+}
+
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {
   std::mt19937 rng(5);
   const int64_t rows = 5, cols = 64, stride = RowBytes(TensorType::kQ8_0, cols) + 10;
