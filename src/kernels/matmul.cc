@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -33,13 +34,34 @@ Status Activations::Prepare(TensorType vec_dot_type, const float* x, int64_t n_t
   cols_ = cols;
   row_bytes_ = rb;
   buf_.resize(static_cast<size_t>(rb * n_tokens));
-  auto convert = [&](int64_t t, int) { ConvertActivationRow(type_, x + t * x_stride, buf_.data() + t * rb, cols); };
+  const bool widen = vec_dot_type == TensorType::kF16 || vec_dot_type == TensorType::kBF16;
+  constexpr int64_t kLineFloats = 16;
+  widened_stride_ = (cols + kLineFloats - 1) / kLineFloats * kLineFloats;
+  widened_.resize(widen ? static_cast<size_t>(n_tokens * widened_stride_ + kLineFloats) : 0);
+  widened_rows_ = nullptr;
+  if (widen) {
+    const auto addr = reinterpret_cast<uintptr_t>(widened_.data());
+    widened_rows_ = widened_.data() + ((-addr) & 63) / sizeof(float);
+  }
+  auto convert = [&](int64_t t, int) {
+    uint8_t* row = buf_.data() + t * rb;
+    ConvertActivationRow(type_, x + t * x_stride, row, cols);
+    float* wide = widened_rows_ + t * widened_stride_;
+    if (vec_dot_type == TensorType::kF16) F16ToF32Row(reinterpret_cast<const f16_t*>(row), wide, cols);
+    if (vec_dot_type == TensorType::kBF16) BF16ToF32Row(reinterpret_cast<const bf16_t*>(row), wide, cols);
+  };
   if (pool != nullptr && n_tokens > 1) {
     pool->ParallelFor(n_tokens, convert);
   } else {
     for (int64_t t = 0; t < n_tokens; ++t) convert(t, 0);
   }
   return Status::OK();
+}
+
+const float* Activations::row_f32(int64_t t) const {
+  if (widened_rows_ != nullptr) return widened_rows_ + t * widened_stride_;
+  if (type_ == TensorType::kF32) return reinterpret_cast<const float*>(row(t));
+  return nullptr;
 }
 
 namespace {
@@ -112,7 +134,9 @@ void RunTask(const PlannedMatmul& m, int64_t task_index) {
     const int tr = kernel.tile_rows, tt = kernel.tile_tokens;
     for (int64_t t0 = 0; t0 < n_tokens; t0 += tt) {
       const int tn = static_cast<int>(std::min<int64_t>(tt, n_tokens - t0));
-      for (int k = 0; k < tn; ++k) xs[k] = x.row(tb + t0 + k);
+      for (int k = 0; k < tn; ++k) {
+        xs[k] = kernel.tile_reads_f32 ? static_cast<const void*>(x.row_f32(tb + t0 + k)) : x.row(tb + t0 + k);
+      }
       for (int64_t r0 = o0; r0 < o1; r0 += tr) {
         const int rn = static_cast<int>(std::min<int64_t>(tr, o1 - r0));
         kernel.tile(m.cols, wbytes + r0 * row_bytes, row_bytes, rn, xs, tn, y + t0 * y_stride + r0, y_stride);

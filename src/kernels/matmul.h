@@ -38,6 +38,9 @@ struct MatmulOptions {
 
 // Activation rows converted to one vec-dot type, reusable by every matmul that reads the same
 // input with a weight of the same vec-dot type (Q/K/V projections, FFN gate/up).
+// F16/BF16 rows are also kept widened to f32 (row_f32): the same values exactly (every f16 and
+// bf16 is a float), so a tile that reads them gives the same bits without converting each
+// activation again for every block of weight rows.
 class Activations {
  public:
   // Converts n_tokens rows of `cols` floats, row t starting at x + t * x_stride.
@@ -48,6 +51,8 @@ class Activations {
   int64_t n_tokens() const { return n_tokens_; }
   int64_t cols() const { return cols_; }
   const uint8_t* row(int64_t t) const { return buf_.data() + t * row_bytes_; }
+  // Row t as floats: the F16/BF16 row widened, the F32 row itself; nullptr for quantized types.
+  const float* row_f32(int64_t t) const;
 
  private:
   TensorType type_ = TensorType::kF32;
@@ -55,6 +60,11 @@ class Activations {
   int64_t cols_ = 0;
   int64_t row_bytes_ = 0;
   std::vector<uint8_t> buf_;
+  // F16/BF16 only: n_tokens_ rows of cols_ floats, each starting on a 64-byte line
+  // (widened_rows_ points into widened_; 32-byte loads that straddled two lines cost ~25%).
+  std::vector<float> widened_;
+  float* widened_rows_ = nullptr;
+  int64_t widened_stride_ = 0;  // floats from one row to the next
 };
 
 // Y[t * y_stride + o] = W row o . X row t, for t < x.n_tokens(), o < w.rows.

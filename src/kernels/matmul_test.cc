@@ -188,11 +188,15 @@ TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
 
 // Calls each ISA's tile function directly for every shape (1..kTileMax rows x tokens), so a
 // shape the matmul driver does not currently pick is still held to the single-token bits.
+// Float rows: a short one with a tail, and one over several of the multi-pass tiles' 2 KiB
+// chunks with a tail.
 TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
   std::mt19937 rng(41);
   for (TensorType t : kWeightTypes) {
-    const TensorType vt = VecDotType(t);
-    const int64_t cols = BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103);
+   const TensorType vt = VecDotType(t);
+   const bool is_float = BlockElements(t) == 1;
+   for (int64_t cols : {BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103), is_float ? 2100 : 0}) {
+    if (cols == 0) continue;
     const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
     auto w = RandomWeights(t, kTileMax, cols, rng);
     std::vector<uint8_t> xq(kTileMax * xb);
@@ -200,11 +204,21 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
       auto xf = RandomFloats(cols, rng);
       ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
     }
+    // The same rows widened to f32, for tiles that read those (tile_reads_f32).
+    std::vector<float> xw(kTileMax * cols);
+    for (int k = 0; k < kTileMax && is_float; ++k) {
+      ASSERT_TRUE(DequantizeRow(vt, xq.data() + k * xb, xw.data() + k * cols, cols).ok());
+    }
     const void* xs[kTileMax];
-    for (int k = 0; k < kTileMax; ++k) xs[k] = xq.data() + k * xb;
     for (Isa isa : SupportedIsas()) {
       const VecDotKernel kernel = GetVecDotKernel(t, isa);
       if (kernel.tile == nullptr) continue;
+      if (kernel.tile_reads_f32) {
+        ASSERT_TRUE(vt == TensorType::kF16 || vt == TensorType::kBF16);
+      }
+      for (int k = 0; k < kTileMax; ++k) {
+        xs[k] = kernel.tile_reads_f32 ? static_cast<const void*>(xw.data() + k * cols) : xq.data() + k * xb;
+      }
       ASSERT_GE(kernel.tile_rows, 1);
       ASSERT_LE(kernel.tile_rows, kTileMax);
       ASSERT_GE(kernel.tile_tokens, 1);
@@ -215,15 +229,16 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
           kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileMax);
           for (int tok = 0; tok < tokens; ++tok) {
             for (int r = 0; r < rows; ++r) {
-              const float one = kernel.one(cols, w.data() + r * rb, xs[tok]);
+              const float one = kernel.one(cols, w.data() + r * rb, xq.data() + tok * xb);
               ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileMax + r]))
                   << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " tile " << rows << "x"
-                  << tokens << " row " << r << " token " << tok;
+                  << tokens << " row " << r << " token " << tok << " cols " << cols;
             }
           }
         }
       }
     }
+   }
   }
 }
 
@@ -318,6 +333,32 @@ TEST(MatmulTest, MatmulManyEqualsSeparateMatmuls) {
   const MatmulJob bad[2] = {{&q8, &a8, y0.data(), 4}, {&q8, &a16, y1.data(), 4}};
   EXPECT_FALSE(MatmulMany(bad, {}).ok());
   EXPECT_EQ(y0[0], -1.0f);
+}
+
+// F16/BF16 activations are also kept widened to f32 for the tiles that read those: exactly the
+// converted values, each row on a 64-byte line; F32 rows are the rows themselves; none for
+// quantized types.
+TEST(MatmulTest, ActivationsWidenedRowsAreTheConvertedValues) {
+  std::mt19937 rng(61);
+  const int64_t cols = 100, n_tokens = 5;
+  auto xf = RandomFloats(n_tokens * cols, rng);
+  for (TensorType vt : {TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
+    Activations act;
+    ASSERT_TRUE(act.Prepare(vt, xf.data(), n_tokens, cols, cols).ok());
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float* wide = act.row_f32(t);
+      ASSERT_NE(wide, nullptr);
+      if (vt != TensorType::kF32) {
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(wide) % 64, 0u) << TensorTypeName(uint32_t(vt));
+      }
+      std::vector<float> expect(cols);
+      ASSERT_TRUE(DequantizeRow(vt, act.row(t), expect.data(), cols).ok());
+      ASSERT_EQ(std::memcmp(wide, expect.data(), cols * 4), 0) << TensorTypeName(uint32_t(vt)) << " token " << t;
+    }
+  }
+  Activations q8;
+  ASSERT_TRUE(q8.Prepare(TensorType::kQ8_0, xf.data(), 1, 96, 96).ok());
+  EXPECT_EQ(q8.row_f32(0), nullptr);
 }
 
 TEST(MatmulTest, RowStrideAndOutputStrideAreHonoured) {

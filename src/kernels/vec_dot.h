@@ -48,6 +48,10 @@ struct VecDotKernel {
   // the same per-output bits, so this is a speed choice only).
   int tile_rows = kTileMax;
   int tile_tokens = kTileMax;
+  // The tile reads activation rows widened to f32 (Activations::row_f32) instead of rows in
+  // the vec-dot type (F16/BF16 weights only). The values are the same, so are the bits; the
+  // tile just does not convert the activations again for every block of weight rows.
+  bool tile_reads_f32 = false;
   // For a row block seen by at most stream_tokens tokens (decode): every row streamed once,
   // `rows` any count (the matmul passes its whole task). Same per-output bits as `one`.
   VecDotTileFn stream = nullptr;

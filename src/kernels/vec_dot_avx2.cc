@@ -67,59 +67,79 @@ inline float AddProductUnfused(float s, float a, float b) {
   return _mm_cvtss_f32(_mm_add_ss(_mm_set_ss(s), _mm_mul_ss(_mm_set_ss(a), _mm_set_ss(b))));
 }
 
-template <typename T, float (*ToF)(T), FloatTail kTail, bool kHadd>
-inline float FinishFloat(const __m256 a[4], int64_t n, const T* w, const T* x) {
+// The activation element a float tile reads: the vec-dot type T, or (kXF32) T's values widened
+// to float once per matmul (Activations::row_f32). Same values, so the same products and bits.
+template <typename T, bool kXF32> struct FloatX { using type = T; };
+template <typename T> struct FloatX<T, true> { using type = float; };
+
+template <typename T, __m256 (*Load)(const T*), bool kXF32>
+inline __m256 LoadX(const typename FloatX<T, kXF32>::type* p) {
+  if constexpr (kXF32) {
+    return _mm256_loadu_ps(p);
+  } else {
+    return Load(p);
+  }
+}
+
+template <typename T, float (*ToF)(T), bool kXF32>
+inline float XValue(typename FloatX<T, kXF32>::type v) {
+  if constexpr (kXF32) {
+    return v;
+  } else {
+    return ToF(v);
+  }
+}
+
+template <typename T, float (*ToF)(T), FloatTail kTail, bool kHadd, bool kXF32>
+inline float FinishFloat(const __m256 a[4], int64_t n, const T* w, const typename FloatX<T, kXF32>::type* x) {
   const __m256 v = _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
   const float h = kHadd ? HsumHaddF32x8(v) : HsumF32x8(v);
   const int64_t n32 = n & ~int64_t{31};
   if (n32 == n) return h;  // no leftovers (float -> double -> float is exact)
   if constexpr (kTail == FloatTail::kDouble) {
     double s = static_cast<double>(h);
-    for (int64_t j = n32; j < n; ++j) s += static_cast<double>(ToF(w[j]) * ToF(x[j]));
+    for (int64_t j = n32; j < n; ++j) s += static_cast<double>(ToF(w[j]) * XValue<T, ToF, kXF32>(x[j]));
     return static_cast<float>(s);
   } else {
     float s = h;
     const int64_t unfused_end = n32 + ((n - n32) & ~int64_t{3});
-    for (int64_t j = n32; j < unfused_end; ++j) s = AddProductUnfused(s, ToF(w[j]), ToF(x[j]));
+    for (int64_t j = n32; j < unfused_end; ++j) s = AddProductUnfused(s, ToF(w[j]), XValue<T, ToF, kXF32>(x[j]));
     for (int64_t j = unfused_end; j < n; ++j) {
-      s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(ToF(w[j])), _mm_set_ss(ToF(x[j])), _mm_set_ss(s)));
+      s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(ToF(w[j])), _mm_set_ss(XValue<T, ToF, kXF32>(x[j])), _mm_set_ss(s)));
     }
     return s;
   }
 }
 
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, int R, int TT>
+// (GCC cannot see that `part` is written by the first chunk before any later chunk reads it.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, bool kXF32, int R,
+          int TT>
 void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
                int64_t y_stride) {
   if constexpr (TT == 1 && R > 2) {
     // One token (decode streams W from DRAM): rows in pairs, each pair in ONE pass with all
     // four accumulators (8 chains), so no second pass idles the memory pipe over cached lines.
-    TileFloat<T, Load, ToF, kTail, kHadd, 2, 1>(n, w, w_stride, x, y, y_stride);
-    TileFloat<T, Load, ToF, kTail, kHadd, R - 2, 1>(n, w + 2 * w_stride, w_stride, x, y + 2, y_stride);
+    TileFloat<T, Load, ToF, kTail, kHadd, kXF32, 2, 1>(n, w, w_stride, x, y, y_stride);
+    TileFloat<T, Load, ToF, kTail, kHadd, kXF32, R - 2, 1>(n, w + 2 * w_stride, w_stride, x, y + 2, y_stride);
     return;
   }
   constexpr int J = R * TT * 4 <= 12 ? 4 : R * TT * 2 <= 12 ? 2 : 1;
-  const T* xs[TT];
-  for (int t = 0; t < TT; ++t) xs[t] = static_cast<const T*>(x[t]);
+  using X = typename FloatX<T, kXF32>::type;
+  const X* xs[TT];
+  for (int t = 0; t < TT; ++t) xs[t] = static_cast<const X*>(x[t]);
   const int64_t n32 = n & ~int64_t{31};
   // Rows further down (no effect on bits): spread over the single pass of a J = 4 tile (decode
-  // streams W from DRAM; kDecodePrefetchRows ahead), the next tile's all at once ahead of a
-  // multi-pass tile's first pass.
-  if constexpr (J < 4) {
-    for (int r = 0; r < R; ++r) {
-      const char* next = reinterpret_cast<const char*>(w + (r + R) * w_stride);
-      for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(T)); b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
-    }
-  }
+  // streams W from DRAM; kDecodePrefetchRows ahead). Multi-pass (prefill) tiles prefetch
+  // nothing: a task's rows are in cache after its first token group, and a burst of the next
+  // tile's lines ahead of every tile cost 10-18% of a 576-wide 4 x 3 tile.
   // A multi-pass tile goes over the row in chunks of 2 KiB per row (all passes of a chunk, then
   // the next): the later passes then find the chunk's lines in L1 (whole rows of a 4864-wide
   // matrix did not fit, and each pass re-read them from L2 16 bytes per line: 2.9x slower).
   // Each accumulator still fuses its elements in row order.
   constexpr int64_t kChunk = J == 4 ? (int64_t{1} << 62) : 2048 / static_cast<int64_t>(sizeof(T));
-  __m256 part[R][TT][4];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < TT; ++t)
-      for (int j = 0; j < 4; ++j) part[r][t][j] = _mm256_setzero_ps();
+  __m256 part[R][TT][4];  // the first chunk's passes start from zero (c0 == 0), not from here
   for (int64_t c0 = 0; c0 < n32; c0 += kChunk) {
     const int64_t c1 = n32 - c0 < kChunk ? n32 : c0 + kChunk;
     for (int j0 = 0; j0 < 4; j0 += J) {
@@ -129,14 +149,19 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-          for (int t = 0; t < TT; ++t) acc[j][r][t] = part[r][t][j0 + j];
+          for (int t = 0; t < TT; ++t) acc[j][r][t] = c0 == 0 ? _mm256_setzero_ps() : part[r][t][j0 + j];
       for (int64_t i = c0; i < c1; i += 32) {
 #pragma GCC unroll 4
         for (int j = 0; j < J; ++j) {
           const int64_t e = i + 8 * (j0 + j);
           __m256 xv[TT];
 #pragma GCC unroll 4
-          for (int t = 0; t < TT; ++t) xv[t] = Load(xs[t] + e);
+          for (int t = 0; t < TT; ++t) {
+            xv[t] = LoadX<T, Load, kXF32>(xs[t] + e);
+            // Keep the loaded row in a register: GCC otherwise folds an f32 load into every
+            // row's FMA (R loads per token instead of one; the load pipes then bound the tile).
+            if constexpr (kXF32) __asm__("" : "+x"(xv[t]));
+          }
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
             const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
@@ -161,17 +186,23 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
           for (int t = 0; t < TT; ++t) part[r][t][j0 + j] = acc[j][r][t];
     }
   }
+  if (n32 == 0) {  // (the chunk loop did not run)
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < TT; ++t)
+        for (int j = 0; j < 4; ++j) part[r][t][j] = _mm256_setzero_ps();
+  }
   for (int r = 0; r < R; ++r) {
     const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
-    for (int t = 0; t < TT; ++t) y[t * y_stride + r] = FinishFloat<T, ToF, kTail, kHadd>(part[r][t], n, wr, xs[t]);
+    for (int t = 0; t < TT; ++t) y[t * y_stride + r] = FinishFloat<T, ToF, kTail, kHadd, kXF32>(part[r][t], n, wr, xs[t]);
   }
 }
+#pragma GCC diagnostic pop
 
-template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd>
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, bool kXF32>
 void TileFloatDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
                        const void* const* x, int tokens, float* y, int64_t y_stride) {
   using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
-#define SKV_TF(R, TT) TileFloat<T, Load, ToF, kTail, kHadd, R, TT>
+#define SKV_TF(R, TT) TileFloat<T, Load, ToF, kTail, kHadd, kXF32, R, TT>
   static constexpr Fn kTable[4][4] = {
       {SKV_TF(1, 1), SKV_TF(1, 2), SKV_TF(1, 3), SKV_TF(1, 4)},
       {SKV_TF(2, 1), SKV_TF(2, 2), SKV_TF(2, 3), SKV_TF(2, 4)},
@@ -185,7 +216,7 @@ void TileFloatDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
 template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd>
 float OneFloat(int64_t n, const void* w, const void* x) {
   float o;
-  TileFloat<T, Load, ToF, kTail, kHadd, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
+  TileFloat<T, Load, ToF, kTail, kHadd, false, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
   return o;
 }
 
@@ -422,21 +453,23 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 namespace internal {
 // Full tiles are 4 rows x 3 tokens (12 accumulators + 3 activation registers; 4x2 and 4x4
 // measured slower for q8_0 on Zen 3). q8_0/q4_0 keep the 4-token multi kernel for reference.
-// Float tiles are 2 rows x 4 tokens (8 accumulators, four passes per chunk; one token: a row
-// pair in one pass): 4 x 3 spilled once the accumulators came from memory per chunk, and 3-row
-// tiles left every third decode row to a 1 x 1 tile. Measured on this Zen 3: prefill ~15%
-// and decode ~5-10% behind the one-accumulator tiles of numerics version 1 (bench numbers in
-// docs/kernels.md).
+// Float tiles: f32 2 rows x 4 tokens (8 accumulators, four passes per chunk; one token: a row
+// pair in one pass): 4 x 3 spilled once the accumulators came from memory per chunk. F16/BF16
+// 4 x 3 over activations widened to f32 once per matmul (tile_reads_f32): 12 accumulators, 4
+// weight conversions and 3 plain loads per 12 FMAs (converting the f16 activations in every
+// tile had made 2 x 4 the best shape, ~15% behind numerics version 1's one-accumulator tiles;
+// kernels_bench numbers in docs/kernels.md).
 const VecDotTable kVecDotAvx2 = {
-#define SKV_FLOAT(T, L, F, TAIL, HADD) \
-  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD>, 2, 4}
-    SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true),
-    SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true),
-    SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false),
+#define SKV_FLOAT(T, L, F, TAIL, HADD, XF32, TR, TT)                                                   \
+  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>, \
+   TR, TT, XF32}
+    SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true, false, 2, 4),
+    SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true, true, 4, 3),
+    SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false, true, 4, 3),
 #undef SKV_FLOAT
-    {One<DotQ8N<BlockQ8_0, false, 1>>, DotQ8N<BlockQ8_0, false, 4>, 4, TileQ8Dispatch<BlockQ8_0, false>, 4, 3,
+    {One<DotQ8N<BlockQ8_0, false, 1>>, DotQ8N<BlockQ8_0, false, 4>, 4, TileQ8Dispatch<BlockQ8_0, false>, 4, 3, false,
      StreamQ8Dispatch<BlockQ8_0, false>, kTileMax},
-    {One<DotQ8N<BlockQ4_0, true, 1>>, DotQ8N<BlockQ4_0, true, 4>, 4, TileQ8Dispatch<BlockQ4_0, true>, 4, 3,
+    {One<DotQ8N<BlockQ4_0, true, 1>>, DotQ8N<BlockQ4_0, true, 4>, 4, TileQ8Dispatch<BlockQ4_0, true>, 4, 3, false,
      StreamQ8Dispatch<BlockQ4_0, true>, kTileMax},
     {DotQ45_K<false, BlockQ4_K>},
     {DotQ45_K<true, BlockQ5_K>},
