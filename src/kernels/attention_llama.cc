@@ -6,6 +6,7 @@
 
 #include "kernels/attention_simd.h"  // DotF16Ggml
 #include "kernels/convert.h"
+#include "kernels/expf_avx2.h"
 #include "kernels/fp16.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -22,28 +23,52 @@ struct RunningHead {
   float sum = 0.0f;
 };
 
-// The scalar half of a key step (see attention_llama.h): the new maximum, ms/vs per key and
-// the running sum, in key order. Compiled without FMA contraction (generic x86-64 TU), like
-// the scalar reference it replaced.
-void SoftmaxSteps(const float* scores, int n, RunningHead* h, float* ms, float* vs) {
-  float m = h->max, s = h->sum;
-  for (int j = 0; j < n; ++j) {
-    const float x = scores[j];
-    if (x > m) {
-      ms[j] = std::exp(m - x);
-      vs[j] = 1.0f;
-      m = x;
-    } else {
-      ms[j] = 1.0f;
-      vs[j] = std::exp(x - m);
-    }
-    s = s * ms[j] + vs[j];
-  }
-  h->max = m;
-  h->sum = s;
-}
-
 }  // namespace
+
+void SoftmaxSteps(const float* scores, int n, bool vector_exp, float* max, float* sum, float* ms, float* vs) {
+  float m = *max, s = *sum;
+  if (vector_exp) {
+    // vs[j] = the argument of key j's exp (in the prefix maximum before j), then all n exps at
+    // once with libm's bits, then the scalar pass below in key order. Same ops, same order.
+    for (int j = 0; j < n; ++j) {
+      const float x = scores[j];
+      if (x > m) {
+        vs[j] = m - x;
+        m = x;
+      } else {
+        vs[j] = x - m;
+      }
+    }
+    ExpfAvx2(vs, vs, n);
+    m = *max;
+    for (int j = 0; j < n; ++j) {
+      const float x = scores[j];
+      if (x > m) {
+        ms[j] = vs[j];
+        vs[j] = 1.0f;
+        m = x;
+      } else {
+        ms[j] = 1.0f;
+      }
+      s = s * ms[j] + vs[j];
+    }
+  } else {
+    for (int j = 0; j < n; ++j) {
+      const float x = scores[j];
+      if (x > m) {
+        ms[j] = std::exp(m - x);
+        vs[j] = 1.0f;
+        m = x;
+      } else {
+        ms[j] = 1.0f;
+        vs[j] = std::exp(x - m);
+      }
+      s = s * ms[j] + vs[j];
+    }
+  }
+  *max = m;
+  *sum = s;
+}
 
 void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
                               const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
@@ -151,7 +176,8 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
             }
         }
         for (int k = 0; k < nh; ++k)
-          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, &run[qh0 + k], ms.data() + k * B, vs.data() + k * B);
+          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, avx2, &run[qh0 + k].max, &run[qh0 + k].sum,
+                       ms.data() + k * B, vs.data() + k * B);
         accumulate(vf.data(), Dv, n, ms.data(), vs.data(), B, nh, Dv, acc.data() + qh0 * Dv, Dv);
       }
     }

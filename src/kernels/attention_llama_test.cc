@@ -131,5 +131,46 @@ TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
   }
 }
 
+// The vector-exp softmax steps give the scalar (libm expf per key) ms, vs, maximum and sum bit
+// for bit, on scores with ties, -inf, huge gaps, underflowing exps and a NaN, for every length
+// (tails of the 8-lane exp) and from a fresh or a running head.
+TEST(LlamaOrderAttentionTest, VectorExpSoftmaxStepsEqualScalar) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2/FMA";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d;
+  const float inf = INFINITY;
+  auto bits = [](float x) {
+    uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b;
+  };
+  for (int trial = 0; trial < 400; ++trial) {
+    const int n = 1 + trial % 40;
+    std::vector<float> scores(n);
+    for (auto& x : scores) {
+      switch (rng() % 8) {
+        case 0: x = -inf; break;                     // a masked key
+        case 1: x = 100.0f * d(rng); break;          // huge gaps: exps under- and overflow range
+        case 2: x = scores[0]; break;                // ties with an earlier score
+        case 3: x = 0.25f * static_cast<float>(rng() % 8); break;  // exact ties
+        default: x = 4.0f * d(rng);
+      }
+    }
+    if (trial % 50 == 7) scores[n / 2] = NAN;
+    const float start_max = trial % 3 == 0 ? -inf : 2.0f * d(rng);
+    const float start_sum = trial % 3 == 0 ? 0.0f : 1.0f + std::fabs(d(rng));
+    float m0 = start_max, s0 = start_sum, m1 = start_max, s1 = start_sum;
+    std::vector<float> ms0(n), vs0(n), ms1(n), vs1(n);
+    internal::SoftmaxSteps(scores.data(), n, false, &m0, &s0, ms0.data(), vs0.data());
+    internal::SoftmaxSteps(scores.data(), n, true, &m1, &s1, ms1.data(), vs1.data());
+    ASSERT_EQ(bits(m0), bits(m1)) << "trial " << trial;
+    ASSERT_EQ(bits(s0), bits(s1)) << "trial " << trial;
+    for (int j = 0; j < n; ++j) {
+      ASSERT_EQ(bits(ms0[j]), bits(ms1[j])) << "trial " << trial << " key " << j;
+      ASSERT_EQ(bits(vs0[j]), bits(vs1[j])) << "trial " << trial << " key " << j;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace swarmkv
