@@ -6,7 +6,6 @@
 
 #include "kernels/attention_simd.h"  // DotF16Ggml
 #include "kernels/convert.h"
-#include "kernels/expf_avx2.h"
 #include "kernels/fp16.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -25,46 +24,22 @@ struct RunningHead {
 
 }  // namespace
 
+// vector_exp = false: libm's expf per key. Compiled without FMA contraction (generic x86-64
+// TU), like the scalar reference it replaced.
 void SoftmaxSteps(const float* scores, int n, bool vector_exp, float* max, float* sum, float* ms, float* vs) {
+  if (vector_exp) return SoftmaxStepsAvx2(scores, n, max, sum, ms, vs);
   float m = *max, s = *sum;
-  if (vector_exp) {
-    // vs[j] = the argument of key j's exp (in the prefix maximum before j), then all n exps at
-    // once with libm's bits, then the scalar pass below in key order. Same ops, same order.
-    for (int j = 0; j < n; ++j) {
-      const float x = scores[j];
-      if (x > m) {
-        vs[j] = m - x;
-        m = x;
-      } else {
-        vs[j] = x - m;
-      }
+  for (int j = 0; j < n; ++j) {
+    const float x = scores[j];
+    if (x > m) {
+      ms[j] = std::exp(m - x);
+      vs[j] = 1.0f;
+      m = x;
+    } else {
+      ms[j] = 1.0f;
+      vs[j] = std::exp(x - m);
     }
-    ExpfAvx2(vs, vs, n);
-    m = *max;
-    for (int j = 0; j < n; ++j) {
-      const float x = scores[j];
-      if (x > m) {
-        ms[j] = vs[j];
-        vs[j] = 1.0f;
-        m = x;
-      } else {
-        ms[j] = 1.0f;
-      }
-      s = s * ms[j] + vs[j];
-    }
-  } else {
-    for (int j = 0; j < n; ++j) {
-      const float x = scores[j];
-      if (x > m) {
-        ms[j] = std::exp(m - x);
-        vs[j] = 1.0f;
-        m = x;
-      } else {
-        ms[j] = 1.0f;
-        vs[j] = std::exp(x - m);
-      }
-      s = s * ms[j] + vs[j];
-    }
+    s = s * ms[j] + vs[j];
   }
   *max = m;
   *sum = s;
@@ -150,7 +125,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       if (in_place) {
         const int n = static_cast<int>(nv);
         ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data(), 1, Dk, scale, scores.data(), B);
-        SoftmaxSteps(scores.data(), n, &run[0], ms.data(), vs.data());
+        SoftmaxSteps(scores.data(), n, avx2, &run[0].max, &run[0].sum, ms.data(), vs.data());
         AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
         continue;
       }

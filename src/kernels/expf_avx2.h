@@ -9,8 +9,8 @@
 // The algorithm is the public one glibc took from ARM's optimized-routines (e_expf.c): in
 // double, k = round(x * 32/ln2) by the shift trick, r = x * 32/ln2 - k, 2^(k/32) from a
 // 32-entry table of 2^(i/32) plus k/32 in the exponent, times a degree-3 polynomial in r,
-// rounded once to float. expf_avx2.cc fuses into FMAs exactly the operations GCC fused in
-// __expf_fma (read from this machine's libm.so.6 with objdump). NOTE: an exhaustive check found
+// rounded once to float. expf_x8.h (the 8-lane core) fuses into FMAs exactly the operations
+// GCC fused in __expf_fma (read from this machine's libm.so.6 with objdump). NOTE: an exhaustive check found
 // that the float result does not depend on that choice (an all-unfused variant also matched
 // all 2^32 inputs): the double intermediate leaves ~29 bits of margin before the final rounding.
 //
