@@ -25,6 +25,18 @@ inline __m256 ShiftUp(__m256 p, __m256 fill) {
   return _mm256_blend_ps(_mm256_permutevar8x32_ps(p, idx), fill, (1 << K) - 1);
 }
 
+// ((((s + v0) + v1) + ...) + v7): scalar adds in lane order.
+inline float AddLanesInOrder(float s, __m256 v) {
+  __m128 acc = _mm_set_ss(s);
+  for (__m128 h : {_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)}) {
+    acc = _mm_add_ss(acc, h);
+    acc = _mm_add_ss(acc, _mm_movehdup_ps(h));
+    acc = _mm_add_ss(acc, _mm_movehl_ps(h, h));
+    acc = _mm_add_ss(acc, _mm_shuffle_ps(h, h, 3));
+  }
+  return _mm_cvtss_f32(acc);
+}
+
 }  // namespace
 
 void SoftmaxStepsAvx2(const float* scores, int n, float* max, float* sum, float* ms, float* vs) {
@@ -32,6 +44,7 @@ void SoftmaxStepsAvx2(const float* scores, int n, float* max, float* sum, float*
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY), one = _mm256_set1_ps(1.0f);
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256 carry = _mm256_set1_ps(*max);  // the running maximum before the current 8 keys
+  float s = *sum;
   for (int j = 0; j < n; j += 8) {
     const bool full = n - j >= 8;
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lanes);
@@ -55,9 +68,18 @@ void SoftmaxStepsAvx2(const float* scores, int n, float* max, float* sum, float*
       _mm256_maskstore_ps(vs + j, mask, v);
     }
     carry = _mm256_permutevar8x32_ps(p, _mm256_set1_epi32(7));
+    // NOTE: S * 1 is S exactly (S is never a signalling NaN), so keys that are not a new
+    // maximum (ms = 1) skip the multiply: same bits, half the latency of the serial chain.
+    const int new_max = _mm256_movemask_ps(is_new);
+    if (full && new_max == 0) {
+      s = AddLanesInOrder(s, v);  // vs from registers: no store-to-load forwarding in the chain
+    } else {
+      for (int i = 0; i < (full ? 8 : n - j); ++i) {
+        if (new_max & (1 << i)) s *= ms[j + i];
+        s += vs[j + i];
+      }
+    }
   }
-  float s = *sum;
-  for (int j = 0; j < n; ++j) s = s * ms[j] + vs[j];
   *max = _mm256_cvtss_f32(carry);
   *sum = s;
 }
