@@ -50,6 +50,14 @@ void SoftmaxStepsAvx2(const float* scores, int n, float* max, float* sum, float*
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), lanes);
     __m256 x = full ? _mm256_loadu_ps(scores + j) : _mm256_maskload_ps(scores + j, mask);
     x = _mm256_blendv_ps(neg_inf, x, _mm256_castsi256_ps(mask));  // lanes past n never win
+    if (full && _mm256_movemask_ps(_mm256_cmp_ps(x, carry, _CMP_GT_OQ)) == 0) {
+      // The common case: no new maximum among these keys, so ms = 1, vs = expf(x - M).
+      const __m256 e = ExpfX8(_mm256_sub_ps(x, carry), table);
+      _mm256_storeu_ps(ms + j, one);
+      _mm256_storeu_ps(vs + j, e);
+      s = AddLanesInOrder(s, e);  // S * 1 + vs = S + vs (see the NOTE below)
+      continue;
+    }
     __m256 p = _mm256_blendv_ps(x, neg_inf, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
     p = _mm256_max_ps(p, ShiftUp<1>(p, neg_inf));
     p = _mm256_max_ps(p, ShiftUp<2>(p, neg_inf));

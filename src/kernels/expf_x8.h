@@ -57,6 +57,9 @@ static inline __m256 ExpfX8(__m256 x, const uint64_t* table) {
   const __m128 lo = _mm256_cvtpd_ps(MainPath(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), table));
   const __m128 hi = _mm256_cvtpd_ps(MainPath(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), table));
   __m256 y = _mm256_set_m128(hi, lo);
+  const __m256 main_path = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kMayUnderflowBelow), _CMP_GE_OQ),
+                                         _mm256_cmp_ps(x, _mm256_set1_ps(kOverflowAbove), _CMP_LE_OQ));
+  if (_mm256_movemask_ps(main_path) == 0xff) return y;  // no NaN, no lane beyond the thresholds
   // Special cases, later ones win; comparisons with NaN are false so only the last sees it.
   y = _mm256_blendv_ps(y, _mm256_set1_ps(0x1p-149f), _mm256_cmp_ps(x, _mm256_set1_ps(kMayUnderflowBelow), _CMP_LT_OQ));
   y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(kUnderflowBelow), _CMP_LT_OQ));
