@@ -22,11 +22,13 @@ struct RunningHead {
   float sum = 0.0f;
 };
 
-// The scalar half of a key step (see attention_llama.h): the new maximum, ms/vs per key and
-// the running sum, in key order. Compiled without FMA contraction (generic x86-64 TU), like
-// the scalar reference it replaced.
-void SoftmaxSteps(const float* scores, int n, RunningHead* h, float* ms, float* vs) {
-  float m = h->max, s = h->sum;
+}  // namespace
+
+// vector_exp = false: libm's expf per key. Compiled without FMA contraction (generic x86-64
+// TU), like the scalar reference it replaced.
+void SoftmaxSteps(const float* scores, int n, bool vector_exp, float* max, float* sum, float* ms, float* vs) {
+  if (vector_exp) return SoftmaxStepsAvx2(scores, n, max, sum, ms, vs);
+  float m = *max, s = *sum;
   for (int j = 0; j < n; ++j) {
     const float x = scores[j];
     if (x > m) {
@@ -39,11 +41,9 @@ void SoftmaxSteps(const float* scores, int n, RunningHead* h, float* ms, float* 
     }
     s = s * ms[j] + vs[j];
   }
-  h->max = m;
-  h->sum = s;
+  *max = m;
+  *sum = s;
 }
-
-}  // namespace
 
 void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const float* ms,
                               const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
@@ -125,7 +125,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       if (in_place) {
         const int n = static_cast<int>(nv);
         ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data(), 1, Dk, scale, scores.data(), B);
-        SoftmaxSteps(scores.data(), n, &run[0], ms.data(), vs.data());
+        SoftmaxSteps(scores.data(), n, avx2, &run[0].max, &run[0].sum, ms.data(), vs.data());
         AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
         continue;
       }
@@ -151,7 +151,8 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
             }
         }
         for (int k = 0; k < nh; ++k)
-          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, &run[qh0 + k], ms.data() + k * B, vs.data() + k * B);
+          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, avx2, &run[qh0 + k].max, &run[qh0 + k].sum,
+                       ms.data() + k * B, vs.data() + k * B);
         accumulate(vf.data(), Dv, n, ms.data(), vs.data(), B, nh, Dv, acc.data() + qh0 * Dv, Dv);
       }
     }

@@ -40,6 +40,15 @@ void AccumulateF16OrderAvx2(const f16_t* v, int64_t v_stride, int n, const float
                             const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
                             int64_t acc_stride);
 
+// One head's softmax over n more keys, in key order: for key j with score x = scores[j] and
+// running maximum M (*max on entry), x > M: ms[j] = expf(M - x), vs[j] = 1, M = x; else
+// ms[j] = 1, vs[j] = expf(x - M); then S = S * ms[j] + vs[j] (a multiply, then an add; S is
+// *sum). *max and *sum are updated. vector_exp (needs AVX2 + FMA) runs SoftmaxStepsAvx2: eight
+// keys at a time with glibc expf's bits (expf_x8.h), so ms, vs, M and S equal the scalar's.
+void SoftmaxSteps(const float* scores, int n, bool vector_exp, float* max, float* sum, float* ms,
+                  float* vs);
+void SoftmaxStepsAvx2(const float* scores, int n, float* max, float* sum, float* ms, float* vs);
+
 // scores[h * score_stride + j] = scale * dot(k_j, q_h) for h < nq, j < n, in ggml_vec_dot_f16's
 // order (DotF16Ggml's bits) from K rows already converted to f32 (k_j = k + j * k_stride) and
 // f16-exact query heads q_h = q + h * dk. dk a multiple of 32. AVX2 + FMA.

@@ -131,5 +131,58 @@ TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
   }
 }
 
+// The vector-exp softmax steps give the scalar (libm expf per key) ms, vs, maximum and sum bit
+// for bit, on scores with ties (+0 against -0 too), -inf, huge gaps, underflowing exps and NaNs,
+// for every length (tails of the 8-lane steps) and from a fresh or a running head.
+void ExpectSoftmaxStepsEqual(const std::vector<float>& scores, float start_max, float start_sum, int trial) {
+  auto bits = [](float x) {
+    uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b;
+  };
+  const int n = static_cast<int>(scores.size());
+  float m0 = start_max, s0 = start_sum, m1 = start_max, s1 = start_sum;
+  std::vector<float> ms0(n), vs0(n), ms1(n), vs1(n);
+  internal::SoftmaxSteps(scores.data(), n, false, &m0, &s0, ms0.data(), vs0.data());
+  internal::SoftmaxSteps(scores.data(), n, true, &m1, &s1, ms1.data(), vs1.data());
+  EXPECT_EQ(bits(m0), bits(m1)) << "trial " << trial << ": the running maximum";
+  EXPECT_EQ(bits(s0), bits(s1)) << "trial " << trial << ": the running sum";
+  for (int j = 0; j < n; ++j) {
+    EXPECT_EQ(bits(ms0[j]), bits(ms1[j])) << "trial " << trial << " key " << j;
+    EXPECT_EQ(bits(vs0[j]), bits(vs1[j])) << "trial " << trial << " key " << j;
+  }
+}
+
+TEST(LlamaOrderAttentionTest, VectorExpSoftmaxStepsEqualScalar) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2/FMA";
+  const float inf = INFINITY;
+  // A zero of the other sign ties with the maximum in the same or a later group of 8: the
+  // earlier zero stays the maximum, as in key order.
+  for (float z : {0.0f, -0.0f}) {
+    ExpectSoftmaxStepsEqual({z, -1, -2, -3, -4, -5, -6, -7, -z, -1, -z, -3}, -inf, 0.0f, -1);
+    ExpectSoftmaxStepsEqual({z, -2, -3, -z, -5, -6, -7, -1, -z, -1, -z, -3}, -inf, 0.0f, -2);
+    ExpectSoftmaxStepsEqual({-z, -1, -2}, z, 1.0f, -3);
+  }
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::vector<float> scores(1 + trial % 40);
+    for (auto& x : scores) {
+      switch (rng() % 8) {
+        case 0: x = -inf; break;                                   // a masked key
+        case 1: x = 100.0f * d(rng); break;                        // huge gaps: exps underflow
+        case 2: x = scores[0]; break;                              // ties with an earlier score
+        case 3: x = 0.25f * static_cast<float>(rng() % 8); break;  // exact ties
+        case 4: x = rng() % 2 ? -0.0f : 0.0f; break;
+        default: x = 4.0f * d(rng);
+      }
+    }
+    if (trial % 50 == 7) scores[scores.size() / 2] = NAN;
+    const float start_max = trial % 3 == 0 ? -inf : 2.0f * d(rng);
+    const float start_sum = trial % 3 == 0 ? 0.0f : 1.0f + std::fabs(d(rng));
+    ExpectSoftmaxStepsEqual(scores, start_max, start_sum, trial);
+  }
+}
+
 }  // namespace
 }  // namespace swarmkv
