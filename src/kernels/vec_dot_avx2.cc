@@ -198,6 +198,33 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
 }
 #pragma GCC diagnostic pop
 
+// Decode (one token) over float weights: rows one after another, each ONE sequential stream
+// with ggml's four accumulators and a software prefetch 2 KiB ahead once per cache line (as
+// RowsQ8). Each output is TileFloat<.., 1, 1>'s sequence: same bits.
+template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd>
+void RowsFloat(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x,
+               int tokens, float* y, int64_t y_stride) {
+  (void)tokens;  // stream_tokens == 1
+  (void)y_stride;
+  constexpr int64_t kPrefetchBytes = 2048;
+  const T* xr = static_cast<const T*>(x[0]);
+  const int64_t n32 = n & ~int64_t{31};
+  for (int r = 0; r < rows; ++r) {
+    const T* wr = reinterpret_cast<const T*>(w + r * w_stride);
+    const char* line = reinterpret_cast<const char*>(wr);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n32; i += 32) {
+      while (reinterpret_cast<const char*>(wr + i + 32) > line) {
+        _mm_prefetch(line + kPrefetchBytes, _MM_HINT_T0);
+        line += 64;
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(Load(wr + i + 8 * j), Load(xr + i + 8 * j), acc[j]);
+    }
+    y[r] = FinishFloat<T, ToF, kTail, kHadd, false>(acc, n, wr, xr);
+  }
+}
+
 template <typename T, __m256 (*Load)(const T*), float (*ToF)(T), FloatTail kTail, bool kHadd, bool kXF32>
 void TileFloatDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
                        const void* const* x, int tokens, float* y, int64_t y_stride) {
@@ -462,7 +489,7 @@ namespace internal {
 const VecDotTable kVecDotAvx2 = {
 #define SKV_FLOAT(T, L, F, TAIL, HADD, XF32, TR, TT)                                                   \
   {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>, \
-   TR, TT, XF32}
+   TR, TT, XF32, RowsFloat<T, L, F, FloatTail::TAIL, HADD>, 1}
     SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true, false, 2, 4),
     SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true, true, 4, 3),
     SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false, true, 4, 3),
