@@ -25,7 +25,7 @@ struct MakeModelOptions {
 int RunMakeModel(const MakeModelOptions& o) {
   auto type = ParseTensorType(o.type);
   if (!type) {
-    std::cerr << "swarmkv make-model: unknown --type '" << o.type << "' (f32, f16, q8_0, q4_0)\n";
+    std::cerr << "swarmkv make-model: unknown --type '" << o.type << "' (f32, f16, bf16, q8_0, q4_0, q5_0)\n";
     return 2;
   }
   if (o.threads > 0) ThreadPool::SetDefaultThreads(o.threads);
@@ -52,8 +52,8 @@ CommandRegistrar reg("make-model", "Write the built-in synthetic model (random w
                        app.add_option("--shape", o->shape, "Model shape")
                            ->check(CLI::IsMember(SyntheticShapeNames()))
                            ->capture_default_str();
-                       app.add_option("--type", o->type, "Type of the 2-D weights: f32, f16, q8_0, q4_0")
-                           ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}))
+                       app.add_option("--type", o->type, "Type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q5_0")
+                           ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0"}))
                            ->capture_default_str();
                        app.add_option("--seed", o->seed, "Random seed (same seed, same file)")->capture_default_str();
                        app.add_option("-o,--output", o->output, "Output GGUF file")->required();

@@ -15,7 +15,7 @@ namespace {
 
 const TensorType kWeightTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16,
                                    TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K,
-                                   TensorType::kQ5_K, TensorType::kQ6_K};
+                                   TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ5_0};
 
 std::vector<float> RandomFloats(int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> dist(0.0f, 1.0f);

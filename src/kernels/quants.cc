@@ -53,6 +53,36 @@ void QuantizeQ4_0Ref(const float* x, BlockQ4_0* y, int64_t n) {
   }
 }
 
+// ggml's reference Q5_0: d = (the signed value of largest magnitude) / -16, q = x/d + 16.5
+// truncated and capped at 31; low nibbles in qs (element j and j+16 share a byte), bit 4 of
+// element j in bit j of qh.
+void QuantizeQ5_0Ref(const float* x, BlockQ5_0* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < kQK5_0; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = F32ToF16(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK5_0 / 2; ++j) {
+      const float x0 = x[j] * id;
+      const float x1 = x[kQK5_0 / 2 + j] * id;
+      const uint8_t xi0 = static_cast<uint8_t>(std::min<int8_t>(31, static_cast<int8_t>(x0 + 16.5f)));
+      const uint8_t xi1 = static_cast<uint8_t>(std::min<int8_t>(31, static_cast<int8_t>(x1 + 16.5f)));
+      y[i].qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+      qh |= static_cast<uint32_t>((xi0 & 0x10u) >> 4) << j;
+      qh |= static_cast<uint32_t>((xi1 & 0x10u) >> 4) << (j + kQK5_0 / 2);
+    }
+    std::memcpy(y[i].qh, &qh, sizeof(qh));
+    x += kQK5_0;
+  }
+}
+
 }  // namespace
 
 bool CanQuantize(TensorType type) {
@@ -62,6 +92,7 @@ bool CanQuantize(TensorType type) {
     case TensorType::kBF16:
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
       return true;
     default:
       return false;
@@ -175,6 +206,9 @@ Status QuantizeRow(TensorType type, const float* src, void* dst, int64_t n) {
       break;
     case TensorType::kQ4_0:
       QuantizeQ4_0Ref(src, static_cast<BlockQ4_0*>(dst), n);
+      break;
+    case TensorType::kQ5_0:
+      QuantizeQ5_0Ref(src, static_cast<BlockQ5_0*>(dst), n);
       break;
     default:
       break;

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -58,7 +59,7 @@ TEST(Fp16Test, MatchesF16CHardwareOnRandomBits) {
 
 TEST(QuantsTest, RoundTripErrorIsBoundedByTheBlockScale) {
   for (TensorType t : {TensorType::kF32, TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0,
-                       TensorType::kQ4_0}) {
+                       TensorType::kQ4_0, TensorType::kQ5_0}) {
     const int64_t n = 4096;
     auto x = RandomRow(n, 1, 2.0f);
     std::vector<uint8_t> q(RowBytes(t, n));
@@ -74,6 +75,7 @@ TEST(QuantsTest, RoundTripErrorIsBoundedByTheBlockScale) {
         case TensorType::kF16: tol = amax * 0x1p-11f; break;
         case TensorType::kBF16: tol = amax * 0x1p-8f; break;
         case TensorType::kQ8_0: tol = amax / 127 * 0.5f * 1.01f + amax * 0x1p-11f; break;  // + f16 d
+        case TensorType::kQ5_0: tol = amax / 16 * 1.01f + amax * 0x1p-11f; break;  // top saturates at 15d
         default: tol = amax / 8 * 1.01f + amax * 0x1p-11f; break;  // q4_0: top saturates at 7d
       }
       for (int j = 0; j < 32; ++j) ASSERT_LE(std::fabs(x[b + j] - y[b + j]), tol) << int(t);
@@ -113,6 +115,35 @@ TEST(QuantsTest, Q4_0UsesTheSignedMaximumAsMinusEight) {
   ASSERT_TRUE(QuantizeRow(TensorType::kQ4_0, x.data(), &b, 32).ok());
   EXPECT_EQ(F16ToF32(b.d), -0.5f);
   EXPECT_EQ(b.qs[0] & 0xF, 0);
+}
+
+// Q5_0 (what llama.cpp's Q4_K_M writes for matrices whose rows are not a multiple of 256, e.g.
+// SmolLM2's and Qwen2.5-0.5B's): d = signed maximum / -16, 5-bit q with bit 4 of element j in
+// bit j of qh — checked through the independent dequantizer and by the bits themselves.
+TEST(QuantsTest, Q5_0UsesTheSignedMaximumAsMinusSixteenAndPacksBitFourInQh) {
+  std::vector<float> x(32, 0.0f);
+  x[3] = -8.0f;   // signed max by magnitude -> d = 0.5, q(-8) = 0
+  x[20] = 7.5f;   // q = 31: low nibble 15 in the high half of byte 4, bit 20 of qh set
+  x[5] = 0.5f;    // q = 17: bit 5 set, low nibble 1
+  BlockQ5_0 b;
+  ASSERT_TRUE(QuantizeRow(TensorType::kQ5_0, x.data(), &b, 32).ok());
+  EXPECT_EQ(F16ToF32(b.d), 0.5f);
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  EXPECT_EQ(b.qs[3] & 0xF, 0);
+  EXPECT_EQ((qh >> 3) & 1u, 0u);
+  EXPECT_EQ(b.qs[4] >> 4, 15);
+  EXPECT_EQ((qh >> 20) & 1u, 1u);
+  EXPECT_EQ(b.qs[5] & 0xF, 1);
+  EXPECT_EQ((qh >> 5) & 1u, 1u);
+  EXPECT_EQ(b.qs[0] & 0xF, 0);  // zero -> q = 16: nibble 0, bit set
+  EXPECT_EQ(qh & 1u, 1u);
+  std::vector<float> y(32);
+  ASSERT_TRUE(DequantizeRow(TensorType::kQ5_0, &b, y.data(), 32).ok());
+  EXPECT_EQ(y[3], -8.0f);
+  EXPECT_EQ(y[20], 7.5f);
+  EXPECT_EQ(y[5], 0.5f);
+  EXPECT_EQ(y[0], 0.0f);
 }
 
 TEST(QuantsTest, BadInputIsAClearError) {

@@ -17,6 +17,7 @@ TensorType VecDotType(TensorType weight) {
     case TensorType::kBF16: return TensorType::kBF16;
     case TensorType::kQ8_0:
     case TensorType::kQ4_0: return TensorType::kQ8_0;
+    case TensorType::kQ5_0: return TensorType::kQ8_0;
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K: return TensorType::kQ8_K;
@@ -48,6 +49,7 @@ static VecDotKernel Pick(const internal::VecDotTable& t, TensorType weight) {
     case TensorType::kBF16: return t.bf16;
     case TensorType::kQ8_0: return t.q8_0;
     case TensorType::kQ4_0: return t.q4_0;
+    case TensorType::kQ5_0: return t.q5_0;
     case TensorType::kQ4_K: return t.q4_k;
     case TensorType::kQ5_K: return t.q5_k;
     case TensorType::kQ6_K: return t.q6_k;

@@ -6,6 +6,8 @@
 // vec_dot_scalar.cc (ggml-cpu's AVX2 orders); K-quant reduction order differs, fixed for a
 // given n.
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/attention_simd.h"
 #include "kernels/convert.h"
@@ -247,6 +249,30 @@ float OneFloat(int64_t n, const void* w, const void* x) {
   return o;
 }
 
+// Bit j of a block's 32-bit qh as byte j: 0xFF where set, 0 where clear.
+inline __m256i BitsToBytes32(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  const __m256i spread = _mm256_shuffle_epi8(  // byte j <- byte j / 8 of qh
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+template <typename Block, bool kNibbles>
+inline __m256i LoadWeightBlock(const Block& b) {
+  if constexpr (std::is_same_v<Block, BlockQ5_0>) {
+    // (nibble | bit4) - 16 as int8: the nibble when bit 4 is set, else nibble - 16 = nibble | 0xF0.
+    const __m256i hi = _mm256_andnot_si256(BitsToBytes32(b.qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+    return _mm256_or_si256(internal::UnpackNibbles32(b.qs), hi);
+  } else if constexpr (kNibbles) {
+    return _mm256_sub_epi8(internal::UnpackNibbles32(b.qs), _mm256_set1_epi8(8));
+  } else {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  }
+}
+
 // Weight blocks are unpacked once and reused for NT activation rows; each token keeps its own
 // accumulator with the same instruction sequence as NT = 1.
 template <typename Block, bool kNibbles, int NT>
@@ -260,12 +286,7 @@ void DotQ8N(int64_t n, const void* w, const void* const* x, float* out) {
   }
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
     const float dw = HalfToFloat(a[i].d);
-    __m256i qx;
-    if constexpr (kNibbles) {
-      qx = _mm256_sub_epi8(internal::UnpackNibbles32(a[i].qs), _mm256_set1_epi8(8));
-    } else {
-      qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-    }
+    const __m256i qx = LoadWeightBlock<Block, kNibbles>(a[i]);
     const __m256i ax = _mm256_sign_epi8(qx, qx);
     for (int t = 0; t < NT; ++t) {
       const __m256 d = _mm256_set1_ps(dw * HalfToFloat(b[t][i].d));
@@ -281,14 +302,6 @@ void DotQ8N(int64_t n, const void* w, const void* const* x, float* out) {
 // DotQ8N's per-output sequence (per block: |w|, sign(x, w), maddubs, madd, cvt, fmadd with
 // dw*dx; one horizontal sum), so every (R, T) gives the single-token bits. A weight block is
 // loaded and made absolute once for T tokens; a token's block once for R rows.
-template <typename Block, bool kNibbles>
-inline __m256i LoadWeightBlock(const Block& b) {
-  if constexpr (kNibbles) {
-    return _mm256_sub_epi8(internal::UnpackNibbles32(b.qs), _mm256_set1_epi8(8));
-  } else {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-  }
-}
 
 template <typename Block, bool kNibbles, int R, int T>
 void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y,
@@ -501,7 +514,10 @@ const VecDotTable kVecDotAvx2 = {
     {DotQ45_K<false, BlockQ4_K>},
     {DotQ45_K<true, BlockQ5_K>},
     {DotQ6_K},
+    {One<DotQ8N<BlockQ5_0, true, 1>>, DotQ8N<BlockQ5_0, true, 4>, 4, TileQ8Dispatch<BlockQ5_0, true>, 4, 3, false,
+     StreamQ8Dispatch<BlockQ5_0, true>, kTileMax},
 };
+
 }  // namespace internal
 
 }  // namespace swarmkv

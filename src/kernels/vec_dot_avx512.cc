@@ -131,6 +131,7 @@ const VecDotTable kVecDotAvx512 = {
     {},
     {},
     {},
+    {},  // q5_0: the AVX2 kernel, same reason
 };
 }  // namespace internal
 

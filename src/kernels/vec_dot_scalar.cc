@@ -2,6 +2,7 @@
 // Float rows follow ggml-cpu's AVX2 order lane by lane (the AVX2 kernels' bits); quantized
 // blocks accumulate exact integer sums per block, then scale in float.
 #include <cmath>
+#include <cstring>
 
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -76,6 +77,28 @@ float DotQ8_0(int64_t n, const void* w, const void* x) {
     for (int l = 0; l < 8; ++l) {
       int sumi = 0;
       for (int j = 4 * l; j < 4 * l + 4; ++j) sumi += a[i].qs[j] * b[i].qs[j];
+      acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
+    }
+  }
+  return HsumLanes8(acc);
+}
+
+// Q5_0: q = (low nibble | bit j of qh << 4) - 16, in the same lane order as Q4_0.
+float DotQ5_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ5_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  float acc[8] = {};
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
+    uint32_t qh;
+    std::memcpy(&qh, a[i].qh, sizeof(qh));
+    for (int l = 0; l < 8; ++l) {
+      int sumi = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) {
+        const int lo = j < kQK5_0 / 2 ? (a[i].qs[j] & 0x0F) : (a[i].qs[j - kQK5_0 / 2] >> 4);
+        const int q = lo | static_cast<int>(((qh >> j) & 1u) << 4);
+        sumi += (q - 16) * b[i].qs[j];
+      }
       acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
     }
   }
@@ -169,6 +192,7 @@ const VecDotTable kVecDotScalar = {
     {DotFloatGgml<bf16_t, BF16F, FloatTail::kDouble, false>},
     {DotQ8_0}, {DotQ4_0},
     {DotQ45_K<false, BlockQ4_K>}, {DotQ45_K<true, BlockQ5_K>}, {DotQ6_K},
+    {DotQ5_0},
 };
 }  // namespace internal
 

@@ -83,6 +83,7 @@ uint32_t FileType(TensorType t) {
     case TensorType::kF16: return 1;
     case TensorType::kQ4_0: return 2;
     case TensorType::kQ8_0: return 7;
+    case TensorType::kQ5_0: return 8;
     case TensorType::kBF16: return 32;
     default: return 0;
   }

@@ -61,7 +61,7 @@ void ExpectHParamsEqual(const ModelHParams& a, const ModelHParams& b, bool flags
 }
 
 TEST(SyntheticModelTest, TinyLoadsInEveryType) {
-  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kQ8_0, TensorType::kQ4_0}) {
+  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ5_0}) {
     SCOPED_TRACE(TensorTypeName(static_cast<uint32_t>(type)));
     std::string path = Make("tiny", type, 1, "tiny.gguf");
     auto m = Model::Load(path, NoCache());
