@@ -30,16 +30,22 @@ void QuantizeQ8_0Ref(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
+// The value of largest magnitude among x[0..n), sign kept (the first one on ties): ggml's
+// reference Q4_0/Q5_0 scale it to the most negative quant.
+float SignedAbsMax(const float* x, int n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
 void QuantizeQ4_0Ref(const float* x, BlockQ4_0* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQK4_0; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    const float d = max / -8.0f;
+    const float d = SignedAbsMax(x, kQK4_0) / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = F32ToF16(d);
     for (int j = 0; j < kQK4_0 / 2; ++j) {
@@ -58,14 +64,7 @@ void QuantizeQ4_0Ref(const float* x, BlockQ4_0* y, int64_t n) {
 // element j in bit j of qh.
 void QuantizeQ5_0Ref(const float* x, BlockQ5_0* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQK5_0; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    const float d = max / -16.0f;
+    const float d = SignedAbsMax(x, kQK5_0) / -16.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = F32ToF16(d);
     uint32_t qh = 0;

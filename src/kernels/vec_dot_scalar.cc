@@ -68,55 +68,30 @@ float HsumLanes8(const float acc[8]) {
   return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
-float DotQ8_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ8_0*>(w);
+// Element j of a block as the integer the dot multiplies (what the AVX2 LoadWeightBlock makes).
+int WeightQ(const BlockQ8_0& b, int j) { return b.qs[j]; }
+int WeightQ(const BlockQ4_0& b, int j) {
+  return (j < kQK4_0 / 2 ? (b.qs[j] & 0x0F) : (b.qs[j - kQK4_0 / 2] >> 4)) - 8;
+}
+// Q5_0: (low nibble | bit j of qh << 4) - 16.
+int WeightQ(const BlockQ5_0& b, int j) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof(qh));
+  const int lo = j < kQK5_0 / 2 ? (b.qs[j] & 0x0F) : (b.qs[j - kQK5_0 / 2] >> 4);
+  return (lo | static_cast<int>(((qh >> j) & 1u) << 4)) - 16;
+}
+
+// Q8_0 / Q4_0 / Q5_0 weights (32-element blocks with an f16 scale first) x Q8_0 activations.
+template <typename Block>
+float DotQ32(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Block*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
   float acc[8] = {};
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
     const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
     for (int l = 0; l < 8; ++l) {
       int sumi = 0;
-      for (int j = 4 * l; j < 4 * l + 4; ++j) sumi += a[i].qs[j] * b[i].qs[j];
-      acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
-    }
-  }
-  return HsumLanes8(acc);
-}
-
-// Q5_0: q = (low nibble | bit j of qh << 4) - 16, in the same lane order as Q4_0.
-float DotQ5_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ5_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  float acc[8] = {};
-  for (int64_t i = 0; i < n / kQK5_0; ++i) {
-    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
-    uint32_t qh;
-    std::memcpy(&qh, a[i].qh, sizeof(qh));
-    for (int l = 0; l < 8; ++l) {
-      int sumi = 0;
-      for (int j = 4 * l; j < 4 * l + 4; ++j) {
-        const int lo = j < kQK5_0 / 2 ? (a[i].qs[j] & 0x0F) : (a[i].qs[j - kQK5_0 / 2] >> 4);
-        const int q = lo | static_cast<int>(((qh >> j) & 1u) << 4);
-        sumi += (q - 16) * b[i].qs[j];
-      }
-      acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
-    }
-  }
-  return HsumLanes8(acc);
-}
-
-float DotQ4_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ4_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  float acc[8] = {};
-  for (int64_t i = 0; i < n / kQK4_0; ++i) {
-    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
-    for (int l = 0; l < 8; ++l) {
-      int sumi = 0;
-      for (int j = 4 * l; j < 4 * l + 4; ++j) {
-        const int q = j < kQK4_0 / 2 ? (a[i].qs[j] & 0x0F) : (a[i].qs[j - kQK4_0 / 2] >> 4);
-        sumi += (q - 8) * b[i].qs[j];
-      }
+      for (int j = 4 * l; j < 4 * l + 4; ++j) sumi += WeightQ(a[i], j) * b[i].qs[j];
       acc[l] = std::fma(d, static_cast<float>(sumi), acc[l]);
     }
   }
@@ -190,9 +165,9 @@ const VecDotTable kVecDotScalar = {
     {DotFloatGgml<float, IdF32, FloatTail::kF32, true>},
     {DotFloatGgml<f16_t, F16F, FloatTail::kDouble, true>},
     {DotFloatGgml<bf16_t, BF16F, FloatTail::kDouble, false>},
-    {DotQ8_0}, {DotQ4_0},
+    {DotQ32<BlockQ8_0>}, {DotQ32<BlockQ4_0>},
     {DotQ45_K<false, BlockQ4_K>}, {DotQ45_K<true, BlockQ5_K>}, {DotQ6_K},
-    {DotQ5_0},
+    {DotQ32<BlockQ5_0>},
 };
 }  // namespace internal
 
