@@ -200,6 +200,19 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
 }
 #pragma GCC diagnostic pop
 
+// The decode stream kernels (RowsFloat, RowsQ8) prefetch this far ahead of what they read, once
+// per cache line: a decode step's weights come from DRAM (kernels_bench decode_stream).
+constexpr int64_t kStreamPrefetchBytes = 2048;
+
+// Prefetches kStreamPrefetchBytes ahead of every cache line from `mark` up to `end`, and moves
+// `mark` past them (start it at the row's first byte).
+inline void PrefetchStreamTo(const char*& mark, const void* end) {
+  while (static_cast<const char*>(end) > mark) {
+    _mm_prefetch(mark + kStreamPrefetchBytes, _MM_HINT_T0);
+    mark += 64;
+  }
+}
+
 // Decode (one token) over float weights: rows one after another, each ONE sequential stream
 // with ggml's four accumulators and a software prefetch 2 KiB ahead once per cache line (as
 // RowsQ8). Each output is TileFloat<.., 1, 1>'s sequence: same bits.
@@ -208,7 +221,6 @@ void RowsFloat(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const vo
                int tokens, float* y, int64_t y_stride) {
   (void)tokens;  // stream_tokens == 1
   (void)y_stride;
-  constexpr int64_t kPrefetchBytes = 2048;
   const T* xr = static_cast<const T*>(x[0]);
   const int64_t n32 = n & ~int64_t{31};
   for (int r = 0; r < rows; ++r) {
@@ -216,10 +228,7 @@ void RowsFloat(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const vo
     const char* line = reinterpret_cast<const char*>(wr);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < n32; i += 32) {
-      while (reinterpret_cast<const char*>(wr + i + 32) > line) {
-        _mm_prefetch(line + kPrefetchBytes, _MM_HINT_T0);
-        line += 64;
-      }
+      PrefetchStreamTo(line, wr + i + 32);
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(Load(wr + i + 8 * j), Load(xr + i + 8 * j), acc[j]);
     }
@@ -326,8 +335,9 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const Block& a = reinterpret_cast<const Block*>(w + r * w_stride)[i];
-      // The same block of the next tile's row: decode streams weights from DRAM, and the
-      // hardware prefetcher alone kept one core at ~half of llama.cpp's tg (no effect on bits).
+      // The same block of the next tile's row (no effect on bits). Added when decode ran
+      // through these tiles; decode now streams rows through RowsQ8, and whether prefill
+      // tiles still gain from it has not been measured.
       _mm_prefetch(reinterpret_cast<const char*>(&a) + R * w_stride, _MM_HINT_T0);
       const __m256i qw = LoadWeightBlock<Block, kNibbles>(a);
       const __m256i aw = _mm256_sign_epi8(qw, qw);
@@ -353,7 +363,6 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
 template <typename Block, bool kNibbles, int T>
 void RowsQ8(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
             int64_t y_stride) {
-  constexpr int64_t kPrefetchBytes = 2048;
   const int64_t nb = n / kQK8_0;
   const BlockQ8_0* xb[T];
   for (int t = 0; t < T; ++t) xb[t] = static_cast<const BlockQ8_0*>(x[t]);
@@ -365,10 +374,7 @@ void RowsQ8(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void*
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-      if (reinterpret_cast<const char*>(a + i) >= line) {
-        _mm_prefetch(line + kPrefetchBytes, _MM_HINT_T0);
-        line += 64;
-      }
+      PrefetchStreamTo(line, a + i + 1);
       const __m256i qw = LoadWeightBlock<Block, kNibbles>(a[i]);
       const __m256i aw = _mm256_sign_epi8(qw, qw);
       const __m256 dw = _mm256_set1_ps(HalfToFloat(a[i].d));
