@@ -1,5 +1,9 @@
 // `swarmkv run`: generate from a GGUF model in-process. Only the generated text goes to stdout
 // (so scripts can use it); prefill progress and prompt/generation speed go to stderr.
+//
+// `swarmkv run NAME [PROMPT]` where NAME is not a file: the model NAME of a running server
+// ($SWARMKV_HOST), as `ollama run` — one answer for PROMPT (or piped stdin), else an interactive
+// chat (client/chat_repl.h).
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -7,7 +11,9 @@
 #include <string>
 
 #include "base/sysinfo.h"
+#include "cli/client/chat_repl.h"
 #include "cli/command.h"
+#include "base/env.h"
 #include "engine/local_engine.h"
 #include "engine/wait_observer.h"
 
@@ -16,6 +22,10 @@ namespace {
 
 struct RunOptions {
   std::string model;
+  std::string name;         // positional NAME (a file runs locally; else a served model)
+  std::vector<std::string> positional_prompt;  // `run NAME why is the sky blue`
+  bool verbose = false;
+  std::string keep_alive;
   std::string prompt;
   bool chat = false;
   int n_predict = 128;
@@ -53,7 +63,51 @@ Result<TensorType> ParseKvType(const std::string& s) {
   return InvalidArgumentError("--kv-type '" + s + "': expected f16, bf16, q8_0 or q4_0");
 }
 
-int Run(const RunOptions& o) {
+bool IsFile(const std::string& path) {
+  auto st = Env::Default()->Stat(path);
+  return st.ok() && !st->is_dir;
+}
+
+int RunRemote(const RunOptions& o, const std::string& name, const std::string& prompt, const CLI::App& app) {
+  auto address = ServerAddressFromEnv();
+  if (!address.ok()) {
+    std::cerr << "swarmkv run: " << address.status().message() << "\n";
+    return 2;
+  }
+  ChatReplOptions co;
+  co.model = name;
+  co.prompt = prompt;
+  co.verbose = o.verbose;
+  co.keep_alive = o.keep_alive;
+  // Only the sampling flags the user typed become request options; the server's defaults (Ollama's) apply otherwise.
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (given("--n-predict")) co.options["num_predict"] = o.n_predict;
+  if (given("--temperature")) co.options["temperature"] = o.temperature;
+  if (given("--seed")) co.options["seed"] = o.seed;
+  if (given("--top-k")) co.options["top_k"] = o.top_k;
+  if (given("--top-p")) co.options["top_p"] = o.top_p;
+  if (given("--min-p")) co.options["min_p"] = o.min_p;
+  if (given("--repeat-penalty")) co.options["repeat_penalty"] = o.repeat_penalty;
+  if (given("--repeat-last-n")) co.options["repeat_last_n"] = o.repeat_last_n;
+  if (given("--stop")) co.options["stop"] = o.stop;
+  if (given("--ctx-size")) co.options["num_ctx"] = o.ctx;
+  return RunRemoteChat(ApiClient(*address), co);
+}
+
+int Run(RunOptions o, const CLI::App& app) {
+  // NAME may be a file (run here) or a model name (ask the server); -m works for both.
+  std::string name = o.model.empty() ? o.name : o.model;
+  std::string prompt = o.prompt;
+  std::vector<std::string> words = o.positional_prompt;
+  if (!o.model.empty() && !o.name.empty()) words.insert(words.begin(), o.name);  // -m FILE then a prompt
+  for (const auto& w : words) prompt += (prompt.empty() ? "" : " ") + w;
+  if (name.empty()) {
+    std::cerr << "swarmkv run: give a model: a name the server knows (see `swarmkv list`) or a GGUF file\n";
+    return 2;
+  }
+  if (!IsFile(name)) return RunRemote(o, name, prompt, app);
+  o.model = name;
+  o.prompt = prompt;
   if (o.prompt.empty() && !o.chat) {
     std::cerr << "swarmkv run: give a prompt with -p (or --chat to read one message from stdin)\n";
     return 2;
@@ -136,10 +190,14 @@ int Run(const RunOptions& o) {
   return 0;
 }
 
-CommandRegistrar reg("run", "Generate text from a GGUF model (streams only the generated text to stdout)",
+CommandRegistrar reg("run",
+                     "Chat with a model of a running server (NAME), or generate from a GGUF file in-process "
+                     "(PATH; streams only the generated text to stdout)",
                      [](CLI::App& app) -> CommandRun {
   auto o = std::make_shared<RunOptions>();
-  app.add_option("-m,--model", o->model, "GGUF model file")->required();
+  app.add_option("NAME", o->name, "A model name of the running server ($SWARMKV_HOST), or a GGUF file");
+  app.add_option("PROMPT", o->positional_prompt, "Prompt (none: an interactive chat, or stdin when piped)");
+  app.add_option("-m,--model", o->model, "GGUF model file, or a served model name");
   app.add_option("-p,--prompt", o->prompt, "prompt text");
   app.add_flag("--chat", o->chat, "wrap the prompt (or stdin) in the model's chat template");
   app.add_option("-n,--n-predict", o->n_predict, "tokens to generate (-1: until EOS or the context is full)");
@@ -158,7 +216,10 @@ CommandRegistrar reg("run", "Generate text from a GGUF model (streams only the g
   app.add_option("--kv-type", o->kv_type, "KV cache dtype: f16, bf16, q8_0, q4_0");
   app.add_option("-c,--ctx-size", o->ctx, "context length (default: the model's)");
   app.add_option("-b,--batch-size", o->batch, "prefill tokens per step")->check(CLI::PositiveNumber);
-  return [o] { return Run(*o); };
+  app.add_flag("--verbose", o->verbose, "served models: print timings after each answer, as `ollama run --verbose`");
+  app.add_option("--keepalive", o->keep_alive, "served models: how long the model stays loaded (e.g. 5m)");
+  CLI::App* self = &app;
+  return [o, self] { return Run(*o, *self); };
 });
 
 }  // namespace

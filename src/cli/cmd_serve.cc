@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/env.h"
 #include "base/logging.h"
 #include "base/units.h"
 #include "cli/command.h"
@@ -37,6 +38,17 @@ struct ServeOptions {
   std::string shutdown_flush = "5s";
   std::string write_through = "on";
 };
+
+// `-m PATH` (llama-server's spelling) means `--model STEM=PATH`; NAME=PATH stays as it is. A
+// path that exists is a path even when it contains '='.
+std::string ModelFlagWithName(const std::string& flag) {
+  size_t eq = flag.find('=');
+  auto st = Env::Default()->Stat(flag);
+  if (eq != std::string::npos && !(st.ok() && !st->is_dir)) return flag;
+  std::string stem = flag.substr(flag.find_last_of('/') == std::string::npos ? 0 : flag.find_last_of('/') + 1);
+  if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".gguf") == 0) stem.resize(stem.size() - 5);
+  return stem + "=" + flag;
+}
 
 int RunServe(ServeOptions& o) {
   // Block the stop signals in every thread; one thread waits for them and stops the server.
@@ -73,7 +85,7 @@ int RunServe(ServeOptions& o) {
   if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
     o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;
   ModelRegistryOptions ro;
-  ro.model_flags = o.models;
+  for (const auto& m : o.models) ro.model_flags.push_back(ModelFlagWithName(m));
   ro.models_dir = o.models_dir;
   // An explicit --ollama-models wins over --no-ollama; otherwise the default store unless disabled.
   ro.ollama_dir = !o.ollama_dir.empty() ? o.ollama_dir : (o.no_ollama ? "" : DefaultOllamaStore());
@@ -130,7 +142,7 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   auto o = std::make_shared<ServeOptions>();
   app.add_option("--host", o->http.host, "Address to listen on (default loopback 127.0.0.1)");
   app.add_option("--port", o->http.port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
-  app.add_option("--model", o->models, "NAME=PATH of a GGUF file (repeatable)");
+  app.add_option("-m,--model", o->models, "NAME=PATH of a GGUF file, or just PATH (named by its file name without .gguf); repeatable");
   app.add_option("--models", o->models_dir, "Directory of *.gguf files, each named by its file name");
   app.add_option("--ollama-models", o->ollama_dir, "Ollama model store (default $OLLAMA_MODELS or ~/.ollama/models)");
   app.add_flag("--no-ollama", o->no_ollama, "Do not read an Ollama model store");
@@ -142,8 +154,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--max-body", o->max_body, "Request body limit (413 beyond)");
   app.add_option("--read-timeout-ms", o->http.read_timeout_ms, "Per-read timeout against slow clients")
       ->check(CLI::Range(100, 3600000));
-  app.add_option("--num-ctx", o->http.default_num_ctx, "Context of a request that gives no num_ctx")
-      ->check(CLI::Range(16, 1 << 22));
+  app.add_option("--num-ctx", o->http.default_num_ctx,
+                 "Context of a request that gives no num_ctx (0: the model's training context; paged KV "
+                 "costs nothing until used)")
+      ->check(CLI::Range(0, 1 << 22));
   app.add_option("-t,--threads", o->backend.threads, "Engine threads (default: physical cores)");
   app.add_option("--kv-memory", o->backend.kv_memory, "KV RAM budget (bytes like 4GiB, or 25%)");
   app.add_option("--kv-type", o->backend.kv_type, "KV dtype: f16, bf16, q8_0, q4_0");

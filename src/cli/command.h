@@ -38,4 +38,7 @@ class CommandRegistrar {
 // All registered commands, sorted by name.
 std::vector<CommandSpec>& RegisteredCommands();
 
+// Levenshtein distance (an unknown subcommand suggests the nearest one).
+size_t EditDistance(const std::string& a, const std::string& b);
+
 }  // namespace swarmkv::cli

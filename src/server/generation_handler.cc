@@ -2,10 +2,16 @@
 // chat/completions), from a JSON body to a GenerationRequest and back to NDJSON/SSE or JSON.
 //
 // Order of checks (each a clear JSON error): body -> model known -> admission (503 +
-// Retry-After beyond max_active_generations) -> model loaded -> prompt built and tokenized ->
-// num_ctx (400 naming both numbers) -> Submit. The admission slot and the model lease live until
+// Retry-After beyond max_active_generations) -> model loaded (a file that cannot be loaded: 422
+// naming the reason, logged once with its path) -> num_ctx resolved (clamped to the model's
+// context with a warning) -> prompt built (the chat template, or `{{ .Prompt }}` for a GGUF
+// without one) and tokenized -> cut to fit num_ctx as Ollama does, or 400 with `truncate: false`
+// (context_window.h) -> Submit. The admission slot and the model lease live until
 // the response has been fully written (or the client went away, which cancels the generation).
 #include <httplib.h>
+
+#include <mutex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +19,7 @@
 #include "base/sysinfo.h"
 #include "server/api_request.h"
 #include "server/api_response.h"
+#include "server/context_window.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 
@@ -73,34 +80,126 @@ std::string NewId(ApiKind kind, uint64_t n) {
   return (kind == ApiKind::kOpenAIChat ? "chatcmpl-" : "cmpl-") + std::to_string(NowUnixMs()) + "-" + std::to_string(n);
 }
 
-// The prompt's token ids for `r` on `model` (chat template unless raw), or an error.
-Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& entry, const LoadedModel& model) {
-  std::vector<int32_t> tokens;
+// True when `template_text` is Ollama's default template `{{ .Prompt }}` (spacing aside).
+bool IsPromptOnlyTemplate(const std::string& template_text) {
+  std::string t;
+  for (char c : template_text)
+    if (c != ' ' && c != '\n' && c != '\t' && c != '\r') t += c;
+  return t == "{{.Prompt}}" || t == "{{-.Prompt-}}" || t == "{{-.Prompt}}" || t == "{{.Prompt-}}";
+}
+
+// How a request's prompt becomes text: the model's chat template, or Ollama's default template
+// `{{ .Prompt }}` for a GGUF without tokenizer.chat_template (and no Modelfile/request template):
+// the text as sent, without role markers. Through `{{ .Prompt }}` a chat is its user messages,
+// concatenated (Ollama's template engine fills .Prompt per user turn; system and assistant text
+// have no place in that template).
+struct PromptPlan {
+  bool through_template = false;          // else raw text (generate raw, completions, `{{ .Prompt }}`)
+  std::vector<ApiChatMessage> messages;   // for the template, system messages included
+  std::string template_text;
+  bool template_required = false;
+  std::string raw_text;                   // when !through_template
+};
+
+PromptPlan PlanPrompt(const ApiRequest& r, const ModelEntry& entry, bool gguf_has_template) {
+  PromptPlan p;
   if (r.kind == ApiKind::kOpenAICompletion || (r.kind == ApiKind::kOllamaGenerate && r.raw)) {
-    tokens = r.context;
-    SKV_ASSIGN_OR_RETURN(auto t, model.Tokenize(r.prompt, /*add_special=*/r.context.empty()));
-    tokens.insert(tokens.end(), t.begin(), t.end());
-    return tokens;
+    p.raw_text = r.prompt;
+    return p;
   }
-  std::vector<ApiChatMessage> messages;
+  const bool from_request = !r.template_text.empty();
+  const std::string& chosen = from_request ? r.template_text : entry.template_text;
+  const bool prompt_only = chosen.empty() ? !gguf_has_template : IsPromptOnlyTemplate(chosen);
+  if (prompt_only) {
+    if (r.kind == ApiKind::kOllamaGenerate) {
+      p.raw_text = r.prompt;
+    } else {
+      for (const auto& m : r.messages)
+        if (m.role == "user") p.raw_text += m.content;
+    }
+    return p;
+  }
+  p.through_template = true;
+  p.template_text = chosen;
+  p.template_required = from_request;
   if (r.kind == ApiKind::kOllamaGenerate) {
     std::string system = r.system.empty() ? entry.system : r.system;
-    if (!system.empty()) messages.push_back({"system", system});
-    messages.push_back({"user", r.prompt});
+    if (!system.empty()) p.messages.push_back({"system", system});
+    p.messages.push_back({"user", r.prompt});
   } else {
     bool has_system = false;
     for (const auto& m : r.messages) has_system |= m.role == "system";
-    if (!has_system && !entry.system.empty()) messages.push_back({"system", entry.system});
-    messages.insert(messages.end(), r.messages.begin(), r.messages.end());
+    if (!has_system && !entry.system.empty()) p.messages.push_back({"system", entry.system});
+    p.messages.insert(p.messages.end(), r.messages.begin(), r.messages.end());
   }
-  // A request's template must be one we render; a Modelfile's unknown one falls back to the GGUF's.
-  const bool from_request = !r.template_text.empty();
-  SKV_ASSIGN_OR_RETURN(std::string text,
-                       model.RenderChat(messages, from_request ? r.template_text : entry.template_text, from_request));
-  tokens = r.context;
+  return p;
+}
+
+// The prompt's tokens for `plan` keeping the system messages before `first` and messages[first..].
+Result<std::vector<int32_t>> RenderFrom(const ApiRequest& r, const PromptPlan& plan, const LoadedModel& model,
+                                        size_t first) {
+  std::vector<int32_t> tokens = r.context;
+  std::string text = plan.raw_text;
+  if (plan.through_template) {
+    std::vector<ApiChatMessage> kept;
+    for (size_t i = 0; i < plan.messages.size(); ++i)
+      if (i >= first || plan.messages[i].role == "system") kept.push_back(plan.messages[i]);
+    SKV_ASSIGN_OR_RETURN(text, model.RenderChat(kept, plan.template_text, plan.template_required));
+  }
   SKV_ASSIGN_OR_RETURN(auto t, model.Tokenize(text, /*add_special=*/r.context.empty()));
   tokens.insert(tokens.end(), t.begin(), t.end());
   return tokens;
+}
+
+// The prompt's token ids, cut to fit `num_ctx` as Ollama does (context_window.h), or an error.
+Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& entry, const LoadedModel& model,
+                                         bool gguf_has_template, const ContextOptions& ctx, int32_t num_ctx) {
+  const PromptPlan plan = PlanPrompt(r, entry, gguf_has_template);
+  SKV_ASSIGN_OR_RETURN(auto tokens, RenderFrom(r, plan, model, 0));
+  const size_t n_full = tokens.size();
+  if (n_full < static_cast<size_t>(num_ctx)) return tokens;
+  if (!ctx.truncate)
+    return InvalidArgumentError("the prompt is " + std::to_string(n_full) + " tokens but num_ctx is " +
+                                std::to_string(num_ctx) + " (the model's context is " +
+                                std::to_string(model.info().context_length) +
+                                "); truncate is false, so it is not cut to fit");
+  const size_t limit = static_cast<size_t>(num_ctx - ReserveForAnswer(num_ctx, r.num_predict));
+  size_t dropped_messages = 0;
+  if (plan.through_template && plan.messages.size() > 1) {
+    Status render_error;
+    size_t first = FirstMessageToKeep(plan.messages.size(), [&](size_t f) {
+      auto t = RenderFrom(r, plan, model, f);
+      if (!t.ok()) render_error = t.status();
+      return t.ok() && t->size() <= limit;
+    });
+    SKV_RETURN_IF_ERROR(render_error);
+    if (first > 0) {
+      SKV_ASSIGN_OR_RETURN(tokens, RenderFrom(r, plan, model, first));
+      for (size_t i = 0; i < first; ++i) dropped_messages += plan.messages[i].role != "system";
+    }
+  }
+  const size_t n_after_messages = tokens.size();
+  tokens = TruncateTokens(tokens, limit, ctx.num_keep);
+  SKV_LOG(WARN) << "truncating input prompt for model '" << r.model << "': " << n_full << " tokens > num_ctx "
+                << num_ctx << "; dropped " << dropped_messages << " oldest message(s) and "
+                << (n_after_messages - tokens.size()) << " token(s) after the first " << ctx.num_keep << " -> "
+                << tokens.size() << " tokens";
+  return tokens;
+}
+
+// A model whose file cannot be loaded: the load error is the server operator's to see (once per
+// file, with its path) and the client's as a 4xx naming the reason, not a 500.
+bool IsModelFileError(const Status& s) {
+  return s.code() == StatusCode::kCorruption || s.code() == StatusCode::kUnimplemented ||
+         s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kIOError ||
+         s.code() == StatusCode::kNotFound;
+}
+
+void LogLoadErrorOnce(const std::string& path, const Status& s) {
+  static std::mutex mu;
+  static std::set<std::string> logged;
+  std::lock_guard<std::mutex> lock(mu);
+  if (logged.insert(path).second) SKV_LOG(ERROR) << "cannot load model file " << path << ": " << s.ToString();
 }
 
 // Serialises one piece of streamed text for the request's API.
@@ -167,7 +266,14 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
 
   int64_t load_start = MonotonicNanos();
   auto lease = models_->Acquire(*entry, r.keep_alive_ms);
-  if (!lease.ok()) return fail(lease.status());
+  if (!lease.ok()) {
+    if (!IsModelFileError(lease.status())) return fail(lease.status());
+    LogLoadErrorOnce(entry->weights_path, lease.status());
+    res.status = 422;
+    res.set_content(ErrorBody(openai, 422, "model '" + entry->name + "' cannot be served: " + lease.status().message()),
+                    "application/json; charset=utf-8");
+    return;
+  }
   g->lease = std::move(lease).value();
   g->load_ns = MonotonicNanos() - load_start;
   const LoadedModel& model = g->lease.model();
@@ -184,20 +290,20 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     return;
   }
 
-  auto tokens = BuildPrompt(r, *entry, model);
+  auto ctx_options = ParseContextOptions(json::parse(req.body, nullptr, /*allow_exceptions=*/false));
+  if (!ctx_options.ok()) return fail(ctx_options.status());
+  const int32_t model_ctx = model.info().context_length;
+  const ResolvedNumCtx resolved = ResolveNumCtx(r.num_ctx, options_.default_num_ctx, model_ctx);
+  const int32_t num_ctx = resolved.num_ctx;
+  if (resolved.clamped)
+    SKV_LOG(WARN) << "requested num_ctx " << r.num_ctx << " is above the context of model '" << r.model << "' ("
+                  << model_ctx << "): using " << num_ctx;
+  auto summary = summaries_.Get(entry->weights_path);
+  const bool gguf_has_template = !summary.ok() || !(*summary)->chat_template.empty();
+  auto tokens = BuildPrompt(r, *entry, model, gguf_has_template, *ctx_options, num_ctx);
   if (!tokens.ok()) return fail(tokens.status());
   g->prompt_tokens = std::move(tokens).value();
   if (g->prompt_tokens.empty()) return fail(InvalidArgumentError("the prompt is empty after tokenization"));
-  const int32_t model_ctx = model.info().context_length;
-  if (r.num_ctx > 0 && model_ctx > 0 && r.num_ctx > model_ctx)
-    return fail(InvalidArgumentError("num_ctx " + std::to_string(r.num_ctx) + " exceeds the context length of model '" +
-                                     r.model + "' (" + std::to_string(model_ctx) + ")"));
-  int32_t num_ctx = r.num_ctx > 0 ? r.num_ctx : options_.default_num_ctx;
-  if (r.num_ctx == 0 && model_ctx > 0) num_ctx = std::min(num_ctx, model_ctx);
-  const int64_t n_prompt = static_cast<int64_t>(g->prompt_tokens.size());
-  if (n_prompt >= num_ctx)
-    return fail(InvalidArgumentError("the prompt is " + std::to_string(n_prompt) + " tokens but num_ctx is " +
-                                     std::to_string(num_ctx) + ": no room left to generate (raise num_ctx or shorten the prompt)"));
 
   GenerationRequest gen;
   gen.model = entry->weights_path;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "base/logging.h"
 #include "gguf/gguf_file.h"
 #include "gguf/tensor_type.h"
 
@@ -91,6 +92,7 @@ Result<std::shared_ptr<const GgufSummary>> GgufSummaryCache::Get(const std::stri
     if (it != cache_.end()) return it->second;
   }
   auto s = SummarizeGguf(path);
+  if (!s.ok()) SKV_LOG(WARN) << "model file " << path << " cannot be served: " << s.status().ToString();
   Result<std::shared_ptr<const GgufSummary>> r =
       s.ok() ? Result<std::shared_ptr<const GgufSummary>>(std::make_shared<const GgufSummary>(std::move(s).value()))
              : Result<std::shared_ptr<const GgufSummary>>(s.status());

@@ -34,7 +34,7 @@ Result<GgufSummary> SummarizeGguf(const std::string& path);
 std::string FormatParameterCount(uint64_t n);
 
 // Summaries by weights file, computed once (errors are cached too: a broken file stays broken
-// until the server restarts).
+// until the server restarts, and its error is logged once, with the path).
 class GgufSummaryCache {
  public:
   Result<std::shared_ptr<const GgufSummary>> Get(const std::string& path);

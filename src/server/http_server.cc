@@ -36,6 +36,12 @@ std::string Rfc3339FromUnixMs(int64_t ms) {
   return buf;
 }
 
+// The GGUF facts of `e`, or nullptr when its header cannot be read (GgufSummaryCache logs why, once).
+const GgufSummary* SummaryOrNull(GgufSummaryCache& cache, const ModelEntry& e) {
+  auto s = cache.Get(e.weights_path);
+  return s.ok() ? s->get() : nullptr;
+}
+
 std::string PseudoDigest(const ModelEntry& e) {
   if (!e.digest.empty()) return e.digest.substr(e.digest.find(':') + 1);
   return HashBytes(e.weights_key).ToHex();
@@ -80,6 +86,7 @@ Status HttpServer::Start() {
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_tcp_nodelay(true);
   RegisterRoutes();
+  for (const ModelEntry* e : registry_->List()) summaries_.Get(e->weights_path);  // a broken file is logged now
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
   } else {
@@ -135,13 +142,15 @@ void HttpServer::RegisterRoutes() {
       const LoadedModelInfo* info = nullptr;
       for (const auto& l : loaded)
         if (l.weights_key == e->weights_key) info = &l.info;
-      auto summary = summaries_.Get(e->weights_path);  // a broken file is listed without details
-      models.push_back({{"name", e->name},
-                        {"model", e->name},
-                        {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)},
-                        {"size", e->size_bytes},
-                        {"digest", PseudoDigest(*e)},
-                        {"details", Details(*e, info, summary.ok() ? summary->get() : nullptr)}});
+      auto summary = summaries_.Get(e->weights_path);
+      json m = {{"name", e->name},
+                {"model", e->name},
+                {"modified_at", Rfc3339FromUnixMs(e->modified_unix_s * 1000)},
+                {"size", e->size_bytes},
+                {"digest", PseudoDigest(*e)},
+                {"details", Details(*e, info, summary.ok() ? summary->get() : nullptr)}};
+      if (!summary.ok()) m["error"] = summary.status().message();  // listed with the reason it cannot be served
+      models.push_back(std::move(m));
     }
     SendJson(r, 200, {{"models", models}});
   }));
@@ -158,7 +167,7 @@ void HttpServer::RegisterRoutes() {
                           {"model", name},
                           {"size", l.size_bytes},
                           {"digest", PseudoDigest(*e)},
-                          {"details", Details(*e, &l.info)},
+                          {"details", Details(*e, &l.info, SummaryOrNull(summaries_, *e))},
                           {"expires_at", Rfc3339FromUnixMs(expires)},
                           {"size_vram", 0},
                           {"active_requests", l.active_requests},
@@ -172,6 +181,16 @@ void HttpServer::RegisterRoutes() {
     for (const ModelEntry* e : registry_->List())
       data.push_back({{"id", e->name}, {"object", "model"}, {"created", e->modified_unix_s}, {"owned_by", "swarmkv"}});
     SendJson(r, 200, {{"object", "list"}, {"data", data}});
+  }));
+  s.Get(R"(/v1/models/(.+))", timed("/v1/models/{id}", [this](const auto& q, auto& r) {
+    const std::string id = q.matches[1];
+    const ModelEntry* e = registry_->Find(id);
+    if (e == nullptr) {
+      json err = {{"error", {{"message", "The model '" + id + "' does not exist"}, {"type", "invalid_request_error"},
+                             {"param", "model"}, {"code", "model_not_found"}}}};
+      return SendJson(r, 404, err);
+    }
+    SendJson(r, 200, {{"id", e->name}, {"object", "model"}, {"created", e->modified_unix_s}, {"owned_by", "swarmkv"}});
   }));
   s.Post("/api/show", timed("/api/show", [this](const auto& q, auto& r) { HandleShow(q, r); }));
   s.Get("/api/kv", timed("/api/kv", [this](const auto&, auto& r) { HandleKv(r); }));
@@ -191,12 +210,25 @@ void HttpServer::RegisterRoutes() {
                        "--models DIR, or models already pulled into an Ollama store)");
     };
   };
-  for (const char* p : {"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/embed", "/api/embeddings",
-                        "/v1/embeddings"})
+  for (const char* p : {"/api/pull", "/api/push", "/api/create", "/api/copy"})
     s.Post(p, unsupported(std::string("POST ") + p));
+  for (const char* p : {"/api/embed", "/api/embeddings", "/v1/embeddings"}) {
+    s.Post(p, [p](const httplib::Request&, httplib::Response& r) {
+      SendError(r, std::string(p).rfind("/v1/", 0) == 0, 501,
+                std::string("POST ") + p + ": embeddings are not served by swarmkv (it serves text generation only)");
+    });
+  }
   s.Delete("/api/delete", unsupported("DELETE /api/delete"));
   s.Post(R"(/api/blobs/(.*))", unsupported("POST /api/blobs"));
 
+  // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body. cpp-httplib
+  // would read one until the read timeout; answer at once, as Ollama does.
+  s.set_pre_routing_handler([](const httplib::Request& q, httplib::Response& r) {
+    if (q.method != "POST" || q.has_header("Content-Length") || q.has_header("Transfer-Encoding"))
+      return httplib::Server::HandlerResponse::Unhandled;
+    SendError(r, q.path.rfind("/v1/", 0) == 0, 400, "missing request body");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.set_error_handler([this](const httplib::Request& q, httplib::Response& r) {
     if (!r.body.empty()) return;  // a handler already wrote its JSON error
     bool openai = q.path.rfind("/v1/", 0) == 0;
@@ -241,9 +273,8 @@ void HttpServer::HandleShow(const httplib::Request& req, httplib::Response& res)
   for (const auto& l : loaded)
     if (l.weights_key == e->weights_key) info = &l.info;
   auto summary = summaries_.Get(e->weights_path);
-  if (!summary.ok())
-    return SendError(res, false, HttpStatusFor(summary.status()),
-                     "model '" + e->name + "': " + summary.status().ToString());
+  if (!summary.ok())  // the file is there but cannot be served: the client's 4xx names why
+    return SendError(res, false, 422, "model '" + e->name + "': " + summary.status().ToString());
   const GgufSummary& sum = **summary;
   json model_info = sum.model_info;
   model_info["swarmkv.file"] = e->weights_path;

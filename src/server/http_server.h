@@ -46,7 +46,7 @@ struct HttpServerOptions {
   int keep_alive_timeout_s = 5;
   int max_active_generations = 256;      // 503 + Retry-After beyond
   int retry_after_s = 2;
-  int32_t default_num_ctx = 4096;        // when a request gives none (capped by the model's own)
+  int32_t default_num_ctx = 0;           // when a request gives none; 0: the model's training context
   std::string version = "0.1.0";
 };
 
