@@ -9,6 +9,7 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nodejs npm
+  tmux  # the interactive `swarmkv run NAME` chat is tested in a real terminal
 )
 
 missing=()

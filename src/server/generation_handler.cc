@@ -20,6 +20,7 @@
 #include "server/api_request.h"
 #include "server/api_response.h"
 #include "server/context_window.h"
+#include "server/unsupported_fields.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 
@@ -240,7 +241,18 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   g->start_ns = MonotonicNanos();
   g->metrics = metrics_;
 
-  auto parsed = ParseApiRequest(kind, req.body);
+  const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  // Ollama: a chat with an empty `messages` array loads (keep_alive 0: unloads) the model, as an
+  // empty generate does. It is parsed as one empty user turn and answered below without one.
+  const bool empty_chat = kind == ApiKind::kOllamaChat && body.is_object() && body.contains("messages") &&
+                          body["messages"].is_array() && body["messages"].empty();
+  std::string body_text = req.body;
+  if (empty_chat) {
+    json b = body;
+    b["messages"] = json::array({{{"role", "user"}, {"content", ""}}});
+    body_text = b.dump();
+  }
+  auto parsed = ParseApiRequest(kind, body_text);
   if (!parsed.ok()) return fail(parsed.status());
   g->request = std::move(parsed).value();
   const ApiRequest& r = g->request;
@@ -248,10 +260,13 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   if (entry == nullptr) return fail(NotFoundError("model '" + r.model + "' not found"));
   if (!entry->params_json.empty()) {
     // Parse again with the model's default options underneath the request's own.
-    auto with_defaults = ParseApiRequest(kind, req.body, entry->params_json);
+    auto with_defaults = ParseApiRequest(kind, body_text, entry->params_json);
     if (!with_defaults.ok()) return fail(with_defaults.status());
     g->request = std::move(with_defaults).value();
   }
+  if (Status u = CheckUnsupportedFields(kind, body, r.model); !u.ok()) return fail(u);
+  auto ctx_options = ParseContextOptions(body);
+  if (!ctx_options.ok()) return fail(ctx_options.status());
   g->meta.model = r.model;
   g->meta.id = NewId(kind, next_id_.fetch_add(1));
   g->meta.created_unix_s = NowUnixMs() / 1000;
@@ -268,7 +283,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   auto lease = models_->Acquire(*entry, r.keep_alive_ms);
   if (!lease.ok()) {
     if (!IsModelFileError(lease.status())) return fail(lease.status());
-    LogLoadErrorOnce(entry->weights_path, lease.status());
+    if (summaries_.Get(entry->weights_path).ok()) LogLoadErrorOnce(entry->weights_path, lease.status());
+    // (else GgufSummaryCache logged the header's error, once, with the path)
     res.status = 422;
     res.set_content(ErrorBody(openai, 422, "model '" + entry->name + "' cannot be served: " + lease.status().message()),
                     "application/json; charset=utf-8");
@@ -279,7 +295,7 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   const LoadedModel& model = g->lease.model();
 
   // Ollama: a generate/chat with nothing to say loads (or, with keep_alive 0, unloads) the model.
-  bool empty_generate = kind == ApiKind::kOllamaGenerate && r.prompt.empty() && r.context.empty();
+  bool empty_generate = (kind == ApiKind::kOllamaGenerate && r.prompt.empty() && r.context.empty()) || empty_chat;
   if (empty_generate) {
     bool unload = r.keep_alive_ms.has_value() && *r.keep_alive_ms == 0;
     json out = OllamaChunk(kind, g->meta, "");
@@ -290,8 +306,6 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     return;
   }
 
-  auto ctx_options = ParseContextOptions(json::parse(req.body, nullptr, /*allow_exceptions=*/false));
-  if (!ctx_options.ok()) return fail(ctx_options.status());
   const int32_t model_ctx = model.info().context_length;
   const ResolvedNumCtx resolved = ResolveNumCtx(r.num_ctx, options_.default_num_ctx, model_ctx);
   const int32_t num_ctx = resolved.num_ctx;
