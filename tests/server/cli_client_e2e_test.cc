@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "base/env.h"
@@ -111,10 +112,24 @@ class Tmux {
   std::string session_;
 };
 
-size_t Count(const std::string& s, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+// Lines of the screen that start with `prefix` (capture-pane drops trailing spaces: ">>> " is ">>>").
+size_t Lines(const std::string& screen, const std::string& prefix) {
+  size_t n = 0, start = 0;
+  while (start < screen.size()) {
+    size_t end = screen.find('\n', start);
+    if (end == std::string::npos) end = screen.size();
+    if (screen.compare(start, prefix.size(), prefix) == 0) ++n;
+    start = end + 1;
+  }
   return n;
+}
+
+std::vector<int> PromptEvalCounts(const std::string& screen) {
+  std::vector<int> out;
+  const std::string key = "prompt eval count:";
+  for (size_t p = screen.find(key); p != std::string::npos; p = screen.find(key, p + 1))
+    out.push_back(std::atoi(screen.c_str() + p + key.size()));
+  return out;
 }
 
 TEST_F(CliClientTest, InteractiveChatInARealTerminal) {
@@ -123,28 +138,35 @@ TEST_F(CliClientTest, InteractiveChatInARealTerminal) {
   REQUIRE_ENGINE();
   Tmux t("swarmkv-chat-" + std::to_string(getpid()));
   std::string marker = dir_ + "/exited";
-  ASSERT_TRUE(t.Start(HostEnv() + ShellQuote(SWARMKV_BIN) + " run tiny -n 24 --temperature 0; echo exit=$? > " +
+  ASSERT_TRUE(t.Start(HostEnv() + ShellQuote(SWARMKV_BIN) + " run tiny -n 24 --temperature 0 --verbose; echo exit=$? > " +
                       ShellQuote(marker) + "; sleep 600"));
-  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return s.find(">>> ") != std::string::npos; })) << t.Screen();
+  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 1; })) << t.Screen();
 
   // One message: a streamed answer, then the prompt again.
   t.Type("Once upon a time");
   t.Key("Enter");
-  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Count(s, ">>> ") >= 2; })) << t.Screen();
+  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 2; })) << t.Screen();
 
   // Multi-line input, Ollama's """ convention: continuation prompts, one message.
   t.Type(R"("""There was a cat)");
   t.Key("Enter");
-  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return s.find("... ") != std::string::npos; })) << t.Screen();
+  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Lines(s, "...") >= 1; })) << t.Screen();
   t.Type(R"(and a dog""")");
   t.Key("Enter");
-  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Count(s, ">>> ") >= 3; })) << t.Screen();
-  // History: the second turn's prompt carried the first exchange (see the server's counts).
-  // /clear, /? and an unknown command.
+  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 3; })) << t.Screen();
+  // /clear forgets the history: the next turn's prompt is short again.
   t.Type("/clear");
   t.Key("Enter");
   ASSERT_TRUE(t.WaitFor([](const std::string& s) { return s.find("Cleared session context") != std::string::npos; }))
       << t.Screen();
+  t.Type("Once upon a time");
+  t.Key("Enter");
+  ASSERT_TRUE(t.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 5; })) << t.Screen();
+  // History: each turn sends the whole chat (--verbose prints the server's prompt_eval_count).
+  std::vector<int> counts = PromptEvalCounts(t.Screen());
+  ASSERT_EQ(counts.size(), 3u) << t.Screen();
+  EXPECT_GT(counts[1], counts[0] + 5) << "the second turn carried the first exchange";
+  EXPECT_EQ(counts[2], counts[0]) << "after /clear the same message costs what it did first";
   t.Type("/?");
   t.Key("Enter");
   ASSERT_TRUE(t.WaitFor([](const std::string& s) { return s.find("/bye") != std::string::npos; })) << t.Screen();
@@ -153,18 +175,34 @@ TEST_F(CliClientTest, InteractiveChatInARealTerminal) {
   t.Key("C-c");
   ASSERT_TRUE(t.WaitFor([](const std::string& s) { return s.find("Use Ctrl + d or /bye to exit.") != std::string::npos; }))
       << t.Screen();
-  // Ctrl-C while an answer streams: the answer stops, the chat stays.
-  size_t prompts = Count(t.Screen(), ">>> ");
-  t.Type("Once upon a time there was");
-  t.Key("Enter");
-  t.Key("C-c");
-  ASSERT_TRUE(t.WaitFor([&](const std::string& s) { return Count(s, ">>> ") > prompts; })) << t.Screen();
-  EXPECT_FALSE(Env::Default()->Stat(marker).ok()) << "Ctrl-C ended the chat:\n" << t.Screen();
+  // Ctrl-C while an answer streams (a hot, unbounded answer: until the 2048-token context is
+  // full): once text streams, Ctrl-C stops it — the server cancels the generation — and the chat stays.
+  Tmux hot("swarmkv-hot-" + std::to_string(getpid()));
+  std::string hot_marker = dir_ + "/hot-exited";
+  ASSERT_TRUE(hot.Start(HostEnv() + ShellQuote(SWARMKV_BIN) + " run tiny --temperature 2 -n 100000; echo exit=$? > " +
+                        ShellQuote(hot_marker) + "; sleep 600"));
+  ASSERT_TRUE(hot.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 1; })) << hot.Screen();
+  hot.Type("Once upon a time");
+  hot.Key("Enter");
+  // Streaming: more on the screen than the typed line, no prompt back yet.
+  ASSERT_TRUE(hot.WaitFor([](const std::string& s) {
+    return Lines(s, ">>>") == 1 && s.find_first_not_of(" \n", s.find("Once upon a time") + 16) != std::string::npos;
+  })) << "the answer never streamed (or ended at once):\n" << hot.Screen();
+  hot.Key("C-c");
+  ASSERT_TRUE(hot.WaitFor([](const std::string& s) { return Lines(s, ">>>") >= 2; })) << hot.Screen();
+  EXPECT_FALSE(Env::Default()->Stat(hot_marker).ok()) << "Ctrl-C ended the chat:\n" << hot.Screen();
+  std::ifstream log_in(dir_ + "/server.log");
+  std::string log((std::istreambuf_iterator<char>(log_in)), {});
+  EXPECT_NE(log.find("went away: cancelling"), std::string::npos) << "the server cancelled the generation:\n" << log;
+  hot.Type("/bye");
+  hot.Key("Enter");
+  ASSERT_TRUE(hot.WaitFor([&](const std::string&) { return Env::Default()->Stat(hot_marker).ok(); })) << hot.Screen();
+  size_t prompts = 0;
   // Still chatting.
-  prompts = Count(t.Screen(), ">>> ");
+  prompts = Lines(t.Screen(), ">>>");
   t.Type("The end");
   t.Key("Enter");
-  ASSERT_TRUE(t.WaitFor([&](const std::string& s) { return Count(s, ">>> ") > prompts; })) << t.Screen();
+  ASSERT_TRUE(t.WaitFor([&](const std::string& s) { return Lines(s, ">>>") > prompts; })) << t.Screen();
 
   t.Type("/bye");
   t.Key("Enter");

@@ -373,6 +373,9 @@ TEST_F(ConformanceTest, EveryDocumentedRequestFieldWorksOrIsAClearErrorNamingIt)
 TEST_F(ConformanceTest, GenerateOnAModelWithoutChatTemplateUsesThePromptAsIs) {
   StartConformanceServer();
   REQUIRE_ENGINE();
+  auto [ss, show] = Do("POST", "/api/show", R"({"model":"tiny"})");
+  if (!show.value("template", "").empty())
+    GTEST_SKIP() << "the test model has a chat template (the synthetic fallback?); stories260K has none";
   const char* opts = R"("stream":false,"options":{"num_predict":8,"temperature":0})";
   auto [s1, templated] = Do("POST", "/api/generate", std::string(R"({"model":"tiny","prompt":"Once upon a time",)") + opts + "}");
   auto [s2, raw] = Do("POST", "/api/generate", std::string(R"({"model":"tiny","prompt":"Once upon a time","raw":true,)") + opts + "}");
