@@ -69,7 +69,7 @@ TEST_F(ServerE2ETest, BadInputWithCurl) {
   struct Case { std::string method, path, body; int status; const char* needle; };
   std::vector<Case> cases = {
       {"POST", "/api/chat", "{\"model\":", 400, "not valid JSON"},
-      {"POST", "/api/chat", R"({"model":"tiny","messages":[]})", 400, "empty"},
+      {"POST", "/api/chat", R"({"model":"tiny","messages":[]})", 200, "\"load\""},  // api.md: loads the model
       {"POST", "/api/chat", R"({"model":"tiny","messages":"hello"})", 400, "must be an array"},
       {"POST", "/api/generate", R"({"model":"nope","prompt":"x"})", 404, "'nope' not found"},
       {"POST", "/api/generate", R"({"model":"tiny","prompt":"x","options":{"num_predict":1000000000}})", 400, "num_predict"},
@@ -77,7 +77,7 @@ TEST_F(ServerE2ETest, BadInputWithCurl) {
       {"POST", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"n":4})", 501, "n = 1"},
       {"POST", "/api/pull", R"({"model":"llama3"})", 501, "not supported"},
       {"POST", "/api/create", R"({"model":"x"})", 501, "not supported"},
-      {"POST", "/api/embed", R"({"model":"tiny","input":"x"})", 501, "not supported"},
+      {"POST", "/api/embed", R"({"model":"tiny","input":"x"})", 501, "embeddings are not served"},
       {"DELETE", "/api/delete", R"({"model":"tiny"})", 501, "not supported"},
       {"GET", "/api/nope", "", 404, "no route"},
       {"POST", "/api/chat", std::string(100000, ' '), 413, "limit of 65536 bytes"},
@@ -203,9 +203,9 @@ TEST_F(ServerE2ETest, StreamingWithCurl) {
   auto [s2, sse] = Curl("POST", "/v1/chat/completions", R"({"model":"tiny","stream":true,"max_tokens":8,"messages":[{"role":"user","content":"Hi"}]})");
   ASSERT_EQ(s2, 200) << sse;
   EXPECT_NE(sse.find("data: [DONE]"), std::string::npos) << sse;
-  // A prompt too long for its num_ctx: 400 naming both numbers.
-  auto [s3, err] = Curl("POST", "/api/generate", R"({"model":"tiny","raw":true,"prompt":")" + std::string(400, 'a') +
-                                                     R"(","options":{"num_ctx":32}})");
+  // A prompt too long for its num_ctx with truncate:false: 400 naming both numbers (truncated otherwise).
+  auto [s3, err] = Curl("POST", "/api/generate", R"({"model":"tiny","raw":true,"truncate":false,"prompt":")" +
+                                                     std::string(400, 'a') + R"(","options":{"num_ctx":32}})");
   EXPECT_EQ(s3, 400) << err;
   EXPECT_NE(err.find("num_ctx is 32"), std::string::npos) << err;
 }
