@@ -200,6 +200,8 @@ std::vector<RouteCase> RouteCases() {
       {"api.md Pull a Model — not served", "POST", "/api/pull", R"({"model":"llama3.2"})", 501, error},
       {"api.md Push a Model — not served", "POST", "/api/push", R"({"model":"x/y"})", 501, error},
       {"api.md Push a Blob — not served", "POST", "/api/blobs/sha256:00", "x", 501, error},
+      {"api.md Check if a Blob Exists: 404 when it does not (no blob store here)", "HEAD", "/api/blobs/sha256:00", "",
+       404, {}},
       {"api.md Generate Embeddings — not served", "POST", "/api/embed", R"({"model":"tiny","input":"a"})", 501,
        error},
       {"api.md Generate Embedding (deprecated) — not served", "POST", "/api/embeddings",
