@@ -128,7 +128,8 @@ int RunRemoteChat(const ApiClient& client, const ChatReplOptions& o) {
     }
     auto a = Answer(client, o, json::array({{{"role", "user"}, {"content", prompt}}}));
     std::fputc('\n', stdout);
-    if (!a.ok() && a.status().code() != StatusCode::kCancelled) {
+    if (!a.ok() && a.status().code() == StatusCode::kCancelled) return 130;  // Ctrl-C, as a shell reports it
+    if (!a.ok()) {
       std::cerr << "Error: " << a.status().message() << "\n";
       return 1;
     }
