@@ -137,6 +137,7 @@ std::vector<RouteCase> RouteCases() {
   const std::vector<Field> usage = {{"/usage/prompt_tokens", T::kInt}, {"/usage/completion_tokens", T::kInt},
                                     {"/usage/total_tokens", T::kInt}};
   std::vector<Field> oa_chat = {{"/id", T::kString},
+                                {"/system_fingerprint", T::kString},
                                 {"/object", T::kString},
                                 {"/created", T::kInt},
                                 {"/model", T::kString},
@@ -147,6 +148,7 @@ std::vector<RouteCase> RouteCases() {
                                 {"/choices/0/finish_reason", T::kString}};
   oa_chat.insert(oa_chat.end(), usage.begin(), usage.end());
   std::vector<Field> oa_completion = {{"/id", T::kString},         {"/object", T::kString},
+                                      {"/system_fingerprint", T::kString},
                                       {"/created", T::kInt},       {"/model", T::kString},
                                       {"/choices/0/text", T::kString}, {"/choices/0/index", T::kInt},
                                       {"/choices/0/finish_reason", T::kString}};
@@ -255,6 +257,69 @@ TEST_F(ConformanceTest, EveryRouteAnswersWithTheDocumentedFieldsAndTypes) {
     EXPECT_EQ(ps["models"][0]["details"], t["details"]) << "ps and tags disagree on " << t["name"];
   }
   EXPECT_FALSE(ps["models"][0]["details"]["parameter_size"].get<std::string>().empty());
+}
+
+// Streams: Ollama NDJSON (api.md "A stream of JSON objects is returned", then the final object
+// with the statistics) and OpenAI SSE (chat.completion.chunk objects, then `data: [DONE]`; with
+// stream_options.include_usage a last chunk with empty choices and the usage).
+TEST_F(ConformanceTest, StreamsHaveTheDocumentedShape) {
+  StartConformanceServer();
+  REQUIRE_ENGINE();
+  auto cl = Client();
+  struct Ndjson {
+    const char* path;
+    const char* body;
+    std::vector<Field> chunk;
+  };
+  const Ndjson ndjson[] = {
+      {"/api/generate", R"({"model":"tiny","prompt":"Once upon a time","options":{"num_predict":6}})",
+       {{"/model", T::kString}, {"/created_at", T::kString}, {"/response", T::kString}, {"/done", T::kBool}}},
+      {"/api/chat", R"({"model":"tiny","messages":[{"role":"user","content":"Once upon a time"}],"options":{"num_predict":6}})",
+       {{"/model", T::kString}, {"/created_at", T::kString}, {"/message/role", T::kString},
+        {"/message/content", T::kString}, {"/done", T::kBool}}},
+  };
+  for (const Ndjson& n : ndjson) {
+    auto r = cl.Post(n.path, n.body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    std::vector<json> lines;
+    size_t start = 0;
+    for (size_t nl; (nl = r->body.find('\n', start)) != std::string::npos; start = nl + 1)
+      lines.push_back(json::parse(r->body.substr(start, nl - start), nullptr, false));
+    ASSERT_GE(lines.size(), 2u) << r->body;
+    for (size_t i = 0; i + 1 < lines.size(); ++i) {
+      ExpectShape(lines[i], n.chunk, std::string(n.path) + " chunk");
+      EXPECT_EQ(lines[i]["done"], false);
+    }
+    ExpectShape(lines.back(), kOllamaFinal, std::string(n.path) + " final");
+    EXPECT_EQ(lines.back()["done"], true);
+  }
+  auto r = cl.Post("/v1/chat/completions",
+                   R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"max_tokens":4,"stream":true,"stream_options":{"include_usage":true}})",
+                   "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  std::vector<std::string> events;
+  size_t start = 0;
+  for (size_t end; (end = r->body.find("\n\n", start)) != std::string::npos; start = end + 2)
+    events.push_back(r->body.substr(start, end - start));
+  ASSERT_GE(events.size(), 3u) << r->body;
+  EXPECT_EQ(events.back(), "data: [DONE]");
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    ASSERT_EQ(events[i].rfind("data: ", 0), 0u) << events[i];
+    json c = json::parse(events[i].substr(6), nullptr, false);
+    ExpectShape(c, {{"/id", T::kString}, {"/object", T::kString}, {"/created", T::kInt}, {"/model", T::kString},
+                    {"/choices", T::kArray}},
+                "SSE chunk");
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    if (i + 2 == events.size()) {
+      EXPECT_TRUE(c["choices"].empty()) << "include_usage: the last chunk has no choices";
+      ExpectShape(c, {{"/usage/prompt_tokens", T::kInt}, {"/usage/completion_tokens", T::kInt}}, "usage chunk");
+    } else {
+      ExpectShape(c, {{"/choices/0/delta", T::kObject}, {"/choices/0/index", T::kInt}}, "SSE chunk");
+    }
+  }
+  EXPECT_EQ(json::parse(events[0].substr(6))["choices"][0]["delta"]["role"], "assistant") << "first delta has the role";
 }
 
 struct FieldCase {
