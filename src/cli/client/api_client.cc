@@ -66,8 +66,16 @@ Result<ServerAddress> ParseServerAddress(const std::string& text) {
     if (t.rfind(scheme, 0) == 0) t = t.substr(std::string(scheme).size());
   if (auto slash = t.find('/'); slash != std::string::npos) t = t.substr(0, slash);
   if (t.empty()) return a;
+  if (t[0] == '[') {  // [::1] or [::1]:port
+    size_t close = t.find(']');
+    if (close == std::string::npos) return InvalidArgumentError("SWARMKV_HOST '" + text + "': unclosed '['");
+    std::string rest = t.substr(close + 1);
+    t = t.substr(1, close - 1);
+    if (!rest.empty()) t = "[" + t + "]" + rest;  // handled as host:port below, brackets stripped after
+  }
   size_t colon = t.rfind(':');
-  if (colon != std::string::npos && t.find(']') == std::string::npos && t.find(':') == colon) {
+  const bool bracketed = !t.empty() && t[0] == '[';
+  if (colon != std::string::npos && (bracketed || t.find(':') == colon)) {
     std::string port = t.substr(colon + 1);
     if (!port.empty()) {
       char* end = nullptr;
@@ -76,6 +84,7 @@ Result<ServerAddress> ParseServerAddress(const std::string& text) {
       a.port = static_cast<int>(p);
     }
     t = t.substr(0, colon);
+    if (bracketed) t = t.substr(1, t.size() - 2);
   }
   if (t == "0.0.0.0" || t.empty()) t = "127.0.0.1";  // the address a server listens on, reached locally
   a.host = t;

@@ -13,7 +13,8 @@ TEST(ApiClientTest, ParsesOllamaHostSpellings) {
   };
   for (const Case& c : {Case{"", "127.0.0.1", 11434}, Case{"localhost", "localhost", 11434},
                         Case{"10.0.0.2:8080", "10.0.0.2", 8080}, Case{"http://box:1234/", "box", 1234},
-                        Case{":9000", "127.0.0.1", 9000}, Case{"0.0.0.0", "127.0.0.1", 11434}}) {
+                        Case{":9000", "127.0.0.1", 9000}, Case{"0.0.0.0", "127.0.0.1", 11434},
+                        Case{"[::1]:8000", "::1", 8000}, Case{"[::1]", "::1", 11434}}) {
     auto a = ParseServerAddress(c.text);
     ASSERT_TRUE(a.ok()) << c.text;
     EXPECT_EQ(a->host, c.host) << c.text;
