@@ -43,7 +43,7 @@ TEST(CliTest, UsageErrorsExitTwoWithAMessage) {
 
 TEST(CliTest, EverySubcommandHasHelp) {
   for (const char* sub : {"serve", "swarm-bench", "run", "bench", "make-model", "inspect", "tokenize", "detokenize",
-                          "version"}) {
+                          "version", "list", "ps", "show", "stop"}) {
     Outcome h = Sh(std::string(sub) + " --help");
     EXPECT_EQ(h.code, 0) << sub << ": " << h.out;
     EXPECT_NE(h.out.find("Usage"), std::string::npos) << sub << ": " << h.out;
