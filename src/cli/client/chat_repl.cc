@@ -109,8 +109,8 @@ constexpr const char* kHelp =
 }  // namespace
 
 int RunRemoteChat(const ApiClient& client, const ChatReplOptions& o) {
-  SigintScope sigint;
   // Load the model first (Ollama's `run` does): an unknown or unservable model fails here, clearly.
+  // Ctrl-C during the load still ends the process (the handler below is not installed yet).
   json load = {{"model", o.model}};
   if (!o.keep_alive.empty()) load["keep_alive"] = o.keep_alive;
   auto loaded = client.Post("/api/generate", load);
@@ -119,6 +119,7 @@ int RunRemoteChat(const ApiClient& client, const ChatReplOptions& o) {
     return 1;
   }
 
+  SigintScope sigint;
   std::string prompt = o.prompt;
   const bool interactive = prompt.empty() && isatty(0);
   if (!interactive) {
