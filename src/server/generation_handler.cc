@@ -15,6 +15,7 @@
 #include "server/api_response.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
+#include "server/pin_service.h"
 
 namespace swarmkv {
 
@@ -198,6 +199,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   if (n_prompt >= num_ctx)
     return fail(InvalidArgumentError("the prompt is " + std::to_string(n_prompt) + " tokens but num_ctx is " +
                                      std::to_string(num_ctx) + ": no room left to generate (raise num_ctx or shorten the prompt)"));
+
+  if (pins_ != nullptr) pins_->CountHit(model.info().namespace_id, g->prompt_tokens);
 
   GenerationRequest gen;
   gen.model = entry->weights_path;

@@ -99,6 +99,17 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     if (pins_.erase(name) == 0) return NotFoundError("no pin named '" + name + "'");
     return Status::OK();
   }
+  // Blocks of 2 tokens, 1 KiB each, in a 1 MiB budget; a pin is resident as soon as it is made.
+  Result<KvPrefixState> PrefixState(const LoadedModel&, std::span<const int32_t>) override {
+    return KvPrefixState{2, 1024, 1 << 20, 0};
+  }
+  std::vector<KvPinState> PinStates() override {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<KvPinState> out;
+    for (const auto& [name, n] : pins_)
+      out.push_back({name, "0123456789abcdef0123456789abcdef", static_cast<int64_t>(n / 2 * 2), n / 2 * 1024});
+    return out;
+  }
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override {
     if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
