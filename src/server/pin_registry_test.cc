@@ -64,7 +64,7 @@ TEST(PinRegistryTest, BoundsAreEnforcedOnPut) {
 }
 
 TEST(PinRegistryTest, TamperedFilesAreClearErrors) {
-  PinRegistryOptions limits{.max_pins = 2, .max_tokens = 4, .max_name_bytes = 8, .max_file_bytes = 4096};
+  PinRegistryOptions limits{.max_pins = 2, .max_tokens = 4, .max_name_bytes = 12, .max_file_bytes = 4096};
   const std::string good = PinRegistry::Serialize({Rec("m", "p", 3)});
   ASSERT_TRUE(PinRegistry::Parse(good, limits).ok()) << good;
   struct Case {
@@ -78,7 +78,7 @@ TEST(PinRegistryTest, TamperedFilesAreClearErrors) {
       {R"({"format":"swarmkv-pins","version":1,"pins":{}})", "'pins' must be an array"},
       {R"({"format":"swarmkv-pins","version":1,"pins":[1]})", "record 0: not a JSON object"},
       {R"({"format":"swarmkv-pins","version":1,"pins":[{"name":"p","tokens":[1]}]})", "'model' is missing"},
-      {R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"m","name":"toolongname","tokens":[1]}]})", "'name' is 11 bytes"},
+      {R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"m","name":"averyveryverylongname","tokens":[1]}]})", "'name' is 21 bytes"},
       {R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"m","name":"p","tokens":[1,2,3,4,5]}]})", "5 tokens (limit 4)"},
       {R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"m","name":"p","tokens":[1,-2]}]})", "token 1 is not a token id"},
       {R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"m","name":"p","tokens":[1,4294967296]}]})", "token 1"},

@@ -186,7 +186,7 @@ TEST_F(PinsE2ETest, PinErrorsNameWhatIsWrong) {
   EXPECT_EQ(status, 400) << err.dump();
   const std::string msg = err.value("error", "");
   EXPECT_NE(msg.find("needs "), std::string::npos) << msg;
-  EXPECT_NE(msg.find("KV budget (--kv-memory) is 128.0 KiB"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("KV budget (--kv-memory) is 128.00 KiB"), std::string::npos) << msg;
   EXPECT_TRUE(Pins()["pins"].empty());
 
   auto [s404, body404] = Curl("POST", "/api/kv/pin", R"({"model":"nope","name":"x","prompt":"hello"})");
