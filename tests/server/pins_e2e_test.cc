@@ -246,6 +246,37 @@ TEST_F(PinsE2ETest, AgentsArrivingWhileAPinComputesComputeThePrefixOnce) {
   EXPECT_GE(reused, 10 * (n - 32));
 }
 
+// The pin keeps the KV, not the weights: with keep_alive 0 the model unloads once the preload is
+// done, the pinned blocks stay resident, and the next request (loading the model again) reuses them.
+TEST_F(PinsE2ETest, PinKeepsTheKvNotTheWeights) {
+  StartServer({"--keep-alive", "0"});
+  REQUIRE_ENGINE();
+  json pin = Pin(Context());
+  const int64_t n = pin.value("tokens", 0);
+  ASSERT_GT(n, 128) << pin.dump();
+  auto [ps_status, ps] = Curl("GET", "/api/ps");
+  EXPECT_EQ(json::parse(ps)["models"].size(), 0u) << ps;
+  json listed = Pins();
+  ASSERT_EQ(listed["pins"].size(), 1u);
+  EXPECT_EQ(listed["pins"][0]["resident_tokens"], n / 32 * 32) << listed.dump();
+  const Reply r = Complete(Context() + kTask);
+  EXPECT_GE(r.cached_tokens, n - 32);
+}
+
+// A pin registry someone else wrote badly: the server says so, moves it aside and serves.
+TEST_F(PinsE2ETest, ATamperedPinRegistryIsMovedAsideAndTheServerServes) {
+  ASSERT_TRUE(Env::Default()->CreateDirs(dir_ + "/kv").ok());
+  const std::string bad = R"({"format":"swarmkv-pins","version":1,"pins":[{"model":"tiny","name":"x","tokens":[1,-7]}]})";
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(dir_ + "/kv/pins.json", bad, false).ok());
+  StartServer();
+  REQUIRE_ENGINE();
+  EXPECT_TRUE(Pins()["pins"].empty());
+  EXPECT_NE(ServerLog().find("token 1 is not a token id"), std::string::npos) << ServerLog();
+  EXPECT_TRUE(Env::Default()->FileExists(dir_ + "/kv/pins.json.bad"));
+  json pin = Pin(Context());
+  EXPECT_GT(pin.value("tokens", 0), 128) << pin.dump();
+}
+
 // Ollama's warm-up: num_predict 0 computes the prompt's KV and answers with the counts, no text.
 TEST_F(PinsE2ETest, NumPredictZeroWarmsThePromptUp) {
   StartServer();
