@@ -107,6 +107,8 @@ void HttpServer::Wait() {
 }
 
 void HttpServer::Stop() {
+  // First: a handler waiting for a pin's preload wakes now, so the listener can join its workers.
+  if (pins_ != nullptr) pins_->Stop();
   if (http_) http_->stop();
 }
 

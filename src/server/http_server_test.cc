@@ -466,5 +466,26 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
   EXPECT_EQ(Json(Client().Get("/api/ps"))["models"].size(), 0u);
 }
 
+// A client that leaves a pin it asked for does not cancel it: the preload finishes and the pin
+// holds; asking again while it runs joins the same preload.
+TEST_F(HttpServerTest, PinOutlivesItsClient) {
+  StartServer(true);
+  backend_->prefill_ms = 600;
+  httplib::Client impatient("127.0.0.1", server_->port());
+  impatient.set_read_timeout(0, 100000);  // leaves after 100 ms
+  auto gone = impatient.Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})", "application/json");
+  EXPECT_FALSE(gone) << "the client should have timed out";
+  // The same pin again joins the running preload (no second job); another prefix is a conflict.
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"zzzzzzzz","stream":true})")->status, 409);
+  auto joined = Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})");
+  ASSERT_EQ(joined->status, 200) << joined->body;
+  EXPECT_EQ(Json(joined)["computed"], 9);
+  EXPECT_EQ(backend_->cancels.load(), 0);
+  EXPECT_EQ(backend_->finished.load(), 1) << "one preload, joined by the second request";
+  auto pins = Json(Client().Get("/api/kv/pins"));
+  ASSERT_EQ(pins["pins"].size(), 1u);
+  EXPECT_EQ(pins["pins"][0]["state"], "resident");
+}
+
 }  // namespace
 }  // namespace swarmkv

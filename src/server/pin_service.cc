@@ -103,8 +103,10 @@ PinService::PinService(PinServiceOptions options, const ModelRegistry* registry,
   pins_ = std::move(PinRegistry::Open(memory_only)).value();  // no file: cannot fail
 }
 
-PinService::~PinService() {
-  std::shared_ptr<Job> running;
+PinService::~PinService() { Stop(); }
+
+void PinService::Stop() {
+  std::deque<std::shared_ptr<Job>> never_run;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -112,8 +114,13 @@ PinService::~PinService() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    never_run.swap(queue_);
+    jobs_.clear();
+  }
   // Jobs never started: their waiters learn the server is going away; their records stay.
-  for (auto& job : queue_)
+  for (auto& job : never_run)
     job->view->Update([](PinJob::State* s) {
       s->done = true;
       s->phase = "error";
@@ -164,8 +171,18 @@ void PinService::Start() {
 void PinService::Enqueue(std::shared_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_[job->key] = job;
-    queue_.push_back(std::move(job));
+    if (!stop_) {
+      jobs_[job->key] = job;
+      queue_.push_back(std::move(job));
+    }
+  }
+  if (job != nullptr) {  // stopped meanwhile: the record stays for the next start
+    job->view->Update([](PinJob::State* s) {
+      s->done = true;
+      s->phase = "error";
+      s->status = UnavailableError("the server is shutting down; the pin is restored at the next start");
+    });
+    return;
   }
   cv_.notify_all();
 }
@@ -238,6 +255,7 @@ Status PinService::Prepare(Job* job) {
     t.namespace_id = job->record.namespace_id;
     t.block_tokens = kv.block_tokens;
     t.tokens = std::make_shared<const std::vector<int32_t>>(job->record.tokens);
+    if (!job->from_registry) t.hits = 0;  // hits since pinned (a replaced pin starts again)
   }
   job->view->Update([&](PinJob::State* s) { s->total = n / kv.block_tokens * kv.block_tokens; });
   job->lease = std::move(lease);
@@ -384,8 +402,10 @@ std::vector<PinListing> PinService::List() {
       l.bytes = it->second.resident_bytes;
     }
     if (auto it = tracked_.find(key); it != tracked_.end()) l.hits = it->second.hits;
-    if (auto it = jobs_.find(key); it != jobs_.end()) {
-      l.phase = it->second->view->Snapshot().phase;
+    auto job = jobs_.find(key);
+    const PinJob::State st = job != jobs_.end() ? job->second->view->Snapshot() : PinJob::State{};
+    if (job != jobs_.end() && !st.done) {
+      l.phase = st.phase;
     } else {
       const int64_t whole = tracked_.count(key) && tracked_[key].block_tokens > 0
                                 ? static_cast<int64_t>(r.tokens.size()) / tracked_[key].block_tokens * tracked_[key].block_tokens

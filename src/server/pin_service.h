@@ -110,6 +110,9 @@ class PinService {
   // Opens the registry (a bad file is moved aside to <path>.bad with an error in the log, and the
   // service starts with no pins), starts the worker and queues the restore of unexpired pins.
   void Start();
+  // Cancels the running preload (its record stays: the next start restores it), fails queued ones
+  // and stops the worker; waiters wake. Idempotent; the destructor calls it.
+  void Stop();
 
   struct Spec {
     const ModelEntry* entry = nullptr;

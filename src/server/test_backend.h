@@ -62,6 +62,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   std::atomic<int> load_delay_ms{0};
   std::atomic<bool> reject_submits{false};  // Submit says ResourceExhausted (engine queue full)
   std::atomic<int> fail_after_tokens{-1};   // >= 0: OnFinish with an Internal error after this many
+  std::atomic<int> prefill_ms{0};           // each request's prompt takes this long (cancellable)
   std::string last_client_id;               // of the last Submit (guarded by mu_)
 
   ~ScriptedBackend() override {
@@ -139,6 +140,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
       stats.prompt_tokens_reused = std::min(stats.prompt_tokens, reuse_tokens);
       stats.finish_reason = "stop";
       Status status;
+      for (int t = 0; t < prefill_ms && !*cancel; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       for (int i = 0;; ++i) {
         if (fail_after_tokens >= 0 && i >= fail_after_tokens) {
           status = InternalError("forward pass failed: NaN in layer 3 logits");
