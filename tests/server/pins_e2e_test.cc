@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+
 #include "base/env.h"
 #include "server_fixture.h"
 
@@ -199,50 +201,75 @@ TEST_F(PinsE2ETest, PinErrorsNameWhatIsWrong) {
   EXPECT_EQ(Curl("POST", "/api/kv/pin", "{\"model\":\"tiny\",\"name\":\"a\\nb\",\"prompt\":\"hi\"}").first, 400);
 }
 
+// Ten agents sent while the pin's preload is half done (its streamed progress says so): they wait
+// for its blocks, so the context is computed once — by the pin — and each agent computes only its
+// own task. The built-in demo-shaped model (6 layers of SmolLM2-135M) on one thread makes a
+// 1,500-token preload (three engine steps) last long enough to be caught half done.
 TEST_F(PinsE2ETest, AgentsArrivingWhileAPinComputesComputeThePrefixOnce) {
-  StartServer({"--threads", "1"});
+  const std::string demo = dir_ + "/demo.gguf";
+  auto made = RunShell(ShellQuote(SWARMKV_BIN) + " make-model --shape smollm2-demo --type q8_0 --seed 1 -o " +
+                       ShellQuote(demo) + " 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.out;
+  StartServer({"--threads", "1", "--model", "demo=" + demo});
   REQUIRE_ENGINE();
-  const std::string ctx = Context(330);
+  const std::string ctx = Context(900);
   const double computed0 = Metric("swarmkv_prompt_tokens_computed_total");
   const double reused0 = Metric("swarmkv_prompt_tokens_reused_total");
-  // A streamed pin: the agents start as soon as it reports its preload.
-  std::thread pinner;
-  std::string pin_stream;
-  {
-    json body = {{"model", "tiny"}, {"name", "ctx"}, {"prompt", ctx}, {"stream", true}};
-    pinner = std::thread([&, b = body.dump()] { pin_stream = Curl("POST", "/api/kv/pin", b).second; });
-  }
-  ASSERT_TRUE(AwaitPins([](const json& p) { return p["pins"].size() == 1; }, 30000));
+
   std::vector<std::thread> agents;
   std::vector<Reply> replies(10);
-  for (int a = 0; a < 10; ++a)
-    agents.emplace_back([&, a] { replies[a] = Complete(ctx + " Task " + std::to_string(a) + "."); });
-  for (auto& t : agents) t.join();
-  pinner.join();
-  // The last line of the stream is the pin's outcome.
-  std::istringstream lines(pin_stream);
-  std::string line, last;
-  int progress_lines = 0;
-  while (std::getline(lines, line))
-    if (!line.empty()) {
-      last = line;
-      ++progress_lines;
+  auto fire_agents = [&] {
+    for (int a = 0; a < 10; ++a)
+      agents.emplace_back([&, a] {
+        json body = {{"model", "demo"}, {"prompt", ctx + " Task " + std::to_string(a) + "."}, {"max_tokens", 4},
+                     {"temperature", 0}};
+        auto [status, out] = Curl("POST", "/v1/completions", body.dump());
+        EXPECT_EQ(status, 200) << out;
+        json j = json::parse(out, nullptr, false);
+        if (j.is_discarded() || !j.contains("usage")) return;
+        replies[a].prompt_tokens = j["usage"]["prompt_tokens"];
+        replies[a].cached_tokens = j["usage"]["prompt_tokens_details"]["cached_tokens"];
+      });
+  };
+  httplib::Client client("127.0.0.1", port());
+  client.set_read_timeout(600, 0);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/api/kv/pin";
+  req.body = json{{"model", "demo"}, {"name", "ctx"}, {"prompt", ctx}, {"stream", true}}.dump();
+  req.set_header("Content-Type", "application/json");
+  std::string pending;
+  json outcome;
+  int64_t fired_at = -1, total = 0;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    pending.append(data, n);
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      json line = json::parse(pending.substr(0, nl), nullptr, false);
+      pending.erase(0, nl + 1);
+      if (line.is_discarded()) continue;
+      if (line["status"] == "computing" && fired_at < 0 && line["completed"].get<int64_t>() > 0 &&
+          line["completed"] < line["total"]) {
+        fired_at = line["completed"];
+        total = line["total"];
+        fire_agents();
+      }
+      if (line["status"] == "success" || line["status"] == "error") outcome = line;
     }
-  json outcome = json::parse(last, nullptr, false);
-  ASSERT_FALSE(outcome.is_discarded()) << pin_stream;
-  EXPECT_EQ(outcome["status"], "success") << pin_stream;
-  EXPECT_GE(progress_lines, 2) << pin_stream;
+    return true;
+  };
+  auto res = client.send(req);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  for (auto& t : agents) t.join();
+  ASSERT_EQ(outcome.value("status", ""), "success") << outcome.dump();
+  ASSERT_GT(fired_at, 0) << "the preload was never seen half done; the agents were not sent";
+  std::cerr << "agents sent with " << fired_at << " of " << total << " pinned tokens resident\n";
   const int64_t n = outcome["tokens"];
-  int64_t prompts = 0;
-  for (const Reply& r : replies) {
-    EXPECT_FALSE(r.text.empty());
-    prompts += r.prompt_tokens;
-  }
-  // The context once (by the pin or, had they come first, by one agent); each agent computes
-  // only its own task and the context's last partial block.
+  EXPECT_EQ(outcome["computed"].get<int64_t>() + outcome["reused"].get<int64_t>(), n) << outcome.dump();
+  for (const Reply& r : replies) EXPECT_GE(r.cached_tokens, n - 32) << "an agent recomputed the pinned context";
+  // The context once, by the pin; each agent only its task and the context's last partial block.
   const double computed = Metric("swarmkv_prompt_tokens_computed_total") - computed0;
   const double reused = Metric("swarmkv_prompt_tokens_reused_total") - reused0;
-  EXPECT_LE(computed, n + 10 * (32 + 8)) << "reused " << reused << " of " << prompts + n;
+  EXPECT_LE(computed, n + 10 * (32 + 8)) << "reused " << reused;
   EXPECT_GE(reused, 10 * (n - 32));
 }
 
