@@ -106,6 +106,7 @@ struct KvPrefixState {
   uint64_t block_bytes = 0;     // what one block of this model takes from the budget
   uint64_t budget_bytes = 0;    // the one KV budget (--kv-memory)
   int64_t resident_tokens = 0;  // leading whole blocks of the prefix in RAM now, in tokens
+  bool prefix_cache = true;     // false (--no-prefix-cache): no request would ever reuse it
 };
 // One named pin as the memory core holds it now.
 struct KvPinState {

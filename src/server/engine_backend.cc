@@ -249,6 +249,7 @@ Result<KvPrefixState> EngineBackend::PrefixState(const LoadedModel& model, std::
   out.block_bytes = SlotBytes(st, ns);
   out.budget_bytes = st.budget_bytes;
   out.resident_tokens = probe.cached_blocks * out.block_tokens;
+  out.prefix_cache = options_.prefix_cache;
   return out;
 }
 

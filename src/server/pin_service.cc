@@ -228,6 +228,8 @@ Status PinService::Prepare(Job* job) {
                                 rec.model + "' is " + std::to_string(ctx) + " tokens");
   SKV_ASSIGN_OR_RETURN(KvPrefixState kv, backend_->PrefixState(model, rec.tokens));
   if (kv.block_tokens <= 0) return InternalError("pin: the backend reports no KV block size");
+  if (!kv.prefix_cache)
+    return FailedPreconditionError("this server runs with --no-prefix-cache: no request would reuse a pinned prefix");
   if (n < kv.block_tokens)
     return InvalidArgumentError("the prefix to pin is " + std::to_string(n) + " tokens, shorter than one KV block (" +
                                 std::to_string(kv.block_tokens) + " tokens): a pin keeps whole blocks only");

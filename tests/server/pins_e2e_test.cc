@@ -199,6 +199,13 @@ TEST_F(PinsE2ETest, PinErrorsNameWhatIsWrong) {
   EXPECT_EQ(Curl("POST", "/api/kv/pin", R"({"model":"tiny","name":"x","prompt":"hi"})").first, 400)
       << "shorter than one block";
   EXPECT_EQ(Curl("POST", "/api/kv/pin", "{\"model\":\"tiny\",\"name\":\"a\\nb\",\"prompt\":\"hi\"}").first, 400);
+
+  // Without the prefix cache nothing would ever reuse a pin: refused, saying why.
+  ASSERT_TRUE(server_->Stop(20000).ok());
+  StartServer({"--no-prefix-cache"});
+  json off = Pin(Context(), "off", &status);
+  EXPECT_EQ(status, 409) << off.dump();
+  EXPECT_NE(off.value("error", "").find("--no-prefix-cache"), std::string::npos) << off.dump();
 }
 
 // Ten agents sent while the pin's preload is half done (its streamed progress says so): they wait
