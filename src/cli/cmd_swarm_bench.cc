@@ -5,6 +5,9 @@
 //   shared           N agents at once, same shared context + own task, prefix cache on
 //   no_prefix_cache  the same N agents with --no-prefix-cache: what Ollama/llama.cpp pay today
 //   after_restart    the shared server restarted (same disk tier), one more agent: TTFT from disk
+// --pin: in each mode with the prefix cache the shared context is pinned first (the server
+// preloads it; after a restart it restores the pin from disk) and the agents start once it is
+// resident; the table shows the pin's time and whether the agents' prompts were restored or reused.
 // Writes swarm-bench.json and swarm-bench.svg into --out and prints a table; the JSON has one
 // object per mode plus the ratios the project tracks ("checks"). It measures, it does not fail
 // on slow numbers: only a failed request or server makes the exit code non-zero.
@@ -50,6 +53,7 @@ struct SwarmOptions {
   int threads = 0;
   uint64_t seed = 1;
   std::string modes = "one_agent,shared,no_prefix_cache,after_restart";
+  bool pin = false;  // pin the shared context before the agents start (modes with the prefix cache)
 };
 
 std::string SelfExe() {
@@ -130,14 +134,42 @@ class Swarm {
     return server->Start(so);
   }
 
+  // --pin: pins the shared context as the agents' chat renders it (a system message) and waits
+  // until it is resident. After a restart the server is already restoring it; asking again joins.
+  void PinContext(ServerProcess* server, ModeResult* r) {
+    const nlohmann::json body = {{"model", "swarm"},
+                                 {"name", "swarm-context"},
+                                 {"messages", {{{"role", "system"}, {"content", context_}}}},
+                                 {"ttl", "1h"}};
+    const auto start = std::chrono::steady_clock::now();
+    auto out = HttpPost(server->port(), "/api/kv/pin", body.dump());
+    r->pin.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!out.ok()) {
+      r->errors.push_back("pin: " + out.status().ToString());
+      return;
+    }
+    const nlohmann::json j = nlohmann::json::parse(*out, nullptr, false);
+    if (j.is_discarded() || !j.contains("tokens")) {
+      r->errors.push_back("pin: unexpected answer " + *out);
+      return;
+    }
+    r->pin.done = true;
+    r->pin.tokens = j.value("tokens", int64_t{0});
+    r->pin.reused = j.value("reused", int64_t{0});
+    r->pin.restored = j.value("restored", int64_t{0});
+    r->pin.computed = j.value("computed", int64_t{0});
+  }
+
   // Runs `spec.agents` agents at once against `server` and measures them.
   ModeResult RunAgents(ServerProcess* server, const ModeSpec& spec) {
     ModeResult r;
     r.name = spec.name;
     r.agents = spec.agents;
+    if (opts_.pin && spec.prefix_cache) PinContext(server, &r);
     auto before = HttpGet(server->port(), "/metrics");
     double computed0 = before.ok() ? PrometheusValue(*before, "swarmkv_prompt_tokens_computed_total") : 0;
     double reused0 = before.ok() ? PrometheusValue(*before, "swarmkv_prompt_tokens_reused_total") : 0;
+    double restored0 = before.ok() ? PrometheusValue(*before, "swarmkv_kv_restored_tokens_total") : 0;
 
     std::atomic<bool> sampling{true};
     std::atomic<uint64_t> peak_kv{0};
@@ -187,6 +219,8 @@ class Swarm {
           static_cast<int64_t>(PrometheusValue(*after, "swarmkv_prompt_tokens_computed_total") - computed0);
       r.prompt_tokens_reused =
           static_cast<int64_t>(PrometheusValue(*after, "swarmkv_prompt_tokens_reused_total") - reused0);
+      r.prompt_tokens_restored =
+          static_cast<int64_t>(PrometheusValue(*after, "swarmkv_kv_restored_tokens_total") - restored0);
     } else {
       r.errors.push_back("metrics: " + after.status().ToString());
     }
@@ -317,7 +351,8 @@ int RunSwarmBench(SwarmOptions opts) {
                         {"model", model},
                         {"kv_memory", opts.kv_memory},
                         {"kv_type", opts.kv_type},
-                        {"threads", opts.threads}}}};
+                        {"threads", opts.threads},
+                        {"pin", opts.pin}}}};
   bool failed = false;
   for (const auto& m : *modes) {
     j[m.name] = m.ToJson();
@@ -359,6 +394,9 @@ CommandRegistrar reg("swarm-bench",
                        app.add_option("-t,--threads", o->threads, "Server threads (default: physical cores)");
                        app.add_option("--seed", o->seed, "Workload seed");
                        app.add_option("--modes", o->modes, "Comma-separated subset of one_agent,shared,no_prefix_cache,after_restart");
+                       app.add_flag("--pin", o->pin,
+                                    "Pin the shared context (POST /api/kv/pin, until resident) before the agents "
+                                    "start, in every mode with the prefix cache; the table shows the pin's time");
                        return [o] { return RunSwarmBench(*o); };
                      });
 

@@ -38,11 +38,15 @@ struct GenerationRequest {
   std::string model;                   // registry name or path, resolved by the service
   std::vector<int32_t> prompt_tokens;  // BOS included when the model wants one
   SamplingParams sampling;
-  int32_t max_new_tokens = -1;         // -1: until EOS/stop or the context is full
+  int32_t max_new_tokens = -1;         // -1: until EOS/stop or the context is full; 0: prefill
+                                       // only (the prompt's KV is computed, nothing is sampled)
   int32_t num_ctx = 0;                 // 0: the model's default context for this server
   std::vector<std::string> stop;       // stop strings, matched on the generated text
   bool ignore_eos = false;
   std::string client_id;               // fairness key (connection, API key, agent)
+  // Background work (a pin's preload): its prefill chunks take only what interactive sequences
+  // leave of a step, so it never delays their decode by more than the step it shares with them.
+  bool background = false;
 };
 
 struct GenerationStats {

@@ -65,7 +65,8 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
   if (num_ctx <= 0 || num_ctx > model_ctx) num_ctx = model_ctx;  // NOTE: never beyond what the model was trained for
   const int64_t prompt_size = static_cast<int64_t>(request.prompt_tokens.size());
   if (prompt_size == 0) return InvalidArgumentError("generation: the prompt has no tokens");
-  if (prompt_size >= num_ctx)
+  const bool prefill_only = request.max_new_tokens == 0;
+  if (prompt_size > num_ctx || (prompt_size == num_ctx && !prefill_only))
     return InvalidArgumentError("generation: the prompt has " + std::to_string(prompt_size) +
                                 " tokens but the context is " + std::to_string(num_ctx) +
                                 " tokens (at least one must be left to generate)");
@@ -76,9 +77,9 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
       return InvalidArgumentError("generation: prompt token " + std::to_string(i) + " is " + std::to_string(t) +
                                   ", outside the vocabulary [0, " + std::to_string(vocab) + ")");
   }
-  if (request.max_new_tokens == 0 || request.max_new_tokens < -1)
+  if (request.max_new_tokens < -1)
     return InvalidArgumentError("generation: max_new_tokens " + std::to_string(request.max_new_tokens) +
-                                " must be >= 1 or -1 (until EOS or the context is full)");
+                                " must be >= 0 (0: prefill only) or -1 (until EOS or the context is full)");
 
   auto seq = std::make_unique<Sequence>();
   if (!request.sampling.has_seed) {
@@ -198,6 +199,7 @@ void Scheduler::Loop() {
       Sequence* s = owners[i];
       s->length += span.num_tokens;
       if (span.want_logits) HandleLogits(s, output_.Row(row++));
+      else if (s->request.max_new_tokens == 0 && !s->prefilling()) FinishPrefillOnly(s);
     }
     ReapFinished();
   }
@@ -267,16 +269,26 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Sequence*>* owners) {
     owners->push_back(s.get());
     --budget;
   }
-  // Then prefill chunks, oldest admission first, within what is left of the budget.
-  for (auto& s : running_) {
-    if (budget == 0) break;
-    if (s->finished || !s->open || !s->prefilling()) continue;
-    const int64_t n = std::min<int64_t>(s->prompt_size - s->length, budget);
-    const bool last = s->length + n == s->prompt_size;
-    batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n), last);
-    owners->push_back(s.get());
-    budget -= static_cast<int32_t>(n);
+  // Then prefill chunks, oldest admission first, within what is left of the budget; background
+  // (preload) sequences only after every interactive one. A prefill-only sequence wants no logits.
+  for (const bool background : {false, true}) {
+    for (auto& s : running_) {
+      if (budget == 0) break;
+      if (s->finished || !s->open || !s->prefilling() || s->request.background != background) continue;
+      const int64_t n = std::min<int64_t>(s->prompt_size - s->length, budget);
+      const bool last = s->length + n == s->prompt_size;
+      batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n),
+                 last && s->request.max_new_tokens != 0);
+      owners->push_back(s.get());
+      budget -= static_cast<int32_t>(n);
+    }
   }
+}
+
+void Scheduler::FinishPrefillOnly(Sequence* s) {
+  // Its KV is committed (sealed blocks stay cached when Finish closes the slot); nothing to sample.
+  s->stats.prefill_ns = MonotonicNanos() - s->admit_ns;
+  Finish(s, Status::OK(), "length");
 }
 
 void Scheduler::HandleLogits(Sequence* s, std::span<const float> logits) {

@@ -5,6 +5,10 @@
 // `max_step_tokens` tokens — first one decode token for every running sequence, then prefill
 // chunks of the sequences still reading their prompt, oldest first — run it, sample, stream.
 //
+// Prefill-only requests (max_new_tokens 0: Ollama's num_predict 0 warm-up, a pin's preload) take
+// the same path and finish ("length") once their whole prompt is committed, sampling nothing.
+// Background requests (GenerationRequest::background) get prefill rows only after interactive ones.
+//
 // Prefix-aware admission: a request whose prompt shares at least `prefix_wait_min_tokens` with a
 // sequence that is prefilling that shared part right now waits (holding no runner slot) until the
 // other has computed it, then attaches it from the cache — N agents sent at the same instant with
@@ -81,6 +85,7 @@ class Scheduler final : public GenerationService {
   bool ShouldWaitForPrefix(const Sequence& s) const;
   void BuildStep(StepBatch* batch, std::vector<Sequence*>* owners);
   void HandleLogits(Sequence* seq, std::span<const float> logits);
+  void FinishPrefillOnly(Sequence* seq);  // max_new_tokens 0: the whole prompt is committed
   void Finish(Sequence* seq, const Status& status, const std::string& reason);
   void ReapFinished();
 

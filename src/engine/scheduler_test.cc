@@ -306,7 +306,7 @@ TEST(SchedulerTest, SubmitRejectsBadRequestsWithClearErrors) {
   EXPECT_FALSE(s->Submit(Req({}, 4), c).ok());
   EXPECT_FALSE(s->Submit(Req({1, 2, kVocab}, 4), c).ok());
   EXPECT_FALSE(s->Submit(Req({1, 2, -1}, 4), c).ok());
-  EXPECT_FALSE(s->Submit(Req({1, 2}, 0), c).ok());
+  EXPECT_FALSE(s->Submit(Req({1, 2}, -2), c).ok());
   EXPECT_FALSE(s->Submit(Req({1, 2}, 4, -0.5f), c).ok());
   EXPECT_FALSE(s->Submit(Req({1, 2}, 4), nullptr).ok());
   EXPECT_FALSE(c->Wait(0)) << "a rejected request must get no callback";
@@ -315,6 +315,66 @@ TEST(SchedulerTest, SubmitRejectsBadRequestsWithClearErrors) {
   bad.max_step_tokens = 0;
   EXPECT_FALSE(Scheduler::Create(runner, bad).ok());
   EXPECT_FALSE(Scheduler::Create(nullptr, SchedulerOptions()).ok());
+}
+
+// max_new_tokens 0 (a warm-up, a pin's preload): the whole prompt is computed and committed, nothing
+// is sampled, and the next request with that prompt attaches it and answers as if computed itself.
+TEST(SchedulerTest, PrefillOnlyComputesThePromptAndSamplesNothing) {
+  auto runner = std::make_shared<ToyRunner>(64);
+  auto s = Make(runner, 16);
+  auto ref = RunOne(*Make(std::make_shared<ToyRunner>(), 16), Req(Prompt(37, 3), 6));
+  GenerationRequest warm = Req(Prompt(37, 3), 0);
+  warm.background = true;
+  auto w = RunOne(*s, warm);
+  ASSERT_TRUE(w->status.ok()) << w->status.ToString();
+  EXPECT_TRUE(w->tokens.empty());
+  EXPECT_EQ(w->stats.generated_tokens, 0);
+  EXPECT_EQ(w->stats.finish_reason, "length");
+  EXPECT_EQ(w->stats.prompt_tokens, 37);
+  EXPECT_EQ(runner->computed(), 37);
+  auto after = RunOne(*s, Req(Prompt(37, 3), 6));
+  EXPECT_EQ(after->stats.prompt_tokens_reused, 36);
+  EXPECT_EQ(after->tokens, ref->tokens);
+  // A prefill-only prompt may fill the whole context (nothing is generated after it).
+  auto full = RunOne(*s, Req(Prompt(64, 4), 0));
+  EXPECT_TRUE(full->status.ok()) << full->status.ToString();
+  EXPECT_EQ(runner->open_slots(), 0);
+}
+
+// A background preload of a long context while an interactive request decodes: the interactive
+// answer is unchanged, and agents that arrive while the preload computes their prefix wait for it
+// instead of computing it again.
+TEST(SchedulerTest, BackgroundPreloadYieldsToInteractiveAndIsWaitedFor) {
+  constexpr int kPrefix = 96;
+  auto runner = std::make_shared<ToyRunner>();
+  auto s = Make(runner, 16, 8, 16);
+  auto ref = RunOne(*Make(std::make_shared<ToyRunner>(), 16), Req(Prompt(9, 7), 12));
+  runner->Hold(true);
+  auto interactive = std::make_shared<Collector>();
+  ASSERT_TRUE(s->Submit(Req(Prompt(9, 7), 12), interactive).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  GenerationRequest preload = Req(Prompt(kPrefix, 1), 0);
+  preload.background = true;
+  auto pre = std::make_shared<Collector>();
+  ASSERT_TRUE(s->Submit(preload, pre).ok());
+  std::vector<std::shared_ptr<Collector>> agents;
+  for (int a = 0; a < 3; ++a) {
+    std::vector<int32_t> p = Prompt(kPrefix, 1);
+    for (int i = 0; i < 5; ++i) p.push_back((a * 5 + i * 3) % (kVocab - 1));
+    agents.push_back(std::make_shared<Collector>());
+    ASSERT_TRUE(s->Submit(Req(p, 3), agents.back()).ok());
+  }
+  runner->Hold(false);
+  ASSERT_TRUE(interactive->Wait());
+  ASSERT_TRUE(pre->Wait());
+  EXPECT_EQ(interactive->tokens, ref->tokens);
+  int64_t reused = 0;
+  for (auto& a : agents) {
+    ASSERT_TRUE(a->Wait());
+    reused += a->stats.prompt_tokens_reused;
+  }
+  EXPECT_EQ(reused, 3 * kPrefix) << "agents must attach the preloaded context, not compute it again";
+  EXPECT_EQ(runner->computed(), 9 + 11 + kPrefix + 3 * (5 + 2));
 }
 
 TEST(SchedulerTest, EosStopsUnlessIgnored) {

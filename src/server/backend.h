@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +100,22 @@ struct KvSnapshot {
   uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
 };
 
+// The KV of a token prefix on one loaded model, as pins (server/pin_service.h) plan with it.
+struct KvPrefixState {
+  int64_t block_tokens = 0;     // tokens per KV block: only whole blocks are kept by a pin
+  uint64_t block_bytes = 0;     // what one block of this model takes from the budget
+  uint64_t budget_bytes = 0;    // the one KV budget (--kv-memory)
+  int64_t resident_tokens = 0;  // leading whole blocks of the prefix in RAM now, in tokens
+  bool prefix_cache = true;     // false (--no-prefix-cache): no request would ever reuse it
+};
+// One named pin as the memory core holds it now.
+struct KvPinState {
+  std::string key;              // the name given to Pin()
+  std::string namespace_id;
+  int64_t resident_tokens = 0;  // of its whole blocks, those in RAM now
+  uint64_t resident_bytes = 0;
+};
+
 class ServerBackend {
  public:
   virtual ~ServerBackend() = default;
@@ -111,6 +128,20 @@ class ServerBackend {
   virtual Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
                      int64_t ttl_ms) = 0;
   virtual Status Unpin(const std::string& name) = 0;
+  // Pins' view of the KV (defaults: a backend without KV accounting).
+  virtual Result<KvPrefixState> PrefixState(const LoadedModel& model, std::span<const int32_t> tokens) {
+    (void)model, (void)tokens;
+    return UnimplementedError("this backend keeps no KV");
+  }
+  // Brings back from the tiers below RAM what they hold of `tokens` beyond its RAM chain; returns
+  // the tokens restored (0 without tiers). Never fails: a tier problem means recomputing.
+  virtual int64_t RestorePrefix(const LoadedModel& model, std::span<const int32_t> tokens) {
+    (void)model, (void)tokens;
+    return 0;
+  }
+  virtual std::vector<KvPinState> PinStates() { return {}; }
+  // Where the pin registry lives (beside the disk tier); "" : pins are not persisted.
+  virtual std::string PinRegistryPath() const { return ""; }
 };
 
 }  // namespace swarmkv

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "base/env.h"
 #include "base/logging.h"
 #include "base/sysinfo.h"
 #include "base/thread_pool.h"
@@ -12,6 +13,7 @@
 #include "memory/kv_memory.h"
 #include "model/model.h"
 #include "server/kv_tiers.h"
+#include "tiers/disk_backend.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -63,7 +65,8 @@ class EngineBackend::FinishObserver final : public GenerationObserver {
   void set_id(RequestId id) { id_ = id; }
   bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
   void OnFinish(const Status& status, const GenerationStats& stats) override {
-    if (backend_->tiers_ != nullptr && stats.generated_tokens > 0)
+    // A prefill-only request (a pin's preload, num_predict 0) that ran to its end measured one too.
+    if (backend_->tiers_ != nullptr && (stats.generated_tokens > 0 || (status.ok() && stats.finish_reason == "length")))
       backend_->tiers_->OnPrefillMeasured(stats.prompt_tokens - stats.prompt_tokens_reused, stats.prefill_ns);
     inner_->OnFinish(status, stats);
     backend_->Forget(this);
@@ -227,5 +230,50 @@ Status EngineBackend::Pin(const LoadedModel& model, const std::string& name, con
 }
 
 Status EngineBackend::Unpin(const std::string& name) { return memory_->UnpinPrefix(name); }
+
+namespace {
+uint64_t SlotBytes(const MemoryStats& st, const Hash128& ns) {
+  for (const auto& n : st.namespaces)
+    if (n.id == ns) return n.slot_bytes;
+  return 0;
+}
+}  // namespace
+
+Result<KvPrefixState> EngineBackend::PrefixState(const LoadedModel& model, std::span<const int32_t> tokens) {
+  const Hash128 ns = static_cast<const EngineModel&>(model).runner->namespace_id();
+  SKV_ASSIGN_OR_RETURN(KvLayout layout, memory_->Layout(ns));
+  SKV_ASSIGN_OR_RETURN(PrefixProbe probe, memory_->ProbePrefix(ns, tokens, 0));
+  const MemoryStats st = memory_->Stats();
+  KvPrefixState out;
+  out.block_tokens = layout.shape().block_tokens;
+  out.block_bytes = SlotBytes(st, ns);
+  out.budget_bytes = st.budget_bytes;
+  out.resident_tokens = probe.cached_blocks * out.block_tokens;
+  out.prefix_cache = options_.prefix_cache;
+  return out;
+}
+
+int64_t EngineBackend::RestorePrefix(const LoadedModel& model, std::span<const int32_t> tokens) {
+  if (tiers_ == nullptr) return 0;
+  return tiers_->BeforeAdmission(static_cast<const EngineModel&>(model).runner->namespace_id(), tokens);
+}
+
+std::string EngineBackend::PinRegistryPath() const {
+  // Beside the disk tier's entries (its fan-out directories): the tier and its pins go together.
+  if (!options_.prefix_cache || options_.tiers.disk_dir == "off") return "";
+  return JoinPath(options_.tiers.disk_dir.empty() ? DefaultDiskTierDir() : options_.tiers.disk_dir, "pins.json");
+}
+
+std::vector<KvPinState> EngineBackend::PinStates() {
+  const MemoryStats st = memory_->Stats();
+  std::vector<KvPinState> out;
+  for (const PinInfo& p : memory_->ListPins()) {
+    auto layout = memory_->Layout(p.namespace_id);
+    const int64_t block_tokens = layout.ok() ? layout->shape().block_tokens : 1;
+    out.push_back({p.name, p.namespace_id.ToHex(), p.pinned_tokens,
+                   static_cast<uint64_t>(p.pinned_tokens / block_tokens) * SlotBytes(st, p.namespace_id)});
+  }
+  return out;
+}
 
 }  // namespace swarmkv

@@ -45,6 +45,10 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
              int64_t ttl_ms) override;
   Status Unpin(const std::string& name) override;
+  Result<KvPrefixState> PrefixState(const LoadedModel& model, std::span<const int32_t> tokens) override;
+  int64_t RestorePrefix(const LoadedModel& model, std::span<const int32_t> tokens) override;
+  std::vector<KvPinState> PinStates() override;
+  std::string PinRegistryPath() const override;
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
   void Cancel(RequestId id) override;

@@ -23,6 +23,7 @@
 #include "server/unsupported_fields.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
+#include "server/pin_service.h"
 
 namespace swarmkv {
 
@@ -318,6 +319,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   if (!tokens.ok()) return fail(tokens.status());
   g->prompt_tokens = std::move(tokens).value();
   if (g->prompt_tokens.empty()) return fail(InvalidArgumentError("the prompt is empty after tokenization"));
+
+  if (pins_ != nullptr) pins_->CountHit(model.info().namespace_id, g->prompt_tokens);
 
   GenerationRequest gen;
   gen.model = entry->weights_path;

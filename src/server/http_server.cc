@@ -9,6 +9,7 @@
 #include "base/sysinfo.h"
 #include "server/api_request.h"
 #include "server/api_response.h"
+#include "server/pin_service.h"
 
 namespace swarmkv {
 
@@ -68,15 +69,23 @@ json Details(const ModelEntry& e, const LoadedModelInfo* info, const GgufSummary
 
 HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
                        ServerBackend* backend, ServerMetrics* metrics)
-    : options_(std::move(options)), registry_(registry), models_(models), backend_(backend), metrics_(metrics) {}
+    : options_(std::move(options)), registry_(registry), models_(models), backend_(backend), metrics_(metrics) {
+  if (backend_ != nullptr) {
+    PinServiceOptions po;
+    po.registry.path = backend_->PinRegistryPath();
+    pins_ = std::make_unique<PinService>(po, registry_, models_, backend_, metrics_);
+  }
+}
 
 HttpServer::~HttpServer() {
   Stop();
   Wait();
+  pins_.reset();  // its jobs end (a running preload is cancelled) while models and backend live
 }
 
 Status HttpServer::Start() {
   if (http_) return FailedPreconditionError("HttpServer already started");
+  if (pins_ != nullptr) pins_->Start();  // pins of the last run are restored in the background
   http_ = std::make_unique<httplib::Server>();
   int threads = options_.worker_threads;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -105,6 +114,8 @@ void HttpServer::Wait() {
 }
 
 void HttpServer::Stop() {
+  // First: a handler waiting for a pin's preload wakes now, so the listener can join its workers.
+  if (pins_ != nullptr) pins_->Stop();
   if (http_) http_->stop();
 }
 
@@ -194,8 +205,10 @@ void HttpServer::RegisterRoutes() {
   }));
   s.Post("/api/show", timed("/api/show", [this](const auto& q, auto& r) { HandleShow(q, r); }));
   s.Get("/api/kv", timed("/api/kv", [this](const auto&, auto& r) { HandleKv(r); }));
-  s.Post("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandlePin(true, q, r); }));
-  s.Post("/api/kv/unpin", timed("/api/kv/unpin", [this](const auto& q, auto& r) { HandlePin(false, q, r); }));
+  s.Post("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandlePin(q, r); }));
+  s.Get("/api/kv/pins", timed("/api/kv/pins", [this](const auto&, auto& r) { HandlePins(r); }));
+  s.Post("/api/kv/unpin", timed("/api/kv/unpin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
+  s.Delete("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     metrics_->UpdateKv(backend_ ? backend_->Kv() : KvSnapshot{}, static_cast<int>(models_->Loaded().size()));
     r.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
@@ -347,59 +360,6 @@ void HttpServer::HandleKv(httplib::Response& res) {
             {"evictions", evictions},
             {"pinned_blocks", kv.pinned_blocks},
             {"most_shared_prefixes", shared}});
-}
-
-void HttpServer::HandlePin(bool pin, const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return SendError(res, false, 400, "request body is not a JSON object");
-  if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
-    return SendError(res, false, 400, "field 'name' (a non-empty string naming the pin) is required");
-  std::string name = body["name"];
-  if (backend_ == nullptr) return SendError(res, false, 503, "no engine in this server: nothing to pin");
-  if (!pin) {
-    Status s = backend_->Unpin(name);
-    if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
-    return SendJson(res, 200, {{"name", name}, {"unpinned", true}});
-  }
-  if (!body.contains("model") || !body["model"].is_string()) return SendError(res, false, 400, "field 'model' is required");
-  std::string model = body["model"];
-  const ModelEntry* e = registry_->Find(model);
-  if (e == nullptr) return SendError(res, false, 404, "model '" + model + "' not found");
-  int64_t ttl_ms = 3600 * 1000;
-  if (body.contains("ttl")) {
-    const json& t = body["ttl"];
-    if (t.is_number()) {
-      ttl_ms = static_cast<int64_t>(t.get<double>() * 1000);
-    } else if (t.is_string()) {
-      auto parsed = ParseKeepAliveMs(t.get<std::string>());
-      if (!parsed.ok()) return SendError(res, false, 400, "ttl: " + parsed.status().message());
-      ttl_ms = *parsed;
-    } else {
-      return SendError(res, false, 400, "field 'ttl' must be a duration string (\"1h\") or seconds");
-    }
-  }
-  auto lease = models_->Acquire(*e, std::nullopt);
-  if (!lease.ok()) return SendError(res, false, HttpStatusFor(lease.status()), lease.status().message());
-  std::vector<int32_t> tokens;
-  if (body.contains("prompt") && body["prompt"].is_string()) {
-    auto t = lease->model().Tokenize(body["prompt"].get<std::string>(), true);
-    if (!t.ok()) return SendError(res, false, HttpStatusFor(t.status()), t.status().message());
-    tokens = std::move(t).value();
-  } else if (body.contains("messages")) {
-    auto parsed = ParseApiRequest(ApiKind::kOllamaChat, json{{"model", model}, {"messages", body["messages"]}}.dump());
-    if (!parsed.ok()) return SendError(res, false, 400, parsed.status().message());
-    auto text = lease->model().RenderChat(parsed->messages);
-    if (!text.ok()) return SendError(res, false, HttpStatusFor(text.status()), text.status().message());
-    auto t = lease->model().Tokenize(*text, true);
-    if (!t.ok()) return SendError(res, false, HttpStatusFor(t.status()), t.status().message());
-    tokens = std::move(t).value();
-  } else {
-    return SendError(res, false, 400, "give the prefix to pin as 'prompt' (raw text) or 'messages' (a chat)");
-  }
-  Status s = backend_->Pin(lease->model(), name, tokens, ttl_ms);
-  if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
-  SendJson(res, 200, {{"name", name}, {"model", e->name}, {"tokens", tokens.size()},
-                      {"expires_at", ttl_ms < 0 ? "never" : Rfc3339FromUnixMs(NowUnixMs() + ttl_ms)}});
 }
 
 }  // namespace swarmkv

@@ -1,8 +1,8 @@
 // HttpServer: swarmkv's HTTP front end (cpp-httplib), Ollama- and OpenAI-compatible.
 //
 // Routes: POST /api/generate, /api/chat, /v1/chat/completions, /v1/completions (generation);
-// GET /api/tags, /api/ps, /api/version, /v1/models, /api/kv, /metrics; POST /api/show,
-// /api/kv/pin, /api/kv/unpin; out-of-scope Ollama endpoints (pull, push, create, copy, delete,
+// GET /api/tags, /api/ps, /api/version, /v1/models, /api/kv, /api/kv/pins, /metrics; POST /api/show,
+// /api/kv/pin, /api/kv/unpin, DELETE /api/kv/pin (server/pin_service.h); out-of-scope Ollama endpoints (pull, push, create, copy, delete,
 // embed, embeddings, blobs) answer 501 with a JSON error at once. Anything else: 404 JSON.
 //
 // Protection: loopback by default; a fixed pool of worker threads; read/write timeouts against
@@ -35,6 +35,8 @@ class Response;
 }  // namespace httplib
 
 namespace swarmkv {
+
+class PinService;
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
@@ -70,7 +72,10 @@ class HttpServer {
   void HandleGeneration(int kind, const httplib::Request& req, httplib::Response& res);
   void HandleShow(const httplib::Request& req, httplib::Response& res);
   void HandleKv(httplib::Response& res);
-  void HandlePin(bool pin, const httplib::Request& req, httplib::Response& res);
+  // KV pins (pin_handlers.cc).
+  void HandlePin(const httplib::Request& req, httplib::Response& res);
+  void HandleUnpin(const httplib::Request& req, httplib::Response& res);
+  void HandlePins(httplib::Response& res);
 
   // Constant after construction.
   const HttpServerOptions options_;
@@ -79,6 +84,7 @@ class HttpServer {
   ServerBackend* backend_;
   ServerMetrics* metrics_;
 
+  std::unique_ptr<PinService> pins_;  // null without a backend; stopped before the listener goes
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
   int port_ = 0;

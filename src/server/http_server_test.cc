@@ -422,7 +422,24 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
   auto pin = Post("/api/kv/pin", R"({"model":"tiny","name":"codebase","prompt":"abc","ttl":"10m"})");
   ASSERT_EQ(pin->status, 200) << pin->body;
   EXPECT_EQ(Json(pin)["tokens"], 4);
+  EXPECT_EQ(Json(pin)["computed"], 4);  // the preload ran through the generation service
+  EXPECT_EQ(Json(pin)["bytes"], 2048);
   EXPECT_EQ(backend_->pins(), 1u);
+  auto pins = Json(Client().Get("/api/kv/pins"));
+  ASSERT_EQ(pins["pins"].size(), 1u) << pins.dump();
+  EXPECT_EQ(pins["pins"][0]["model"], "tiny:latest");
+  EXPECT_EQ(pins["pins"][0]["resident_tokens"], 4);
+  EXPECT_EQ(pins["pins"][0]["state"], "resident");
+  // Streamed: NDJSON progress, then the outcome; names are per model (alias:v2 is another model).
+  auto streamed = Post("/api/kv/pin", R"({"model":"alias:v2","name":"codebase","prompt":"abcdef","stream":true})");
+  ASSERT_EQ(streamed->status, 200) << streamed->body;
+  EXPECT_EQ(streamed->get_header_value("Content-Type"), "application/x-ndjson");
+  const std::string last = streamed->body.substr(streamed->body.rfind('\n', streamed->body.size() - 2) + 1);
+  EXPECT_EQ(json::parse(last)["status"], "success") << streamed->body;
+  EXPECT_EQ(json::parse(last)["tokens"], 7) << streamed->body;
+  EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase"})")->status, 400) << "ambiguous without a model";
+  EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase","model":"alias:v2"})")->status, 200);
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"nope","name":"x","prompt":"abc"})")->status, 404);
   EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"x"})")->status, 400);
   EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase"})")->status, 200);
   EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"codebase"})")->status, 404);
@@ -430,7 +447,8 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
 
   EXPECT_EQ(Post("/api/chat", kChat)->status, 200);
   std::string m = Client().Get("/metrics")->body;
-  for (const char* want : {"swarmkv_prompt_tokens_computed_total 25\n", "swarmkv_prompt_tokens_reused_total 0\n",
+  // The chat's 25 prompt tokens + the pins' preloads: 4 + 7.
+  for (const char* want : {"swarmkv_prompt_tokens_computed_total 36\n", "swarmkv_kv_pin_preloads_total{result=\"done\"} 2\n", "swarmkv_prompt_tokens_reused_total 0\n",
                            "swarmkv_generated_tokens_total 5\n", "swarmkv_kv_bytes{tier=\"ram\"} 4096\n",
                            "swarmkv_kv_bytes{tier=\"redis\"} 0\n", "swarmkv_evictions_total{reason=\"budget\"} 0\n",
                            "swarmkv_requests_total{route=\"/api/chat\",code=\"200\"} 1\n",
@@ -445,6 +463,27 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
   EXPECT_EQ(un["done_reason"], "unload");
   for (int i = 0; i < 100 && !models_->Loaded().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(Json(Client().Get("/api/ps"))["models"].size(), 0u);
+}
+
+// A client that leaves a pin it asked for does not cancel it: the preload finishes and the pin
+// holds; asking again while it runs joins the same preload.
+TEST_F(HttpServerTest, PinOutlivesItsClient) {
+  StartServer(true);
+  backend_->prefill_ms = 600;
+  httplib::Client impatient("127.0.0.1", server_->port());
+  impatient.set_read_timeout(0, 100000);  // leaves after 100 ms
+  auto gone = impatient.Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})", "application/json");
+  EXPECT_FALSE(gone) << "the client should have timed out";
+  // The same pin again joins the running preload (no second job); another prefix is a conflict.
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"zzzzzzzz","stream":true})")->status, 409);
+  auto joined = Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})");
+  ASSERT_EQ(joined->status, 200) << joined->body;
+  EXPECT_EQ(Json(joined)["computed"], 9);
+  EXPECT_EQ(backend_->cancels.load(), 0);
+  EXPECT_EQ(backend_->finished.load(), 1) << "one preload, joined by the second request";
+  auto pins = Json(Client().Get("/api/kv/pins"));
+  ASSERT_EQ(pins["pins"].size(), 1u);
+  EXPECT_EQ(pins["pins"][0]["state"], "resident");
 }
 
 }  // namespace

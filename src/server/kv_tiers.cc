@@ -64,18 +64,19 @@ KvTiers::~KvTiers() {
   // stack_ goes now: the manager (its queue already drained or dropped) before the backends.
 }
 
-void KvTiers::BeforeAdmission(const Hash128& namespace_id, std::span<const int32_t> prompt) {
-  if (stack_.backends.empty() || prompt.empty()) return;
+int64_t KvTiers::BeforeAdmission(const Hash128& namespace_id, std::span<const int32_t> prompt) {
+  if (stack_.backends.empty() || prompt.empty()) return 0;
   auto r = RestorePrefix(*memory_, *stack_.manager, namespace_id, prompt);
   if (!r.ok()) {
     SKV_LOG(WARN) << "KV restore from the tiers failed (the prompt is recomputed): " << r.status().ToString();
-    return;
+    return 0;
   }
-  if (r->restored_blocks == 0) return;
+  if (r->restored_blocks == 0) return 0;
   auto layout = memory_->Layout(namespace_id);
   const uint64_t block_tokens = layout.ok() ? static_cast<uint64_t>(layout->shape().block_tokens) : 0;
   for (size_t i = 0; i < r->restored_by_tier.size() && i < stack_.backends.size(); ++i)
     restored_tokens_[i] += static_cast<uint64_t>(r->restored_by_tier[i]) * block_tokens;
+  return static_cast<int64_t>(r->restored_blocks) * static_cast<int64_t>(block_tokens);
 }
 
 void KvTiers::OnPrefillMeasured(int64_t tokens, int64_t nanos) {

@@ -49,8 +49,9 @@ class KvTiers {
   KvTiers(const KvTiers&) = delete;
   KvTiers& operator=(const KvTiers&) = delete;
 
-  // Restores what the tiers hold of `prompt` beyond RAM. Never fails: problems are logged.
-  void BeforeAdmission(const Hash128& namespace_id, std::span<const int32_t> prompt);
+  // Restores what the tiers hold of `prompt` beyond RAM; returns the tokens restored. Never
+  // fails: problems are logged.
+  int64_t BeforeAdmission(const Hash128& namespace_id, std::span<const int32_t> prompt);
   // A finished request's prefill: `tokens` computed in `nanos` (feeds the restore cost model).
   void OnPrefillMeasured(int64_t tokens, int64_t nanos);
   // Adds the tiers' usage rows and details to `kv`.

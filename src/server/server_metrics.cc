@@ -45,6 +45,9 @@ ServerMetrics::ServerMetrics() {
   models_loaded_ = registry_.AddGauge("swarmkv_models_loaded", "Models currently loaded")->Get();
   queue_rejections_ = registry_.AddCounter("swarmkv_queue_rejections_total",
                                            "Generation requests refused with 503 because the queue was full")->Get();
+  pin_preloads_ = registry_.AddCounter("swarmkv_kv_pin_preloads_total",
+                                       "KV pin preloads (prefill-only jobs) by result: done, cancelled, error",
+                                       {"result"});
   // These series exist from the start so scrapers see zeros, not absent series.
   evictions_->WithLabels({"budget"});
   for (const char* tier : {"ram", "disk", "redis"}) {
@@ -68,6 +71,14 @@ void ServerMetrics::OnGenerationFinished(const GenerationStats& stats) {
   prompt_computed_->Increment(stats.prompt_tokens - reused);
   generated_->Increment(stats.generated_tokens);
   generations_->WithLabels({stats.finish_reason.empty() ? "unknown" : stats.finish_reason})->Increment();
+}
+
+void ServerMetrics::OnPreloadFinished(const GenerationStats& stats) {
+  int32_t reused = std::min(stats.prompt_tokens_reused, stats.prompt_tokens);
+  prompt_reused_->Increment(reused);
+  prompt_computed_->Increment(stats.prompt_tokens - reused);
+  const std::string& r = stats.finish_reason;
+  pin_preloads_->WithLabels({r == "length" ? "done" : r == "cancelled" ? "cancelled" : "error"})->Increment();
 }
 
 void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {

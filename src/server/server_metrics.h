@@ -10,7 +10,7 @@
 // time_to_first_token_seconds, inter_token_latency_seconds, request_duration_seconds{route},
 // kv_bytes{tier}, kv_blocks{tier}, kv_budget_bytes, kv_committed_bytes,
 // evictions_total{reason}, kv_prefix_tokens_hit_total/computed_total (memory core's view),
-// models_loaded, queue_rejections_total; tiers below RAM: kv_restored_tokens_total{tier},
+// models_loaded, queue_rejections_total, kv_pin_preloads_total{result}; tiers below RAM: kv_restored_tokens_total{tier},
 // kv_tier_written_blocks_total{tier}, kv_tier_errors_total{tier,kind=write|unavailable|corrupt},
 // kv_tier_up{tier}, kv_writeback_queue_blocks, kv_writeback_queue_bytes,
 // kv_writeback_dropped_total, kv_restore_recompute_chosen_total.
@@ -35,6 +35,9 @@ class ServerMetrics {
   void OnFirstToken(double seconds_since_submit);
   void OnInterToken(double seconds);
   void OnGenerationFinished(const GenerationStats& stats);
+  // A pin's preload (a prefill-only job): its prompt tokens count as computed/reused like any
+  // request's, and swarmkv_kv_pin_preloads_total{result} counts it.
+  void OnPreloadFinished(const GenerationStats& stats);
   void OnQueueRejected();
   // Sets the KV gauges from the memory core's snapshot (called at scrape time).
   void UpdateKv(const KvSnapshot& kv, int models_loaded);
@@ -68,6 +71,7 @@ class ServerMetrics {
   Counter* restore_recompute_;
   Gauge* models_loaded_;
   Counter* queue_rejections_;
+  MetricsRegistry::Family<Counter>* pin_preloads_;
 };
 
 }  // namespace swarmkv

@@ -62,6 +62,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   std::atomic<int> load_delay_ms{0};
   std::atomic<bool> reject_submits{false};  // Submit says ResourceExhausted (engine queue full)
   std::atomic<int> fail_after_tokens{-1};   // >= 0: OnFinish with an Internal error after this many
+  std::atomic<int> prefill_ms{0};           // each request's prompt takes this long (cancellable)
   std::string last_client_id;               // of the last Submit (guarded by mu_)
 
   ~ScriptedBackend() override {
@@ -99,6 +100,17 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     if (pins_.erase(name) == 0) return NotFoundError("no pin named '" + name + "'");
     return Status::OK();
   }
+  // Blocks of 2 tokens, 1 KiB each, in a 1 MiB budget; a pin is resident as soon as it is made.
+  Result<KvPrefixState> PrefixState(const LoadedModel&, std::span<const int32_t>) override {
+    return KvPrefixState{2, 1024, 1 << 20, 0};
+  }
+  std::vector<KvPinState> PinStates() override {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<KvPinState> out;
+    for (const auto& [name, n] : pins_)
+      out.push_back({name, "0123456789abcdef0123456789abcdef", static_cast<int64_t>(n / 2 * 2), n / 2 * 1024});
+    return out;
+  }
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override {
     if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
@@ -128,6 +140,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
       stats.prompt_tokens_reused = std::min(stats.prompt_tokens, reuse_tokens);
       stats.finish_reason = "stop";
       Status status;
+      for (int t = 0; t < prefill_ms && !*cancel; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       for (int i = 0;; ++i) {
         if (fail_after_tokens >= 0 && i >= fail_after_tokens) {
           status = InternalError("forward pass failed: NaN in layer 3 logits");

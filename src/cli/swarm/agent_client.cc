@@ -97,6 +97,16 @@ Result<std::string> HttpGet(int port, const std::string& path) {
   return res->body;
 }
 
+Result<std::string> HttpPost(int port, const std::string& path, const std::string& body, int read_timeout_s) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(read_timeout_s, 0);
+  auto res = client.Post(path.c_str(), body, "application/json");
+  if (!res) return UnavailableError("POST " + path + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) return InternalError("POST " + path + ": HTTP " + std::to_string(res->status) + ": " + res->body);
+  return res->body;
+}
+
 double PrometheusValue(const std::string& text, const std::string& name, const std::string& label_filter) {
   std::istringstream in(text);
   std::string line;

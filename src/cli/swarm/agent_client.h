@@ -35,6 +35,9 @@ AgentResult RunAgent(int port, const AgentRequest& request);
 // GET path on 127.0.0.1:port; the body or an error.
 Result<std::string> HttpGet(int port, const std::string& path);
 
+// POST `body` (JSON) to path on 127.0.0.1:port; the body of a 200 answer or an error with the answer.
+Result<std::string> HttpPost(int port, const std::string& path, const std::string& body, int read_timeout_s = 3600);
+
 // The sum of all samples of a Prometheus series `name` whose labels contain every `label_filter`
 // (e.g. `tier="ram"`), or 0 when absent.
 double PrometheusValue(const std::string& text, const std::string& name, const std::string& label_filter = "");

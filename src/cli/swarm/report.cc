@@ -38,6 +38,11 @@ nlohmann::json ModeResult::ToJson() const {
       {"prompt_tokens", prompt_tokens},
       {"prompt_tokens_computed", prompt_tokens_computed},
       {"prompt_tokens_reused", prompt_tokens_reused},
+      {"prompt_tokens_restored", prompt_tokens_restored},
+      {"ttft_from", TtftSource(*this)},
+      {"pin", pin.done ? nlohmann::json{{"ms", pin.ms}, {"tokens", pin.tokens}, {"reused", pin.reused},
+                                         {"restored", pin.restored}, {"computed", pin.computed}}
+                       : nlohmann::json(nullptr)},
       {"generated_tokens", generated_tokens},
       {"ttft_ms", ttft_ms},
       {"ttft_ms_total", Sum(ttft_ms)},
@@ -50,19 +55,28 @@ nlohmann::json ModeResult::ToJson() const {
   };
 }
 
+std::string TtftSource(const ModeResult& m) {
+  if (m.prompt_tokens_restored > 0) return "restore";
+  return m.prompt_tokens_reused > 0 ? "reuse" : "compute";
+}
+
 std::string RenderTable(const std::vector<ModeResult>& modes) {
   std::ostringstream os;
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %6s %10s %10s %10s %10s %12s %12s %10s\n", "mode", "agents",
-                "computed", "reused", "ttft_max", "ttft_sum", "peak_kv", "peak_rss", "wall_s");
+  std::snprintf(line, sizeof line, "%-16s %6s %10s %10s %10s %10s %9s %12s %12s %10s\n", "mode", "agents",
+                "computed", "reused", "ttft_max", "ttft_sum", "ttft_from", "peak_kv", "peak_rss", "wall_s");
   os << line;
   for (const auto& m : modes) {
-    std::snprintf(line, sizeof line, "%-16s %6d %10lld %10lld %10s %10s %12s %12s %10s\n", m.name.c_str(),
+    std::snprintf(line, sizeof line, "%-16s %6d %10lld %10lld %10s %10s %9s %12s %12s %10s\n", m.name.c_str(),
                   m.agents, static_cast<long long>(m.prompt_tokens_computed),
                   static_cast<long long>(m.prompt_tokens_reused), (Fixed(Max(m.ttft_ms), 0) + "ms").c_str(),
-                  (Fixed(Sum(m.ttft_ms), 0) + "ms").c_str(), FormatBytes(m.peak_kv_bytes).c_str(),
+                  (Fixed(Sum(m.ttft_ms), 0) + "ms").c_str(), TtftSource(m).c_str(), FormatBytes(m.peak_kv_bytes).c_str(),
                   FormatBytes(m.peak_rss_bytes).c_str(), Fixed(m.wall_ms / 1000.0, 2).c_str());
     os << line;
+    if (m.pin.done)
+      os << "    pin: " << m.pin.tokens << " context tokens resident in " << Fixed(m.pin.ms, 0) << "ms (reused "
+         << m.pin.reused << ", restored " << m.pin.restored << ", computed " << m.pin.computed
+         << ") before the agents started\n";
     for (const auto& e : m.errors) os << "    error: " << e << "\n";
   }
   return os.str();

@@ -16,7 +16,14 @@ struct ModeResult {
   int64_t prompt_tokens = 0;           // sum over agents, as the server reported them
   int64_t prompt_tokens_computed = 0;  // from /metrics
   int64_t prompt_tokens_reused = 0;    // from /metrics
+  int64_t prompt_tokens_restored = 0;  // of the reused: brought back from a lower tier (/metrics)
   int64_t generated_tokens = 0;
+  // --pin: the shared context pinned (POST /api/kv/pin, waiting until resident) before the agents.
+  struct Pin {
+    bool done = false;
+    double ms = 0;  // request -> prefix resident
+    int64_t tokens = 0, reused = 0, restored = 0, computed = 0;
+  } pin;
   std::vector<double> ttft_ms;         // one per agent
   std::vector<double> total_ms;        // one per agent
   uint64_t peak_kv_bytes = 0;          // RAM tier, sampled during the run
@@ -27,6 +34,8 @@ struct ModeResult {
   nlohmann::json ToJson() const;
 };
 
+// Where the agents' prompts came from: "restore" (a lower tier), "reuse" (RAM), "compute".
+std::string TtftSource(const ModeResult& m);
 std::string RenderTable(const std::vector<ModeResult>& modes);
 std::string RenderSvg(const std::vector<ModeResult>& modes, const std::string& title);
 

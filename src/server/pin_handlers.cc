@@ -1,0 +1,207 @@
+// HttpServer's KV pin routes: POST /api/kv/pin (preload and keep), GET /api/kv/pins,
+// POST /api/kv/unpin and DELETE /api/kv/pin. The pin lifecycle itself is server/pin_service.h.
+//
+// POST /api/kv/pin {"model", "name", "prompt" | "messages", "ttl", "stream"}: the request is
+// validated here (clear 400/404 errors), the service validates sizes and starts the preload; then
+//   stream false (default): the answer comes when the prefix is resident — tokens, reused,
+//                           restored, computed, bytes, expires_at;
+//   stream true: NDJSON progress as Ollama's pull streams it, {"status": "restoring" |
+//                "computing", "completed", "total"}, then {"status": "success", ...the counts}
+//                or {"error": "..."}.
+// A client that leaves does not cancel the preload (the service owns the job).
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_request.h"
+#include "server/api_response.h"
+#include "server/http_server.h"
+#include "server/pin_service.h"
+
+namespace swarmkv {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxPinNameBytes = 256;
+
+void SendPinJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(DumpJson(body), "application/json; charset=utf-8");
+}
+
+int PinHttpStatus(const Status& s) {
+  return s.code() == StatusCode::kFailedPrecondition ? 409 : HttpStatusFor(s);
+}
+
+void SendPinError(httplib::Response& res, const Status& s) {
+  const int code = PinHttpStatus(s);
+  res.status = code;
+  res.set_content(ErrorBody(false, code, s.message()), "application/json; charset=utf-8");
+}
+
+std::string PinTime(int64_t unix_ms) {
+  if (unix_ms == 0) return "never";
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status CheckPinName(const std::string& name) {
+  if (name.empty()) return InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required");
+  if (name.size() > kMaxPinNameBytes)
+    return InvalidArgumentError("field 'name' is " + std::to_string(name.size()) + " bytes (at most " +
+                                std::to_string(kMaxPinNameBytes) + ")");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return InvalidArgumentError("field 'name' must not contain control characters");
+  return Status::OK();
+}
+
+// "ttl": seconds as a number, or a duration string ("1h", "30m"); negative: never expires.
+Result<int64_t> ParsePinTtlMs(const json& body) {
+  if (!body.contains("ttl")) return int64_t{3600 * 1000};
+  const json& t = body["ttl"];
+  int64_t ms = 0;
+  if (t.is_number()) {
+    const double secs = t.get<double>();
+    if (!(secs > -1e12 && secs < 1e12)) return InvalidArgumentError("field 'ttl' is out of range");
+    ms = static_cast<int64_t>(secs * 1000);
+  } else if (t.is_string()) {
+    auto parsed = ParseKeepAliveMs(t.get<std::string>());
+    if (!parsed.ok()) return InvalidArgumentError("ttl: " + parsed.status().message());
+    ms = *parsed;
+  } else {
+    return InvalidArgumentError("field 'ttl' must be a duration string (\"1h\") or seconds");
+  }
+  if (ms == 0) return InvalidArgumentError("field 'ttl' is 0: a pin must live for some time (negative: until unpinned)");
+  return ms < 0 ? int64_t{-1} : ms;
+}
+
+json OutcomeJson(const PinOutcome& o) {
+  return {{"name", o.name},         {"model", o.model},         {"tokens", o.tokens},
+          {"reused", o.reused},     {"restored", o.restored},   {"computed", o.computed},
+          {"bytes", o.bytes},       {"expires_at", PinTime(o.expires_unix_ms)}};
+}
+
+}  // namespace
+
+void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
+  if (!body.contains("name") || !body["name"].is_string())
+    return SendPinError(res, InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required"));
+  std::string name = body["name"];
+  if (Status s = CheckPinName(name); !s.ok()) return SendPinError(res, s);
+  if (!body.contains("model") || !body["model"].is_string()) return SendPinError(res, InvalidArgumentError("field 'model' is required"));
+  const std::string model = body["model"];
+  if (pins_ == nullptr) return SendPinError(res, UnavailableError("no engine in this server: nothing to pin"));
+  const ModelEntry* e = registry_->Find(model);
+  if (e == nullptr) return SendPinError(res, NotFoundError("model '" + model + "' not found"));
+  auto ttl_ms = ParsePinTtlMs(body);
+  if (!ttl_ms.ok()) return SendPinError(res, ttl_ms.status());
+  bool stream = false;
+  if (body.contains("stream")) {
+    if (!body["stream"].is_boolean()) return SendPinError(res, InvalidArgumentError("field 'stream' must be true or false"));
+    stream = body["stream"].get<bool>();
+  }
+  const bool has_prompt = body.contains("prompt"), has_messages = body.contains("messages");
+  if (has_prompt == has_messages)
+    return SendPinError(res, InvalidArgumentError("give the prefix to pin as 'prompt' (raw text) or 'messages' (a chat), one of them"));
+  if (has_prompt && !body["prompt"].is_string()) return SendPinError(res, InvalidArgumentError("field 'prompt' must be a string"));
+
+  // The prefix's tokens need the model's tokenizer: lease it (loading it if needed) for this.
+  auto lease = models_->Acquire(*e, std::nullopt);
+  if (!lease.ok()) return SendPinError(res, lease.status());
+  std::vector<int32_t> tokens;
+  if (has_prompt) {
+    auto t = lease->model().Tokenize(body["prompt"].get<std::string>(), true);
+    if (!t.ok()) return SendPinError(res, t.status());
+    tokens = std::move(t).value();
+  } else {
+    auto parsed = ParseApiRequest(ApiKind::kOllamaChat, json{{"model", model}, {"messages", body["messages"]}}.dump());
+    if (!parsed.ok()) return SendPinError(res, parsed.status());
+    auto text = lease->model().RenderChat(parsed->messages);
+    if (!text.ok()) return SendPinError(res, text.status());
+    auto t = lease->model().Tokenize(*text, true);
+    if (!t.ok()) return SendPinError(res, t.status());
+    tokens = std::move(t).value();
+  }
+  PinService::Spec spec;
+  spec.entry = e;
+  spec.name = name;
+  spec.tokens = std::move(tokens);
+  spec.ttl_ms = *ttl_ms;
+  auto job = pins_->Pin(std::move(spec));
+  lease->Release();  // the job holds its own lease until its preload ends
+  if (!job.ok()) return SendPinError(res, job.status());
+  std::shared_ptr<PinJob> j = *job;
+
+  if (!stream) {
+    // NOTE: cpp-httplib gives no way to notice a client that left; the wait is bounded by the job.
+    uint64_t version = 0;
+    PinJob::State st = j->Snapshot();
+    while (!st.done) st = j->Wait(&version, 1000);
+    if (!st.status.ok()) return SendPinError(res, st.status);
+    return SendPinJson(res, 200, OutcomeJson(st.outcome));
+  }
+  res.status = 200;
+  auto version = std::make_shared<uint64_t>(0);
+  res.set_chunked_content_provider("application/x-ndjson", [j, version](size_t, httplib::DataSink& sink) {
+    PinJob::State st = j->Wait(version.get(), 500);
+    if (!sink.is_writable()) return false;  // the client left: the job goes on without it
+    json line;
+    if (!st.done) {
+      line = {{"status", st.phase}, {"completed", st.completed}, {"total", st.total}};
+    } else if (st.status.ok()) {
+      line = OutcomeJson(st.outcome);
+      line["status"] = "success";
+    } else {
+      line = {{"status", "error"}, {"error", st.status.message()}};
+    }
+    const std::string out = NdjsonLine(line);
+    if (!sink.write(out.data(), out.size())) return false;
+    if (st.done) sink.done();
+    return true;
+  });
+}
+
+void HttpServer::HandleUnpin(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
+  if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
+    return SendPinError(res, InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required"));
+  const std::string name = body["name"];
+  std::string model;
+  if (body.contains("model")) {
+    if (!body["model"].is_string()) return SendPinError(res, InvalidArgumentError("field 'model' must be a string"));
+    model = body["model"];
+    if (registry_->Find(model) != nullptr) model = registry_->Find(model)->name;  // "m" -> "m:latest"
+  }
+  if (pins_ == nullptr) return SendPinError(res, UnavailableError("no engine in this server: nothing to pin"));
+  Status s = pins_->Unpin(model, name);
+  if (!s.ok()) return SendPinError(res, s);
+  SendPinJson(res, 200, {{"name", name}, {"unpinned", true}});
+}
+
+void HttpServer::HandlePins(httplib::Response& res) {
+  json pins = json::array();
+  if (pins_ != nullptr) {
+    for (const PinListing& l : pins_->List())
+      pins.push_back({{"name", l.record.name},
+                      {"model", l.record.model},
+                      {"tokens", l.record.tokens.size()},
+                      {"resident_tokens", l.resident_tokens},
+                      {"bytes", l.bytes},
+                      {"hits", l.hits},
+                      {"state", l.phase},
+                      {"created_at", PinTime(l.record.created_unix_ms)},
+                      {"expires_at", PinTime(l.record.expires_unix_ms)}});
+  }
+  SendPinJson(res, 200, {{"pins", pins}});
+}
+
+}  // namespace swarmkv
