@@ -43,6 +43,9 @@ struct GenerationRequest {
   std::vector<std::string> stop;       // stop strings, matched on the generated text
   bool ignore_eos = false;
   std::string client_id;               // fairness key (connection, API key, agent)
+  // Scheduling priority: higher is admitted first and preempted last; equal priorities are served
+  // in arrival order (FIFO). 0 for every HTTP request today.
+  int32_t priority = 0;
 };
 
 struct GenerationStats {
@@ -53,6 +56,8 @@ struct GenerationStats {
   int64_t prefill_ns = 0;            // admitted -> first token sampled
   int64_t decode_ns = 0;             // first token -> finish
   uint64_t seed = 0;                 // the seed actually used
+  int32_t preemptions = 0;           // times the scheduler paused it for memory (output unchanged)
+  int32_t tokens_recomputed = 0;     // tokens computed again after those pauses
   std::string finish_reason;         // "stop" (EOS or stop string), "length", "cancelled", "error"
 };
 
