@@ -425,7 +425,6 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Planned>* owners) {
       if (v == s) break;
     }
   }
-  for (Sequence* v : preempted) Preempt(v);
   // 3. The batch: every kept sequence's tokens, in priority order.
   for (size_t i = 0; i < running_.size(); ++i) {
     Sequence* s = running_[i].get();
