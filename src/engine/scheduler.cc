@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
@@ -27,6 +28,7 @@ struct Scheduler::Sequence {
   bool finished = false;
   bool admitted_once = false;       // left the queue at least once (stats.queued_ns is set)
   bool waited_for_memory = false;   // counted in memory_waits
+  bool restore_pending = false;     // preempted: before_resume not yet called for this pause
   // In running_ but neither open nor finished: waiting for another sequence to prefill its prefix.
   bool waiting() const { return !open && !finished; }
 
@@ -256,11 +258,9 @@ void Scheduler::Loop() {
       if (cancels.count(s->id) > 0) Finish(s.get(), Status::OK(), "cancelled");
     }
     ReapFinished();
-    Admit();
-    if (running_.empty()) continue;
-
     std::vector<Planned> owners;
     BuildStep(&batch_, &owners);
+    ReapFinished();
     if (batch_.spans.empty()) continue;
     RunStep(owners);
     ReapFinished();
@@ -272,15 +272,9 @@ void Scheduler::Loop() {
   running_.clear();
 }
 
-void Scheduler::Admit() {
-  // Waiters first, in priority order: those whose prefix is now computed attach it. Their KV is
-  // reserved with the step (and they are the first preempted when it does not fit).
-  for (auto& s : running_) {
-    if (s->waiting() && !ShouldWaitForPrefix(*s)) Open(s.get());
-  }
-  ReapFinished();
+int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int64_t>* want) {
   bool blocked = false;
-  while (static_cast<int32_t>(running_.size()) < options_.max_running) {
+  while (step_budget > 0 && static_cast<int32_t>(running_.size()) < options_.max_running) {
     Sequence* head = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -291,9 +285,12 @@ void Scheduler::Admit() {
       std::unique_ptr<Sequence> owned;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        SKV_CHECK(!queue_.empty() && queue_.front().get() == head) << "the queue's head moved under the engine";
-        owned = std::move(queue_.front());
-        queue_.pop_front();
+        // Still queued (only this thread removes), though a higher-priority Submit may have been
+        // inserted before it meanwhile; it was the head when chosen.
+        auto it = std::find_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == head; });
+        SKV_CHECK(it != queue_.end()) << "a queued request vanished";
+        owned = std::move(*it);
+        queue_.erase(it);
       }
       if (!owned->admitted_once) {
         owned->admitted_once = true;
@@ -310,19 +307,32 @@ void Scheduler::Admit() {
       continue;
     }
     if (!Open(head)) {
-      // Finished with the error; drop it from the queue.
-      take();
+      take();  // finished with the error
       continue;
     }
-    // Its next step's KV must fit without preempting anyone (pinned blocks count only when this
-    // scheduler runs nothing: they are evicted last, but waiting for them could be forever).
-    const int64_t n = std::min<int64_t>(head->pending(), options_.max_step_tokens);
-    Result<KvReserveCheck> check = runner_->PlanReserve(head->slot, n);
-    const bool fits = check.ok() && (check->fits_unpinned || (check->fits && !AnyOpen()));
-    if (!fits || !runner_->Reserve(head->slot, n).ok()) {
-      runner_->Close(head->slot);
-      head->open = false;
-      head->length = 0;
+    // Its first chunk must fit in this step and its KV without preempting anyone (pinned blocks
+    // count only when this scheduler runs nothing: they are evicted last, but waiting for them
+    // could be forever).
+    int64_t n = 0;
+    auto fits = [&] {
+      n = std::min<int64_t>(head->pending(), step_budget);
+      Result<KvReserveCheck> check = runner_->PlanReserve(head->slot, n);
+      return check.ok() && (check->fits_unpinned || (check->fits && !AnyOpen())) && runner_->Reserve(head->slot, n).ok();
+    };
+    bool ok = fits();
+    if (ok && head->restore_pending && options_.before_resume) {
+      // Room now: bring back from the tiers what was evicted while it was paused, then attach it.
+      head->restore_pending = false;
+      Close(head);
+      options_.before_resume(head->tokens);
+      if (!Open(head)) {
+        take();
+        continue;
+      }
+      ok = fits();
+    }
+    if (!ok) {
+      Close(head);
       blocked = true;
       if (!head->waited_for_memory) {
         head->waited_for_memory = true;
@@ -331,15 +341,18 @@ void Scheduler::Admit() {
       }
       break;
     }
+    CountResume(head);
+    (*want)[head] = n;
+    step_budget -= static_cast<int32_t>(n);
     InsertOrdered(&running_, take());
   }
   std::lock_guard<std::mutex> lock(mu_);
   memory_blocked_ = blocked;
+  return step_budget;
 }
 
 bool Scheduler::Open(Sequence* s) {
   const bool resume = s->stats.preemptions > 0;
-  if (resume && options_.before_resume) options_.before_resume(s->tokens);
   Result<OpenedSequence> opened = runner_->Open(s->tokens);
   if (!opened.ok()) {
     Finish(s, opened.status().WithContext(resume ? "resuming the request" : "admitting the request"), "error");
@@ -350,15 +363,22 @@ bool Scheduler::Open(Sequence* s) {
   SKV_CHECK(opened->reused_tokens >= 0 && opened->reused_tokens < static_cast<int64_t>(s->tokens.size()))
       << "runner reused " << opened->reused_tokens << " of " << s->tokens.size() << " tokens";
   s->length = opened->reused_tokens;
-  if (!resume) {
-    s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
-  } else {
-    const int64_t again = static_cast<int64_t>(s->tokens.size()) - 1 - opened->reused_tokens;
-    s->stats.tokens_recomputed += static_cast<int32_t>(again);
-    std::lock_guard<std::mutex> lock(mu_);
-    counters_.tokens_recomputed += again;
-  }
+  if (!resume) s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
   return true;
+}
+
+void Scheduler::Close(Sequence* s) {
+  runner_->Close(s->slot);
+  s->open = false;
+  s->length = 0;
+}
+
+void Scheduler::CountResume(Sequence* s) {
+  if (s->stats.preemptions == 0) return;
+  const int64_t again = static_cast<int64_t>(s->tokens.size()) - 1 - s->length;
+  s->stats.tokens_recomputed += static_cast<int32_t>(again);
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.tokens_recomputed += again;
 }
 
 bool Scheduler::ShouldWaitForPrefix(const Sequence& s) const {
@@ -379,8 +399,13 @@ bool Scheduler::ShouldWaitForPrefix(const Sequence& s) const {
 void Scheduler::BuildStep(StepBatch* batch, std::vector<Planned>* owners) {
   batch->Clear();
   owners->clear();
-  // 1. What each sequence would run: a decode row for every sequence past its prompt (latency of
-  //    running requests), then prefill chunks in priority order within what is left.
+  // Prefix waiters whose prefix is now computed attach it; they join the plan next step.
+  for (auto& s : running_) {
+    if (s->waiting() && !ShouldWaitForPrefix(*s) && Open(s.get())) CountResume(s.get());
+  }
+  ReapFinished();
+  // 1. What each running sequence would run: a decode row for every sequence past its prompt
+  //    (latency of running requests), then prefill chunks in priority order within what is left.
   std::vector<int64_t> want(running_.size(), 0);
   int32_t budget = options_.max_step_tokens;
   for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
@@ -395,14 +420,39 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Planned>* owners) {
     want[i] = std::min<int64_t>(s.pending(), budget);
     budget -= static_cast<int32_t>(want[i]);
   }
-  // 2. Reserve in priority order; when the budget is short, preempt from the lowest priority
-  //    (possibly the sequence itself) — those are always sequences not yet reserved this step.
+  // 2. Reserve in priority order; when the budget is short, preempt from the lowest priority.
+  //    Running sequences come first (vLLM's order): the queue gets the memory that is left.
+  std::unordered_map<Sequence*, int64_t> planned;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    if (want[i] > 0) planned[running_[i].get()] = want[i];
+  }
+  for (Sequence* v : ReserveOrPreempt(&want)) {
+    planned.erase(v);
+    Preempt(v);
+  }
+  // 3. Admission from the queue within the step's remaining tokens and the memory left.
+  Admit(budget, &planned);
+  // 4. The batch, in priority order.
+  for (auto& sp : running_) {
+    Sequence* s = sp.get();
+    auto it = planned.find(s);
+    if (it == planned.end() || s->finished || !s->open) continue;
+    const int64_t n = it->second;
+    const bool last = s->length + n == static_cast<int64_t>(s->tokens.size());
+    batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n), last);
+    owners->push_back(Planned{s, n});
+  }
+}
+
+std::vector<Scheduler::Sequence*> Scheduler::ReserveOrPreempt(std::vector<int64_t>* want) {
+  // Victims are always of lower priority than every sequence already reserved this round (or the
+  // sequence itself), as in vLLM: the highest-priority sequences keep making progress.
   std::vector<Sequence*> preempted;
   for (size_t i = 0; i < running_.size(); ++i) {
     Sequence* s = running_[i].get();
-    if (want[i] == 0 || !s->open) continue;
+    if ((*want)[i] == 0 || !s->open) continue;
     while (true) {
-      Status st = runner_->Reserve(s->slot, want[i]);
+      Status st = runner_->Reserve(s->slot, (*want)[i]);
       if (st.ok()) break;
       if (st.code() != StatusCode::kResourceExhausted) {
         Finish(s, st.WithContext("reserving KV memory"), "error");
@@ -417,23 +467,13 @@ void Scheduler::BuildStep(StepBatch* batch, std::vector<Planned>* owners) {
       }
       SKV_CHECK(victim < running_.size());
       Sequence* v = running_[victim].get();
-      runner_->Close(v->slot);
-      v->open = false;
-      v->length = 0;
-      want[victim] = 0;
+      Close(v);
+      (*want)[victim] = 0;
       preempted.push_back(v);
       if (v == s) break;
     }
   }
-  // 3. The batch: every kept sequence's tokens, in priority order.
-  for (size_t i = 0; i < running_.size(); ++i) {
-    Sequence* s = running_[i].get();
-    if (want[i] == 0 || s->finished || !s->open) continue;
-    const bool last = s->length + want[i] == static_cast<int64_t>(s->tokens.size());
-    batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, want[i]), last);
-    owners->push_back(Planned{s, want[i]});
-  }
-  for (Sequence* v : preempted) Preempt(v);
+  return preempted;
 }
 
 void Scheduler::Preempt(Sequence* s) {
@@ -443,6 +483,7 @@ void Scheduler::Preempt(Sequence* s) {
   running_.erase(it);
   std::lock_guard<std::mutex> lock(mu_);
   ++owned->stats.preemptions;
+  owned->restore_pending = true;
   ++counters_.preemptions;
   InsertOrdered(&queue_, std::move(owned));
 }

@@ -55,6 +55,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -126,15 +127,25 @@ class Scheduler final : public GenerationService {
   };
 
   void Loop();
-  // Opens prefix waiters whose prefix is computed, then admits the queue's head while it fits.
-  void Admit();
+  // Admits the queue's head while its first chunk fits in `step_budget` tokens and in KV memory
+  // (reserving it, recording its tokens in `want`); returns the step budget left.
+  int32_t Admit(int32_t step_budget, std::unordered_map<Sequence*, int64_t>* want);
   // Opens a sequence's runner slot and attaches its cached prefix; false (and Finish) on error.
   bool Open(Sequence* s);
+  // Closes its runner slot (the sequence keeps its tokens; length back to 0).
+  void Close(Sequence* s);
+  // A resumed sequence was reopened: counts the tokens it computes again.
+  void CountResume(Sequence* s);
   // True while another running sequence is prefilling a prefix `s` shares (see the class comment).
   bool ShouldWaitForPrefix(const Sequence& s) const;
-  // Chooses each running sequence's tokens for the step, reserves their KV in priority order,
-  // preempting from the lowest priority when it does not fit, and fills the batch.
+  // Opens prefix waiters that may go, chooses each running sequence's tokens for the step,
+  // reserves their KV in priority order (preempting from the lowest priority when it does not
+  // fit), admits from the queue with what is left, and fills the batch.
   void BuildStep(StepBatch* batch, std::vector<Planned>* owners);
+  // Reserves each sequence's `want[i]` next tokens (index as running_) in priority order; when
+  // the budget is short, closes the lowest-priority open sequences (their want becomes 0) and
+  // returns them, for Preempt once the caller is done with running_'s indices.
+  std::vector<Sequence*> ReserveOrPreempt(std::vector<int64_t>* want);
   // Closes the slot and moves the sequence from running_ back to the queue.
   void Preempt(Sequence* s);
   // Runs the batch; on failure reruns each span alone so only failing sequences fail.
