@@ -82,6 +82,16 @@ struct KvTierSnapshot {
   uint64_t unavailable = 0;       // reads refused because the tier was down
   double restore_bytes_per_second = 0;  // measured, 0 until a restore happened
 };
+// One request waiting in a model's scheduler queue (for memory or a running slot).
+struct QueuedRequestInfo {
+  std::string namespace_id;   // the model's KV namespace (hex), as LoadedModelInfo
+  RequestId id = 0;           // the request id (the backend's)
+  int32_t position = 0;       // 0: admitted next in its model's queue
+  int64_t tokens = 0;         // tokens it holds (prompt + generated so far)
+  int32_t preemptions = 0;    // > 0: paused for memory; resumes where it stopped
+  bool waiting_for_memory = false;  // its model's queue head waits for KV memory
+};
+
 struct KvSnapshot {
   uint64_t budget_bytes = 0;
   uint64_t committed_bytes = 0;
@@ -97,6 +107,7 @@ struct KvSnapshot {
   uint64_t writeback_queue_bytes = 0;
   uint64_t writeback_dropped = 0;      // evicted blocks not written (queue full, shutdown deadline)
   uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
+  std::vector<QueuedRequestInfo> queue;  // every model's waiting requests, in admission order
 };
 
 class ServerBackend {
@@ -111,6 +122,8 @@ class ServerBackend {
   virtual Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
                      int64_t ttl_ms) = 0;
   virtual Status Unpin(const std::string& name) = 0;
+  // Requests waiting in the schedulers' queues (for /api/ps and /api/kv). Default: none.
+  virtual std::vector<QueuedRequestInfo> Queue() { return {}; }
 };
 
 }  // namespace swarmkv

@@ -45,6 +45,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   Status Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,
              int64_t ttl_ms) override;
   Status Unpin(const std::string& name) override;
+  std::vector<QueuedRequestInfo> Queue() override;
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
   void Cancel(RequestId id) override;

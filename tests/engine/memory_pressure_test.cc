@@ -5,8 +5,10 @@
 //     budget (admission waits, preemptions and recomputation change nothing).
 //   - Fault: while sequences are preempted, the disk tier is full (writes fail) or returns
 //     corrupted entries: the preempted sequences are recomputed, never lost or corrupted.
-// Environment: SWARMKV_STRESS_AGENTS / SWARMKV_STRESS_PROMPT / SWARMKV_STRESS_NEW override the
-// stress size (defaults below keep it to a minute on two shared cores).
+// Environment: SWARMKV_STRESS_AGENTS / SWARMKV_STRESS_PROMPT / SWARMKV_STRESS_NEW set the stress
+// size. The default (16 agents x 1000 + 64 tokens) keeps it near a minute on two shared cores; the
+// issue's size (32 x 1900 + 128: SWARMKV_STRESS_AGENTS=32 SWARMKV_STRESS_PROMPT=1900
+// SWARMKV_STRESS_NEW=128) takes about 15 minutes there (docs/memory.md).
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -144,9 +146,9 @@ uint64_t BudgetFor(const Engine& probe, int agents, int tokens) {
 
 TEST(MemoryPressureTest, ManyAgentsUnderABudgetForFourAllCompleteIdenticalToAlone) {
   const std::string path = SKV_REQUIRE_SHARED("models/stories260K.gguf");
-  const int agents = EnvInt("SWARMKV_STRESS_AGENTS", 32);
-  const int prompt_tokens = EnvInt("SWARMKV_STRESS_PROMPT", 1900);
-  const int max_new = EnvInt("SWARMKV_STRESS_NEW", 128);
+  const int agents = EnvInt("SWARMKV_STRESS_AGENTS", 16);
+  const int prompt_tokens = EnvInt("SWARMKV_STRESS_PROMPT", 1000);
+  const int max_new = EnvInt("SWARMKV_STRESS_NEW", 64);
   ThreadPool pool(2);
   auto probe = MakeEngine(path, 64ull << 20, &pool);
   const int32_t vocab = probe->runner->vocab_size();
@@ -240,9 +242,6 @@ void RunWithDisk(DiskFault fault) {
     tm.Flush();  // the test makes the write-back deterministic: whatever was evicted is on disk (or failed)
     auto r = RestorePrefix(*memory, tm, ns, tokens);
     if (r.ok()) restored += r->restored_blocks;
-    { auto st = tm.stats(); std::fprintf(stderr, "DEBUG tm: evictions_seen=%lld enq=%lld written=%lld misses=%lld restore_calls=%lld\n", (long long)st.evictions_seen, (long long)st.writeback_enqueued, (long long)st.tiers[0].written, (long long)st.tiers[0].misses, (long long)st.restore_calls); }
-    std::fprintf(stderr, "DEBUG restore: %s ram=%lld restored=%lld recompute=%d tokens=%zu\n", r.status().ToString().c_str(),
-                 r.ok() ? (long long)r->ram_blocks : -1LL, r.ok() ? (long long)r->restored_blocks : -1LL, r.ok() ? (int)r->chose_recompute : -1, tokens.size());
   });
   memory = e->memory.get();
   ns = e->runner->namespace_id();
