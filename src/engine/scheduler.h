@@ -11,8 +11,9 @@
 // - Submit refuses (InvalidArgument, naming tokens, bytes and budget) only a request whose KV
 //   cannot fit in the whole budget even alone. An unbounded request (max_new_tokens -1) is given
 //   the context the budget holds instead: it ends with "length" there, like a full context.
-// - Admission: the queue is ordered by (priority desc, arrival). Its head is admitted when the KV
-//   of its next step fits in free memory plus unpinned cached blocks (pinned ones too when this
+// - Admission (after the running sequences' reservations, with the step's remaining tokens): the
+//   queue is ordered by (priority desc, arrival). Its head is admitted when the KV of its first
+//   chunk fits in free memory plus unpinned cached blocks (pinned ones too when this
 //   scheduler runs nothing, else it could wait forever); otherwise it and everything behind it wait
 //   (FIFO within a priority). Nothing fails for memory.
 // - Preemption: when a step's reservations do not fit, the lowest-priority running sequence (the
