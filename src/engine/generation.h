@@ -47,6 +47,9 @@ struct GenerationRequest {
   // Background work (a pin's preload): its prefill chunks take only what interactive sequences
   // leave of a step, so it never delays their decode by more than the step it shares with them.
   bool background = false;
+  // Scheduling priority: higher is admitted first and preempted last; equal priorities are served
+  // in arrival order (FIFO). 0 for every HTTP request today.
+  int32_t priority = 0;
 };
 
 struct GenerationStats {
@@ -57,6 +60,8 @@ struct GenerationStats {
   int64_t prefill_ns = 0;            // admitted -> first token sampled
   int64_t decode_ns = 0;             // first token -> finish
   uint64_t seed = 0;                 // the seed actually used
+  int32_t preemptions = 0;           // times the scheduler paused it for memory (output unchanged)
+  int32_t tokens_recomputed = 0;     // tokens computed again after those pauses
   std::string finish_reason;         // "stop" (EOS or stop string), "length", "cancelled", "error"
 };
 

@@ -35,6 +35,9 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   ForwardOptions fo;
   fo.pool = options.pool;
   SKV_ASSIGN_OR_RETURN(r->forward_, ForwardPass::Create(config, weights, memory, r->ns_, fo));
+  SKV_ASSIGN_OR_RETURN(r->capacity_.block_bytes, memory->BytesForTokens(r->ns_, 0));  // one block
+  r->capacity_.budget_bytes = memory->budget_bytes();
+  r->capacity_.block_tokens = options.block_tokens;
   r->model_ = std::move(model);
   r->tokenizer_ = std::move(tokenizer);
   r->memory_ = memory;
@@ -51,14 +54,24 @@ std::string LlamaRunner::TokenPiece(int32_t token) const {
   return piece.ok() ? *piece : std::string();
 }
 
-Result<OpenedSequence> LlamaRunner::Open(std::span<const int32_t> prompt) {
+Result<OpenedSequence> LlamaRunner::Open(std::span<const int32_t> tokens) {
+  if (tokens.empty()) return InvalidArgumentError("runner: Open of an empty token list");
   SKV_ASSIGN_OR_RETURN(SequenceId seq, memory_->CreateSequence(ns_));
-  Result<PrefixMatch> match = memory_->AttachPrefix(seq, prompt.first(prompt.size() - 1));
+  Result<PrefixMatch> match = memory_->AttachPrefix(seq, tokens.first(tokens.size() - 1));
   if (!match.ok()) {
     memory_->Release(seq).IgnoreError();
     return match.status();
   }
   return OpenedSequence{static_cast<SlotId>(seq), match->matched_tokens};
+}
+
+Result<KvReserveCheck> LlamaRunner::PlanReserve(SlotId slot, int64_t num_tokens) const {
+  SKV_ASSIGN_OR_RETURN(ReservePlan plan, memory_->PlanReserve(static_cast<SequenceId>(slot), num_tokens));
+  return KvReserveCheck{plan.bytes_needed, plan.fits_unpinned, plan.fits};
+}
+
+Status LlamaRunner::Reserve(SlotId slot, int64_t num_tokens) {
+  return memory_->Reserve(static_cast<SequenceId>(slot), num_tokens);
 }
 
 void LlamaRunner::Close(SlotId slot) {

@@ -35,9 +35,12 @@ class LlamaRunner final : public ModelRunner {
   int32_t context_length() const override { return static_cast<int32_t>(model_->hparams().n_ctx_train); }
   bool IsEndOfGeneration(int32_t token) const override;
   std::string TokenPiece(int32_t token) const override;
-  Result<OpenedSequence> Open(std::span<const int32_t> prompt) override;
+  Result<OpenedSequence> Open(std::span<const int32_t> tokens) override;
   Status Forward(const StepBatch& batch, StepOutput* out) override { return forward_->Run(batch, out); }
   void Close(SlotId slot) override;
+  KvCapacity kv_capacity() const override { return capacity_; }
+  Result<KvReserveCheck> PlanReserve(SlotId slot, int64_t num_tokens) const override;
+  Status Reserve(SlotId slot, int64_t num_tokens) override;
 
   const Hash128& namespace_id() const { return ns_; }
 
@@ -49,6 +52,7 @@ class LlamaRunner final : public ModelRunner {
   KvMemory* memory_ = nullptr;
   Hash128 ns_;
   std::unique_ptr<ForwardPass> forward_;
+  KvCapacity capacity_;
 };
 
 }  // namespace swarmkv

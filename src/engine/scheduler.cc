@@ -1,8 +1,10 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
@@ -11,6 +13,7 @@ namespace swarmkv {
 
 struct Scheduler::Sequence {
   RequestId id = 0;
+  int32_t priority = 0;
   GenerationRequest request;
   std::shared_ptr<GenerationObserver> observer;
   std::optional<Sampler> sampler;
@@ -23,13 +26,21 @@ struct Scheduler::Sequence {
   int64_t length = 0;               // tokens whose KV the runner holds (next position to feed)
   std::vector<int32_t> tokens;      // prompt, then every sampled token
   bool finished = false;
-  // Admitted but neither open nor finished: waiting for another sequence to prefill its prefix.
+  bool admitted_once = false;       // left the queue at least once (stats.queued_ns is set)
+  bool waited_for_memory = false;   // counted in memory_waits
+  bool restore_pending = false;     // preempted: before_resume not yet called for this pause
+  // In running_ but neither open nor finished: waiting for another sequence to prefill its prefix.
   bool waiting() const { return !open && !finished; }
 
   GenerationStats stats;
   int64_t submit_ns = 0, admit_ns = 0, first_token_ns = 0;
 
-  bool prefilling() const { return length < prompt_size; }
+  // Tokens to feed before the next logits: the prompt (or what a preemption dropped), else the
+  // last sampled token. Every sampled token is fed, so tokens.size() - length >= 1 while open.
+  int64_t pending() const { return static_cast<int64_t>(tokens.size()) - length; }
+  bool prefilling() const { return pending() > 1; }
+  // Scheduling order: higher priority first, then arrival.
+  bool Before(const Sequence& o) const { return priority != o.priority ? priority > o.priority : id < o.id; }
 };
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::shared_ptr<ModelRunner> runner, SchedulerOptions options) {
@@ -58,6 +69,21 @@ Scheduler::~Scheduler() {
   thread_.join();
 }
 
+namespace {
+
+std::string Bytes(uint64_t b) {
+  std::ostringstream os;
+  if (b >= (1ull << 20)) {
+    os.precision(1);
+    os << std::fixed << static_cast<double>(b) / (1ull << 20) << " MiB";
+  } else {
+    os << b << " bytes";
+  }
+  return os.str();
+}
+
+}  // namespace
+
 Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) {
   if (observer == nullptr) return InvalidArgumentError("generation: no observer");
   const int64_t model_ctx = runner_->context_length();
@@ -80,6 +106,27 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
   if (request.max_new_tokens < -1)
     return InvalidArgumentError("generation: max_new_tokens " + std::to_string(request.max_new_tokens) +
                                 " must be >= 0 (0: prefill only) or -1 (until EOS or the context is full)");
+  // KV that cannot fit even alone: the only memory error, and it comes before anything starts.
+  const KvCapacity cap = runner_->kv_capacity();
+  if (cap.budget_bytes > 0 && cap.block_bytes > 0 && cap.block_tokens > 0) {
+    // NOTE: one block of the budget is kept for the copy-on-write copy a Reserve may hold.
+    const int64_t blocks_alone = static_cast<int64_t>(cap.budget_bytes / cap.block_bytes) - 1;
+    const int64_t max_tokens = std::max<int64_t>(0, blocks_alone) * cap.block_tokens;
+    const int64_t asked = std::min<int64_t>(num_ctx, prompt_size + std::max<int32_t>(request.max_new_tokens, prefill_only ? 0 : 1));
+    if (asked > max_tokens) {
+      const int64_t blocks = (asked + cap.block_tokens - 1) / cap.block_tokens + 1;
+      return InvalidArgumentError(
+          "generation: the request needs KV for " + std::to_string(asked) + " tokens (prompt " +
+          std::to_string(prompt_size) +
+          (request.max_new_tokens > 0 ? " + " + std::to_string(asked - prompt_size) + " to generate" : " + 1") +
+          "): " + Bytes(static_cast<uint64_t>(blocks) * cap.block_bytes) + " (" + std::to_string(blocks) +
+          " blocks of " + Bytes(cap.block_bytes) + "), but the KV memory budget is " + Bytes(cap.budget_bytes) +
+          ", room for " + std::to_string(max_tokens) +
+          " tokens of this model even with everything else evicted; raise --kv-memory or ask for fewer tokens");
+    }
+    // An unbounded request gets the context the budget can hold: it ends with "length" there.
+    num_ctx = std::min(num_ctx, max_tokens);
+  }
 
   auto seq = std::make_unique<Sequence>();
   if (!request.sampling.has_seed) {
@@ -90,6 +137,7 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
   sampler.AcceptPrompt(request.prompt_tokens);
   seq->sampler.emplace(std::move(sampler));
   seq->stop = StopMatcher(request.stop);
+  seq->priority = request.priority;
   seq->num_ctx = num_ctx;
   seq->prompt_size = prompt_size;
   seq->tokens = request.prompt_tokens;
@@ -108,10 +156,22 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
                                     " requests are already queued (the limit); retry later");
     id = next_id_++;
     seq->id = id;
-    queue_.push_back(std::move(seq));
+    InsertOrdered(&queue_, std::move(seq));
   }
   cv_.notify_all();
   return id;
+}
+
+void Scheduler::InsertOrdered(std::deque<std::unique_ptr<Sequence>>* q, std::unique_ptr<Sequence> s) {
+  auto it = q->end();
+  while (it != q->begin() && s->Before(**std::prev(it))) --it;  // new arrivals land at the back
+  q->insert(it, std::move(s));
+}
+
+void Scheduler::InsertOrdered(std::vector<std::unique_ptr<Sequence>>* v, std::unique_ptr<Sequence> s) {
+  auto it = v->end();
+  while (it != v->begin() && s->Before(**std::prev(it))) --it;
+  v->insert(it, std::move(s));
 }
 
 void Scheduler::Cancel(RequestId id) {
@@ -123,6 +183,23 @@ void Scheduler::Cancel(RequestId id) {
   cv_.notify_all();
 }
 
+std::vector<QueuedRequest> Scheduler::Queue() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<QueuedRequest> out;
+  out.reserve(queue_.size());
+  for (const auto& s : queue_) {
+    QueuedRequest q;
+    q.id = s->id;
+    q.position = static_cast<int32_t>(out.size());
+    q.priority = s->priority;
+    q.tokens = static_cast<int64_t>(s->tokens.size());
+    q.preemptions = s->stats.preemptions;
+    q.waiting_for_memory = memory_blocked_;
+    out.push_back(q);
+  }
+  return out;
+}
+
 Scheduler::Counters Scheduler::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counters_;
@@ -131,23 +208,36 @@ Scheduler::Counters Scheduler::counters() const {
 std::string Scheduler::DebugString() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::ostringstream os;
-  os << "Scheduler{queued=" << queue_.size() << " steps=" << counters_.steps
-     << " tokens_computed=" << counters_.tokens_computed << " max_step_tokens=" << options_.max_step_tokens
-     << " max_running=" << options_.max_running << "}";
+  os << "Scheduler{queued=" << queue_.size() << " memory_blocked=" << memory_blocked_ << " steps=" << counters_.steps
+     << " tokens_computed=" << counters_.tokens_computed << " preemptions=" << counters_.preemptions
+     << " max_step_tokens=" << options_.max_step_tokens << " max_running=" << options_.max_running << "}";
   return os.str();
 }
 
+bool Scheduler::AnyOpen() const {
+  for (const auto& s : running_)
+    if (s->open) return true;
+  return false;
+}
+
 void Scheduler::Loop() {
+  // NOTE: when the queue's head waits for memory that only other models' sequences hold, nothing
+  // in this scheduler signals its release; the engine then re-checks on this period.
+  constexpr auto kMemoryRecheck = std::chrono::milliseconds(5);
   while (true) {
-    std::deque<std::unique_ptr<Sequence>> incoming;
     std::vector<std::unique_ptr<Sequence>> cancelled_queued;
     std::unordered_set<RequestId> cancels;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] {
+      auto ready = [&] {
         return stop_ || !running_.empty() || !cancelled_.empty() ||
-               (!queue_.empty() && static_cast<int32_t>(running_.size()) < options_.max_running);
-      });
+               (!queue_.empty() && !memory_blocked_ && static_cast<int32_t>(running_.size()) < options_.max_running);
+      };
+      if (memory_blocked_ && running_.empty()) {
+        cv_.wait_for(lock, kMemoryRecheck, ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
       if (stop_) {
         for (auto& s : queue_) running_.push_back(std::move(s));
         queue_.clear();
@@ -163,44 +253,17 @@ void Scheduler::Loop() {
           ++it;
         }
       }
-      while (!queue_.empty() && static_cast<int32_t>(running_.size() + incoming.size()) < options_.max_running) {
-        incoming.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
     }
     for (auto& s : cancelled_queued) Finish(s.get(), Status::OK(), "cancelled");
     for (auto& s : running_) {
       if (cancels.count(s->id) > 0) Finish(s.get(), Status::OK(), "cancelled");
     }
     ReapFinished();
-    Admit(&incoming);
-    if (running_.empty()) continue;
-
-    std::vector<Sequence*> owners;
+    std::vector<Planned> owners;
     BuildStep(&batch_, &owners);
+    ReapFinished();
     if (batch_.spans.empty()) continue;
-    Status st = runner_->Forward(batch_, &output_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++counters_.steps;
-      counters_.tokens_computed += batch_.num_tokens();
-      counters_.max_batch_spans = std::max<int64_t>(counters_.max_batch_spans, static_cast<int64_t>(batch_.spans.size()));
-    }
-    if (!st.ok()) {
-      // Nothing was committed: every sequence in the step fails (their KV state is unknown to us).
-      SKV_LOG(ERROR) << "engine step failed: " << st.ToString();
-      for (Sequence* s : owners) Finish(s, st.WithContext("forward step"), "error");
-      ReapFinished();
-      continue;
-    }
-    int32_t row = 0;
-    for (size_t i = 0; i < batch_.spans.size(); ++i) {
-      const StepSpan& span = batch_.spans[i];
-      Sequence* s = owners[i];
-      s->length += span.num_tokens;
-      if (span.want_logits) HandleLogits(s, output_.Row(row++));
-      else if (s->request.max_new_tokens == 0 && !s->prefilling()) FinishPrefillOnly(s);
-    }
+    RunStep(owners);
     ReapFinished();
   }
   // Shutdown: everything still in flight is cancelled.
@@ -210,47 +273,122 @@ void Scheduler::Loop() {
   running_.clear();
 }
 
-void Scheduler::Admit(std::deque<std::unique_ptr<Sequence>>* incoming) {
-  // Waiters first, in admission order: those whose prefix is now computed attach it.
-  for (auto& s : running_) {
-    if (s->waiting() && !ShouldWaitForPrefix(*s)) Open(s.get());
-  }
-  for (auto& s : *incoming) {
-    s->admit_ns = MonotonicNanos();
-    s->stats.queued_ns = s->admit_ns - s->submit_ns;
-    Sequence* raw = s.get();
-    running_.push_back(std::move(s));
-    if (ShouldWaitForPrefix(*raw)) {
+int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int64_t>* want) {
+  bool blocked = false;
+  while (step_budget > 0 && static_cast<int32_t>(running_.size()) < options_.max_running) {
+    Sequence* head = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
+      head = queue_.front().get();
+    }
+    auto take = [&]() {
+      std::unique_ptr<Sequence> owned;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        // Still queued (only this thread removes), though a higher-priority Submit may have been
+        // inserted before it meanwhile; it was the head when chosen.
+        auto it = std::find_if(queue_.begin(), queue_.end(), [&](const auto& q) { return q.get() == head; });
+        SKV_CHECK(it != queue_.end()) << "a queued request vanished";
+        owned = std::move(*it);
+        queue_.erase(it);
+      }
+      if (!owned->admitted_once) {
+        owned->admitted_once = true;
+        owned->admit_ns = MonotonicNanos();
+        owned->stats.queued_ns = owned->admit_ns - owned->submit_ns;
+      }
+      return owned;
+    };
+    if (ShouldWaitForPrefix(*head)) {
+      // Holds no memory while it waits; its KV is reserved when it opens.
+      InsertOrdered(&running_, take());
       std::lock_guard<std::mutex> lock(mu_);
       ++counters_.prefix_waits;
-    } else {
-      Open(raw);
+      continue;
     }
+    if (!Open(head)) {
+      take();  // finished with the error
+      continue;
+    }
+    // Its first chunk must fit in this step and its KV without preempting anyone (pinned blocks
+    // count only when this scheduler runs nothing: they are evicted last, but waiting for them
+    // could be forever).
+    int64_t n = 0;
+    auto fits = [&] {
+      n = std::min<int64_t>(head->pending(), step_budget);
+      Result<KvReserveCheck> check = runner_->PlanReserve(head->slot, n);
+      return check.ok() && (check->fits_unpinned || (check->fits && !AnyOpen())) && runner_->Reserve(head->slot, n).ok();
+    };
+    bool ok = fits();
+    if (ok && head->restore_pending && options_.before_resume) {
+      // Room now: bring back from the tiers what was evicted while it was paused, then attach it.
+      head->restore_pending = false;
+      Close(head);
+      options_.before_resume(head->tokens);
+      if (!Open(head)) {
+        take();
+        continue;
+      }
+      ok = fits();
+    }
+    if (!ok) {
+      Close(head);
+      blocked = true;
+      if (!head->waited_for_memory) {
+        head->waited_for_memory = true;
+        std::lock_guard<std::mutex> lock(mu_);
+        ++counters_.memory_waits;
+      }
+      break;
+    }
+    CountResume(head);
+    (*want)[head] = n;
+    step_budget -= static_cast<int32_t>(n);
+    InsertOrdered(&running_, take());
   }
-  incoming->clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  memory_blocked_ = blocked;
+  return step_budget;
 }
 
-void Scheduler::Open(Sequence* s) {
-  Result<OpenedSequence> opened = runner_->Open(s->request.prompt_tokens);
+bool Scheduler::Open(Sequence* s) {
+  const bool resume = s->stats.preemptions > 0;
+  Result<OpenedSequence> opened = runner_->Open(s->tokens);
   if (!opened.ok()) {
-    Finish(s, opened.status().WithContext("admitting the request"), "error");
-    return;
+    Finish(s, opened.status().WithContext(resume ? "resuming the request" : "admitting the request"), "error");
+    return false;
   }
   s->open = true;
   s->slot = opened->slot;
-  SKV_CHECK(opened->reused_tokens >= 0 && opened->reused_tokens < s->prompt_size)
-      << "runner reused " << opened->reused_tokens << " of " << s->prompt_size << " prompt tokens";
+  SKV_CHECK(opened->reused_tokens >= 0 && opened->reused_tokens < static_cast<int64_t>(s->tokens.size()))
+      << "runner reused " << opened->reused_tokens << " of " << s->tokens.size() << " tokens";
   s->length = opened->reused_tokens;
-  s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
+  if (!resume) s->stats.prompt_tokens_reused = static_cast<int32_t>(opened->reused_tokens);
+  return true;
+}
+
+void Scheduler::Close(Sequence* s) {
+  runner_->Close(s->slot);
+  s->open = false;
+  s->length = 0;
+}
+
+void Scheduler::CountResume(Sequence* s) {
+  if (s->stats.preemptions == 0) return;
+  const int64_t again = static_cast<int64_t>(s->tokens.size()) - 1 - s->length;
+  s->stats.tokens_recomputed += static_cast<int32_t>(again);
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.tokens_recomputed += again;
 }
 
 bool Scheduler::ShouldWaitForPrefix(const Sequence& s) const {
   if (options_.prefix_wait_min_tokens <= 0) return false;
-  // The runner attaches at most prompt_size - 1 tokens (the last one is fed for its logits).
-  const auto mine = std::span<const int32_t>(s.request.prompt_tokens).first(static_cast<size_t>(s.prompt_size - 1));
+  // The runner attaches at most tokens - 1 (the last one is fed for its logits).
+  const auto mine = std::span<const int32_t>(s.tokens).first(s.tokens.size() - 1);
   for (const auto& r : running_) {
     if (r.get() == &s || !r->open || r->finished || !r->prefilling()) continue;
-    const auto theirs = std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->prompt_size));
+    const auto theirs = std::span<const int32_t>(r->tokens);
     const size_t n = std::min(mine.size(), theirs.size());
     const int64_t shared = std::mismatch(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(n), theirs.begin()).first -
                            mine.begin();
@@ -259,30 +397,156 @@ bool Scheduler::ShouldWaitForPrefix(const Sequence& s) const {
   return false;
 }
 
-void Scheduler::BuildStep(StepBatch* batch, std::vector<Sequence*>* owners) {
+void Scheduler::BuildStep(StepBatch* batch, std::vector<Planned>* owners) {
   batch->Clear();
-  int32_t budget = options_.max_step_tokens;
-  // Decode rows first: one token for every sequence past its prompt (latency of running requests).
+  owners->clear();
+  // Prefix waiters whose prefix is now computed attach it; they join the plan next step.
   for (auto& s : running_) {
-    if (s->finished || !s->open || s->prefilling() || budget == 0) continue;
-    batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, 1), true);
-    owners->push_back(s.get());
+    if (s->waiting() && !ShouldWaitForPrefix(*s) && Open(s.get())) CountResume(s.get());
+  }
+  ReapFinished();
+  // 1. What each running sequence would run: a decode row for every sequence past its prompt
+  //    (latency of running requests), then prefill chunks in priority order within what is left.
+  std::vector<int64_t> want(running_.size(), 0);
+  int32_t budget = options_.max_step_tokens;
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    const Sequence& s = *running_[i];
+    if (s.finished || !s.open || s.prefilling()) continue;
+    want[i] = 1;
     --budget;
   }
-  // Then prefill chunks, oldest admission first, within what is left of the budget; background
-  // (preload) sequences only after every interactive one. A prefill-only sequence wants no logits.
+  // Prefill chunks in priority order within what is left; background (preload) sequences only
+  // after every interactive one, so a pin never delays interactive work by more than one step.
   for (const bool background : {false, true}) {
-    for (auto& s : running_) {
-      if (budget == 0) break;
-      if (s->finished || !s->open || !s->prefilling() || s->request.background != background) continue;
-      const int64_t n = std::min<int64_t>(s->prompt_size - s->length, budget);
-      const bool last = s->length + n == s->prompt_size;
-      batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n),
-                 last && s->request.max_new_tokens != 0);
-      owners->push_back(s.get());
-      budget -= static_cast<int32_t>(n);
+    for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+      const Sequence& s = *running_[i];
+      if (s.finished || !s.open || !s.prefilling() || s.request.background != background) continue;
+      want[i] = std::min<int64_t>(s.pending(), budget);
+      budget -= static_cast<int32_t>(want[i]);
     }
   }
+  // 2. Reserve in priority order; when the budget is short, preempt from the lowest priority.
+  //    Running sequences come first (vLLM's order): the queue gets the memory that is left.
+  std::unordered_map<Sequence*, int64_t> planned;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    if (want[i] > 0) planned[running_[i].get()] = want[i];
+  }
+  for (Sequence* v : ReserveOrPreempt(&want)) {
+    planned.erase(v);
+    Preempt(v);
+  }
+  // 3. Admission from the queue within the step's remaining tokens and the memory left.
+  Admit(budget, &planned);
+  // 4. The batch, in priority order.
+  for (auto& sp : running_) {
+    Sequence* s = sp.get();
+    auto it = planned.find(s);
+    if (it == planned.end() || s->finished || !s->open) continue;
+    const int64_t n = it->second;
+    const bool last = s->length + n == static_cast<int64_t>(s->tokens.size());
+    // A prefill-only sequence (max_new_tokens 0) never asks for logits.
+    batch->Add(s->slot, s->length, std::span<const int32_t>(s->tokens).subspan(s->length, n),
+               last && s->request.max_new_tokens != 0);
+    owners->push_back(Planned{s, n});
+  }
+}
+
+std::vector<Scheduler::Sequence*> Scheduler::ReserveOrPreempt(std::vector<int64_t>* want) {
+  // Victims are always of lower priority than every sequence already reserved this round (or the
+  // sequence itself), as in vLLM: the highest-priority sequences keep making progress.
+  std::vector<Sequence*> preempted;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    Sequence* s = running_[i].get();
+    if ((*want)[i] == 0 || !s->open) continue;
+    while (true) {
+      Status st = runner_->Reserve(s->slot, (*want)[i]);
+      if (st.ok()) break;
+      if (st.code() != StatusCode::kResourceExhausted) {
+        Finish(s, st.WithContext("reserving KV memory"), "error");
+        break;
+      }
+      size_t victim = running_.size();
+      for (size_t j = running_.size(); j-- > i;) {
+        if (running_[j]->open && !running_[j]->finished) {
+          victim = j;
+          break;
+        }
+      }
+      SKV_CHECK(victim < running_.size());
+      Sequence* v = running_[victim].get();
+      Close(v);
+      (*want)[victim] = 0;
+      preempted.push_back(v);
+      if (v == s) break;
+    }
+  }
+  return preempted;
+}
+
+void Scheduler::Preempt(Sequence* s) {
+  auto it = std::find_if(running_.begin(), running_.end(), [&](const auto& p) { return p.get() == s; });
+  SKV_CHECK(it != running_.end());
+  std::unique_ptr<Sequence> owned = std::move(*it);
+  running_.erase(it);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++owned->stats.preemptions;
+  owned->restore_pending = true;
+  ++counters_.preemptions;
+  InsertOrdered(&queue_, std::move(owned));
+}
+
+void Scheduler::RunStep(const std::vector<Planned>& owners) {
+  Status st = runner_->Forward(batch_, &output_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.steps;
+    counters_.tokens_computed += batch_.num_tokens();
+    counters_.max_batch_spans = std::max<int64_t>(counters_.max_batch_spans, static_cast<int64_t>(batch_.spans.size()));
+  }
+  if (st.ok()) {
+    int32_t row = 0;
+    for (size_t i = 0; i < batch_.spans.size(); ++i) {
+      const StepSpan& span = batch_.spans[i];
+      Apply(span, owners[i].seq, span.want_logits ? output_.Row(row++) : std::span<const float>());
+    }
+    return;
+  }
+  // Nothing was committed. Rerun each span alone (batch invariance: its result is the same), so a
+  // failure that belongs to one sequence fails only that one.
+  const StepBatch whole = batch_;
+  if (whole.spans.size() > 1) SKV_LOG(WARN) << "engine step failed, rerunning its sequences one by one: " << st.ToString();
+  int64_t offset = 0;
+  for (size_t i = 0; i < whole.spans.size(); ++i) {
+    const StepSpan& span = whole.spans[i];
+    Sequence* s = owners[i].seq;
+    const auto span_tokens = std::span<const int32_t>(whole.tokens).subspan(static_cast<size_t>(offset), span.num_tokens);
+    offset += span.num_tokens;
+    Status one = st;
+    if (whole.spans.size() > 1) {
+      batch_.Clear();
+      batch_.Add(span.slot, span.first_position, span_tokens, span.want_logits);
+      one = runner_->Forward(batch_, &output_);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.steps;
+      counters_.tokens_computed += span.num_tokens;
+    }
+    if (one.ok()) {
+      Apply(batch_.spans[0], s, span.want_logits ? output_.Row(0) : std::span<const float>());
+      continue;
+    }
+    SKV_LOG(ERROR) << "engine step failed for request " << s->id << ": " << one.ToString();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (whole.spans.size() > 1) ++counters_.isolated_failures;
+    }
+    Finish(s, one.WithContext("forward step"), "error");
+  }
+}
+
+void Scheduler::Apply(const StepSpan& span, Sequence* s, std::span<const float> logits) {
+  s->length += span.num_tokens;
+  if (span.want_logits) HandleLogits(s, logits);
+  else if (s->request.max_new_tokens == 0 && s->pending() == 0) FinishPrefillOnly(s);
 }
 
 void Scheduler::FinishPrefillOnly(Sequence* s) {

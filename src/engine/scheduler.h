@@ -1,9 +1,30 @@
 // Scheduler: continuous batching for one model — the engine's GenerationService.
 //
-// One engine thread loops: admit queued requests (attaching their cached prefix through the
-// runner, so reused tokens are never computed), then build one step of at most
-// `max_step_tokens` tokens — first one decode token for every running sequence, then prefill
-// chunks of the sequences still reading their prompt, oldest first — run it, sample, stream.
+// One engine thread loops: admit queued requests while their next step's KV fits (attaching their
+// cached prefix through the runner, so reused tokens are never computed), reserve the KV of the
+// step's sequences — preempting the lowest-priority ones when the budget is short — then run one
+// step of at most `max_step_tokens` tokens — first one decode token for every running sequence,
+// then prefill chunks of the sequences still reading their prompt, in priority order — sample,
+// stream.
+//
+// Memory (docs/memory.md "Admission and preemption"; vLLM's scheduler semantics):
+// - Submit refuses (InvalidArgument, naming tokens, bytes and budget) only a request whose KV
+//   cannot fit in the whole budget even alone. An unbounded request (max_new_tokens -1) is given
+//   the context the budget holds instead: it ends with "length" there, like a full context.
+// - Admission (after the running sequences' reservations, with the step's remaining tokens): the
+//   queue is ordered by (priority desc, arrival). Its head is admitted when the KV of its first
+//   chunk fits in free memory plus unpinned cached blocks (pinned ones too when this
+//   scheduler runs nothing, else it could wait forever); otherwise it and everything behind it wait
+//   (FIFO within a priority). Nothing fails for memory.
+// - Preemption: when a step's reservations do not fit, the lowest-priority running sequence (the
+//   latest arrival) is preempted until they do: its runner slot is closed (sealed blocks stay
+//   cached for a prefix hit — and go to the tiers if evicted —, the private tail is dropped), it
+//   returns to the queue with its sampler state and tokens, and on readmission recomputes what is
+//   not cached (prompt + generated tokens, fed in order) and continues where it stopped: its output
+//   is byte-identical to an unpressured run (batch invariance, see step_batch.h); its observer
+//   only sees a pause.
+// - Isolation: a failing step is rerun one sequence at a time; only sequences whose own work
+//   fails are finished with an error.
 //
 // Prefill-only requests (max_new_tokens 0: Ollama's num_predict 0 warm-up, a pin's preload) take
 // the same path and finish ("length") once their whole prompt is committed, sampling nothing.
@@ -15,24 +36,31 @@
 // one context compute it once. Waiting never changes output (tokens are fed in order either way).
 //
 // Invariants:
-// - A sequence's tokens are fed in order, each exactly once, at position == its length; so with
-//   a batch-invariant runner (see step_batch.h) the output of a request does not depend on the
-//   step budget, on its neighbours, or on how much of its prompt was cached.
+// - A sequence's tokens are fed in order, each exactly once per runner slot, at position == its
+//   length; so with a batch-invariant runner (see step_batch.h) the output of a request does not
+//   depend on the step budget, on its neighbours, on preemptions, or on how much was cached.
 // - Every admitted request gets exactly one OnFinish, after its last OnToken, and its runner
 //   slot is closed before OnFinish (finish, stop, cancel, error, shutdown alike).
-// - Errors detectable up front (empty or too-long prompt, bad sampling values, full queue) are
-//   returned by Submit, before any callback.
+// - Errors detectable up front (empty or too-long prompt, bad sampling values, full queue, KV that
+//   cannot fit alone) are returned by Submit, before any callback.
+// - Every step, the highest-priority running sequence gets its reservation or is the only one
+//   left (others preempted), so the scheduler always progresses while memory is not held by other
+//   models' sequences.
 //
-// Thread-safety: Submit and Cancel from any thread; observers are called on the engine thread.
+// Thread-safety: Submit, Cancel, Queue, counters and DebugString from any thread; observers are
+// called on the engine thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <span>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -51,6 +79,20 @@ struct SchedulerOptions {
   // Shared prompt prefix (tokens) worth waiting for another request to compute; 0 disables waiting
   // (e.g. when the runner reuses no prefix at all).
   int32_t prefix_wait_min_tokens = 64;
+  // Called on the engine thread with a preempted sequence's tokens before it is reopened, so the
+  // blocks evicted meanwhile can be restored from the tiers (server: KvTiers::BeforeAdmission).
+  // Optional; failures inside it must only mean "recompute".
+  std::function<void(std::span<const int32_t> tokens)> before_resume;
+};
+
+// One queued request as /api/ps and /api/kv show it.
+struct QueuedRequest {
+  RequestId id = 0;
+  int32_t position = 0;          // 0: admitted next
+  int32_t priority = 0;
+  int64_t tokens = 0;            // tokens it holds (prompt + generated so far)
+  int32_t preemptions = 0;       // > 0: paused for memory, resumes where it stopped
+  bool waiting_for_memory = false;  // the head of the queue waits for KV memory (others wait behind it)
 };
 
 class Scheduler final : public GenerationService {
@@ -62,6 +104,8 @@ class Scheduler final : public GenerationService {
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
   void Cancel(RequestId id) override;
+  // The waiting requests in admission order.
+  std::vector<QueuedRequest> Queue() const;
 
   // Counts for tests and metrics (approximate while the thread runs).
   struct Counters {
@@ -69,6 +113,10 @@ class Scheduler final : public GenerationService {
     int64_t tokens_computed = 0;  // batch rows run through the model
     int64_t max_batch_spans = 0;  // most sequences seen in one step
     int64_t prefix_waits = 0;     // admissions deferred behind a sequence prefilling their prefix
+    int64_t memory_waits = 0;     // requests that waited in the queue for KV memory (once each)
+    int64_t preemptions = 0;      // sequences paused for memory and requeued
+    int64_t tokens_recomputed = 0;  // tokens computed again after preemptions
+    int64_t isolated_failures = 0;  // sequences failed alone after a failing step was split
   };
   Counters counters() const;
   std::string DebugString() const;
@@ -77,17 +125,45 @@ class Scheduler final : public GenerationService {
   struct Sequence;
 
   Scheduler(std::shared_ptr<ModelRunner> runner, SchedulerOptions options);
+  // Work of one sequence in a step.
+  struct Planned {
+    Sequence* seq = nullptr;
+    int64_t num_tokens = 0;
+  };
+
   void Loop();
-  void Admit(std::deque<std::unique_ptr<Sequence>>* incoming);
-  // Opens a sequence's runner slot and attaches its cached prefix; Finish on error.
-  void Open(Sequence* s);
+  // Admits the queue's head while its first chunk fits in `step_budget` tokens and in KV memory
+  // (reserving it, recording its tokens in `want`); returns the step budget left.
+  int32_t Admit(int32_t step_budget, std::unordered_map<Sequence*, int64_t>* want);
+  // Opens a sequence's runner slot and attaches its cached prefix; false (and Finish) on error.
+  bool Open(Sequence* s);
+  // Closes its runner slot (the sequence keeps its tokens; length back to 0).
+  void Close(Sequence* s);
+  // A resumed sequence was reopened: counts the tokens it computes again.
+  void CountResume(Sequence* s);
   // True while another running sequence is prefilling a prefix `s` shares (see the class comment).
   bool ShouldWaitForPrefix(const Sequence& s) const;
-  void BuildStep(StepBatch* batch, std::vector<Sequence*>* owners);
+  // Opens prefix waiters that may go, chooses each running sequence's tokens for the step,
+  // reserves their KV in priority order (preempting from the lowest priority when it does not
+  // fit), admits from the queue with what is left, and fills the batch.
+  void BuildStep(StepBatch* batch, std::vector<Planned>* owners);
+  // Reserves each sequence's `want[i]` next tokens (index as running_) in priority order; when
+  // the budget is short, closes the lowest-priority open sequences (their want becomes 0) and
+  // returns them, for Preempt once the caller is done with running_'s indices.
+  std::vector<Sequence*> ReserveOrPreempt(std::vector<int64_t>* want);
+  // Closes the slot and moves the sequence from running_ back to the queue.
+  void Preempt(Sequence* s);
+  // Runs the batch; on failure reruns each span alone so only failing sequences fail.
+  void RunStep(const std::vector<Planned>& owners);
+  void Apply(const StepSpan& span, Sequence* s, std::span<const float> logits);
   void HandleLogits(Sequence* seq, std::span<const float> logits);
   void FinishPrefillOnly(Sequence* seq);  // max_new_tokens 0: the whole prompt is committed
   void Finish(Sequence* seq, const Status& status, const std::string& reason);
   void ReapFinished();
+  // Inserts by (priority desc, id asc). REQUIRES mu_ held for queue_.
+  static void InsertOrdered(std::deque<std::unique_ptr<Sequence>>* q, std::unique_ptr<Sequence> s);
+  static void InsertOrdered(std::vector<std::unique_ptr<Sequence>>* v, std::unique_ptr<Sequence> s);
+  bool AnyOpen() const;
 
   // Constant after construction.
   const std::shared_ptr<ModelRunner> runner_;
@@ -96,13 +172,16 @@ class Scheduler final : public GenerationService {
   // Protected by mu_.
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // Waiting requests (new and preempted), ordered by (priority desc, id asc). Only the engine
+  // thread removes from it (Submit inserts), so the engine may use its elements unlocked.
   std::deque<std::unique_ptr<Sequence>> queue_;
   std::unordered_set<RequestId> cancelled_;
   RequestId next_id_ = 1;
   bool stop_ = false;
+  bool memory_blocked_ = false;  // the head of the queue waits for KV memory
   Counters counters_;
 
-  // Engine thread only.
+  // Engine thread only. Running sequences (open, or waiting for a prefix), ordered like queue_.
   std::vector<std::unique_ptr<Sequence>> running_;
   StepBatch batch_;
   StepOutput output_;

@@ -56,6 +56,21 @@ struct StepOutput {
   }
 };
 
+// The KV budget a runner's sequences live in (the scheduler's admission and preemption; see
+// scheduler.h). A runner without one reports budget_bytes 0: unlimited, never preempted.
+struct KvCapacity {
+  uint64_t budget_bytes = 0;  // the whole budget (shared with other models' sequences)
+  uint64_t block_bytes = 0;   // bytes one block of this runner's KV takes from it
+  int64_t block_tokens = 0;   // tokens per block
+};
+
+// Whether a Reserve would succeed now, planned without side effects.
+struct KvReserveCheck {
+  uint64_t bytes_needed = 0;   // new blocks the reservation allocates
+  bool fits_unpinned = true;   // in free memory + cached blocks no named pin keeps
+  bool fits = true;            // when pinned cached blocks may be evicted too
+};
+
 struct OpenedSequence {
   SlotId slot = 0;
   int64_t reused_tokens = 0;  // leading prompt tokens whose KV came from the cache (< prompt size)
@@ -72,14 +87,30 @@ class ModelRunner {
   virtual bool IsEndOfGeneration(int32_t token) const = 0;
   // The bytes a token adds to the text (may be part of a UTF-8 character).
   virtual std::string TokenPiece(int32_t token) const = 0;
-  // A new sequence for `prompt` with the longest cached prefix attached. At least the last
-  // prompt token is left to compute (its logits are needed): reused_tokens < prompt.size().
-  virtual Result<OpenedSequence> Open(std::span<const int32_t> prompt) = 0;
+  // A new sequence for `tokens` (a prompt, or a preempted sequence's prompt + generated tokens)
+  // with the longest cached prefix attached. At least the last token is left to compute (its
+  // logits are needed): reused_tokens < tokens.size().
+  virtual Result<OpenedSequence> Open(std::span<const int32_t> tokens) = 0;
   // Runs one step: writes every span's K/V at its positions, commits its tokens, and fills logits.
   // On error nothing is committed for any span.
   virtual Status Forward(const StepBatch& batch, StepOutput* out) = 0;
   // Releases the sequence (its sealed blocks stay cached for later prefix hits).
   virtual void Close(SlotId slot) = 0;
+
+  // ---- KV memory, as the scheduler manages it (defaults: no budget, every reservation fits).
+  virtual KvCapacity kv_capacity() const { return {}; }
+  // Would Reserve(slot, num_tokens) succeed now? No side effects.
+  virtual Result<KvReserveCheck> PlanReserve(SlotId slot, int64_t num_tokens) const {
+    (void)slot, (void)num_tokens;
+    return KvReserveCheck{};
+  }
+  // Makes room for the slot's next `num_tokens` positions, so that a Forward over them allocates
+  // nothing (idempotent). ResourceExhausted when the budget is held by running sequences: the
+  // scheduler preempts one and retries.
+  virtual Status Reserve(SlotId slot, int64_t num_tokens) {
+    (void)slot, (void)num_tokens;
+    return Status::OK();
+  }
 };
 
 }  // namespace swarmkv

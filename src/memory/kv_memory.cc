@@ -501,6 +501,44 @@ Status KvMemory::Reserve(SequenceId seq, int64_t num_tokens) {
   return Status::OK();
 }
 
+Result<ReservePlan> KvMemory::PlanReserve(SequenceId seq, int64_t num_tokens) const {
+  const Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
+  if (num_tokens < 0) return InvalidArgumentError("PlanReserve of a negative token count " + std::to_string(num_tokens));
+  ReservePlan plan;
+  const NamespaceState* ns = s->ns;
+  const int64_t len = static_cast<int64_t>(s->tokens.size());
+  const int64_t want = len + num_tokens;
+  if (want > s->reserved) {
+    // The same arithmetic as Reserve.
+    const int64_t bt = ns->block_tokens;
+    const int64_t total = CeilDiv(want, bt);
+    const int64_t add = total - static_cast<int64_t>(s->blocks.size());
+    const Block* tail = len % bt != 0 ? s->blocks[static_cast<size_t>(len / bt)] : nullptr;
+    const bool cow = tail != nullptr && (tail->sealed || tail->refs > 1);
+    plan.bytes_needed = static_cast<uint64_t>(add + (cow ? 1 : 0)) * ns->slot_bytes;
+    plan.fits_alone = static_cast<uint64_t>(total + (cow ? 1 : 0)) * ns->slot_bytes <= m.pool->budget_bytes();
+  }
+  // NOTE: expired pins are not expired here (const); they count as pinned until the next Reserve.
+  uint64_t pinned_bytes = 0;
+  for (const Block* b = m.pinned.front(); b != nullptr; b = b->next) pinned_bytes += b->ns->slot_bytes;
+  const uint64_t budget = m.pool->budget_bytes();
+  const uint64_t used = m.pool->used_bytes();
+  const uint64_t held = used - std::min(used, m.evictable_bytes);  // what no eviction can free
+  plan.fits = plan.fits_alone && held + plan.bytes_needed <= budget;
+  plan.fits_unpinned = plan.fits && held + pinned_bytes + plan.bytes_needed <= budget;
+  return plan;
+}
+
+Result<uint64_t> KvMemory::BytesForTokens(const Hash128& namespace_id, int64_t num_tokens) const {
+  if (num_tokens < 0) return InvalidArgumentError("BytesForTokens of a negative token count");
+  SKV_ASSIGN_OR_RETURN(NamespaceState * ns, impl_->NamespaceOf(namespace_id));
+  return static_cast<uint64_t>(CeilDiv(num_tokens, ns->block_tokens) + 1) * ns->slot_bytes;
+}
+
+uint64_t KvMemory::budget_bytes() const { return impl_->pool->budget_bytes(); }
+
 Result<uint8_t*> KvMemory::MutableBlock(SequenceId seq, int64_t position) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);

@@ -137,6 +137,15 @@ struct BlockTable {
   int64_t capacity_tokens = 0;  // reserved positions (>= num_tokens)
 };
 
+// What a Reserve would take, planned without side effects (KvMemory::PlanReserve): the scheduler's
+// admission and preemption decisions.
+struct ReservePlan {
+  uint64_t bytes_needed = 0;     // new blocks (and a copy-on-write copy) Reserve would allocate
+  bool fits_alone = true;        // the sequence's blocks fit the budget with everything else gone
+  bool fits_unpinned = false;    // fits in free memory + evictable cached blocks without a named pin
+  bool fits = false;             // fits when pinned cached blocks are evicted too (what Reserve does)
+};
+
 struct NamespaceStats {
   Hash128 id;
   std::string name;
@@ -211,6 +220,12 @@ class KvMemory {
   // budget even alone (the message names the bytes needed and the budget), or when the rest of
   // the budget is held by other running sequences (nothing evictable; preempt one and retry).
   Status Reserve(SequenceId seq, int64_t num_tokens);
+  // What Reserve(seq, num_tokens) would allocate and whether it would succeed now. No side effects.
+  Result<ReservePlan> PlanReserve(SequenceId seq, int64_t num_tokens) const;
+  // Bytes a sequence of `num_tokens` tokens needs from the budget at most: its blocks plus one for
+  // a copy-on-write copy (held only during a Reserve). Compare with budget_bytes() for "fits alone".
+  Result<uint64_t> BytesForTokens(const Hash128& namespace_id, int64_t num_tokens) const;
+  uint64_t budget_bytes() const;
   // Base pointer of the private block holding `position`; write K/V rows at
   // layout.KRowOffset(layer, head, position % B). REQUIRES Length(seq) <= position < reserved.
   Result<uint8_t*> MutableBlock(SequenceId seq, int64_t position);

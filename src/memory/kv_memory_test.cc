@@ -275,6 +275,39 @@ TEST_F(KvMemoryTest, ConcurrentSealingAfterWritingDedupes) {
   for (SequenceId s : {a, b}) ASSERT_TRUE(mem_->Release(s).ok());
 }
 
+// PlanReserve answers what Reserve would do, without doing it: bytes, fits alone, fits counting
+// only unpinned cached blocks, fits counting pinned ones too.
+TEST_F(KvMemoryTest, PlanReserveForetellsReserve) {
+  Make(6);  // blocks of 4 tokens
+  EXPECT_EQ(mem_->budget_bytes(), 6 * kSlot);
+  EXPECT_EQ(*mem_->BytesForTokens(kNs, 9), 4 * kSlot) << "3 blocks + 1 for a copy-on-write";
+  const auto tp = Toks(8, 0), tq = Toks(4, 100);
+  SequenceId p = Computed(tp);  // 2 blocks, then cached and pinned
+  ASSERT_TRUE(mem_->Release(p).ok());
+  ASSERT_EQ(*mem_->PinPrefix("pin", kNs, tp, 0), 8);
+  SequenceId q = Computed(tq);  // 1 block, then cached (unpinned)
+  ASSERT_TRUE(mem_->Release(q).ok());
+  SequenceId h = Computed(Toks(4, 200));  // 1 block held
+  // 6 blocks: 1 held, 1 cached, 2 cached+pinned, 2 free.
+  SequenceId s = NewSeq();
+  ReservePlan a = *mem_->PlanReserve(s, 12);  // 3 blocks: free + the unpinned one
+  EXPECT_EQ(a.bytes_needed, 3 * kSlot);
+  EXPECT_TRUE(a.fits_alone && a.fits_unpinned && a.fits);
+  ReservePlan b = *mem_->PlanReserve(s, 16);  // 4 blocks: needs a pinned one
+  EXPECT_TRUE(b.fits_alone && b.fits);
+  EXPECT_FALSE(b.fits_unpinned);
+  ReservePlan c = *mem_->PlanReserve(s, 24);  // 6 blocks: more than all but the held one
+  EXPECT_TRUE(c.fits_alone);
+  EXPECT_FALSE(c.fits);
+  EXPECT_EQ(mem_->Reserve(s, 24).code(), StatusCode::kResourceExhausted);
+  ReservePlan d = *mem_->PlanReserve(s, 28);  // 7 blocks > budget
+  EXPECT_FALSE(d.fits_alone);
+  EXPECT_EQ(Ns().evictions[0] + Ns().evictions[1], 0) << "planning evicted something";
+  ASSERT_TRUE(mem_->Reserve(s, 16).ok()) << "Reserve takes pinned blocks last, as PlanReserve said";
+  EXPECT_EQ(mem_->PlanReserve(s, 16)->bytes_needed, 0u) << "already reserved";
+  for (SequenceId x : {h, s}) ASSERT_TRUE(mem_->Release(x).ok());
+}
+
 TEST_F(KvMemoryTest, NamedPinsAreEvictedLastUnderPressure) {
   Make(4);
   const auto tp = Toks(8, 0), tq = Toks(8, 100);

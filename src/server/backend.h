@@ -83,6 +83,16 @@ struct KvTierSnapshot {
   uint64_t unavailable = 0;       // reads refused because the tier was down
   double restore_bytes_per_second = 0;  // measured, 0 until a restore happened
 };
+// One request waiting in a model's scheduler queue (for memory or a running slot).
+struct QueuedRequestInfo {
+  std::string namespace_id;   // the model's KV namespace (hex), as LoadedModelInfo
+  RequestId id = 0;           // the request id (the backend's)
+  int32_t position = 0;       // 0: admitted next in its model's queue
+  int64_t tokens = 0;         // tokens it holds (prompt + generated so far)
+  int32_t preemptions = 0;    // > 0: paused for memory; resumes where it stopped
+  bool waiting_for_memory = false;  // its model's queue head waits for KV memory
+};
+
 struct KvSnapshot {
   uint64_t budget_bytes = 0;
   uint64_t committed_bytes = 0;
@@ -98,6 +108,7 @@ struct KvSnapshot {
   uint64_t writeback_queue_bytes = 0;
   uint64_t writeback_dropped = 0;      // evicted blocks not written (queue full, shutdown deadline)
   uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
+  std::vector<QueuedRequestInfo> queue;  // every model's waiting requests, in admission order
 };
 
 // The KV of a token prefix on one loaded model, as pins (server/pin_service.h) plan with it.
@@ -142,6 +153,8 @@ class ServerBackend {
   virtual std::vector<KvPinState> PinStates() { return {}; }
   // Where the pin registry lives (beside the disk tier); "" : pins are not persisted.
   virtual std::string PinRegistryPath() const { return ""; }
+  // Requests waiting in the schedulers' queues (for /api/ps and /api/kv). Default: none.
+  virtual std::vector<QueuedRequestInfo> Queue() { return {}; }
 };
 
 }  // namespace swarmkv

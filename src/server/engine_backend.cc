@@ -136,6 +136,13 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   SchedulerOptions so;
   // Waiting for another request to compute a shared prefix only pays when prefixes are reused.
   if (!options_.prefix_cache) so.prefix_wait_min_tokens = 0;
+  // A preempted request resumes from the tiers what was evicted while it was paused (on the engine
+  // thread, once per pause, only when its KV fits again; a failed restore means recompute).
+  if (tiers_ != nullptr) {
+    KvTiers* tiers = tiers_.get();
+    const Hash128 ns = m->runner->namespace_id();
+    so.before_resume = [tiers, ns](std::span<const int32_t> tokens) { tiers->BeforeAdmission(ns, tokens); };
+  }
   SKV_ASSIGN_OR_RETURN(m->scheduler, Scheduler::Create(m->runner, so));
   m->chat_template = ChatTemplate::ForVocab(m->tokenizer->vocab());
   const ModelHParams& h = m->model->hparams();
@@ -218,7 +225,46 @@ KvSnapshot EngineBackend::Kv() {
     kv.most_shared.push_back(std::move(s));
   }
   if (tiers_ != nullptr) tiers_->FillSnapshot(&kv);
+  kv.queue = Queue();
   return kv;
+}
+
+std::vector<QueuedRequestInfo> EngineBackend::Queue() {
+  std::vector<std::shared_ptr<EngineModel>> models;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [path, weak] : models_)
+      if (auto m = weak.lock()) models.push_back(std::move(m));
+  }
+  std::vector<QueuedRequestInfo> out;
+  std::vector<const EngineModel*> owner;  // parallel to out
+  for (const auto& model : models) {
+    for (const QueuedRequest& q : model->scheduler->Queue()) {
+      QueuedRequestInfo i;
+      i.namespace_id = model->model_info.namespace_id;
+      i.id = q.id;  // the scheduler's id until mapped below
+      i.position = q.position;
+      i.tokens = q.tokens;
+      i.preemptions = q.preemptions;
+      i.waiting_for_memory = q.waiting_for_memory;
+      out.push_back(i);
+      owner.push_back(model.get());
+    }
+  }
+  if (out.empty()) return out;
+  // Scheduler ids -> the backend's request ids.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, route] : routes_) {
+    auto m = route.model.lock();
+    for (size_t k = 0; k < out.size(); ++k) {
+      if (owner[k] == m.get() && route.local_id == out[k].id) {
+        out[k].id = id;
+        owner[k] = nullptr;  // mapped
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 Status EngineBackend::Pin(const LoadedModel& model, const std::string& name, const std::vector<int32_t>& tokens,

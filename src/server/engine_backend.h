@@ -49,6 +49,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   int64_t RestorePrefix(const LoadedModel& model, std::span<const int32_t> tokens) override;
   std::vector<KvPinState> PinStates() override;
   std::string PinRegistryPath() const override;
+  std::vector<QueuedRequestInfo> Queue() override;
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
   void Cancel(RequestId id) override;

@@ -65,6 +65,15 @@ json Details(const ModelEntry& e, const LoadedModelInfo* info, const GgufSummary
   return d;
 }
 
+// A queued request in /api/ps and /api/kv.
+json QueuedJson(const QueuedRequestInfo& q) {
+  return {{"id", q.id},
+          {"position", q.position},
+          {"tokens", q.tokens},
+          {"preemptions", q.preemptions},
+          {"waiting_for", q.waiting_for_memory ? "memory" : "a running slot"}};
+}
+
 }  // namespace
 
 HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
@@ -167,7 +176,11 @@ void HttpServer::RegisterRoutes() {
   }));
   s.Get("/api/ps", timed("/api/ps", [this](const auto&, auto& r) {
     json models = json::array();
+    const std::vector<QueuedRequestInfo> queue = backend_ ? backend_->Queue() : std::vector<QueuedRequestInfo>{};
     for (const auto& l : models_->Loaded()) {
+      json waiting = json::array();
+      for (const QueuedRequestInfo& q : queue)
+        if (q.namespace_id == l.info.namespace_id) waiting.push_back(QueuedJson(q));
       for (const auto& name : l.names) {
         const ModelEntry* e = registry_->Find(name);
         if (e == nullptr) continue;
@@ -182,6 +195,8 @@ void HttpServer::RegisterRoutes() {
                           {"expires_at", Rfc3339FromUnixMs(expires)},
                           {"size_vram", 0},
                           {"active_requests", l.active_requests},
+                          {"queued_requests", waiting.size()},
+                          {"queue", waiting},
                           {"kv_namespace", l.info.namespace_id}});
       }
     }
@@ -347,6 +362,13 @@ void HttpServer::HandleKv(httplib::Response& res) {
                       {"bytes", p.bytes}, {"bytes_saved", p.bytes_saved}, {"pinned", p.pinned}});
   json evictions = json::object();
   for (const auto& [reason, n] : kv.evictions_by_reason) evictions[reason] = n;
+  json queue = json::array();
+  for (const QueuedRequestInfo& q : kv.queue) {
+    json j = QueuedJson(q);
+    j["namespace"] = q.namespace_id;
+    j["models"] = names_by_ns[q.namespace_id];
+    queue.push_back(std::move(j));
+  }
   SendJson(res, 200,
            {{"engine_attached", backend_ != nullptr},
             {"budget_bytes", kv.budget_bytes},
@@ -359,7 +381,8 @@ void HttpServer::HandleKv(httplib::Response& res) {
             {"hit_ratio", looked_up ? static_cast<double>(kv.prefix_tokens_hit) / static_cast<double>(looked_up) : 0.0},
             {"evictions", evictions},
             {"pinned_blocks", kv.pinned_blocks},
-            {"most_shared_prefixes", shared}});
+            {"most_shared_prefixes", shared},
+            {"queue", queue}});
 }
 
 }  // namespace swarmkv

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <future>
 #include <random>
 #include <thread>
 
@@ -256,6 +257,62 @@ TEST_F(ServerE2ETest, ThirtyTwoClientsAtOnceMatchTheRequestServedAlone) {
   auto [sk, kv] = Curl("GET", "/api/kv");
   json k = json::parse(kv);
   EXPECT_LE(k["committed_bytes"].get<uint64_t>(), k["budget_bytes"].get<uint64_t>()) << kv;
+}
+
+// Under a KV budget that holds about one request, concurrent requests wait in the queue (their
+// positions shown by /api/ps and /api/kv) or are preempted, and all complete with the reply they
+// get alone; only a request that cannot fit even alone is refused, up front, with a 400.
+TEST_F(ServerE2ETest, RequestsWaitForMemoryInTheQueueAndAllComplete) {
+  if (model_path_.find("stories260K") == std::string::npos)
+    GTEST_SKIP() << "the budget below is sized for stories260K's KV (20 KiB blocks); model is " << model_path_;
+  // 8 blocks of 32 tokens: 7 usable alone (one kept for a copy-on-write) = 224 tokens.
+  StartServer({"--kv-memory", std::to_string(8 * 20480)});
+  REQUIRE_ENGINE();
+  auto body = [](int i, int n) {
+    return R"({"model":"tiny","raw":true,"stream":false,"prompt":"Story )" + std::to_string(i) +
+           R"(: once upon a time","options":{"temperature":0,"num_predict":)" + std::to_string(n) + "}}";
+  };
+  auto [s0, refused] = Curl("POST", "/api/generate", body(0, 1000));
+  EXPECT_EQ(s0, 400) << refused;
+  EXPECT_NE(refused.find("KV memory budget is"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("room for 224 tokens"), std::string::npos) << refused;
+
+  constexpr int kClients = 6;
+  std::vector<std::future<std::pair<int, std::string>>> replies;
+  for (int i = 0; i < kClients; ++i)
+    replies.push_back(std::async(std::launch::async, [&, i] { return Curl("POST", "/api/generate", body(i, 180)); }));
+  // Await the queue in /api/ps (bounded: the replies may all be done first on a fast machine).
+  bool seen = false;
+  for (int tries = 0; tries < 2000 && !seen; ++tries) {
+    json ps = json::parse(Curl("GET", "/api/ps").second);
+    for (const auto& m : ps["models"]) {
+      if (m["queued_requests"].get<int>() > 0) {
+        seen = true;
+        EXPECT_EQ(m["queue"][0]["position"], 0) << ps.dump();
+        EXPECT_GT(m["queue"][0]["tokens"].get<int>(), 0) << ps.dump();
+      }
+    }
+    bool all_done = true;
+    for (auto& r : replies) all_done = all_done && r.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    if (all_done) break;
+  }
+  std::vector<std::string> texts;
+  for (auto& r : replies) {
+    auto [st, out] = r.get();
+    ASSERT_EQ(st, 200) << out;
+    texts.push_back(json::parse(out)["response"]);
+  }
+  EXPECT_TRUE(seen) << "no request was ever seen waiting in the queue";
+  json kv = json::parse(Curl("GET", "/api/kv").second);
+  EXPECT_TRUE(kv["queue"].is_array()) << kv.dump();
+  EXPECT_TRUE(kv["queue"].empty()) << kv.dump();
+  EXPECT_LE(kv["committed_bytes"].get<uint64_t>(), kv["budget_bytes"].get<uint64_t>()) << kv.dump();
+  // Each reply is the one the request gets alone.
+  for (int i = 0; i < kClients; ++i) {
+    auto [st, out] = Curl("POST", "/api/generate", body(i, 180));
+    ASSERT_EQ(st, 200) << out;
+    EXPECT_EQ(json::parse(out)["response"], texts[static_cast<size_t>(i)]) << "client " << i;
+  }
 }
 
 int ThreadCount(pid_t pid) {
