@@ -198,6 +198,11 @@ void GuardedHttpServer::Shutdown() {
   incoming_.clear();
 }
 
+void GuardedHttpServer::RaiseListenBacklog(int backlog) {
+  socket_t fd = svr_sock_;
+  if (fd != INVALID_SOCKET) ::listen(fd, backlog);  // Linux: listen() again updates the backlog
+}
+
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
   if (open_.fetch_add(1) >= limits_.max_connections) {
     rejected_busy_.fetch_add(1);

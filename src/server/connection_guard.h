@@ -58,6 +58,10 @@ struct ConnectionLimits {
 // connection. False outside a GuardedHttpServer worker.
 bool ClientDisconnected();
 
+// Makes the connection of the request being handled on this thread close after its response
+// (e.g. a body was refused unread: what follows it is not a next request). No-op elsewhere.
+void CloseConnectionAfterResponse();
+
 class GuardedHttpServer : public httplib::Server {
  public:
   explicit GuardedHttpServer(ConnectionLimits limits);
@@ -66,6 +70,10 @@ class GuardedHttpServer : public httplib::Server {
   // Stops parking and serving: closes parked sockets, lets workers finish their current request.
   // Idempotent. Call after stop().
   void Shutdown();
+
+  // httplib 0.11 listens with a backlog of 5: under a connection flood, new clients' SYNs are
+  // dropped and retried after seconds. Call after bind_to_port/bind_to_any_port.
+  void RaiseListenBacklog(int backlog);
 
   // Counters for tests and metrics.
   int open_connections() const { return open_.load(); }

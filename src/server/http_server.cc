@@ -107,6 +107,7 @@ Status HttpServer::Start() {
     return IOError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                    " (address in use, or not an address of this machine)");
   }
+  http_->RaiseListenBacklog(std::max(64, options_.max_connections));
   listener_ = std::thread([this] { http_->listen_after_bind(); });
   return Status::OK();
 }
