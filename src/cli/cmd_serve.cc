@@ -205,6 +205,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--header-timeout-ms", o->http.header_timeout_ms,
                  "Time a client has to send a request's whole header block (slow-loris)")
       ->check(CLI::Range(100, 3600000));
+  app.add_option("--max-pins", o->http.max_pins, "Live KV pins (POST /api/kv/pin) before 429")
+      ->check(CLI::Range(0, 1 << 24));
+  app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_option("--generation-timeout", o->generation_timeout,
                  "Wall deadline of one generation request, e.g. 10m (0: none; 504 or a cut stream beyond)");
   app.add_option("--num-ctx", o->http.default_num_ctx, "Context of a request that gives no num_ctx")

@@ -343,5 +343,33 @@ TEST_F(HttpHardeningTest, GenerationWallDeadlineIs504) {
   EXPECT_EQ(backend_->cancels, 1);
 }
 
+TEST_F(HttpHardeningTest, TenThousandPinsStopAtTheCapAndBadTtlsAre400) {
+  HttpServerOptions o;
+  o.max_pins = 256;
+  StartServer(o);
+  auto c = Client();  // one keep-alive connection
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string body = R"({"model":"tiny","name":"p)" + std::to_string(i) + R"(","prompt":"abc","ttl":"10m"})";
+    auto r = c.Post("/api/kv/pin", body, "application/json");
+    ASSERT_TRUE(r) << i;
+    if (r->status == 200) ++ok;
+    else if (r->status == 429 && r->body.find("--max-pins") != std::string::npos) ++refused;
+  }
+  EXPECT_EQ(ok, 256);
+  EXPECT_EQ(refused, 10000 - 256);
+  EXPECT_EQ(backend_->pins(), 256u);
+  // Unpinning makes room again.
+  EXPECT_EQ(Post("/api/kv/unpin", R"({"name":"p0"})")->status, 200);
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"again","prompt":"abc"})")->status, 200);
+  for (const char* ttl : {"-1", "0", "\"-5m\"", "\"nan\"", "\"inf\"", "1e300", "\"100000h\"", "true"}) {
+    auto r = Post("/api/kv/pin", std::string(R"({"model":"tiny","name":"t","prompt":"abc","ttl":)") + ttl + "}");
+    EXPECT_EQ(r->status, 400) << ttl << ": " << r->body;
+    EXPECT_NE(r->body.find("ttl"), std::string::npos) << ttl;
+  }
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":")" + std::string(300, 'n') + R"(","prompt":"abc"})")->status,
+            400);
+}
+
 }  // namespace
 }  // namespace swarmkv

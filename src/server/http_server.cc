@@ -11,6 +11,7 @@
 #include "server/api_response.h"
 #include "server/connection_guard.h"
 #include "server/json_limits.h"
+#include "server/pin_limits.h"
 
 namespace swarmkv {
 
@@ -64,7 +65,12 @@ json Details(const ModelEntry& e, const LoadedModelInfo* info, const GgufSummary
 
 HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
                        ServerBackend* backend, ServerMetrics* metrics)
-    : options_(std::move(options)), registry_(registry), models_(models), backend_(backend), metrics_(metrics) {
+    : options_(std::move(options)),
+      registry_(registry),
+      models_(models),
+      backend_(backend),
+      metrics_(metrics),
+      pin_budget_(options_.max_pins, options_.max_pinned_tokens) {
   access_.api_key = options_.api_key;
   access_.allowed_origins = DefaultAllowedOrigins();
   access_.allowed_origins.insert(access_.allowed_origins.end(), options_.allowed_origins.begin(),
@@ -432,29 +438,21 @@ void HttpServer::HandlePin(bool pin, const httplib::Request& req, httplib::Respo
   if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
     return SendError(res, false, 400, "field 'name' (a non-empty string naming the pin) is required");
   std::string name = body["name"];
+  if (Status s = ValidatePinName(name); !s.ok()) return SendError(res, false, 400, s.message());
   if (backend_ == nullptr) return SendError(res, false, 503, "no engine in this server: nothing to pin");
   if (!pin) {
     Status s = backend_->Unpin(name);
     if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
+    pin_budget_.Remove(name);
     return SendJson(res, 200, {{"name", name}, {"unpinned", true}});
   }
   if (!body.contains("model") || !body["model"].is_string()) return SendError(res, false, 400, "field 'model' is required");
   std::string model = body["model"];
   const ModelEntry* e = registry_->Find(model);
   if (e == nullptr) return SendError(res, false, 404, "model '" + model + "' not found");
-  int64_t ttl_ms = 3600 * 1000;
-  if (body.contains("ttl")) {
-    const json& t = body["ttl"];
-    if (t.is_number()) {
-      ttl_ms = static_cast<int64_t>(t.get<double>() * 1000);
-    } else if (t.is_string()) {
-      auto parsed = ParseKeepAliveMs(t.get<std::string>());
-      if (!parsed.ok()) return SendError(res, false, 400, "ttl: " + parsed.status().message());
-      ttl_ms = *parsed;
-    } else {
-      return SendError(res, false, 400, "field 'ttl' must be a duration string (\"1h\") or seconds");
-    }
-  }
+  auto ttl = ValidatePinTtlMs(body.contains("ttl") ? &body["ttl"] : nullptr);
+  if (!ttl.ok()) return SendError(res, false, 400, ttl.status().message());
+  const int64_t ttl_ms = *ttl;
   auto lease = models_->Acquire(*e, std::nullopt);
   if (!lease.ok()) return SendError(res, false, HttpStatusFor(lease.status()), lease.status().message());
   std::vector<int32_t> tokens;
@@ -473,8 +471,14 @@ void HttpServer::HandlePin(bool pin, const httplib::Request& req, httplib::Respo
   } else {
     return SendError(res, false, 400, "give the prefix to pin as 'prompt' (raw text) or 'messages' (a chat)");
   }
+  const int64_t now_ms = NowUnixMs();
+  if (Status admit = pin_budget_.Admit(name, static_cast<int64_t>(tokens.size()), now_ms + ttl_ms, now_ms); !admit.ok())
+    return SendError(res, false, 429, admit.message());
   Status s = backend_->Pin(lease->model(), name, tokens, ttl_ms);
-  if (!s.ok()) return SendError(res, false, HttpStatusFor(s), s.message());
+  if (!s.ok()) {
+    pin_budget_.Remove(name);
+    return SendError(res, false, HttpStatusFor(s), s.message());
+  }
   SendJson(res, 200, {{"name", name}, {"model", e->name}, {"tokens", tokens.size()},
                       {"expires_at", ttl_ms < 0 ? "never" : Rfc3339FromUnixMs(NowUnixMs() + ttl_ms)}});
 }

@@ -32,6 +32,7 @@
 #include "server/gguf_summary.h"
 #include "server/model_manager.h"
 #include "server/model_registry.h"
+#include "server/pin_limits.h"
 #include "server/request_guard.h"
 #include "server/server_metrics.h"
 
@@ -60,6 +61,8 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 << 10;    // request line + headers; 431 beyond
   int max_headers = 100;                 // header count; 431 beyond
   int64_t generation_timeout_ms = 0;     // wall deadline of one generation; 0: none
+  size_t max_pins = 1024;                // live KV pins (POST /api/kv/pin); 429 beyond
+  int64_t max_pinned_tokens = 1 << 20;   // tokens of all live pins' prefixes; 429 beyond
   // Access (request_guard.h): API key, Origin and Host allow-lists.
   std::string api_key;                   // empty: no key
   std::vector<std::string> allowed_origins;  // added to DefaultAllowedOrigins()
@@ -106,6 +109,7 @@ class HttpServer {
   std::thread listener_;
   int port_ = 0;
   GgufSummaryCache summaries_;  // GGUF header facts for /api/show and /api/tags
+  PinBudget pin_budget_;        // caps of the pins created through this server
   std::atomic<int> active_generations_{0};
   std::atomic<uint64_t> next_id_{1};
 };
