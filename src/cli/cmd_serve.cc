@@ -114,6 +114,12 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.backend.tiers.write_through = o.write_through == "on";
+  if (o.backend.tiers.redis_url.rfind("rediss://", 0) == 0) {
+    std::cerr << "swarmkv serve: --kv-redis rediss:// (TLS) is not supported by this build: Debian 12's hiredis "
+                 "0.14 has no TLS. Reach the TLS Redis through a local tunnel (stunnel, spiped) and give "
+                 "redis://127.0.0.1:PORT\n";
+    return 2;
+  }
   // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
   if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
     o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;

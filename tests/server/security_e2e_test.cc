@@ -94,5 +94,12 @@ TEST_F(SecurityE2ETest, NetworkHostWithoutAKeyRefusesToStart) {
   EXPECT_NE(r.out.find("--insecure-no-auth"), std::string::npos) << r.out;
 }
 
+TEST_F(SecurityE2ETest, RedissIsAClearStartupError) {
+  auto r = RunShell(std::string(SWARMKV_BIN) +
+                    " serve --port 0 --no-ollama --kv-disk off --kv-redis rediss://u:pw@127.0.0.1:6380/0 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("TLS"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace swarmkv::e2e
