@@ -146,6 +146,39 @@ class GuardedStream : public httplib::Stream {
 
 thread_local GuardedStream* t_current = nullptr;
 
+// In-memory connection for ServeBuffer.
+class BufferStream : public httplib::Stream {
+ public:
+  BufferStream(const std::string& in, std::string* out) : in_(in), out_(out) {}
+  bool has_input() const { return pos_ < in_.size(); }
+  bool is_readable() const override { return has_input(); }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_->append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 40000;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 11434;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+
+ private:
+  const std::string& in_;
+  size_t pos_ = 0;
+  std::string* out_;
+};
+
 // httplib hands each accepted socket to a task queue; this one parks it at once on the listener
 // thread (GuardedHttpServer::process_and_close_socket does not block).
 class ParkingTaskQueue : public httplib::TaskQueue {
@@ -196,6 +229,16 @@ void GuardedHttpServer::Shutdown() {
   ready_.clear();
   for (Conn& c : incoming_) Close(c.fd);
   incoming_.clear();
+}
+
+std::string GuardedHttpServer::ServeBuffer(const std::string& request) {
+  std::string out;
+  BufferStream strm(request, &out);
+  for (int i = 0; i < 16 && strm.has_input(); ++i) {
+    bool connection_closed = false;
+    if (!process_request(strm, false, connection_closed, nullptr) || connection_closed) break;
+  }
+  return out;
 }
 
 void GuardedHttpServer::RaiseListenBacklog(int backlog) {

@@ -75,6 +75,11 @@ class GuardedHttpServer : public httplib::Server {
   // dropped and retried after seconds. Call after bind_to_port/bind_to_any_port.
   void RaiseListenBacklog(int backlog);
 
+  // Runs `request` (raw HTTP bytes: one or more requests) through httplib's parsing and this
+  // server's routes in-process, without a socket, and returns the raw response bytes. For the
+  // fuzzer of the request handlers; ClientDisconnected() is false there.
+  std::string ServeBuffer(const std::string& request);
+
   // Counters for tests and metrics.
   int open_connections() const { return open_.load(); }
   uint64_t rejected_busy() const { return rejected_busy_.load(); }

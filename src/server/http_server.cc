@@ -84,6 +84,16 @@ HttpServer::~HttpServer() {
   Wait();
 }
 
+std::string HttpServer::HandleRawRequest(const std::string& bytes) {
+  if (!http_) {
+    ConnectionLimits limits;
+    limits.worker_threads = 1;
+    http_ = std::make_unique<GuardedHttpServer>(limits);
+    RegisterRoutes();
+  }
+  return http_->ServeBuffer(bytes);
+}
+
 Status HttpServer::Start() {
   if (http_) return FailedPreconditionError("HttpServer already started");
   ConnectionLimits limits;

@@ -82,6 +82,9 @@ class HttpServer {
 
   // Binds and starts serving on a background thread. Errors: the port is taken, bad host.
   Status Start();
+  // Runs raw HTTP request bytes through the routes in-process (no socket, no Start needed) and
+  // returns the raw response bytes: the fuzzer's door to every handler.
+  std::string HandleRawRequest(const std::string& bytes);
   // The bound port (after Start).
   int port() const { return port_; }
   // Blocks until Stop() is called from another thread (or a signal handler path) .
