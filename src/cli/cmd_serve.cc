@@ -42,6 +42,7 @@ struct ServeOptions {
   std::string api_key_file;
   bool insecure_no_auth = false;
   std::string generation_timeout = "0";
+  int max_loaded_models = 0;
 };
 
 // The API key from --api-key, else --api-key-file, else $SWARMKV_API_KEY; and the refusal to
@@ -151,6 +152,7 @@ int RunServe(ServeOptions& o) {
   }
   ModelManagerOptions mo;
   mo.default_keep_alive_ms = *keep_alive;
+  mo.max_loaded_models = o.max_loaded_models;
   ModelManager models(&*registry, backend.get(), mo);
   o.http.version = SWARMKV_VERSION;
   HttpServer server(o.http, &*registry, &models, backend.get(), &metrics);
@@ -211,6 +213,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--header-timeout-ms", o->http.header_timeout_ms,
                  "Time a client has to send a request's whole header block (slow-loris)")
       ->check(CLI::Range(100, 3600000));
+  app.add_option("--max-loaded-models", o->max_loaded_models,
+                 "Models resident at once (0: no cap); one more unloads the idle model closest to expiry, "
+                 "or is a 503 while all are in use")
+      ->check(CLI::Range(0, 4096));
   app.add_option("--max-pins", o->http.max_pins, "Live KV pins (POST /api/kv/pin) before 429")
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
