@@ -127,6 +127,12 @@ class PosixEnv final : public Env {
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
 
+  Result<std::unique_ptr<WritableFile>> NewExclusiveFile(const std::string& path, int mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (fd < 0) return ErrnoStatus("create", path, errno);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+
   Status RenameFile(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename to '" + to + "'", from, errno);
     return Status::OK();
@@ -189,11 +195,11 @@ Env* Env::Default() {
   return &env;
 }
 
-Status Env::WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, bool sync) {
+Status Env::WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, bool sync, int mode) {
   static std::atomic<uint64_t> counter{0};
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   {
-    SKV_ASSIGN_OR_RETURN(auto file, NewWritableFile(tmp));
+    SKV_ASSIGN_OR_RETURN(auto file, NewExclusiveFile(tmp, mode));
     Status s = file->Append(data);
     if (s.ok() && sync) s = file->Sync();
     if (s.ok()) s = file->Close();

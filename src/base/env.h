@@ -57,6 +57,9 @@ class Env {
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Creates or truncates.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // Creates a new file with `mode`; fails if anything exists at `path`, a symlink included
+  // (O_CREAT | O_EXCL | O_NOFOLLOW): a name planted by someone else is never written through.
+  virtual Result<std::unique_ptr<WritableFile>> NewExclusiveFile(const std::string& path, int mode) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status DeleteFile(const std::string& path) = 0;
   // mkdir -p.
@@ -66,12 +69,13 @@ class Env {
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
 
-  // Writes `data` to `path` atomically: a temporary file beside it, then rename. With `sync`,
-  // the data is fdatasync'ed before the rename (the directory is not synced).
-  Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, bool sync);
-  Status WriteFileAtomic(const std::string& path, std::string_view data, bool sync) {
+  // Writes `data` to `path` atomically: a temporary file beside it (created exclusively, with
+  // `mode`), then rename. With `sync`, the data is fdatasync'ed before the rename (the directory
+  // is not synced).
+  Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, bool sync, int mode = 0644);
+  Status WriteFileAtomic(const std::string& path, std::string_view data, bool sync, int mode = 0644) {
     return WriteFileAtomic(
-        path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), sync);
+        path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()), sync, mode);
   }
 };
 

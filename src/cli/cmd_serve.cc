@@ -9,6 +9,7 @@
 // models unload (running generations are cancelled), then RAM's cached KV blocks are flushed to
 // the persistent tiers for at most --kv-shutdown-flush, so a restarted server finds them.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "server/model_manager.h"
 #include "server/model_registry.h"
 #include "server/ollama_store.h"
+#include "server/request_guard.h"
 #include "server/server_metrics.h"
 
 namespace swarmkv::cli {
@@ -37,6 +39,10 @@ struct ServeOptions {
   std::string max_body = "8MiB";
   std::string shutdown_flush = "5s";
   std::string write_through = "on";
+  std::string api_key_file;
+  bool insecure_no_auth = false;
+  std::string generation_timeout = "0";
+  int max_loaded_models = 0;
 };
 
 // `-m PATH` (llama-server's spelling) means `--model STEM=PATH`; NAME=PATH stays as it is. A
@@ -50,6 +56,37 @@ std::string ModelFlagWithName(const std::string& flag) {
   return stem + "=" + flag;
 }
 
+// The API key from --api-key, else --api-key-file, else $SWARMKV_API_KEY; and the refusal to
+// serve a network address without one (docs/security.md). Returns false with a message on error.
+bool ResolveAccess(ServeOptions& o) {
+  if (o.http.api_key.empty() && !o.api_key_file.empty()) {
+    auto text = Env::Default()->ReadFile(o.api_key_file);
+    if (!text.ok()) {
+      std::cerr << "swarmkv serve: --api-key-file: " << text.status().ToString() << "\n";
+      return false;
+    }
+    std::string key = *text;
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (key.empty()) {
+      std::cerr << "swarmkv serve: --api-key-file " << o.api_key_file << " is empty\n";
+      return false;
+    }
+    o.http.api_key = key;
+  }
+  if (o.http.api_key.empty()) {
+    if (const char* env = std::getenv("SWARMKV_API_KEY"); env != nullptr) o.http.api_key = env;
+  }
+  if (!o.http.api_key.empty() && o.http.api_key.size() < 16)
+    SKV_LOG(WARN) << "the API key is shorter than 16 characters: easy to guess";
+  if (!IsLoopbackHost(o.http.host) && o.http.api_key.empty() && !o.insecure_no_auth) {
+    std::cerr << "swarmkv serve: --host " << o.http.host
+              << " is reachable beyond this machine: give an API key (--api-key, --api-key-file or "
+                 "SWARMKV_API_KEY), or --insecure-no-auth to serve without one\n";
+    return false;
+  }
+  return true;
+}
+
 int RunServe(ServeOptions& o) {
   // Block the stop signals in every thread; one thread waits for them and stops the server.
   sigset_t stop_signals;
@@ -59,6 +96,14 @@ int RunServe(ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  if (!ResolveAccess(o)) return 2;
+  auto gen_timeout = ParseKeepAliveMs(o.generation_timeout);
+  if (!gen_timeout.ok() || *gen_timeout < 0) {
+    std::cerr << "swarmkv serve: --generation-timeout '" << o.generation_timeout
+              << "' is not a duration like 10m (0: none)\n";
+    return 2;
+  }
+  o.http.generation_timeout_ms = *gen_timeout;
   auto keep_alive = ParseKeepAliveMs(o.keep_alive);
   if (!keep_alive.ok()) {
     std::cerr << "swarmkv serve: --keep-alive: " << keep_alive.status().message() << "\n";
@@ -81,6 +126,12 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.backend.tiers.write_through = o.write_through == "on";
+  if (o.backend.tiers.redis_url.rfind("rediss://", 0) == 0) {
+    std::cerr << "swarmkv serve: --kv-redis rediss:// (TLS) is not supported by this build: Debian 12's hiredis "
+                 "0.14 has no TLS. Reach the TLS Redis through a local tunnel (stunnel, spiped) and give "
+                 "redis://127.0.0.1:PORT\n";
+    return 2;
+  }
   // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
   if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
     o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;
@@ -112,6 +163,7 @@ int RunServe(ServeOptions& o) {
   }
   ModelManagerOptions mo;
   mo.default_keep_alive_ms = *keep_alive;
+  mo.max_loaded_models = o.max_loaded_models;
   ModelManager models(&*registry, backend.get(), mo);
   o.http.version = SWARMKV_VERSION;
   HttpServer server(o.http, &*registry, &models, backend.get(), &metrics);
@@ -120,8 +172,9 @@ int RunServe(ServeOptions& o) {
     std::cerr << "swarmkv serve: " << s.ToString() << "\n";
     return 1;
   }
-  if (o.http.host != "127.0.0.1" && o.http.host != "localhost" && o.http.host != "::1")
-    SKV_LOG(WARN) << "listening on " << o.http.host << ": reachable beyond this machine, without authentication";
+  if (!IsLoopbackHost(o.http.host))
+    SKV_LOG(WARN) << "listening on " << o.http.host << ": reachable beyond this machine, "
+                  << (o.http.api_key.empty() ? "WITHOUT authentication (--insecure-no-auth)" : "API key required");
   SKV_LOG(INFO) << "swarmkv serve listening on " << o.http.host << ":" << server.port() << " with "
                 << registry->size() << " model(s)";
 
@@ -158,6 +211,33 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
                  "Context of a request that gives no num_ctx (0: the model's training context; paged KV "
                  "costs nothing until used)")
       ->check(CLI::Range(0, 1 << 22));
+  app.add_option("--api-key", o->http.api_key,
+                 "Require 'Authorization: Bearer KEY' on every route but /api/version and / (also $SWARMKV_API_KEY)");
+  app.add_option("--api-key-file", o->api_key_file, "File holding the API key (first line)");
+  app.add_flag("--insecure-no-auth", o->insecure_no_auth,
+               "Allow a non-loopback --host without an API key (anyone who can reach the port can use it)");
+  app.add_option("--allowed-origins", o->http.allowed_origins,
+                 "Browser origins allowed besides the local defaults, e.g. https://chat.example.com or "
+                 "chrome-extension://* ('*' wildcards; repeatable or comma-separated)")
+      ->delimiter(',');
+  app.add_option("--allowed-hosts", o->http.allowed_hosts,
+                 "Host header names a loopback server also answers (DNS-rebinding allow-list; comma-separated)")
+      ->delimiter(',');
+  app.add_option("--max-connections", o->http.max_connections, "Open connections before 503")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--header-timeout-ms", o->http.header_timeout_ms,
+                 "Time a client has to send a request's whole header block (slow-loris)")
+      ->check(CLI::Range(100, 3600000));
+  app.add_option("--max-loaded-models", o->max_loaded_models,
+                 "Models resident at once (0: no cap); one more unloads the idle model closest to expiry, "
+                 "or is a 503 while all are in use")
+      ->check(CLI::Range(0, 4096));
+  app.add_option("--max-pins", o->http.max_pins, "Live KV pins (POST /api/kv/pin) before 429")
+      ->check(CLI::Range(0, 1 << 24));
+  app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--generation-timeout", o->generation_timeout,
+                 "Wall deadline of one generation request, e.g. 10m (0: none; 504 or a cut stream beyond)");
   app.add_option("-t,--threads", o->backend.threads, "Engine threads (default: physical cores)");
   app.add_option("--kv-memory", o->backend.kv_memory, "KV RAM budget (bytes like 4GiB, or 25%)");
   app.add_option("--kv-type", o->backend.kv_type, "KV dtype: f16, bf16, q8_0, q4_0");

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_limits.h"
 #include "server/model_manager.h"
 
 namespace swarmkv {
@@ -203,8 +204,7 @@ Status ApplyModelParams(const std::string& params_json, ApiRequest* r) {
 }  // namespace
 
 Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, const std::string& model_params_json) {
-  json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return InvalidArgumentError("request body is not valid JSON");
+  SKV_ASSIGN_OR_RETURN(json body, ParseJsonLimited(body_text));  // depth/size capped while parsing
   if (!body.is_object()) return InvalidArgumentError("request body must be a JSON object, got " + std::string(body.type_name()));
   ApiRequest r;
   r.kind = kind;

@@ -21,6 +21,7 @@
 #include "server/api_response.h"
 #include "server/context_window.h"
 #include "server/unsupported_fields.h"
+#include "server/connection_guard.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 #include "server/pin_service.h"
@@ -238,6 +239,11 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     if (code == 503) res.set_header("Retry-After", std::to_string(options_.retry_after_s));
     res.set_content(ErrorBody(openai, code, s.message()), "application/json; charset=utf-8");
   };
+  // --generation-timeout: a wall deadline from the request's arrival; 0 = none.
+  const int64_t deadline_ns = options_.generation_timeout_ms * 1000000;
+  auto timed_out = [deadline_ns](const ActiveGeneration& a) {
+    return deadline_ns > 0 && MonotonicNanos() - a.start_ns > deadline_ns;
+  };
   auto g = std::make_shared<ActiveGeneration>();
   g->start_ns = MonotonicNanos();
   g->metrics = metrics_;
@@ -344,11 +350,27 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   g->id = *id;
 
   if (!r.stream) {
-    // NOTE: cpp-httplib 0.11 gives a handler no way to notice a client that left before the
-    // response; a non-streamed generation therefore runs to its end (bounded by num_predict/num_ctx).
+    // The connection layer tells whether the client left: checked between drains (<= 200 ms),
+    // so a disconnected client's generation is cancelled and its blocks released within 1 s.
     GenerationStream::Pending p;
     while (true) {
-      if (!g->stream->Drain(&p, 1000)) continue;
+      bool got = g->stream->Drain(&p, 200);
+      if (!got || !p.finished) {
+        if (ClientDisconnected()) {
+          SKV_LOG(INFO) << "client of " << g->meta.id << " went away: cancelling";
+          g->stream->MarkClientGone();
+          return;  // ~ActiveGeneration cancels the generation
+        }
+        if (timed_out(*g)) {
+          g->stream->MarkClientGone();
+          res.status = 504;
+          res.set_content(ErrorBody(openai, 504, "generation exceeded the server's deadline of " +
+                                                     std::to_string(options_.generation_timeout_ms) + " ms"),
+                          "application/json; charset=utf-8");
+          return;
+        }
+      }
+      if (!got) continue;
       g->text += p.text;
       g->Observe(p);
       if (p.finished) break;
@@ -365,15 +387,23 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   if (openai) res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       openai ? "text/event-stream" : "application/x-ndjson",
-      [g](size_t, httplib::DataSink& sink) {
+      [g, timed_out](size_t, httplib::DataSink& sink) {
         GenerationStream::Pending p;
         while (!g->stream->Drain(&p, 200)) {
-          if (!sink.is_writable()) {  // the client went away while the engine was quiet
+          if (!sink.is_writable() || ClientDisconnected()) {  // the client went away while the engine was quiet
             g->stream->MarkClientGone();
             return false;
           }
+          if (timed_out(*g)) {
+            g->stream->MarkClientGone();
+            return false;  // the stream ends without its final chunk: the client sees it cut
+          }
         }
         g->Observe(p);
+        if (!p.finished && timed_out(*g)) {
+          g->stream->MarkClientGone();
+          return false;
+        }
         std::string out;
         // A chunk for every batch of new tokens, even when their text is still held back (an
         // incomplete UTF-8 character, a possible stop string): clients see the first token's

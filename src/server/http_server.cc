@@ -10,6 +10,9 @@
 #include "server/api_request.h"
 #include "server/api_response.h"
 #include "server/pin_service.h"
+#include "server/connection_guard.h"
+#include "server/json_limits.h"
+#include "server/pin_limits.h"
 
 namespace swarmkv {
 
@@ -78,10 +81,22 @@ json QueuedJson(const QueuedRequestInfo& q) {
 
 HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry, ModelManager* models,
                        ServerBackend* backend, ServerMetrics* metrics)
-    : options_(std::move(options)), registry_(registry), models_(models), backend_(backend), metrics_(metrics) {
+    : options_(std::move(options)),
+      registry_(registry),
+      models_(models),
+      backend_(backend),
+      metrics_(metrics),
+      pin_budget_(options_.max_pins, options_.max_pinned_tokens) {
+  access_.api_key = options_.api_key;
+  access_.allowed_origins = DefaultAllowedOrigins();
+  access_.allowed_origins.insert(access_.allowed_origins.end(), options_.allowed_origins.begin(),
+                                 options_.allowed_origins.end());
+  access_.allowed_hosts = options_.allowed_hosts;
+  access_.bound_host = options_.host;
   if (backend_ != nullptr) {
     PinServiceOptions po;
     po.registry.path = backend_->PinRegistryPath();
+    po.registry.max_pins = options_.max_pins;
     pins_ = std::make_unique<PinService>(po, registry_, models_, backend_, metrics_);
   }
 }
@@ -92,15 +107,34 @@ HttpServer::~HttpServer() {
   pins_.reset();  // its jobs end (a running preload is cancelled) while models and backend live
 }
 
+std::string HttpServer::HandleRawRequest(const std::string& bytes) {
+  if (!http_) {
+    ConnectionLimits limits;
+    limits.worker_threads = 1;
+    http_ = std::make_unique<GuardedHttpServer>(limits);
+    RegisterRoutes();
+  }
+  return http_->ServeBuffer(bytes);
+}
+
 Status HttpServer::Start() {
   if (http_) return FailedPreconditionError("HttpServer already started");
   if (pins_ != nullptr) pins_->Start();  // pins of the last run are restored in the background
-  http_ = std::make_unique<httplib::Server>();
-  int threads = options_.worker_threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  ConnectionLimits limits;
+  limits.worker_threads = options_.worker_threads;
+  limits.max_connections = options_.max_connections;
+  limits.header_timeout_ms = options_.header_timeout_ms;
+  limits.body_timeout_ms = options_.body_timeout_ms;
+  limits.read_timeout_ms = options_.read_timeout_ms;
+  limits.write_timeout_ms = options_.write_timeout_ms;
+  limits.keep_alive_timeout_ms = options_.keep_alive_timeout_s * 1000;
+  limits.max_header_bytes = options_.max_header_bytes;
+  limits.retry_after_s = options_.retry_after_s;
+  http_ = std::make_unique<GuardedHttpServer>(limits);
+  // Socket-level timeouts httplib itself sets on accepted sockets (a backstop; reads and writes
+  // go through connection_guard's own deadlines).
   http_->set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
   http_->set_write_timeout(options_.write_timeout_ms / 1000, (options_.write_timeout_ms % 1000) * 1000);
-  http_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_tcp_nodelay(true);
   RegisterRoutes();
@@ -114,6 +148,7 @@ Status HttpServer::Start() {
     return IOError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                    " (address in use, or not an address of this machine)");
   }
+  http_->RaiseListenBacklog(std::max(64, options_.max_connections));
   listener_ = std::thread([this] { http_->listen_after_bind(); });
   return Status::OK();
 }
@@ -125,7 +160,7 @@ void HttpServer::Wait() {
 void HttpServer::Stop() {
   // First: a handler waiting for a pin's preload wakes now, so the listener can join its workers.
   if (pins_ != nullptr) pins_->Stop();
-  if (http_) http_->stop();
+  if (http_) http_->stop();  // the listener's exit then shuts the connection workers down
 }
 
 void HttpServer::RegisterRoutes() {
@@ -138,16 +173,25 @@ void HttpServer::RegisterRoutes() {
       metrics_->OnRequest(route, res.status, static_cast<double>(MonotonicNanos() - t0) * 1e-9);
     };
   };
-  s.Post("/api/generate", timed("/api/generate", [this](const auto& q, auto& r) {
+  // Every POST body is read here, not by httplib: httplib caps form-encoded bodies (what `curl -d`
+  // sends) at 8 KiB and chunked or length-less bodies not at all. Any Content-Type is taken as
+  // the JSON body, up to max_body_bytes.
+  auto post = [this, &s](const std::string& pattern, httplib::Server::Handler fn) {
+    s.Post(pattern, [this, fn](const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader) {
+      if (ReadBody(req, res, reader)) fn(req, res);
+    });
+  };
+  post("/api/generate", timed("/api/generate", [this](const auto& q, auto& r) {
     HandleGeneration(static_cast<int>(ApiKind::kOllamaGenerate), q, r);
   }));
-  s.Post("/api/chat", timed("/api/chat", [this](const auto& q, auto& r) {
+  post("/api/chat", timed("/api/chat", [this](const auto& q, auto& r) {
     HandleGeneration(static_cast<int>(ApiKind::kOllamaChat), q, r);
   }));
-  s.Post("/v1/chat/completions", timed("/v1/chat/completions", [this](const auto& q, auto& r) {
+  post("/v1/chat/completions", timed("/v1/chat/completions", [this](const auto& q, auto& r) {
     HandleGeneration(static_cast<int>(ApiKind::kOpenAIChat), q, r);
   }));
-  s.Post("/v1/completions", timed("/v1/completions", [this](const auto& q, auto& r) {
+  post("/v1/completions", timed("/v1/completions", [this](const auto& q, auto& r) {
     HandleGeneration(static_cast<int>(ApiKind::kOpenAICompletion), q, r);
   }));
 
@@ -218,11 +262,11 @@ void HttpServer::RegisterRoutes() {
     }
     SendJson(r, 200, {{"id", e->name}, {"object", "model"}, {"created", e->modified_unix_s}, {"owned_by", "swarmkv"}});
   }));
-  s.Post("/api/show", timed("/api/show", [this](const auto& q, auto& r) { HandleShow(q, r); }));
+  post("/api/show", timed("/api/show", [this](const auto& q, auto& r) { HandleShow(q, r); }));
   s.Get("/api/kv", timed("/api/kv", [this](const auto&, auto& r) { HandleKv(r); }));
-  s.Post("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandlePin(q, r); }));
+  post("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandlePin(q, r); }));
   s.Get("/api/kv/pins", timed("/api/kv/pins", [this](const auto&, auto& r) { HandlePins(r); }));
-  s.Post("/api/kv/unpin", timed("/api/kv/unpin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
+  post("/api/kv/unpin", timed("/api/kv/unpin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
   s.Delete("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     metrics_->UpdateKv(backend_ ? backend_->Kv() : KvSnapshot{}, static_cast<int>(models_->Loaded().size()));
@@ -239,24 +283,58 @@ void HttpServer::RegisterRoutes() {
     };
   };
   for (const char* p : {"/api/pull", "/api/push", "/api/create", "/api/copy"})
-    s.Post(p, unsupported(std::string("POST ") + p));
+    post(p, unsupported(std::string("POST ") + p));
   for (const char* p : {"/api/embed", "/api/embeddings", "/v1/embeddings"}) {
-    s.Post(p, [p](const httplib::Request&, httplib::Response& r) {
+    post(p, [p](const httplib::Request&, httplib::Response& r) {
       SendError(r, std::string(p).rfind("/v1/", 0) == 0, 501,
                 std::string("POST ") + p + ": embeddings are not served by swarmkv (it serves text generation only)");
     });
   }
   s.Delete("/api/delete", unsupported("DELETE /api/delete"));
-  s.Post(R"(/api/blobs/(.*))", unsupported("POST /api/blobs"));
+  post(R"(/api/blobs/(.*))", unsupported("POST /api/blobs"));
 
-  // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body. cpp-httplib
-  // would read one until the read timeout; answer at once, as Ollama does.
-  s.set_pre_routing_handler([](const httplib::Request& q, httplib::Response& r) {
-    if (q.method != "POST" || q.has_header("Content-Length") || q.has_header("Transfer-Encoding"))
-      return httplib::Server::HandlerResponse::Unhandled;
-    SendError(r, q.path.rfind("/v1/", 0) == 0, 400, "missing request body");
+  // Before any route: header count, then Host/Origin/API key (request_guard.h).
+  s.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) {
+    bool openai = q.path.rfind("/v1/", 0) == 0;
+    // REMOTE_ADDR and REMOTE_PORT are added by httplib itself.
+    if (q.headers.size() > static_cast<size_t>(options_.max_headers) + 2) {
+      CloseConnectionAfterResponse();
+      SendError(r, openai, 431, "more than " + std::to_string(options_.max_headers) + " request headers");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    AccessRequest a;
+    a.method = q.method;
+    a.path = q.path;
+    a.has_origin = q.has_header("Origin");
+    std::string origin = q.get_header_value("Origin"), host = q.get_header_value("Host"),
+                auth = q.get_header_value("Authorization"),
+                pre = q.get_header_value("Access-Control-Request-Headers");
+    a.origin = origin;
+    a.has_host = q.has_header("Host");
+    a.host = host;
+    a.authorization = auth;
+    a.preflight_headers = pre;
+    AccessDecision d = CheckAccess(access_, a);
+    for (const auto& [k, v] : d.headers) r.set_header(k, v);
+    if (d.status == 0) {
+      // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body; answer
+      // at once, as Ollama does, instead of waiting for one until the read deadline.
+      if (q.method != "POST" || q.has_header("Content-Length") || q.has_header("Transfer-Encoding"))
+        return httplib::Server::HandlerResponse::Unhandled;
+      SendError(r, openai, 400, "missing request body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (q.method != "GET" && q.method != "HEAD" && q.method != "OPTIONS")
+      CloseConnectionAfterResponse();  // its body stays unread
+    if (d.status == 204) {
+      r.status = 204;
+    } else {
+      if (d.status == 403 || d.status == 401) metrics_->OnRequest("refused", d.status, 0);
+      SendError(r, openai, d.status, d.message);
+    }
     return httplib::Server::HandlerResponse::Handled;
   });
+
   s.set_error_handler([this](const httplib::Request& q, httplib::Response& r) {
     if (!r.body.empty()) return;  // a handler already wrote its JSON error
     bool openai = q.path.rfind("/v1/", 0) == 0;
@@ -285,9 +363,52 @@ void HttpServer::RegisterRoutes() {
   });
 }
 
+bool HttpServer::ReadBody(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  bool openai = req.path.rfind("/v1/", 0) == 0;
+  const size_t limit = options_.max_body_bytes;
+  auto too_large = [&] {
+    CloseConnectionAfterResponse();  // the rest of the body is not read
+    SendError(res, openai, 413, "request body is larger than the limit of " + std::to_string(limit) + " bytes");
+    return false;
+  };
+  if (req.has_header("Content-Length")) {
+    const std::string& v = req.get_header_value("Content-Length");
+    if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+      CloseConnectionAfterResponse();
+      SendError(res, openai, 400, "malformed Content-Length");
+      return false;
+    }
+    if (std::stoull(v) > limit) return too_large();
+  }
+  // httplib's reader would parse a multipart body into parts: make it hand over the raw bytes
+  // (the Request is httplib's own non-const object; handlers only see it as const).
+  auto& headers = const_cast<httplib::Headers&>(req.headers);
+  if (req.is_multipart_form_data()) headers.erase("Content-Type");
+  std::string body;
+  bool over = false;
+  bool ok = reader([&](const char* data, size_t n) {
+    if (body.size() + n > limit) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (over) return too_large();
+  if (!ok) {
+    CloseConnectionAfterResponse();
+    SendError(res, openai, 400, "the request body could not be read (client too slow, or malformed chunked encoding)");
+    return false;
+  }
+  const_cast<httplib::Request&>(req).body = std::move(body);
+  return true;
+}
+
 void HttpServer::HandleShow(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return SendError(res, false, 400, "request body is not a JSON object");
+  auto parsed_body = ParseJsonLimited(req.body);
+  if (!parsed_body.ok()) return SendError(res, false, 400, parsed_body.status().message());
+  json body = std::move(parsed_body).value();
+  if (!body.is_object()) return SendError(res, false, 400, "request body is not a JSON object");
   std::string name;
   for (const char* key : {"model", "name"}) {
     if (body.contains(key) && body[key].is_string()) name = body[key].get<std::string>();

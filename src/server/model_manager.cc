@@ -73,15 +73,32 @@ Result<ModelLease> ModelManager::Acquire(const ModelEntry& entry, std::optional<
   // NOTE: the map node may be erased while we wait (a reap), so look the slot up again each time.
   while (slots_[entry.weights_key].loading) cv_.wait(lock);
   if (!slots_[entry.weights_key].model) {
+    std::vector<std::shared_ptr<LoadedModel>> evicted;  // destroyed outside the lock
+    if (Status room = MakeRoomLocked(entry.weights_key, &evicted); !room.ok()) {
+      slots_.erase(entry.weights_key);
+      lock.unlock();
+      return room;
+    }
     slots_[entry.weights_key].loading = true;
     lock.unlock();
+    evicted.clear();
     SKV_LOG(INFO) << "loading model " << entry.name << " from " << entry.weights_path;
-    auto loaded = backend_->Load(entry.weights_path);
+    Result<std::shared_ptr<LoadedModel>> loaded = InternalError("not loaded");
+    try {
+      loaded = backend_->Load(entry.weights_path);
+    } catch (const std::exception& e) {  // a throwing load must not leave the slot "loading"
+      loaded = InternalError(std::string("the loader threw: ") + e.what());
+    } catch (...) {
+      loaded = InternalError("the loader threw");
+    }
     lock.lock();
     Slot& s = slots_[entry.weights_key];  // nobody erases a loading slot
     s.loading = false;
     cv_.notify_all();
-    if (!loaded.ok()) return loaded.status().WithContext("loading model '" + entry.name + "'");
+    if (!loaded.ok()) {
+      if (!s.model && s.active == 0) slots_.erase(entry.weights_key);  // no empty slot left behind
+      return loaded.status().WithContext("loading model '" + entry.name + "'");
+    }
     s.model = std::move(loaded).value();
     s.size_bytes = entry.size_bytes;
   }
@@ -93,6 +110,30 @@ Result<ModelLease> ModelManager::Acquire(const ModelEntry& entry, std::optional<
   lease.model_ = slot.model;
   lease.keep_alive_ms_ = keep_alive_ms;
   return lease;
+}
+
+Status ModelManager::MakeRoomLocked(const std::string& key, std::vector<std::shared_ptr<LoadedModel>>* evicted) {
+  if (options_.max_loaded_models <= 0) return Status::OK();
+  while (true) {
+    int resident = 0;
+    auto idle = slots_.end();
+    for (auto it = slots_.begin(); it != slots_.end(); ++it) {
+      if (it->first == key || (!it->second.model && !it->second.loading)) continue;
+      ++resident;
+      const Slot& s = it->second;
+      if (s.model && !s.loading && s.active == 0) {
+        auto rank = [](const Slot& x) { return x.expires_unix_ms < 0 ? INT64_MAX : x.expires_unix_ms; };
+        if (idle == slots_.end() || rank(s) < rank(idle->second)) idle = it;
+      }
+    }
+    if (resident < options_.max_loaded_models) return Status::OK();
+    if (idle == slots_.end())
+      return UnavailableError(std::to_string(resident) + " models are loaded and in use (--max-loaded-models " +
+                              std::to_string(options_.max_loaded_models) + "); retry later");
+    SKV_LOG(INFO) << "unloading idle model " << idle->first << " to make room (--max-loaded-models)";
+    evicted->push_back(std::move(idle->second.model));
+    slots_.erase(idle);
+  }
 }
 
 void ModelManager::Release(const std::string& key, std::optional<int64_t> keep_alive_ms) {

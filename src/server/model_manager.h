@@ -32,6 +32,9 @@ namespace swarmkv {
 struct ModelManagerOptions {
   int64_t default_keep_alive_ms = 5 * 60 * 1000;
   int64_t reap_interval_ms = 200;  // how often the reaper looks; 0 => no thread (tests call Reap)
+  int max_loaded_models = 0;       // resident at once (--max-loaded-models); 0 = no cap. Loading
+                                   // one more unloads the idle model closest to expiry, or is
+                                   // Unavailable (503) when all are in use.
 };
 
 // Parses Ollama's keep_alive: a number of seconds (JSON number), or a duration string "10s",
@@ -88,6 +91,10 @@ class ModelManager {
   Status CheckInvariants() const;
 
  private:
+  // REQUIRES: mu_ held. With max_loaded_models set, unloads idle models (closest to expiry first;
+  // into `evicted`, destroyed by the caller outside the lock) until one more than `key` fits;
+  // Unavailable when every resident model is in use.
+  Status MakeRoomLocked(const std::string& key, std::vector<std::shared_ptr<LoadedModel>>* evicted);
   friend class ModelLease;
   struct Slot {
     std::shared_ptr<LoadedModel> model;

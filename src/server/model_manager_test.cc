@@ -99,6 +99,41 @@ TEST(ModelManagerTest, LoadErrorIsReturnedAndRetried) {
   EXPECT_TRUE(mm.Loaded().empty());
 }
 
+TEST(ModelManagerTest, AThrowingLoadLeavesNoStuckLoadingState) {
+  testing::ScriptedBackend backend;
+  ModelManager mm(nullptr, &backend, {.default_keep_alive_ms = 1000, .reap_interval_ms = 0});
+  for (int i = 0; i < 2; ++i) {  // the second call would wait forever on a stuck "loading" slot
+    auto a = mm.Acquire(Entry("x", "/throws.gguf"), std::nullopt);
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.status().code(), StatusCode::kInternal);
+    EXPECT_NE(a.status().message().find("loader exploded"), std::string::npos) << a.status().message();
+  }
+  EXPECT_TRUE(mm.Loaded().empty());
+  EXPECT_TRUE(mm.CheckInvariants().ok());
+  EXPECT_TRUE(mm.Acquire(Entry("ok", "/w1"), std::nullopt).ok());
+}
+
+TEST(ModelManagerTest, MaxLoadedModelsUnloadsIdleOrRefuses) {
+  testing::ScriptedBackend backend;
+  ModelManager mm(nullptr, &backend, {.default_keep_alive_ms = 60000, .reap_interval_ms = 0, .max_loaded_models = 2});
+  {
+    auto a = mm.Acquire(Entry("a", "/w1"), std::nullopt);
+    auto b = mm.Acquire(Entry("b", "/w2"), std::nullopt);
+    ASSERT_TRUE(a.ok() && b.ok());
+    // Both in use: a third is refused with a 503-class error naming the flag.
+    auto c = mm.Acquire(Entry("c", "/w3"), std::nullopt);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(c.status().message().find("--max-loaded-models"), std::string::npos);
+    EXPECT_EQ(mm.Loaded().size(), 2u);
+  }
+  // Idle now: loading a third unloads one, never more than two resident.
+  ASSERT_TRUE(mm.Acquire(Entry("c", "/w3"), std::nullopt).ok());
+  EXPECT_EQ(mm.Loaded().size(), 2u);
+  EXPECT_TRUE(mm.IsLoaded("/w3"));
+  EXPECT_TRUE(mm.CheckInvariants().ok());
+}
+
 TEST(ModelManagerTest, WithoutBackendSaysSo) {
   ModelManager mm(nullptr, nullptr, {});
   auto a = mm.Acquire(Entry("m", "/w"), std::nullopt);

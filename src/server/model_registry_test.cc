@@ -1,6 +1,7 @@
 #include "server/model_registry.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "base/env.h"
 #include "base/testing.h"
@@ -94,6 +95,20 @@ TEST(ModelRegistryTest, FlagsDirAndStoreWithFlagsWinning) {
   EXPECT_EQ(reg->Find("llama3")->source, "dir");
   EXPECT_EQ(reg->Find("alias")->weights_key, reg->Find("tiny")->weights_key);
   EXPECT_EQ(reg->Find("notes"), nullptr);
+}
+
+TEST(ModelRegistryTest, TwoNamesAndASymlinkForOneFileShareOneModel) {
+  std::string dir = testing::TempDir("symlinked-models");
+  Write(dir + "/real.gguf", "weights");
+  ASSERT_EQ(::symlink((dir + "/real.gguf").c_str(), (dir + "/link.gguf").c_str()), 0);
+  ModelRegistryOptions o;
+  o.model_flags = {"one=" + dir + "/real.gguf", "two=" + dir + "/real.gguf", "three=" + dir + "/link.gguf"};
+  auto reg = ModelRegistry::Build(o);
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  const std::string key = reg->Find("one")->weights_key;
+  EXPECT_EQ(reg->Find("two")->weights_key, key);
+  EXPECT_EQ(reg->Find("three")->weights_key, key);  // resolved: one loaded model, one KV namespace
+  EXPECT_EQ(reg->NamesForWeights(key).size(), 3u);
 }
 
 TEST(ModelRegistryTest, BadFlagsAreClearErrors) {

@@ -16,6 +16,8 @@
 #include "server/api_request.h"
 #include "server/api_response.h"
 #include "server/http_server.h"
+#include "server/json_limits.h"
+#include "server/pin_limits.h"
 #include "server/pin_service.h"
 
 namespace swarmkv {
@@ -23,8 +25,6 @@ namespace swarmkv {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr size_t kMaxPinNameBytes = 256;
 
 void SendPinJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -51,36 +51,6 @@ std::string PinTime(int64_t unix_ms) {
   return buf;
 }
 
-Status CheckPinName(const std::string& name) {
-  if (name.empty()) return InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required");
-  if (name.size() > kMaxPinNameBytes)
-    return InvalidArgumentError("field 'name' is " + std::to_string(name.size()) + " bytes (at most " +
-                                std::to_string(kMaxPinNameBytes) + ")");
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f) return InvalidArgumentError("field 'name' must not contain control characters");
-  return Status::OK();
-}
-
-// "ttl": seconds as a number, or a duration string ("1h", "30m"); negative: never expires.
-Result<int64_t> ParsePinTtlMs(const json& body) {
-  if (!body.contains("ttl")) return int64_t{3600 * 1000};
-  const json& t = body["ttl"];
-  int64_t ms = 0;
-  if (t.is_number()) {
-    const double secs = t.get<double>();
-    if (!(secs > -1e12 && secs < 1e12)) return InvalidArgumentError("field 'ttl' is out of range");
-    ms = static_cast<int64_t>(secs * 1000);
-  } else if (t.is_string()) {
-    auto parsed = ParseKeepAliveMs(t.get<std::string>());
-    if (!parsed.ok()) return InvalidArgumentError("ttl: " + parsed.status().message());
-    ms = *parsed;
-  } else {
-    return InvalidArgumentError("field 'ttl' must be a duration string (\"1h\") or seconds");
-  }
-  if (ms == 0) return InvalidArgumentError("field 'ttl' is 0: a pin must live for some time (negative: until unpinned)");
-  return ms < 0 ? int64_t{-1} : ms;
-}
-
 json OutcomeJson(const PinOutcome& o) {
   return {{"name", o.name},         {"model", o.model},         {"tokens", o.tokens},
           {"reused", o.reused},     {"restored", o.restored},   {"computed", o.computed},
@@ -90,18 +60,20 @@ json OutcomeJson(const PinOutcome& o) {
 }  // namespace
 
 void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
+  auto parsed_body = ParseJsonLimited(req.body);
+  if (!parsed_body.ok()) return SendPinError(res, parsed_body.status());
+  json body = std::move(parsed_body).value();
+  if (!body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
   if (!body.contains("name") || !body["name"].is_string())
     return SendPinError(res, InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required"));
   std::string name = body["name"];
-  if (Status s = CheckPinName(name); !s.ok()) return SendPinError(res, s);
+  if (Status s = ValidatePinName(name); !s.ok()) return SendPinError(res, s);
   if (!body.contains("model") || !body["model"].is_string()) return SendPinError(res, InvalidArgumentError("field 'model' is required"));
   const std::string model = body["model"];
   if (pins_ == nullptr) return SendPinError(res, UnavailableError("no engine in this server: nothing to pin"));
   const ModelEntry* e = registry_->Find(model);
   if (e == nullptr) return SendPinError(res, NotFoundError("model '" + model + "' not found"));
-  auto ttl_ms = ParsePinTtlMs(body);
+  auto ttl_ms = ValidatePinTtlMs(body.contains("ttl") ? &body["ttl"] : nullptr);
   if (!ttl_ms.ok()) return SendPinError(res, ttl_ms.status());
   bool stream = false;
   if (body.contains("stream")) {
@@ -130,6 +102,21 @@ void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) 
     if (!t.ok()) return SendPinError(res, t.status());
     tokens = std::move(t).value();
   }
+  // Caps on live pins (--max-pins, --max-pinned-tokens), counted from the service's own list.
+  const std::string budget_key = e->name + "\n" + name;
+  {
+    std::vector<PinBudget::Live> live;
+    for (const PinListing& l : pins_->List())
+      live.push_back({l.record.model + "\n" + l.record.name, static_cast<int64_t>(l.record.tokens.size()),
+                      l.record.expires_unix_ms});
+    pin_budget_.Sync(live);
+    const int64_t now_ms = NowUnixMs();
+    if (Status admit = pin_budget_.Admit(budget_key, static_cast<int64_t>(tokens.size()), now_ms + *ttl_ms, now_ms);
+        !admit.ok()) {
+      res.status = 429;  // too many pins: the client may retry after unpinning
+      return res.set_content(ErrorBody(false, 429, admit.message()), "application/json; charset=utf-8");
+    }
+  }
   PinService::Spec spec;
   spec.entry = e;
   spec.name = name;
@@ -137,7 +124,10 @@ void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) 
   spec.ttl_ms = *ttl_ms;
   auto job = pins_->Pin(std::move(spec));
   lease->Release();  // the job holds its own lease until its preload ends
-  if (!job.ok()) return SendPinError(res, job.status());
+  if (!job.ok()) {
+    pin_budget_.Remove(budget_key);
+    return SendPinError(res, job.status());
+  }
   std::shared_ptr<PinJob> j = *job;
 
   if (!stream) {
@@ -170,8 +160,10 @@ void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) 
 }
 
 void HttpServer::HandleUnpin(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
+  auto parsed_body = ParseJsonLimited(req.body);
+  if (!parsed_body.ok()) return SendPinError(res, parsed_body.status());
+  json body = std::move(parsed_body).value();
+  if (!body.is_object()) return SendPinError(res, InvalidArgumentError("request body is not a JSON object"));
   if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
     return SendPinError(res, InvalidArgumentError("field 'name' (a non-empty string naming the pin) is required"));
   const std::string name = body["name"];

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "server/backend.h"
@@ -78,6 +79,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     if (load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(load_delay_ms.load()));
     ++loads;
     if (path.find("broken") != std::string::npos) return CorruptionError("not a GGUF file: " + path);
+    if (path.find("throws") != std::string::npos) throw std::runtime_error("loader exploded: " + path);
     return std::shared_ptr<LoadedModel>(std::make_shared<ByteModel>(context_length));
   }
   GenerationService* generation() override { return this; }

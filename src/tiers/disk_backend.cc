@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 
@@ -52,6 +54,28 @@ std::string DiskBackend::PathFor(const Hash128& key) const {
   return JoinPath(JoinPath(options_.dir, hex.substr(0, 2)), hex + std::string(kSuffix));
 }
 
+bool DiskBackend::IsStaleTempFile(const std::string& name, const std::string& path) {
+  constexpr int64_t kStaleTempNs = int64_t{10} * 60 * 1000000000;  // 10 minutes
+  const std::string prefix_end = std::string(kSuffix) + ".tmp.";
+  if (name.size() < 32 + prefix_end.size() + 3 || name.compare(32, prefix_end.size(), prefix_end) != 0) return false;
+  if (!Hash128::FromHex(std::string_view(name).substr(0, 32))) return false;
+  std::string_view rest = std::string_view(name).substr(32 + prefix_end.size());  // <pid>.<n>
+  size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == rest.size()) return false;
+  if (rest.substr(0, dot).find_first_not_of("0123456789") != std::string_view::npos ||
+      rest.substr(dot + 1).find_first_not_of("0123456789") != std::string_view::npos || dot > 9)
+    return false;
+  const long pid = std::strtol(std::string(rest.substr(0, dot)).c_str(), nullptr, 10);
+  auto info = env_->Stat(path);
+  if (!info.ok()) return false;
+  const bool writer_gone = pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const bool old = now_ns - info->mtime_ns > kStaleTempNs;
+  return writer_gone || old;
+}
+
 Status DiskBackend::LoadIndex() {
   struct Found {
     Hash128 key;
@@ -66,9 +90,13 @@ Status DiskBackend::LoadIndex() {
     for (const std::string& name : names) {
       std::string path = JoinPath(sub, name);
       if (name.find(".tmp.") != std::string::npos) {
-        // A write that never reached its rename (crash, kill -9, disk full). Another live process
-        // sharing the directory may be mid-write; its rename then fails and it counts a failure.
-        if (env_->DeleteFile(path).ok()) ++temp_files_removed_;
+        // A write that never reached its rename (crash, kill -9, disk full): removed only when
+        // it is one of ours by name (<32 hex>.skv.tmp.<pid>.<n>) and its writer is surely gone
+        // (no such process here, or older than kStaleTempNs: the directory may be shared across
+        // machines). Anything else is not ours to delete.
+        if (IsStaleTempFile(name, path)) {
+          if (env_->DeleteFile(path).ok()) ++temp_files_removed_;
+        }
         continue;
       }
       if (name.size() != 32 + kSuffix.size() || !name.ends_with(kSuffix)) continue;  // not ours
@@ -140,7 +168,9 @@ Status DiskBackend::Put(const Hash128& key, std::span<const uint8_t> bytes) {
     evicted = EvictForLocked(bytes.size());
   }
   for (const auto& p : evicted) env_->DeleteFile(p).IgnoreError();
-  Status s = env_->WriteFileAtomic(PathFor(key), bytes, options_.sync_writes);
+  // Temp file created O_EXCL|O_NOFOLLOW with mode 0600: a symlink planted at its name by another
+  // writer of a shared directory makes this write fail; it is never written through.
+  Status s = env_->WriteFileAtomic(PathFor(key), bytes, options_.sync_writes, 0600);
   std::lock_guard lock(mu_);
   if (!s.ok()) {
     ++counters_.put_failures;
@@ -158,29 +188,29 @@ Status DiskBackend::Put(const Hash128& key, std::span<const uint8_t> bytes) {
 }
 
 Result<std::optional<std::string>> DiskBackend::Get(const Hash128& key) {
-  {
-    std::lock_guard lock(mu_);
-    ++counters_.gets;
+  // Through GetInto: the same checks (no symlinks, regular files only, size before allocation).
+  ReadBuffer buf;
+  SKV_ASSIGN_OR_RETURN(bool found, GetInto(key, &buf));
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+Status DiskBackend::CheckEntryFile(const std::string& path, int open_errno, const struct stat* st) {
+  std::string why;
+  if (open_errno == ELOOP) {
+    why = "is a symbolic link";
+  } else if (st != nullptr && !S_ISREG(st->st_mode)) {
+    why = "is not a regular file";
+  } else if (st != nullptr && static_cast<uint64_t>(st->st_size) > options_.max_entry_bytes) {
+    why = "has " + std::to_string(st->st_size) + " bytes, more than any entry (" +
+          std::to_string(options_.max_entry_bytes) + ")";
+  } else {
+    return Status::OK();
   }
-  std::string path = PathFor(key);
-  // One mapping and one copy (Env::ReadFile grows a string 64 KiB at a time: several copies of
-  // a 700 KiB entry).
-  Result<std::string> data = [&]() -> Result<std::string> {
-    SKV_ASSIGN_OR_RETURN(auto mapped, env_->MapFile(path));
-    return std::string(reinterpret_cast<const char*>(mapped->data()), mapped->size());
-  }();
-  std::lock_guard lock(mu_);
-  if (!data.ok()) {
-    // Missing (evicted, never written, or deleted by another process): a miss.
-    if (!env_->FileExists(path)) {
-      EraseLocked(key);
-      return std::optional<std::string>();
-    }
-    return data.status();
-  }
-  ++counters_.hits;
-  TouchLocked(key, data->size());  // also adopts entries another process wrote
-  return std::optional<std::string>(std::move(data).value());
+  // Not ours to read: planted by another writer of the directory. Removing the name (never
+  // what a link points to) keeps the next reader from tripping on it.
+  ::unlink(path.c_str());
+  return CorruptionError(std::string(name()) + " tier: " + path + " " + why + ": dropped");
 }
 
 Result<bool> DiskBackend::GetInto(const Hash128& key, ReadBuffer* out) {
@@ -191,9 +221,17 @@ Result<bool> DiskBackend::GetInto(const Hash128& key, ReadBuffer* out) {
   const std::string path = PathFor(key);
   // NOTE: straight to the OS, like Prefetch: Env has no pread into a caller's buffer, and the
   // fault env injects write faults only.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NOFOLLOW: a symlink planted at an entry's name is refused (ELOOP), not followed;
+  // O_NONBLOCK: a FIFO planted there cannot block the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
+    if (err == ELOOP) {
+      Status bad = CheckEntryFile(path, err, nullptr);
+      std::lock_guard lock(mu_);
+      EraseLocked(key);
+      return bad;
+    }
     std::lock_guard lock(mu_);
     if (err == ENOENT) {
       EraseLocked(key);  // evicted, never written, or deleted by another process: a miss
@@ -205,6 +243,11 @@ Result<bool> DiskBackend::GetInto(const Hash128& key, ReadBuffer* out) {
   Status status;
   if (::fstat(fd, &st) != 0) {
     status = IOError("disk tier: fstat " + path + ": " + std::strerror(errno));
+  } else if (Status bad = CheckEntryFile(path, 0, &st); !bad.ok()) {
+    ::close(fd);
+    std::lock_guard lock(mu_);
+    EraseLocked(key);
+    return bad;
   } else {
     const size_t size = static_cast<size_t>(st.st_size);
     out->Resize(size);

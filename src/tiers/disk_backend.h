@@ -35,6 +35,8 @@
 #include "base/env.h"
 #include "tiers/tier_backend.h"
 
+struct stat;
+
 namespace swarmkv {
 
 struct DiskBackendOptions {
@@ -43,6 +45,9 @@ struct DiskBackendOptions {
   std::string name = "disk";        // "disk" or "shared"
   bool sync_writes = false;         // see the fsync policy above
   int64_t write_pause_after_failure_ms = 10'000;
+  // Reads refuse (Corruption, and delete) a file larger than this before allocating anything:
+  // another writer of a shared directory may plant one claiming gigabytes.
+  uint64_t max_entry_bytes = 256ull << 20;
   Env* env = nullptr;               // nullptr: Env::Default()
 };
 
@@ -76,6 +81,11 @@ class DiskBackend final : public TierBackend {
  private:
   explicit DiskBackend(DiskBackendOptions options);
   Status LoadIndex();
+  // A temp file of an unfinished write of ours whose writer is gone (see LoadIndex).
+  bool IsStaleTempFile(const std::string& name, const std::string& path);
+  // OK for a regular file of at most max_entry_bytes; else unlinks the name and says why
+  // (Corruption). `open_errno` ELOOP: the name is a symlink.
+  Status CheckEntryFile(const std::string& path, int open_errno, const struct stat* st);
   // REQUIRES: mu_ held. Inserts or refreshes `key` as most recently used.
   void TouchLocked(const Hash128& key, uint64_t size_bytes);
   // REQUIRES: mu_ held. Removes index entries (oldest first) until `incoming` more bytes fit;

@@ -1,6 +1,9 @@
 #include "tiers/disk_backend.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -55,7 +58,7 @@ TEST(DiskBackendTest, ReopenRebuildsIndexInMtimeOrderAndRemovesTempFiles) {
     auto d = DiskBackend::Open(Opts(dir, 1 << 20)).value();
     for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(d->Put(Key(i), Bytes(10 + i, 2)).ok());
   }
-  std::string stray = DiskBackend::Open(Opts(dir, 1 << 20)).value()->PathFor(Key(50)) + ".tmp.123.0";
+  std::string stray = DiskBackend::Open(Opts(dir, 1 << 20)).value()->PathFor(Key(50)) + ".tmp.4194305.0";  // no such pid
   ASSERT_TRUE(Env::Default()->WriteFileAtomic(stray, "half", false).ok());
   auto d = DiskBackend::Open(Opts(dir, 1 << 20)).value();
   EXPECT_EQ(d->temp_files_removed(), 1);
@@ -131,6 +134,80 @@ TEST(DiskBackendTest, DefaultDirFollowsXdg) {
   unsetenv("XDG_CACHE_HOME");
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(DefaultDiskTierDir(), "/home/u/.cache/swarmkv/kv");
+}
+
+// Other writers of a shared directory (issue 17): planted names are never followed or trusted.
+TEST(DiskBackendTest, PlantedSymlinksFifosAndHugeFilesAreDroppedBeforeAnyAllocation) {
+  std::string dir = testing::TempDir();
+  auto d = DiskBackend::Open(Opts(dir, 1 << 30)).value();
+  std::string secret = dir + "/../secret-" + std::to_string(::getpid());
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(secret, std::string("do not read"), false).ok());
+  // A symlink at an entry's name: refused (not followed), unlinked, the target untouched.
+  ASSERT_EQ(::symlink(secret.c_str(), d->PathFor(Key(1)).c_str()), 0);
+  auto r = d->Get(Key(1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("symbolic link"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(std::filesystem::is_symlink(d->PathFor(Key(1))));
+  EXPECT_EQ(Env::Default()->ReadFile(secret).value(), "do not read");
+  // A FIFO: not a regular file, and the open does not block.
+  ASSERT_EQ(::mkfifo(d->PathFor(Key(2)).c_str(), 0600), 0);
+  ReadBuffer buf;
+  auto g = d->GetInto(Key(2), &buf);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("not a regular file"), std::string::npos);
+  // A sparse 4 GiB file: refused by its size before anything is allocated.
+  {
+    int fd = ::open(d->PathFor(Key(3)).c_str(), O_WRONLY | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, off_t{4} << 30), 0);
+    ::close(fd);
+  }
+  g = d->GetInto(Key(3), &buf);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("more than any entry"), std::string::npos) << g.status().message();
+  EXPECT_EQ(buf.size(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(d->PathFor(Key(3))));
+  // Entries are private files.
+  ASSERT_TRUE(d->Put(Key(4), Bytes(100, 1)).ok());
+  EXPECT_EQ(std::filesystem::status(d->PathFor(Key(4))).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ::unlink(secret.c_str());
+}
+
+TEST(DiskBackendTest, ASymlinkPlantedAtTheTempNameIsNeverWrittenThrough) {
+  std::string dir = testing::TempDir();
+  auto d = DiskBackend::Open(Opts(dir, 1 << 30)).value();
+  std::string victim = dir + "/../victim-" + std::to_string(::getpid());
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(victim, std::string("precious"), false).ok());
+  // Env::WriteFileAtomic names its temp file <path>.tmp.<pid>.<counter>, the counter process-wide:
+  // plant a window of those names, then write until a write lands on one of them.
+  constexpr int kWindow = 20000;
+  std::vector<std::string> planted;
+  for (int i = 0; i < kWindow; ++i) {
+    std::string name = d->PathFor(Key(7)) + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(i);
+    if (::symlink(victim.c_str(), name.c_str()) == 0) planted.push_back(name);
+  }
+  bool hit = false;
+  for (int i = 0; i < kWindow && !hit; ++i) hit = !d->Put(Key(7), Bytes(50, 9)).ok();
+  EXPECT_TRUE(hit) << "no write reached a planted name (the process-wide counter is past the window)";
+  EXPECT_EQ(Env::Default()->ReadFile(victim).value(), "precious");
+  for (const auto& p : planted) ::unlink(p.c_str());
+  ::unlink(victim.c_str());
+}
+
+TEST(DiskBackendTest, StartupRemovesOnlyItsOwnTempFilesOfDeadWriters) {
+  std::string dir = testing::TempDir();
+  std::string base = DiskBackend::Open(Opts(dir, 1 << 20)).value()->PathFor(Key(9));
+  std::string dead = base + ".tmp.4194305.0";                               // no such process
+  std::string live = base + ".tmp." + std::to_string(::getpid()) + ".999";  // a live writer
+  std::string foreign = base.substr(0, base.rfind('/')) + "/notes.tmp.1.txt";
+  for (const auto& p : {dead, live, foreign}) ASSERT_TRUE(Env::Default()->WriteFileAtomic(p, std::string("x"), false).ok());
+  auto d = DiskBackend::Open(Opts(dir, 1 << 20)).value();
+  EXPECT_EQ(d->temp_files_removed(), 1);
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_TRUE(std::filesystem::exists(foreign));
 }
 
 }  // namespace

@@ -40,6 +40,11 @@ Result<std::unique_ptr<WritableFile>> FaultEnv::NewWritableFile(const std::strin
   return std::unique_ptr<WritableFile>(new FaultWritableFile(this, path, std::move(base)));
 }
 
+Result<std::unique_ptr<WritableFile>> FaultEnv::NewExclusiveFile(const std::string& path, int mode) {
+  SKV_ASSIGN_OR_RETURN(auto base, base_->NewExclusiveFile(path, mode));
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(this, path, std::move(base)));
+}
+
 Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
   if (fail_renames_) {
     ++injected_failures_;

@@ -30,6 +30,7 @@ class FaultEnv final : public Env {
   Result<std::unique_ptr<MappedFile>> MapFile(const std::string& path) override { return base_->MapFile(path); }
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> NewExclusiveFile(const std::string& path, int mode) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
   Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }

@@ -1,5 +1,6 @@
 #include "tiers/redis_backend.h"
 
+#include <cctype>
 #include <cstring>
 
 #include <hiredis/hiredis.h>
@@ -27,15 +28,61 @@ bool ParseInt(std::string_view s, int* out) {
 
 }  // namespace
 
+std::string RedactRedisUrl(std::string_view url) {
+  size_t scheme = url.find("://");
+  size_t at = url.rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
+  std::string_view cred = url.substr(scheme + 3, at - scheme - 3);
+  size_t colon = cred.find(':');
+  std::string user(colon == std::string_view::npos ? std::string_view() : cred.substr(0, colon));
+  return std::string(url.substr(0, scheme + 3)) + user + ":***" + std::string(url.substr(at));
+}
+
+namespace {
+
+// %XX-decoding of a URL's user or password. False on a malformed escape.
+bool PercentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+      return false;
+    out->push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
+  const std::string shown = RedactRedisUrl(url);
   auto bad = [&](std::string_view why) {
-    return InvalidArgumentError("redis URL '" + std::string(url) + "': " + std::string(why) +
-                                " (expected redis://host:port/db)");
+    return InvalidArgumentError("redis URL '" + shown + "': " + std::string(why) +
+                                " (expected redis://[[user]:password@]host:port/db)");
   };
+  if (url.starts_with("rediss://"))
+    return UnimplementedError("redis URL '" + shown +
+                              "': rediss:// (TLS) is not supported by this build: Debian 12's hiredis 0.14 has no "
+                              "TLS (hiredis_ssl). Reach a TLS Redis through a local tunnel (stunnel, spiped) and "
+                              "give its redis://127.0.0.1:PORT");
   if (!url.starts_with(kScheme)) return bad("missing redis:// scheme");
   std::string_view rest = url.substr(kScheme.size());
   RedisAddress a;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    size_t colon = cred.find(':');
+    if (colon == std::string_view::npos) return bad("credentials must be user:password or :password");
+    if (!PercentDecode(cred.substr(0, colon), &a.username) || !PercentDecode(cred.substr(colon + 1), &a.password))
+      return bad("malformed %-escape in the credentials");
+    if (a.password.empty()) return bad("empty password");
+  }
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     std::string_view db = rest.substr(slash + 1);
     if (!db.empty() && (!ParseInt(db, &a.db) || a.db < 0)) return bad("bad database number");
@@ -46,7 +93,6 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
     rest = rest.substr(0, colon);
   }
   if (rest.empty()) return bad("missing host");
-  if (rest.find('@') != std::string_view::npos) return bad("credentials are not supported");
   a.host = std::string(rest);
   return a;
 }
@@ -56,6 +102,7 @@ RedisBackend::RedisBackend(RedisBackendOptions options, RedisAddress address)
 
 Result<std::unique_ptr<RedisBackend>> RedisBackend::Open(RedisBackendOptions options) {
   SKV_ASSIGN_OR_RETURN(RedisAddress address, ParseRedisUrl(options.url));
+  options.url = RedactRedisUrl(options.url);  // only shown from here on: never log the password
   if (options.command_timeout_ms <= 0 || options.connect_timeout_ms <= 0 || options.backoff_min_ms <= 0 ||
       options.backoff_max_ms < options.backoff_min_ms) {
     return InvalidArgumentError("redis tier: timeouts and backoff must be positive");
@@ -95,6 +142,28 @@ redisContext* RedisBackend::Connect(std::string* error) const {
     return nullptr;
   }
   redisSetTimeout(c, Millis(options_.command_timeout_ms));
+  if (!address_.password.empty()) {
+    // Redis 6 ACL: AUTH user pass; older servers and the default user: AUTH pass.
+    Reply r(static_cast<redisReply*>(
+        address_.username.empty()
+            ? redisCommand(c, "AUTH %b", address_.password.data(), address_.password.size())
+            : redisCommand(c, "AUTH %b %b", address_.username.data(), address_.username.size(),
+                           address_.password.data(), address_.password.size())));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      *error = "AUTH refused: " + (r ? std::string(r->str, r->len) : std::string(c->errstr));
+      redisFree(c);
+      return nullptr;
+    }
+  }
+  {
+    // A server that wants a password we lack answers NOAUTH here: unavailable, not half-working.
+    Reply r(static_cast<redisReply*>(redisCommand(c, "PING")));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      *error = r ? std::string(r->str, r->len) : std::string(c->errstr);
+      redisFree(c);
+      return nullptr;
+    }
+  }
   if (address_.db != 0) {
     Reply r(static_cast<redisReply*>(redisCommand(c, "SELECT %d", address_.db)));
     if (!r || r->type == REDIS_REPLY_ERROR) {

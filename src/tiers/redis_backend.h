@@ -31,10 +31,16 @@ struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
+  std::string username;  // Redis 6 ACL user; empty: AUTH with the password alone
+  std::string password;  // empty: no AUTH
 };
 
-// Parses "redis://host[:port][/db]". InvalidArgument otherwise.
+// Parses "redis://[[user]:password@]host[:port][/db]" (user and password %-decoded).
+// "rediss://" (TLS) is Unimplemented: Debian 12's hiredis 0.14 has no TLS support. InvalidArgument
+// for anything else malformed.
 Result<RedisAddress> ParseRedisUrl(std::string_view url);
+// The URL with its password replaced by "***", for logs and error messages.
+std::string RedactRedisUrl(std::string_view url);
 
 struct RedisBackendOptions {
   std::string url = "redis://127.0.0.1:6379/0";

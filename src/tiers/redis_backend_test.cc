@@ -19,9 +19,30 @@ TEST(RedisUrlTest, Parses) {
   EXPECT_EQ(b.db, 0);
   EXPECT_EQ(ParseRedisUrl("redis://h:1/").value().db, 0);
   for (const char* bad : {"http://h:1/0", "redis://", "redis://h:0/0", "redis://h:99999", "redis://h:12x/0",
-                          "redis://h:1/-1", "redis://u:p@h:1/0", "redis://:1/0"}) {
+                          "redis://h:1/-1", "redis://u@h:1/0", "redis://u:@h:1/0", "redis://u:%zz@h:1",
+                          "redis://:1/0"}) {
     EXPECT_EQ(ParseRedisUrl(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+TEST(RedisUrlTest, CredentialsAndTls) {
+  auto a = ParseRedisUrl("redis://app:s%40cret%3Ax@cache:6380/2").value();
+  EXPECT_EQ(a.username, "app");
+  EXPECT_EQ(a.password, "s@cret:x");
+  EXPECT_EQ(a.host, "cache");
+  EXPECT_EQ(a.port, 6380);
+  auto b = ParseRedisUrl("redis://:pw@h").value();
+  EXPECT_EQ(b.username, "");
+  EXPECT_EQ(b.password, "pw");
+  EXPECT_EQ(RedactRedisUrl("redis://app:s3cret@h:1/0"), "redis://app:***@h:1/0");
+  EXPECT_EQ(RedactRedisUrl("redis://h:1/0"), "redis://h:1/0");
+  // A bad URL's error never shows the password.
+  auto bad = ParseRedisUrl("redis://u:topsecret@h:0/0");
+  EXPECT_EQ(bad.status().message().find("topsecret"), std::string::npos) << bad.status().message();
+  auto tls = ParseRedisUrl("rediss://u:topsecret@h:6380/0");
+  EXPECT_EQ(tls.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(tls.status().message().find("TLS"), std::string::npos);
+  EXPECT_EQ(tls.status().message().find("topsecret"), std::string::npos);
 }
 
 TEST(RedisBackendTest, DownAtStartMeansFastUnavailableNotFailure) {

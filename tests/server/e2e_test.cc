@@ -225,7 +225,7 @@ TEST_F(ServerE2ETest, ClientThatHangsUpCancelsItsGeneration) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   std::string payload = R"({"model":"tiny","prompt":"Once upon a time","options":{"num_predict":100000}})";
-  std::string req = "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+  std::string req = "POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
                     std::to_string(payload.size()) + "\r\n\r\n" + payload;
   ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   char buf[512];

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,7 +42,9 @@ bool Pings(int port) {
   bool ok = false;
   if (c != nullptr && !c->err) {
     auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
-    ok = r != nullptr && r->type == REDIS_REPLY_STATUS;
+    // A server started with --requirepass answers NOAUTH: up all the same.
+    ok = r != nullptr && (r->type == REDIS_REPLY_STATUS ||
+                          (r->type == REDIS_REPLY_ERROR && std::string(r->str, r->len).rfind("NOAUTH", 0) == 0));
     if (r) freeReplyObject(r);
   }
   if (c) redisFree(c);

@@ -63,6 +63,38 @@ TEST(RedisTierTest, RoundTripMissEraseAndTtl) {
   EXPECT_FALSE(redis->Contains(id).value());
 }
 
+// A Redis with a password and an ACL user (issue 17): redis://:pass@ and redis://user:pass@ AUTH;
+// a wrong password or none leaves the tier unavailable, never half-working.
+TEST(RedisTierTest, PasswordAndAclUserAuth) {
+  START_REDIS(server, "--requirepass default-pw");
+  {
+    redisContext* c = redisConnect("127.0.0.1", server->port());
+    freeReplyObject(redisCommand(c, "AUTH default-pw"));
+    auto* r = static_cast<redisReply*>(redisCommand(c, "ACL SETUSER app on >app-pw ~skv:* +@all"));
+    ASSERT_TRUE(r != nullptr && r->type == REDIS_REPLY_STATUS) << (r ? std::string(r->str, r->len) : "no reply");
+    freeReplyObject(r);
+    redisFree(c);
+  }
+  BlockChain chain(1, 1);
+  std::string entry = EncodeEntry(chain.metas[0], chain.kv[0], {}).value();
+  const Hash128 id = chain.metas[0].id;
+  const std::string hostport = "127.0.0.1:" + std::to_string(server->port());
+  for (const std::string& url : {"redis://:default-pw@" + hostport + "/0", "redis://app:app-pw@" + hostport + "/0"}) {
+    auto redis = Connect(url);
+    ASSERT_TRUE(redis->connected()) << RedactRedisUrl(url);
+    ASSERT_TRUE(redis->Put(id, AsBytes(entry)).ok());
+    EXPECT_EQ(*redis->Get(id).value(), entry);
+    ASSERT_TRUE(redis->Erase(id).ok());
+  }
+  for (const std::string& url : {"redis://" + hostport + "/0", "redis://app:wrong@" + hostport + "/0"}) {
+    auto redis = Connect(url);
+    EXPECT_FALSE(redis->connected()) << url;
+    auto put = redis->Put(id, AsBytes(entry));
+    EXPECT_EQ(put.code(), StatusCode::kUnavailable) << put.ToString();
+    EXPECT_EQ(put.message().find("wrong"), std::string::npos) << "the password leaked: " << put.message();
+  }
+}
+
 TEST(RedisTierTest, AbsentAtStartThenStartedResumes) {
   START_REDIS(server, "");
   server->Kill();

@@ -6,8 +6,11 @@ import OpenAI from 'openai';
 
 const [scenario, port, model] = process.argv.slice(2);
 const host = `http://127.0.0.1:${port}`;
-const ollama = new Ollama({ host });
-const openai = new OpenAI({ baseURL: `${host}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 120000 });
+// With SWARMKV_TEST_API_KEY set, each client sends it its own way: ollama-js through its
+// `headers` option (what Ollama's docs say for a keyed proxy), openai through `apiKey`.
+const apiKey = process.env.SWARMKV_TEST_API_KEY;
+const ollama = new Ollama(apiKey ? { host, headers: { Authorization: `Bearer ${apiKey}` } } : { host });
+const openai = new OpenAI({ baseURL: `${host}/v1`, apiKey: apiKey ?? 'unused', maxRetries: 0, timeout: 120000 });
 // A system prompt long enough to fill whole KV blocks, so a repeated request reuses cached KV.
 const system = 'You are a storyteller for small children. You tell short, happy stories about animals, ' +
   'friends and families. Every story has a beginning, a middle and an end. You use simple words ' +
@@ -98,6 +101,12 @@ const scenarios = {
   'openai-chat-stream': () => openaiChat(true),
   'openai-completion': () => openaiCompletion(false),
   'openai-completion-stream': () => openaiCompletion(true),
+  // Both clients against a server started with --api-key (the key in SWARMKV_TEST_API_KEY).
+  'with-api-key': async () => ({
+    names: (await ollama.list()).models.map((m) => m.name),
+    ollama: (await ollamaChat(false)).text,
+    openai: (await openaiChat(false)).text,
+  }),
   // 32 clients at once (half Ollama streaming, half OpenAI), then the same request alone.
   'concurrent': async () => {
     const alone = (await ollamaChat(false)).text;
