@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""Renders a chat template with Python jinja2 exactly as Hugging Face transformers does: the oracle
+for swarmkv's Jinja interpreter (src/tokenizer/jinja_*; tests in chat_template_golden_test.cc).
+
+Usage: render_chat_template.py TEMPLATE_FILE CONTEXT_JSON_FILE
+Prints {"ok": true, "text": ...} or {"ok": false, "error": ...} as JSON on stdout.
+The context's keys become template variables; strftime_now formats the pinned date
+2026-01-02 03:04:05 (the C++ test pins the same). Needs Debian's python3-jinja2 (run with
+/usr/bin/python3)."""
+import datetime
+import json
+import sys
+
+import jinja2
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+PINNED_NOW = datetime.datetime(2026, 1, 2, 3, 4, 5)
+
+
+class GenerationTracker(Extension):
+    """transformers' AssistantTracker: {% generation %}...{% endgeneration %} renders its body."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render", []), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
+def raise_exception(message):
+    raise jinja2.exceptions.TemplateError(message)
+
+
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def strftime_now(format):
+    return PINNED_NOW.strftime(format)
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        source = f.read()
+    with open(sys.argv[2], encoding="utf-8") as f:
+        context = json.load(f)
+    try:
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=[GenerationTracker, loopcontrols])
+        env.filters["tojson"] = tojson
+        env.globals["raise_exception"] = raise_exception
+        env.globals["strftime_now"] = strftime_now
+        text = env.from_string(source).render(**context)
+        out = {"ok": True, "text": text}
+    except Exception as e:  # a template error of any kind: the C++ side must fail too
+        out = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    sys.stdout.write(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
