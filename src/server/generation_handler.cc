@@ -11,10 +11,14 @@
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
+#include "server/agent_response.h"
 #include "server/api_request.h"
 #include "server/api_response.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
+#include "server/structured_request.h"
+#include "server/tool_calls.h"
+#include "server/tool_prompt.h"
 
 namespace swarmkv {
 
@@ -41,9 +45,17 @@ struct ActiveGeneration {
   int64_t last_token_ns = 0;
   bool first_chunk = true;
   ServerMetrics* metrics = nullptr;
+  // Agent parts: how the output splits into content/thinking/calls, and the tokens' logprobs.
+  OutputParseOptions parse;
+  std::unique_ptr<OutputSplitter> splitter;  // streaming
+  std::vector<TokenLogprobs> logprobs;
+  TokenTextFn token_text;
+  // n > 1: the other samples (their streams and ids), cancelled with this one.
+  std::vector<std::pair<std::shared_ptr<GenerationStream>, RequestId>> samples;
 
   ~ActiveGeneration() {
     if (id != 0 && !finished) service->Cancel(id);
+    for (auto& [stream, sid] : samples) service->Cancel(sid);  // a no-op for finished ones
     if (active != nullptr) active->fetch_sub(1);
   }
 
@@ -69,12 +81,20 @@ struct ActiveGeneration {
   }
 };
 
+// Sample i's seed for n > 1: distinct per sample, fixed by the request's seed when it gave one.
+uint64_t gen_seed_base(const GenerationRequest& first, int32_t i) {
+  const uint64_t base = first.sampling.has_seed ? first.sampling.seed : static_cast<uint64_t>(MonotonicNanos());
+  return base + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i);
+}
+
 std::string NewId(ApiKind kind, uint64_t n) {
   return (kind == ApiKind::kOpenAIChat ? "chatcmpl-" : "cmpl-") + std::to_string(NowUnixMs()) + "-" + std::to_string(n);
 }
 
 // The prompt's token ids for `r` on `model` (chat template unless raw), or an error.
-Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& entry, const LoadedModel& model) {
+// `*starts_in_thinking`: the rendered prompt ends inside an open <think> block.
+Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& entry, const LoadedModel& model,
+                                         bool* starts_in_thinking) {
   std::vector<int32_t> tokens;
   if (r.kind == ApiKind::kOpenAICompletion || (r.kind == ApiKind::kOllamaGenerate && r.raw)) {
     tokens = r.context;
@@ -95,35 +115,138 @@ Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& 
   }
   // A request's template must be one we render; a Modelfile's unknown one falls back to the GGUF's.
   const bool from_request = !r.template_text.empty();
-  SKV_ASSIGN_OR_RETURN(std::string text,
-                       model.RenderChat(messages, from_request ? r.template_text : entry.template_text, from_request));
+  ChatRenderOptions options;
+  if (r.think.has_value()) options.extra["enable_thinking"] = *r.think;
+  if (r.has_tools()) {
+    if (model.RendersTools()) options.tools = r.tools;
+    else messages = WithGenericToolPrompt(messages, r.tools);
+  }
+  SKV_ASSIGN_OR_RETURN(std::string text, model.RenderChatWith(messages, options,
+                                                              from_request ? r.template_text : entry.template_text,
+                                                              from_request));
+  const size_t open = text.rfind("<think>");
+  *starts_in_thinking = open != std::string::npos && text.find("</think>", open) == std::string::npos &&
+                        text.find_first_not_of(" \t\r\n", open + 7) == std::string::npos;
   tokens = r.context;
   SKV_ASSIGN_OR_RETURN(auto t, model.Tokenize(text, /*add_special=*/r.context.empty()));
   tokens.insert(tokens.end(), t.begin(), t.end());
   return tokens;
 }
 
-// Serialises one piece of streamed text for the request's API.
-std::string StreamText(ActiveGeneration& g, const std::string& text) {
-  if (g.request.is_openai()) {
-    std::string out = SseEvent(OpenAIChunk(g.request.kind, g.meta, text, g.first_chunk));
+// Serialises one piece of streamed output (content and/or thinking, with the logprobs of the
+// tokens drained with it) for the request's API.
+std::string StreamText(ActiveGeneration& g, const std::string& text, const std::string& thinking = "",
+                       const std::vector<TokenLogprobs>& lps = {}) {
+  const ApiRequest& r = g.request;
+  if (r.is_openai()) {
+    json chunk = OpenAIChunk(r.kind, g.meta, text, g.first_chunk);
+    if (!thinking.empty()) chunk["choices"][0]["delta"]["reasoning_content"] = thinking;
+    if (!lps.empty())
+      chunk["choices"][0]["logprobs"] = r.kind == ApiKind::kOpenAIChat ? OpenAIChatLogprobs(lps, g.token_text)
+                                                                        : OpenAICompletionLogprobs(lps, g.token_text);
     g.first_chunk = false;
-    return out;
+    return SseEvent(chunk);
   }
-  return NdjsonLine(OllamaChunk(g.request.kind, g.meta, text));
+  json chunk = OllamaChunk(r.kind, g.meta, text);
+  if (!thinking.empty()) {
+    if (r.kind == ApiKind::kOllamaChat) chunk["message"]["thinking"] = thinking;
+    else chunk["thinking"] = thinking;
+  }
+  if (!lps.empty()) chunk["logprobs"] = OllamaLogprobs(lps, g.token_text);
+  return NdjsonLine(chunk);
 }
 
-// The end of a stream: final message (or an error object) and, for OpenAI, [DONE].
+// The end of a stream: what the splitter held (content, and the tool calls as their API streams
+// them), the final message (or an error object) and, for OpenAI, [DONE].
 std::string StreamEnd(ActiveGeneration& g, const GenerationStream::Pending& p) {
   const ApiRequest& r = g.request;
   if (!p.status.ok()) {
     if (r.is_openai()) return "data: " + ErrorBody(true, HttpStatusFor(p.status), p.status.message()) + "\n\ndata: [DONE]\n\n";
     return ErrorBody(false, HttpStatusFor(p.status), p.status.message()) + "\n";
   }
-  if (!r.is_openai()) return NdjsonLine(OllamaFinal(r.kind, g.meta, "", g.Counts(p.stats)));
-  std::string out = SseEvent(OpenAIFinalChunk(r.kind, g.meta, p.stats.finish_reason));
+  std::string out;
+  ParsedOutput rest = g.splitter->Finish();
+  if (!rest.content.empty() || !rest.thinking.empty()) out += StreamText(g, rest.content, rest.thinking);
+  if (!r.is_openai()) {
+    if (!rest.calls.empty()) {
+      json chunk = OllamaChunk(r.kind, g.meta, "");
+      chunk["message"]["tool_calls"] = OllamaToolCalls(rest.calls);
+      out += NdjsonLine(chunk);
+    }
+    return out + NdjsonLine(OllamaFinal(r.kind, g.meta, "", g.Counts(p.stats)));
+  }
+  for (size_t i = 0; i < rest.calls.size(); ++i) {
+    for (json tc : {OpenAIToolCallHead(rest.calls[i], static_cast<int>(i), g.meta.id),
+                    OpenAIToolCallArguments(rest.calls[i], static_cast<int>(i))}) {
+      json chunk = OpenAIChunk(r.kind, g.meta, "", g.first_chunk);
+      g.first_chunk = false;
+      json& delta = chunk["choices"][0]["delta"];
+      delta.erase("content");
+      delta["tool_calls"] = tc;
+      out += SseEvent(chunk);
+    }
+  }
+  json fin = OpenAIFinalChunk(r.kind, g.meta, p.stats.finish_reason);
+  if (!rest.calls.empty()) fin["choices"][0]["finish_reason"] = "tool_calls";
+  out += SseEvent(fin);
   if (r.include_usage) out += SseEvent(OpenAIUsageChunk(r.kind, g.meta, p.stats));
   return out + "data: [DONE]\n\n";
+}
+
+// One finished sample's response parts.
+struct Sample {
+  std::string text;
+  std::vector<TokenLogprobs> logprobs;
+  GenerationStats stats;
+  Status status;
+};
+
+// Drains `stream` to its end (non-streamed responses).
+Sample Collect(GenerationStream& stream, ActiveGeneration* g) {
+  Sample s;
+  GenerationStream::Pending p;
+  while (true) {
+    if (!stream.Drain(&p, 1000)) continue;
+    s.text += p.text;
+    s.logprobs.insert(s.logprobs.end(), p.logprobs.begin(), p.logprobs.end());
+    if (g != nullptr) g->Observe(p);
+    if (p.finished) break;
+  }
+  s.status = p.status;
+  s.stats = p.stats;
+  return s;
+}
+
+// The OpenAI choice / Ollama message of a finished sample: content, thinking, tool calls, logprobs.
+void DecorateChoice(const ActiveGeneration& g, const Sample& s, int index, json* choice) {
+  const ApiRequest& r = g.request;
+  ParsedOutput parsed = ParseModelOutput(s.text, g.parse);
+  if (r.is_openai()) {
+    (*choice)["index"] = index;
+    if (r.kind == ApiKind::kOpenAIChat) {
+      json& m = (*choice)["message"];
+      m["content"] = parsed.content.empty() && !parsed.calls.empty() ? json(nullptr) : json(parsed.content);
+      if (!parsed.thinking.empty()) m["reasoning_content"] = parsed.thinking;
+      if (!parsed.calls.empty()) {
+        m["tool_calls"] = OpenAIToolCalls(parsed.calls, g.meta.id + "_" + std::to_string(index));
+        (*choice)["finish_reason"] = "tool_calls";
+      }
+      if (r.logprobs) (*choice)["logprobs"] = OpenAIChatLogprobs(s.logprobs, g.token_text);
+    } else if (r.logprobs) {
+      (*choice)["logprobs"] = OpenAICompletionLogprobs(s.logprobs, g.token_text);
+    }
+    return;
+  }
+  json& out = *choice;  // Ollama: the final object
+  if (r.kind == ApiKind::kOllamaChat) {
+    out["message"]["content"] = parsed.content;
+    if (!parsed.thinking.empty()) out["message"]["thinking"] = parsed.thinking;
+    if (!parsed.calls.empty()) out["message"]["tool_calls"] = OllamaToolCalls(parsed.calls);
+  } else {
+    out["response"] = parsed.content;
+    if (!parsed.thinking.empty()) out["thinking"] = parsed.thinking;
+  }
+  if (r.logprobs) out["logprobs"] = OllamaLogprobs(s.logprobs, g.token_text);
 }
 
 }  // namespace
@@ -153,6 +276,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     if (!with_defaults.ok()) return fail(with_defaults.status());
     g->request = std::move(with_defaults).value();
   }
+  auto grammar = OutputGrammarFor(g->request);
+  if (!grammar.ok()) return fail(grammar.status());
   g->meta.model = r.model;
   g->meta.id = NewId(kind, next_id_.fetch_add(1));
   g->meta.created_unix_s = NowUnixMs() / 1000;
@@ -184,7 +309,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     return;
   }
 
-  auto tokens = BuildPrompt(r, *entry, model);
+  bool starts_in_thinking = false;
+  auto tokens = BuildPrompt(r, *entry, model, &starts_in_thinking);
   if (!tokens.ok()) return fail(tokens.status());
   g->prompt_tokens = std::move(tokens).value();
   if (g->prompt_tokens.empty()) return fail(InvalidArgumentError("the prompt is empty after tokenization"));
@@ -206,6 +332,25 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   gen.max_new_tokens = r.num_predict;
   gen.num_ctx = num_ctx;
   gen.stop = r.stop;
+  gen.top_logprobs = r.logprobs ? r.top_logprobs : -1;
+  g->token_text = [lm = &model](int32_t t) { return lm->TokenText(t); };
+  g->parse.tools = r.has_tools();
+  g->parse.split_thinking = r.is_openai() ? r.is_chat() : r.think.value_or(false);
+  g->parse.starts_in_thinking = starts_in_thinking;
+  g->splitter = std::make_unique<OutputSplitter>(g->parse);
+  // Constrained decoding: one constraint per sample (it carries the sample's state).
+  std::optional<OutputGrammar> output_grammar = *grammar;
+  auto make_constraint = [&]() -> Result<std::shared_ptr<TokenConstraint>> {
+    if (!output_grammar.has_value()) return std::shared_ptr<TokenConstraint>();
+    std::shared_ptr<const JsonGrammar> compiled = output_grammar->grammar;
+    return model.MakeConstraint(output_grammar->key, [compiled]() -> Result<JsonGrammar> { return *compiled; });
+  };
+  {
+    auto c = make_constraint();
+    if (!c.ok()) return fail(c.status());
+    gen.constraint = std::move(c).value();
+  }
+  const GenerationRequest sample_template = gen;  // n > 1: the other samples differ in seed and constraint
   // Fairness key: an explicit client id (header, or OpenAI's `user`), else the peer address — one
   // client with many connections is still one client.
   gen.client_id = req.has_header("X-Client-Id") ? req.get_header_value("X-Client-Id")
@@ -223,16 +368,64 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   if (!r.stream) {
     // NOTE: cpp-httplib 0.11 gives a handler no way to notice a client that left before the
     // response; a non-streamed generation therefore runs to its end (bounded by num_predict/num_ctx).
-    GenerationStream::Pending p;
-    while (true) {
-      if (!g->stream->Drain(&p, 1000)) continue;
-      g->text += p.text;
-      g->Observe(p);
-      if (p.finished) break;
+    if (r.n > 1) {
+      // The other samples start once the first has sampled its first token: its prompt's KV is
+      // then in the cache, so they attach it instead of computing it again (cached_tokens).
+      GenerationStream::Pending first;
+      while (!g->stream->Drain(&first, 1000)) {
+      }
+      for (int32_t i = 1; i < r.n; ++i) {
+        GenerationRequest more = sample_template;
+        more.sampling.seed = gen_seed_base(sample_template, i);
+        more.sampling.has_seed = true;
+        auto c = make_constraint();
+        if (!c.ok()) return fail(c.status());
+        more.constraint = std::move(c).value();
+        auto stream = std::make_shared<GenerationStream>(
+            [metrics](const GenerationStats& stats) { metrics->OnGenerationFinished(stats); });
+        auto sid = g->service->Submit(std::move(more), stream);
+        if (!sid.ok()) return fail(sid.status());
+        g->samples.emplace_back(stream, *sid);
+      }
+      Sample s0 = Collect(*g->stream, g.get());
+      s0.text = first.text + s0.text;
+      s0.logprobs.insert(s0.logprobs.begin(), first.logprobs.begin(), first.logprobs.end());
+      if (first.finished) s0.stats = first.stats, s0.status = first.status;
+      std::vector<Sample> all = {s0};
+      for (auto& [stream, sid] : g->samples) all.push_back(Collect(*stream, nullptr));
+      GenerationStats total = all[0].stats;
+      total.generated_tokens = 0;
+      total.prompt_tokens_reused = 0;
+      for (const auto& x : all) {
+        if (!x.status.ok()) return fail(x.status);
+        total.generated_tokens += x.stats.generated_tokens;
+        total.prompt_tokens_reused += x.stats.prompt_tokens_reused;
+      }
+      json out = OpenAIComplete(kind, g->meta, "", all[0].stats);
+      json choices = json::array();
+      for (size_t i = 0; i < all.size(); ++i) {
+        json choice = out["choices"][0];
+        choice["finish_reason"] = OpenAIFinishReason(all[i].stats.finish_reason);
+        if (kind == ApiKind::kOpenAIChat) choice["message"]["content"] = all[i].text;
+        else choice["text"] = all[i].text;
+        DecorateChoice(*g, all[i], static_cast<int>(i), &choice);
+        choices.push_back(choice);
+      }
+      out["choices"] = choices;
+      // One prompt; every sample's completion; cached_tokens sums what each sample attached.
+      out["usage"] = OpenAIUsage(total);
+      out["usage"]["prompt_tokens"] = all[0].stats.prompt_tokens;
+      out["usage"]["total_tokens"] = all[0].stats.prompt_tokens + total.generated_tokens;
+      res.status = 200;
+      res.set_content(DumpJson(out), "application/json; charset=utf-8");
+      return;
     }
-    if (!p.status.ok()) return fail(p.status);
-    json out = openai ? OpenAIComplete(kind, g->meta, g->text, p.stats)
-                      : OllamaFinal(kind, g->meta, g->text, g->Counts(p.stats));
+    Sample s0 = Collect(*g->stream, g.get());
+    if (!s0.status.ok()) return fail(s0.status);
+    json out = openai ? OpenAIComplete(kind, g->meta, s0.text, s0.stats)
+                      : OllamaFinal(kind, g->meta, s0.text, g->Counts(s0.stats));
+    if (openai) DecorateChoice(*g, s0, 0, &out["choices"][0]);
+    else DecorateChoice(*g, s0, 0, &out);
     res.status = 200;
     res.set_content(DumpJson(out), "application/json; charset=utf-8");
     return;
@@ -255,7 +448,9 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
         // A chunk for every batch of new tokens, even when their text is still held back (an
         // incomplete UTF-8 character, a possible stop string): clients see the first token's
         // time, and a stalled-looking stream is a live one.
-        if (!p.text.empty() || (!p.tokens.empty() && !p.finished)) out += StreamText(*g, p.text);
+        OutputSplitter::Delta d = g->splitter->Push(p.text);
+        if (!d.content.empty() || !d.thinking.empty() || !p.logprobs.empty() || (!p.tokens.empty() && !p.finished))
+          out += StreamText(*g, d.content, d.thinking, p.logprobs);
         if (p.finished) out += StreamEnd(*g, p);
         if (!out.empty() && !sink.write(out.data(), out.size())) {
           g->stream->MarkClientGone();
