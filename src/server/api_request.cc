@@ -468,6 +468,9 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
       }
     } else {
       SKV_RETURN_IF_ERROR(ParseMessages(body, &r));
+      // NOTE: not in Ollama's API; accepted as OpenAI's (a swarmkv extension) so an Ollama client
+      // can force a call too.
+      SKV_RETURN_IF_ERROR(ParseToolChoice(body, &r));
     }
     return r;
   }

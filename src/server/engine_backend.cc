@@ -120,6 +120,7 @@ class EngineBackend::FinishObserver final : public GenerationObserver {
       : backend_(backend), inner_(std::move(inner)) {}
   void set_id(RequestId id) { id_ = id; }
   bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
+  void OnLogprobs(const TokenLogprobs& logprobs) override { inner_->OnLogprobs(logprobs); }
   void OnFinish(const Status& status, const GenerationStats& stats) override {
     if (backend_->tiers_ != nullptr && stats.generated_tokens > 0)
       backend_->tiers_->OnPrefillMeasured(stats.prompt_tokens - stats.prompt_tokens_reused, stats.prefill_ns);

@@ -412,10 +412,14 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
         choices.push_back(choice);
       }
       out["choices"] = choices;
-      // One prompt; every sample's completion; cached_tokens sums what each sample attached.
-      out["usage"] = OpenAIUsage(total);
-      out["usage"]["prompt_tokens"] = all[0].stats.prompt_tokens;
+      // One prompt, every sample's completion. cached_tokens is the first sample's (what the
+      // prompt found in the cache); swarmkv_sample_cached_tokens shows the others forking its KV.
+      out["usage"] = OpenAIUsage(all[0].stats);
+      out["usage"]["completion_tokens"] = total.generated_tokens;
       out["usage"]["total_tokens"] = all[0].stats.prompt_tokens + total.generated_tokens;
+      json per_sample = json::array();
+      for (const auto& x : all) per_sample.push_back(x.stats.prompt_tokens_reused);
+      out["usage"]["swarmkv_sample_cached_tokens"] = per_sample;
       res.status = 200;
       res.set_content(DumpJson(out), "application/json; charset=utf-8");
       return;

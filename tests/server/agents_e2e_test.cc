@@ -1,0 +1,161 @@
+// End-to-end: what agents send — tools, structured output, logprobs, n, tool loops — through the
+// real `swarmkv serve` and the npm clients agent frameworks use (openai with its zod helper,
+// ollama, LangChain's ChatOpenAI and ChatOllama, the OpenAI Agents SDK, the Vercel AI SDK).
+// tests/server/npm/agents.mjs runs each flow; these tests assert on what the clients got.
+#include "base/testing.h"
+#include "server_fixture.h"
+
+namespace swarmkv::e2e {
+namespace {
+
+using json = nlohmann::json;
+
+class AgentsE2ETest : public ServerE2ETest {
+ protected:
+  // node agents.mjs SCENARIO PORT tiny -> its JSON line.
+  json Agents(const std::string& scenario) {
+    auto r = RunShell("cd " + ShellQuote(SWARMKV_NPM_DIR) + " && node agents.mjs " + ShellQuote(scenario) + " " +
+                      std::to_string(port()) + " tiny 2>&1");
+    json j = json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) return {{"ok", false}, {"error", "agents.mjs printed no JSON: " + r.out}};
+    return j;
+  }
+};
+
+#define REQUIRE_NPM()                        \
+  do {                                       \
+    std::string why_ = EnsureNpmClients();   \
+    if (!why_.empty()) GTEST_SKIP() << why_; \
+  } while (0)
+
+void ExpectWeatherArgs(const json& args) {
+  ASSERT_TRUE(args.is_object()) << args.dump();
+  ASSERT_TRUE(args["city"].is_string()) << args.dump();
+  EXPECT_LE(args["city"].get<std::string>().size(), 12u * 4) << args.dump();
+  EXPECT_TRUE(args["unit"] == "celsius" || args["unit"] == "fahrenheit") << args.dump();
+}
+
+TEST_F(AgentsE2ETest, OpenAIClientToolsStreamedToolCallsZodLogprobsAndN) {
+  REQUIRE_NPM();
+  StartServer();
+  REQUIRE_ENGINE();
+  json t = Agents("openai-tools");
+  ASSERT_TRUE(t["ok"]) << t.dump();
+  const json& r = t["result"];
+  EXPECT_EQ(r["finish_reason"], "tool_calls");
+  EXPECT_EQ(r["call"]["type"], "function");
+  EXPECT_EQ(r["call"]["function"]["name"], "get_weather");
+  EXPECT_FALSE(r["call"]["id"].get<std::string>().empty());
+  ExpectWeatherArgs(r["args"]);
+  // The tool result went into the next prompt.
+  EXPECT_GT(r["answer_prompt_tokens"].get<int>(), r["first_prompt_tokens"].get<int>());
+  // Streamed: the SDK assembled the delta.tool_calls fragments into the same call; no call text leaked.
+  EXPECT_EQ(r["streamed_finish"], "tool_calls");
+  EXPECT_EQ(r["streamed_call"]["function"], r["call"]["function"]) << r.dump();
+  EXPECT_EQ(r["content_deltas"], "");
+
+  json z = Agents("openai-zod");
+  ASSERT_TRUE(z["ok"]) << z.dump();
+  const json& p = z["result"]["parsed"];  // the SDK parsed and validated it with the zod schema
+  ASSERT_TRUE(p.is_object()) << z.dump();
+  EXPECT_TRUE(p["name"].is_string() && p["age"].is_number_integer() && p["pets"].is_array()) << p.dump();
+  const json& lp = z["result"]["logprobs"]["content"];
+  ASSERT_EQ(lp.size(), 4u) << z.dump();
+  for (const auto& e : lp) {
+    EXPECT_LE(e["logprob"].get<double>(), 0.0);
+    ASSERT_EQ(e["top_logprobs"].size(), 3u);
+    EXPECT_GE(e["top_logprobs"][0]["logprob"].get<double>(), e["logprob"].get<double>());  // greedy: the best
+  }
+  // n = 3: three choices; samples 2 and 3 attached the first one's prompt KV instead of computing it.
+  ASSERT_EQ(z["result"]["n_choices"].size(), 3u) << z.dump();
+  const json& usage = z["result"]["n_usage"];
+  const int prompt = usage["prompt_tokens"];
+  ASSERT_EQ(usage["swarmkv_sample_cached_tokens"].size(), 3u) << usage.dump();
+  for (int i = 1; i < 3; ++i) EXPECT_GE(usage["swarmkv_sample_cached_tokens"][i].get<int>(), prompt - 16) << usage.dump();
+}
+
+TEST_F(AgentsE2ETest, OllamaClientToolsToolTurnsStreamingAndFormat) {
+  REQUIRE_NPM();
+  StartServer();
+  REQUIRE_ENGINE();
+  json o = Agents("ollama-tools");
+  ASSERT_TRUE(o["ok"]) << o.dump();
+  const json& r = o["result"];
+  EXPECT_EQ(r["call"]["function"]["name"], "get_weather");
+  ExpectWeatherArgs(r["call"]["function"]["arguments"]);  // an object, as Ollama sends it
+  EXPECT_EQ(r["answer"]["role"], "assistant");
+  ASSERT_EQ(r["streamed_calls"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["streamed_calls"][0], r["call"]);
+  EXPECT_TRUE(r["formatted"]["title"].is_string() && r["formatted"]["done"].is_boolean()) << r.dump();
+  EXPECT_EQ(r["json"].get<std::string>().substr(0, 1), "{");
+}
+
+TEST_F(AgentsE2ETest, LangChainToolLoopsOverOpenAIAndOllama) {
+  REQUIRE_NPM();
+  StartServer();
+  REQUIRE_ENGINE();
+  for (const char* scenario : {"langchain-openai", "langchain-ollama"}) {
+    json l = Agents(scenario);
+    ASSERT_TRUE(l["ok"]) << scenario << ": " << l.dump();
+    const json& r = l["result"];
+    ASSERT_EQ(r["tool_calls"].size(), 1u) << r.dump();
+    EXPECT_EQ(r["tool_calls"][0]["name"], "get_weather");
+    ASSERT_EQ(r["executed"].size(), 1u) << r.dump();  // the local function ran with the call's arguments
+    EXPECT_EQ(r["executed"][0], r["tool_calls"][0]["args"]);
+    ExpectWeatherArgs(r["executed"][0]);
+    EXPECT_TRUE(r["final"].is_string()) << r.dump();  // the model answered after the tool result
+  }
+}
+
+TEST_F(AgentsE2ETest, OpenAIAgentsSdkHandoffThenTool) {
+  REQUIRE_NPM();
+  StartServer();
+  REQUIRE_ENGINE();
+  json a = Agents("openai-agents");
+  ASSERT_TRUE(a["ok"]) << a.dump();
+  const json& r = a["result"];
+  EXPECT_EQ(r["last_agent"], "Weather agent");
+  ASSERT_EQ(r["executed"].size(), 1u) << r.dump();
+  ExpectWeatherArgs(r["executed"][0]);
+  const json& items = r["items"];
+  ASSERT_GE(items.size(), 4u) << r.dump();
+  EXPECT_EQ(items[0], "handoff_call_item");
+  EXPECT_EQ(items[1], "handoff_output_item");
+  EXPECT_EQ(items[2], "tool_call_item");
+  EXPECT_EQ(items[3], "tool_call_output_item");
+}
+
+TEST_F(AgentsE2ETest, VercelAiSdkGenerateObjectWithZod) {
+  REQUIRE_NPM();
+  StartServer();
+  REQUIRE_ENGINE();
+  json g = Agents("ai-generate-object");
+  ASSERT_TRUE(g["ok"]) << g.dump();
+  const json& obj = g["result"]["object"];  // validated by the SDK against the zod schema
+  ASSERT_TRUE(obj["recipe"].is_object()) << g.dump();
+  EXPECT_TRUE(obj["recipe"]["name"].is_string());
+  EXPECT_GE(obj["recipe"]["steps"].size(), 1u);
+  EXPECT_LE(obj["recipe"]["steps"].size(), 2u);
+}
+
+TEST_F(AgentsE2ETest, UnsupportedAgentFieldsAreClearErrors) {
+  StartServer();
+  struct Case { std::string path, body; const char* needle; };
+  const std::string m = R"("model":"tiny","messages":[{"role":"user","content":"x"}])";
+  const std::vector<Case> cases = {
+      {"/v1/chat/completions", "{" + m + R"(,"logit_bias":{"1":5}})", "logit_bias"},
+      {"/v1/chat/completions", "{" + m + R"(,"n":2,"stream":true})", "'n'"},
+      {"/v1/chat/completions", "{" + m + R"(,"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"string","pattern":"x"}}}})", "pattern"},
+      {"/api/chat", "{" + m + R"(,"format":{"type":"number","maximum":3}})", "maximum"},
+      {"/api/generate", R"({"model":"tiny","prompt":"x","tools":[]})", "tools"},
+      {"/v1/completions", R"({"model":"tiny","prompt":"x","tools":[]})", "tools"},
+  };
+  for (const auto& c : cases) {
+    auto [status, body] = Curl("POST", c.path, c.body);
+    EXPECT_EQ(status, 400) << c.path << " " << c.body << ": " << body;
+    EXPECT_NE(body.find(c.needle), std::string::npos) << body;
+  }
+}
+
+}  // namespace
+}  // namespace swarmkv::e2e
