@@ -87,6 +87,9 @@ TEST(JsonGrammarTest, StringLengthCountsCharactersAndEscapes) {
   EXPECT_TRUE(Accepts(g, "\"\xc3\xa9\xe2\x82\xac\""));  // two characters, five bytes
   EXPECT_TRUE(Accepts(g, "\"\\n\\u0041\""));
   EXPECT_FALSE(Accepts(g, "\"abc\""));
+  // Beyond U+FFFF only without a length limit (zod counts those characters twice).
+  EXPECT_FALSE(Accepts(g, "\"\xf0\x9f\x98\x80\""));
+  EXPECT_TRUE(Accepts(JsonGrammar::AnyJson(false), "\"\xf0\x9f\x98\x80\""));
   JsonGrammar u = MustCompile(R"({"type":"string","format":"uuid"})");
   EXPECT_TRUE(Accepts(u, "\"123e4567-e89b-12d3-a456-426614174000\""));
   EXPECT_FALSE(Accepts(u, "\"123e4567\""));

@@ -308,6 +308,9 @@ void JsonMatcher::Step(Stack s, uint8_t c, std::vector<Stack>* out, int fork_dep
               else if (c == 0xE0) need = 2, lo = 0xA0;
               else if (c == 0xED) need = 2, hi = 0x9F;
               else if (c >= 0xE1 && c <= 0xEF) need = 2;
+              // NOTE: a length-limited string gets no characters beyond U+FFFF: JSON Schema counts
+              // code points but JavaScript validators (zod) count UTF-16 units, where those are 2.
+              else if (c >= 0xF0 && max >= 0) return;
               else if (c == 0xF0) need = 3, lo = 0x90;
               else if (c >= 0xF1 && c <= 0xF3) need = 3;
               else if (c == 0xF4) need = 3, hi = 0x8F;
