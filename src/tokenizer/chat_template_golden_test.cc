@@ -3,6 +3,7 @@
 // the conversations agents send; the outputs must be byte-equal, and where jinja2 raises we must
 // fail too.
 #include <cstdio>
+#include <cstdlib>
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
@@ -49,9 +50,13 @@ ojson Tools() {
   ])");
 }
 
-ojson ToolCall(const char* content_json) {
-  ojson m = ojson::parse(R"({"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+// An assistant turn calling get_weather; `arguments` an object (Ollama, transformers) or a JSON
+// string (OpenAI).
+ojson ToolCall(const char* content_json, const char* id = "call_1", bool args_as_string = false) {
+  ojson m = ojson::parse(R"({"role": "assistant", "tool_calls": [{"type": "function",
       "function": {"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}}]})");
+  m["tool_calls"][0]["id"] = id;
+  if (args_as_string) m["tool_calls"][0]["function"]["arguments"] = R"({"location": "Paris", "unit": "celsius"})";
   m["content"] = ojson::parse(content_json);
   return m;
 }
@@ -90,6 +95,22 @@ std::vector<Scenario> Scenarios() {
   add("tool_result", ojson::array({weather_q, ToolCall("null"), tool_result}), true, {{"tools", Tools()}});
   add("thinking_on", history, true, {{"enable_thinking", true}});
   add("thinking_off", history, true, {{"enable_thinking", false}});
+  // Variants many templates expect: a 9-character call id (Mistral), text content in the calling
+  // turn, arguments as a JSON string, content parts, reasoning in history, RAG documents.
+  ojson result9 = tool_result;
+  result9["tool_call_id"] = "abcDEF123";
+  add("tool_result_id9", ojson::array({system, weather_q, ToolCall("\"\"", "abcDEF123"), result9}), true,
+      {{"tools", Tools()}});
+  add("tool_call_arguments_string", ojson::array({weather_q, ToolCall("\"Let me check.\"", "abcDEF123", true), result9}),
+      true, {{"tools", Tools()}});
+  add("content_parts",
+      ojson::array({{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Describe "}}, {{"type", "text"}, {"text", "this."}}}}}}),
+      true, nullptr);
+  ojson reasoning = history;
+  reasoning[2]["reasoning_content"] = "The user wants a color; blue is simple.";
+  add("reasoning_history", reasoning, true, {{"enable_thinking", true}});
+  add("documents", ojson::array({user}), true,
+      {{"documents", {{{"title", "Doc A"}, {"text", "Paris is in France."}}, {{"title", "Doc B"}, {"text", "Berlin is in Germany."}}}}});
   return s;
 }
 
@@ -145,6 +166,10 @@ TEST(ChatTemplateGolden, EveryTemplateRendersLikeJinja2) {
           failures.push_back(where + ": jinja2 raised (" + want["error"].get<std::string>() + ") but we rendered");
         } else {
           ++pass;
+          if (std::getenv("SWARMKV_SHOW_TEMPLATE_ERRORS") != nullptr) {
+            std::printf("%s\n  jinja2: %s\n  ours:   %s\n", where.c_str(), want["error"].get<std::string>().c_str(),
+                        got.status().message().c_str());
+          }
         }
         continue;
       }
