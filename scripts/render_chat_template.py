@@ -45,14 +45,22 @@ def strftime_now(format):
     return PINNED_NOW.strftime(format)
 
 
+_ENV = None
+_COMPILED = {}
+
+
 def render(source, context):
+    global _ENV
     try:
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=[GenerationTracker, loopcontrols])
-        env.filters["tojson"] = tojson
-        env.globals["raise_exception"] = raise_exception
-        env.globals["strftime_now"] = strftime_now
-        return {"ok": True, "text": env.from_string(source).render(**context)}
+        if _ENV is None:
+            _ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                                 extensions=[GenerationTracker, loopcontrols])
+            _ENV.filters["tojson"] = tojson
+            _ENV.globals["raise_exception"] = raise_exception
+            _ENV.globals["strftime_now"] = strftime_now
+        if source not in _COMPILED:
+            _COMPILED[source] = _ENV.from_string(source)
+        return {"ok": True, "text": _COMPILED[source].render(**context)}
     except Exception as e:  # a template error of any kind: the C++ side must fail too
         return {"ok": False, "error": f"{type(e).__name__}: {e}"}
 

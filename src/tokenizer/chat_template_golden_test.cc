@@ -3,6 +3,7 @@
 // the conversations agents send; the outputs must be byte-equal, and where jinja2 raises we must
 // fail too.
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
@@ -191,6 +192,41 @@ TEST(ChatTemplateGolden, EveryTemplateRendersLikeJinja2) {
   std::printf("chat templates: %d / %d (template × scenario) match jinja2 (%zu templates × %zu scenarios; %d are "
               "errors in jinja2 too)\n", pass, total, templates.size(), scenarios.size(), expected_errors);
   for (const std::string& f : failures) ADD_FAILURE() << f;
+}
+
+// What the prefix cache can rely on with a model's own template: the prompt of a conversation
+// with its generation prompt is a prefix of the prompt after the reply and one more user turn,
+// for many templates but not all (some drop the reasoning of earlier turns or re-date the system
+// turn); those merely miss the cache from the first differing byte. This measures which.
+TEST(ChatTemplateGolden, WhichTemplatesArePrefixStable) {
+  const std::string dir = SKV_REQUIRE_SHARED("chat-templates");
+  jinja::PinJinjaTimeForTesting(kPinnedTime);
+  std::vector<std::string> stable, unstable;
+  DIR* d = opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (!n.ends_with(".jinja")) continue;
+    auto t = JinjaTemplate::Parse(ReadFile(dir + "/" + n));
+    if (!t.ok()) continue;
+    ojson ctx = {{"bos_token", "<|bos|>"}, {"eos_token", "<|eos|>"}, {"add_generation_prompt", true}};
+    ctx["messages"] = ojson::array({{{"role", "user"}, {"content", "Name a color."}}});
+    auto before = (*t)->Render(ctx);
+    ctx["messages"].push_back({{"role", "assistant"}, {"content", "Blue."}});
+    ctx["messages"].push_back({{"role", "user"}, {"content", "Another?"}});
+    auto after = (*t)->Render(ctx);
+    if (!before.ok() || !after.ok()) continue;
+    (after->starts_with(*before) ? stable : unstable).push_back(n);
+  }
+  closedir(d);
+  jinja::PinJinjaTimeForTesting(0);
+  std::sort(unstable.begin(), unstable.end());
+  std::string list;
+  for (const auto& n : unstable) list += " " + n;
+  std::printf("prefix-stable over one more turn: %zu templates; not:%s\n", stable.size(), list.c_str());
+  for (const char* must : {"Qwen-Qwen2.5-7B-Instruct.jinja", "meta-llama-Llama-3.1-8B-Instruct.jinja"}) {
+    EXPECT_NE(std::find(stable.begin(), stable.end(), must), stable.end()) << must;
+  }
 }
 
 }  // namespace
