@@ -24,7 +24,7 @@ Status TypeError(const std::string& m) { return InvalidArgumentError(m); }
 
 class Args {
  public:
-  Args(const std::string& fn, CallArgs& a) : fn_(fn), a_(a) {}
+  Args(std::string fn, CallArgs& a) : fn_(std::move(fn)), a_(a) {}
   // The value of parameter `pos`/`name`, or `def` when not given.
   Value Get(size_t pos, std::string_view name, Value def = Value()) {
     used_.insert(std::string(name));
@@ -54,7 +54,7 @@ class Args {
   }
 
  private:
-  const std::string& fn_;
+  std::string fn_;
   CallArgs& a_;
   std::unordered_set<std::string> used_;
 };
@@ -1488,14 +1488,16 @@ void AddGlobals(std::unordered_map<std::string, Value>* g) {
     }
     return Value::MakeList(std::move(out));
   });
-  (*g)["namespace"] = Value::MakeCallable("namespace", [](Interp&, CallArgs& ca) -> Result<Value> {
+  (*g)["namespace"] = Value::MakeCallable("namespace", [](Interp& in, CallArgs& ca) -> Result<Value> {
     Dict d;
     for (const Value& a : ca.args) {
       if (!a.is_dict()) return TypeError("namespace() positional argument must be a mapping");
       for (const auto& [k, v] : a.dict().items) d.Set(k, v);
     }
     for (const auto& [k, v] : ca.kwargs) d.Set(Value::String(k), v);
-    return Value::MakeNamespace(std::move(d));
+    Value ns = Value::MakeNamespace(std::move(d));
+    in.RegisterNamespace(ns);
+    return ns;
   });
   (*g)["dict"] = Value::MakeCallable("dict", [](Interp&, CallArgs& ca) -> Result<Value> {
     Dict d;

@@ -82,6 +82,11 @@ Interp::Interp(const JinjaLimits& limits, const Value& context) : limits_(limits
   frame_->parent = ctx;
 }
 
+Interp::~Interp() {
+  for (const auto& f : captured_frames_) f->vars.clear();
+  for (const Value& ns : namespaces_) ns.mutable_namespace().items.clear();
+}
+
 Status Interp::AtLine(const Status& s, int line) const {
   if (s.ok() || s.message().starts_with(kLinePrefix)) return s;
   return Status(s.code(), std::string(kLinePrefix) + std::to_string(line) + ": " + s.message());
@@ -342,6 +347,7 @@ Status Interp::ExecFor(const Node& n, std::string* out) {
 
 Value Interp::MakeMacro(const Node& n, std::shared_ptr<Frame> scope) {
   const Node* node = &n;
+  if (n.kind == NodeKind::kMacro) captured_frames_.push_back(scope);  // the frame will hold the macro: a cycle
   return Value::MakeCallable(n.kind == NodeKind::kMacro ? n.str : "caller",
                              [node, scope](Interp& in, CallArgs& a) -> Result<Value> {
     if (++in.call_depth_ > in.limits_.max_call_depth) {

@@ -31,7 +31,15 @@ class Interp {
   // `context`: the template variables (a dict value).
   Interp(const JinjaLimits& limits, const Value& context);
 
+  // Breaks the reference cycles a render can build (a macro captures the frame that holds it; a
+  // namespace can hold itself) so every value is freed.
+  ~Interp();
+  Interp(const Interp&) = delete;
+  Interp& operator=(const Interp&) = delete;
+
   Result<std::string> Render(const Node& root);
+  // Registers a namespace() so the destructor can break cycles through it.
+  void RegisterNamespace(const Value& ns) { namespaces_.push_back(ns); }
 
   // Calls a callable value (macro, builtin, bound method) with evaluated arguments.
   Result<Value> Call(const Value& callee, CallArgs& args);
@@ -69,6 +77,8 @@ class Interp {
   const JinjaLimits& limits_;
   std::shared_ptr<Frame> globals_;
   std::shared_ptr<Frame> frame_;
+  std::vector<std::shared_ptr<Frame>> captured_frames_;  // frames a macro or caller() captured
+  std::vector<Value> namespaces_;
   Flow flow_ = Flow::kNormal;
   int64_t loop_iterations_ = 0;
   int64_t steps_ = 0;
