@@ -1373,7 +1373,7 @@ bool IsKnownFilter(std::string_view name) {
 bool IsKnownTest(std::string_view name) { return In(kTests, name); }
 
 Result<Value> ApplyFilter(Interp& in, const std::string& name, const Value& operand, CallArgs& args) {
-  SKV_RETURN_IF_ERROR(in.Step());
+  SKV_RETURN_IF_ERROR(operand.is_string() ? in.Charge(operand.str().size()) : in.Step());
   for (const FilterEntry& f : kFilters) {
     if (f.name != name) continue;
     if (f.fn == nullptr) return UnimplementedError("the jinja2 filter '" + name + "' is not supported");
@@ -1395,7 +1395,7 @@ bool HasMethod(const Value& obj, const std::string& name) {
 }
 
 Result<Value> CallMethod(Interp& in, const Value& obj, const std::string& name, CallArgs& ca) {
-  SKV_RETURN_IF_ERROR(in.Step());
+  SKV_RETURN_IF_ERROR(obj.is_string() ? in.Charge(obj.str().size()) : in.Step());
   if (In(kUnsafe, name)) {
     return InvalidArgumentError("access to attribute '" + name + "' of '" + obj.TypeName() +
                                 "' object is unsafe (the template may not modify its inputs)");

@@ -107,6 +107,11 @@ Status Interp::Step() {
   return Status::OK();
 }
 
+Status Interp::Charge(size_t bytes) {
+  steps_ += static_cast<int64_t>(bytes / 16);
+  return Step();
+}
+
 Result<std::string> Interp::Render(const Node& root) {
   std::string out;
   SKV_RETURN_IF_ERROR(Exec(root.kids, &out));
@@ -131,6 +136,18 @@ Status Interp::Exec(const std::vector<NodePtr>& body, std::string* out) {
 
 Status Interp::ExecNode(const Node& n, std::string* out) {
   SKV_RETURN_IF_ERROR(AtLine(Step(), n.line));
+  // One budget for statement and expression nesting (macro calls recurse through both), so the
+  // C++ stack stays bounded.
+  if (++eval_depth_ > limits_.max_expression_depth * 4) {
+    --eval_depth_;
+    return AtLine(ResourceExhaustedError("chat template evaluation nested too deeply"), n.line);
+  }
+  Status st = ExecNodeImpl(n, out);
+  --eval_depth_;
+  return st;
+}
+
+Status Interp::ExecNodeImpl(const Node& n, std::string* out) {
   switch (n.kind) {
     case NodeKind::kText:
       *out += n.str;
@@ -261,6 +278,7 @@ Result<List> Interp::Iterate(const Value& v) {
       return keys;
     }
     case ValueKind::kString: {
+      SKV_RETURN_IF_ERROR(Charge(v.str().size()));
       List chars;
       for (std::string& c : Utf8Chars(v.str())) chars.push_back(Value::String(std::move(c)));
       return chars;
@@ -442,6 +460,7 @@ Result<Value> Interp::GetItem(const Value& obj, const Value& key) {
       if (key.is_int() || key.is_bool()) {
         int64_t i = key.as_int();
         if (obj.is_string()) {
+          SKV_RETURN_IF_ERROR(Charge(obj.str().size()));
           std::vector<std::string> chars = Utf8Chars(obj.str());
           int64_t n = static_cast<int64_t>(chars.size());
           if (i < 0) i += n;
@@ -715,6 +734,7 @@ Result<Value> Interp::EvalImpl(const Node& n) {
       }
       if (obj.is_undefined()) return UndefinedError(obj);
       if (obj.is_string()) {
+        SKV_RETURN_IF_ERROR(Charge(obj.str().size()));
         std::vector<std::string> chars = Utf8Chars(obj.str());
         SKV_ASSIGN_OR_RETURN(std::vector<size_t> idx, SliceIndices(parts[0], parts[1], parts[2], chars.size()));
         std::string s;

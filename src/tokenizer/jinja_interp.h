@@ -54,6 +54,8 @@ class Interp {
   // Checks a produced string or collection against the size limit.
   Status CheckSize(size_t bytes_or_items) const;
   Status Step();
+  // Charges work proportional to `bytes` scanned (string indexing, slicing, iteration).
+  Status Charge(size_t bytes);
 
   const JinjaLimits& limits() const { return limits_; }
 
@@ -62,6 +64,7 @@ class Interp {
 
   Status Exec(const std::vector<NodePtr>& body, std::string* out);
   Status ExecNode(const Node& n, std::string* out);
+  Status ExecNodeImpl(const Node& n, std::string* out);
   Status ExecFor(const Node& n, std::string* out);
   Status Assign(const Node& target, const Value& v);
   Result<Value> Eval(const Node& n);

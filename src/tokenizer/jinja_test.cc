@@ -98,6 +98,14 @@ TEST(Jinja, SandboxLimits) {
   EXPECT_NE(R("{% set ns = namespace(s='ab') %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", ojson::object(), tight)
                 .find("larger than the limit"), std::string::npos);
   EXPECT_NE(R("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").find("nested deeper than"), std::string::npos);
+  // Work on big strings is charged by size: indexing a 1 MiB string in a loop runs out of steps.
+  EXPECT_NE(R("{% for i in range(50000) %}{{ s[i] }}{% endfor %}", {{"s", std::string(1 << 20, 'a')}})
+                .find("exceeded 20000000 steps"), std::string::npos);
+  // Statement nesting inside recursive macros shares the depth budget.
+  JinjaLimits deep_calls;
+  deep_calls.max_call_depth = 1000;
+  EXPECT_NE(R("{% macro f(n) %}{% if true %}{% for x in [1] %}{{ f(n + 1) }}{% endfor %}{% endif %}{% endmacro %}{{ f(0) }}",
+              ojson::object(), deep_calls).find("nested too deeply"), std::string::npos);
   EXPECT_NE(R("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nesting deeper than the limit"),
             std::string::npos);
 }
