@@ -9,6 +9,7 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nodejs npm
+  python3-jinja2  # the oracle of the chat-template golden test (scripts/render_chat_template.py)
 )
 
 missing=()

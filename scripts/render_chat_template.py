@@ -3,7 +3,9 @@
 for swarmkv's Jinja interpreter (src/tokenizer/jinja_*; tests in chat_template_golden_test.cc).
 
 Usage: render_chat_template.py TEMPLATE_FILE CONTEXT_JSON_FILE
-Prints {"ok": true, "text": ...} or {"ok": false, "error": ...} as JSON on stdout.
+         prints {"ok": true, "text": ...} or {"ok": false, "error": ...} as JSON on stdout;
+       render_chat_template.py --batch JOBS_JSON_FILE
+         JOBS is [{"template": path, "context": {...}}, ...]; prints the list of results.
 The context's keys become template variables; strftime_now formats the pinned date
 2026-01-02 03:04:05 (the C++ test pins the same). Needs Debian's python3-jinja2 (run with
 /usr/bin/python3)."""
@@ -43,21 +45,44 @@ def strftime_now(format):
     return PINNED_NOW.strftime(format)
 
 
-def main():
-    with open(sys.argv[1], encoding="utf-8") as f:
-        source = f.read()
-    with open(sys.argv[2], encoding="utf-8") as f:
-        context = json.load(f)
+_ENV = None
+_COMPILED = {}
+
+
+def render(source, context):
+    global _ENV
     try:
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=[GenerationTracker, loopcontrols])
-        env.filters["tojson"] = tojson
-        env.globals["raise_exception"] = raise_exception
-        env.globals["strftime_now"] = strftime_now
-        text = env.from_string(source).render(**context)
-        out = {"ok": True, "text": text}
+        if _ENV is None:
+            _ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                                 extensions=[GenerationTracker, loopcontrols])
+            _ENV.filters["tojson"] = tojson
+            _ENV.globals["raise_exception"] = raise_exception
+            _ENV.globals["strftime_now"] = strftime_now
+        if source not in _COMPILED:
+            _COMPILED[source] = _ENV.from_string(source)
+        return {"ok": True, "text": _COMPILED[source].render(**context)}
     except Exception as e:  # a template error of any kind: the C++ side must fail too
-        out = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+
+
+def main():
+    if sys.argv[1] == "--batch":
+        with open(sys.argv[2], encoding="utf-8") as f:
+            jobs = json.load(f)
+        sources = {}
+        out = []
+        for job in jobs:
+            path = job["template"]
+            if path not in sources:
+                with open(path, encoding="utf-8") as f:
+                    sources[path] = f.read()
+            out.append(render(sources[path], job["context"]))
+    else:
+        with open(sys.argv[1], encoding="utf-8") as f:
+            source = f.read()
+        with open(sys.argv[2], encoding="utf-8") as f:
+            context = json.load(f)
+        out = render(source, context)
     sys.stdout.write(json.dumps(out, ensure_ascii=False))
 
 
