@@ -2,7 +2,10 @@
 // real `swarmkv serve` and the npm clients agent frameworks use (openai with its zod helper,
 // ollama, LangChain's ChatOpenAI and ChatOllama, the OpenAI Agents SDK, the Vercel AI SDK).
 // tests/server/npm/agents.mjs runs each flow; these tests assert on what the clients got.
+#include "base/env.h"
 #include "base/testing.h"
+#include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
 #include "server_fixture.h"
 
 namespace swarmkv::e2e {
@@ -27,6 +30,20 @@ class AgentsE2ETest : public ServerE2ETest {
     std::string why_ = EnsureNpmClients();   \
     if (!why_.empty()) GTEST_SKIP() << why_; \
   } while (0)
+
+// A copy of the GGUF `in` whose tokenizer.chat_template is `tmpl` (never committed: test time only).
+Status CopyWithTemplate(const std::string& in, const std::string& out, const std::string& tmpl) {
+  SKV_ASSIGN_OR_RETURN(auto f, GgufFile::Open(in));
+  GgufWriter w;
+  for (const auto& [k, v] : f->metadata())
+    if (k != "tokenizer.chat_template") w.SetValue(k, v);
+  w.SetString("tokenizer.chat_template", tmpl);
+  for (const auto& t : f->tensors()) SKV_RETURN_IF_ERROR(w.AddTensor(t.name, t.type_id, t.shape));
+  return w.Write(out, [&](size_t i, const GgufWriterTensor&, GgufTensorSink& sink) {
+    const auto& t = f->tensors()[i];
+    return sink.Append(std::span<const uint8_t>(t.data, t.size_bytes));
+  });
+}
 
 void ExpectWeatherArgs(const json& args) {
   ASSERT_TRUE(args.is_object()) << args.dump();
@@ -136,6 +153,47 @@ TEST_F(AgentsE2ETest, VercelAiSdkGenerateObjectWithZod) {
   EXPECT_TRUE(obj["recipe"]["name"].is_string());
   EXPECT_GE(obj["recipe"]["steps"].size(), 1u);
   EXPECT_LE(obj["recipe"]["steps"].size(), 2u);
+}
+
+// The model's own Jinja template renders the tools, the tool-call turn (arguments as an object,
+// through the template's tojson) and the tool result: a tiny model carrying Qwen2.5's real template.
+TEST_F(AgentsE2ETest, ToolsThroughTheModelsOwnQwenTemplate) {
+  const std::string tmpl_path = testing::SharedPath("chat-templates/Qwen-Qwen2.5-7B-Instruct.jinja");
+  if (tmpl_path.empty()) GTEST_SKIP() << "../shared/chat-templates is absent";
+  auto read = Env::Default()->ReadFile(tmpl_path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  const std::string tmpl = *read;
+  const std::string qwen = dir_ + "/tiny-qwen-template.gguf";
+  Status st = CopyWithTemplate(model_path_, qwen, tmpl);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  StartServer({"--model", "qwen=" + qwen});
+  REQUIRE_ENGINE();
+  const std::string tools = R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object",
+      "properties":{"city":{"type":"string","maxLength":12},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},
+      "required":["city","unit"]}}}])";
+  auto [s0, plain] = Curl("POST", "/v1/chat/completions",
+                          R"({"model":"qwen","max_tokens":1,"messages":[{"role":"user","content":"Weather in Paris?"}]})");
+  ASSERT_EQ(s0, 200) << plain;
+  auto [s1, first] = Curl("POST", "/v1/chat/completions",
+                          R"({"model":"qwen","max_tokens":120,"temperature":0,"tool_choice":"required","tools":)" + tools +
+                              R"(,"messages":[{"role":"user","content":"Weather in Paris?"}]})");
+  ASSERT_EQ(s1, 200) << first;
+  json f = json::parse(first);
+  ASSERT_EQ(f["choices"][0]["finish_reason"], "tool_calls") << first;
+  const json call = f["choices"][0]["message"]["tool_calls"][0];
+  ExpectWeatherArgs(json::parse(call["function"]["arguments"].get<std::string>()));
+  // The template's tools block ("# Tools ... <tools>...</tools>") made the prompt longer.
+  EXPECT_GT(f["usage"]["prompt_tokens"].get<int>(), json::parse(plain)["usage"]["prompt_tokens"].get<int>() + 40);
+  const std::string result = "It is sunny and 21 degrees in Paris.";
+  json follow = {{"model", "qwen"}, {"max_tokens", 4}, {"tools", json::parse(tools)},
+                 {"messages", json::array({{{"role", "user"}, {"content", "Weather in Paris?"}},
+                                           {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({call})}},
+                                           {{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", result}}})}};
+  auto [s2, second] = Curl("POST", "/v1/chat/completions", follow.dump());
+  ASSERT_EQ(s2, 200) << second;
+  // The call turn and the <tool_response> turn were rendered into the prompt.
+  EXPECT_GT(json::parse(second)["usage"]["prompt_tokens"].get<int>(),
+            f["usage"]["prompt_tokens"].get<int>() + static_cast<int>(result.size() / 4));
 }
 
 TEST_F(AgentsE2ETest, UnsupportedAgentFieldsAreClearErrors) {
