@@ -166,6 +166,7 @@ std::string StreamEnd(ActiveGeneration& g, const GenerationStream::Pending& p) {
   }
   std::string out;
   ParsedOutput rest = g.splitter->Finish();
+  if (!r.parallel_tool_calls && rest.calls.size() > 1) rest.calls.resize(1);  // one call, as asked
   if (!rest.content.empty() || !rest.thinking.empty()) out += StreamText(g, rest.content, rest.thinking);
   if (!r.is_openai()) {
     if (!rest.calls.empty()) {
@@ -221,6 +222,7 @@ Sample Collect(GenerationStream& stream, ActiveGeneration* g) {
 void DecorateChoice(const ActiveGeneration& g, const Sample& s, int index, json* choice) {
   const ApiRequest& r = g.request;
   ParsedOutput parsed = ParseModelOutput(s.text, g.parse);
+  if (!r.parallel_tool_calls && parsed.calls.size() > 1) parsed.calls.resize(1);
   if (r.is_openai()) {
     (*choice)["index"] = index;
     if (r.kind == ApiKind::kOpenAIChat) {
