@@ -389,7 +389,9 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
         if (!sid.ok()) return fail(sid.status());
         g->samples.emplace_back(stream, *sid);
       }
-      Sample s0 = Collect(*g->stream, g.get());
+      g->Observe(first);
+      Sample s0;
+      if (!first.finished) s0 = Collect(*g->stream, g.get());  // (a finished stream sends nothing more)
       s0.text = first.text + s0.text;
       s0.logprobs.insert(s0.logprobs.begin(), first.logprobs.begin(), first.logprobs.end());
       if (first.finished) s0.stats = first.stats, s0.status = first.status;
