@@ -196,6 +196,43 @@ TEST_F(AgentsE2ETest, ToolsThroughTheModelsOwnQwenTemplate) {
             f["usage"]["prompt_tokens"].get<int>() + static_cast<int>(result.size() / 4));
 }
 
+TEST_F(AgentsE2ETest, LogprobsOnEveryRouteStreamedAndNot) {
+  StartServer();
+  REQUIRE_ENGINE();
+  // OpenAI completions: the legacy shape, one entry per generated token.
+  auto [s1, comp] = Curl("POST", "/v1/completions", R"({"model":"tiny","prompt":"Once","max_tokens":5,"temperature":0,"logprobs":2})");
+  ASSERT_EQ(s1, 200) << comp;
+  json c = json::parse(comp);
+  const json& lp = c["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), c["usage"]["completion_tokens"].get<size_t>()) << comp;
+  ASSERT_EQ(lp["top_logprobs"].size(), lp["tokens"].size());
+  std::string joined;
+  for (const auto& t : lp["tokens"]) joined += t.get<std::string>();
+  EXPECT_EQ(joined, c["choices"][0]["text"]) << comp;  // the tokens spell the text
+  for (const auto& alt : lp["top_logprobs"]) EXPECT_LE(alt.size(), 2u);
+  // Ollama generate: logprobs on the final object.
+  auto [s2, gen] = Curl("POST", "/api/generate",
+                        R"({"model":"tiny","prompt":"Once","stream":false,"logprobs":true,"top_logprobs":1,"options":{"num_predict":4,"temperature":0}})");
+  ASSERT_EQ(s2, 200) << gen;
+  json g = json::parse(gen);
+  ASSERT_EQ(g["logprobs"].size(), g["eval_count"].get<size_t>()) << gen;
+  EXPECT_EQ(g["logprobs"][0]["top_logprobs"].size(), 1u);
+  // OpenAI chat streamed: each chunk carries its tokens' logprobs; together one per token.
+  auto [s3, sse] = Curl("POST", "/v1/chat/completions",
+                        R"({"model":"tiny","stream":true,"max_tokens":6,"temperature":0,"logprobs":true,"top_logprobs":0,
+                            "stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]})");
+  ASSERT_EQ(s3, 200) << sse;
+  size_t entries = 0, completion = 0;
+  for (size_t at = sse.find("data: {"); at != std::string::npos; at = sse.find("data: {", at + 1)) {
+    json chunk = json::parse(sse.substr(at + 6, sse.find("\n", at) - at - 6));
+    if (chunk.contains("usage") && chunk["usage"].is_object()) completion = chunk["usage"]["completion_tokens"];
+    if (!chunk["choices"].empty() && chunk["choices"][0]["logprobs"].is_object())
+      entries += chunk["choices"][0]["logprobs"]["content"].size();
+  }
+  EXPECT_EQ(entries, completion) << sse;
+  EXPECT_GT(completion, 0u);
+}
+
 TEST_F(AgentsE2ETest, UnsupportedAgentFieldsAreClearErrors) {
   StartServer();
   struct Case { std::string path, body; const char* needle; };
