@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/model_manager.h"
+#include "server/tool_calls.h"
 
 namespace swarmkv {
 
@@ -196,6 +197,8 @@ Status ParseMessageTools(const json& m, size_t index, const ApiRequest* r, ApiCh
     auto a = f.find("arguments");
     if (a != f.end() && !a->is_null()) {
       if (a->is_string()) {
+        if (JsonNestingDepth(a->get<std::string>()) > kMaxJsonNesting)
+          return InvalidArgumentError(cp + ".function.arguments nests deeper than " + std::to_string(kMaxJsonNesting) + " levels");
         json parsed = json::parse(a->get<std::string>(), nullptr, /*allow_exceptions=*/false);
         if (parsed.is_discarded())
           return InvalidArgumentError(cp + ".function.arguments is not valid JSON: " + a->get<std::string>().substr(0, 80));

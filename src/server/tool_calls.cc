@@ -42,6 +42,7 @@ bool CallFromJson(const ojson& j, ParsedToolCall* out) {
 
 // A JSON call or an array of them; false (nothing appended) when `text` is not that.
 bool CallsFromJsonText(std::string_view text, std::vector<ParsedToolCall>* out) {
+  if (JsonNestingDepth(text) > kMaxJsonNesting) return false;
   ojson j = ojson::parse(Trim(text), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return false;
   std::vector<ParsedToolCall> calls;
@@ -110,7 +111,7 @@ bool ParseCalls(std::string_view text, std::vector<ParsedToolCall>* calls, std::
       t.remove_prefix(gt + 1);
       std::string_view body = Trim(t);
       const size_t n = body.empty() ? 0 : JsonValueLength(body);
-      if (n > 0) {
+      if (n > 0 && JsonNestingDepth(body.substr(0, n)) <= kMaxJsonNesting) {
         ojson a = ojson::parse(body.substr(0, n), nullptr, false);
         if (!a.is_discarded()) c.arguments = a;
         t = body.substr(n);
@@ -154,6 +155,25 @@ size_t PartialSuffix(std::string_view text, std::string_view marker) {
 }
 
 }  // namespace
+
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escape = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escape) escape = false;
+      else if (c == '\\') escape = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
 
 ParsedOutput ParseModelOutput(std::string_view text, const OutputParseOptions& options) {
   OutputSplitter s(options);

@@ -43,6 +43,11 @@ struct ParsedOutput {
 
 ParsedOutput ParseModelOutput(std::string_view text, const OutputParseOptions& options);
 
+// Deepest nesting of [ and { outside strings in `text` (to refuse parsing what would recurse too
+// deep: nlohmann's parser recurses per level).
+int JsonNestingDepth(std::string_view text);
+constexpr int kMaxJsonNesting = 128;
+
 class OutputSplitter {
  public:
   explicit OutputSplitter(const OutputParseOptions& options);

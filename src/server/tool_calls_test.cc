@@ -47,6 +47,10 @@ TEST(ToolCallsTest, TextThatIsNotACallStaysContent) {
     EXPECT_TRUE(p.calls.empty()) << t;
   }
   EXPECT_EQ(ParseModelOutput("{\"not\": \"a call\"}", Tools()).content, "{\"not\": \"a call\"}");
+  // Nesting beyond the bound is not parsed (no deep recursion on model output).
+  const std::string deep = "{\"name\":\"a\",\"arguments\":{\"x\":" + std::string(200, '[') + std::string(200, ']') + "}}";
+  EXPECT_TRUE(ParseModelOutput(deep, Tools()).calls.empty());
+  EXPECT_EQ(JsonNestingDepth("[{\"a\":\"[[[\"}]"), 2);
   // Without tools nothing is parsed.
   EXPECT_EQ(ParseModelOutput("<tool_call>{\"name\":\"a\"}</tool_call>", {}).content, "<tool_call>{\"name\":\"a\"}</tool_call>");
 }
