@@ -73,8 +73,9 @@ std::shared_ptr<const TokenTrie> TokenTrie::Build(std::vector<std::string> piece
 
 bool TokenTrie::is_eog(int32_t id) const { return std::binary_search(eog_.begin(), eog_.end(), id); }
 
-GrammarMasks::GrammarMasks(JsonGrammar grammar, std::shared_ptr<const TokenTrie> trie, MatcherOptions options)
-    : grammar_(std::move(grammar)), trie_(std::move(trie)), options_(options) {}
+GrammarMasks::GrammarMasks(JsonGrammar grammar, std::shared_ptr<const TokenTrie> trie, MatcherOptions options,
+                           size_t max_entries)
+    : grammar_(std::move(grammar)), trie_(std::move(trie)), options_(options), max_entries_(std::max<size_t>(max_entries, 1)) {}
 
 GrammarMasks::Stats GrammarMasks::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -123,7 +124,7 @@ std::shared_ptr<const GrammarMasks::Entry> GrammarMasks::MaskFor(const JsonMatch
   }
   std::shared_ptr<const Entry> e = Compute(state);
   std::lock_guard<std::mutex> lock(mu_);
-  if (cache_.size() >= kMaxEntries) cache_.clear();
+  if (cache_.size() >= max_entries_) cache_.clear();
   cache_.emplace(std::move(key), e);
   return e;
 }
@@ -171,7 +172,9 @@ Result<std::shared_ptr<GrammarMasks>> ConstraintCache::Get(const std::string& ke
     }
   }
   SKV_ASSIGN_OR_RETURN(JsonGrammar g, make());
-  auto masks = std::make_shared<GrammarMasks>(std::move(g), trie_, options);
+  const size_t mask_bytes = static_cast<size_t>(trie_->vocab_size() + 63) / 64 * 8;
+  const size_t per_grammar = std::min<size_t>(1024, budget_bytes_ / capacity_ / std::max<size_t>(mask_bytes, 1));
+  auto masks = std::make_shared<GrammarMasks>(std::move(g), trie_, options, per_grammar);
   std::lock_guard<std::mutex> lock(mu_);
   lru_.emplace_front(key, masks);
   if (lru_.size() > capacity_) lru_.pop_back();

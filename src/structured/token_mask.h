@@ -66,7 +66,9 @@ class GrammarMasks {
     std::vector<uint64_t> bits;  // ceil(vocab / 64) words
     bool can_continue = false;   // some non-EOG token is allowed
   };
-  GrammarMasks(JsonGrammar grammar, std::shared_ptr<const TokenTrie> trie, MatcherOptions options);
+  // `max_entries`: masks kept before the cache is cleared (each is vocab / 8 bytes).
+  GrammarMasks(JsonGrammar grammar, std::shared_ptr<const TokenTrie> trie, MatcherOptions options,
+               size_t max_entries = 1024);
 
   JsonMatcher Start() const { return JsonMatcher(&grammar_, options_); }
   std::shared_ptr<const Entry> MaskFor(const JsonMatcher& state);
@@ -84,7 +86,7 @@ class GrammarMasks {
   const JsonGrammar grammar_;
   const std::shared_ptr<const TokenTrie> trie_;
   const MatcherOptions options_;
-  static constexpr size_t kMaxEntries = 1024;  // ~19 MB for a 150k vocabulary; cleared when full
+  const size_t max_entries_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Entry>> cache_;  // guarded by mu_
   Stats stats_;                                                         // guarded by mu_
@@ -105,10 +107,12 @@ class JsonConstraint final : public TokenConstraint {
 };
 
 // Compiled grammars of one vocabulary by a caller's key (the schema's text), least recently used
-// dropped beyond `capacity`, so a client repeating its schema pays the mask warm-up once.
+// dropped beyond `capacity`, so a client repeating its schema pays the mask warm-up once. Clients
+// choose the schemas, so the masks of all grammars together stay within `budget_bytes`.
 class ConstraintCache {
  public:
-  ConstraintCache(std::shared_ptr<const TokenTrie> trie, size_t capacity = 32) : trie_(std::move(trie)), capacity_(capacity) {}
+  ConstraintCache(std::shared_ptr<const TokenTrie> trie, size_t capacity = 16, size_t budget_bytes = size_t{64} << 20)
+      : trie_(std::move(trie)), capacity_(capacity), budget_bytes_(budget_bytes) {}
   // `make` compiles the grammar on a miss (its error is returned, nothing cached).
   Result<std::shared_ptr<GrammarMasks>> Get(const std::string& key, const std::function<Result<JsonGrammar>()>& make,
                                             const MatcherOptions& options = {});
@@ -117,6 +121,7 @@ class ConstraintCache {
  private:
   const std::shared_ptr<const TokenTrie> trie_;
   const size_t capacity_;
+  const size_t budget_bytes_;
   std::mutex mu_;
   std::list<std::pair<std::string, std::shared_ptr<GrammarMasks>>> lru_;  // most recent first
 };
