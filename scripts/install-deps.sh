@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nodejs npm
   tmux  # the interactive `swarmkv run NAME` chat is tested in a real terminal
+  python3-jinja2  # the oracle of the chat-template golden test (scripts/render_chat_template.py)
 )
 
 missing=()

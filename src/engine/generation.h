@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/token_constraint.h"
 
 namespace swarmkv {
 
@@ -50,6 +51,25 @@ struct GenerationRequest {
   // Scheduling priority: higher is admitted first and preempted last; equal priorities are served
   // in arrival order (FIFO). 0 for every HTTP request today.
   int32_t priority = 0;
+  // Constrained decoding (structured output, forced tool calls): only tokens it allows are
+  // sampled. One per request (it carries the request's state); null: unconstrained.
+  std::shared_ptr<TokenConstraint> constraint;
+  // -1: no log-probabilities. k >= 0: OnLogprobs before each OnToken with the chosen token's
+  // log-probability and the k most likely tokens' (k <= kMaxTopLogprobs).
+  int32_t top_logprobs = -1;
+};
+
+constexpr int32_t kMaxTopLogprobs = 20;
+
+// Log-probabilities of one sampled token under the model's distribution (softmax of the raw
+// logits: before penalties, temperature, truncation and any constraint, as OpenAI reports them).
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+struct TokenLogprobs {
+  TokenLogprob chosen;
+  std::vector<TokenLogprob> top;  // most likely first
 };
 
 struct GenerationStats {
@@ -72,6 +92,8 @@ class GenerationObserver {
   // might be the start of a stop string held back until it is known not to be. Return false to
   // cancel (client went away). Must not block.
   virtual bool OnToken(int32_t token, std::string_view text) = 0;
+  // With GenerationRequest::top_logprobs >= 0: called right before OnToken for the same token.
+  virtual void OnLogprobs(const TokenLogprobs& logprobs) { (void)logprobs; }
   // Called once, last. `status` is OK for stop/length/cancelled; an error otherwise.
   virtual void OnFinish(const Status& status, const GenerationStats& stats) = 0;
 };

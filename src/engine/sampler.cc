@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -86,27 +87,75 @@ void Sampler::ApplyPenalties(std::vector<Candidate>* cands) const {
   }
 }
 
-int32_t Sampler::Sample(std::span<const float> logits) {
+int32_t Sampler::FirstAllowed(std::span<const uint64_t> allowed) const {
+  for (size_t w = 0; w < allowed.size(); ++w)
+    if (allowed[w] != 0) return std::min<int32_t>(static_cast<int32_t>(w * 64) + std::countr_zero(allowed[w]), vocab_size_ - 1);
+  return 0;
+}
+
+TokenLogprobs Sampler::Logprobs(std::span<const float> logits, int32_t token, int32_t top_n) {
+  TokenLogprobs out;
+  double max_logit = -std::numeric_limits<double>::infinity();
+  for (float l : logits)
+    if (Finite(l)) max_logit = std::max<double>(max_logit, l);
+  double sum = 0.0;
+  for (float l : logits)
+    if (Finite(l)) sum += std::exp(static_cast<double>(l) - max_logit);
+  const double log_z = max_logit + std::log(sum);
+  auto lp = [&](int32_t id) {
+    const float l = logits[static_cast<size_t>(id)];
+    return Finite(l) ? static_cast<float>(static_cast<double>(l) - log_z) : -std::numeric_limits<float>::infinity();
+  };
+  out.chosen = {token, lp(token)};
+  const int32_t n = std::clamp<int32_t>(top_n, 0, static_cast<int32_t>(logits.size()));
+  if (n > 0) {
+    std::vector<Candidate> c(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) c[i] = {static_cast<int32_t>(i), Finite(logits[i]) ? logits[i] : -std::numeric_limits<float>::infinity()};
+    std::partial_sort(c.begin(), c.begin() + n, c.end(), ByLogitDesc());
+    for (int32_t i = 0; i < n; ++i) out.top.push_back({c[static_cast<size_t>(i)].id, lp(c[static_cast<size_t>(i)].id)});
+  }
+  return out;
+}
+
+int32_t Sampler::Sample(std::span<const float> logits, std::span<const uint64_t> allowed) {
   SKV_CHECK(static_cast<int32_t>(logits.size()) == vocab_size_)
       << "logits " << logits.size() << " vs vocab " << vocab_size_;
   const bool penalties = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                          params_.frequency_penalty != 0.0f;
+  const bool masked = !allowed.empty();
+  SKV_CHECK(!masked || static_cast<int64_t>(allowed.size()) * 64 >= vocab_size_) << "mask shorter than the vocabulary";
+  auto ok = [&](int32_t i) { return !masked || ((allowed[static_cast<size_t>(i) / 64] >> (i % 64)) & 1) != 0; };
   if (greedy() && (!penalties || counts_.empty())) {
     // The first finite maximum (ByLogitDesc's order) without building candidates: a decode step
     // of a 49k vocabulary spent ~2% of its time copying them.
     int32_t best = -1;
-    for (int32_t i = 0; i < vocab_size_; ++i) {
-      if (Finite(logits[i]) && (best < 0 || logits[i] > logits[best])) best = i;
+    if (!masked) {
+      for (int32_t i = 0; i < vocab_size_; ++i) {
+        if (Finite(logits[i]) && (best < 0 || logits[i] > logits[best])) best = i;
+      }
+    } else {
+      // Only the set bits: a mask inside a JSON structure allows a few hundred of 150k tokens.
+      for (size_t w = 0; w < allowed.size(); ++w) {
+        for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
+          const int32_t i = static_cast<int32_t>(w * 64) + std::countr_zero(bits);
+          if (i >= vocab_size_) break;
+          if (Finite(logits[i]) && (best < 0 || logits[i] > logits[best])) best = i;
+        }
+      }
     }
-    return best < 0 ? 0 : best;
+    return best < 0 ? FirstAllowed(allowed) : best;
   }
   std::vector<Candidate>& c = scratch_;
   c.resize(vocab_size_);
   for (int32_t i = 0; i < vocab_size_; ++i) c[i] = {i, logits[i]};
   ApplyPenalties(&c);
+  if (masked) {
+    for (int32_t i = 0; i < vocab_size_; ++i)
+      if (!ok(i)) c[i].logit = -std::numeric_limits<float>::infinity();
+  }
   // Drop non-finite logits (NaN, +-inf) so nothing below divides by or compares against them.
   std::erase_if(c, [](const Candidate& x) { return !Finite(x.logit); });
-  if (c.empty()) return 0;
+  if (c.empty()) return FirstAllowed(allowed);
 
   if (greedy()) return std::min_element(c.begin(), c.end(), ByLogitDesc())->id;
 

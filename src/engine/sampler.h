@@ -40,7 +40,13 @@ class Sampler {
   void Accept(int32_t token);
 
   // Chooses the next token. REQUIRES: logits.size() == vocab_size. Does not Accept().
-  int32_t Sample(std::span<const float> logits);
+  // `allowed` (constrained decoding): a bitset over the vocabulary (bit t%64 of word t/64); only
+  // tokens whose bit is set can be chosen. Empty: every token.
+  int32_t Sample(std::span<const float> logits, std::span<const uint64_t> allowed = {});
+
+  // The chosen token's log-probability under softmax(logits) and the `top_n` most likely tokens
+  // (ties by lower id). Pure; O(vocab).
+  static TokenLogprobs Logprobs(std::span<const float> logits, int32_t token, int32_t top_n);
 
   const SamplingParams& params() const { return params_; }
   bool greedy() const { return params_.temperature <= 0.0f; }
@@ -53,6 +59,8 @@ class Sampler {
 
   Sampler(const SamplingParams& params, int32_t vocab_size);
   void ApplyPenalties(std::vector<Candidate>* cands) const;
+  // The lowest allowed token (a row with no finite allowed logit), 0 without a mask.
+  int32_t FirstAllowed(std::span<const uint64_t> allowed) const;
 
   SamplingParams params_;
   int32_t vocab_size_;

@@ -198,5 +198,46 @@ TEST(SamplerTest, SameSeedSameTokensDifferentSeedDiffers) {
   EXPECT_NE(run(7), run(8));
 }
 
+TEST(SamplerTest, MaskRestrictsGreedyAndRandomChoicesToAllowedTokens) {
+  std::vector<float> logits(130, 0.0f);
+  logits[5] = 9.0f;    // the best, but masked out
+  logits[70] = 1.0f;   // allowed, in the second mask word
+  logits[129] = 0.5f;  // allowed, in the third
+  std::vector<uint64_t> mask(3, 0);
+  mask[70 / 64] |= uint64_t{1} << (70 % 64);
+  mask[129 / 64] |= uint64_t{1} << (129 % 64);
+  auto g = Sampler::Create(Greedy(), 130);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->Sample(logits, mask), 70);
+  EXPECT_EQ(g->Sample(logits), 5);
+  SamplingParams p;
+  p.temperature = 5.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 7;
+  auto r = Sampler::Create(p, 130);
+  ASSERT_TRUE(r.ok());
+  std::map<int32_t, int> seen;
+  for (int i = 0; i < 200; ++i) ++seen[r->Sample(logits, mask)];
+  EXPECT_EQ(seen.size(), 2u);  // only 70 and 129, both drawn at a high temperature
+  EXPECT_GT(seen[70], 0);
+  EXPECT_GT(seen[129], 0);
+}
+
+TEST(SamplerTest, LogprobsAreLogSoftmaxOfTheRawLogits) {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f};
+  const TokenLogprobs lp = Sampler::Logprobs(logits, 2, 3);
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  EXPECT_NEAR(lp.chosen.logprob, 2.0 - std::log(z), 1e-5);
+  ASSERT_EQ(lp.top.size(), 3u);
+  EXPECT_EQ(lp.top[0].token, 1);  // ties by lower id
+  EXPECT_EQ(lp.top[1].token, 3);
+  EXPECT_EQ(lp.top[2].token, 2);
+  EXPECT_NEAR(lp.top[0].logprob, 3.0 - std::log(z), 1e-5);
+  EXPECT_TRUE(Sampler::Logprobs(logits, 0, 0).top.empty());
+}
+
 }  // namespace
 }  // namespace swarmkv

@@ -561,10 +561,31 @@ void Scheduler::HandleLogits(Sequence* s, std::span<const float> logits) {
     s->first_token_ns = now;
     s->stats.prefill_ns = now - s->admit_ns;
   }
-  const int32_t token = s->sampler->Sample(logits);
+  TokenConstraint* constraint = s->request.constraint.get();
+  std::span<const uint64_t> allowed;
+  if (constraint != nullptr) {
+    Result<std::span<const uint64_t>> a = constraint->Allowed();
+    if (!a.ok()) {
+      Finish(s, a.status().WithContext("constrained decoding"), "error");
+      return;
+    }
+    allowed = *a;
+  }
+  const int32_t token = s->sampler->Sample(logits, allowed);
   s->sampler->Accept(token);
   s->tokens.push_back(token);
   ++s->stats.generated_tokens;
+  if (s->request.top_logprobs >= 0)
+    s->observer->OnLogprobs(Sampler::Logprobs(logits, token, std::min(s->request.top_logprobs, kMaxTopLogprobs)));
+  bool constraint_done = false;
+  if (constraint != nullptr) {
+    Status st = constraint->Accept(token);
+    if (!st.ok()) {
+      Finish(s, st.WithContext("constrained decoding"), "error");
+      return;
+    }
+    constraint_done = constraint->Complete();
+  }
 
   if (runner_->IsEndOfGeneration(token) && !s->request.ignore_eos) {
     // NOTE: text held back as a possible stop-string start is released with the EOS token id;
@@ -575,7 +596,9 @@ void Scheduler::HandleLogits(Sequence* s, std::span<const float> logits) {
     return;
   }
   std::string text = s->stop.Push(runner_->TokenPiece(token));
-  if (s->stop.stopped()) {
+  if (s->stop.stopped() || constraint_done) {
+    // A stop string, or a constrained output that is complete (only EOS could follow).
+    if (constraint_done && !s->stop.stopped()) text += s->stop.Finish();
     if (!s->observer->OnToken(token, text)) {
       Finish(s, Status::OK(), "cancelled");
       return;

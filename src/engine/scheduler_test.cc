@@ -496,5 +496,52 @@ TEST(SchedulerTest, UnseededRequestsReportTheSeedUsed) {
   EXPECT_EQ(a->tokens, b->tokens);
 }
 
+// Allows only tokens 2 and 5 (never EOS); complete after `length` tokens.
+class TwoTokenConstraint : public TokenConstraint {
+ public:
+  explicit TwoTokenConstraint(int length) : length_(length) { mask_[0] = (uint64_t{1} << 2) | (uint64_t{1} << 5); }
+  Result<std::span<const uint64_t>> Allowed() override { return std::span<const uint64_t>(mask_, 1); }
+  Status Accept(int32_t token) override {
+    if (token != 2 && token != 5) return InternalError("token " + std::to_string(token) + " was not allowed");
+    ++accepted_;
+    return Status::OK();
+  }
+  bool Complete() const override { return accepted_ >= length_; }
+
+ private:
+  uint64_t mask_[1];
+  int length_;
+  int accepted_ = 0;
+};
+
+class LogprobCollector : public Collector {
+ public:
+  void OnLogprobs(const TokenLogprobs& lp) override { logprobs.push_back(lp); }
+  std::vector<TokenLogprobs> logprobs;
+};
+
+TEST(SchedulerTest, ConstraintRestrictsTokensAndEndsTheSequenceWhenComplete) {
+  auto runner = std::make_shared<ToyRunner>();
+  auto s = Make(runner, 64);
+  for (float temperature : {0.0f, 1.5f}) {
+    GenerationRequest r = Req(Prompt(9, 1), 50, temperature, 3);
+    r.constraint = std::make_shared<TwoTokenConstraint>(6);
+    r.top_logprobs = 2;
+    auto c = std::make_shared<LogprobCollector>();
+    ASSERT_TRUE(s->Submit(std::move(r), c).ok());
+    ASSERT_TRUE(c->Wait());
+    ASSERT_TRUE(c->status.ok()) << c->status.ToString();
+    EXPECT_EQ(c->stats.finish_reason, "stop");  // complete before max_new_tokens
+    ASSERT_EQ(c->tokens.size(), 6u);
+    for (int32_t t : c->tokens) EXPECT_TRUE(t == 2 || t == 5) << t;
+    ASSERT_EQ(c->logprobs.size(), 6u);
+    for (size_t i = 0; i < 6; ++i) {
+      EXPECT_EQ(c->logprobs[i].chosen.token, c->tokens[i]);
+      ASSERT_EQ(c->logprobs[i].top.size(), 2u);
+      EXPECT_LE(c->logprobs[i].chosen.logprob, c->logprobs[i].top[0].logprob);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace swarmkv

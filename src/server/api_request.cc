@@ -1,17 +1,20 @@
 #include "server/api_request.h"
 
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "server/json_limits.h"
 #include "server/model_manager.h"
+#include "server/tool_calls.h"
 
 namespace swarmkv {
 
 namespace {
 
-using json = nlohmann::json;
+// ordered_json: tool schemas and arguments keep the client's key order (the model sees them so).
+using json = nlohmann::ordered_json;
 
 Status WrongType(const std::string& field, const char* expected, const json& got) {
   return InvalidArgumentError("field '" + field + "' must be " + expected + ", got " + std::string(got.type_name()));
@@ -163,6 +166,213 @@ Status ParseContent(const json& msg, size_t index, std::string* out) {
   return Status::OK();
 }
 
+// An assistant turn's tool_calls (OpenAI: arguments as a JSON string; Ollama: an object), a tool
+// result's tool_name / tool_call_id, and an assistant turn's thinking.
+Status ParseMessageTools(const json& m, size_t index, const ApiRequest* r, ApiChatMessage* msg) {
+  const std::string path = "messages[" + std::to_string(index) + "].";
+  SKV_RETURN_IF_ERROR(GetString(m, "tool_name", &msg->tool_name, path));
+  if (msg->tool_name.empty() && msg->role == "tool") SKV_RETURN_IF_ERROR(GetString(m, "name", &msg->tool_name, path));
+  SKV_RETURN_IF_ERROR(GetString(m, "tool_call_id", &msg->tool_call_id, path));
+  SKV_RETURN_IF_ERROR(GetString(m, "thinking", &msg->thinking, path));
+  if (msg->thinking.empty()) SKV_RETURN_IF_ERROR(GetString(m, "reasoning_content", &msg->thinking, path));
+  if (msg->role == "tool" && msg->tool_name.empty() && !msg->tool_call_id.empty()) {
+    // OpenAI names the function only in the assistant turn that called it.
+    for (auto it = r->messages.rbegin(); it != r->messages.rend() && msg->tool_name.empty(); ++it)
+      for (const auto& c : it->tool_calls)
+        if (c.id == msg->tool_call_id) msg->tool_name = c.name;
+  }
+  auto tc = m.find("tool_calls");
+  if (tc == m.end() || tc->is_null()) return Status::OK();
+  if (!tc->is_array()) return WrongType(path + "tool_calls", "an array", *tc);
+  if (msg->role != "assistant") return InvalidArgumentError(path + "tool_calls: only assistant messages carry tool calls");
+  for (size_t k = 0; k < tc->size(); ++k) {
+    const json& c = (*tc)[k];
+    const std::string cp = path + "tool_calls[" + std::to_string(k) + "]";
+    if (!c.is_object() || !c.contains("function") || !c["function"].is_object())
+      return InvalidArgumentError(cp + " must be an object with a 'function' object");
+    ApiToolCall call;
+    SKV_RETURN_IF_ERROR(GetString(c, "id", &call.id, cp + "."));
+    const json& f = c["function"];
+    SKV_RETURN_IF_ERROR(GetString(f, "name", &call.name, cp + ".function."));
+    if (call.name.empty()) return InvalidArgumentError(cp + ".function.name is required");
+    auto a = f.find("arguments");
+    if (a != f.end() && !a->is_null()) {
+      if (a->is_string()) {
+        if (JsonNestingDepth(a->get<std::string>()) > kMaxJsonNesting)
+          return InvalidArgumentError(cp + ".function.arguments nests deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+        json parsed = json::parse(a->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+        if (parsed.is_discarded())
+          return InvalidArgumentError(cp + ".function.arguments is not valid JSON: " + a->get<std::string>().substr(0, 80));
+        call.arguments = std::move(parsed);
+      } else if (a->is_object()) {
+        call.arguments = *a;
+      } else {
+        return WrongType(cp + ".function.arguments", "an object or a JSON string", *a);
+      }
+    }
+    msg->tool_calls.push_back(std::move(call));
+  }
+  return Status::OK();
+}
+
+// tools: [{"type":"function","function":{"name","description","parameters","strict"}}], normalised.
+Status ParseTools(const json& body, ApiRequest* r) {
+  auto it = body.find("tools");
+  if (it == body.end() || it->is_null()) return Status::OK();
+  if (!r->is_chat()) return InvalidArgumentError("field 'tools' is only accepted by the chat routes");
+  if (!it->is_array()) return WrongType("tools", "an array", *it);
+  if (it->size() > kMaxTools) return InvalidArgumentError("field 'tools' has more than " + std::to_string(kMaxTools) + " tools");
+  json tools = json::array();
+  std::set<std::string> names;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& t = (*it)[i];
+    const std::string p = "tools[" + std::to_string(i) + "]";
+    if (!t.is_object()) return WrongType(p, "an object", t);
+    std::string type = "function";
+    SKV_RETURN_IF_ERROR(GetString(t, "type", &type, p + "."));
+    if (type != "function") return InvalidArgumentError(p + ".type '" + type + "' is not supported (only 'function')");
+    if (!t.contains("function") || !t["function"].is_object()) return InvalidArgumentError(p + ".function (an object) is required");
+    const json& f = t["function"];
+    std::string name, description;
+    SKV_RETURN_IF_ERROR(GetString(f, "name", &name, p + ".function."));
+    SKV_RETURN_IF_ERROR(GetString(f, "description", &description, p + ".function."));
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
+      return InvalidArgumentError(p + ".function.name must be 1 to 64 letters, digits, '_', '-' or '.'");
+    if (!names.insert(name).second) return InvalidArgumentError(p + ".function.name '" + name + "' is given twice");
+    json out = {{"type", "function"}, {"function", {{"name", name}}}};
+    if (!description.empty()) out["function"]["description"] = description;
+    auto params = f.find("parameters");
+    if (params != f.end() && !params->is_null()) {
+      if (!params->is_object()) return WrongType(p + ".function.parameters", "a JSON schema object", *params);
+      out["function"]["parameters"] = *params;
+    } else {
+      out["function"]["parameters"] = {{"type", "object"}, {"properties", json::object()}};
+    }
+    bool strict = false;
+    SKV_RETURN_IF_ERROR(GetBool(f, "strict", &strict));
+    if (strict) out["function"]["strict"] = true;
+    tools.push_back(std::move(out));
+  }
+  r->tools = std::move(tools);
+  return Status::OK();
+}
+
+// OpenAI tool_choice and parallel_tool_calls.
+Status ParseToolChoice(const json& body, ApiRequest* r) {
+  SKV_RETURN_IF_ERROR(GetBool(body, "parallel_tool_calls", &r->parallel_tool_calls));
+  auto it = body.find("tool_choice");
+  if (it == body.end() || it->is_null()) return Status::OK();
+  if (it->is_string()) {
+    const std::string c = it->get<std::string>();
+    if (c == "auto") r->tool_choice = ToolChoice::kAuto;
+    else if (c == "none") r->tool_choice = ToolChoice::kNone;
+    else if (c == "required") r->tool_choice = ToolChoice::kRequired;
+    else return InvalidArgumentError("field 'tool_choice' is '" + c + "': expected auto, none, required or {\"type\":\"function\",\"function\":{\"name\":...}}");
+  } else if (it->is_object()) {
+    std::string name;
+    if (it->contains("function") && (*it)["function"].is_object())
+      SKV_RETURN_IF_ERROR(GetString((*it)["function"], "name", &name, "tool_choice.function."));
+    if (name.empty()) return InvalidArgumentError("field 'tool_choice' names no function (tool_choice.function.name)");
+    r->tool_choice = ToolChoice::kNamed;
+    r->tool_choice_name = name;
+  } else {
+    return WrongType("tool_choice", "a string or an object", *it);
+  }
+  if (r->tool_choice == ToolChoice::kRequired || r->tool_choice == ToolChoice::kNamed) {
+    if (!r->tools.is_array() || r->tools.empty())
+      return InvalidArgumentError("field 'tool_choice' requires a tool call but 'tools' is empty");
+  }
+  if (r->tool_choice == ToolChoice::kNamed) {
+    bool found = false;
+    for (const auto& t : r->tools) found |= t["function"]["name"] == r->tool_choice_name;
+    if (!found) return InvalidArgumentError("field 'tool_choice' names '" + r->tool_choice_name + "', which is not in 'tools'");
+  }
+  return Status::OK();
+}
+
+// Ollama `format`: "json" or a JSON schema.
+Status ParseOllamaFormat(const json& body, ApiRequest* r) {
+  auto it = body.find("format");
+  if (it == body.end() || it->is_null()) return Status::OK();
+  if (it->is_string()) {
+    const std::string f = it->get<std::string>();
+    if (f.empty()) return Status::OK();
+    if (f != "json") return InvalidArgumentError("field 'format' is '" + f + "': expected \"json\" or a JSON schema object");
+    r->format = OutputFormat::kJsonObject;
+    return Status::OK();
+  }
+  if (!it->is_object()) return WrongType("format", "\"json\" or a JSON schema object", *it);
+  r->format = OutputFormat::kJsonSchema;
+  r->format_schema = *it;
+  return Status::OK();
+}
+
+// OpenAI `response_format`: text, json_object, or json_schema {name, schema, strict}.
+Status ParseResponseFormat(const json& body, ApiRequest* r) {
+  auto it = body.find("response_format");
+  if (it == body.end() || it->is_null()) return Status::OK();
+  if (!it->is_object()) return WrongType("response_format", "an object", *it);
+  std::string type;
+  SKV_RETURN_IF_ERROR(GetString(*it, "type", &type, "response_format."));
+  if (type == "text") return Status::OK();
+  if (type == "json_object") {
+    r->format = OutputFormat::kJsonObject;
+    return Status::OK();
+  }
+  if (type != "json_schema")
+    return InvalidArgumentError("field 'response_format.type' is '" + type + "': expected text, json_object or json_schema");
+  auto js = it->find("json_schema");
+  if (js == it->end() || !js->is_object()) return InvalidArgumentError("field 'response_format.json_schema' (an object) is required");
+  auto schema = js->find("schema");
+  if (schema == js->end() || schema->is_null()) {
+    r->format = OutputFormat::kJsonObject;  // a name without a schema: any JSON object
+    return Status::OK();
+  }
+  if (!schema->is_object() && !schema->is_boolean()) return WrongType("response_format.json_schema.schema", "a JSON schema", *schema);
+  r->format = OutputFormat::kJsonSchema;
+  r->format_schema = *schema;
+  return Status::OK();
+}
+
+// logprobs / top_logprobs. OpenAI completions: `logprobs` is the number of alternatives (0..5).
+Status ParseLogprobs(const json& body, ApiRequest* r) {
+  auto lp = body.find("logprobs");
+  if (r->kind == ApiKind::kOpenAICompletion) {
+    if (lp == body.end() || lp->is_null()) return Status::OK();
+    int64_t k = 0;
+    SKV_RETURN_IF_ERROR(GetInt(body, "logprobs", 0, 5, &k, ""));
+    r->logprobs = true;
+    r->top_logprobs = static_cast<int32_t>(k);
+    return Status::OK();
+  }
+  SKV_RETURN_IF_ERROR(GetBool(body, "logprobs", &r->logprobs));
+  auto top = body.find("top_logprobs");
+  if (top != body.end() && !top->is_null()) {
+    int64_t k = 0;
+    SKV_RETURN_IF_ERROR(GetInt(body, "top_logprobs", 0, kMaxTopLogprobs, &k, ""));
+    if (!r->logprobs && k > 0) return InvalidArgumentError("field 'top_logprobs' needs 'logprobs': true");
+    r->top_logprobs = static_cast<int32_t>(k);
+  }
+  return Status::OK();
+}
+
+// Fields that would change the output and that this server does not implement: a clear error.
+Status RejectUnsupportedOpenAI(const json& body) {
+  auto present = [&](const char* k) { return body.contains(k) && !body[k].is_null(); };
+  if (present("logit_bias") && !(body["logit_bias"].is_object() && body["logit_bias"].empty()))
+    return InvalidArgumentError("field 'logit_bias' is not supported");
+  for (const char* k : {"functions", "function_call"})
+    if (present(k)) return InvalidArgumentError(std::string("field '") + k + "' (the legacy function API) is not supported: use 'tools'");
+  for (const char* k : {"audio", "prediction", "web_search_options"})
+    if (present(k)) return InvalidArgumentError(std::string("field '") + k + "' is not supported");
+  if (present("modalities")) {
+    const json& m = body["modalities"];
+    if (!(m.is_array() && m.size() == 1 && m[0] == "text")) return InvalidArgumentError("field 'modalities': only [\"text\"] is supported");
+  }
+  return Status::OK();
+}
+
 Status ParseMessages(const json& body, ApiRequest* r) {
   auto it = body.find("messages");
   if (it == body.end() || it->is_null()) return InvalidArgumentError("field 'messages' is required");
@@ -182,6 +392,7 @@ Status ParseMessages(const json& body, ApiRequest* r) {
     SKV_RETURN_IF_ERROR(ParseContent(m, i, &msg.content));
     if (m.contains("images") && !m["images"].is_null())
       return UnimplementedError("messages[" + std::to_string(i) + "].images: this server runs text models only");
+    SKV_RETURN_IF_ERROR(ParseMessageTools(m, i, r, &msg));
     r->messages.push_back(std::move(msg));
     ++i;
   }
@@ -222,8 +433,15 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
     r.sampling.repeat_penalty = 1.1f;
     SKV_RETURN_IF_ERROR(ApplyModelParams(model_params_json, &r));
     SKV_RETURN_IF_ERROR(ParseKeepAlive(body, &r));
-    if (body.contains("format") && !body["format"].is_null() && !(body["format"].is_string() && body["format"] == ""))
-      return UnimplementedError("field 'format' (structured output) is not supported");
+    SKV_RETURN_IF_ERROR(ParseOllamaFormat(body, &r));
+    SKV_RETURN_IF_ERROR(ParseTools(body, &r));
+    SKV_RETURN_IF_ERROR(ParseLogprobs(body, &r));
+    auto think = body.find("think");
+    if (think != body.end() && !think->is_null()) {
+      if (think->is_boolean()) r.think = think->get<bool>();
+      else if (think->is_string() && (*think == "high" || *think == "medium" || *think == "low")) r.think = true;
+      else return WrongType("think", "true, false, \"high\", \"medium\" or \"low\"", *think);
+    }
     auto opts = body.find("options");
     if (opts != body.end() && !opts->is_null()) {
       if (!opts->is_object()) return WrongType("options", "an object", *opts);
@@ -253,6 +471,9 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
       }
     } else {
       SKV_RETURN_IF_ERROR(ParseMessages(body, &r));
+      // NOTE: not in Ollama's API; accepted as OpenAI's (a swarmkv extension) so an Ollama client
+      // can force a call too.
+      SKV_RETURN_IF_ERROR(ParseToolChoice(body, &r));
     }
     return r;
   }
@@ -266,10 +487,22 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
   SKV_RETURN_IF_ERROR(ApplyModelParams(model_params_json, &r));
   SKV_RETURN_IF_ERROR(ParseSampling(body, "", &r));
   SKV_RETURN_IF_ERROR(GetString(body, "user", &r.user));
-  if (body.contains("n") && !(body["n"].is_number_integer() && body["n"] == 1))
-    return UnimplementedError("field 'n': only n = 1 is supported");
-  if (body.contains("logprobs") && body["logprobs"].is_boolean() && body["logprobs"].get<bool>())
-    return UnimplementedError("field 'logprobs' is not supported");
+  SKV_RETURN_IF_ERROR(RejectUnsupportedOpenAI(body));
+  int64_t n = 1;
+  SKV_RETURN_IF_ERROR(GetInt(body, "n", 1, kMaxChoices, &n, ""));
+  r.n = static_cast<int32_t>(n);
+  if (r.n > 1 && r.stream) return InvalidArgumentError("field 'n' > 1 is not supported with stream: true");
+  if (body.contains("best_of") && !body["best_of"].is_null() && !(body["best_of"].is_number_integer() && body["best_of"] == n))
+    return InvalidArgumentError("field 'best_of' is not supported (only best_of == n)");
+  SKV_RETURN_IF_ERROR(ParseLogprobs(body, &r));
+  SKV_RETURN_IF_ERROR(ParseResponseFormat(body, &r));
+  auto effort = body.find("reasoning_effort");
+  if (effort != body.end() && !effort->is_null()) {
+    const std::string e = effort->is_string() ? effort->get<std::string>() : "";
+    if (e == "none" || e == "minimal") r.think = false;
+    else if (e == "low" || e == "medium" || e == "high") r.think = true;
+    else return InvalidArgumentError("field 'reasoning_effort' must be none, minimal, low, medium or high");
+  }
   SKV_RETURN_IF_ERROR(ParseNumPredict(body, "max_tokens", "", &r));
   SKV_RETURN_IF_ERROR(ParseNumPredict(body, "max_completion_tokens", "", &r));
   if (r.num_predict == 0) return InvalidArgumentError("field 'max_tokens' must be at least 1");
@@ -294,8 +527,12 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
       return UnimplementedError("field 'suffix' is not supported");
     if (body.contains("echo") && body["echo"].is_boolean() && body["echo"].get<bool>())
       return UnimplementedError("field 'echo' is not supported");
+    if (body.contains("tools") && !body["tools"].is_null())
+      return InvalidArgumentError("field 'tools' is only accepted by /v1/chat/completions");
   } else {
     SKV_RETURN_IF_ERROR(ParseMessages(body, &r));
+    SKV_RETURN_IF_ERROR(ParseTools(body, &r));
+    SKV_RETURN_IF_ERROR(ParseToolChoice(body, &r));
   }
   return r;
 }

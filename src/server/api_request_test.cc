@@ -94,7 +94,7 @@ TEST(ApiRequestTest, BadInputGetsClearMessages) {
   EXPECT_TRUE(Has(Err(K::kOllamaGenerate, R"({"model":"m","context":[-1]})"), "'context'"));
   EXPECT_TRUE(Has(Err(K::kOllamaGenerate, R"({"model":"m","keep_alive":"forever"})"), "keep_alive"));
   EXPECT_TRUE(Has(Err(K::kOllamaGenerate, R"({"model":"m","images":["x"]})"), "text models only"));
-  EXPECT_TRUE(Has(Err(K::kOpenAIChat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":3})"), "n = 1"));
+  EXPECT_TRUE(Has(Err(K::kOpenAIChat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":17})"), "field 'n'"));
   EXPECT_TRUE(Has(Err(K::kOpenAIChat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})"), "at least 1"));
   EXPECT_TRUE(Has(Err(K::kOpenAICompletion, R"({"model":"m"})"), "'prompt' is required"));
   EXPECT_TRUE(Has(Err(K::kOpenAICompletion, R"({"model":"m","prompt":{}})"), "'prompt' must be a string"));

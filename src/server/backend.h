@@ -10,20 +10,40 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/status.h"
 #include "engine/generation.h"
+#include "structured/json_grammar.h"
 
 namespace swarmkv {
+
+struct ApiToolCall {
+  std::string id;                  // OpenAI's call id ("" for Ollama)
+  std::string name;
+  nlohmann::ordered_json arguments = nlohmann::ordered_json::object();  // an object (as templates want)
+};
 
 struct ApiChatMessage {
   std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
+  std::vector<ApiToolCall> tool_calls;  // assistant turns that called tools
+  std::string tool_name;                // role "tool": the function whose result this is
+  std::string tool_call_id;             // role "tool" (OpenAI)
+  std::string thinking;                 // assistant turns: their reasoning (Ollama thinking)
+};
+
+// What a chat prompt carries besides its messages.
+struct ChatRenderOptions {
+  nlohmann::ordered_json tools;  // null, or [{"type":"function","function":{name, description, parameters}}]
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // template variables: enable_thinking, ...
 };
 
 struct LoadedModelInfo {
@@ -49,6 +69,32 @@ class LoadedModel {
   // not recognised, `required` makes that an InvalidArgument error, else the model's own is used.
   virtual Result<std::string> RenderChat(const std::vector<ApiChatMessage>& messages, const std::string& template_text = "",
                                          bool required = false) const = 0;
+  // RenderChat with tools, tool-call turns and template variables. Only called when RendersTools()
+  // or `options` carries no tools; the default ignores `options.extra` (text-only templates).
+  virtual Result<std::string> RenderChatWith(const std::vector<ApiChatMessage>& messages, const ChatRenderOptions& options,
+                                             const std::string& template_text, bool required) const {
+    (void)options;
+    return RenderChat(messages, template_text, required);
+  }
+  // True when the model's own template renders `tools` (a Jinja template that uses them); else
+  // the server describes the tools itself (see generation_handler.cc).
+  virtual bool RendersTools() const { return false; }
+  // True when the model's own template has a thinking switch (`enable_thinking`, `<think>`):
+  // Ollama's `think: true` and OpenAI's `reasoning_effort` are refused for any other model.
+  virtual bool Thinks() const { return false; }
+  // A constrained-decoding constraint over this model's vocabulary for the grammar `make` builds;
+  // `key` names the grammar so a repeated one reuses its compiled masks.
+  virtual Result<std::shared_ptr<TokenConstraint>> MakeConstraint(const std::string& key,
+                                                                  const std::function<Result<JsonGrammar>()>& make) const {
+    (void)key;
+    (void)make;
+    return InvalidArgumentError("structured output is not available for this model");
+  }
+  // The text of one token (logprobs), "" when unknown.
+  virtual std::string TokenText(int32_t token) const {
+    (void)token;
+    return "";
+  }
 };
 
 // What /api/kv and the KV gauges of /metrics show. Filled by the memory core's stats.

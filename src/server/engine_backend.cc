@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "server/kv_tiers.h"
 #include "tiers/disk_backend.h"
+#include "structured/token_mask.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -55,6 +56,68 @@ class EngineModel final : public LoadedModel {
     }
     return chat_template.Render(span, /*add_generation_prompt=*/true);
   }
+  Result<std::string> RenderChatWith(const std::vector<ApiChatMessage>& messages, const ChatRenderOptions& options,
+                                     const std::string& template_text, bool required) const override {
+    ChatRenderInput in;
+    for (const auto& a : messages) {
+      nlohmann::ordered_json m = {{"role", a.role}, {"content", a.content}};
+      if (!a.tool_calls.empty()) {
+        nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+        for (const auto& c : a.tool_calls) {
+          nlohmann::ordered_json call = {{"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
+          if (!c.id.empty()) call["id"] = c.id;
+          calls.push_back(std::move(call));
+        }
+        m["tool_calls"] = std::move(calls);
+      }
+      if (!a.tool_call_id.empty()) m["tool_call_id"] = a.tool_call_id;
+      if (!a.tool_name.empty()) m["name"] = a.tool_name;
+      if (!a.thinking.empty()) m["reasoning_content"] = a.thinking;
+      in.messages.push_back(std::move(m));
+    }
+    in.tools = options.tools;
+    in.extra = options.extra;
+    in.add_generation_prompt = true;
+    if (!template_text.empty()) {
+      Result<ChatTemplate> t = ChatTemplate::Parse(template_text, &tokenizer->vocab());
+      if (t.ok()) return t->RenderJson(in);
+      if (required) return t.status();
+    }
+    return chat_template.RenderJson(in);
+  }
+  bool RendersTools() const override {
+    return chat_template.is_jinja() && tokenizer->vocab().chat_template().find("tools") != std::string::npos;
+  }
+  bool Thinks() const override {
+    const std::string& t = tokenizer->vocab().chat_template();
+    return chat_template.is_jinja() &&
+           (t.find("enable_thinking") != std::string::npos || t.find("<think>") != std::string::npos);
+  }
+  Result<std::shared_ptr<TokenConstraint>> MakeConstraint(const std::string& key,
+                                                          const std::function<Result<JsonGrammar>()>& make) const override {
+    std::call_once(constraints_once_, [this] {
+      // The vocabulary's token bytes, once per loaded model (~0.1 s for 150k tokens).
+      // The model's logit rows may be longer than the tokenizer's vocabulary (padding): those
+      // ids get no bytes, so the mask never allows them, and it covers every logit.
+      const int32_t n = tokenizer->vocab().size();
+      std::vector<std::string> pieces(static_cast<size_t>(std::max(n, runner->vocab_size())));
+      for (int32_t t = 0; t < n; ++t) {
+        Result<std::string> p = tokenizer->TokenToPiece(t);
+        if (p.ok()) pieces[static_cast<size_t>(t)] = std::move(p).value();
+      }
+      constraints_ = std::make_unique<ConstraintCache>(TokenTrie::Build(std::move(pieces), tokenizer->vocab().eog_tokens()));
+    });
+    SKV_ASSIGN_OR_RETURN(std::shared_ptr<GrammarMasks> masks, constraints_->Get(key, make));
+    return std::shared_ptr<TokenConstraint>(std::make_shared<JsonConstraint>(std::move(masks)));
+  }
+  std::string TokenText(int32_t token) const override {
+    Result<std::string> p = tokenizer->TokenToPiece(token, /*render_special=*/true);
+    return p.ok() ? *p : std::string();
+  }
+
+ private:
+  mutable std::once_flag constraints_once_;
+  mutable std::unique_ptr<ConstraintCache> constraints_;  // built by the first constrained request
 };
 
 // Forwards the engine's callbacks and drops the dispatcher's route when the request ends.
@@ -64,6 +127,7 @@ class EngineBackend::FinishObserver final : public GenerationObserver {
       : backend_(backend), inner_(std::move(inner)) {}
   void set_id(RequestId id) { id_ = id; }
   bool OnToken(int32_t token, std::string_view text) override { return inner_->OnToken(token, text); }
+  void OnLogprobs(const TokenLogprobs& logprobs) override { inner_->OnLogprobs(logprobs); }
   void OnFinish(const Status& status, const GenerationStats& stats) override {
     // A prefill-only request (a pin's preload, num_predict 0) that ran to its end measured one too.
     if (backend_->tiers_ != nullptr && (stats.generated_tokens > 0 || (status.ok() && stats.finish_reason == "length")))

@@ -17,14 +17,19 @@
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
+#include "server/agent_response.h"
 #include "server/api_request.h"
 #include "server/api_response.h"
 #include "server/context_window.h"
 #include "server/unsupported_fields.h"
 #include "server/connection_guard.h"
+#include "server/json_limits.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 #include "server/pin_service.h"
+#include "server/structured_request.h"
+#include "server/tool_calls.h"
+#include "server/tool_prompt.h"
 
 namespace swarmkv {
 
@@ -51,9 +56,17 @@ struct ActiveGeneration {
   int64_t last_token_ns = 0;
   bool first_chunk = true;
   ServerMetrics* metrics = nullptr;
+  // Agent parts: how the output splits into content/thinking/calls, and the tokens' logprobs.
+  OutputParseOptions parse;
+  std::unique_ptr<OutputSplitter> splitter;  // streaming
+  std::vector<TokenLogprobs> logprobs;
+  TokenTextFn token_text;
+  // n > 1: the other samples (their streams and ids), cancelled with this one.
+  std::vector<std::pair<std::shared_ptr<GenerationStream>, RequestId>> samples;
 
   ~ActiveGeneration() {
     if (id != 0 && !finished) service->Cancel(id);
+    for (auto& [stream, sid] : samples) service->Cancel(sid);  // a no-op for finished ones
     if (active != nullptr) active->fetch_sub(1);
   }
 
@@ -79,6 +92,12 @@ struct ActiveGeneration {
   }
 };
 
+// Sample i's seed for n > 1: distinct per sample, fixed by the request's seed when it gave one.
+uint64_t gen_seed_base(const GenerationRequest& first, int32_t i) {
+  const uint64_t base = first.sampling.has_seed ? first.sampling.seed : static_cast<uint64_t>(MonotonicNanos());
+  return base + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i);
+}
+
 std::string NewId(ApiKind kind, uint64_t n) {
   return (kind == ApiKind::kOpenAIChat ? "chatcmpl-" : "cmpl-") + std::to_string(NowUnixMs()) + "-" + std::to_string(n);
 }
@@ -102,6 +121,7 @@ struct PromptPlan {
   std::string template_text;
   bool template_required = false;
   std::string raw_text;                   // when !through_template
+  ChatRenderOptions options;              // tools, enable_thinking
 };
 
 PromptPlan PlanPrompt(const ApiRequest& r, const ModelEntry& entry, bool gguf_has_template) {
@@ -112,7 +132,9 @@ PromptPlan PlanPrompt(const ApiRequest& r, const ModelEntry& entry, bool gguf_ha
   }
   const bool from_request = !r.template_text.empty();
   const std::string& chosen = from_request ? r.template_text : entry.template_text;
-  const bool prompt_only = chosen.empty() ? !gguf_has_template : IsPromptOnlyTemplate(chosen);
+  // NOTE: `{{ .Prompt }}` has no place for tools; a tools request on such a model goes through
+  // the fallback family template with the generic tools preamble instead (docs/api.md).
+  const bool prompt_only = !r.has_tools() && (chosen.empty() ? !gguf_has_template : IsPromptOnlyTemplate(chosen));
   if (prompt_only) {
     if (r.kind == ApiKind::kOllamaGenerate) {
       p.raw_text = r.prompt;
@@ -135,19 +157,31 @@ PromptPlan PlanPrompt(const ApiRequest& r, const ModelEntry& entry, bool gguf_ha
     if (!has_system && !entry.system.empty()) p.messages.push_back({"system", entry.system});
     p.messages.insert(p.messages.end(), r.messages.begin(), r.messages.end());
   }
+  if (r.think.has_value()) p.options.extra["enable_thinking"] = *r.think;
   return p;
 }
 
 // The prompt's tokens for `plan` keeping the system messages before `first` and messages[first..].
+// `*starts_in_thinking` (optional): the rendered prompt ends inside an open <think> block.
 Result<std::vector<int32_t>> RenderFrom(const ApiRequest& r, const PromptPlan& plan, const LoadedModel& model,
-                                        size_t first) {
+                                        size_t first, bool* starts_in_thinking = nullptr) {
   std::vector<int32_t> tokens = r.context;
   std::string text = plan.raw_text;
   if (plan.through_template) {
     std::vector<ApiChatMessage> kept;
     for (size_t i = 0; i < plan.messages.size(); ++i)
       if (i >= first || plan.messages[i].role == "system") kept.push_back(plan.messages[i]);
-    SKV_ASSIGN_OR_RETURN(text, model.RenderChat(kept, plan.template_text, plan.template_required));
+    ChatRenderOptions options = plan.options;
+    if (r.has_tools()) {
+      if (model.RendersTools()) options.tools = r.tools;
+      else kept = WithGenericToolPrompt(kept, r.tools);
+    }
+    SKV_ASSIGN_OR_RETURN(text, model.RenderChatWith(kept, options, plan.template_text, plan.template_required));
+    if (starts_in_thinking != nullptr) {
+      const size_t open = text.rfind("<think>");
+      *starts_in_thinking = open != std::string::npos && text.find("</think>", open) == std::string::npos &&
+                            text.find_first_not_of(" \t\r\n", open + 7) == std::string::npos;
+    }
   }
   SKV_ASSIGN_OR_RETURN(auto t, model.Tokenize(text, /*add_special=*/r.context.empty()));
   tokens.insert(tokens.end(), t.begin(), t.end());
@@ -155,10 +189,12 @@ Result<std::vector<int32_t>> RenderFrom(const ApiRequest& r, const PromptPlan& p
 }
 
 // The prompt's token ids, cut to fit `num_ctx` as Ollama does (context_window.h), or an error.
+// `*starts_in_thinking`: the rendered prompt ends inside an open <think> block.
 Result<std::vector<int32_t>> BuildPrompt(const ApiRequest& r, const ModelEntry& entry, const LoadedModel& model,
-                                         bool gguf_has_template, const ContextOptions& ctx, int32_t num_ctx) {
+                                         bool gguf_has_template, const ContextOptions& ctx, int32_t num_ctx,
+                                         bool* starts_in_thinking) {
   const PromptPlan plan = PlanPrompt(r, entry, gguf_has_template);
-  SKV_ASSIGN_OR_RETURN(auto tokens, RenderFrom(r, plan, model, 0));
+  SKV_ASSIGN_OR_RETURN(auto tokens, RenderFrom(r, plan, model, 0, starts_in_thinking));
   const size_t n_full = tokens.size();
   if (n_full < static_cast<size_t>(num_ctx)) return tokens;
   if (!ctx.truncate)
@@ -205,27 +241,122 @@ void LogLoadErrorOnce(const std::string& path, const Status& s) {
   if (logged.insert(path).second) SKV_LOG(ERROR) << "cannot load model file " << path << ": " << s.ToString();
 }
 
-// Serialises one piece of streamed text for the request's API.
-std::string StreamText(ActiveGeneration& g, const std::string& text) {
-  if (g.request.is_openai()) {
-    std::string out = SseEvent(OpenAIChunk(g.request.kind, g.meta, text, g.first_chunk));
+// Serialises one piece of streamed output (content and/or thinking, with the logprobs of the
+// tokens drained with it) for the request's API.
+std::string StreamText(ActiveGeneration& g, const std::string& text, const std::string& thinking = "",
+                       const std::vector<TokenLogprobs>& lps = {}) {
+  const ApiRequest& r = g.request;
+  if (r.is_openai()) {
+    json chunk = OpenAIChunk(r.kind, g.meta, text, g.first_chunk);
+    if (!thinking.empty()) chunk["choices"][0]["delta"]["reasoning_content"] = thinking;
+    if (!lps.empty())
+      chunk["choices"][0]["logprobs"] = r.kind == ApiKind::kOpenAIChat ? OpenAIChatLogprobs(lps, g.token_text)
+                                                                        : OpenAICompletionLogprobs(lps, g.token_text);
     g.first_chunk = false;
-    return out;
+    return SseEvent(chunk);
   }
-  return NdjsonLine(OllamaChunk(g.request.kind, g.meta, text));
+  json chunk = OllamaChunk(r.kind, g.meta, text);
+  if (!thinking.empty()) {
+    if (r.kind == ApiKind::kOllamaChat) chunk["message"]["thinking"] = thinking;
+    else chunk["thinking"] = thinking;
+  }
+  if (!lps.empty()) chunk["logprobs"] = OllamaLogprobs(lps, g.token_text);
+  return NdjsonLine(chunk);
 }
 
-// The end of a stream: final message (or an error object) and, for OpenAI, [DONE].
+// The end of a stream: what the splitter held (content, and the tool calls as their API streams
+// them), the final message (or an error object) and, for OpenAI, [DONE].
 std::string StreamEnd(ActiveGeneration& g, const GenerationStream::Pending& p) {
   const ApiRequest& r = g.request;
   if (!p.status.ok()) {
     if (r.is_openai()) return "data: " + ErrorBody(true, HttpStatusFor(p.status), p.status.message()) + "\n\ndata: [DONE]\n\n";
     return ErrorBody(false, HttpStatusFor(p.status), p.status.message()) + "\n";
   }
-  if (!r.is_openai()) return NdjsonLine(OllamaFinal(r.kind, g.meta, "", g.Counts(p.stats)));
-  std::string out = SseEvent(OpenAIFinalChunk(r.kind, g.meta, p.stats.finish_reason));
+  std::string out;
+  ParsedOutput rest = g.splitter->Finish();
+  if (!r.parallel_tool_calls && rest.calls.size() > 1) rest.calls.resize(1);  // one call, as asked
+  if (!rest.content.empty() || !rest.thinking.empty()) out += StreamText(g, rest.content, rest.thinking);
+  if (!r.is_openai()) {
+    if (!rest.calls.empty()) {
+      json chunk = OllamaChunk(r.kind, g.meta, "");
+      chunk["message"]["tool_calls"] = OllamaToolCalls(rest.calls);
+      out += NdjsonLine(chunk);
+    }
+    return out + NdjsonLine(OllamaFinal(r.kind, g.meta, "", g.Counts(p.stats)));
+  }
+  for (size_t i = 0; i < rest.calls.size(); ++i) {
+    for (json tc : {OpenAIToolCallHead(rest.calls[i], static_cast<int>(i), g.meta.id),
+                    OpenAIToolCallArguments(rest.calls[i], static_cast<int>(i))}) {
+      json chunk = OpenAIChunk(r.kind, g.meta, "", g.first_chunk);
+      g.first_chunk = false;
+      json& delta = chunk["choices"][0]["delta"];
+      delta.erase("content");
+      delta["tool_calls"] = tc;
+      out += SseEvent(chunk);
+    }
+  }
+  json fin = OpenAIFinalChunk(r.kind, g.meta, p.stats.finish_reason);
+  if (!rest.calls.empty()) fin["choices"][0]["finish_reason"] = "tool_calls";
+  out += SseEvent(fin);
   if (r.include_usage) out += SseEvent(OpenAIUsageChunk(r.kind, g.meta, p.stats));
   return out + "data: [DONE]\n\n";
+}
+
+// One finished sample's response parts.
+struct Sample {
+  std::string text;
+  std::vector<TokenLogprobs> logprobs;
+  GenerationStats stats;
+  Status status;
+};
+
+// Drains `stream` to its end (non-streamed responses).
+Sample Collect(GenerationStream& stream, ActiveGeneration* g) {
+  Sample s;
+  GenerationStream::Pending p;
+  while (true) {
+    if (!stream.Drain(&p, 1000)) continue;
+    s.text += p.text;
+    s.logprobs.insert(s.logprobs.end(), p.logprobs.begin(), p.logprobs.end());
+    if (g != nullptr) g->Observe(p);
+    if (p.finished) break;
+  }
+  s.status = p.status;
+  s.stats = p.stats;
+  return s;
+}
+
+// The OpenAI choice / Ollama message of a finished sample: content, thinking, tool calls, logprobs.
+void DecorateChoice(const ActiveGeneration& g, const Sample& s, int index, json* choice) {
+  const ApiRequest& r = g.request;
+  ParsedOutput parsed = ParseModelOutput(s.text, g.parse);
+  if (!r.parallel_tool_calls && parsed.calls.size() > 1) parsed.calls.resize(1);
+  if (r.is_openai()) {
+    (*choice)["index"] = index;
+    if (r.kind == ApiKind::kOpenAIChat) {
+      json& m = (*choice)["message"];
+      m["content"] = parsed.content.empty() && !parsed.calls.empty() ? json(nullptr) : json(parsed.content);
+      if (!parsed.thinking.empty()) m["reasoning_content"] = parsed.thinking;
+      if (!parsed.calls.empty()) {
+        m["tool_calls"] = OpenAIToolCalls(parsed.calls, g.meta.id + "_" + std::to_string(index));
+        (*choice)["finish_reason"] = "tool_calls";
+      }
+      if (r.logprobs) (*choice)["logprobs"] = OpenAIChatLogprobs(s.logprobs, g.token_text);
+    } else if (r.logprobs) {
+      (*choice)["logprobs"] = OpenAICompletionLogprobs(s.logprobs, g.token_text);
+    }
+    return;
+  }
+  json& out = *choice;  // Ollama: the final object
+  if (r.kind == ApiKind::kOllamaChat) {
+    out["message"]["content"] = parsed.content;
+    if (!parsed.thinking.empty()) out["message"]["thinking"] = parsed.thinking;
+    if (!parsed.calls.empty()) out["message"]["tool_calls"] = OllamaToolCalls(parsed.calls);
+  } else {
+    out["response"] = parsed.content;
+    if (!parsed.thinking.empty()) out["thinking"] = parsed.thinking;
+  }
+  if (r.logprobs) out["logprobs"] = OllamaLogprobs(s.logprobs, g.token_text);
 }
 
 }  // namespace
@@ -248,7 +379,9 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   g->start_ns = MonotonicNanos();
   g->metrics = metrics_;
 
-  const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  auto limited = ParseJsonLimited(req.body);
+  if (!limited.ok()) return fail(limited.status());
+  const json body = std::move(limited).value();
   // Ollama: a chat with an empty `messages` array loads (keep_alive 0: unloads) the model, as an
   // empty generate does. It is parsed as one empty user turn and answered below without one.
   const bool empty_chat = kind == ApiKind::kOllamaChat && body.is_object() && body.contains("messages") &&
@@ -272,6 +405,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     g->request = std::move(with_defaults).value();
   }
   if (Status u = CheckUnsupportedFields(kind, body, r.model); !u.ok()) return fail(u);
+  auto grammar = OutputGrammarFor(g->request);
+  if (!grammar.ok()) return fail(grammar.status());
   auto ctx_options = ParseContextOptions(body);
   if (!ctx_options.ok()) return fail(ctx_options.status());
   g->meta.model = r.model;
@@ -313,6 +448,11 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
     return;
   }
 
+  if (r.think.value_or(false) && !model.Thinks()) {
+    const char* field = openai ? "reasoning_effort" : "think";
+    return fail(InvalidArgumentError(std::string("field '") + field + "': \"" + r.model +
+                                     "\" does not support thinking (its template has no thinking switch)"));
+  }
   const int32_t model_ctx = model.info().context_length;
   const ResolvedNumCtx resolved = ResolveNumCtx(r.num_ctx, options_.default_num_ctx, model_ctx);
   const int32_t num_ctx = resolved.num_ctx;
@@ -321,7 +461,8 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
                   << model_ctx << "): using " << num_ctx;
   auto summary = summaries_.Get(entry->weights_path);
   const bool gguf_has_template = !summary.ok() || !(*summary)->chat_template.empty();
-  auto tokens = BuildPrompt(r, *entry, model, gguf_has_template, *ctx_options, num_ctx);
+  bool starts_in_thinking = false;
+  auto tokens = BuildPrompt(r, *entry, model, gguf_has_template, *ctx_options, num_ctx, &starts_in_thinking);
   if (!tokens.ok()) return fail(tokens.status());
   g->prompt_tokens = std::move(tokens).value();
   if (g->prompt_tokens.empty()) return fail(InvalidArgumentError("the prompt is empty after tokenization"));
@@ -335,6 +476,25 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   gen.max_new_tokens = r.num_predict;
   gen.num_ctx = num_ctx;
   gen.stop = r.stop;
+  gen.top_logprobs = r.logprobs ? r.top_logprobs : -1;
+  g->token_text = [lm = &model](int32_t t) { return lm->TokenText(t); };
+  g->parse.tools = r.has_tools();
+  g->parse.split_thinking = r.is_openai() ? r.is_chat() : r.think.value_or(false);
+  g->parse.starts_in_thinking = starts_in_thinking;
+  g->splitter = std::make_unique<OutputSplitter>(g->parse);
+  // Constrained decoding: one constraint per sample (it carries the sample's state).
+  std::optional<OutputGrammar> output_grammar = *grammar;
+  auto make_constraint = [&]() -> Result<std::shared_ptr<TokenConstraint>> {
+    if (!output_grammar.has_value()) return std::shared_ptr<TokenConstraint>();
+    std::shared_ptr<const JsonGrammar> compiled = output_grammar->grammar;
+    return model.MakeConstraint(output_grammar->key, [compiled]() -> Result<JsonGrammar> { return *compiled; });
+  };
+  {
+    auto c = make_constraint();
+    if (!c.ok()) return fail(c.status());
+    gen.constraint = std::move(c).value();
+  }
+  const GenerationRequest sample_template = gen;  // n > 1: the other samples differ in seed and constraint
   // Fairness key: an explicit client id (header, or OpenAI's `user`), else the peer address — one
   // client with many connections is still one client.
   gen.client_id = req.has_header("X-Client-Id") ? req.get_header_value("X-Client-Id")
@@ -350,6 +510,64 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   g->id = *id;
 
   if (!r.stream) {
+    if (r.n > 1) {
+      // The other samples start once the first has sampled its first token: its prompt's KV is
+      // then in the cache, so they attach it instead of computing it again (cached_tokens).
+      GenerationStream::Pending first;
+      while (!g->stream->Drain(&first, 1000)) {
+      }
+      for (int32_t i = 1; i < r.n; ++i) {
+        GenerationRequest more = sample_template;
+        more.sampling.seed = gen_seed_base(sample_template, i);
+        more.sampling.has_seed = true;
+        auto c = make_constraint();
+        if (!c.ok()) return fail(c.status());
+        more.constraint = std::move(c).value();
+        auto stream = std::make_shared<GenerationStream>(
+            [metrics](const GenerationStats& stats) { metrics->OnGenerationFinished(stats); });
+        auto sid = g->service->Submit(std::move(more), stream);
+        if (!sid.ok()) return fail(sid.status());
+        g->samples.emplace_back(stream, *sid);
+      }
+      g->Observe(first);
+      Sample s0;
+      if (!first.finished) s0 = Collect(*g->stream, g.get());  // (a finished stream sends nothing more)
+      s0.text = first.text + s0.text;
+      s0.logprobs.insert(s0.logprobs.begin(), first.logprobs.begin(), first.logprobs.end());
+      if (first.finished) s0.stats = first.stats, s0.status = first.status;
+      std::vector<Sample> all = {s0};
+      for (auto& [stream, sid] : g->samples) all.push_back(Collect(*stream, nullptr));
+      GenerationStats total = all[0].stats;
+      total.generated_tokens = 0;
+      total.prompt_tokens_reused = 0;
+      for (const auto& x : all) {
+        if (!x.status.ok()) return fail(x.status);
+        total.generated_tokens += x.stats.generated_tokens;
+        total.prompt_tokens_reused += x.stats.prompt_tokens_reused;
+      }
+      json out = OpenAIComplete(kind, g->meta, "", all[0].stats);
+      json choices = json::array();
+      for (size_t i = 0; i < all.size(); ++i) {
+        json choice = out["choices"][0];
+        choice["finish_reason"] = OpenAIFinishReason(all[i].stats.finish_reason);
+        if (kind == ApiKind::kOpenAIChat) choice["message"]["content"] = all[i].text;
+        else choice["text"] = all[i].text;
+        DecorateChoice(*g, all[i], static_cast<int>(i), &choice);
+        choices.push_back(choice);
+      }
+      out["choices"] = choices;
+      // One prompt, every sample's completion. cached_tokens is the first sample's (what the
+      // prompt found in the cache); swarmkv_sample_cached_tokens shows the others forking its KV.
+      out["usage"] = OpenAIUsage(all[0].stats);
+      out["usage"]["completion_tokens"] = total.generated_tokens;
+      out["usage"]["total_tokens"] = all[0].stats.prompt_tokens + total.generated_tokens;
+      json per_sample = json::array();
+      for (const auto& x : all) per_sample.push_back(x.stats.prompt_tokens_reused);
+      out["usage"]["swarmkv_sample_cached_tokens"] = per_sample;
+      res.status = 200;
+      res.set_content(DumpJson(out), "application/json; charset=utf-8");
+      return;
+    }
     // The connection layer tells whether the client left: checked between drains (<= 200 ms),
     // so a disconnected client's generation is cancelled and its blocks released within 1 s.
     GenerationStream::Pending p;
@@ -372,12 +590,19 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
       }
       if (!got) continue;
       g->text += p.text;
+      g->logprobs.insert(g->logprobs.end(), p.logprobs.begin(), p.logprobs.end());
       g->Observe(p);
       if (p.finished) break;
     }
     if (!p.status.ok()) return fail(p.status);
-    json out = openai ? OpenAIComplete(kind, g->meta, g->text, p.stats)
-                      : OllamaFinal(kind, g->meta, g->text, g->Counts(p.stats));
+    Sample s0;
+    s0.text = g->text;
+    s0.logprobs = g->logprobs;
+    s0.stats = p.stats;
+    json out = openai ? OpenAIComplete(kind, g->meta, s0.text, s0.stats)
+                      : OllamaFinal(kind, g->meta, s0.text, g->Counts(s0.stats));
+    if (openai) DecorateChoice(*g, s0, 0, &out["choices"][0]);
+    else DecorateChoice(*g, s0, 0, &out);
     res.status = 200;
     res.set_content(DumpJson(out), "application/json; charset=utf-8");
     return;
@@ -408,7 +633,9 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
         // A chunk for every batch of new tokens, even when their text is still held back (an
         // incomplete UTF-8 character, a possible stop string): clients see the first token's
         // time, and a stalled-looking stream is a live one.
-        if (!p.text.empty() || (!p.tokens.empty() && !p.finished)) out += StreamText(*g, p.text);
+        OutputSplitter::Delta d = g->splitter->Push(p.text);
+        if (!d.content.empty() || !d.thinking.empty() || !p.logprobs.empty() || (!p.tokens.empty() && !p.finished))
+          out += StreamText(*g, d.content, d.thinking, p.logprobs);
         if (p.finished) out += StreamEnd(*g, p);
         if (!out.empty() && !sink.write(out.data(), out.size())) {
           g->stream->MarkClientGone();

@@ -20,6 +20,11 @@ bool GenerationStream::OnToken(int32_t token, std::string_view text) {
   return true;
 }
 
+void GenerationStream::OnLogprobs(const TokenLogprobs& logprobs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.logprobs.push_back(logprobs);  // delivered with the OnToken that follows
+}
+
 void GenerationStream::OnFinish(const Status& status, const GenerationStats& stats) {
   if (on_finish_) on_finish_(stats);
   {

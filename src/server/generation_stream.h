@@ -33,12 +33,14 @@ class GenerationStream : public GenerationObserver {
     std::string text;                    // the text of all tokens since the last Drain
     std::vector<int32_t> tokens;
     std::vector<int64_t> token_times_ns;  // one per token
+    std::vector<TokenLogprobs> logprobs;  // one per token when the request asked for them
     bool finished = false;
     Status status;                       // when finished
     GenerationStats stats;               // when finished
   };
 
   bool OnToken(int32_t token, std::string_view text) override;
+  void OnLogprobs(const TokenLogprobs& logprobs) override;
   void OnFinish(const Status& status, const GenerationStats& stats) override;
 
   // Waits until something is pending or timeout_ms passes, then moves it out.

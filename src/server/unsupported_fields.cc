@@ -33,12 +33,6 @@ const std::set<std::string>& KnownOptions() {
 }
 
 Status CheckOllama(const json& body, const std::string& model) {
-  if (Present(body, "think")) {
-    const json& t = body["think"];
-    if (!(t.is_boolean() || t.is_string())) return InvalidArgumentError("field 'think' must be true, false or a level");
-    if (!(t.is_boolean() && !t.get<bool>()))
-      return InvalidArgumentError("field 'think': \"" + model + "\" does not support thinking");
-  }
   auto opts = body.find("options");
   if (opts == body.end() || !opts->is_object()) return Status::OK();
   for (const auto& [key, value] : opts->items()) {
@@ -70,8 +64,8 @@ Status CheckOpenAI(const json& body) {
         return UnimplementedError("field 'modalities': only \"text\" is supported");
   }
   if (Present(body, "prediction")) return UnimplementedError("field 'prediction' (predicted outputs) is not supported");
-  if (Present(body, "reasoning_effort") || Present(body, "reasoning"))
-    return InvalidArgumentError("field 'reasoning_effort': the model does not support thinking");
+  if (Present(body, "reasoning"))
+    return InvalidArgumentError("field 'reasoning' is not supported; use 'reasoning_effort'");
   if (Present(body, "web_search_options")) return UnimplementedError("field 'web_search_options' is not supported");
   if (Present(body, "best_of") && !(body["best_of"].is_number_integer() && body["best_of"] == 1))
     return UnimplementedError("field 'best_of': only 1 is supported");

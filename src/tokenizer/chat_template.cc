@@ -1,6 +1,7 @@
 #include "tokenizer/chat_template.h"
 
 #include "base/logging.h"
+#include "tokenizer/jinja_template.h"
 #include "tokenizer/vocab.h"
 
 namespace swarmkv {
@@ -119,7 +120,7 @@ std::string_view ChatTemplateKindName(ChatTemplateKind kind) {
   return "?";
 }
 
-std::string_view ChatTemplate::name() const { return ChatTemplateKindName(kind_); }
+std::string_view ChatTemplate::name() const { return jinja_ != nullptr ? "jinja" : ChatTemplateKindName(kind_); }
 
 std::optional<ChatTemplateKind> ChatTemplate::Detect(std::string_view t) {
   if (Contains(t, "<|im_start|>")) return ChatTemplateKind::kChatml;
@@ -130,29 +131,79 @@ std::optional<ChatTemplateKind> ChatTemplate::Detect(std::string_view t) {
   return std::nullopt;
 }
 
-Result<ChatTemplate> ChatTemplate::Parse(std::string_view name_or_text) {
+Result<ChatTemplate> ChatTemplate::FromJinja(std::string_view source, std::string bos_token, std::string eos_token) {
+  SKV_ASSIGN_OR_RETURN(std::shared_ptr<const JinjaTemplate> parsed, JinjaTemplate::Parse(source));
+  ChatTemplate t;
+  t.jinja_ = std::move(parsed);
+  t.bos_token_ = std::move(bos_token);
+  t.eos_token_ = std::move(eos_token);
+  return t;
+}
+
+namespace {
+
+// Go templates (Ollama Modelfiles) put a field reference or a keyword right after "{{".
+bool LooksLikeGoTemplate(std::string_view t) {
+  for (std::string_view m : {"{{ .", "{{- .", "{{.", "{{ if .", "{{- if .", "{{ range .", "{{- range ."}) {
+    if (Contains(t, m)) return true;
+  }
+  return false;
+}
+
+bool LooksLikeJinja(std::string_view t) { return Contains(t, "{%") || Contains(t, "{{"); }
+
+std::string TokenText(const Vocab& vocab, int32_t id) { return vocab.IsValid(id) ? vocab.Text(id) : std::string(); }
+
+}  // namespace
+
+Result<ChatTemplate> ChatTemplate::Parse(std::string_view name_or_text, const Vocab* vocab) {
   for (const auto& nk : kNames) {
     if (nk.name == name_or_text) return ChatTemplate(nk.kind);
+  }
+  const bool go = LooksLikeGoTemplate(name_or_text);
+  if (!go && LooksLikeJinja(name_or_text)) {
+    Result<ChatTemplate> t = vocab != nullptr ? FromJinja(name_or_text, TokenText(*vocab, vocab->bos()),
+                                                          TokenText(*vocab, vocab->eos()))
+                                              : FromJinja(name_or_text, "", "");
+    if (t.ok()) {
+      if (vocab != nullptr) t->strip_leading_bos_ = vocab->add_bos();
+      return t;
+    }
+    if (!Detect(name_or_text)) return t.status();
   }
   if (auto kind = Detect(name_or_text)) return ChatTemplate(*kind);
   std::string shown(name_or_text.substr(0, 80));
   return InvalidArgumentError("unrecognised chat template '" + shown + (name_or_text.size() > 80 ? "..." : "") +
-                              "': give chatml, llama3, llama2, mistral, gemma or phi3, or a template of one of them");
+                              "': give chatml, llama3, llama2, mistral, gemma or phi3, a Jinja2 template, or a "
+                              "template of one of those families");
 }
 
 ChatTemplate ChatTemplate::ForVocab(const Vocab& vocab, std::string* warning) {
-  if (auto kind = Detect(vocab.chat_template())) return ChatTemplate(*kind);
   const std::string model = vocab.name().empty() ? std::string("(unnamed model)") : "'" + vocab.name() + "'";
-  std::string w = "model " + model + ": " +
-                  (vocab.chat_template().empty() ? std::string("has no chat template")
-                                                 : std::string("chat template not recognised")) +
-                  "; using chatml";
+  std::string w;
+  if (!vocab.chat_template().empty()) {
+    Result<ChatTemplate> t =
+        FromJinja(vocab.chat_template(), TokenText(vocab, vocab.bos()), TokenText(vocab, vocab.eos()));
+    if (t.ok()) {
+      t->strip_leading_bos_ = vocab.add_bos();
+      return *std::move(t);
+    }
+    w = "model " + model + ": its chat template does not parse (" + t.status().message() + "); ";
+  } else {
+    w = "model " + model + ": has no chat template; ";
+  }
+  if (auto kind = Detect(vocab.chat_template())) {
+    w += "using the built-in " + std::string(ChatTemplateKindName(*kind)) + " family";
+  } else {
+    w += "using chatml";
+  }
   SKV_LOG(WARN) << w;
   if (warning != nullptr) *warning = std::move(w);
-  return ChatTemplate(ChatTemplateKind::kChatml);
+  return ChatTemplate(Detect(vocab.chat_template()).value_or(ChatTemplateKind::kChatml));
 }
 
-Result<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
+Result<std::string> ChatTemplate::RenderFamily(std::span<const ChatMessage> messages,
+                                               bool add_generation_prompt) const {
   SKV_RETURN_IF_ERROR(CheckRoles(messages, kind_));
   std::string out;
   switch (kind_) {
@@ -164,6 +215,65 @@ Result<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, 
     case ChatTemplateKind::kPhi3: RenderPhi3(messages, add_generation_prompt, &out); break;
   }
   return out;
+}
+
+Result<std::string> ChatTemplate::RenderJson(const ChatRenderInput& input) const {
+  if (!input.messages.is_array()) return InvalidArgumentError("chat template: messages must be an array");
+  if (!input.tools.is_null() && !input.tools.is_array()) {
+    return InvalidArgumentError("chat template: tools must be an array");
+  }
+  if (!input.extra.is_null() && !input.extra.is_object()) {
+    return InvalidArgumentError("chat template: extra variables must be an object");
+  }
+  if (jinja_ != nullptr) {
+    nlohmann::ordered_json ctx = nlohmann::ordered_json::object();
+    if (input.extra.is_object()) {
+      for (const auto& [k, v] : input.extra.items()) ctx[k] = v;
+    }
+    ctx["messages"] = input.messages;
+    if (!input.tools.is_null()) ctx["tools"] = input.tools;
+    ctx["add_generation_prompt"] = input.add_generation_prompt;
+    ctx["bos_token"] = bos_token_;
+    ctx["eos_token"] = eos_token_;
+    SKV_ASSIGN_OR_RETURN(std::string out, jinja_->Render(ctx));
+    if (strip_leading_bos_ && !bos_token_.empty() && out.starts_with(bos_token_)) out.erase(0, bos_token_.size());
+    return out;
+  }
+  if (input.tools.is_array() && !input.tools.empty()) {
+    return InvalidArgumentError("this model's template cannot render tools (the model file has no chat template; "
+                                "built-in " + std::string(name()) + " family)");
+  }
+  std::vector<ChatMessage> msgs;
+  msgs.reserve(input.messages.size());
+  for (size_t i = 0; i < input.messages.size(); ++i) {
+    const auto& m = input.messages[i];
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      return InvalidArgumentError("chat template: message " + std::to_string(i) + " needs a string role");
+    }
+    if (m.contains("tool_calls") && !m["tool_calls"].is_null() && !m["tool_calls"].empty()) {
+      return InvalidArgumentError("this model's template cannot render tool calls (message " + std::to_string(i) +
+                                  "; built-in " + std::string(name()) + " family)");
+    }
+    ChatMessage cm;
+    cm.role = m["role"].get<std::string>();
+    if (m.contains("content") && !m["content"].is_null()) {
+      if (!m["content"].is_string()) {
+        return InvalidArgumentError("chat template: content of message " + std::to_string(i) +
+                                    " must be text for the built-in " + std::string(name()) + " family");
+      }
+      cm.content = m["content"].get<std::string>();
+    }
+    msgs.push_back(std::move(cm));
+  }
+  return RenderFamily(msgs, input.add_generation_prompt);
+}
+
+Result<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
+  if (jinja_ == nullptr) return RenderFamily(messages, add_generation_prompt);
+  ChatRenderInput in;
+  for (const auto& m : messages) in.messages.push_back({{"role", m.role}, {"content", m.content}});
+  in.add_generation_prompt = add_generation_prompt;
+  return RenderJson(in);
 }
 
 }  // namespace swarmkv

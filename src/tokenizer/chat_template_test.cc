@@ -81,6 +81,82 @@ TEST(ChatTemplate, UnknownModelTemplateFallsBackToChatmlWithAWarning) {
   EXPECT_NE(warning.find("'TinyStories'"), std::string::npos) << warning;
 }
 
+TEST(ChatTemplate, RendersTheModelsOwnJinjaTemplate) {
+  VocabData d;
+  d.model = "llama";
+  d.name = "tiny-chat";
+  d.tokens = {"<unk>", "<s>", "</s>", "a"};
+  d.chat_template =
+      "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}"
+      "{% if m.tool_calls %}{{ m.tool_calls[0].function.arguments | tojson }}{% endif %}{{ eos_token }}{% endfor %}"
+      "{% if tools %}[{{ tools | map(attribute='function.name') | join(',') }}]{% endif %}"
+      "{% if add_generation_prompt %}<|assistant|>{% if enable_thinking is false %}<think></think>{% endif %}{% endif %}";
+  auto vocab = Vocab::Create(d);
+  ASSERT_TRUE(vocab.ok()) << vocab.status().ToString();
+  ASSERT_TRUE((*vocab)->add_bos());
+  std::string warning;
+  ChatTemplate t = ChatTemplate::ForVocab(**vocab, &warning);
+  EXPECT_TRUE(t.is_jinja());
+  EXPECT_EQ(t.name(), "jinja");
+  EXPECT_TRUE(warning.empty()) << warning;
+
+  ChatRenderInput in;
+  in.messages = nlohmann::json::parse(R"([{"role": "user", "content": "Weather?"},
+      {"role": "assistant", "content": "", "tool_calls": [{"type": "function",
+       "function": {"name": "get_weather", "arguments": {"city": "Paris", "b": 1}}}]}])");
+  in.tools = nlohmann::json::parse(R"([{"type": "function", "function": {"name": "get_weather"}},
+                                       {"type": "function", "function": {"name": "search"}}])");
+  in.extra = {{"enable_thinking", false}};
+  auto r = t.RenderJson(in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // The tokenizer adds BOS itself, so the template's leading bos_token is dropped (never doubled);
+  // a nlohmann::json input converts to ordered_json, whose (sorted) key order tojson keeps.
+  EXPECT_EQ(*r,
+            "<|user|>Weather?</s><|assistant|>{\"b\": 1, \"city\": \"Paris\"}</s>[get_weather,search]"
+            "<|assistant|><think></think>");
+
+  // Text-only Render goes through the same template.
+  const std::vector<ChatMessage> msgs = {{"user", "hi"}};
+  auto plain = t.Render(msgs, false);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(*plain, "<|user|>hi</s>");
+
+  // FromJinja (no vocab) keeps the template's text exactly.
+  auto raw = ChatTemplate::FromJinja(d.chat_template, "<s>", "</s>");
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ(*raw->Render(msgs, false), "<s><|user|>hi</s>");
+}
+
+TEST(ChatTemplate, JinjaErrorsAreClearAndNameTheLine) {
+  auto bad = ChatTemplate::Parse("{% for m in messages %}\n{{ m.content }");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("line 2"), std::string::npos) << bad.status().message();
+
+  auto gemma_like = ChatTemplate::Parse(
+      "{% if messages[0]['role'] == 'system' %}\n{{ raise_exception('System role not supported') }}{% endif %}ok");
+  ASSERT_TRUE(gemma_like.ok()) << gemma_like.status().ToString();
+  const std::vector<ChatMessage> sys = {{"system", "x"}, {"user", "y"}};
+  auto r = gemma_like->Render(sys, true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "chat template line 2: System role not supported");
+}
+
+TEST(ChatTemplate, BuiltInFamiliesRefuseToolsClearly) {
+  ChatRenderInput in;
+  in.messages = nlohmann::json::parse(R"([{"role": "user", "content": "hi"}])");
+  in.tools = nlohmann::json::parse(R"([{"type": "function", "function": {"name": "f"}}])");
+  auto r = ChatTemplate(ChatTemplateKind::kChatml).RenderJson(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("this model's template cannot render tools"), std::string::npos);
+  in.tools = nullptr;
+  auto ok = ChatTemplate(ChatTemplateKind::kChatml).RenderJson(in);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(*ok, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+}
+
 TEST(ChatTemplate, RejectsRolesItCannotExpress) {
   const std::vector<ChatMessage> tool = {{"user", "x"}, {"tool", "y"}};
   EXPECT_FALSE(ChatTemplate(ChatTemplateKind::kLlama3).Render(tool, true).ok());

@@ -75,7 +75,7 @@ TEST_F(ServerE2ETest, BadInputWithCurl) {
       {"POST", "/api/generate", R"({"model":"nope","prompt":"x"})", 404, "'nope' not found"},
       {"POST", "/api/generate", R"({"model":"tiny","prompt":"x","options":{"num_predict":1000000000}})", 400, "num_predict"},
       {"POST", "/api/generate", R"({"model":"tiny","prompt":"x","options":{"temperature":"warm"}})", 400, "temperature"},
-      {"POST", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"n":4})", 501, "n = 1"},
+      {"POST", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"n":4,"stream":true})", 400, "field 'n'"},
       {"POST", "/api/pull", R"({"model":"llama3"})", 501, "not supported"},
       {"POST", "/api/create", R"({"model":"x"})", 501, "not supported"},
       {"POST", "/api/embed", R"({"model":"tiny","input":"x"})", 501, "embeddings are not served"},

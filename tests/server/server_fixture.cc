@@ -41,12 +41,14 @@ std::string EnsureNpmClients() {
   std::string dir = SWARMKV_NPM_DIR;
   if (RunShell("command -v node >/dev/null && command -v npm >/dev/null").exit_code != 0)
     return "node/npm are not installed (scripts/install-deps.sh installs them)";
-  std::string cmd = "mkdir -p " + ShellQuote(dir) + " && cp " + ShellQuote(std::string(SWARMKV_NPM_SRC) + "/package.json") +
-                    " " + ShellQuote(std::string(SWARMKV_NPM_SRC) + "/client.mjs") + " " + ShellQuote(dir) +
-                    " && cd " + ShellQuote(dir) + " && flock .install.lock sh -c '[ -d node_modules/ollama ] && " +
-                    "[ -d node_modules/openai ] || npm install --no-audit --no-fund --loglevel=error' 2>&1";
+  const std::string src = SWARMKV_NPM_SRC;
+  // Installs again whenever package.json changed since the last install (its copy is the stamp).
+  std::string cmd = "mkdir -p " + ShellQuote(dir) + " && cp " + ShellQuote(src + "/package.json") + " " +
+                    ShellQuote(src + "/client.mjs") + " " + ShellQuote(src + "/agents.mjs") + " " + ShellQuote(dir) +
+                    " && cd " + ShellQuote(dir) + " && flock .install.lock sh -c 'cmp -s package.json .installed.json || " +
+                    "(npm install --no-audit --no-fund --loglevel=error && cp package.json .installed.json)' 2>&1";
   auto r = RunShell(cmd);
-  if (r.exit_code != 0) return "npm install of the ollama and openai clients failed: " + r.out;
+  if (r.exit_code != 0) return "npm install of the test clients failed: " + r.out;
   return "";
 }
 
