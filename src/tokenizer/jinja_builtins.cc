@@ -156,16 +156,12 @@ List Split(std::string_view s, const Value& sep, int64_t maxsplit, bool from_rig
     }
     if (!from_right) {
       for (int64_t k = 0; k < maxsplit; ++k) out.push_back(Value::String(std::string(s.substr(words[k].first, words[k].second - words[k].first))));
-      std::string rest(s.substr(words[maxsplit].first));
-      size_t e = rest.size();
-      // Python keeps trailing white space of the remainder only when... it strips it.
-      std::string trimmed = Strip(rest, Value::None(), false, true);
-      out.push_back(Value::String(trimmed));
-      (void)e;
+      // The remainder keeps its trailing white space (Python: ' a  b '.split(None, 1) == ['a', 'b ']).
+      out.push_back(Value::String(std::string(s.substr(words[maxsplit].first))));
     } else {
       size_t n = words.size();
       std::string head(s.substr(0, words[n - maxsplit - 1].second));
-      out.push_back(Value::String(Strip(head, Value::None(), true, false)));
+      out.push_back(Value::String(std::move(head)));  // keeps its leading white space
       for (size_t k = n - maxsplit; k < n; ++k) out.push_back(Value::String(std::string(s.substr(words[k].first, words[k].second - words[k].first))));
     }
     return out;

@@ -68,6 +68,8 @@ TEST(Jinja, FiltersAndMethods) {
   EXPECT_EQ(R("{{ 'é' | tojson(ensure_ascii=true) }}"), "\"\\u00e9\"");
   EXPECT_EQ(R("{{ '  a b  '.strip() }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'ab'.upper() }}"),
             "a b|['a', 'b', '', 'c']|['a', 'b']|AB");
+  EXPECT_EQ(R("{{ ' a  b c '.split(None, 1) }}|{{ ' a b c '.rsplit(None, 1) }}|{{ 'a,b,c'.rsplit(',', 1) }}"),
+            "['a', 'b c ']|[' a b', 'c']|['a,b', 'c']");
   EXPECT_EQ(R("{{ 'x{}y{}'.format(1, 'z') }}|{{ 'hello world' | title }}|{{ 'abc'.startswith(('x', 'a')) }}"),
             "x1yz|Hello World|True");
   EXPECT_EQ(R("{{ x | default('d') }}|{{ '' | default('d', true) }}|{{ [3,1,2] | sort | first }}|{{ [1,2] | last }}"),
