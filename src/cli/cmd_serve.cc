@@ -15,6 +15,7 @@
 #include "base/logging.h"
 #include "base/units.h"
 #include "cli/command.h"
+#include "kernels/cpu_features.h"
 #include "server/backend_factory.h"
 #include "server/http_server.h"
 #include "server/model_manager.h"
@@ -111,7 +112,7 @@ int RunServe(ServeOptions& o) {
   if (o.http.host != "127.0.0.1" && o.http.host != "localhost" && o.http.host != "::1")
     SKV_LOG(WARN) << "listening on " << o.http.host << ": reachable beyond this machine, without authentication";
   SKV_LOG(INFO) << "swarmkv serve listening on " << o.http.host << ":" << server.port() << " with "
-                << registry->size() << " model(s)";
+                << registry->size() << " model(s); kernels " << IsaName(ActiveIsa());
 
   std::thread waiter([&] {
     int sig = 0;
