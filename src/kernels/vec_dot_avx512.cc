@@ -302,50 +302,49 @@ void TileQ32Dispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, co
   kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
 }
 
-template <typename Block>
-float OneQ32(int64_t n, const void* w, const void* x) {
-  float o;
-  TileQ32<Block, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &x, &o, 0);
-  return o;
+
+// LaneSums for one output in 8 lanes (the same integers).
+inline __m256i LaneSums8(__m256i w, __m256i x) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, w));
+  return _mm256_dpbusd_epi32(neg, _mm256_xor_si256(x, bias), w);
 }
 
-// Decode (1..T tokens): rows in pairs (r, r+1) in one zmm (lanes 0-7 row r, 8-15 row r+1; an
-// odd last row is paired with itself), each row one sequential stream with a software
-// prefetch. Each output is the twin's sequence.
+// Decode (1..T tokens): rows one after another, each ONE sequential stream with a software
+// prefetch (the AVX2 stream kernel's structure: the hardware prefetcher follows one stream per
+// core far better than interleaved rows; pairing two rows in one zmm measured slower), 8 lanes
+// per output, vpdpbusd for the lane sums. Each output is the twin's sequence.
 template <typename Block, int T>
 void RowsQ32(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
              int64_t y_stride) {
   const int64_t nb = n / kQK8_0;
   const BlockQ8_0* xb[T];
   for (int t = 0; t < T; ++t) xb[t] = static_cast<const BlockQ8_0*>(x[t]);
-  for (int r = 0; r < rows; r += 2) {
-    const int r1 = r + 1 < rows ? r + 1 : r;
-    const Block* a0 = reinterpret_cast<const Block*>(w + r * w_stride);
-    const Block* a1 = reinterpret_cast<const Block*>(w + r1 * w_stride);
-    const char* line0 = reinterpret_cast<const char*>(a0);
-    const char* line1 = reinterpret_cast<const char*>(a1);
-    __m512 acc[T];
+  for (int r = 0; r < rows; ++r) {
+    const Block* a = reinterpret_cast<const Block*>(w + r * w_stride);
+    const char* line = reinterpret_cast<const char*>(a);
+    __m256 acc[T];
 #pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-      PrefetchStreamTo(line0, a0 + i + 1);
-      PrefetchStreamTo(line1, a1 + i + 1);
-      const __m512i wq = Pair(WeightBlock(a0[i]), WeightBlock(a1[i]));
-      const __m512 dw = PairPs(HalfToFloat(a0[i].d), HalfToFloat(a1[i].d));
+      PrefetchStreamTo(line, a + i + 1);
+      const __m256i wq = WeightBlock(a[i]);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(a[i].d));
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const __m512i xq = _mm512_broadcast_i64x4(XBlock(xb[t][i]));
-        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(HalfToFloat(xb[t][i].d)));
-        acc[t] = FuseBlock(d, LaneSums(wq, xq), acc[t]);
+        const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(HalfToFloat(xb[t][i].d)));
+        acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(LaneSums8(wq, XBlock(xb[t][i]))), acc[t]);
       }
     }
-    for (int t = 0; t < T; ++t) {
-      float lo, hi;
-      StorePair(acc[t], &lo, &hi);
-      y[t * y_stride + r] = lo;
-      if (r1 != r) y[t * y_stride + r1] = hi;
-    }
+    for (int t = 0; t < T; ++t) y[t * y_stride + r] = HsumF32x8(acc[t]);
   }
+}
+
+template <typename Block>
+float OneQ32(int64_t n, const void* w, const void* x) {
+  float o;
+  RowsQ32<Block, 1>(n, static_cast<const uint8_t*>(w), 0, 1, &x, &o, 0);
+  return o;
 }
 
 template <typename Block>
