@@ -15,7 +15,9 @@
 //    sums come from vpdpbusd (exact: any integer method gives the same integers), the float
 //    part is the twin's: cvt, d, one fma per lane per block, blocks in order; the 8 lanes of
 //    each output reduced as HsumLanes8.
-// K-quants run the AVX2 kernels (their scalar twin follows those).
+//  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
+//    per-block fma, two tokens per zmm, the weight unpacked once for all tokens (RowQ45K).
+//    One token and Q6_K run the AVX2 kernels (their scalar twin follows those).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -355,6 +357,110 @@ void StreamQ32Dispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, 
   kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
 }
 
+// ---- Q4_K / Q5_K weights x Q8_K activations -----------------------------------------------
+
+// fma(a, b, c) as one instruction (the twin's std::fma), never left to contraction.
+inline float FmaF32(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
+// One weight row x TT tokens, tokens in pairs per zmm (an odd last token paired with itself).
+// Per block, as the twin (DotQ45_K in vec_dot_scalar.cc): lane m of sumi = sum over the 8
+// sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs then madd
+// with the scale, as the AVX2 kernel, exact; acc = fma(d_w * d_x, float(sumi), acc); the min term
+// mins = fma(dmin_w * d_x, float(summ), mins); at the end HsumLanes8(acc) - mins. The weight's
+// nibbles and scales are unpacked once per block for all tokens.
+template <bool kFive, typename Block, int TT>
+void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
+  constexpr int P = (TT + 1) / 2;
+  const BlockQ8_K* xb[2 * P];
+  for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m512 acc[P];
+  float mins[TT];
+  for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  for (int t = 0; t < TT; ++t) mins[t] = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) GetScaleMinK4(j, a[i].scales, &sc[j], &mn[j]);
+    __m512i sumi[P];
+    for (int p = 0; p < P; ++p) sumi[p] = _mm512_setzero_si512();
+    __m256i hb;
+    if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      __m256i ql = _mm256_and_si256(q4, m4);
+      __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+      if constexpr (kFive) {  // bit 2c (low nibbles) / 2c+1 (high) of qh[l] as bit 4
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m128i sl = _mm_cvtsi32_si128(2 * c), sh = _mm_cvtsi32_si128(2 * c + 1);
+        ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sl), one), 4));
+        qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sh), one), 4));
+      }
+      const __m512i qlz = _mm512_broadcast_i64x4(ql), qhz = _mm512_broadcast_i64x4(qh);
+      const __m512i s0 = _mm512_set1_epi16(sc[2 * c]), s1 = _mm512_set1_epi16(sc[2 * c + 1]);
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) {
+        const __m512i y0 = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + 64 * c)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c)));
+        const __m512i y1 = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + 64 * c + 32)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c + 32)));
+        const __m512i p0 = _mm512_madd_epi16(_mm512_maddubs_epi16(qlz, y0), s0);
+        const __m512i p1 = _mm512_madd_epi16(_mm512_maddubs_epi16(qhz, y1), s1);
+        sumi[p] = _mm512_add_epi32(sumi[p], _mm512_add_epi32(p0, p1));
+      }
+    }
+    const float dw = HalfToFloat(a[i].d), dminw = HalfToFloat(a[i].dmin);
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
+      acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
+    }
+    for (int t = 0; t < TT; ++t) {
+      int32_t summ = 0;
+      for (int j = 0; j < 8; ++j) summ += mn[j] * (xb[t][i].bsums[2 * j] + xb[t][i].bsums[2 * j + 1]);
+      mins[t] = FmaF32(dminw * xb[t][i].d, static_cast<float>(summ), mins[t]);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    float lo, hi;
+    StorePair(acc[p], &lo, &hi);
+    y[(2 * p) * y_stride] = lo - mins[2 * p];
+    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi - mins[2 * p + 1];
+  }
+}
+
+template <bool kFive, typename Block, int TT>
+void TileQ45K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
+              int64_t y_stride) {
+  if constexpr (TT == 1) {  // decode: the AVX2 kernel (8 lanes, nothing wasted; the same bits)
+    const VecDotFn one = kFive ? internal::kVecDotAvx2.q5_k.one : internal::kVecDotAvx2.q4_k.one;
+    for (int r = 0; r < rows; ++r) y[r] = one(n, w + r * w_stride, x[0]);
+  } else {
+    const BlockQ8_K* xb[TT];
+    for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
+    for (int r = 0; r < rows; ++r)
+      RowQ45K<kFive, Block, TT>(n, reinterpret_cast<const Block*>(w + r * w_stride), xb, y + r, y_stride);
+  }
+}
+
+template <bool kFive, typename Block>
+void TileQ45KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x,
+                      int tokens, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const uint8_t*, int64_t, int, const void* const*, float*, int64_t);
+  static constexpr Fn kTable[4] = {TileQ45K<kFive, Block, 1>, TileQ45K<kFive, Block, 2>, TileQ45K<kFive, Block, 3>,
+                                   TileQ45K<kFive, Block, 4>};
+  kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
+}
+
+template <bool kFive, typename Block>
+float OneQ45K(int64_t n, const void* w, const void* x) {
+  float o;
+  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
+  RowQ45K<kFive, Block, 1>(n, static_cast<const Block*>(w), &xb, &o, 0);
+  return o;
+}
+
 }  // namespace
 
 namespace internal {
@@ -371,8 +477,10 @@ const VecDotTable kVecDotAvx512 = {
 #define SKV_Q32(B) {OneQ32<B>, nullptr, 0, TileQ32Dispatch<B>, 4, 4, false, StreamQ32Dispatch<B>, kTileMax}
     SKV_Q32(BlockQ8_0),
     SKV_Q32(BlockQ4_0),
-    {},  // q4_k, q5_k, q6_k: the AVX2 kernels
-    {},
+    // Q4_K/Q5_K: one row at a time x up to 4 tokens (two per zmm); one-token tiles (decode)
+    // call the AVX2 kernel, which does not waste half a register. Q6_K: the AVX2 kernel.
+    {OneQ45K<false, BlockQ4_K>, nullptr, 0, TileQ45KDispatch<false, BlockQ4_K>, 4, 4, false, nullptr, 0},
+    {OneQ45K<true, BlockQ5_K>, nullptr, 0, TileQ45KDispatch<true, BlockQ5_K>, 4, 4, false, nullptr, 0},
     {},
     SKV_Q32(BlockQ5_0),
 #undef SKV_Q32
