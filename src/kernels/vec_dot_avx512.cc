@@ -17,7 +17,7 @@
 //    each output reduced as HsumLanes8.
 //  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
 //    per-block fma, two tokens per zmm, the weight unpacked once for all tokens (RowQ45K).
-//    One token and Q6_K run the AVX2 kernels (their scalar twin follows those).
+//    Q6_K likewise (RowQ6K). One token runs the AVX2 kernels (their scalar twin follows those).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -453,6 +453,97 @@ void TileQ45KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, c
   kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
 }
 
+// Q6_K x Q8_K, one weight row x TT tokens (two per zmm), as the twin (DotQ6_K) and the AVX2
+// kernel: 6-bit values 0..63 (the -32 offset is the `fix` term 32 * sum(scale * bsum)), lane m
+// of sumi the scaled sums of elements 4m..4m+3 of every 32-element group (lanes 0-3 scale 2k,
+// 4-7 scale 2k+1), acc = fma(d, float(sumi), acc), fix = fma(d, float(32 * corr), fix).
+template <int TT>
+void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
+  constexpr int P = (TT + 1) / 2;
+  const BlockQ8_K* xb[2 * P];
+  for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+  __m512 acc[P];
+  float fix[TT];
+  for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  for (int t = 0; t < TT; ++t) fix[t] = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    __m512i sumi[P];
+    for (int p = 0; p < P; ++p) sumi[p] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(lb, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * h + 2 * k;
+        const __m512i qz = _mm512_broadcast_i64x4(q[k]);
+        const __m512i s16 = _mm512_broadcast_i64x4(
+            _mm256_set_m128i(_mm_set1_epi16(a[i].scales[g + 1]), _mm_set1_epi16(a[i].scales[g])));
+        const int64_t off = 128 * h + 32 * k;
+#pragma GCC unroll 2
+        for (int p = 0; p < P; ++p) {
+          const __m512i yz = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + off)),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + off)));
+          sumi[p] = _mm512_add_epi32(sumi[p], _mm512_madd_epi16(_mm512_maddubs_epi16(qz, yz), s16));
+        }
+      }
+    }
+    const float dw = HalfToFloat(a[i].d);
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
+      acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
+    }
+    for (int t = 0; t < TT; ++t) {
+      int32_t corr = 0;
+      for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * xb[t][i].bsums[g];
+      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * corr), fix[t]);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    float lo, hi;
+    StorePair(acc[p], &lo, &hi);
+    y[(2 * p) * y_stride] = lo - fix[2 * p];
+    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi - fix[2 * p + 1];
+  }
+}
+
+template <int TT>
+void TileQ6K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
+             int64_t y_stride) {
+  if constexpr (TT == 1) {  // decode: the AVX2 kernel (same bits)
+    for (int r = 0; r < rows; ++r) y[r] = internal::kVecDotAvx2.q6_k.one(n, w + r * w_stride, x[0]);
+  } else {
+    const BlockQ8_K* xb[TT];
+    for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
+    for (int r = 0; r < rows; ++r)
+      RowQ6K<TT>(n, reinterpret_cast<const BlockQ6_K*>(w + r * w_stride), xb, y + r, y_stride);
+  }
+}
+
+void TileQ6KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, int tokens,
+                     float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const uint8_t*, int64_t, int, const void* const*, float*, int64_t);
+  static constexpr Fn kTable[4] = {TileQ6K<1>, TileQ6K<2>, TileQ6K<3>, TileQ6K<4>};
+  kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
+}
+
+float OneQ6K(int64_t n, const void* w, const void* x) {
+  float o;
+  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
+  RowQ6K<1>(n, static_cast<const BlockQ6_K*>(w), &xb, &o, 0);
+  return o;
+}
+
 template <bool kFive, typename Block>
 float OneQ45K(int64_t n, const void* w, const void* x) {
   float o;
@@ -477,11 +568,11 @@ const VecDotTable kVecDotAvx512 = {
 #define SKV_Q32(B) {OneQ32<B>, nullptr, 0, TileQ32Dispatch<B>, 4, 4, false, StreamQ32Dispatch<B>, kTileMax}
     SKV_Q32(BlockQ8_0),
     SKV_Q32(BlockQ4_0),
-    // Q4_K/Q5_K: one row at a time x up to 4 tokens (two per zmm); one-token tiles (decode)
-    // call the AVX2 kernel, which does not waste half a register. Q6_K: the AVX2 kernel.
+    // K-quants: one row at a time x up to 4 tokens (two per zmm); one-token tiles (decode)
+    // call the AVX2 kernel, which does not waste half a register.
     {OneQ45K<false, BlockQ4_K>, nullptr, 0, TileQ45KDispatch<false, BlockQ4_K>, 4, 4, false, nullptr, 0},
     {OneQ45K<true, BlockQ5_K>, nullptr, 0, TileQ45KDispatch<true, BlockQ5_K>, 4, 4, false, nullptr, 0},
-    {},
+    {OneQ6K, nullptr, 0, TileQ6KDispatch, 4, 4, false, nullptr, 0},
     SKV_Q32(BlockQ5_0),
 #undef SKV_Q32
 };
