@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the normal build (unit, integration, end-to-end), then the unit
+# Builds and runs every test: the normal build (unit, integration, end-to-end; the engine
+# exactness/parity tests once more per lower kernel level the CPU has), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz target for a
 # bounded time, with the threaded stress tests under ThreadSanitizer. Exits non-zero if anything fails. Quick start's second command.
 set -euo pipefail
@@ -11,6 +12,22 @@ echo "== build (RelWithDebInfo)"
 BUILD_DIR="$root/build" "$root/scripts/build.sh"
 echo "== tests"
 (cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
+
+# One numeric order: the engine exactness and parity tests again at every lower kernel level this
+# CPU supports (ctest above ran the best one), so a run on an AVX-512 machine covers avx512, avx2
+# and scalar, one on an AVX2 machine avx2 and scalar. Levels as kernels/cpu_features.cc has them.
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+has() { [[ " $flags " == *" $1 "* ]]; }
+levels=(scalar)
+if has avx2 && has fma && has f16c; then
+  levels+=(avx2)
+  if has avx512f && has avx512bw && has avx512vl && has avx512_vnni; then levels+=(avx512); fi
+fi
+unset 'levels[-1]'  # the best level: already run by ctest
+for level in "${levels[@]}"; do
+  echo "== engine exactness and parity tests with SWARMKV_KERNELS=$level"
+  (cd "$root/build/tests/engine" && SWARMKV_KERNELS=$level ./engine_exactness_test --gtest_brief=1)
+done
 
 if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== unit tests under ASan+UBSan"

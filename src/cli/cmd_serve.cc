@@ -17,6 +17,7 @@
 #include "base/logging.h"
 #include "base/units.h"
 #include "cli/command.h"
+#include "kernels/cpu_features.h"
 #include "server/backend_factory.h"
 #include "server/http_server.h"
 #include "server/model_manager.h"
@@ -176,7 +177,7 @@ int RunServe(ServeOptions& o) {
     SKV_LOG(WARN) << "listening on " << o.http.host << ": reachable beyond this machine, "
                   << (o.http.api_key.empty() ? "WITHOUT authentication (--insecure-no-auth)" : "API key required");
   SKV_LOG(INFO) << "swarmkv serve listening on " << o.http.host << ":" << server.port() << " with "
-                << registry->size() << " model(s)";
+                << registry->size() << " model(s); kernels " << IsaName(ActiveIsa());
 
   std::thread waiter([&] {
     int sig = 0;

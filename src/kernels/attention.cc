@@ -73,6 +73,101 @@ float DotF16Ggml(const f16_t* k, const float* q, int64_t n) {
   return static_cast<float>(sum);
 }
 
+namespace {
+// ExpNonPositive (vec_dot_avx2.cc) for one lane, operation for operation: max with -87,
+// n = round-half-even(x * log2 e), r = x - n * ln2 (two fused steps), a degree-6 polynomial by
+// fused steps, times 2^n. (This file is built with -ffp-contract=off: only std::fma fuses.)
+float ExpNonPositiveLane(float x) {
+  x = x > -87.0f ? x : -87.0f;  // maxps(x, -87): -87 for NaN too
+  const float fx = std::nearbyint(x * 1.44269504088896341f);
+  float r = std::fma(-fx, 0.693359375f, x);
+  r = std::fma(-fx, -2.12194440e-4f, r);
+  float p = 1.9875691500E-4f;
+  p = std::fma(p, r, 1.3981999507E-3f);
+  p = std::fma(p, r, 8.3334519073E-3f);
+  p = std::fma(p, r, 4.1665795894E-2f);
+  p = std::fma(p, r, 1.6666665459E-1f);
+  p = std::fma(p, r, 5.0000001201E-1f);
+  const float r2 = r * r;
+  p = std::fma(p, r2, r + 1.0f);
+  const uint32_t e = static_cast<uint32_t>(static_cast<int32_t>(fx) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &e, sizeof(scale));
+  return p * scale;
+}
+}  // namespace
+
+namespace {
+// ScoresF16 / AccumulateF16 (vec_dot_avx2.cc) lane by lane: the same bits without AVX2.
+float HsumLanes8(const float v[8]) {
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = v[l] + v[l + 4];
+  return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+void ScoresF16Scalar(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
+                     int64_t dk, float scale, float* scores, int64_t score_stride) {
+  for (int j = 0; j < n; ++j) {
+    const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
+    for (int g = 0; g < group; ++g) {
+      const float* qg = q + g * dk;
+      float a0[8], a1[8];
+      if (dk == 64) {  // the twin's products first, then fused chunks 2..7
+        for (int l = 0; l < 8; ++l) {
+          a0[l] = F16ToF32(k[l]) * qg[l];
+          a1[l] = F16ToF32(k[8 + l]) * qg[8 + l];
+        }
+        for (int c = 2; c < 8; c += 2) {
+          for (int l = 0; l < 8; ++l) {
+            a0[l] = std::fma(F16ToF32(k[8 * c + l]), qg[8 * c + l], a0[l]);
+            a1[l] = std::fma(F16ToF32(k[8 * c + 8 + l]), qg[8 * c + 8 + l], a1[l]);
+          }
+        }
+      } else {
+        for (int l = 0; l < 8; ++l) a0[l] = a1[l] = 0.0f;
+        int64_t i = 0;
+        for (; i + 16 <= dk; i += 16) {
+          for (int l = 0; l < 8; ++l) {
+            a0[l] = std::fma(F16ToF32(k[i + l]), qg[i + l], a0[l]);
+            a1[l] = std::fma(F16ToF32(k[i + 8 + l]), qg[i + 8 + l], a1[l]);
+          }
+        }
+        for (; i < dk; i += 8)
+          for (int l = 0; l < 8; ++l) a0[l] = std::fma(F16ToF32(k[i + l]), qg[i + l], a0[l]);
+      }
+      float v[8];
+      for (int l = 0; l < 8; ++l) v[l] = a0[l] + a1[l];
+      scores[g * score_stride + j] = HsumLanes8(v) * scale;
+    }
+  }
+}
+
+void AccumulateF16Scalar(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
+                         int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride) {
+  for (int g = 0; g < group; ++g) {
+    float* a = acc + g * acc_stride;
+    for (int j = 0; j < n; ++j) {
+      const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
+      const float pj = p[g * p_stride + j];
+      for (int64_t d = 0; d < dv; ++d) a[d] = std::fma(pj, F16ToF32(v[d]), a[d]);
+    }
+  }
+}
+}  // namespace
+
+const AttentionF16Kernels kAttentionF16Scalar = {ScoresF16Scalar, AccumulateF16Scalar};
+
+float ExpShiftSumScalar(float* s, int64_t n, float max) {
+  float acc[8] = {};  // the AVX2 kernel's 8 lanes: element j in lane j % 8
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] = ExpNonPositiveLane(s[j] - max);
+    acc[j % 8] += s[j];
+  }
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = acc[l] + acc[l + 4];  // HsumF32x8
+  return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
 }  // namespace internal
 
 KvLayerLayout KvLayerLayout::ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
@@ -145,10 +240,12 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
   const int64_t q_row_bytes = RowBytes(qt, Dk);
   // f16 K and V with dims that are multiples of 8 take the SIMD path (same numerics class:
   // q rounded to f16, f32 products and sums); everything else the generic vec-dot path.
-  const bool simd_f16 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) &&
-                        L.k_type == TensorType::kF16 && L.v_type == TensorType::kF16 &&
+  // (Scalar twins of those loops give the same bits on CPUs without AVX2.)
+  const bool simd_f16 = L.k_type == TensorType::kF16 && L.v_type == TensorType::kF16 &&
                         Dk % 8 == 0 && Dv % 8 == 0;
-  const internal::AttentionF16Kernels& f16k = internal::kAttentionF16Avx2;
+  const internal::AttentionF16Kernels& f16k = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2)
+                                                  ? internal::kAttentionF16Avx2
+                                                  : internal::kAttentionF16Scalar;
   const bool simd_exp = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
 
   if (L.v_type == TensorType::kF16 && params.llama_cpp_f16_v) {
@@ -223,14 +320,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
         }
         hs.sum *= ms;
         hs.max = new_max;
-        if (simd_exp) {
-          hs.sum += internal::ExpShiftSumAvx2(s, n, new_max);
-        } else {
-          for (int64_t j = 0; j < n; ++j) {
-            s[j] = std::exp(s[j] - new_max);
-            hs.sum += s[j];
-          }
-        }
+        hs.sum += simd_exp ? internal::ExpShiftSumAvx2(s, n, new_max) : internal::ExpShiftSumScalar(s, n, new_max);
       }
       // Accumulate V rows: dequantize each once, add to every head of the group.
       if (simd_f16) {

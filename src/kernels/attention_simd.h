@@ -29,10 +29,14 @@ float DotF16Ggml(const f16_t* k, const float* q, int64_t n);
 
 // Only valid when the CPU has AVX2/F16C/FMA.
 extern const AttentionF16Kernels kAttentionF16Avx2;
+// The same bits on any CPU (lane-by-lane twins).
+extern const AttentionF16Kernels kAttentionF16Scalar;
 
 // s[j] = exp(s[j] - max) for j < n; returns the sum of the new s[j] added front to back in
 // 8-lane groups (fixed order for a given n). AVX2+FMA; accuracy ~2 ulp (Cephes expf scheme).
 float ExpShiftSumAvx2(float* s, int64_t n, float max);
+// The same bits without AVX2 (its scalar twin).
+float ExpShiftSumScalar(float* s, int64_t n, float max);
 
 // y[i] = silu(gate[i]) * up[i] for i < n, n a multiple of 8, with GgmlVecExp's bits (ops.h),
 // out-of-range lanes included. AVX2+FMA.

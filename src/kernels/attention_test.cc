@@ -216,6 +216,57 @@ TEST(AttentionTest, LlamaCppModeF16IsTheSameBitsOnEveryIsa) {
   }
 }
 
+// One numeric order: both modes, every K/V dtype pair (f16 scores/accumulation, the vector exp,
+// the vec-dot scores of quantized K) give the scalar bytes at every ISA the CPU has, so KV
+// computed by one process is reused bit-exactly by a process of another ISA.
+TEST(AttentionTest, EveryModeAndKvDtypeIsTheSameBitsOnEveryIsa) {
+  std::mt19937 rng(12);
+  const int64_t n = 37;
+  int compared = 0;
+  for (TensorType kt : kKvTypes) {
+    for (TensorType vt : {TensorType::kF16, kt}) {
+      Sequence s = MakeSequence(kt, vt, 1, n, rng);
+      std::normal_distribution<float> d;
+      std::vector<float> q(n * kHeads * kDk);
+      for (auto& x : q) x = d(rng) * 2.0f;
+      std::vector<int64_t> pos(n);
+      for (int64_t i = 0; i < n; ++i) pos[i] = i;
+      const int64_t row = kHeads * kDv;
+      for (bool llama : {false, true}) {
+        std::vector<float> want(n * row);
+        ASSERT_TRUE(PagedAttention({kHeads, 0, Isa::kScalar, nullptr, llama}, View(s), q.data(), kHeads * kDk,
+                                   pos.data(), n, want.data(), row).ok());
+        for (Isa isa : SupportedIsas()) {
+          std::vector<float> got(n * row);
+          ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr, llama}, View(s), q.data(), kHeads * kDk, pos.data(),
+                                     n, got.data(), row).ok());
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * 4), 0)
+              << TensorTypeName(uint32_t(kt)) << "/" << TensorTypeName(uint32_t(vt)) << " " << IsaName(isa)
+              << " llama " << llama;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 0);
+}
+
+// The vector exp-and-sum and its scalar twin give the same bits (values, sum, tails).
+TEST(AttentionTest, ExpShiftSumScalarTwinEqualsAvx2) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2 (the twin is then the only path)";
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-100.0f, 0.0f);
+  for (int64_t n : {1, 7, 8, 9, 31, 64, 1000}) {
+    std::vector<float> a(n), b;
+    for (auto& v : a) v = u(rng) + 2.0f;
+    b = a;
+    const float sa = internal::ExpShiftSumAvx2(a.data(), n, 2.0f);
+    const float sb = internal::ExpShiftSumScalar(b.data(), n, 2.0f);
+    ASSERT_EQ(FloatBits(sa), FloatBits(sb)) << n;
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), n * 4), 0) << n;
+  }
+}
+
 // With 2-token blocks, 45 tokens span 23 blocks: more than one 16-block span, so the per-span
 // partial results and their merge are exercised.
 TEST(AttentionTest, LongSequencesSplitIntoSpansStayExactAndInvariant) {

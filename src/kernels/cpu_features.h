@@ -23,12 +23,14 @@ Isa BestIsa();
 // The level kernels use by default: BestIsa() unless SWARMKV_KERNELS asks for a lower one.
 Isa ActiveIsa();
 
-// The bits K/V come out with depend on the kernels that computed them: float sums on different
-// ISAs differ in the last bit. This id (the active ISA and a version bumped whenever any kernel
-// changes its output bits) goes into the KV namespace, so KV is shared — through RAM, disk or a
-// Redis used by several machines — only between processes whose kernels give identical bits.
-inline constexpr uint32_t kKernelNumericsVersion = 2;  // 2: float dots and SiLU in ggml's AVX2 order
-inline uint32_t KernelNumericsId() { return (kKernelNumericsVersion << 8) | static_cast<uint32_t>(ActiveIsa()); }
+// The bits K/V come out with depend on the kernels' numerics: every ISA gives the scalar twins'
+// bits (one numeric order, tested bit for bit per ISA), so the id is only a version bumped
+// whenever any kernel changes its output bits. It goes into the KV namespace: KV is shared —
+// through RAM, disk or a Redis used by several machines — between processes of any ISA, and
+// never between builds whose kernels give different bits.
+inline constexpr uint32_t kKernelNumericsVersion = 3;  // 3: one order on every ISA (K-quants in
+                                                       // the AVX2 lanes, AVX-512 in the twins')
+inline uint32_t KernelNumericsId() { return kKernelNumericsVersion << 8; }
 // Every level this CPU supports, lowest first (for tests that compare each to scalar).
 std::vector<Isa> SupportedIsas();
 

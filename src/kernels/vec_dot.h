@@ -5,8 +5,9 @@
 // Q4_K/Q5_K/Q6_K -> Q8_K. Quantized dots are integer within a block, then scaled.
 //
 // Invariant: a VecDotFn is a pure function of (n, w row bytes, x row bytes) — same inputs,
-// same bits, whatever thread or batch it runs in (the basis of batch invariance). Different
-// ISAs may differ in the last bits (different float reduction order); tests bound that.
+// same bits, whatever thread or batch it runs in (the basis of batch invariance), and every
+// ISA gives the scalar twin's bits (one reduction order, held in wider registers; tested bit
+// for bit), so results do not depend on the CPU.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -2,9 +2,8 @@
 
 
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
-// reports them). Same math and, for f32/f16/bf16/q8_0/q4_0, the same bits as
-// vec_dot_scalar.cc (ggml-cpu's AVX2 orders); K-quant reduction order differs, fixed for a
-// given n.
+// reports them). Same math and the same bits as vec_dot_scalar.cc (ggml-cpu's AVX2 orders for
+// the float and 32-element block types; for K-quants the order of the kernels below).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -419,6 +418,11 @@ float One(int64_t n, const void* w, const void* x) {
   return o;
 }
 
+// fma(a, b, c) as one instruction (the scalar twin's std::fma), never left to contraction.
+inline float FmaF32(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
 template <bool kFive, typename Block>
 float DotQ45_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Block*>(w);
@@ -452,7 +456,8 @@ float DotQ45_K(int64_t n, const void* w, const void* x) {
     }
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    mins += HalfToFloat(a[i].dmin) * b[i].d * static_cast<float>(summ);
+    const float dmin = HalfToFloat(a[i].dmin) * b[i].d;
+    mins = FmaF32(dmin, static_cast<float>(summ), mins);  // explicit: the twin's fusing
   }
   return HsumF32x8(acc) - mins;
 }
@@ -489,7 +494,7 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
     }
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    fix += d * static_cast<float>(32 * corr);
+    fix = FmaF32(d, static_cast<float>(32 * corr), fix);
   }
   return HsumF32x8(acc) - fix;
 }

@@ -98,64 +98,87 @@ float DotQ32(int64_t n, const void* w, const void* x) {
   return HsumLanes8(acc);
 }
 
+// K-quants in the AVX2 kernels' order (vec_dot_avx2.cc), so every ISA gives the same bits:
+// per 256-element block, 8 exact integer lanes, lane m holding the scaled sums of elements
+// 4m .. 4m+3 of every 32-element sub-block; the lanes fused into 8 float accumulators with
+// d = d_w * d_x; the min/offset term kept in one float, fused per block; at the end
+// HsumLanes8(acc) - that term.
+
 // Q4_K / Q5_K share the structure: 8 sub-blocks of 32 with 6-bit scale and min.
 template <bool kFive, typename Block>
 float DotQ45_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Block*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
-  float s = 0;
+  float acc[8] = {};
+  float mins = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    int32_t sumi = 0, summ = 0;
+    int32_t sumi[8] = {};
+    int32_t summ = 0;
     const int8_t* q8 = b[i].qs;
+    for (int sub = 0; sub < 8; ++sub) {
+      uint8_t sc, m;
+      GetScaleMinK4(sub, a[i].scales, &sc, &m);
+      summ += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
+    }
     for (int c = 0; c < 4; ++c) {  // 64-element chunks: low nibbles then high nibbles
       for (int half = 0; half < 2; ++half) {
         const int sub = 2 * c + half;
         uint8_t sc, m;
         GetScaleMinK4(sub, a[i].scales, &sc, &m);
-        int32_t dot = 0;
-        for (int l = 0; l < 32; ++l) {
-          int q = half == 0 ? (a[i].qs[32 * c + l] & 0xF) : (a[i].qs[32 * c + l] >> 4);
-          if constexpr (kFive) q += ((a[i].qh[l] >> sub) & 1) << 4;
-          dot += q * q8[64 * c + 32 * half + l];
+        for (int lane = 0; lane < 8; ++lane) {
+          int32_t dot = 0;
+          for (int l = 4 * lane; l < 4 * lane + 4; ++l) {
+            int q = half == 0 ? (a[i].qs[32 * c + l] & 0xF) : (a[i].qs[32 * c + l] >> 4);
+            if constexpr (kFive) q += ((a[i].qh[l] >> sub) & 1) << 4;
+            dot += q * q8[64 * c + 32 * half + l];
+          }
+          sumi[lane] += sc * dot;
         }
-        sumi += sc * dot;
-        summ += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
       }
     }
     const float d = F16ToF32(a[i].d) * b[i].d;
+    for (int lane = 0; lane < 8; ++lane) acc[lane] = std::fma(d, static_cast<float>(sumi[lane]), acc[lane]);
     const float dmin = F16ToF32(a[i].dmin) * b[i].d;
-    s += d * static_cast<float>(sumi) - dmin * static_cast<float>(summ);
+    mins = std::fma(dmin, static_cast<float>(summ), mins);
   }
-  return s;
+  return HsumLanes8(acc) - mins;
 }
 
 float DotQ6_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ6_K*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
-  float s = 0;
+  float acc[8] = {};
+  float fix = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    int8_t q[kQK_K];
+    // q as 0..63 (the -32 offset is the separate `fix` term: 32 * sum(scale * bsum)).
+    uint8_t q[kQK_K];
     const uint8_t* ql = a[i].ql;
     const uint8_t* qh = a[i].qh;
     for (int h = 0; h < 2; ++h) {
       for (int l = 0; l < 32; ++l) {
-        q[128 * h + l + 0] = static_cast<int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
-        q[128 * h + l + 32] = static_cast<int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-        q[128 * h + l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-        q[128 * h + l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        q[128 * h + l + 0] = static_cast<uint8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+        q[128 * h + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+        q[128 * h + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+        q[128 * h + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
       }
       ql += 64;
       qh += 32;
     }
-    int32_t sumi = 0;
-    for (int g = 0; g < 16; ++g) {
-      int32_t dot = 0;
-      for (int l = 0; l < 16; ++l) dot += q[16 * g + l] * b[i].qs[16 * g + l];
-      sumi += a[i].scales[g] * dot;
+    int32_t corr = 0;
+    for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * b[i].bsums[g];
+    int32_t sumi[8] = {};
+    for (int k = 0; k < 8; ++k) {  // 32-element groups; lanes 0-3 scale 2k, lanes 4-7 scale 2k+1
+      for (int lane = 0; lane < 8; ++lane) {
+        int32_t dot = 0;
+        for (int l = 4 * lane; l < 4 * lane + 4; ++l) dot += q[32 * k + l] * b[i].qs[32 * k + l];
+        sumi[lane] += a[i].scales[2 * k + (lane >= 4 ? 1 : 0)] * dot;
+      }
     }
-    s += F16ToF32(a[i].d) * b[i].d * static_cast<float>(sumi);
+    const float d = F16ToF32(a[i].d) * b[i].d;
+    for (int lane = 0; lane < 8; ++lane) acc[lane] = std::fma(d, static_cast<float>(sumi[lane]), acc[lane]);
+    fix = std::fma(d, static_cast<float>(32 * corr), fix);
   }
-  return s;
+  return HsumLanes8(acc) - fix;
 }
 
 }  // namespace

@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "base/env.h"
@@ -290,6 +292,63 @@ TEST_F(TiersE2ETest, WriteThroughPersistsUnevictedBlocksAcrossKillNine) {
   EXPECT_EQ(Generate(prompt).text, cold.text);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(Metric("swarmkv_kv_tier_written_blocks_total", "tier=\"disk\""), 0);
+}
+
+// One numeric order: KV is keyed by the numerics version only, not the ISA. A disk tier written
+// by a server with SWARMKV_KERNELS=avx2 is restored by servers at the scalar level and at the
+// best level this CPU has, and each restored reply equals that level's reply computed from
+// scratch (a fresh disk tier) and the avx2 server's reply.
+TEST_F(TiersE2ETest, DiskTierWrittenAtAvx2IsRestoredAtEveryKernelLevel) {
+  const char* before = std::getenv("SWARMKV_KERNELS");
+  const std::string saved = before != nullptr ? before : "";
+  struct Restore {  // the servers inherit this process's environment
+    bool had;
+    std::string value;
+    ~Restore() { had ? setenv("SWARMKV_KERNELS", value.c_str(), 1) : unsetenv("SWARMKV_KERNELS"); }
+  } restore{before != nullptr, saved};
+  auto level_of = [&] {
+    const std::string log = ServerLog();
+    const size_t at = log.rfind("; kernels ");
+    return at == std::string::npos ? std::string("?") : log.substr(at + 10, log.find_first_of("\n ", at + 10) - at - 10);
+  };
+  const std::string prompt = LongPrompt();
+  setenv("SWARMKV_KERNELS", "avx2", 1);
+  StartServer({"--kv-disk", kv_dir()});
+  REQUIRE_ENGINE();
+  const std::string writer_level = level_of();
+  const Reply cold = Generate(prompt);
+  ASSERT_FALSE(cold.text.empty());
+  const double prompt_tokens = cold.computed + cold.reused;
+  StopServer();
+  ASSERT_FALSE(EntryFiles().empty()) << "shutdown wrote nothing to " << kv_dir();
+  if (writer_level != "avx2") std::cerr << "writer ran at " << writer_level << " (CPU without AVX2)\n";
+
+  std::set<std::string> levels_seen = {writer_level};
+  for (const char* level : {"scalar", ""}) {  // "": the best level (no override)
+    if (*level != 0) {
+      setenv("SWARMKV_KERNELS", level, 1);
+    } else {
+      unsetenv("SWARMKV_KERNELS");
+    }
+    const std::string fresh = dir_ + "/fresh-" + (*level != 0 ? level : "best");
+    StartServer({"--kv-disk", fresh});
+    const std::string reader_level = level_of();
+    levels_seen.insert(reader_level);
+    const Reply scratch = Generate(prompt);
+    StopServer();
+    EXPECT_EQ(scratch.text, cold.text) << "level " << reader_level << " computed another reply from scratch";
+
+    StartServer({"--kv-disk", kv_dir()});
+    const Reply warm = Generate(prompt);
+    EXPECT_EQ(warm.text, scratch.text) << "level " << reader_level;
+    EXPECT_GE(warm.reused, prompt_tokens - 33) << "level " << reader_level << " did not reuse the avx2 KV";
+    EXPECT_GE(Metric("swarmkv_kv_restored_tokens_total", "tier=\"disk\""), warm.reused) << reader_level;
+    StopServer();
+  }
+  std::cerr << "kernel levels exercised:";
+  for (const auto& l : levels_seen) std::cerr << " " << l;
+  std::cerr << "\n";
+  EXPECT_TRUE(levels_seen.count("scalar")) << "SWARMKV_KERNELS=scalar did not reach the server";
 }
 
 }  // namespace
