@@ -54,7 +54,9 @@ void ExpectWeatherArgs(const json& args) {
 
 TEST_F(AgentsE2ETest, OpenAIClientToolsStreamedToolCallsZodLogprobsAndN) {
   REQUIRE_NPM();
-  StartServer();
+  // Small KV blocks: a template-less model's prompt (`{{ .Prompt }}`) is a few dozen tokens, and
+  // only whole blocks are shared between the n samples.
+  StartServer({"--kv-block-tokens", "4"});
   REQUIRE_ENGINE();
   json t = Agents("openai-tools");
   ASSERT_TRUE(t["ok"]) << t.dump();
@@ -88,7 +90,7 @@ TEST_F(AgentsE2ETest, OpenAIClientToolsStreamedToolCallsZodLogprobsAndN) {
   const json& usage = z["result"]["n_usage"];
   const int prompt = usage["prompt_tokens"];
   ASSERT_EQ(usage["swarmkv_sample_cached_tokens"].size(), 3u) << usage.dump();
-  for (int i = 1; i < 3; ++i) EXPECT_GE(usage["swarmkv_sample_cached_tokens"][i].get<int>(), prompt - 16) << usage.dump();
+  for (int i = 1; i < 3; ++i) EXPECT_GE(usage["swarmkv_sample_cached_tokens"][i].get<int>(), prompt - 4) << usage.dump();
 }
 
 TEST_F(AgentsE2ETest, OllamaClientToolsToolTurnsStreamingAndFormat) {

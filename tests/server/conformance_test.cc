@@ -398,10 +398,10 @@ std::vector<FieldCase> FieldCases() {
       {"openai chat: user", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"user":"u1","max_tokens":1})", 200, ""},
       {"openai chat: store/metadata (no server-side storage; accepted)", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"store":false,"metadata":{"k":"v"},"max_tokens":1})", 200, ""},
       {"openai chat: stream_options.include_usage", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":1})", 200, ""},
-      {"openai chat: logit_bias — not supported", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"logit_bias":{"1":5}})", 501, "logit_bias"},
-      {"openai chat: audio — text only", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"audio":{"voice":"alloy","format":"mp3"}})", 501, "audio"},
-      {"openai chat: modalities audio — text only", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"modalities":["text","audio"]})", 501, "modalities"},
-      {"openai chat: prediction — not supported", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"prediction":{"type":"content","content":"x"}})", 501, "prediction"},
+      {"openai chat: logit_bias — not supported", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"logit_bias":{"1":5}})", 400, "logit_bias"},
+      {"openai chat: audio — text only", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"audio":{"voice":"alloy","format":"mp3"}})", 400, "audio"},
+      {"openai chat: modalities audio — text only", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"modalities":["text","audio"]})", 400, "modalities"},
+      {"openai chat: prediction — not supported", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"prediction":{"type":"content","content":"x"}})", 400, "prediction"},
       {"openai chat: reasoning_effort — no thinking", "/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"a"}],"reasoning_effort":"low"})", 400, "reasoning_effort"},
       // n, logprobs, top_logprobs, response_format, tools, tool_choice, parallel_tool_calls: owned by h14t.
       // --- OpenAI completions (legacy)
@@ -409,7 +409,7 @@ std::vector<FieldCase> FieldCases() {
       {"openai completions: a batch of prompts — not supported", "/v1/completions", R"({"model":"tiny","prompt":["a","b"]})", 501, "prompt"},
       {"openai completions: echo — not supported", "/v1/completions", R"({"model":"tiny","prompt":"a","echo":true})", 501, "echo"},
       {"openai completions: suffix — not supported", "/v1/completions", R"({"model":"tiny","prompt":"a","suffix":"b"})", 501, "suffix"},
-      {"openai completions: best_of > 1 — not supported", "/v1/completions", R"({"model":"tiny","prompt":"a","best_of":3})", 501, "best_of"},
+      {"openai completions: best_of > 1 — not supported", "/v1/completions", R"({"model":"tiny","prompt":"a","best_of":3})", 400, "best_of"},
       {"openai completions: max_tokens/temperature/seed/stop", "/v1/completions", R"({"model":"tiny","prompt":"a","max_tokens":2,"temperature":0,"seed":1,"stop":["\n"]})", 200, ""},
       // --- /api/show
       {"show: model (or name)", "/api/show", R"({"name":"tiny"})", 200, ""},
