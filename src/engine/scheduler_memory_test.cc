@@ -8,6 +8,7 @@
 
 #include "engine/kv_toy_runner.h"
 #include "engine/scheduler.h"
+#include "engine/wait_observer.h"
 
 namespace swarmkv {
 namespace {
@@ -18,34 +19,18 @@ using testing::ReferenceTokens;
 
 constexpr int32_t kBlockTokens = 4;
 
-class Collector : public GenerationObserver {
+class Collector : public WaitObserver {
  public:
   bool OnToken(int32_t token, std::string_view) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_FALSE(done_) << "OnToken after OnFinish";
+    EXPECT_FALSE(finished()) << "OnToken after OnFinish";
     tokens.push_back(token);
     return true;
   }
   void OnFinish(const Status& s, const GenerationStats& st) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_FALSE(done_) << "OnFinish twice";
-    status = s;
-    stats = st;
-    done_ = true;
-    cv_.notify_all();
-  }
-  bool Wait(int seconds = 60) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
+    EXPECT_FALSE(finished()) << "OnFinish twice";
+    WaitObserver::OnFinish(s, st);
   }
   std::vector<int32_t> tokens;
-  Status status;
-  GenerationStats stats;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
 };
 
 std::vector<int32_t> Prompt(int n, int salt) {
@@ -105,7 +90,7 @@ TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
     }
     int preempted = 0;
     for (int i = 0; i < 8; ++i) {
-      ASSERT_TRUE(cs[i]->Wait()) << "request " << i << " never finished (deadlock?)";
+      ASSERT_TRUE(cs[i]->Wait(60)) << "request " << i << " never finished (deadlock?)";
       ASSERT_TRUE(cs[i]->status.ok()) << cs[i]->status.ToString();
       EXPECT_EQ(cs[i]->stats.finish_reason, "length");
       SamplingParams sp = Req({}, 0, temperature, 100 + i).sampling;
@@ -133,7 +118,7 @@ TEST(SchedulerMemoryTest, RequestsWaitInTheQueueForMemoryInFifoOrder) {
   std::vector<QueuedRequest> q = rig.scheduler->Queue();
   for (size_t i = 0; i < q.size(); ++i) EXPECT_EQ(q[i].position, static_cast<int32_t>(i));
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(cs[i]->Wait());
+    ASSERT_TRUE(cs[i]->Wait(60));
     ASSERT_TRUE(cs[i]->status.ok()) << cs[i]->status.ToString();
     EXPECT_EQ(cs[i]->tokens, ReferenceTokens(Prompt(30, i), Req({}, 0, 0.0f, 1).sampling, 3, 4096));
   }
@@ -164,7 +149,7 @@ TEST(SchedulerMemoryTest, OnlyARequestThatCannotFitAloneIsRefusedUpFront) {
   // Unbounded: the budget is its context; it ends with "length" there, not with an error.
   auto u = std::make_shared<Collector>();
   ASSERT_TRUE(rig.scheduler->Submit(Req(Prompt(30, 2), -1, 0.0f, 1), u).ok());
-  ASSERT_TRUE(u->Wait());
+  ASSERT_TRUE(u->Wait(60));
   EXPECT_TRUE(u->status.ok()) << u->status.ToString();
   EXPECT_EQ(u->stats.finish_reason, "length");
   EXPECT_EQ(u->tokens.size(), 6u);
@@ -188,7 +173,7 @@ TEST(SchedulerMemoryTest, AFailingSequenceFailsAloneAndOthersContinue) {
     ASSERT_TRUE(rig.scheduler->Submit(Req(p, 8, 0.0f, 1), cs.back()).ok());
   }
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(cs[i]->Wait());
+    ASSERT_TRUE(cs[i]->Wait(60));
     if (i == 2) {
       EXPECT_FALSE(cs[i]->status.ok());
       EXPECT_EQ(cs[i]->stats.finish_reason, "error");

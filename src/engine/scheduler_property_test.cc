@@ -15,37 +15,20 @@
 
 #include "engine/kv_toy_runner.h"
 #include "engine/scheduler.h"
+#include "engine/wait_observer.h"
 
 namespace swarmkv {
 namespace {
 
 using testing::kToyVocab;
 
-class Done : public GenerationObserver {
+class Done : public WaitObserver {
  public:
   bool OnToken(int32_t token, std::string_view) override {
     tokens.push_back(token);
     return true;
   }
-  void OnFinish(const Status& s, const GenerationStats& st) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status = s;
-    stats = st;
-    done_ = true;
-    cv_.notify_all();
-  }
-  bool Wait(int seconds) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
-  }
   std::vector<int32_t> tokens;  // engine thread only until OnFinish
-  Status status;
-  GenerationStats stats;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
 };
 
 struct Case {

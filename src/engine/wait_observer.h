@@ -6,6 +6,7 @@
 // Thread-safety: OnToken/OnFinish on the engine thread, Wait on any one other thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -26,6 +27,15 @@ class WaitObserver : public GenerationObserver {
   void Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return done_; });
+  }
+  // False when `seconds` passed before OnFinish.
+  bool Wait(int seconds) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
   }
 
   Status status;

@@ -20,6 +20,15 @@ std::string Rfc3339Now() {
   return buf;
 }
 
+std::string Rfc3339FromUnixMs(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::string OllamaDoneReason(const std::string& r) { return r == "length" ? "length" : "stop"; }
 std::string OpenAIFinishReason(const std::string& r) { return r == "length" ? "length" : "stop"; }
 

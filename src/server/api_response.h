@@ -39,6 +39,8 @@ struct FinalCounts {
 
 // RFC 3339 with nanoseconds in UTC, as Ollama's created_at ("2024-05-01T12:00:00.123456789Z").
 std::string Rfc3339Now();
+// `ms` since the Unix epoch, to the second: "2026-12-03T09:40:00Z".
+std::string Rfc3339FromUnixMs(int64_t ms);
 
 // Ollama's done_reason / OpenAI's finish_reason for the engine's finish_reason.
 std::string OllamaDoneReason(const std::string& finish_reason);

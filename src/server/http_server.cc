@@ -31,15 +31,6 @@ void SendError(httplib::Response& res, bool openai, int status, const std::strin
   res.set_content(ErrorBody(openai, status, message), "application/json; charset=utf-8");
 }
 
-std::string Rfc3339FromUnixMs(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // The GGUF facts of `e`, or nullptr when its header cannot be read (GgufSummaryCache logs why, once).
 const GgufSummary* SummaryOrNull(GgufSummaryCache& cache, const ModelEntry& e) {
   auto s = cache.Get(e.weights_path);

@@ -41,15 +41,8 @@ void SendPinError(httplib::Response& res, const Status& s) {
   res.set_content(ErrorBody(false, code, s.message()), "application/json; charset=utf-8");
 }
 
-std::string PinTime(int64_t unix_ms) {
-  if (unix_ms == 0) return "never";
-  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+// A pin's time (0: never).
+std::string PinTime(int64_t unix_ms) { return unix_ms == 0 ? "never" : Rfc3339FromUnixMs(unix_ms); }
 
 json OutcomeJson(const PinOutcome& o) {
   return {{"name", o.name},         {"model", o.model},         {"tokens", o.tokens},

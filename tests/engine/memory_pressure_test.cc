@@ -21,6 +21,7 @@
 #include "base/thread_pool.h"
 #include "engine/model_runner.h"
 #include "engine/scheduler.h"
+#include "engine/wait_observer.h"
 #include "memory/kv_memory.h"
 #include "model/model.h"
 #include "tiers/disk_backend.h"
@@ -34,33 +35,15 @@ namespace {
 
 constexpr int32_t kBlockTokens = 32;
 
-class Reply : public GenerationObserver {
+class Reply : public WaitObserver {
  public:
   bool OnToken(int32_t token, std::string_view text) override {
     tokens.push_back(token);
     this->text += text;
     return true;
   }
-  void OnFinish(const Status& s, const GenerationStats& st) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status = s;
-    stats = st;
-    done_ = true;
-    cv_.notify_all();
-  }
-  bool Wait(int seconds) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
-  }
   std::vector<int32_t> tokens;
   std::string text;
-  Status status;
-  GenerationStats stats;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
 };
 
 int EnvInt(const char* name, int fallback) {
