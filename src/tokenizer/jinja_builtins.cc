@@ -68,19 +68,6 @@ Status RequireStr(const Value& v, const std::string& what) {
 
 // ---- Unicode helpers ----
 
-uint32_t NextCp(std::string_view s, size_t* i) {
-  unsigned char c = static_cast<unsigned char>(s[*i]);
-  int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-  if (n <= 0 || *i + static_cast<size_t>(n) >= s.size()) {
-    ++*i;
-    return c;
-  }
-  uint32_t cp = c & (0x3F >> n);
-  for (int k = 1; k <= n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[*i + k]) & 0x3F);
-  *i += n + 1;
-  return cp;
-}
-
 bool PySpace(uint32_t c) {
   return (c >= 9 && c <= 13) || (c >= 28 && c <= 32) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
@@ -115,7 +102,7 @@ std::string Strip(std::string_view s, const Value& chars, bool left, bool right)
   auto strip_it = [&](const std::string& c) {
     if (ws) {
       size_t i = 0;
-      return PySpace(NextCp(c, &i));
+      return PySpace(DecodeUtf8(c, &i));
     }
     return std::find(set.begin(), set.end(), c) != set.end();
   };
@@ -141,7 +128,7 @@ List Split(std::string_view s, const Value& sep, int64_t maxsplit, bool from_rig
     size_t i = 0, start = std::string::npos;
     while (i < s.size()) {
       size_t at = i;
-      uint32_t cp = NextCp(s, &i);
+      uint32_t cp = DecodeUtf8(s, &i);
       if (PySpace(cp)) {
         if (start != std::string::npos) words.emplace_back(start, at);
         start = std::string::npos;
@@ -233,7 +220,7 @@ std::vector<std::string> SplitLines(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
     size_t at = i;
-    uint32_t cp = NextCp(s, &i);
+    uint32_t cp = DecodeUtf8(s, &i);
     bool brk = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || (cp >= 0x1C && cp <= 0x1E) || cp == 0x85 ||
                cp == 0x2028 || cp == 0x2029;
     if (brk) {
@@ -265,7 +252,7 @@ std::string PyTitle(const std::string& s) {
   bool prev_cased = false;
   for (const std::string& c : Utf8Chars(s)) {
     size_t i = 0;
-    uint32_t cp = NextCp(c, &i);
+    uint32_t cp = DecodeUtf8(c, &i);
     out += prev_cased ? Lower(c) : Upper(c);
     prev_cased = IsCased(cp);
   }
@@ -279,7 +266,7 @@ std::string JinjaTitle(const std::string& s) {
   bool start = true;
   for (size_t k = 0; k < cs.size(); ++k) {
     size_t i = 0;
-    uint32_t cp = NextCp(cs[k], &i);
+    uint32_t cp = DecodeUtf8(cs[k], &i);
     bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || PySpace(cp);
     if (sep) {
       out += cs[k];
@@ -295,7 +282,7 @@ std::string JinjaTitle(const std::string& s) {
 bool AllCp(const std::string& s, bool (*pred)(uint32_t)) {
   if (s.empty()) return false;
   for (size_t i = 0; i < s.size();) {
-    if (!pred(NextCp(s, &i))) return false;
+    if (!pred(DecodeUtf8(s, &i))) return false;
   }
   return true;
 }
@@ -304,7 +291,7 @@ bool AllCp(const std::string& s, bool (*pred)(uint32_t)) {
 bool CaseTest(const std::string& s, bool upper) {
   bool any = false;
   for (size_t i = 0; i < s.size();) {
-    uint32_t cp = NextCp(s, &i);
+    uint32_t cp = DecodeUtf8(s, &i);
     if (!IsCased(cp)) continue;
     any = true;
     if (upper ? (u_isULowercase(cp) || u_istitle(cp)) : (u_isUUppercase(cp) || u_istitle(cp))) return false;
@@ -940,7 +927,7 @@ Result<Value> FWordcount(Interp&, const Value& v, CallArgs& ca) {
   int64_t n = 0;
   bool in_word = false;
   for (size_t i = 0; i < s.size();) {
-    uint32_t cp = NextCp(s, &i);
+    uint32_t cp = DecodeUtf8(s, &i);
     bool w = cp == '_' || u_isalnum(static_cast<UChar32>(cp));
     if (w && !in_word) ++n;
     in_word = w;
@@ -1250,7 +1237,7 @@ Result<Value> StrMethod(Interp& in, const std::string& s, const std::string& m, 
     std::string out;
     for (const std::string& c : Utf8Chars(s)) {
       size_t i = 0;
-      uint32_t cp = NextCp(c, &i);
+      uint32_t cp = DecodeUtf8(c, &i);
       out += u_isUUppercase(cp) ? Lower(c) : u_isULowercase(cp) ? Upper(c) : c;
     }
     return Value::String(out);

@@ -8,11 +8,7 @@
 #include <unicode/uchar.h>
 
 namespace swarmkv::jinja {
-namespace {
 
-constexpr int kMaxReprDepth = 256;
-
-// Decodes one code point of UTF-8 at s[*i] (advancing *i); invalid bytes decode as themselves.
 uint32_t DecodeUtf8(std::string_view s, size_t* i) {
   unsigned char c = static_cast<unsigned char>(s[*i]);
   int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
@@ -26,6 +22,11 @@ uint32_t DecodeUtf8(std::string_view s, size_t* i) {
   return cp;
 }
 
+namespace {
+
+constexpr int kMaxReprDepth = 256;
+
+// Decodes one code point of UTF-8 at s[*i] (advancing *i); invalid bytes decode as themselves.
 bool PyPrintable(uint32_t cp) {
   if (cp == ' ') return true;
   if (cp < 0x20 || cp == 0x7F) return false;

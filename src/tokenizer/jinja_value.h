@@ -199,4 +199,8 @@ size_t Utf8Length(std::string_view s);
 // Splits UTF-8 text into code points (each a UTF-8 substring).
 std::vector<std::string> Utf8Chars(std::string_view s);
 
+// The code point at s[*i] (UTF-8), advancing *i past it; a byte that starts no complete sequence
+// is returned as itself and *i advances by one.
+uint32_t DecodeUtf8(std::string_view s, size_t* i);
+
 }  // namespace swarmkv::jinja
