@@ -461,10 +461,16 @@ Result<Value> Interp::GetItem(const Value& obj, const Value& key) {
         int64_t i = key.as_int();
         if (obj.is_string()) {
           SKV_RETURN_IF_ERROR(Charge(obj.str().size()));
-          std::vector<std::string> chars = Utf8Chars(obj.str());
-          int64_t n = static_cast<int64_t>(chars.size());
-          if (i < 0) i += n;
-          if (i >= 0 && i < n) return Value::String(chars[static_cast<size_t>(i)]);
+          // Walks to code point i without materialising the others (no allocation per char).
+          const std::string& str = obj.str();
+          if (i < 0) i += static_cast<int64_t>(Utf8Length(str));
+          size_t at = 0;
+          for (int64_t k = 0; k < i && at < str.size(); ++k) DecodeUtf8(str, &at);
+          if (i >= 0 && at < str.size()) {
+            size_t start = at;
+            DecodeUtf8(str, &at);
+            return Value::String(str.substr(start, at - start));
+          }
         } else {
           int64_t n = static_cast<int64_t>(obj.list().size());
           if (i < 0) i += n;
@@ -735,10 +741,11 @@ Result<Value> Interp::EvalImpl(const Node& n) {
       if (obj.is_undefined()) return UndefinedError(obj);
       if (obj.is_string()) {
         SKV_RETURN_IF_ERROR(Charge(obj.str().size()));
-        std::vector<std::string> chars = Utf8Chars(obj.str());
-        SKV_ASSIGN_OR_RETURN(std::vector<size_t> idx, SliceIndices(parts[0], parts[1], parts[2], chars.size()));
+        const std::string& str = obj.str();
+        std::vector<size_t> at = Utf8Offsets(str);
+        SKV_ASSIGN_OR_RETURN(std::vector<size_t> idx, SliceIndices(parts[0], parts[1], parts[2], at.size() - 1));
         std::string s;
-        for (size_t i : idx) s += chars[i];
+        for (size_t i : idx) s.append(str, at[i], at[i + 1] - at[i]);
         return Value::String(std::move(s));
       }
       if (obj.is_sequence_like()) {

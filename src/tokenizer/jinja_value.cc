@@ -466,6 +466,16 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+std::vector<size_t> Utf8Offsets(std::string_view s) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < s.size();) {
+    out.push_back(i);
+    DecodeUtf8(s, &i);
+  }
+  out.push_back(s.size());
+  return out;
+}
+
 std::vector<std::string> Utf8Chars(std::string_view s) {
   std::vector<std::string> out;
   for (size_t i = 0; i < s.size();) {

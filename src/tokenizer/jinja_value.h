@@ -198,6 +198,9 @@ std::string HtmlEscape(std::string_view s);
 size_t Utf8Length(std::string_view s);
 // Splits UTF-8 text into code points (each a UTF-8 substring).
 std::vector<std::string> Utf8Chars(std::string_view s);
+// Byte offsets of the code points of s, then s.size(): code point i is [out[i], out[i+1]).
+// One allocation however long s is (indexing and slicing must not make a string per character).
+std::vector<size_t> Utf8Offsets(std::string_view s);
 
 // The code point at s[*i] (UTF-8), advancing *i past it; a byte that starts no complete sequence
 // is returned as itself and *i advances by one.
