@@ -422,9 +422,13 @@ void HttpServer::HandleShow(const httplib::Request& req, httplib::Response& res)
   if (info != nullptr) model_info["swarmkv.kv_namespace"] = info->namespace_id;
   std::string modelfile = "FROM " + e->weights_path + "\n";
   if (!e->system.empty()) modelfile += "SYSTEM \"\"\"" + e->system + "\"\"\"\n";
+  // The template requests go through: a Modelfile's, the GGUF's, else Ollama's default
+  // `{{ .Prompt }}` (the text as sent; prompt_builder.h) — what Ollama's /api/show reports too.
+  std::string template_text = e->template_text.empty() ? sum.chat_template : e->template_text;
+  if (template_text.empty()) template_text = "{{ .Prompt }}";
   json out = {{"modelfile", modelfile},
               {"parameters", e->params_json},
-              {"template", e->template_text.empty() ? sum.chat_template : e->template_text},
+              {"template", template_text},
               {"system", e->system},
               {"details", Details(*e, info, &sum)},
               {"model_info", model_info},

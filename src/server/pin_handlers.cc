@@ -19,6 +19,7 @@
 #include "server/json_limits.h"
 #include "server/pin_limits.h"
 #include "server/pin_service.h"
+#include "server/prompt_builder.h"
 
 namespace swarmkv {
 
@@ -87,11 +88,14 @@ void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) 
     if (!t.ok()) return SendPinError(res, t.status());
     tokens = std::move(t).value();
   } else {
+    // The chat routes' own prompt path (prompt_builder.h), so the pin is exactly the prefix a
+    // chat with these messages renders — `{{ .Prompt }}` for a GGUF without a template included.
     auto parsed = ParseApiRequest(ApiKind::kOllamaChat, json{{"model", model}, {"messages", body["messages"]}}.dump());
     if (!parsed.ok()) return SendPinError(res, parsed.status());
-    auto text = lease->model().RenderChat(parsed->messages);
-    if (!text.ok()) return SendPinError(res, text.status());
-    auto t = lease->model().Tokenize(*text, true);
+    auto summary = summaries_.Get(e->weights_path);
+    const bool gguf_has_template = !summary.ok() || !(*summary)->chat_template.empty();
+    const PromptPlan plan = PlanPrompt(*parsed, *e, gguf_has_template);
+    auto t = RenderFrom(*parsed, plan, lease->model(), 0);
     if (!t.ok()) return SendPinError(res, t.status());
     tokens = std::move(t).value();
   }

@@ -441,7 +441,8 @@ TEST_F(ConformanceTest, GenerateOnAModelWithoutChatTemplateUsesThePromptAsIs) {
   StartConformanceServer();
   REQUIRE_ENGINE();
   auto [ss, show] = Do("POST", "/api/show", R"({"model":"tiny"})");
-  if (!show.value("template", "").empty())
+  // Like Ollama, /api/show names the default template of a GGUF without one.
+  if (show.value("template", "") != "{{ .Prompt }}")
     GTEST_SKIP() << "the test model has a chat template (the synthetic fallback?); stories260K has none";
   const char* opts = R"("stream":false,"options":{"num_predict":8,"temperature":0})";
   auto [s1, templated] = Do("POST", "/api/generate", std::string(R"({"model":"tiny","prompt":"Once upon a time",)") + opts + "}");

@@ -328,5 +328,39 @@ TEST_F(PinsE2ETest, NumPredictZeroWarmsThePromptUp) {
   EXPECT_GE(r.cached_tokens, n - 32);
 }
 
+// A pin given as `messages` renders through the chat routes' own prompt path: on a GGUF without a
+// chat template (`{{ .Prompt }}`: the user messages as sent) the pin is exactly the prefix of a
+// later chat that continues those messages, so the chat reuses it.
+TEST_F(PinsE2ETest, MessagesPinIsThePrefixOfTheChatThatContinuesIt) {
+  StartServer();
+  REQUIRE_ENGINE();
+  auto [show_status, show] = Curl("POST", "/api/show", R"({"model":"tiny"})");
+  ASSERT_EQ(show_status, 200) << show;
+  const json info = json::parse(show, nullptr, false);
+  const bool template_less = info.value("template", "") == "{{ .Prompt }}";
+  json body = {{"model", "tiny"}, {"name", "chat"}, {"ttl", "1h"},
+               {"messages", json::array({{{"role", "user"}, {"content", Context()}}})}};
+  auto [status, out] = Curl("POST", "/api/kv/pin", body.dump());
+  ASSERT_EQ(status, 200) << out;
+  const int64_t n = json::parse(out).value("tokens", 0);
+  ASSERT_GT(n, 128) << out;
+
+  json chat = {{"model", "tiny"}, {"max_tokens", 8}, {"temperature", 0},
+               {"messages", json::array({{{"role", "user"}, {"content", Context()}},
+                                         {{"role", "assistant"}, {"content", "Yes."}},
+                                         {{"role", "user"}, {"content", kTask}}})}};
+  auto [chat_status, chat_out] = Curl("POST", "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(chat_status, 200) << chat_out;
+  const json j = json::parse(chat_out);
+  const int64_t cached = j["usage"]["prompt_tokens_details"]["cached_tokens"];
+  if (template_less) {
+    // The pin's tokens are the chat's first n tokens: every sealed block of them is reused.
+    EXPECT_GE(cached, n / 32 * 32) << "pin " << n << " tokens; chat " << chat_out;
+  } else {
+    // Through a template the pin ends with the generation prompt where the chat has the next turn.
+    EXPECT_GE(cached, (n - 32) / 32 * 32) << "pin " << n << " tokens; chat " << chat_out;
+  }
+}
+
 }  // namespace
 }  // namespace swarmkv::e2e
