@@ -38,8 +38,4 @@ float ExpShiftSumAvx2(float* s, int64_t n, float max);
 // The same bits without AVX2 (its scalar twin).
 float ExpShiftSumScalar(float* s, int64_t n, float max);
 
-// y[i] = silu(gate[i]) * up[i] for i < n, n a multiple of 8, with GgmlVecExp's bits (ops.h),
-// out-of-range lanes included. AVX2+FMA.
-void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n);
-
 }  // namespace swarmkv::internal

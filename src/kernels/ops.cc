@@ -4,9 +4,9 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/attention_simd.h"
 #include "kernels/cpu_features.h"
 #include "kernels/quants.h"
+#include "kernels/swiglu_avx2.h"
 
 namespace swarmkv {
 namespace {

@@ -6,9 +6,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/attention_simd.h"
 #include "kernels/cpu_features.h"
 #include "kernels/quants.h"
+#include "kernels/swiglu_avx2.h"
 
 namespace swarmkv {
 namespace {

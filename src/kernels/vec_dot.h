@@ -68,7 +68,7 @@ namespace internal {
 // One ISA's kernels, indexed by weight type (`one` nullptr where the ISA has no own kernel).
 struct VecDotTable {
   VecDotKernel f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k;
-  VecDotKernel q5_0;  // last: tables without it (AVX-512) leave it empty -> AVX2
+  VecDotKernel q5_0;
 };
 extern const VecDotTable kVecDotScalar;
 extern const VecDotTable kVecDotAvx2;

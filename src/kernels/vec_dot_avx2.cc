@@ -1,16 +1,10 @@
-
-
-
 // AVX2 + FMA + F16C dot products (compiled with those -m flags only; called only when CPUID
 // reports them). Same math and the same bits as vec_dot_scalar.cc (ggml-cpu's AVX2 orders for
 // the float and 32-element block types; for K-quants the order of the kernels below).
-#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/attention_simd.h"
-#include "kernels/convert.h"
-#include "kernels/ops.h"
+#include "kernels/fp16.h"
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -36,7 +30,7 @@ inline float F16F(f16_t h) { return HalfToFloat(h); }
 inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 
 // Float weight types (f32/f16/bf16) in ggml-cpu's AVX2 vec_dot order (ggml_vec_dot_f32 /
-// _f16 / _bf16 of an AVX2+FMA build, checked against /work/llamacpp's disassembly):
+// _f16 / _bf16 of an AVX2+FMA build, as its compiled code runs them):
 //  - n32 = n & ~31 elements in four 8-lane accumulators a0..a3, a_j fusing elements
 //    [32b + 8j, 32b + 8j + 8) for b = 0, 1, ... in order;
 //  - reduced (a0 + a2) + (a1 + a3), then the 128-bit halves added, then a final 4-lane sum:
@@ -51,8 +45,8 @@ inline float BF16F(bf16_t h) { return BF16ToF32(h); }
 // each output the same bits (batch invariance). The scalar twin (vec_dot_scalar.cc) is equal
 // bit for bit.
 enum class FloatTail { kF32, kDouble };
-// A one-token tile prefetches the rows this far below its own (measured on the f16 SmolLM2
-// shape, tg128 1 thread: 2 rows 38 t/s, 4: 40, 8: 42, 16: 43).
+// A one-token tile prefetches the rows this far below its own (on the f16 SmolLM2-135M shape,
+// one thread, decode ran fastest at 8 or more rows ahead; 16 gained little over 8).
 constexpr int64_t kDecodePrefetchRows = 8;
 
 // GGML_F32x8_REDUCE's last step: lo + hi, then hadd twice.
@@ -133,12 +127,11 @@ void TileFloat(int64_t n, const uint8_t* w, int64_t w_stride, const void* const*
   const int64_t n32 = n & ~int64_t{31};
   // Rows further down (no effect on bits): spread over the single pass of a J = 4 tile (decode
   // streams W from DRAM; kDecodePrefetchRows ahead). Multi-pass (prefill) tiles prefetch
-  // nothing: a task's rows are in cache after its first token group, and a burst of the next
-  // tile's lines ahead of every tile cost 10-18% of a 576-wide 4 x 3 tile.
+  // nothing: a task's rows are already in cache after its first token group, so prefetching
+  // the next tile's lines only adds loads.
   // A multi-pass tile goes over the row in chunks of 2 KiB per row (all passes of a chunk, then
-  // the next): the later passes then find the chunk's lines in L1 (whole rows of a 4864-wide
-  // matrix did not fit, and each pass re-read them from L2 16 bytes per line: 2.9x slower).
-  // Each accumulator still fuses its elements in row order.
+  // the next), so the later passes find the chunk's lines in L1; whole rows of a wide matrix
+  // (4864 columns) do not fit there. Each accumulator still fuses its elements in row order.
   constexpr int64_t kChunk = J == 4 ? (int64_t{1} << 62) : 2048 / static_cast<int64_t>(sizeof(T));
   __m256 part[R][TT][4];  // the first chunk's passes start from zero (c0 == 0), not from here
   for (int64_t c0 = 0; c0 < n32; c0 += kChunk) {
@@ -334,9 +327,7 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const Block& a = reinterpret_cast<const Block*>(w + r * w_stride)[i];
-      // The same block of the next tile's row (no effect on bits). Added when decode ran
-      // through these tiles; decode now streams rows through RowsQ8, and whether prefill
-      // tiles still gain from it has not been measured.
+      // The same block of the next tile's row (no effect on bits).
       _mm_prefetch(reinterpret_cast<const char*>(&a) + R * w_stride, _MM_HINT_T0);
       const __m256i qw = LoadWeightBlock<Block, kNibbles>(a);
       const __m256i aw = _mm256_sign_epi8(qw, qw);
@@ -356,9 +347,9 @@ void TileQ8(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x,
 
 // Decode (a few tokens): rows one after another, each a single sequential stream — the hardware
 // prefetcher follows one stream per core far better than R interleaved rows — plus a software
-// prefetch 2 KiB ahead, once per cache line. kernels_bench decode_stream (a decode step's 143 MiB
-// of Q8_0 from DRAM, 1 thread): 6.9 GB/s with 4-row tiles, 7.5 rows without the prefetch, 11 with.
-// Each output is TileQ8<.., 1, 1>'s sequence (same bits whatever the rows split or T).
+// prefetch 2 KiB ahead, once per cache line (kernels_bench decode_stream measures both against
+// 4-row tiles; docs/kernels.md). Each output is TileQ8<.., 1, 1>'s sequence (same bits whatever
+// the rows split or T).
 template <typename Block, bool kNibbles, int T>
 void RowsQ8(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
             int64_t y_stride) {
@@ -502,209 +493,44 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 }  // namespace
 
 namespace internal {
-// Full tiles are 4 rows x 3 tokens (12 accumulators + 3 activation registers; 4x2 and 4x4
-// measured slower for q8_0 on Zen 3). q8_0/q4_0 keep the 4-token multi kernel for reference.
-// Float tiles: f32 2 rows x 4 tokens (8 accumulators, four passes per chunk; one token: a row
-// pair in one pass): 4 x 3 spilled once the accumulators came from memory per chunk. F16/BF16
-// 4 x 3 over activations widened to f32 once per matmul (tile_reads_f32): 12 accumulators, 4
-// weight conversions and 3 plain loads per 12 FMAs (converting the f16 activations in every
-// tile had made 2 x 4 the best shape, ~15% behind numerics version 1's one-accumulator tiles;
-// kernels_bench numbers in docs/kernels.md).
+// Full tiles: Q8_0/Q4_0/Q5_0 4 rows x 3 tokens (12 accumulators + 3 activation registers).
+// F32 2 rows x 4 tokens (8 accumulators, four passes per chunk). F16/BF16 4 rows x 3 tokens over
+// activations widened to f32 once per matmul (tile_reads_f32): per 12 FMAs, 4 weight
+// conversions and 3 plain loads. One token (decode) streams rows (RowsFloat, RowsQ8).
+// kernels_bench compares the shapes (docs/kernels.md).
+#define SKV_FLOAT(T, L, F, TAIL, HADD, XF32, TR, TT)                              \
+  {.one = OneFloat<T, L, F, FloatTail::TAIL, HADD>,                                 \
+   .tile = TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>,                 \
+   .tile_rows = TR,                                                                \
+   .tile_tokens = TT,                                                              \
+   .tile_reads_f32 = XF32,                                                         \
+   .stream = RowsFloat<T, L, F, FloatTail::TAIL, HADD>,                             \
+   .stream_tokens = 1}
+// Q8_0 activations against 32-element weight blocks (kNibbles: Q4_0/Q5_0 unpack nibbles).
+#define SKV_Q32(B, NIBBLES)                                       \
+  {.one = One<DotQ8N<B, NIBBLES, 1>>,                             \
+   .multi = DotQ8N<B, NIBBLES, 4>,                                \
+   .multi_tokens = 4,                                             \
+   .tile = TileQ8Dispatch<B, NIBBLES>,                            \
+   .tile_rows = 4,                                                \
+   .tile_tokens = 3,                                              \
+   .stream = StreamQ8Dispatch<B, NIBBLES>,                        \
+   .stream_tokens = kTileMax}
 const VecDotTable kVecDotAvx2 = {
-#define SKV_FLOAT(T, L, F, TAIL, HADD, XF32, TR, TT)                                                   \
-  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>, \
-   TR, TT, XF32, RowsFloat<T, L, F, FloatTail::TAIL, HADD>, 1}
-    SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true, false, 2, 4),
-    SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true, true, 4, 3),
-    SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false, true, 4, 3),
-#undef SKV_FLOAT
-    {One<DotQ8N<BlockQ8_0, false, 1>>, DotQ8N<BlockQ8_0, false, 4>, 4, TileQ8Dispatch<BlockQ8_0, false>, 4, 3, false,
-     StreamQ8Dispatch<BlockQ8_0, false>, kTileMax},
-    {One<DotQ8N<BlockQ4_0, true, 1>>, DotQ8N<BlockQ4_0, true, 4>, 4, TileQ8Dispatch<BlockQ4_0, true>, 4, 3, false,
-     StreamQ8Dispatch<BlockQ4_0, true>, kTileMax},
-    {DotQ45_K<false, BlockQ4_K>},
-    {DotQ45_K<true, BlockQ5_K>},
-    {DotQ6_K},
-    {One<DotQ8N<BlockQ5_0, true, 1>>, DotQ8N<BlockQ5_0, true, 4>, 4, TileQ8Dispatch<BlockQ5_0, true>, 4, 3, false,
-     StreamQ8Dispatch<BlockQ5_0, true>, kTileMax},
+    .f32 = SKV_FLOAT(float, LoadF32x8, IdF32, kF32, true, false, 2, 4),
+    .f16 = SKV_FLOAT(f16_t, LoadF16x8, F16F, kDouble, true, true, 4, 3),
+    .bf16 = SKV_FLOAT(bf16_t, LoadBF16x8, BF16F, kDouble, false, true, 4, 3),
+    .q8_0 = SKV_Q32(BlockQ8_0, false),
+    .q4_0 = SKV_Q32(BlockQ4_0, true),
+    // K-quants: one row x one token per call (the matmul loops over rows and tokens).
+    .q4_k = {.one = DotQ45_K<false, BlockQ4_K>},
+    .q5_k = {.one = DotQ45_K<true, BlockQ5_K>},
+    .q6_k = {.one = DotQ6_K},
+    .q5_0 = SKV_Q32(BlockQ5_0, true),
 };
+#undef SKV_Q32
+#undef SKV_FLOAT
 
 }  // namespace internal
 
 }  // namespace swarmkv
-
-// F16C row conversions (declared in kernels/convert.h).
-namespace swarmkv::internal {
-
-void F16ToF32RowF16C(const f16_t* x, float* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
-  }
-  for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
-}
-
-void F32ToF16RowF16C(const float* x, f16_t* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0));
-  }
-  for (; i < n; ++i) y[i] = _cvtss_sh(x[i], 0);
-}
-
-}  // namespace swarmkv::internal
-
-// f16 attention inner loops (declared in kernels/attention_simd.h). Dk and Dv are multiples
-// of 8 here (checked by the caller); each K/V row is converted once and used by every head of
-// the group.
-namespace swarmkv::internal {
-namespace {
-
-void ScoresF16(const uint8_t* k_rows, int64_t k_stride, int n, const float* q, int group,
-               int64_t dk, float scale, float* scores, int64_t score_stride) {
-  if (dk == 64) {  // the common head size: the K row stays in 8 registers for every head
-    for (int j = 0; j < n; ++j) {
-      const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
-      __m256 kv[8];
-      for (int c = 0; c < 8; ++c) kv[c] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * c)));
-      for (int g = 0; g < group; ++g) {
-        const float* qg = q + g * dk;
-        __m256 acc0 = _mm256_mul_ps(kv[0], _mm256_loadu_ps(qg));
-        __m256 acc1 = _mm256_mul_ps(kv[1], _mm256_loadu_ps(qg + 8));
-        for (int c = 2; c < 8; c += 2) {
-          acc0 = _mm256_fmadd_ps(kv[c], _mm256_loadu_ps(qg + 8 * c), acc0);
-          acc1 = _mm256_fmadd_ps(kv[c + 1], _mm256_loadu_ps(qg + 8 * c + 8), acc1);
-        }
-        scores[g * score_stride + j] = HsumF32x8(_mm256_add_ps(acc0, acc1)) * scale;
-      }
-    }
-    return;
-  }
-  for (int j = 0; j < n; ++j) {
-    const auto* k = reinterpret_cast<const f16_t*>(k_rows + j * k_stride);
-    for (int g = 0; g < group; ++g) {
-      const float* qg = q + g * dk;
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      int64_t i = 0;
-      for (; i + 16 <= dk; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
-                               _mm256_loadu_ps(qg + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i + 8))),
-                               _mm256_loadu_ps(qg + i + 8), acc1);
-      }
-      for (; i < dk; i += 8) {
-        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
-                               _mm256_loadu_ps(qg + i), acc0);
-      }
-      scores[g * score_stride + j] = HsumF32x8(_mm256_add_ps(acc0, acc1)) * scale;
-    }
-  }
-}
-
-void AccumulateF16(const uint8_t* v_rows, int64_t v_stride, int n, const float* p,
-                   int64_t p_stride, int group, int64_t dv, float* acc, int64_t acc_stride) {
-  // Per 8-wide column chunk: the group's accumulators stay in registers across all n rows, and
-  // each V element is converted once. Heads beyond 8 are done in further passes.
-  for (int g0 = 0; g0 < group; g0 += 8) {
-    const int gn = group - g0 < 8 ? group - g0 : 8;  // no std:: templates in SIMD TUs (ODR)
-    for (int64_t i = 0; i < dv; i += 8) {
-      __m256 a[8];
-      for (int g = 0; g < gn; ++g) a[g] = _mm256_loadu_ps(acc + (g0 + g) * acc_stride + i);
-      for (int j = 0; j < n; ++j) {
-        const auto* v = reinterpret_cast<const f16_t*>(v_rows + j * v_stride);
-        const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
-        for (int g = 0; g < gn; ++g) {
-          a[g] = _mm256_fmadd_ps(_mm256_set1_ps(p[(g0 + g) * p_stride + j]), vv, a[g]);
-        }
-      }
-      for (int g = 0; g < gn; ++g) _mm256_storeu_ps(acc + (g0 + g) * acc_stride + i, a[g]);
-    }
-  }
-}
-
-}  // namespace
-
-const AttentionF16Kernels kAttentionF16Avx2 = {ScoresF16, AccumulateF16};
-
-namespace {
-// exp(x) for x <= 0 (Cephes expf: x = n ln2 + r, exp(r) by a degree-6 polynomial, times 2^n).
-inline __m256 ExpNonPositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));  // exp(-87) ~ 1.6e-38: still a normal float
-  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
-  const __m256 r2 = _mm256_mul_ps(r, r);
-  p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-}  // namespace
-
-float ExpShiftSumAvx2(float* s, int64_t n, float max) {
-  const __m256 m = _mm256_set1_ps(max);
-  __m256 acc = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const __m256 e = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
-    _mm256_storeu_ps(s + j, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  if (j < n) {
-    alignas(32) float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t k = j; k < n; ++k) tmp[k - j] = s[k] - max;
-    const __m256 valid = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7),
-                                       _mm256_set1_ps(static_cast<float>(n - j)), _CMP_LT_OQ);
-    const __m256 e = _mm256_and_ps(ExpNonPositive(_mm256_load_ps(tmp)), valid);
-    _mm256_store_ps(tmp, e);
-    for (int64_t k = j; k < n; ++k) s[k] = tmp[k - j];
-    acc = _mm256_add_ps(acc, e);
-  }
-  return HsumF32x8(acc);
-}
-
-// GgmlVecExp (ops.cc) for 8 lanes: ggml's AVX2 ggml_v_expf, including its per-lane
-// selection for |n| > 126 and > 192 (same bits as the scalar GgmlVecExp).
-static inline __m256 GgmlExpAvx2(__m256 x) {
-  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
-  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-  const __m256 nf = _mm256_sub_ps(z, shift);
-  const __m256 b = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                    _mm256_fnmadd_ps(nf, _mm256_set1_ps(0x1.62e4p-1f), x));
-  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
-  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
-  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), nf);
-  const __m256 big = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
-  const __m256 u = _mm256_mul_ps(b, b);
-  const __m256 j = _mm256_fmadd_ps(
-      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
-  const __m256 normal = _mm256_fmadd_ps(j, k, k);
-  if (_mm256_movemask_ps(big) == 0) return normal;
-  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(nf, _mm256_setzero_ps(), _CMP_LE_OQ)),
-                                     _mm256_set1_epi32(static_cast<int>(0x82000000u)));
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
-  const __m256 huge = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
-  const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
-  const __m256 r = _mm256_blendv_ps(normal, scaled, big);
-  return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
-}
-
-void SwiGluVecAvx2(const float* gate, const float* up, float* y, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  for (int64_t i = 0; i + 8 <= n; i += 8) {
-    const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 e = GgmlExpAvx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
-  }
-}
-
-}  // namespace swarmkv::internal

@@ -314,7 +314,7 @@ inline __m256i LaneSums8(__m256i w, __m256i x) {
 
 // Decode (1..T tokens): rows one after another, each ONE sequential stream with a software
 // prefetch (the AVX2 stream kernel's structure: the hardware prefetcher follows one stream per
-// core far better than interleaved rows; pairing two rows in one zmm measured slower), 8 lanes
+// core far better than interleaved rows; pairing two rows in one zmm ran slower), 8 lanes
 // per output, vpdpbusd for the lane sums. Each output is the twin's sequence.
 template <typename Block, int T>
 void RowsQ32(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
@@ -557,25 +557,38 @@ float OneQ45K(int64_t n, const void* w, const void* x) {
 namespace internal {
 // Float tiles: 4 rows x 3 tokens (24 zmm accumulators); F16/BF16 read activations widened to
 // f32 once per matmul. Q32 tiles: 4 rows x 4 tokens (8 zmm accumulators, two tokens each).
+#define SKV_FLOAT(T, L, F, TAIL, HADD, XF32)                                      \
+  {.one = OneFloat<T, L, F, FloatTail::TAIL, HADD>,                                 \
+   .tile = TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>,                 \
+   .tile_rows = 4,                                                                 \
+   .tile_tokens = 3,                                                               \
+   .tile_reads_f32 = XF32,                                                         \
+   .stream = RowsFloat<T, L, F, FloatTail::TAIL, HADD>,                             \
+   .stream_tokens = 1}
+#define SKV_Q32(B)                      \
+  {.one = OneQ32<B>,                    \
+   .tile = TileQ32Dispatch<B>,          \
+   .tile_rows = 4,                      \
+   .tile_tokens = 4,                    \
+   .stream = StreamQ32Dispatch<B>,      \
+   .stream_tokens = kTileMax}
+// K-quants: one row at a time x up to 4 tokens (two per zmm); no stream kernel, so one-token
+// tiles (decode) call the AVX2 kernel, which does not waste half a register.
+#define SKV_K(ONE, TILE) {.one = ONE, .tile = TILE, .tile_rows = 4, .tile_tokens = 4}
 const VecDotTable kVecDotAvx512 = {
-#define SKV_FLOAT(T, L, F, TAIL, HADD, XF32)                                                              \
-  {OneFloat<T, L, F, FloatTail::TAIL, HADD>, nullptr, 0, TileFloatDispatch<T, L, F, FloatTail::TAIL, HADD, XF32>, \
-   4, 3, XF32, RowsFloat<T, L, F, FloatTail::TAIL, HADD>, 1}
-    SKV_FLOAT(float, LoadF32x16, IdF32, kF32, true, false),
-    SKV_FLOAT(f16_t, LoadF16x16, F16F, kDouble, true, true),
-    SKV_FLOAT(bf16_t, LoadBF16x16, BF16F, kDouble, false, true),
-#undef SKV_FLOAT
-#define SKV_Q32(B) {OneQ32<B>, nullptr, 0, TileQ32Dispatch<B>, 4, 4, false, StreamQ32Dispatch<B>, kTileMax}
-    SKV_Q32(BlockQ8_0),
-    SKV_Q32(BlockQ4_0),
-    // K-quants: one row at a time x up to 4 tokens (two per zmm); one-token tiles (decode)
-    // call the AVX2 kernel, which does not waste half a register.
-    {OneQ45K<false, BlockQ4_K>, nullptr, 0, TileQ45KDispatch<false, BlockQ4_K>, 4, 4, false, nullptr, 0},
-    {OneQ45K<true, BlockQ5_K>, nullptr, 0, TileQ45KDispatch<true, BlockQ5_K>, 4, 4, false, nullptr, 0},
-    {OneQ6K, nullptr, 0, TileQ6KDispatch, 4, 4, false, nullptr, 0},
-    SKV_Q32(BlockQ5_0),
-#undef SKV_Q32
+    .f32 = SKV_FLOAT(float, LoadF32x16, IdF32, kF32, true, false),
+    .f16 = SKV_FLOAT(f16_t, LoadF16x16, F16F, kDouble, true, true),
+    .bf16 = SKV_FLOAT(bf16_t, LoadBF16x16, BF16F, kDouble, false, true),
+    .q8_0 = SKV_Q32(BlockQ8_0),
+    .q4_0 = SKV_Q32(BlockQ4_0),
+    .q4_k = SKV_K((OneQ45K<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
+    .q5_k = SKV_K((OneQ45K<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
+    .q6_k = SKV_K(OneQ6K, TileQ6KDispatch),
+    .q5_0 = SKV_Q32(BlockQ5_0),
 };
+#undef SKV_K
+#undef SKV_Q32
+#undef SKV_FLOAT
 }  // namespace internal
 
 }  // namespace swarmkv

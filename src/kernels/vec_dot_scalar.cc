@@ -185,12 +185,15 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 
 namespace internal {
 const VecDotTable kVecDotScalar = {
-    {DotFloatGgml<float, IdF32, FloatTail::kF32, true>},
-    {DotFloatGgml<f16_t, F16F, FloatTail::kDouble, true>},
-    {DotFloatGgml<bf16_t, BF16F, FloatTail::kDouble, false>},
-    {DotQ32<BlockQ8_0>}, {DotQ32<BlockQ4_0>},
-    {DotQ45_K<false, BlockQ4_K>}, {DotQ45_K<true, BlockQ5_K>}, {DotQ6_K},
-    {DotQ32<BlockQ5_0>},
+    .f32 = {.one = DotFloatGgml<float, IdF32, FloatTail::kF32, true>},
+    .f16 = {.one = DotFloatGgml<f16_t, F16F, FloatTail::kDouble, true>},
+    .bf16 = {.one = DotFloatGgml<bf16_t, BF16F, FloatTail::kDouble, false>},
+    .q8_0 = {.one = DotQ32<BlockQ8_0>},
+    .q4_0 = {.one = DotQ32<BlockQ4_0>},
+    .q4_k = {.one = DotQ45_K<false, BlockQ4_K>},
+    .q5_k = {.one = DotQ45_K<true, BlockQ5_K>},
+    .q6_k = {.one = DotQ6_K},
+    .q5_0 = {.one = DotQ32<BlockQ5_0>},
 };
 }  // namespace internal
 
