@@ -21,6 +21,7 @@
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
+#include "memory/kv_layout.h"
 
 namespace swarmkv {
 namespace {
@@ -125,18 +126,21 @@ void BM_DecodeStream(benchmark::State& state, TensorType type, int tokens, int t
 void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads, bool llama_mode) {
   const int heads = 9, kv_heads = 3, hd = 64, B = 32;
   const int64_t ctx = 4096, nblocks = ctx / B;
-  auto layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kv_heads, hd, hd, B, 0);
-  std::vector<uint8_t> storage(nblocks * layout.ConventionLayerBytes());
+  // The production layout of one layer, from memory (its one definition).
+  const KvLayout kv_layout = KvLayout::Create(KvShape{1, kv_heads, hd, hd, B, TensorType::kF16, TensorType::kF16}).value();
+  const KvLayerLayout layout = kv_layout.LayerView(0);
+  const int64_t block_bytes = static_cast<int64_t>(kv_layout.block_bytes());
+  std::vector<uint8_t> storage(nblocks * block_bytes);
   std::vector<const uint8_t*> blocks(nblocks);
   std::vector<float> k(kv_heads * hd), v(kv_heads * hd);
   std::mt19937 rng(2);
   std::normal_distribution<float> d;
   for (int64_t b = 0; b < nblocks; ++b) {
-    blocks[b] = storage.data() + b * layout.ConventionLayerBytes();
+    blocks[b] = storage.data() + b * block_bytes;
     for (int s = 0; s < B; ++s) {
       for (auto& x : k) x = d(rng);
       for (auto& x : v) x = d(rng);
-      (void)WriteKvRow(layout, storage.data() + b * layout.ConventionLayerBytes(), s, k.data(), v.data());
+      (void)WriteKvRow(layout, storage.data() + b * block_bytes, s, k.data(), v.data());
     }
   }
   std::vector<float> q(heads * hd, 0.1f), o(heads * hd);

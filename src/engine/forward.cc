@@ -86,11 +86,7 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
 ForwardPass::ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory* memory, KvLayout layout,
                          ForwardOptions options)
     : config_(std::move(config)), weights_(std::move(weights)), memory_(memory), layout_(layout), options_(options) {
-  const KvShape& s = layout_.shape();
-  for (int l = 0; l < s.num_layers; ++l) {
-    layer_layouts_.push_back(KvLayerLayout::ForConventions(s.k_type, s.v_type, s.num_kv_heads, s.head_dim_k,
-                                                           s.head_dim_v, s.block_tokens, l));
-  }
+  for (int32_t l = 0; l < layout_.shape().num_layers; ++l) layer_layouts_.push_back(layout_.LayerView(l));
 }
 
 Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {

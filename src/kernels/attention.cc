@@ -14,11 +14,6 @@
 namespace swarmkv {
 namespace {
 
-bool IsKvType(TensorType t) {
-  return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16 ||
-         t == TensorType::kQ8_0 || t == TensorType::kQ4_0;
-}
-
 void DequantizeV(TensorType t, const uint8_t* row, float* out, int64_t n) {
   switch (t) {
     case TensorType::kF32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); break;
@@ -169,51 +164,6 @@ float ExpShiftSumScalar(float* s, int64_t n, float max) {
 }
 
 }  // namespace internal
-
-KvLayerLayout KvLayerLayout::ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
-                                            int64_t head_dim_k, int64_t head_dim_v,
-                                            int block_tokens, int layer) {
-  KvLayerLayout l;
-  l.k_type = k_type;
-  l.v_type = v_type;
-  l.n_kv_heads = n_kv_heads;
-  l.head_dim_k = head_dim_k;
-  l.head_dim_v = head_dim_v;
-  l.block_tokens = block_tokens;
-  l.k_row_stride = RowBytes(k_type, head_dim_k);
-  l.v_row_stride = RowBytes(v_type, head_dim_v);
-  l.k_head_stride = l.k_row_stride * block_tokens;
-  l.v_head_stride = l.v_row_stride * block_tokens;
-  const int64_t layer_bytes = l.ConventionLayerBytes();
-  l.k_offset = layer * layer_bytes;
-  l.v_offset = l.k_offset + n_kv_heads * l.k_head_stride;
-  return l;
-}
-
-int64_t KvLayerLayout::ConventionLayerBytes() const {
-  return static_cast<int64_t>(n_kv_heads) * block_tokens *
-         (RowBytes(k_type, head_dim_k) + RowBytes(v_type, head_dim_v));
-}
-
-Status KvLayerLayout::Validate() const {
-  if (!IsKvType(k_type) || !IsKvType(v_type)) {
-    return InvalidArgumentError("KV layout: dtypes must be f32, f16, bf16, q8_0 or q4_0, got " +
-                                TensorTypeName(uint32_t(k_type)) + "/" + TensorTypeName(uint32_t(v_type)));
-  }
-  if (n_kv_heads <= 0 || block_tokens <= 0 || head_dim_k <= 0 || head_dim_v <= 0) {
-    return InvalidArgumentError("KV layout: heads, head dims and block size must be positive");
-  }
-  if (RowBytes(k_type, head_dim_k) == 0 || RowBytes(v_type, head_dim_v) == 0) {
-    return InvalidArgumentError("KV layout: head dims " + std::to_string(head_dim_k) + "/" +
-                                std::to_string(head_dim_v) + " are not multiples of the " +
-                                TensorTypeName(uint32_t(k_type)) + "/" +
-                                TensorTypeName(uint32_t(v_type)) + " block size");
-  }
-  if (k_row_stride < RowBytes(k_type, head_dim_k) || v_row_stride < RowBytes(v_type, head_dim_v)) {
-    return InvalidArgumentError("KV layout: row stride smaller than a row");
-  }
-  return Status::OK();
-}
 
 Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
                       int64_t q_stride, const int64_t* positions, int64_t n_queries, float* out,

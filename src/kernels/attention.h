@@ -1,9 +1,8 @@
 // Paged causal attention over one sequence's KV, read in place from its blocks.
 //
-// KV layout (docs/conventions.md): a block is layer-major; within one layer, K(head h) is B
-// rows of RowBytes(k_type, Dk) bytes, then V(head h) likewise. KvLayerLayout says where one
-// layer's K and V rows live relative to a block's base pointer; memory/kv_layout.h computes it
-// (KvLayerLayout::ForConventions does the same arithmetic, for tests and callers without memory).
+// KV layout: memory/kv_layout.h owns it (docs/conventions.md); the kernels read and write rows
+// only through the view KvLayerLayout (kernels/kv_layer_layout.h), which KvLayout::LayerView
+// fills for one layer.
 //
 // Numerics (llama.cpp's flash-attention path): each query head is converted to the vec-dot type
 // of the K dtype (f32 -> f32, f16 -> f16, bf16 -> bf16, q8_0/q4_0 -> q8_0, as a matmul would), scores are
@@ -30,32 +29,9 @@
 #include "base/thread_pool.h"
 #include "gguf/tensor_type.h"
 #include "kernels/cpu_features.h"
+#include "kernels/kv_layer_layout.h"
 
 namespace swarmkv {
-
-// Where one layer's K and V rows live inside a KV block.
-struct KvLayerLayout {
-  TensorType k_type = TensorType::kF16;
-  TensorType v_type = TensorType::kF16;
-  int n_kv_heads = 0;
-  int64_t head_dim_k = 0;
-  int64_t head_dim_v = 0;
-  int block_tokens = 0;        // B
-  int64_t k_offset = 0;        // bytes from block base to this layer's K(head 0), token 0
-  int64_t k_head_stride = 0;   // bytes from K(h) to K(h+1)
-  int64_t k_row_stride = 0;    // bytes from token i to token i+1 within K(h)
-  int64_t v_offset = 0;
-  int64_t v_head_stride = 0;
-  int64_t v_row_stride = 0;
-
-  // The layout of docs/conventions.md for layer `layer` of L layers.
-  static KvLayerLayout ForConventions(TensorType k_type, TensorType v_type, int n_kv_heads,
-                                      int64_t head_dim_k, int64_t head_dim_v, int block_tokens,
-                                      int layer);
-  // Bytes of one layer's slice of a block under the conventions.
-  int64_t ConventionLayerBytes() const;
-  Status Validate() const;
-};
 
 struct AttentionParams {
   int n_heads = 0;       // query heads; a multiple of n_kv_heads (grouped-query attention)

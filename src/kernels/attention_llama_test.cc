@@ -12,6 +12,7 @@
 
 #include "kernels/attention_simd.h"
 #include "kernels/fp16.h"
+#include "kernels/kv_test_layout.h"
 
 namespace swarmkv {
 namespace {
@@ -26,10 +27,10 @@ struct Kv {
 
 Kv MakeKv(int64_t dv, int64_t n_tokens, std::mt19937& rng) {
   Kv s;
-  s.layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, dv, kB, 0);
+  s.layout = testing_kv::LayerView(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, dv, kB, 0);
   std::normal_distribution<float> d;
   std::vector<float> k(kKvHeads * kDk), v(kKvHeads * dv);
-  for (int64_t b = 0; b * kB < n_tokens; ++b) s.storage.emplace_back(s.layout.ConventionLayerBytes(), 0);
+  for (int64_t b = 0; b * kB < n_tokens; ++b) s.storage.emplace_back(testing_kv::BlockBytes(s.layout, 1), 0);
   for (auto& st : s.storage) s.blocks.push_back(st.data());
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (auto& x : k) x = d(rng);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/attention_simd.h"
+#include "kernels/kv_test_layout.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -28,9 +29,9 @@ struct Sequence {
 Sequence MakeSequence(TensorType kt, TensorType vt, int layer, int64_t n_tokens, std::mt19937& rng,
                       int kB = swarmkv::kB) {
   Sequence s;
-  s.layout = KvLayerLayout::ForConventions(kt, vt, kKvHeads, kDk, kDv, kB, layer);
+  s.layout = testing_kv::LayerView(kt, vt, kKvHeads, kDk, kDv, kB, layer);
   const int64_t nblocks = (n_tokens + kB - 1) / kB;
-  const int64_t block_bytes = kLayers * s.layout.ConventionLayerBytes();
+  const int64_t block_bytes = testing_kv::BlockBytes(s.layout, kLayers);
   s.storage.resize(nblocks + 3);
   std::vector<int> order(nblocks + 3);
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
@@ -57,17 +58,7 @@ PagedKv View(const Sequence& s) {
 const TensorType kKvTypes[] = {TensorType::kF32, TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0,
                                TensorType::kQ4_0};
 
-TEST(AttentionTest, ConventionLayoutOffsets) {
-  auto l = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kQ8_0, 2, 64, 64, 32, 3);
-  const int64_t k_head = 32 * 128, v_head = 32 * 68;
-  EXPECT_EQ(l.ConventionLayerBytes(), 2 * (k_head + v_head));
-  EXPECT_EQ(l.k_offset, 3 * 2 * (k_head + v_head));
-  EXPECT_EQ(l.k_head_stride, k_head);
-  EXPECT_EQ(l.v_offset, l.k_offset + 2 * k_head);
-  EXPECT_EQ(l.v_row_stride, 68);
-}
-
-TEST(AttentionTest, WriteKvRowStoresTheDtypesBlockFormatAtTheConventionOffset) {
+TEST(AttentionTest, WriteKvRowStoresTheDtypesBlockFormatAtTheViewsOffset) {
   std::mt19937 rng(1);
   for (TensorType t : kKvTypes) {
     Sequence s = MakeSequence(t, t, 1, 11, rng);
@@ -79,8 +70,11 @@ TEST(AttentionTest, WriteKvRowStoresTheDtypesBlockFormatAtTheConventionOffset) {
     float amax = 0;
     for (int i = 0; i < kDk; ++i) amax = std::max(amax, std::fabs(orig[i]));
     for (int i = 0; i < kDk; ++i) ASSERT_NEAR(back[i], orig[i], amax / 7) << TensorTypeName(uint32_t(t));
-    // Layer 0's bytes are untouched (still the fill pattern) where layer 1 was written.
+    // Layer 0's bytes and each row's padding are untouched (still the fill pattern): the write
+    // went through the view's offsets and strides.
     EXPECT_EQ(s.blocks[1][0], 0xCD);
+    EXPECT_EQ(krow[RowBytes(t, kDk)], 0xCD);
+    EXPECT_EQ(krow[s.layout.k_row_stride - 1], 0xCD);
   }
 }
 
@@ -370,9 +364,9 @@ TEST(AttentionTest, BadInputIsAnError) {
   EXPECT_FALSE(PagedAttention({kHeads}, View(s), q.data(), 0, &p, 1, o.data(), 0).ok());
   p = 0;
   EXPECT_FALSE(PagedAttention({5}, View(s), q.data(), 0, &p, 1, o.data(), 0).ok());
-  auto bad = KvLayerLayout::ForConventions(TensorType::kQ8_0, TensorType::kF16, 2, 48, 64, 8, 0);
+  auto bad = testing_kv::LayerView(TensorType::kQ8_0, TensorType::kF16, 2, 48, 64, 8, 0);
   EXPECT_FALSE(bad.Validate().ok());
-  auto i32 = KvLayerLayout::ForConventions(TensorType::kI32, TensorType::kF16, 2, 64, 64, 8, 0);
+  auto i32 = testing_kv::LayerView(TensorType::kI32, TensorType::kF16, 2, 64, 64, 8, 0);
   EXPECT_FALSE(i32.Validate().ok());
   EXPECT_FALSE(WriteKvRow(s.layout, const_cast<uint8_t*>(s.blocks[0]), 8, q.data(), q.data()).ok());
 }

@@ -6,11 +6,6 @@
 namespace swarmkv {
 namespace {
 
-bool IsKvType(TensorType t) {
-  return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16 ||
-         t == TensorType::kQ8_0 || t == TensorType::kQ4_0;
-}
-
 Result<uint64_t> RowBytes(TensorType type, int32_t head_dim, const char* which) {
   if (!IsKvType(type)) {
     return InvalidArgumentError(std::string("KV ") + which + " dtype " + TensorTypeName(static_cast<uint32_t>(type)) +
@@ -51,6 +46,23 @@ Result<KvLayout> KvLayout::Create(const KvShape& shape) {
   layout.layer_bytes_ = static_cast<uint64_t>(shape.num_kv_heads) * static_cast<uint64_t>(shape.block_tokens) *
                         (layout.k_row_bytes_ + layout.v_row_bytes_);
   return layout;
+}
+
+KvLayerLayout KvLayout::LayerView(int32_t layer) const {
+  KvLayerLayout view;
+  view.k_type = shape_.k_type;
+  view.v_type = shape_.v_type;
+  view.n_kv_heads = shape_.num_kv_heads;
+  view.head_dim_k = shape_.head_dim_k;
+  view.head_dim_v = shape_.head_dim_v;
+  view.block_tokens = shape_.block_tokens;
+  view.k_offset = static_cast<int64_t>(KRowOffset(layer, 0, 0));
+  view.k_head_stride = static_cast<int64_t>(k_head_bytes());
+  view.k_row_stride = static_cast<int64_t>(k_row_bytes_);
+  view.v_offset = static_cast<int64_t>(VRowOffset(layer, 0, 0));
+  view.v_head_stride = static_cast<int64_t>(v_head_bytes());
+  view.v_row_stride = static_cast<int64_t>(v_row_bytes_);
+  return view;
 }
 
 void KvLayout::CopyTokenRows(const uint8_t* src, uint8_t* dst, int32_t num_tokens) const {

@@ -1,6 +1,7 @@
 // KvLayout: where each (layer, head, token)'s K and V row lives inside one KV block.
 //
-// The layout is fixed project-wide (docs/conventions.md, "KV block layout"); kernels read it,
+// The layout is fixed project-wide (docs/conventions.md, "KV block layout") and this is its one
+// definition: kernels read and write rows through LayerView(layer) (kernels/kv_layer_layout.h),
 // tiers store it. A block's bytes are layer-major:
 //
 //   block = layer 0 | layer 1 | ... | layer L-1
@@ -21,6 +22,7 @@
 
 #include "base/status.h"
 #include "gguf/tensor_type.h"
+#include "kernels/kv_layer_layout.h"
 
 namespace swarmkv {
 
@@ -47,7 +49,7 @@ struct ByteRange {
 
 class KvLayout {
  public:
-  // InvalidArgument when a size is not positive, a dtype is not one of f32/f16/bf16/q8_0/q4_0,
+  // InvalidArgument when a size is not positive, a dtype is not a KV dtype (IsKvType),
   // or a head dim is not a multiple of the dtype's block size (q8_0/q4_0 need multiples of 32).
   static Result<KvLayout> Create(const KvShape& shape);
 
@@ -75,6 +77,10 @@ class KvLayout {
   ByteRange VHeadRange(int32_t layer, int32_t head) const { return {VRowOffset(layer, head, 0), v_head_bytes()}; }
   // One layer's slice of a block.
   ByteRange LayerRange(int32_t layer) const { return {static_cast<uint64_t>(layer) * layer_bytes_, layer_bytes_}; }
+
+  // The kernels' view of layer `layer`: what PagedAttention and WriteKvRow take.
+  // REQUIRES: 0 <= layer < L.
+  KvLayerLayout LayerView(int32_t layer) const;
 
   // Copies the rows of tokens [0, num_tokens) of every (layer, head) from block `src` to block
   // `dst` (copy-on-write of a partially used block). REQUIRES: 0 <= num_tokens <= B.

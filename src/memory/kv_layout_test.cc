@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <random>
 #include <vector>
+
+#include "kernels/attention.h"
 
 namespace swarmkv {
 namespace {
@@ -83,6 +87,57 @@ TEST(KvLayoutTest, CopyTokenRowsCopiesOnlyTheLeadingRows) {
           ASSERT_EQ(dst[v + i], t < 3 ? src[v + i] : 0xEE);
         }
       }
+}
+
+// The kernels read and write KV only through LayerView. For every KV dtype pair and a range of
+// block sizes, every row the view addresses is the row KvLayout addresses, and a block written
+// token by token through the views equals, byte for byte, one assembled by placing each encoded
+// row at KvLayout's offsets (a change to either side breaks copy-on-write and tier restores).
+TEST(KvLayoutTest, KernelViewsAgreeWithTheLayoutByteForByteForEveryDtypeAndBlockSize) {
+  const TensorType kTypes[] = {TensorType::kF32, TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0,
+                               TensorType::kQ4_0};
+  constexpr int32_t kL = 3, kH = 2, kDk = 64, kDv = 32;
+  std::mt19937 rng(20);
+  std::normal_distribution<float> normal;
+  for (TensorType kt : kTypes) {
+    for (TensorType vt : kTypes) {
+      for (int32_t b : {1, 2, 3, 8, 16, 32, 64}) {
+        SCOPED_TRACE(Shape(kL, kH, kDk, kDv, b, kt, vt).DebugString());
+        auto l = KvLayout::Create(Shape(kL, kH, kDk, kDv, b, kt, vt));
+        ASSERT_TRUE(l.ok()) << l.status().ToString();
+        std::vector<uint8_t> written(l->block_bytes(), 0xA5), assembled(l->block_bytes(), 0xA5);
+        // One row encoded on its own: a one-head, one-token view at offset 0.
+        KvLayerLayout one = l->LayerView(0);
+        one.n_kv_heads = 1;
+        one.block_tokens = 1;
+        one.k_offset = 0;
+        one.v_offset = static_cast<int64_t>(l->k_row_bytes());
+        std::vector<uint8_t> row(l->k_row_bytes() + l->v_row_bytes());
+        std::vector<float> k(kH * kDk), v(kH * kDv);
+        for (int32_t layer = 0; layer < kL; ++layer) {
+          const KvLayerLayout view = l->LayerView(layer);
+          ASSERT_TRUE(view.Validate().ok()) << view.Validate().ToString();
+          for (int32_t t = 0; t < b; ++t) {
+            for (int32_t h = 0; h < kH; ++h) {
+              ASSERT_EQ(static_cast<uint64_t>(view.k_offset + h * view.k_head_stride + t * view.k_row_stride),
+                        l->KRowOffset(layer, h, t));
+              ASSERT_EQ(static_cast<uint64_t>(view.v_offset + h * view.v_head_stride + t * view.v_row_stride),
+                        l->VRowOffset(layer, h, t));
+            }
+            for (float& x : k) x = normal(rng);
+            for (float& x : v) x = normal(rng);
+            ASSERT_TRUE(WriteKvRow(view, written.data(), t, k.data(), v.data()).ok());
+            for (int32_t h = 0; h < kH; ++h) {
+              ASSERT_TRUE(WriteKvRow(one, row.data(), 0, k.data() + h * kDk, v.data() + h * kDv).ok());
+              std::memcpy(&assembled[l->KRowOffset(layer, h, t)], row.data(), l->k_row_bytes());
+              std::memcpy(&assembled[l->VRowOffset(layer, h, t)], row.data() + l->k_row_bytes(), l->v_row_bytes());
+            }
+          }
+        }
+        ASSERT_EQ(written, assembled);
+      }
+    }
+  }
 }
 
 }  // namespace
