@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -204,7 +205,7 @@ TEST(MatmulTest, EveryTileShapeMatchesTheSingleTokenKernel) {
   }
 }
 
-// Calls each ISA's tile function directly for every shape (1..kTileMax rows x tokens), so a
+// Calls each ISA's tile function directly for every shape (1..kTileMax tokens x 1..max(tile_rows, kTileMax) rows), so a
 // shape the matmul driver does not currently pick is still held to the single-token bits.
 // Float rows: a short one with a tail, and one over several of the multi-pass tiles' 2 KiB
 // chunks with a tail.
@@ -216,7 +217,7 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
    for (int64_t cols : {BlockElements(t) == kQK_K ? 512 : (BlockElements(t) == 32 ? 160 : 103), is_float ? 2100 : 0}) {
     if (cols == 0) continue;
     const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
-    auto w = RandomWeights(t, kTileMax, cols, rng);
+    auto w = RandomWeights(t, kTileRowsMax, cols, rng);
     std::vector<uint8_t> xq(kTileMax * xb);
     for (int k = 0; k < kTileMax; ++k) {
       auto xf = RandomFloats(cols, rng);
@@ -238,17 +239,18 @@ TEST(MatmulTest, EveryTileShapeCalledDirectlyMatchesTheSingleTokenKernel) {
         xs[k] = kernel.tile_reads_f32 ? static_cast<const void*>(xw.data() + k * cols) : xq.data() + k * xb;
       }
       ASSERT_GE(kernel.tile_rows, 1);
-      ASSERT_LE(kernel.tile_rows, kTileMax);
+      ASSERT_LE(kernel.tile_rows, kTileRowsMax);
       ASSERT_GE(kernel.tile_tokens, 1);
       ASSERT_LE(kernel.tile_tokens, kTileMax);
-      for (int rows = 1; rows <= kTileMax; ++rows) {
+      const int max_rows = std::max(kernel.tile_rows, kTileMax);
+      for (int rows = 1; rows <= max_rows; ++rows) {
         for (int tokens = 1; tokens <= kTileMax; ++tokens) {
-          std::vector<float> y(kTileMax * kTileMax, -7.0f);
-          kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileMax);
+          std::vector<float> y(kTileMax * kTileRowsMax, -7.0f);
+          kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileRowsMax);
           for (int tok = 0; tok < tokens; ++tok) {
             for (int r = 0; r < rows; ++r) {
               const float one = kernel.one(cols, w.data() + r * rb, xq.data() + tok * xb);
-              ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileMax + r]))
+              ASSERT_EQ(FloatBits(one), FloatBits(y[tok * kTileRowsMax + r]))
                   << TensorTypeName(uint32_t(t)) << " " << IsaName(isa) << " tile " << rows << "x"
                   << tokens << " row " << r << " token " << tok << " cols " << cols;
             }

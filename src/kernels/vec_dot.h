@@ -34,9 +34,11 @@ using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
 // (both are instantiations of one template), so batching tokens cannot change results.
 using VecDotMultiFn = void (*)(int64_t n, const void* w, const void* const* x, float* out);
 
-// A register tile: y[t * y_stride + r] = dot(W row r, x[t]) for r < rows, t < tokens (each at
-// most kTileMax), W rows w_stride bytes apart. Same per-output bits as the paired VecDotFn.
+// A register tile: y[t * y_stride + r] = dot(W row r, x[t]) for r < rows, t < tokens (tokens
+// at most kTileMax, rows at most max(the kernel's tile_rows, kTileMax) and never more than
+// kTileRowsMax), W rows w_stride bytes apart. Same per-output bits as the paired VecDotFn.
 inline constexpr int kTileMax = 4;
+inline constexpr int kTileRowsMax = 8;
 using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, int64_t w_stride, int rows,
                               const void* const* x, int tokens, float* y, int64_t y_stride);
 

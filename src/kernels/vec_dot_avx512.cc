@@ -219,13 +219,18 @@ inline __m256i WeightBlock(const BlockQ5_0& b) {
 }
 
 // Two outputs' 8 integer lane sums: lanes 0-7 dot(w_lo, x_lo), lanes 8-15 dot(w_hi, x_hi), lane
-// l summing elements 4l .. 4l+3 — the twin's sumi. x + 128 is unsigned (activations are in
-// [-127, 127]); vpdpbusd then sums (x + 128) * w, and starting from -128 * sum(w) leaves
-// sum(x * w), exactly.
-inline __m512i LaneSums(__m512i w, __m512i x) {
+// l summing elements 4l .. 4l+3 — the twin's sumi. vpdpbusd multiplies unsigned by signed
+// bytes, so the weight is biased: w + 128 (w xor 0x80) is unsigned, vpdpbusd sums
+// (w + 128) * x, and starting from -128 * sum(x) leaves sum(w * x), exactly (any int8 w, x).
+// The correction depends on the activations only: a tile computes it once per token pair and
+// block (XCorrection) and shares it across its rows, which then pay one xor each.
+inline __m512i XCorrection(__m512i x) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, w));
-  return _mm512_dpbusd_epi32(neg, _mm512_xor_si512(x, bias), w);
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, x));
+}
+inline __m512i BiasWeight(__m512i w) { return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80))); }
+inline __m512i LaneSums(__m512i w_biased, __m512i x, __m512i x_correction) {
+  return _mm512_dpbusd_epi32(x_correction, w_biased, x);
 }
 
 inline __m512i Pair(__m256i lo, __m256i hi) {
@@ -247,6 +252,10 @@ inline void StorePair(__m512 acc, float* lo, float* hi) {
   *hi = HsumF32x8(High256(acc));
 }
 
+// Rows of a full Q8_0/Q4_0/Q5_0 tile: 8 rows x 2 token pairs keep 16 accumulators, and the
+// per-pair activation work (load, correction, scale) is shared by 8 rows instead of 4.
+constexpr int kQ32TileRows = 8;
+
 // R weight rows x TT tokens. Tokens go in pairs (t, t+1) into one zmm per row (an odd last
 // token is paired with itself); each half runs the twin's sequence for its output.
 template <typename Block, int R, int TT>
@@ -262,22 +271,23 @@ void TileQ32(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    __m512i xq[P];
+    __m512i xq[P], xc[P];
     __m512 dx[P];
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       xq[p] = Pair(XBlock(xb[2 * p][i]), XBlock(xb[2 * p + 1][i]));
+      xc[p] = XCorrection(xq[p]);
       dx[p] = PairPs(HalfToFloat(xb[2 * p][i].d), HalfToFloat(xb[2 * p + 1][i].d));
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const Block& a = reinterpret_cast<const Block*>(w + r * w_stride)[i];
-      const __m512i wq = _mm512_broadcast_i64x4(WeightBlock(a));
+      const __m512i wb = BiasWeight(_mm512_broadcast_i64x4(WeightBlock(a)));
       const __m512 dw = _mm512_set1_ps(HalfToFloat(a.d));
 #pragma GCC unroll 2
       for (int p = 0; p < P; ++p) {
         // mul of broadcasts == broadcast of the twin's scalar d_w * d_x (same bits).
-        acc[r][p] = FuseBlock(_mm512_mul_ps(dw, dx[p]), LaneSums(wq, xq[p]), acc[r][p]);
+        acc[r][p] = FuseBlock(_mm512_mul_ps(dw, dx[p]), LaneSums(wb, xq[p], xc[p]), acc[r][p]);
       }
     }
   }
@@ -295,17 +305,16 @@ template <typename Block>
 void TileQ32Dispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x,
                      int tokens, float* y, int64_t y_stride) {
   using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
-  static constexpr Fn kTable[4][4] = {
-      {TileQ32<Block, 1, 1>, TileQ32<Block, 1, 2>, TileQ32<Block, 1, 3>, TileQ32<Block, 1, 4>},
-      {TileQ32<Block, 2, 1>, TileQ32<Block, 2, 2>, TileQ32<Block, 2, 3>, TileQ32<Block, 2, 4>},
-      {TileQ32<Block, 3, 1>, TileQ32<Block, 3, 2>, TileQ32<Block, 3, 3>, TileQ32<Block, 3, 4>},
-      {TileQ32<Block, 4, 1>, TileQ32<Block, 4, 2>, TileQ32<Block, 4, 3>, TileQ32<Block, 4, 4>},
-  };
+#define SKV_TQ(R) {TileQ32<Block, R, 1>, TileQ32<Block, R, 2>, TileQ32<Block, R, 3>, TileQ32<Block, R, 4>}
+  static constexpr Fn kTable[kQ32TileRows][4] = {SKV_TQ(1), SKV_TQ(2), SKV_TQ(3), SKV_TQ(4),
+                                                  SKV_TQ(5), SKV_TQ(6), SKV_TQ(7), SKV_TQ(8)};
+#undef SKV_TQ
   kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
 }
 
 
-// LaneSums for one output in 8 lanes (the same integers).
+// One output's 8 lane sums (the same integers; here the activation is biased and the weight
+// gives the correction, as a decode row meets each weight block once).
 inline __m256i LaneSums8(__m256i w, __m256i x) {
   const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, w));
@@ -568,7 +577,7 @@ namespace internal {
 #define SKV_Q32(B)                      \
   {.one = OneQ32<B>,                    \
    .tile = TileQ32Dispatch<B>,          \
-   .tile_rows = 4,                      \
+   .tile_rows = kQ32TileRows,                      \
    .tile_tokens = 4,                    \
    .stream = StreamQ32Dispatch<B>,      \
    .stream_tokens = kTileMax}
