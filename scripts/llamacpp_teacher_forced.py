@@ -13,7 +13,8 @@ script (-c 2048, flash attention, -np 1, -t 1, -ub 1).
 
 Usage: scripts/llamacpp_teacher_forced.py CASES.json MODEL.gguf OUT.json
   CASES.json: {"cases": [{"prompt": str, "prompt_tokens": [ids], "tokens": [ids]}]}
-  env LLAMA_SERVER, FLASH_ATTN, UBATCH as llamacpp_reference.py
+  env LLAMA_SERVER, FLASH_ATTN, UBATCH as llamacpp_reference.py; LLAMA_EXTRA_ARGS more server flags
+      (e.g. --no-repack: ggml-cpu's repacked Q4_K/Q2_K/Q5_K/Q6_K/IQ4_NL matmuls sum in another order)
 """
 import json
 import os
@@ -37,7 +38,8 @@ def main():
     extra = ["-ub", ubatch] if ubatch else []
     fa = ["-fa"] + ([os.environ["FLASH_ATTN"]] if os.environ.get("FLASH_ATTN") else [])
     proc = subprocess.Popen([server, "-m", model, "-c", "2048"] + fa + ["-np", "1", "-t", "1",
-                             "--port", str(port), "--host", "127.0.0.1"] + extra,
+                             "--port", str(port), "--host", "127.0.0.1"] + extra +
+                            os.environ.get("LLAMA_EXTRA_ARGS", "").split(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     refused = 0
     try:

@@ -15,6 +15,9 @@ shift || true
 types=("$@")
 [ ${#types[@]} -eq 0 ] && types=(q4_K q5_K q6_K q4_1 q5_1 q2_K q3_K iq4_nl iq4_xs mxfp4)
 export FLASH_ATTN=${FLASH_ATTN:-on}
+# ggml-cpu repacks Q4_K/Q2_K/Q5_K/Q6_K/IQ4_NL into interleaved layouts whose kernels sum in another
+# order than vec_dot (the order swarmkv follows); LLAMA_EXTRA_ARGS= compares with the repacked path.
+export LLAMA_EXTRA_ARGS=${LLAMA_EXTRA_ARGS---no-repack}
 export LLAMA_SERVER=${LLAMA_SERVER:-/work/wt/h13-llamacpp/build-avx512/bin/llama-server}
 export LD_LIBRARY_PATH=$(dirname "$LLAMA_SERVER")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 out=$build/llamacpp-reference
