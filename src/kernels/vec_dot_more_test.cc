@@ -93,6 +93,9 @@ TEST(VecDotMoreTest, VecDotTypesAreGgmlCpusAndKernelsExistAtEveryLevel) {
   for (TensorType t : kTypes) {
     EXPECT_TRUE(IsMatmulWeightType(t)) << Name(t);
     for (Isa isa : SupportedIsas()) EXPECT_NE(GetVecDot(t, isa), nullptr) << Name(t) << " " << IsaName(isa);
+    // Each SIMD level has its own kernel (so the bit-equality tests below exercise it).
+    if (IsaSupported(Isa::kAvx2)) EXPECT_NE(GetVecDot(t, Isa::kAvx2), GetVecDot(t, Isa::kScalar)) << Name(t);
+    if (IsaSupported(Isa::kAvx512)) EXPECT_NE(GetVecDot(t, Isa::kAvx512), GetVecDot(t, Isa::kAvx2)) << Name(t);
   }
 }
 

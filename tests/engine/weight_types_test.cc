@@ -25,12 +25,15 @@ constexpr uint64_t kSeed = 18;  // scripts/weight_type_references.sh
 
 // Against the AVX-512 llama.cpp build of this machine (-ub 1 -fa on --no-repack), measured max
 // |log-prob diff|: q5_K 2.2e-6, q5_1 2.7e-6, q2_K 2.7e-6, q3_K 2.6e-6, iq4_xs 2.4e-6, mxfp4
-// 3.3e-6 (the same floats: ggml-cpu's AVX2 vec_dot order) — held to 1e-3. q4_K 8.2e-3, q6_K
-// 8.6e-3, q4_1 6.6e-3, iq4_nl 6.1e-3 and the shape's own q8_0 1.9e-3 (f16 4.1e-4) are not:
-// llama.cpp sends IQ4_NL and Q8_0 through tinyBLAS (one accumulator per output), and the
-// K-quant kernels of the existing Q4_K/Q6_K twins keep the min term in one float where ggml
-// keeps four lanes; in these random-weight models one flipped Q8 activation rounding moves
-// the flat log-probs by ~1e-2. Held to 1.5e-2 (a wrong op lands far above) until explained.
+// 3.3e-6 — held to 1e-3. q4_K 8.2e-3, q6_K 8.6e-3, q4_1 6.6e-3, iq4_nl 6.1e-3 and the shape's
+// own q8_0 1.9e-3 (f16 4.1e-4) are not. Called on the same bytes, ggml-cpu's vec_dot gives our
+// bits for q4_1, q5_1, q5_K, iq4_nl, q8_0 (200 random rows each) but not for q4_K / q6_K (the
+// existing twins keep the min term in one float where ggml keeps four lanes). What else
+// differs: that build's f16 attention dots sum in 16 lanes (head_dim 64 here; the shared tiny
+// models' head dims are below 32, summed in double), and IQ4_NL / Q8_0 matmuls go through
+// tinyBLAS; in these random-weight models one flipped Q8 activation rounding moves the flat
+// log-probs by ~1e-2. Held to 1.5e-2 (a wrong op lands far above) until an AVX2 llama.cpp
+// build is compared.
 double Tolerance(const std::string& type) {
   for (const char* t : {"q4_K", "q6_K", "q4_1", "iq4_nl", "q8_0"})
     if (type == t) return 1.5e-2;
