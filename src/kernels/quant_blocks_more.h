@@ -65,13 +65,18 @@ static inline int Iq4XsScale(const BlockIQ4_XS& b, int ib) {
   return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
 }
 
-// The 16 6-bit scales of a Q3_K block (stored value; the weight uses scale - 32).
+// The 16 6-bit scales of a Q3_K block (stored value; the weight uses scale - 32): scale i has
+// its low 4 bits in nibble i/8 of byte i%8 and its high 2 bits at 2*(i/4) of byte 8 + i%4.
+// Four bytes at a time: word j of the result is scales 4j..4j+3.
 static inline void UnpackQ3KScales(const uint8_t packed[12], int8_t out[16]) {
-  for (int i = 0; i < 16; ++i) {
-    const int low4 = (packed[i % 8] >> (4 * (i / 8))) & 0xF;
-    const int high2 = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
-    out[i] = static_cast<int8_t>(low4 | (high2 << 4));
-  }
+  uint32_t w[3], r[4];
+  std::memcpy(w, packed, 12);
+  const uint32_t low4 = 0x0F0F0F0Fu, high2 = 0x03030303u;
+  r[0] = (w[0] & low4) | ((w[2] & high2) << 4);
+  r[1] = (w[1] & low4) | (((w[2] >> 2) & high2) << 4);
+  r[2] = ((w[0] >> 4) & low4) | (((w[2] >> 4) & high2) << 4);
+  r[3] = ((w[1] >> 4) & low4) | (((w[2] >> 6) & high2) << 4);
+  std::memcpy(out, r, 16);
 }
 
 }  // namespace swarmkv

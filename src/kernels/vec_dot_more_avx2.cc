@@ -3,6 +3,7 @@
 // then the twin's float sequence with explicit FMAs (built with -ffp-contract=off).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/quant_blocks_more.h"
@@ -14,6 +15,8 @@ namespace {
 
 using internal::DotI8x32;
 using internal::HsumF32x8;
+// f16 -> f32 with F16C (the same values as fp16.h's portable F16ToF32, far cheaper).
+static inline float H2F(f16_t h) { return internal::HalfToFloat(h); }
 using internal::UnpackNibbles32;
 
 static inline __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -57,15 +60,15 @@ float DotQ1(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float summs = 0.0f;
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    summs = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(F16ToF32(a[i].m)), _mm_set_ss(F16ToF32(b[i].s)), _mm_set_ss(summs)));
-    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
+    summs = std::fma(H2F(a[i].m), H2F(b[i].s), summs);  // one vfmadd231ss (-mfma)
+    const float d = H2F(a[i].d) * H2F(b[i].d);
     const __m256i lanes = DotU8x32(WeightBytes(a[i]), Load32(b[i].qs));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
   }
   return HsumF32x8(acc) + summs;
 }
 
-static inline float ScaleOf(const BlockIQ4_NL& b) { return F16ToF32(b.d); }
+static inline float ScaleOf(const BlockIQ4_NL& b) { return H2F(b.d); }
 static inline float ScaleOf(const BlockMXFP4& b) { return E8M0ToF32Half(b.e); }
 static inline const int8_t* TableOf(const BlockIQ4_NL&) { return kIq4NlValues; }
 static inline const int8_t* TableOf(const BlockMXFP4&) { return kMxfp4Values; }
@@ -78,8 +81,8 @@ float DotNl(int64_t n, const void* w, const void* x) {
   __m256 acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 1 < nb; i += 2) {
-    const float d1 = F16ToF32(b[i].d) * ScaleOf(a[i]);
-    const float d2 = F16ToF32(b[i + 1].d) * ScaleOf(a[i + 1]);
+    const float d1 = H2F(b[i].d) * ScaleOf(a[i]);
+    const float d2 = H2F(b[i + 1].d) * ScaleOf(a[i + 1]);
     const __m256i p1 = DotI8x32(LookupNibbles32(a[i].qs, TableOf(a[i])), Load32(b[i].qs));
     const __m256i p2 = DotI8x32(LookupNibbles32(a[i + 1].qs, TableOf(a[i + 1])), Load32(b[i + 1].qs));
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(p1), acc1);
@@ -87,7 +90,7 @@ float DotNl(int64_t n, const void* w, const void* x) {
   }
   float s = HsumF32x8(_mm256_add_ps(acc1, acc2));
   if (i < nb) {
-    const float d = F16ToF32(b[i].d) * ScaleOf(a[i]);
+    const float d = H2F(b[i].d) * ScaleOf(a[i]);
     const __m256i p = DotI8x32(LookupNibbles32(a[i].qs, TableOf(a[i])), Load32(b[i].qs));
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
@@ -109,8 +112,8 @@ float DotQ2_K(int64_t n, const void* w, const void* x) {
   const __m256i m3 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * F16ToF32(a[i].d);
-    const float dmin = -b[i].d * F16ToF32(a[i].dmin);
+    const float d = b[i].d * H2F(a[i].d);
+    const float dmin = -b[i].d * H2F(a[i].dmin);
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
     const __m256i prod = _mm256_madd_epi16(mins, Load32(b[i].bsums));
@@ -137,7 +140,7 @@ float DotQ3_K(int64_t n, const void* w, const void* x) {
   const __m256i m3 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * F16ToF32(a[i].d);
+    const float d = b[i].d * H2F(a[i].d);
     int8_t scales[16];
     UnpackQ3KScales(a[i].scales, scales);
     const __m256i hmask = Load32(a[i].hmask);
@@ -168,7 +171,7 @@ float DotIQ4_XS(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_K*>(x);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = F16ToF32(a[i].d) * b[i].d;
+    const float d = H2F(a[i].d) * b[i].d;
     __m256i sumi = _mm256_setzero_si256();
     for (int ib = 0; ib < 8; ++ib) {
       const __m256i q = LookupNibbles32(a[i].qs + 16 * ib, kIq4NlValues);

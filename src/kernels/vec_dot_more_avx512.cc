@@ -2,9 +2,10 @@
 // (vec_dot_more_scalar.cc), read line by line against them:
 // - Integer lane sums (lane l: elements 4l..4l+3 of a 32-element group) come from vpdpbusd,
 //   which multiplies unsigned by signed bytes and adds four products into 32 bits — exact.
-//   Unsigned weights (Q4_1, Q5_1, Q2_K) go in directly. Signed weights w are fed as w + bias
-//   (bias 128 for the code books, 4 for Q3_K) and bias * (sum of the 4 activations) — a second
-//   vpdpbusd with ones — is subtracted: the same integers, so the same floats.
+//   Unsigned weights (Q4_1, Q5_1, Q2_K) go in directly. Code-book weights w are fed as w + 128
+//   and 128 * (sum of the 4 activations) — a second vpdpbusd with ones — is subtracted: the
+//   same integers, so the same floats. Q3_K (-4..3) uses 512-bit maddubs/madd instead (|q| and
+//   x with q's sign, then the 16-bit scales), cheaper than two vpdpbusd and a vpmulld.
 // - The K-quant and IQ4_XS kernels put two 32-element groups in one zmm (lanes 0-7 group g,
 //   8-15 group g+1), scale each lane by its sub-block's scale (vpmulld), and fold the halves
 //   at the end of the block (integer adds: exact in any order). Then the twin's float part.
@@ -14,6 +15,7 @@
 // Built with -ffp-contract=off; every fused multiply-add is an explicit intrinsic.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/quant_blocks_more.h"
@@ -24,6 +26,8 @@ namespace swarmkv {
 namespace {
 
 using internal::HsumF32x8;
+// f16 -> f32 with F16C (the same values as fp16.h's portable F16ToF32, far cheaper).
+static inline float H2F(f16_t h) { return internal::HalfToFloat(h); }
 using internal::UnpackNibbles32;
 
 static inline __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -61,8 +65,8 @@ float DotQ1(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float summs = 0.0f;
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    summs = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(F16ToF32(a[i].m)), _mm_set_ss(F16ToF32(b[i].s)), _mm_set_ss(summs)));
-    const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
+    summs = std::fma(H2F(a[i].m), H2F(b[i].s), summs);  // one vfmadd231ss (-mfma)
+    const float d = H2F(a[i].d) * H2F(b[i].d);
     const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), WeightBytes(a[i]), Load32(b[i].qs));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
   }
@@ -70,7 +74,7 @@ float DotQ1(int64_t n, const void* w, const void* x) {
 }
 
 // ---- IQ4_NL / MXFP4 x Q8_0 (twin: DotNl) ----
-static inline float ScaleOf(const BlockIQ4_NL& b) { return F16ToF32(b.d); }
+static inline float ScaleOf(const BlockIQ4_NL& b) { return H2F(b.d); }
 static inline float ScaleOf(const BlockMXFP4& b) { return E8M0ToF32Half(b.e); }
 static inline const int8_t* TableOf(const BlockIQ4_NL&) { return kIq4NlValues; }
 static inline const int8_t* TableOf(const BlockMXFP4&) { return kMxfp4Values; }
@@ -93,8 +97,8 @@ float DotNl(int64_t n, const void* w, const void* x) {
   __m512 acc12 = _mm512_setzero_ps();  // lanes 0-7: the twin's acc1, 8-15: acc2
   int64_t i = 0;
   for (; i + 1 < nb; i += 2) {
-    const float d1 = F16ToF32(b[i].d) * ScaleOf(a[i]);
-    const float d2 = F16ToF32(b[i + 1].d) * ScaleOf(a[i + 1]);
+    const float d1 = H2F(b[i].d) * ScaleOf(a[i]);
+    const float d2 = H2F(b[i + 1].d) * ScaleOf(a[i + 1]);
     const __m512i wv = Cat(LookupBiased32(a[i].qs, TableOf(a[i])), LookupBiased32(a[i + 1].qs, TableOf(a[i + 1])));
     const __m512i xv = Cat(Load32(b[i].qs), Load32(b[i + 1].qs));
     const __m512i p12 = DotBiased(wv, xv, 128);
@@ -105,7 +109,7 @@ float DotNl(int64_t n, const void* w, const void* x) {
   float s = HsumF32x8(_mm256_add_ps(_mm512_castps512_ps256(acc12),
                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc12), 1))));
   if (i < nb) {
-    const float d = F16ToF32(b[i].d) * ScaleOf(a[i]);
+    const float d = H2F(b[i].d) * ScaleOf(a[i]);
     const __m256i p = DotBiased(LookupBiased32(a[i].qs, TableOf(a[i])), Load32(b[i].qs), 128);
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
@@ -128,8 +132,8 @@ float DotQ2_K(int64_t n, const void* w, const void* x) {
   const __m256i m3 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * F16ToF32(a[i].d);
-    const float dmin = -b[i].d * F16ToF32(a[i].dmin);
+    const float d = b[i].d * H2F(a[i].d);
+    const float dmin = -b[i].d * H2F(a[i].dmin);
     // the twin's min lanes: mins[2l] * bsums[2l] + mins[2l+1] * bsums[2l+1]
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
@@ -152,28 +156,41 @@ float DotQ2_K(int64_t n, const void* w, const void* x) {
 }
 
 // ---- Q3_K x Q8_K (twin: DotQ3_K) ----
+// 16-bit scales of two 32-element groups: lanes 0-7 s0, 8-15 s1 (group g), 16-23 s2, 24-31 s3.
+static inline __m512i PairScales16(int s0, int s1, int s2, int s3) {
+  __m512i v = _mm512_castsi128_si512(_mm_set1_epi16(static_cast<int16_t>(s0)));
+  v = _mm512_inserti32x4(v, _mm_set1_epi16(static_cast<int16_t>(s1)), 1);
+  v = _mm512_inserti32x4(v, _mm_set1_epi16(static_cast<int16_t>(s2)), 2);
+  return _mm512_inserti32x4(v, _mm_set1_epi16(static_cast<int16_t>(s3)), 3);
+}
+
 float DotQ3_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ3_K*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m3 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * F16ToF32(a[i].d);
+    const float d = b[i].d * H2F(a[i].d);
     int8_t scales[16];
     UnpackQ3KScales(a[i].scales, scales);
     const __m256i hmask = Load32(a[i].hmask);
     __m512i sumi = _mm512_setzero_si512();
     for (int g = 0; g < 8; g += 2) {
       const __m256i bits = Load32(a[i].qs + 32 * (g / 4));
-      __m256i u[2];  // q + 4 = low 2 bits + 4 * high bit, in 0..7
+      __m256i q[2];  // low 2 bits - (high bit clear ? 4 : 0), in -4..3
       for (int k = 0; k < 2; ++k) {
         const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * ((g + k) % 4)), m3);
-        const __mmask32 high = _mm256_test_epi8_mask(hmask, _mm256_set1_epi8(static_cast<char>(1 << (g + k))));
-        u[k] = _mm256_mask_add_epi8(low, high, low, _mm256_set1_epi8(4));
+        const __mmask32 clear = _mm256_testn_epi8_mask(hmask, _mm256_set1_epi8(static_cast<char>(1 << (g + k))));
+        q[k] = _mm256_mask_sub_epi8(low, clear, low, _mm256_set1_epi8(4));
       }
-      const __m512i lanes = DotBiased(Cat(u[0], u[1]), _mm512_loadu_si512(b[i].qs + 32 * g), 4);
+      // |q| * (x with q's sign): exact 16-bit pair sums (maddubs), then scale pairs into lanes of 4.
+      const __m512i qv = Cat(q[0], q[1]);
+      const __m512i xv = _mm512_loadu_si512(b[i].qs + 32 * g);
+      const __mmask64 neg = _mm512_movepi8_mask(qv);
+      const __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+      const __m512i p16 = _mm512_maddubs_epi16(_mm512_abs_epi8(qv), xs);
       const int8_t* s = scales + 2 * g;
-      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(lanes, PairScales(s[0] - 32, s[1] - 32, s[2] - 32, s[3] - 32)));
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(PairScales16(s[0] - 32, s[1] - 32, s[2] - 32, s[3] - 32), p16));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi)), acc);
   }
@@ -186,7 +203,7 @@ float DotIQ4_XS(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_K*>(x);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = F16ToF32(a[i].d) * b[i].d;
+    const float d = H2F(a[i].d) * b[i].d;
     __m512i sumi = _mm512_setzero_si512();
     for (int ib = 0; ib < 8; ib += 2) {
       const __m512i wv = Cat(LookupBiased32(a[i].qs + 16 * ib, kIq4NlValues),
