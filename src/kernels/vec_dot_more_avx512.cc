@@ -58,19 +58,27 @@ static inline __m256i WeightBytes(const BlockQ5_1& b) {
   return _mm256_or_si256(UnpackNibbles32(b.qs), Bit4FromBits32(b.qh));
 }
 
-template <typename Block>
-float DotQ1(int64_t n, const void* w, const void* x) {
+// Every kernel is a template over the token count T: the weight block is unpacked once and
+// each token runs the twin's sequence on its own accumulators, so token t's bits do not depend
+// on T (the T = 1 instance is the single-token kernel).
+template <typename Block, int T>
+void DotQ1(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const Block*>(w);
-  const auto* b = static_cast<const BlockQ8_1*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  float summs = 0.0f;
+  __m256 acc[T];
+  float summs[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), summs[t] = 0.0f;
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    summs = std::fma(H2F(a[i].m), H2F(b[i].s), summs);  // one vfmadd231ss (-mfma)
-    const float d = H2F(a[i].d) * H2F(b[i].d);
-    const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), WeightBytes(a[i]), Load32(b[i].qs));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
+    const __m256i wb = WeightBytes(a[i]);
+    const float dw = H2F(a[i].d), mw = H2F(a[i].m);
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_1& b = static_cast<const BlockQ8_1*>(x[t])[i];
+      summs[t] = std::fma(mw, H2F(b.s), summs[t]);  // one vfmadd231ss (-mfma)
+      const float d = dw * H2F(b.d);
+      const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wb, Load32(b.qs));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc[t]);
+    }
   }
-  return HsumF32x8(acc) + summs;
+  for (int t = 0; t < T; ++t) out[t] = HsumF32x8(acc[t]) + summs[t];
 }
 
 // ---- IQ4_NL / MXFP4 x Q8_0 (twin: DotNl) ----
@@ -89,34 +97,40 @@ static inline __m256i LookupBiased32(const uint8_t* qs, const int8_t table[16]) 
   return _mm256_set_m128i(hi, lo);
 }
 
-template <typename Block>
-float DotNl(int64_t n, const void* w, const void* x) {
+template <typename Block, int T>
+void DotNl(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const Block*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
   const int64_t nb = n / 32;
-  __m512 acc12 = _mm512_setzero_ps();  // lanes 0-7: the twin's acc1, 8-15: acc2
+  __m512 acc12[T];  // lanes 0-7: the twin's acc1, 8-15: acc2
+  for (int t = 0; t < T; ++t) acc12[t] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 1 < nb; i += 2) {
-    const float d1 = H2F(b[i].d) * ScaleOf(a[i]);
-    const float d2 = H2F(b[i + 1].d) * ScaleOf(a[i + 1]);
     const __m512i wv = Cat(LookupBiased32(a[i].qs, TableOf(a[i])), LookupBiased32(a[i + 1].qs, TableOf(a[i + 1])));
-    const __m512i xv = Cat(Load32(b[i].qs), Load32(b[i + 1].qs));
-    const __m512i p12 = DotBiased(wv, xv, 128);
-    const __m512 d12 = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d1), _mm512_set1_ps(d2));
-    acc12 = _mm512_fmadd_ps(d12, _mm512_cvtepi32_ps(p12), acc12);
+    const float s1 = ScaleOf(a[i]), s2 = ScaleOf(a[i + 1]);
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x[t]);
+      const float d1 = H2F(b[i].d) * s1;
+      const float d2 = H2F(b[i + 1].d) * s2;
+      const __m512i p12 = DotBiased(wv, Cat(Load32(b[i].qs), Load32(b[i + 1].qs)), 128);
+      const __m512 d12 = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d1), _mm512_set1_ps(d2));
+      acc12[t] = _mm512_fmadd_ps(d12, _mm512_cvtepi32_ps(p12), acc12[t]);
+    }
   }
-  // acc1 + acc2, then hsum_float_8
-  float s = HsumF32x8(_mm256_add_ps(_mm512_castps512_ps256(acc12),
-                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc12), 1))));
-  if (i < nb) {
-    const float d = H2F(b[i].d) * ScaleOf(a[i]);
-    const __m256i p = DotBiased(LookupBiased32(a[i].qs, TableOf(a[i])), Load32(b[i].qs), 128);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
-    s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(d), _mm_set_ss(static_cast<float>(_mm_cvtsi128_si32(h))), _mm_set_ss(s)));
+  for (int t = 0; t < T; ++t) {
+    const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x[t]);
+    // acc1 + acc2, then hsum_float_8
+    float s = HsumF32x8(_mm256_add_ps(_mm512_castps512_ps256(acc12[t]),
+                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc12[t]), 1))));
+    if (i < nb) {
+      const float d = H2F(b[i].d) * ScaleOf(a[i]);
+      const __m256i p = DotBiased(LookupBiased32(a[i].qs, TableOf(a[i])), Load32(b[i].qs), 128);
+      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+      s = std::fma(d, static_cast<float>(_mm_cvtsi128_si32(h)), s);
+    }
+    out[t] = s;
   }
-  return s;
 }
 
 // Scales of two 32-element groups g, g+1 as 32-bit lanes: lanes 0-3 s[0], 4-7 s[1] (group g),
@@ -126,33 +140,43 @@ static inline __m512i PairScales(int s0, int s1, int s2, int s3) {
 }
 
 // ---- Q2_K x Q8_K (twin: DotQ2_K) ----
-float DotQ2_K(int64_t n, const void* w, const void* x) {
+template <int T>
+void DotQ2_K(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const BlockQ2_K*>(w);
-  const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m3 = _mm256_set1_epi8(3);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * H2F(a[i].d);
-    const float dmin = -b[i].d * H2F(a[i].dmin);
-    // the twin's min lanes: mins[2l] * bsums[2l] + mins[2l+1] * bsums[2l+1]
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
-    const __m256i prod = _mm256_madd_epi16(mins, Load32(b[i].bsums));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
-    __m512i sumi = _mm512_setzero_si512();
+    __m512i sumi[T];
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_K& b = static_cast<const BlockQ8_K*>(x[t])[i];
+      const float dmin = -b.d * H2F(a[i].dmin);
+      // the twin's min lanes: mins[2l] * bsums[2l] + mins[2l+1] * bsums[2l+1]
+      const __m256i prod = _mm256_madd_epi16(mins, Load32(b.bsums));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc[t]);
+      sumi[t] = _mm512_setzero_si512();
+    }
     for (int g = 0; g < 8; g += 2) {  // groups g, g+1 share the 32 bytes qs[32h..] (h = g / 4)
       const __m256i bits = Load32(a[i].qs + 32 * (g / 4));
       const int j = g % 4;
-      const __m256i q0 = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
-      const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j + 2), m3);
-      const __m512i lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Cat(q0, q1),
-                                                _mm512_loadu_si512(b[i].qs + 32 * g));
+      const __m512i q = Cat(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3),
+                            _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j + 2), m3));
       const uint8_t* s = a[i].scales + 2 * g;
-      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(lanes, PairScales(s[0] & 0xF, s[1] & 0xF, s[2] & 0xF, s[3] & 0xF)));
+      const __m512i scale = PairScales(s[0] & 0xF, s[1] & 0xF, s[2] & 0xF, s[3] & 0xF);
+      for (int t = 0; t < T; ++t) {
+        const BlockQ8_K& b = static_cast<const BlockQ8_K*>(x[t])[i];
+        const __m512i lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(b.qs + 32 * g));
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lanes, scale));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi)), acc);
+    for (int t = 0; t < T; ++t) {
+      const float d = static_cast<const BlockQ8_K*>(x[t])[i].d * H2F(a[i].d);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi[t])), acc[t]);
+    }
   }
-  return HsumF32x8(acc);
+  for (int t = 0; t < T; ++t) out[t] = HsumF32x8(acc[t]);
 }
 
 // ---- Q3_K x Q8_K (twin: DotQ3_K) ----
@@ -164,17 +188,18 @@ static inline __m512i PairScales16(int s0, int s1, int s2, int s3) {
   return _mm512_inserti32x4(v, _mm_set1_epi16(static_cast<int16_t>(s3)), 3);
 }
 
-float DotQ3_K(int64_t n, const void* w, const void* x) {
+template <int T>
+void DotQ3_K(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const BlockQ3_K*>(w);
-  const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m3 = _mm256_set1_epi8(3);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = b[i].d * H2F(a[i].d);
     int8_t scales[16];
     UnpackQ3KScales(a[i].scales, scales);
     const __m256i hmask = Load32(a[i].hmask);
-    __m512i sumi = _mm512_setzero_si512();
+    __m512i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm512_setzero_si512();
     for (int g = 0; g < 8; g += 2) {
       const __m256i bits = Load32(a[i].qs + 32 * (g / 4));
       __m256i q[2];  // low 2 bits - (high bit clear ? 4 : 0), in -4..3
@@ -185,44 +210,76 @@ float DotQ3_K(int64_t n, const void* w, const void* x) {
       }
       // |q| * (x with q's sign): exact 16-bit pair sums (maddubs), then scale pairs into lanes of 4.
       const __m512i qv = Cat(q[0], q[1]);
-      const __m512i xv = _mm512_loadu_si512(b[i].qs + 32 * g);
       const __mmask64 neg = _mm512_movepi8_mask(qv);
-      const __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
-      const __m512i p16 = _mm512_maddubs_epi16(_mm512_abs_epi8(qv), xs);
+      const __m512i aq = _mm512_abs_epi8(qv);
       const int8_t* s = scales + 2 * g;
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(PairScales16(s[0] - 32, s[1] - 32, s[2] - 32, s[3] - 32), p16));
+      const __m512i scale = PairScales16(s[0] - 32, s[1] - 32, s[2] - 32, s[3] - 32);
+      for (int t = 0; t < T; ++t) {
+        const __m512i xv = _mm512_loadu_si512(static_cast<const BlockQ8_K*>(x[t])[i].qs + 32 * g);
+        const __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_madd_epi16(scale, _mm512_maddubs_epi16(aq, xs)));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi)), acc);
+    for (int t = 0; t < T; ++t) {
+      const float d = static_cast<const BlockQ8_K*>(x[t])[i].d * H2F(a[i].d);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi[t])), acc[t]);
+    }
   }
-  return HsumF32x8(acc);
+  for (int t = 0; t < T; ++t) out[t] = HsumF32x8(acc[t]);
 }
 
 // ---- IQ4_XS x Q8_K (twin: DotIQ4_XS) ----
-float DotIQ4_XS(int64_t n, const void* w, const void* x) {
+template <int T>
+void DotIQ4_XS(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const BlockIQ4_XS*>(w);
-  const auto* b = static_cast<const BlockQ8_K*>(x);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const float d = H2F(a[i].d) * b[i].d;
-    __m512i sumi = _mm512_setzero_si512();
+    __m512i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm512_setzero_si512();
     for (int ib = 0; ib < 8; ib += 2) {
       const __m512i wv = Cat(LookupBiased32(a[i].qs + 16 * ib, kIq4NlValues),
                              LookupBiased32(a[i].qs + 16 * ib + 16, kIq4NlValues));
-      const __m512i lanes = DotBiased(wv, _mm512_loadu_si512(b[i].qs + 32 * ib), 128);
       const int l0 = Iq4XsScale(a[i], ib) - 32, l1 = Iq4XsScale(a[i], ib + 1) - 32;
-      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(lanes, PairScales(l0, l0, l1, l1)));
+      const __m512i scale = PairScales(l0, l0, l1, l1);
+      for (int t = 0; t < T; ++t) {
+        const __m512i lanes = DotBiased(wv, _mm512_loadu_si512(static_cast<const BlockQ8_K*>(x[t])[i].qs + 32 * ib), 128);
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lanes, scale));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi)), acc);
+    for (int t = 0; t < T; ++t) {
+      const float d = H2F(a[i].d) * static_cast<const BlockQ8_K*>(x[t])[i].d;
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(Fold(sumi[t])), acc[t]);
+    }
   }
-  return HsumF32x8(acc);
+  for (int t = 0; t < T; ++t) out[t] = HsumF32x8(acc[t]);
+}
+
+// The single-token kernel (T = 1) and the 4-token kernel the matmul uses for prefill.
+// constexpr + constinit below: the table is constant-initialized, so no code of this
+// AVX-512 translation unit runs at start-up on a CPU without AVX-512.
+template <void (*K1)(int64_t, const void*, const void* const*, float*),
+          void (*K4)(int64_t, const void*, const void* const*, float*)>
+constexpr VecDotKernel Kernel() {
+  VecDotKernel k;
+  k.one = [](int64_t n, const void* w, const void* x) {
+    float r;
+    K1(n, w, &x, &r);
+    return r;
+  };
+  k.multi = K4;
+  k.multi_tokens = 4;
+  return k;
 }
 
 }  // namespace
 
 namespace internal {
-const VecDotTableMore kVecDotMoreAvx512 = {
-    {DotQ1<BlockQ4_1>}, {DotQ1<BlockQ5_1>}, {DotQ2_K}, {DotQ3_K},
-    {DotNl<BlockIQ4_NL>}, {DotIQ4_XS}, {DotNl<BlockMXFP4>},
+constinit const VecDotTableMore kVecDotMoreAvx512 = {
+    Kernel<DotQ1<BlockQ4_1, 1>, DotQ1<BlockQ4_1, 4>>(), Kernel<DotQ1<BlockQ5_1, 1>, DotQ1<BlockQ5_1, 4>>(),
+    Kernel<DotQ2_K<1>, DotQ2_K<4>>(), Kernel<DotQ3_K<1>, DotQ3_K<4>>(),
+    Kernel<DotNl<BlockIQ4_NL, 1>, DotNl<BlockIQ4_NL, 4>>(), Kernel<DotIQ4_XS<1>, DotIQ4_XS<4>>(),
+    Kernel<DotNl<BlockMXFP4, 1>, DotNl<BlockMXFP4, 4>>(),
 };
 }  // namespace internal
 }  // namespace swarmkv
