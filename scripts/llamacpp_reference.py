@@ -16,7 +16,8 @@ Usage: scripts/llamacpp_reference.py REFERENCE.json MODEL.gguf OUT.json
   env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one),
       UBATCH (default 1: -ub 1, every prompt token through llama.cpp alone, so every matmul
       takes ggml's vec_dot path as decode does; UBATCH= for llama.cpp's default, whose prompt
-      rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc)
+      rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc),
+      FLASH_ATTN (default none: plain -fa as older builds take it; "on" for newer builds)
 """
 import json
 import os
@@ -59,7 +60,8 @@ def main():
             port = s.getsockname()[1]
     ubatch = os.environ.get("UBATCH", "1")  # "": llama.cpp's default micro-batch (512)
     extra = ["-ub", ubatch] if ubatch else []
-    proc = subprocess.Popen([server, "-m", model, "-c", "2048", "-fa", "-np", "1", "-t", "1",
+    fa = ["-fa"] + ([os.environ["FLASH_ATTN"]] if os.environ.get("FLASH_ATTN") else [])  # newer builds: "on"
+    proc = subprocess.Popen([server, "-m", model, "-c", "2048"] + fa + ["-np", "1", "-t", "1",
                              "--port", str(port), "--host", "127.0.0.1"] + extra,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

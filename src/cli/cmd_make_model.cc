@@ -1,7 +1,7 @@
 // `swarmkv make-model`: writes the built-in synthetic model (random weights with real shapes and
 // a byte-level BPE tokenizer; deterministic for a seed) as a GGUF file llama.cpp also loads.
 //
-//   swarmkv make-model --shape {tiny,smollm2-135m,qwen2.5-0.5b,smollm2-demo,...} --type {f32,f16,q8_0,q4_0}
+//   swarmkv make-model --shape {tiny,smollm2-135m,qwen2.5-0.5b,smollm2-demo,...} --type {f32,f16,bf16,q8_0,q4_0,q5_0,q4_1,q5_1,q2_K..q6_K,iq4_nl,iq4_xs,mxfp4}
 //                      --seed N -o FILE [--threads N]
 #include <chrono>
 #include <iostream>
@@ -25,7 +25,7 @@ struct MakeModelOptions {
 int RunMakeModel(const MakeModelOptions& o) {
   auto type = ParseTensorType(o.type);
   if (!type) {
-    std::cerr << "swarmkv make-model: unknown --type '" << o.type << "' (f32, f16, bf16, q8_0, q4_0, q5_0)\n";
+    std::cerr << "swarmkv make-model: unknown --type '" << o.type << "' (see --help)\n";
     return 2;
   }
   if (o.threads > 0) ThreadPool::SetDefaultThreads(o.threads);
@@ -52,8 +52,10 @@ CommandRegistrar reg("make-model", "Write the built-in synthetic model (random w
                        app.add_option("--shape", o->shape, "Model shape")
                            ->check(CLI::IsMember(SyntheticShapeNames()))
                            ->capture_default_str();
-                       app.add_option("--type", o->type, "Type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q5_0")
-                           ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0"}))
+                       app.add_option("--type", o->type, "Type of the 2-D weights (K-quants and iq4_xs on rows not a multiple of 256 fall back as llama-quantize does)")
+                           ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q2_K", "q3_K", "q4_K",
+                                              "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"},
+                                                             CLI::ignore_case))
                            ->capture_default_str();
                        app.add_option("--seed", o->seed, "Random seed (same seed, same file)")->capture_default_str();
                        app.add_option("-o,--output", o->output, "Output GGUF file")->required();

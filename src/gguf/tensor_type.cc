@@ -7,7 +7,7 @@
 namespace swarmkv {
 namespace {
 
-constexpr std::array<TensorTypeTraits, 20> kTypes = {{
+constexpr std::array<TensorTypeTraits, 23> kTypes = {{
     {TensorType::kF32, "f32", 1, 4},
     {TensorType::kF16, "f16", 1, 2},
     {TensorType::kQ4_0, "q4_0", 32, 18},
@@ -22,12 +22,15 @@ constexpr std::array<TensorTypeTraits, 20> kTypes = {{
     {TensorType::kQ5_K, "q5_K", 256, 176},
     {TensorType::kQ6_K, "q6_K", 256, 210},
     {TensorType::kQ8_K, "q8_K", 256, 292},
+    {TensorType::kIQ4_NL, "iq4_nl", 32, 18},
+    {TensorType::kIQ4_XS, "iq4_xs", 256, 136},
     {TensorType::kI8, "i8", 1, 1},
     {TensorType::kI16, "i16", 1, 2},
     {TensorType::kI32, "i32", 1, 4},
     {TensorType::kI64, "i64", 1, 8},
     {TensorType::kF64, "f64", 1, 8},
     {TensorType::kBF16, "bf16", 1, 2},
+    {TensorType::kMXFP4, "mxfp4", 32, 17},
 }};
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/cpu_features.h"
+#include "kernels/quants_more.h"
 
 namespace swarmkv {
 namespace {
@@ -92,6 +93,16 @@ bool CanQuantize(TensorType type) {
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
+    case TensorType::kQ4_1:  // issue 18's reference quantizers (quants_more.h) from here
+    case TensorType::kQ5_1:
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+    case TensorType::kQ6_K:
+    case TensorType::kIQ4_NL:
+    case TensorType::kIQ4_XS:
+    case TensorType::kMXFP4:
       return true;
     default:
       return false;
@@ -113,6 +124,10 @@ bool CanDequantize(TensorType type) {
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:
+    case TensorType::kIQ4_NL:
+    case TensorType::kIQ4_XS:
+    case TensorType::kMXFP4:
+    case TensorType::kQ8_1:
       return true;
     default:
       return false;
@@ -130,6 +145,9 @@ int BlockElements(TensorType type) {
     case TensorType::kQ5_0:
     case TensorType::kQ5_1:
     case TensorType::kQ8_0:
+    case TensorType::kQ8_1:
+    case TensorType::kIQ4_NL:
+    case TensorType::kMXFP4:
       return 32;
     case TensorType::kQ2_K:
     case TensorType::kQ3_K:
@@ -137,6 +155,7 @@ int BlockElements(TensorType type) {
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:
     case TensorType::kQ8_K:
+    case TensorType::kIQ4_XS:
       return kQK_K;
     default:
       return 0;
@@ -159,6 +178,10 @@ int BlockBytes(TensorType type) {
     case TensorType::kQ5_K: return sizeof(BlockQ5_K);
     case TensorType::kQ6_K: return sizeof(BlockQ6_K);
     case TensorType::kQ8_K: return sizeof(BlockQ8_K);
+    case TensorType::kQ8_1: return sizeof(BlockQ8_1);
+    case TensorType::kIQ4_NL: return sizeof(BlockIQ4_NL);
+    case TensorType::kIQ4_XS: return sizeof(BlockIQ4_XS);
+    case TensorType::kMXFP4: return sizeof(BlockMXFP4);
     default: return 0;
   }
 }
@@ -209,6 +232,16 @@ Status QuantizeRow(TensorType type, const float* src, void* dst, int64_t n) {
     case TensorType::kQ5_0:
       QuantizeQ5_0Ref(src, static_cast<BlockQ5_0*>(dst), n);
       break;
+    case TensorType::kQ4_1: QuantizeQ4_1Ref(src, static_cast<BlockQ4_1*>(dst), n); break;
+    case TensorType::kQ5_1: QuantizeQ5_1Ref(src, static_cast<BlockQ5_1*>(dst), n); break;
+    case TensorType::kQ2_K: QuantizeQ2_KRef(src, static_cast<BlockQ2_K*>(dst), n); break;
+    case TensorType::kQ3_K: QuantizeQ3_KRef(src, static_cast<BlockQ3_K*>(dst), n); break;
+    case TensorType::kQ4_K: QuantizeQ4_KRef(src, static_cast<BlockQ4_K*>(dst), n); break;
+    case TensorType::kQ5_K: QuantizeQ5_KRef(src, static_cast<BlockQ5_K*>(dst), n); break;
+    case TensorType::kQ6_K: QuantizeQ6_KRef(src, static_cast<BlockQ6_K*>(dst), n); break;
+    case TensorType::kIQ4_NL: QuantizeIQ4_NLRef(src, static_cast<BlockIQ4_NL*>(dst), n); break;
+    case TensorType::kIQ4_XS: QuantizeIQ4_XSRef(src, static_cast<BlockIQ4_XS*>(dst), n); break;
+    case TensorType::kMXFP4: QuantizeMXFP4Ref(src, static_cast<BlockMXFP4*>(dst), n); break;
     default:
       break;
   }
@@ -245,6 +278,10 @@ Status DequantizeRow(TensorType type, const void* src, float* dst, int64_t n) {
     case TensorType::kQ4_K: DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, n); break;
     case TensorType::kQ5_K: DequantizeQ5_K(static_cast<const BlockQ5_K*>(src), dst, n); break;
     case TensorType::kQ6_K: DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, n); break;
+    case TensorType::kIQ4_NL: DequantizeIQ4_NL(static_cast<const BlockIQ4_NL*>(src), dst, n); break;
+    case TensorType::kIQ4_XS: DequantizeIQ4_XS(static_cast<const BlockIQ4_XS*>(src), dst, n); break;
+    case TensorType::kMXFP4: DequantizeMXFP4(static_cast<const BlockMXFP4*>(src), dst, n); break;
+    case TensorType::kQ8_1: DequantizeQ8_1(static_cast<const BlockQ8_1*>(src), dst, n); break;
     default: break;
   }
   return Status::OK();

@@ -152,7 +152,7 @@ TEST(QuantsTest, BadInputIsAClearError) {
   Status s = QuantizeRow(TensorType::kQ8_0, x, buf, 33);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.ToString().find("multiple"), std::string::npos) << s.ToString();
-  EXPECT_FALSE(QuantizeRow(TensorType::kQ4_K, x, buf, 256).ok());
+  EXPECT_FALSE(QuantizeRow(TensorType::kQ8_K, x, buf, 256).ok());  // activation-only
   EXPECT_FALSE(DequantizeRow(TensorType::kI32, buf, x, 1).ok());
   EXPECT_FALSE(DequantizeRow(TensorType::kQ4_K, buf, x, 32).ok());
   EXPECT_EQ(RowBytes(TensorType::kQ6_K, 512), 2 * 210);

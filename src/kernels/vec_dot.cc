@@ -4,6 +4,8 @@
 
 #include "kernels/convert.h"
 #include "kernels/quants.h"
+#include "kernels/quants_more.h"
+#include "kernels/vec_dot_more.h"
 
 namespace swarmkv {
 
@@ -21,6 +23,13 @@ TensorType VecDotType(TensorType weight) {
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K: return TensorType::kQ8_K;
+    case TensorType::kQ4_1:  // issue 18's types (vec_dot_more.h): ggml-cpu's vec_dot_type
+    case TensorType::kQ5_1: return TensorType::kQ8_1;
+    case TensorType::kIQ4_NL:
+    case TensorType::kMXFP4: return TensorType::kQ8_0;
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kIQ4_XS: return TensorType::kQ8_K;
     default: return TensorType::kF32;
   }
 }
@@ -38,6 +47,7 @@ void ConvertActivationRow(TensorType vec_dot_type, const float* x, void* dst, in
     }
     case TensorType::kQ8_0: QuantizeRowQ8_0Act(x, static_cast<BlockQ8_0*>(dst), n); break;
     case TensorType::kQ8_K: QuantizeRowQ8_K(x, static_cast<BlockQ8_K*>(dst), n); break;
+    case TensorType::kQ8_1: QuantizeRowQ8_1Act(x, static_cast<BlockQ8_1*>(dst), n); break;
     default: std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float)); break;
   }
 }
@@ -58,6 +68,7 @@ static VecDotKernel Pick(const internal::VecDotTable& t, TensorType weight) {
 }
 
 VecDotKernel GetVecDotKernel(TensorType weight, Isa isa) {
+  if (internal::IsMoreWeightType(weight)) return internal::GetVecDotKernelMore(weight, isa);
   VecDotKernel k;
   if (isa == Isa::kAvx512 && IsaSupported(Isa::kAvx512)) k = Pick(internal::kVecDotAvx512, weight);
   if (k.one == nullptr && isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2)) {

@@ -28,6 +28,11 @@ std::vector<SyntheticShape> AllShapes() {
   tiny.n_ff = 384, tiny.n_vocab = 4096, tiny.n_ctx = 4096;
   tiny.rope_freq_base = 10000.0f, tiny.rms_norm_eps = 1e-5f, tiny.tied_embeddings = false;
   s.push_back(tiny);
+  // tiny with rows of 256 (issue 18): every 2-D weight in K-quant / IQ4_XS blocks, no fallback.
+  SyntheticShape tiny_k = tiny;
+  tiny_k.name = "tiny-k";
+  tiny_k.n_embd = 256, tiny_k.n_layer = 2, tiny_k.head_dim = 64, tiny_k.n_ff = 512;
+  s.push_back(tiny_k);
 
   SyntheticShape smol;
   smol.name = "smollm2-135m";
@@ -85,11 +90,37 @@ uint32_t FileType(TensorType t) {
     case TensorType::kQ8_0: return 7;
     case TensorType::kQ5_0: return 8;
     case TensorType::kBF16: return 32;
+    case TensorType::kQ4_1: return 3;
+    case TensorType::kQ5_1: return 9;
+    case TensorType::kQ2_K: return 10;
+    case TensorType::kQ3_K: return 11;  // Q3_K_S: every matrix Q3_K
+    case TensorType::kQ4_K: return 14;  // Q4_K_S
+    case TensorType::kQ5_K: return 16;  // Q5_K_S
+    case TensorType::kQ6_K: return 18;
+    case TensorType::kIQ4_NL: return 25;
+    case TensorType::kIQ4_XS: return 30;
+    case TensorType::kMXFP4: return 38;  // MXFP4_MOE
     default: return 0;
   }
 }
 
 enum class Init { kRandom, kOnes, kSmall };
+
+// The type a matrix whose rows have ne0 elements is written in: `want`, or — when ne0 is not a
+// multiple of its block size — llama-quantize's fallback for that type.
+TensorType RowFallbackType(TensorType want, uint64_t ne0) {
+  const auto traits = GetTensorTypeTraits(want);
+  if (!traits || ne0 % traits->block_size == 0) return want;
+  switch (want) {
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kIQ4_XS: return TensorType::kIQ4_NL;
+    case TensorType::kQ4_K: return TensorType::kQ5_0;
+    case TensorType::kQ5_K: return TensorType::kQ5_1;
+    case TensorType::kQ6_K: return TensorType::kQ8_0;
+    default: return TensorType::kF16;
+  }
+}
 
 struct PlannedTensor {
   std::string name;
@@ -233,12 +264,13 @@ Status MakeSyntheticModel(const SyntheticModelOptions& o, const std::string& pat
   SKV_ASSIGN_OR_RETURN(SyntheticShape shape, FindSyntheticShape(o.shape));
   if (!CanQuantize(o.type))
     return InvalidArgumentError("cannot write synthetic weights of type " + TensorTypeName(static_cast<uint32_t>(o.type)) +
-                                " (supported: f32, f16, bf16, q8_0, q4_0)");
+                                " (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_K..q6_K, iq4_nl, iq4_xs, mxfp4)");
   SKV_RETURN_IF_ERROR(SyntheticHParams(shape).Validate());
   GgufWriter w;
   SetMetadata(w, shape, o);
   std::vector<PlannedTensor> plan = PlanTensors(shape, o.type);
   if (o.metadata_only) plan.clear();
+  for (auto& t : plan) t.type = RowFallbackType(t.type, t.shape[0]);
   for (const auto& t : plan) SKV_RETURN_IF_ERROR(w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape));
 
   ThreadPool& pool = ThreadPool::Default();

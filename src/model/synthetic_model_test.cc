@@ -226,7 +226,7 @@ TEST(SyntheticModelTest, BadOptions) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("tiny"), std::string::npos);
   o.shape = "tiny";
-  o.type = TensorType::kQ6_K;
+  o.type = TensorType::kQ8_K;  // an activation-only type
   EXPECT_EQ(MakeSyntheticModel(o, testing::TempDir() + "/x.gguf").code(), StatusCode::kInvalidArgument);
 }
 

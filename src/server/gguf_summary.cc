@@ -30,7 +30,10 @@ std::string FileTypeName(uint32_t ftype) {
     case 16: return "Q5_K_S";
     case 17: return "Q5_K_M";
     case 18: return "Q6_K";
+    case 25: return "IQ4_NL";  // issue 18's weight types
+    case 30: return "IQ4_XS";
     case 32: return "BF16";
+    case 38: return "MXFP4";
     default: return "";
   }
 }
