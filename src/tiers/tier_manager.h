@@ -195,6 +195,20 @@ class TierManager {
   // from that tier and counted).
   bool ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent, const Hash128& id,
                 const EntryLayout& layout, ReadSlot* slot);
+  // The steps of RestoreInto (restore_pipeline.cc). ProbeTiers: the first tier holding each
+  // block of `ids`, up to the first block none holds.
+  std::vector<int> ProbeTiers(std::span<const Hash128> ids);
+  // The cost model: fills the estimates; true (and counted) when recomputing is cheaper.
+  bool ChooseRecompute(const std::vector<int>& tier_of, const EntryLayout& layout, RestoreResult* result);
+  // Reads the probed chain with reader threads and hands it to `sink` in chain order.
+  class RestorePipeline;
+  void StreamChain(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
+                   const std::vector<int>& tier_of, const EntryLayout& layout, const RestoreSink& sink,
+                   RestoreResult* result);
+  // Folds one restore's per-tier bytes and wall time into the bandwidth EWMAs and counters.
+  void RecordRestore(const std::vector<uint64_t>& bytes_by_tier, double seconds, int64_t blocks_delivered);
+  // Exponentially weighted moving average; `old_value` <= 0 means unmeasured.
+  static double Ewma(double old_value, double sample);
 
   // Constant after construction.
   const TierManagerOptions options_;
