@@ -191,31 +191,6 @@ void TierManager::WriteOne(const Job& job) {
   }
 }
 
-RestoreResult TierManager::Restore(const Hash128& namespace_id, const Hash128& first_parent,
-                                   std::span<const Hash128> ids, const EntryLayout& layout) {
-  std::vector<RestoredBlock> blocks;
-  RestoreResult result = RestoreInto(namespace_id, first_parent, ids, layout, [&](const RestoredView& v) {
-    RestoredBlock b;
-    b.id = v.id;
-    b.parent = v.parent;
-    b.tokens.assign(v.tokens.begin(), v.tokens.end());
-    b.kv_bytes.assign(v.kv_bytes.begin(), v.kv_bytes.end());
-    b.state.assign(v.state.begin(), v.state.end());
-    b.tier = v.tier;
-    blocks.push_back(std::move(b));
-    return true;
-  });
-  result.blocks = std::move(blocks);
-  return result;
-}
-
-std::future<RestoreResult> TierManager::RestoreAsync(Hash128 namespace_id, Hash128 first_parent,
-                                                     std::vector<Hash128> ids, EntryLayout layout) {
-  return std::async(std::launch::async, [this, namespace_id, first_parent, ids = std::move(ids), layout] {
-    return Restore(namespace_id, first_parent, ids, layout);
-  });
-}
-
 void TierManager::SetPrefillTokensPerSecond(double tokens_per_second) {
   std::lock_guard lock(mu_);
   stats_.prefill_tokens_per_second = tokens_per_second > 0 ? tokens_per_second : 0;
