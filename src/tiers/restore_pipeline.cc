@@ -233,7 +233,6 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
   ++s.blocks_restored;
   s.bytes_read += bytes.size();
   s.read_seconds += seconds;
-  per_block_latency_s_[t] = Ewma(per_block_latency_s_[t], seconds);
   return true;
 }
 

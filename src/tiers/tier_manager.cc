@@ -28,7 +28,6 @@ TierManager::TierManager(TierManagerOptions options) : options_(std::move(option
     s.name = std::string(t.backend->name());
     stats_.tiers.push_back(s);
   }
-  per_block_latency_s_.assign(options_.tiers.size(), 0.0);
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -184,7 +183,6 @@ void TierManager::WriteOne(const Job& job) {
     std::lock_guard lock(mu_);
     if (s.ok()) {
       ++stats_.tiers[t].written;
-      avg_entry_bytes_ = static_cast<uint64_t>(Ewma(static_cast<double>(avg_entry_bytes_), static_cast<double>(entry->size())));
     } else {
       ++stats_.tiers[t].write_failures;
     }

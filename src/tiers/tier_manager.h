@@ -9,10 +9,11 @@
 // Restore: RestoreInto() takes the identities of the blocks that follow the RAM part of a prompt's
 // chain and walks them in order through the tiers (in the order given: disk, shared dir, Redis).
 // It stops at the first block no tier holds. Before reading, a cost model compares
-//     restore ≈ Σ entry bytes / measured read bandwidth of its tier + per-block latency
+//     restore ≈ Σ over blocks of KV block bytes / measured restore bandwidth of its tier
 //     recompute ≈ tokens / measured prefill tokens per second (fed by the engine)
 // and restores only when that is cheaper (unmeasured quantities mean "restore": it is how they
-// get measured). Every entry read is fully verified (namespace, identity, chain parent, layout,
+// get measured). The bandwidth is a restore's decoded bytes over its wall time (EWMA), so the
+// per-block latency of a tier is already inside it. Every entry read is fully verified (namespace, identity, chain parent, layout,
 // checksums); a bad one is erased from its tier, counted, and the next tier is tried — it is never
 // returned. Restored blocks go back into RAM through the caller (memory_bridge.h).
 //
@@ -207,8 +208,6 @@ class TierManager {
   bool writing_ = false;              // the writer holds a job outside the queue
   bool stop_ = false;
   TierManagerStats stats_;
-  std::vector<double> per_block_latency_s_;  // EWMA per tier
-  uint64_t avg_entry_bytes_ = 0;             // EWMA of encoded entry bytes
 
   std::thread writer_;
 };
