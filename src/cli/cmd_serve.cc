@@ -153,15 +153,12 @@ int RunServe(ServeOptions& o) {
   ServerMetrics metrics;
   std::unique_ptr<ServerBackend> backend;
   auto created = CreateServerBackend(o.backend);
-  if (created.ok()) {
-    backend = std::move(created).value();
-  } else if (created.status().code() == StatusCode::kUnimplemented) {
-    SKV_LOG(WARN) << "serving without generation: " << created.status().ToString();
-  } else {
+  if (!created.ok()) {
     // A bad flag value (KV type, sizes, tier directory, Redis URL) is the user's to fix now.
     std::cerr << "swarmkv serve: " << created.status().ToString() << "\n";
     return 2;
   }
+  backend = std::move(created).value();
   ModelManagerOptions mo;
   mo.default_keep_alive_ms = *keep_alive;
   mo.max_loaded_models = o.max_loaded_models;

@@ -1,17 +1,14 @@
 #include "engine/local_engine.h"
 
-#ifdef SWARMKV_ENGINE_HAS_MODEL
 #include <sstream>
 
 #include "base/thread_pool.h"
 #include "engine/model_runner.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
-#endif
 
 namespace swarmkv {
 
-#ifdef SWARMKV_ENGINE_HAS_MODEL
 namespace {
 
 class LocalEngineImpl final : public LocalEngine {
@@ -81,13 +78,5 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(const LocalEngineOption
   SKV_RETURN_IF_ERROR(e->Init(options));
   return std::unique_ptr<LocalEngine>(std::move(e));
 }
-
-#else
-
-Result<std::unique_ptr<LocalEngine>> LocalEngine::Create(const LocalEngineOptions&) {
-  return UnimplementedError("this swarmkv was built without the model and tokenizer modules; cannot load a model");
-}
-
-#endif
 
 }  // namespace swarmkv

@@ -1,7 +1,6 @@
 // LocalEngine: everything `swarmkv run` / `swarmkv bench` need to generate from one GGUF file
 // in-process — Model, Tokenizer, a KvMemory, the LlamaRunner and its Scheduler — behind a
-// small interface (this header includes no model/tokenizer headers, so the CLI compiles in any
-// build; without the model and tokenizer modules, Create returns Unimplemented).
+// small interface (this header includes no model/tokenizer headers).
 //
 // Invariant: the scheduler is destroyed first (its thread joined), then runner, memory, model —
 // no engine thread ever touches freed weights or KV.

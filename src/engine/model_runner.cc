@@ -3,6 +3,7 @@
 #include "base/logging.h"
 #include "engine/model_binding.h"
 #include "kernels/cpu_features.h"
+#include "memory/sequence_handle.h"
 
 namespace swarmkv {
 
@@ -56,13 +57,10 @@ std::string LlamaRunner::TokenPiece(int32_t token) const {
 
 Result<OpenedSequence> LlamaRunner::Open(std::span<const int32_t> tokens) {
   if (tokens.empty()) return InvalidArgumentError("runner: Open of an empty token list");
-  SKV_ASSIGN_OR_RETURN(SequenceId seq, memory_->CreateSequence(ns_));
-  Result<PrefixMatch> match = memory_->AttachPrefix(seq, tokens.first(tokens.size() - 1));
-  if (!match.ok()) {
-    memory_->Release(seq).IgnoreError();
-    return match.status();
-  }
-  return OpenedSequence{static_cast<SlotId>(seq), match->matched_tokens};
+  // Owned by the handle until it is handed to the scheduler (a failed attach releases it).
+  SKV_ASSIGN_OR_RETURN(SequenceHandle seq, SequenceHandle::Create(memory_, ns_));
+  SKV_ASSIGN_OR_RETURN(PrefixMatch match, memory_->AttachPrefix(seq.id(), tokens.first(tokens.size() - 1)));
+  return OpenedSequence{static_cast<SlotId>(seq.Detach()), match.matched_tokens};
 }
 
 Result<KvReserveCheck> LlamaRunner::PlanReserve(SlotId slot, int64_t num_tokens) const {

@@ -1,9 +1,6 @@
 // CreateServerBackend: builds the real ServerBackend (model loading, tokenizer, engine, memory
-// core, tiers) from the serve command's options.
-//
-// NOTE: until src/engine, src/model, src/tokenizer and src/memory exist this returns
-// Unimplemented naming what is missing; `swarmkv serve` then still runs (registry, /api/tags,
-// /api/show, /api/version, /metrics, validation) and answers generation requests with a 503.
+// core, tiers) from the serve command's options. An error names the bad option; `swarmkv serve`
+// exits with it.
 //
 // Thread-safety: call once at start-up.
 #pragma once

@@ -6,17 +6,18 @@
 // A full queue drops the block and counts it: the request path never waits on a tier (only the
 // shutdown flush passes a deadline to wait for room).
 //
-// Restore: Restore() takes the identities of the blocks that follow the RAM part of a prompt's
+// Restore: RestoreInto() takes the identities of the blocks that follow the RAM part of a prompt's
 // chain and walks them in order through the tiers (in the order given: disk, shared dir, Redis).
 // It stops at the first block no tier holds. Before reading, a cost model compares
-//     restore ≈ Σ entry bytes / measured read bandwidth of its tier + per-block latency
+//     restore ≈ Σ over blocks of KV block bytes / measured restore bandwidth of its tier
 //     recompute ≈ tokens / measured prefill tokens per second (fed by the engine)
 // and restores only when that is cheaper (unmeasured quantities mean "restore": it is how they
-// get measured). Every entry read is fully verified (namespace, identity, chain parent, layout,
+// get measured). The bandwidth is a restore's decoded bytes over its wall time (EWMA), so the
+// per-block latency of a tier is already inside it. Every entry read is fully verified (namespace, identity, chain parent, layout,
 // checksums); a bad one is erased from its tier, counted, and the next tier is tried — it is never
 // returned. Restored blocks go back into RAM through the caller (memory_bridge.h).
 //
-// Invariant: a block returned by Restore() decodes to exactly the bytes that were evicted under
+// Invariant: a block RestoreInto() hands its sink decodes to exactly the bytes that were evicted under
 // that identity; blocks come back as a gap-free chain starting at the requested first id.
 //
 // Thread-safety: all methods are thread-safe. Backends are shared with the writer thread.
@@ -27,7 +28,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -92,15 +92,6 @@ struct TierManagerStats {
   std::vector<TierStats> tiers;
 };
 
-struct RestoredBlock {
-  Hash128 id;
-  Hash128 parent;
-  std::vector<int32_t> tokens;
-  std::vector<uint8_t> kv_bytes;
-  std::vector<uint8_t> state;
-  int tier = 0;  // index in options.tiers
-};
-
 // One block as RestoreInto hands it to its sink: fully verified; the spans point into the
 // restore's reusable read buffers and are valid only during the call.
 struct RestoredView {
@@ -115,8 +106,7 @@ struct RestoredView {
 using RestoreSink = std::function<bool(const RestoredView&)>;
 
 struct RestoreResult {
-  std::vector<RestoredBlock> blocks;   // Restore(): a chain starting at ids[0]; may be shorter than ids
-  int64_t blocks_delivered = 0;        // blocks the sink accepted (Restore: blocks.size())
+  int64_t blocks_delivered = 0;        // blocks the sink accepted
   int64_t blocks_available = 0;        // found by the probe
   bool chose_recompute = false;        // the cost model said recomputing is cheaper
   double estimated_restore_seconds = 0;
@@ -150,19 +140,14 @@ class TierManager {
   void DropQueued();
 
   // Restores the chain `ids` (ids[0]'s parent is `first_parent`) from the tiers; see above.
-  // `layout` is the namespace's: an entry with another layout is foreign.
-  RestoreResult Restore(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
-                        const EntryLayout& layout);
-  // The same, streaming: blocks are read, verified and handed to `sink` one at a time in chain
-  // order, while `restore_parallelism` reader threads read and verify the next ones (at most
-  // 2 x parallelism entries buffered). No block is copied out of its read buffer unless it was
-  // compressed, so the sink's copy (into the pool slot) is the only one after the page cache.
-  // `sink` runs on the calling thread with no lock of the manager held.
+  // `layout` is the namespace's: an entry with another layout is foreign. Blocks are read,
+  // verified and handed to `sink` one at a time in chain order, while `restore_parallelism`
+  // reader threads read and verify the next ones (at most 2 x parallelism entries buffered). No
+  // block is copied out of its read buffer unless it was compressed, so the sink's copy (into the
+  // pool slot) is the only one after the page cache. `sink` runs on the calling thread with no
+  // lock of the manager held. (Tests collect the chain with restore_all.h's RestoreAll.)
   RestoreResult RestoreInto(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
                             const EntryLayout& layout, const RestoreSink& sink);
-  // The same on a background thread, so the caller can start other work meanwhile.
-  std::future<RestoreResult> RestoreAsync(Hash128 namespace_id, Hash128 first_parent, std::vector<Hash128> ids,
-                                          EntryLayout layout);
 
   // The engine's measured prefill speed for the namespace's model (tokens/s); 0: unknown.
   void SetPrefillTokensPerSecond(double tokens_per_second);
@@ -195,6 +180,20 @@ class TierManager {
   // from that tier and counted).
   bool ReadFrom(int t, const Hash128& namespace_id, const Hash128& parent, const Hash128& id,
                 const EntryLayout& layout, ReadSlot* slot);
+  // The steps of RestoreInto (restore_pipeline.cc). ProbeTiers: the first tier holding each
+  // block of `ids`, up to the first block none holds.
+  std::vector<int> ProbeTiers(std::span<const Hash128> ids);
+  // The cost model: fills the estimates; true (and counted) when recomputing is cheaper.
+  bool ChooseRecompute(const std::vector<int>& tier_of, const EntryLayout& layout, RestoreResult* result);
+  // Reads the probed chain with reader threads and hands it to `sink` in chain order.
+  class RestorePipeline;
+  void StreamChain(const Hash128& namespace_id, const Hash128& first_parent, std::span<const Hash128> ids,
+                   const std::vector<int>& tier_of, const EntryLayout& layout, const RestoreSink& sink,
+                   RestoreResult* result);
+  // Folds one restore's per-tier bytes and wall time into the bandwidth EWMAs and counters.
+  void RecordRestore(const std::vector<uint64_t>& bytes_by_tier, double seconds, int64_t blocks_delivered);
+  // Exponentially weighted moving average; `old_value` <= 0 means unmeasured.
+  static double Ewma(double old_value, double sample);
 
   // Constant after construction.
   const TierManagerOptions options_;
@@ -209,8 +208,6 @@ class TierManager {
   bool writing_ = false;              // the writer holds a job outside the queue
   bool stop_ = false;
   TierManagerStats stats_;
-  std::vector<double> per_block_latency_s_;  // EWMA per tier
-  uint64_t avg_entry_bytes_ = 0;             // EWMA of encoded entry bytes
 
   std::thread writer_;
 };

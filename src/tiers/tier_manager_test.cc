@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "base/testing.h"
 #include "tiers/disk_backend.h"
+#include "tiers/restore_all.h"
 #include "tiers/synthetic_kv.h"
 
 namespace swarmkv {
@@ -81,7 +83,7 @@ TEST(TierManagerTest, WriteBackThenRestoreReturnsTheExactChain) {
   tm.Flush();
   EXPECT_EQ(disk->stats().entries, 4);
   auto ids = c.Ids();
-  RestoreResult r = tm.Restore(kNs, Hash128{}, ids, c.layout);
+  RestoredChain r = RestoreAll(tm, kNs, Hash128{}, ids, c.layout);
   ASSERT_EQ(r.blocks.size(), 4u);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(r.blocks[i].id, c.metas[i].id);
@@ -97,7 +99,7 @@ TEST(TierManagerTest, WriteBackThenRestoreReturnsTheExactChain) {
   EXPECT_GT(s.tiers[0].bandwidth_bytes_per_second, 0);
   EXPECT_TRUE(tm.CheckInvariants().ok());
   // Restoring from the middle of the chain needs the right parent.
-  RestoreResult tail = tm.Restore(kNs, c.metas[1].id, std::span(ids).subspan(2), c.layout);
+  RestoredChain tail = RestoreAll(tm, kNs, c.metas[1].id, std::span(ids).subspan(2), c.layout);
   EXPECT_EQ(tail.blocks.size(), 2u);
 }
 
@@ -108,7 +110,7 @@ TEST(TierManagerTest, ChainStopsAtTheFirstGap) {
   tm.OnEvicted(c.Block(0));
   tm.OnEvicted(c.Block(2));
   tm.Flush();
-  RestoreResult r = tm.Restore(kNs, Hash128{}, c.Ids(), c.layout);
+  RestoredChain r = RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout);
   EXPECT_EQ(r.blocks_available, 1);
   ASSERT_EQ(r.blocks.size(), 1u);
   EXPECT_EQ(r.blocks[0].id, c.metas[0].id);
@@ -145,7 +147,7 @@ TEST(TierManagerTest, BadEntriesAreDeletedCountedAndNeverUsed) {
     std::string wrong = EncodeEntry(m, c.kv[3], {}).value();
     ASSERT_TRUE(disk->Put(c.metas[3].id, AsBytes(wrong)).ok());
   }
-  RestoreResult r = tm.Restore(kNs, Hash128{}, c.Ids(), c.layout);
+  RestoredChain r = RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout);
   ASSERT_EQ(r.blocks.size(), 4u);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(r.blocks[i].tier, 1) << i;
@@ -155,7 +157,7 @@ TEST(TierManagerTest, BadEntriesAreDeletedCountedAndNeverUsed) {
   EXPECT_EQ(tm.stats().tiers[0].corrupt_dropped, 4);
   // Without the shared copy, the same damage ends the chain: nothing bad is returned.
   ASSERT_TRUE(shared->Erase(c.metas[0].id).ok());
-  EXPECT_TRUE(tm.Restore(kNs, Hash128{}, c.Ids(), c.layout).blocks.empty());
+  EXPECT_TRUE(RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout).blocks.empty());
 }
 
 // RestoreInto with several readers: blocks reach the sink in chain order and byte-exact (raw
@@ -216,7 +218,7 @@ TEST(TierManagerTest, ForeignLayoutIsRejected) {
   tm.Flush();
   EntryLayout other = c.layout;
   other.k_type = 8;  // q8_0
-  EXPECT_TRUE(tm.Restore(kNs, Hash128{}, c.Ids(), other).blocks.empty());
+  EXPECT_TRUE(RestoreAll(tm, kNs, Hash128{}, c.Ids(), other).blocks.empty());
   EXPECT_EQ(tm.stats().tiers[0].corrupt_dropped, 1);
 }
 
@@ -257,24 +259,24 @@ TEST(TierManagerTest, CostModelPicksTheCheaperPath) {
   tm.OnEvicted(c.Block(1));
   tm.Flush();
   // Unmeasured: restore (that is how the bandwidth gets measured).
-  EXPECT_EQ(tm.Restore(kNs, Hash128{}, c.Ids(), c.layout).blocks.size(), 2u);
+  EXPECT_EQ(RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout).blocks.size(), 2u);
   // An absurdly fast model: recomputing 64 tokens beats any disk read.
   tm.SetPrefillTokensPerSecond(1e15);
-  RestoreResult fast = tm.Restore(kNs, Hash128{}, c.Ids(), c.layout);
+  RestoredChain fast = RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout);
   EXPECT_TRUE(fast.chose_recompute);
   EXPECT_TRUE(fast.blocks.empty());
   EXPECT_EQ(fast.blocks_available, 2);
   EXPECT_GT(fast.estimated_restore_seconds, fast.estimated_recompute_seconds);
   // A slow model (10 tokens/s): restoring wins.
   tm.SetPrefillTokensPerSecond(10);
-  RestoreResult slow = tm.Restore(kNs, Hash128{}, c.Ids(), c.layout);
+  RestoredChain slow = RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout);
   EXPECT_FALSE(slow.chose_recompute);
   EXPECT_EQ(slow.blocks.size(), 2u);
   EXPECT_LT(slow.estimated_restore_seconds, slow.estimated_recompute_seconds);
   EXPECT_EQ(tm.stats().restore_chose_recompute, 1);
 }
 
-TEST(TierManagerTest, RestoreAsyncAndDrainOnShutdown) {
+TEST(TierManagerTest, RestoreFromAnotherThreadAndDrainOnShutdown) {
   auto disk = Disk();
   Chain c(3);
   {
@@ -284,7 +286,7 @@ TEST(TierManagerTest, RestoreAsyncAndDrainOnShutdown) {
   EXPECT_EQ(disk->stats().entries, 3);
   TierManager tm({.tiers = {{disk.get(), false}}});
   EXPECT_FALSE(tm.OnEvicted(c.Block(0)));  // no write-back tier
-  auto fut = tm.RestoreAsync(kNs, Hash128{}, c.Ids(), c.layout);
+  auto fut = std::async(std::launch::async, [&] { return RestoreAll(tm, kNs, Hash128{}, c.Ids(), c.layout); });
   EXPECT_EQ(fut.get().blocks.size(), 3u);
 }
 

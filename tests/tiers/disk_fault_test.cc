@@ -18,6 +18,7 @@
 #include "fault_test_util.h"
 #include "tiers/disk_backend.h"
 #include "tiers/fault_env.h"
+#include "tiers/restore_all.h"
 
 namespace swarmkv {
 namespace {
@@ -149,7 +150,7 @@ TEST(DiskFaultTest, DiskFullStopsWriteBackAndServingContinues) {
   EXPECT_EQ(s.tiers[0].write_failures, 8);
   EXPECT_EQ(env.injected_failures(), 1);  // one real attempt, then writes are paused (one warning)
   // Restores keep working for what was written; the rest is simply absent (recomputed).
-  RestoreResult r = tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   EXPECT_EQ(r.blocks.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]);
 }
@@ -173,7 +174,7 @@ TEST(DiskFaultTest, RealFullTmpfsIsAnErrorNotACrash) {
   EXPECT_GT(s.tiers[0].written, 0);
   EXPECT_GT(s.tiers[0].write_failures, 0);
   EXPECT_EQ(s.tiers[0].written + s.tiers[0].write_failures, 12);
-  RestoreResult r = tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   EXPECT_EQ(static_cast<int64_t>(r.blocks.size()), s.tiers[0].written);
   EXPECT_TRUE(disk->CheckInvariants().ok());
 }
@@ -192,7 +193,7 @@ TEST(DiskFaultTest, TwoProcessesShareOneDirectory) {
     return writer.stats().tiers[0].written == 6 ? 0 : 3;
   });
   ASSERT_EQ(testing::WaitChild(child), 0);
-  RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   ASSERT_EQ(r.blocks.size(), 6u);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]);
   EXPECT_EQ(reader_disk->stats().entries, 6);  // adopted on the hits

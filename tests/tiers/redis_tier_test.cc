@@ -8,6 +8,7 @@
 #include "fault_test_util.h"
 #include "redis_server.h"
 #include "tiers/redis_backend.h"
+#include "tiers/restore_all.h"
 
 namespace swarmkv {
 namespace {
@@ -104,13 +105,13 @@ TEST(RedisTierTest, AbsentAtStartThenStartedResumes) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(tm.OnEvicted(chain.Block(i)));
   tm.Flush();
   EXPECT_EQ(tm.stats().tiers[0].write_failures, 3);
-  EXPECT_TRUE(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());  // a miss, no error
+  EXPECT_TRUE(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());  // a miss, no error
   std::string why;
   ASSERT_TRUE(server->Restart(&why)) << why;
   ASSERT_TRUE(redis->WaitConnected(5000));
   for (int i = 0; i < 3; ++i) tm.OnEvicted(chain.Block(i));
   tm.Flush();
-  RestoreResult r = tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   ASSERT_EQ(r.blocks.size(), 3u);
   EXPECT_EQ(r.blocks[2].kv_bytes, chain.kv[2]);
   EXPECT_GE(redis->reconnects(), 1);
@@ -123,11 +124,11 @@ TEST(RedisTierTest, KilledMidRunThenRestartedReconnectsWithBackoff) {
   BlockChain chain(4, 3);
   for (int i = 0; i < 4; ++i) tm.OnEvicted(chain.Block(i));
   tm.Flush();
-  ASSERT_EQ(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.size(), 4u);
+  ASSERT_EQ(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.size(), 4u);
   server->Kill();
   // Every call still returns (a miss or Unavailable), nothing throws or hangs.
   for (int round = 0; round < 20; ++round) {
-    EXPECT_TRUE(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
+    EXPECT_TRUE(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
     tm.OnEvicted(chain.Block(round % 4));
   }
   tm.Flush();
@@ -138,7 +139,7 @@ TEST(RedisTierTest, KilledMidRunThenRestartedReconnectsWithBackoff) {
   ASSERT_TRUE(redis->WaitConnected(5000));
   for (int i = 0; i < 4; ++i) tm.OnEvicted(chain.Block(i));
   tm.Flush();
-  EXPECT_EQ(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.size(), 4u);
+  EXPECT_EQ(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.size(), 4u);
 }
 
 TEST(RedisTierTest, FlippedTruncatedAndForeignEntriesAreDetectedAndDeleted) {
@@ -149,19 +150,19 @@ TEST(RedisTierTest, FlippedTruncatedAndForeignEntriesAreDetectedAndDeleted) {
   std::string e0 = EncodeEntry(chain.metas[0], chain.kv[0], {}).value();
   e0[e0.size() - 100] ^= 0x01;
   ASSERT_TRUE(redis->Put(chain.metas[0].id, AsBytes(e0)).ok());
-  RestoreResult r = tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   EXPECT_TRUE(r.blocks.empty());
   EXPECT_EQ(RedisInteger(server->port(), "EXISTS", "skv:kv:" + chain.metas[0].id.ToHex()), 0);
 
   std::string e1 = EncodeEntry(chain.metas[0], chain.kv[0], {}).value();
   ASSERT_TRUE(redis->Put(chain.metas[0].id, AsBytes(std::string_view(e1).substr(0, e1.size() / 2))).ok());
-  EXPECT_TRUE(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
+  EXPECT_TRUE(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
 
   BlockChain foreign(1, 4);
   foreign.metas[0].namespace_id = Hash128{1, 1};
   std::string e2 = EncodeEntry(foreign.metas[0], foreign.kv[0], {}).value();
   ASSERT_TRUE(redis->Put(chain.metas[0].id, AsBytes(e2)).ok());
-  EXPECT_TRUE(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
+  EXPECT_TRUE(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
   EXPECT_EQ(tm.stats().tiers[0].corrupt_dropped, 3);
 }
 
@@ -179,7 +180,7 @@ TEST(RedisTierTest, MaxmemoryLruEvictsOldEntriesAndWritesKeepSucceeding) {
   EXPECT_FALSE(redis->Contains(chain.metas[0].id).value());
   EXPECT_TRUE(redis->Contains(chain.metas[59].id).value());
   // The head of the chain is gone, so nothing restores from the start: recompute, never a hole.
-  EXPECT_TRUE(tm.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
+  EXPECT_TRUE(RestoreAll(tm, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty());
 }
 
 TEST(RedisTierTest, TwoProcessesShareOneRedis) {
@@ -196,7 +197,7 @@ TEST(RedisTierTest, TwoProcessesShareOneRedis) {
   ASSERT_EQ(testing::WaitChild(child), 0);
   auto redis = Connect(url);
   TierManager reader({.tiers = {{redis.get(), false}}});
-  RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   ASSERT_EQ(r.blocks.size(), 5u);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]);
 }
