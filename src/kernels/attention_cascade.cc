@@ -189,8 +189,12 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
           k = e;
           continue;
         }
-        for (int64_t j = 0; j < nv; ++j)
-          F16ToF32Row(reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride), vf.data() + j * Dv, Dv);
+        // V rows are read in place by the AVX2 accumulate (each V load serves up to three heads
+        // there); otherwise converted once for the run.
+        if (!direct_f16) {
+          for (int64_t j = 0; j < nv; ++j)
+            F16ToF32Row(reinterpret_cast<const f16_t*>(vrows + j * L.v_row_stride), vf.data() + j * Dv, Dv);
+        }
         if (simd_scores) {
           for (int64_t j = 0; j < nv; ++j)
             F16ToF32Row(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride), kf.data() + j * Dk, Dk);
@@ -214,8 +218,13 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
           const int64_t n = std::min(B, pos[a] - b * B + 1);
           int c = a + 1;
           while (c < e && std::min(B, pos[c] - b * B + 1) == n) ++c;
-          accumulate(vf.data(), Dv, static_cast<int>(n), ms.data() + a * B, vs.data() + a * B, B, c - a, Dv,
-                     acc.data() + a * Dv, Dv);
+          if (direct_f16) {
+            AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, static_cast<int>(n),
+                                   ms.data() + a * B, vs.data() + a * B, B, c - a, Dv, acc.data() + a * Dv, Dv);
+          } else {
+            accumulate(vf.data(), Dv, static_cast<int>(n), ms.data() + a * B, vs.data() + a * B, B, c - a, Dv,
+                       acc.data() + a * Dv, Dv);
+          }
           a = c;
         }
         k = e;
