@@ -14,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/attention_cascade.h"
+#include "kernels/quants.h"
 
 namespace swarmkv {
 namespace {
@@ -21,15 +22,36 @@ namespace {
 constexpr int kKvHeads = 3, kHeads = 9, kD = 64, kB = 32;
 constexpr int64_t kPrefixBlocks = 256, kTail = 16;
 
+// A layer view laid out by hand (V before K, rows padded by 16 bytes).
+KvLayerLayout TestLayout(TensorType kt, TensorType vt, int heads, int64_t dk, int64_t dv, int block_tokens,
+                         int layer, int64_t* layer_bytes) {
+  KvLayerLayout l;
+  l.k_type = kt;
+  l.v_type = vt;
+  l.n_kv_heads = heads;
+  l.head_dim_k = dk;
+  l.head_dim_v = dv;
+  l.block_tokens = block_tokens;
+  l.k_row_stride = RowBytes(kt, dk) + 16;
+  l.v_row_stride = RowBytes(vt, dv) + 16;
+  l.k_head_stride = l.k_row_stride * block_tokens;
+  l.v_head_stride = l.v_row_stride * block_tokens;
+  *layer_bytes = 64 + heads * (l.k_head_stride + l.v_head_stride);
+  l.v_offset = layer * *layer_bytes + 64;
+  l.k_offset = l.v_offset + heads * l.v_head_stride;
+  return l;
+}
+
 struct Swarm {
-  KvLayerLayout layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kKvHeads, kD, kD, kB, 0);
+  int64_t layer_bytes = 0;
+  KvLayerLayout layout = TestLayout(TensorType::kF16, TensorType::kF16, kKvHeads, kD, kD, kB, 0, &layer_bytes);
   std::vector<std::unique_ptr<std::vector<uint8_t>>> storage;
   std::vector<std::vector<const uint8_t*>> tables;
   std::vector<int64_t> positions;
   std::vector<float> q, out;
 
   const uint8_t* Block(std::mt19937& rng, int tokens) {
-    storage.push_back(std::make_unique<std::vector<uint8_t>>(layout.ConventionLayerBytes()));
+    storage.push_back(std::make_unique<std::vector<uint8_t>>(layer_bytes));
     std::normal_distribution<float> d;
     std::vector<float> k(kKvHeads * kD), v(kKvHeads * kD);
     for (int t = 0; t < tokens; ++t) {

@@ -10,21 +10,46 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/quants.h"
 
 namespace swarmkv {
 namespace {
 
 constexpr int kLayers = 2, kLayer = 1, kKvHeads = 2, kDk = 64, kB = 8;
 
+// A layer view laid out by hand (not memory's conventions, so the kernel is seen to read only the
+// view's offsets and strides): within a layer V comes before K, rows padded by 16 bytes.
+KvLayerLayout TestLayout(TensorType kt, TensorType vt, int heads, int64_t dk, int64_t dv, int block_tokens,
+                         int layer, int64_t* layer_bytes) {
+  KvLayerLayout l;
+  l.k_type = kt;
+  l.v_type = vt;
+  l.n_kv_heads = heads;
+  l.head_dim_k = dk;
+  l.head_dim_v = dv;
+  l.block_tokens = block_tokens;
+  l.k_row_stride = RowBytes(kt, dk) + 16;
+  l.v_row_stride = RowBytes(vt, dv) + 16;
+  l.k_head_stride = l.k_row_stride * block_tokens;
+  l.v_head_stride = l.v_row_stride * block_tokens;
+  *layer_bytes = 64 + heads * (l.k_head_stride + l.v_head_stride);
+  l.v_offset = layer * *layer_bytes + 64;
+  l.k_offset = l.v_offset + heads * l.v_head_stride;
+  return l;
+}
+
 // Blocks of a test "memory": each allocated on its own, filled with random K/V rows.
 struct Store {
+  Store(TensorType kt, TensorType vt, int64_t dv, std::mt19937* r)
+      : layout(TestLayout(kt, vt, kKvHeads, kDk, dv, kB, kLayer, &layer_bytes)), rng(r) {}
+  int64_t layer_bytes = 0;
   KvLayerLayout layout;
   std::vector<std::unique_ptr<std::vector<uint8_t>>> blocks;
   std::mt19937* rng;
 
   // A new block holding `tokens` (<= B) random rows from slot 0; the rest stays garbage.
   const uint8_t* NewBlock(int tokens) {
-    blocks.push_back(std::make_unique<std::vector<uint8_t>>(kLayers * layout.ConventionLayerBytes(), 0xCD));
+    blocks.push_back(std::make_unique<std::vector<uint8_t>>(kLayers * layer_bytes, 0xCD));
     uint8_t* p = blocks.back()->data();
     std::normal_distribution<float> d;
     std::vector<float> k(kKvHeads * layout.head_dim_k), v(kKvHeads * layout.head_dim_v);
@@ -63,7 +88,7 @@ void CheckGroupedEqualsSolo(const Case& c, int trials, uint32_t seed) {
   std::mt19937 rng(seed);
   ThreadPool pool2(2), pool3(3);
   for (int trial = 0; trial < trials; ++trial) {
-    Store store{KvLayerLayout::ForConventions(c.kt, c.vt, kKvHeads, kDk, c.dv, kB, kLayer), {}, &rng};
+    Store store(c.kt, c.vt, c.dv, &rng);
     const int group_heads = std::uniform_int_distribution<int>(1, 4)(rng);
     const int heads = kKvHeads * group_heads;
     std::vector<Seq> seqs;
@@ -175,7 +200,7 @@ TEST(AttentionCascadeTest, OrderPutsSharersTogetherAndGroupsByFirstBlock) {
 
 TEST(AttentionCascadeTest, BadInputIsAnError) {
   std::mt19937 rng(9);
-  Store store{KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, 64, kB, kLayer), {}, &rng};
+  Store store(TensorType::kF16, TensorType::kF16, 64, &rng);
   std::vector<const uint8_t*> blocks{store.NewBlock(kB)};
   std::vector<float> q(2 * kDk), out(2 * 64);
   std::vector<int64_t> pos{kB};  // one past the only block
@@ -187,7 +212,8 @@ TEST(AttentionCascadeTest, BadInputIsAnError) {
   pos[0] = 3;
   EXPECT_TRUE(PagedAttentionShared(p, call).ok());
   call.push_back(call[0]);
-  call[1].kv.layout = KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, 64, kB, 0);
+  int64_t unused = 0;
+  call[1].kv.layout = TestLayout(TensorType::kF16, TensorType::kF16, kKvHeads, kDk, 64, kB, 0, &unused);
   st = PagedAttentionShared(p, call);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
   p.n_heads = 3;
