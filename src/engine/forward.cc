@@ -124,6 +124,37 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
                                emb.row_bytes != 0 ? emb.row_bytes : RowBytes(emb.type, emb.cols), tok, &x_[t * e]));
   }
 
+  // Attention groups for the step: spans whose tables start with the same block (a shared
+  // prefix), adjacent in lexicographic order of their block pointers.
+  span_rows_.clear();
+  row = 0;
+  for (const StepSpan& span : batch.spans) {
+    span_rows_.push_back(row);
+    row += span.num_tokens;
+  }
+  grouped_order_.clear();
+  solo_spans_.clear();
+  if (options_.cascade_attention && batch.spans.size() > 1) {
+    std::vector<std::span<const uint8_t* const>> heads;
+    for (size_t si = 0; si < tables.size(); ++si) {
+      // Only the full blocks before the span's first position can be shared (sealed ones); the
+      // rest of the table is the sequence's own.
+      const size_t full = static_cast<size_t>(batch.spans[si].first_position / layout_.block_tokens());
+      heads.emplace_back(tables[si].blocks.data(), std::min(tables[si].blocks.size(), full));
+    }
+    const SharedPrefixOrder order = OrderForSharedPrefix(heads);
+    for (const auto& [gb, ge] : order.groups) {
+      if (ge - gb >= 2) {
+        for (int i = gb; i < ge; ++i) grouped_order_.push_back(order.order[i]);
+      } else {
+        solo_spans_.push_back(order.order[gb]);
+      }
+    }
+    grouped_spans_ += static_cast<int64_t>(grouped_order_.size());
+  } else {
+    for (size_t si = 0; si < batch.spans.size(); ++si) solo_spans_.push_back(static_cast<int>(si));
+  }
+
   for (int l = 0; l < config_.n_layer; ++l) SKV_RETURN_IF_ERROR(RunLayer(l, batch, tables));
 
   // Final norm and logits for the last row of each span that wants them.
@@ -215,7 +246,8 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
     ApplyRope(config_.rope, positions_[t], k, hk, config_.n_head_kv);
   });
 
-  // K/V rows into each sequence's private tail blocks, then attention per sequence.
+  // K/V rows of every span into its sequence's private tail blocks, then attention: sequences
+  // sharing leading blocks in one shared-prefix call, the others one by one (same bits).
   const KvLayerLayout& kvl = layer_layouts_[l];
   const int64_t B = layout_.block_tokens();
   attn_.resize(T * od);
@@ -223,22 +255,36 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   ap.n_heads = config_.n_head;
   ap.isa = options_.isa;
   ap.pool = options_.pool;
-  int64_t row = 0;
   for (size_t si = 0; si < batch.spans.size(); ++si) {
     const StepSpan& span = batch.spans[si];
     for (int32_t i = 0; i < span.num_tokens; ++i) {
-      const int64_t t = row + i;
+      const int64_t t = span_rows_[si] + i;
       SKV_ASSIGN_OR_RETURN(uint8_t * block, memory_->MutableBlock(span.slot, positions_[t]));
       SKV_RETURN_IF_ERROR(WriteKvRow(kvl, block, static_cast<int>(positions_[t] % B), &k_[t * kd], &v_[t * vd]));
     }
+  }
+  auto view = [&](size_t si) -> Result<AttentionSequence> {
+    const StepSpan& span = batch.spans[si];
     const BlockTable& table = tables[si];
     const int64_t needed_blocks = (span.first_position + span.num_tokens + B - 1) / B;
     if (static_cast<int64_t>(table.blocks.size()) < needed_blocks)
       return InternalError("forward: block table of sequence " + Num(span.slot) + " has " +
                            Num(table.blocks.size()) + " blocks, " + Num(needed_blocks) + " needed");
-    PagedKv kv{table.blocks.data(), needed_blocks, kvl};
-    SKV_RETURN_IF_ERROR(PagedAttention(ap, kv, &q_[row * qd], qd, &positions_[row], span.num_tokens, &attn_[row * od], od));
-    row += span.num_tokens;
+    const int64_t row = span_rows_[si];
+    return AttentionSequence{PagedKv{table.blocks.data(), needed_blocks, kvl}, &q_[row * qd], qd, &positions_[row],
+                             span.num_tokens, &attn_[row * od], od};
+  };
+  for (int si : solo_spans_) {
+    SKV_ASSIGN_OR_RETURN(AttentionSequence s, view(si));
+    SKV_RETURN_IF_ERROR(PagedAttention(ap, s.kv, s.q, s.q_stride, s.positions, s.n_queries, s.out, s.out_stride));
+  }
+  if (!grouped_order_.empty()) {
+    attn_seqs_.clear();
+    for (int si : grouped_order_) {
+      SKV_ASSIGN_OR_RETURN(AttentionSequence s, view(si));
+      attn_seqs_.push_back(s);
+    }
+    SKV_RETURN_IF_ERROR(PagedAttentionShared(ap, attn_seqs_));
   }
   proj_.resize(T * e);
   SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));

@@ -6,7 +6,10 @@
 //   block table -> output projection -> residual -> RMSNorm -> SwiGLU FFN -> residual;
 //   final RMSNorm -> logits for the spans that want them (their last row only).
 //
-// The matmuls run on all batch rows at once; attention runs per sequence. Every kernel used is
+// The matmuls run on all batch rows at once; attention runs per sequence — or, for sequences whose
+// block tables start with the same physical blocks (a shared prompt prefix), per group of them in
+// one shared-prefix (cascade) call that reads those blocks once per layer and gives each sequence
+// the bits it gets alone (kernels/attention_cascade.h; ForwardOptions::cascade_attention). Every kernel used is
 // batch-invariant (a row's result depends only on that row and, for attention, on its own
 // sequence's KV), so a token's logits are identical bit for bit whatever the batch composition,
 // prompt chunking or prefix-cache state (tests/engine/exactness_test.cc).
@@ -28,6 +31,7 @@
 #include "base/thread_pool.h"
 #include "engine/step_batch.h"
 #include "kernels/attention.h"
+#include "kernels/attention_cascade.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -74,6 +78,10 @@ struct ForwardWeights {
 struct ForwardOptions {
   ThreadPool* pool = nullptr;  // nullptr: single-threaded
   Isa isa = ActiveIsa();
+  // Shared-prefix (cascade) attention: spans whose block tables start with the same blocks run
+  // their attention in one PagedAttentionShared call that reads the shared blocks once per
+  // layer (kernels/attention_cascade.h). Same bits either way; false is the per-sequence path.
+  bool cascade_attention = true;
 };
 
 class ForwardPass {
@@ -88,6 +96,9 @@ class ForwardPass {
   Status Run(const StepBatch& batch, StepOutput* out);
 
   const ForwardConfig& config() const { return config_; }
+  // Spans whose attention ran grouped with others sharing their leading blocks, since creation
+  // (counted once per step, not per layer).
+  int64_t grouped_spans() const { return grouped_spans_; }
   const KvLayout& layout() const { return layout_; }
 
  private:
@@ -114,6 +125,13 @@ class ForwardPass {
   std::vector<float> proj_;         // [T][n_embd]
   std::vector<float> gate_, up_;    // [T][n_ff]
   Activations act_;                 // xn_ converted to a weight's vec-dot type
+  // Shared-prefix attention, fixed per step: spans (indices into batch.spans) of groups of two
+  // or more sequences whose tables start with the same block, sharers adjacent; the others.
+  std::vector<int> grouped_order_;
+  std::vector<int> solo_spans_;
+  std::vector<int64_t> span_rows_;  // first batch row of each span
+  std::vector<AttentionSequence> attn_seqs_;
+  int64_t grouped_spans_ = 0;
 };
 
 }  // namespace swarmkv

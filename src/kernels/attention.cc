@@ -35,7 +35,7 @@ void QuantizeKv(TensorType t, const float* x, uint8_t* dst, int64_t n) {
 }
 
 // KV blocks per attention span (see PagedAttention): 16 blocks of 32 tokens = 512 tokens.
-constexpr int64_t kSpanBlocks = 16;
+constexpr int64_t kSpanBlocks = internal::kAttentionSpanBlocks;
 
 // Running online-softmax state of one query head.
 struct HeadState {
@@ -47,6 +47,8 @@ struct HeadState {
 }  // namespace
 
 namespace internal {
+
+void DequantizeKvRow(TensorType t, const uint8_t* row, float* out, int64_t n) { DequantizeV(t, row, out, n); }
 
 float DotF16Ggml(const f16_t* k, const float* q, int64_t n) {
   const int64_t np = n & ~int64_t{31};

@@ -16,8 +16,8 @@
 //
 // Seams left open (later issues): (1) streaming cold blocks — the kernel only needs a block's
 // base pointer when it reaches that block, so a prefetcher can hand pointers over per block;
-// (2) shared-prefix (cascade) attention — AttendBlocks' running state (max, sum, acc) is the
-// merge point for a prefix computed once and per-sequence suffixes.
+// (2) shared-prefix (cascade) attention: done in attention_cascade.h — the running state per
+// (query, head) is carried across shared and private blocks, so no partials are merged.
 //
 // Thread-safety: pure over caller buffers; WriteKvRow writes only the token's own rows.
 #pragma once
