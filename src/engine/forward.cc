@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/logging.h"
+#include "engine/attention_kv_sources.h"
 #include "kernels/vec_dot.h"
 
 namespace swarmkv {
@@ -241,7 +242,9 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
       return InternalError("forward: block table of sequence " + Num(span.slot) + " has " +
                            Num(table.blocks.size()) + " blocks, " + Num(needed_blocks) + " needed");
     PagedKv kv{table.blocks.data(), needed_blocks, kvl};
+    if (kv_sources_ != nullptr) SKV_RETURN_IF_ERROR(kv_sources_->Prepare(si, l, &kv));
     SKV_RETURN_IF_ERROR(PagedAttention(ap, kv, &q_[row * qd], qd, &positions_[row], span.num_tokens, &attn_[row * od], od));
+    if (kv_sources_ != nullptr) SKV_RETURN_IF_ERROR(kv_sources_->Finish(si, l));
     row += span.num_tokens;
   }
   proj_.resize(T * e);

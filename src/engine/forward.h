@@ -36,6 +36,8 @@
 
 namespace swarmkv {
 
+class AttentionKvSources;  // engine/attention_kv_sources.h
+
 // The numbers the forward pass needs (filled from the model's hyper-parameters).
 struct ForwardConfig {
   int32_t n_embd = 0;
@@ -87,6 +89,9 @@ class ForwardPass {
   // current length. Fills out->logits (n_vocab floats per span with want_logits).
   Status Run(const StepBatch& batch, StepOutput* out);
 
+  // Cold KV blocks (context beyond RAM): attention reads them through `sources` (nullptr: none).
+  void SetKvSources(AttentionKvSources* sources) { kv_sources_ = sources; }
+
   const ForwardConfig& config() const { return config_; }
   const KvLayout& layout() const { return layout_; }
 
@@ -104,6 +109,7 @@ class ForwardPass {
   const KvLayout layout_;
   const ForwardOptions options_;
   std::vector<KvLayerLayout> layer_layouts_;
+  AttentionKvSources* kv_sources_ = nullptr;
 
   // Scratch, resized per step: T = batch rows.
   std::vector<int64_t> positions_;  // [T]
