@@ -100,6 +100,12 @@ void ColdKv::Forget(SlotId slot) {
   slots_.erase(it);
 }
 
+void ColdKv::DropPageCache() const {
+  for (const auto& [slot, s] : slots_) {
+    if (s.file != nullptr) s.file->DropPageCache();
+  }
+}
+
 ColdKvStats ColdKv::stats() const {
   ColdKvStats s;
   {

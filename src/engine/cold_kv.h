@@ -70,6 +70,7 @@ class ColdKv {
   void Forget(SlotId slot);
 
   ColdKvStats stats() const;
+  void DropPageCache() const;  // benchmarks: cold reads then come from the device
 
  private:
   ColdKv(KvMemory* memory, const KvLayout& layout, ColdKvOptions options);

@@ -46,14 +46,14 @@ Result<std::unique_ptr<ColdKvFile>> ColdKvFile::Create(const ColdKvFileOptions& 
 
 ColdKvFile::ColdKvFile(ColdKvFileOptions options, int fd, std::string path)
     : options_(std::move(options)), fd_(fd), path_(std::move(path)) {
-  checksums_.assign(static_cast<size_t>(options_.num_layers * options_.max_blocks), 0);
-  written_.assign(static_cast<size_t>(options_.max_blocks), 0);
 }
 
 ColdKvFile::~ColdKvFile() {
   if (fd_ >= 0) ::close(fd_);
   ::unlink(path_.c_str());
 }
+
+void ColdKvFile::DropPageCache() const { ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); }
 
 Status ColdKvFile::WriteBlock(int64_t index, std::span<const uint8_t> block_bytes) {
   const int64_t S = options_.slice_bytes;
@@ -64,6 +64,10 @@ Status ColdKvFile::WriteBlock(int64_t index, std::span<const uint8_t> block_byte
     return InvalidArgumentError("cold KV file: block of " + std::to_string(block_bytes.size()) + " bytes, " +
                                 std::to_string(options_.num_layers * S) + " expected");
   ColdKvFaults* f = options_.faults;
+  if (written_.size() <= static_cast<size_t>(index)) {
+    written_.resize(static_cast<size_t>(index) + 1, 0);
+    checksums_.resize(written_.size() * static_cast<size_t>(options_.num_layers), 0);
+  }
   for (int l = 0; l < options_.num_layers; ++l) {
     if (f != nullptr && f->fail_writes.load()) {
       return IOError("cold KV file " + path_ + ": write: No space left on device (injected)");
@@ -71,7 +75,7 @@ Status ColdKvFile::WriteBlock(int64_t index, std::span<const uint8_t> block_byte
     const size_t slot = static_cast<size_t>(l * options_.max_blocks + index);
     SKV_RETURN_IF_ERROR(PWriteAll(fd_, block_bytes.data() + l * S, static_cast<size_t>(S),
                                   static_cast<off_t>(slot) * S, path_));
-    checksums_[slot] = Checksum64(block_bytes.data() + l * S, static_cast<size_t>(S));
+    checksums_[static_cast<size_t>(index * options_.num_layers + l)] = Checksum64(block_bytes.data() + l * S, static_cast<size_t>(S));
     if (f != nullptr) f->writes.fetch_add(1);
   }
   written_[static_cast<size_t>(index)] = 1;
@@ -84,7 +88,7 @@ Status ColdKvFile::ReadSlices(int layer, int64_t first, int64_t count, uint8_t* 
     return OutOfRangeError("cold KV file: read of layer " + std::to_string(layer) + " blocks [" +
                            std::to_string(first) + ", " + std::to_string(first + count) + ") out of range");
   for (int64_t b = first; b < first + count; ++b) {
-    if (!written_[static_cast<size_t>(b)])
+    if (static_cast<size_t>(b) >= written_.size() || !written_[static_cast<size_t>(b)])
       return FailedPreconditionError("cold KV file: block " + std::to_string(b) + " was never written");
   }
   ColdKvFaults* f = options_.faults;
@@ -105,7 +109,7 @@ Status ColdKvFile::ReadSlices(int layer, int64_t first, int64_t count, uint8_t* 
   }
   if (f != nullptr && f->flip_reads.load() && count > 0) dst[S / 2] ^= 0x40;
   for (int64_t i = 0; i < count; ++i) {
-    const size_t slot = static_cast<size_t>(layer * options_.max_blocks + first + i);
+    const size_t slot = static_cast<size_t>((first + i) * options_.num_layers + layer);
     if (Checksum64(dst + i * S, static_cast<size_t>(S)) != checksums_[slot])
       return CorruptionError("cold KV file " + path_ + ": layer " + std::to_string(layer) + " of block " +
                              std::to_string(first + i) + " does not match its checksum");

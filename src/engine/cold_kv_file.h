@@ -13,8 +13,8 @@
 // file, whose calls still happen.
 //
 // Invariant: ReadSlices returns bytes equal to those WriteBlock stored, or an error.
-// Thread-safety: WriteBlock on one thread; ReadSlices from any thread concurrently, for blocks
-// whose WriteBlock happened-before (the caller hands blocks over through its own synchronisation).
+// Thread-safety: ReadSlices from any threads at once; WriteBlock never concurrently with any
+// other call (the runner writes after a step, when the stream's reader is idle).
 #pragma once
 
 #include <atomic>
@@ -60,14 +60,16 @@ class ColdKvFile {
 
   int64_t slice_bytes() const { return options_.slice_bytes; }
   const std::string& path() const { return path_; }
+  // Asks the kernel to drop the file's cached pages (benchmarks: reads then come from the device).
+  void DropPageCache() const;
 
  private:
   ColdKvFile(ColdKvFileOptions options, int fd, std::string path);
   ColdKvFileOptions options_;
   int fd_ = -1;
   std::string path_;
-  std::vector<uint64_t> checksums_;  // [layer * max_blocks + block]
-  std::vector<uint8_t> written_;     // [block]
+  std::vector<uint64_t> checksums_;  // [block * num_layers + layer], grown by WriteBlock
+  std::vector<uint8_t> written_;     // [block], grown by WriteBlock
 };
 
 }  // namespace swarmkv

@@ -42,7 +42,8 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
     ColdKvOptions co;
     co.hot_window_tokens = options.kv_hot_window_tokens;
     co.dir = options.cold_dir;
-    co.max_tokens_per_sequence = std::max<int64_t>(h.n_ctx_train, 1);
+    // Sizes the cold file's sparse layer regions only: a context may run past the trained one.
+    co.max_tokens_per_sequence = std::max<int64_t>(h.n_ctx_train, int64_t{1} << 20);
     co.faults = options.cold_faults;
     SKV_ASSIGN_OR_RETURN(r->cold_, ColdKv::Create(memory, r->forward_->layout(), co));
     r->forward_->SetKvSources(r->cold_->sources());

@@ -49,7 +49,7 @@ class LlamaRunner final : public ModelRunner {
   Status Reserve(SlotId slot, int64_t num_tokens) override;
 
   const Hash128& namespace_id() const { return ns_; }
-  const ColdKv* cold_kv() const { return cold_.get(); }  // nullptr without a hot window
+  ColdKv* cold_kv() const { return cold_.get(); }  // nullptr without a hot window
 
  private:
   LlamaRunner() = default;
