@@ -114,10 +114,28 @@ const uint8_t* ColdKvStream::Source::Block(int64_t i) const {
   const int64_t need = tag | (slot + 1);
   if (stream->progress_[buffer].load(std::memory_order_acquire) < need) {
     stream->waits_.fetch_add(1, std::memory_order_relaxed);
-    std::unique_lock<std::mutex> lock(stream->mu_);
-    stream->cv_.wait(lock, [&] { return stream->progress_[buffer].load(std::memory_order_acquire) >= need; });
+    stream->WaitFor(buffer, tag, need);
   }
   return data + static_cast<int64_t>(slot) * slice_bytes;
+}
+
+void ColdKvStream::WaitFor(int buffer, int64_t tag, int64_t need) const {
+  Fill& f = fill_[buffer];
+  std::unique_lock<std::mutex> lock(mu_);
+  auto can_help = [&] { return f.tag == tag && f.next_run.load() < f.runs.size(); };
+  while (progress_[buffer].load(std::memory_order_acquire) < need) {
+    // The reader has started this chunk and runs are left: read one instead of waiting.
+    if (can_help()) {
+      const size_t r = f.next_run.fetch_add(1);
+      if (r < f.runs.size()) {
+        lock.unlock();
+        ReadRun(buffer, r);
+        lock.lock();
+      }
+      continue;
+    }
+    cv_.wait(lock, [&] { return progress_[buffer].load(std::memory_order_acquire) >= need || can_help(); });
+  }
 }
 
 void ColdKvStream::ReaderLoop() {
@@ -141,45 +159,71 @@ void ColdKvStream::ReaderLoop() {
 }
 
 void ColdKvStream::FillChunk(int64_t k, int buffer) {
-  const Span& span = spans_[static_cast<size_t>(k % static_cast<int64_t>(spans_.size()))];
-  const int layer = static_cast<int>(k / static_cast<int64_t>(spans_.size()));
+  Fill& f = fill_[buffer];
   const int64_t tag = (step_base_ + k) << 32;
-  uint8_t* data = buffers_[buffer].data();
-  const std::vector<int64_t>& cold = span.cold_blocks;
-  const int64_t n = static_cast<int64_t>(cold.size());
-  Status st;
-  int64_t slices = 0;
-  for (int64_t i = 0; i < n;) {
-    // A run of consecutive block indices is one contiguous range of the layer's region.
-    int64_t j = i + 1;
-    while (j < n && j - i < kRunBlocks && cold[j] == cold[j - 1] + 1) ++j;
-    bool cancelled;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cancelled = cancel_ || stop_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    f.span = &spans_[static_cast<size_t>(k % static_cast<int64_t>(spans_.size()))];
+    f.layer = static_cast<int>(k / static_cast<int64_t>(spans_.size()));
+    f.runs.clear();
+    const std::vector<int64_t>& cold = f.span->cold_blocks;
+    const int64_t n = static_cast<int64_t>(cold.size());
+    for (int64_t i = 0; i < n;) {
+      // A run of consecutive block indices is one contiguous range of the layer's region.
+      int64_t j = i + 1;
+      while (j < n && j - i < kRunBlocks && cold[j] == cold[j - 1] + 1) ++j;
+      f.runs.emplace_back(i, j - i);
+      i = j;
     }
-    if (cancelled) {
-      st = CancelledError("cold KV stream: step ended");
-    } else {
-      st = span.in.file->ReadSlices(layer, cold[i], j - i, data + i * slice_bytes_);
-      if (st.ok()) slices += j - i;
-    }
-    if (!st.ok()) j = n;  // the chunk failed: release every waiter (Finish reports it)
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!st.ok()) {
-        chunk_status_[buffer] = st.WithContext("cold KV of layer " + std::to_string(layer));
-        ++stats_.read_errors;
-      }
-      progress_[buffer].store(tag | j, std::memory_order_release);
-    }
-    cv_.notify_all();
-    i = j;
+    f.done.assign(f.runs.size(), 0);
+    f.published = 0;
+    f.next_run.store(0);
+    f.tag = tag;
+    if (f.runs.empty()) progress_[buffer].store(tag, std::memory_order_release);
   }
-  if (n == 0) progress_[buffer].store(tag, std::memory_order_release);
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.slices_read += slices;
-  stats_.bytes_read += slices * slice_bytes_;
+  cv_.notify_all();  // waiting kernel threads may help from now on
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Step ended (no attention runs any more): leave the unread runs.
+      if (cancel_ || stop_) f.next_run.store(f.runs.size());
+    }
+    const size_t r = f.next_run.fetch_add(1);
+    if (r >= f.runs.size()) break;
+    ReadRun(buffer, r);
+  }
+  // Runs claimed by helping threads finish inside the attention call; wait for them so the
+  // chunk's status and the stats are final before the buffer can be refilled.
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return f.published == f.runs.size() || cancel_ || stop_; });
+}
+
+void ColdKvStream::ReadRun(int buffer, size_t r) const {
+  Fill& f = fill_[buffer];
+  const auto [first, count] = f.runs[r];
+  const std::vector<int64_t>& cold = f.span->cold_blocks;
+  uint8_t* data = const_cast<uint8_t*>(buffers_[buffer].data());
+  const Status st = f.span->in.file->ReadSlices(f.layer, cold[static_cast<size_t>(first)], count,
+                                                data + first * slice_bytes_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (st.ok()) {
+      stats_.slices_read += count;
+      stats_.bytes_read += count * slice_bytes_;
+    } else {
+      // The chunk failed: its waiters get readable junk, Finish reports the error.
+      if (chunk_status_[buffer].ok()) {
+        chunk_status_[buffer] = st.WithContext("cold KV of layer " + std::to_string(f.layer));
+      }
+      ++stats_.read_errors;
+    }
+    f.done[r] = 1;
+    while (f.published < f.runs.size() && f.done[f.published]) ++f.published;
+    const int64_t ready =
+        f.published == f.runs.size() ? static_cast<int64_t>(cold.size()) : f.runs[f.published].first;
+    progress_[buffer].store(f.tag | ready, std::memory_order_release);
+  }
+  cv_.notify_all();
 }
 
 ColdKvStreamStats ColdKvStream::stats() const {

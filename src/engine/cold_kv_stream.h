@@ -9,7 +9,10 @@
 // runs of up to kRunBlocks per pread), so even the first chunk overlaps its read with compute.
 // The kernel asks KvBlockSource::Block(i) when it reaches block i: resident blocks come straight
 // from RAM, cold ones from the buffer (waiting for their read) — the same bytes at the same
-// rebased offsets, so attention is bit-identical to attention over the blocks in RAM.
+// rebased offsets, so attention is bit-identical to attention over the blocks in RAM. A kernel
+// thread that would wait helps instead: it claims the chunk's next unread run and reads it
+// itself (runs are claimed through one atomic counter; the ready prefix is published in order),
+// so a starved reader thread does not leave the compute threads idle.
 //
 // Memory: two buffers of (cold blocks of the largest cold span) x (one layer's slice of a
 // block), i.e. 2 / num_layers of that sequence's cold KV, outside the KV budget (docs/memory.md).
@@ -85,8 +88,23 @@ class ColdKvStream final : public AttentionKvSources {
     int buffer = 0;
   };
 
+  // The chunk a buffer is being filled with: its runs of consecutive cold blocks.
+  struct Fill {
+    int64_t tag = -1;                               // (global chunk id << 32); guarded by mu_
+    const Span* span = nullptr;
+    int layer = 0;
+    std::vector<std::pair<int64_t, int64_t>> runs;  // (first cold index, blocks)
+    std::atomic<size_t> next_run{0};                // claimed by the reader and helping threads
+    std::vector<uint8_t> done;                      // guarded by mu_
+    size_t published = 0;                           // runs [0, published) done; guarded by mu_
+  };
+
   void ReaderLoop();
   void FillChunk(int64_t chunk_index, int buffer);  // chunk_index within the step
+  // Reads run r of buffer's fill and publishes the ready prefix. Any thread.
+  void ReadRun(int buffer, size_t r) const;
+  // Block()'s slow path: help read this chunk's runs, else wait, until `need` is published.
+  void WaitFor(int buffer, int64_t tag, int64_t need) const;
   int64_t ChunkOf(size_t span_index, int layer) const;  // -1: no cold blocks
 
   const int num_layers_;
@@ -96,7 +114,7 @@ class ColdKvStream final : public AttentionKvSources {
   std::vector<int32_t> span_pos_;       // span_index -> position in spans_ or -1
   std::vector<uint8_t> buffers_[2];
   Source sources_[2];
-  std::atomic<int64_t> progress_[2];    // (global chunk id << 32) | blocks ready
+  mutable std::atomic<int64_t> progress_[2];    // (global chunk id << 32) | blocks ready
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;  // reader work, and Block() waiters
@@ -108,9 +126,10 @@ class ColdKvStream final : public AttentionKvSources {
   int64_t num_chunks_ = 0;
   int64_t next_fill_ = 0;      // next chunk the reader fills
   int64_t released_ = 0;       // chunks < released_ are done with
-  Status chunk_status_[2];
+  mutable Status chunk_status_[2];
+  mutable Fill fill_[2];
   int64_t chunk_of_buffer_[2] = {-1, -1};
-  ColdKvStreamStats stats_;
+  mutable ColdKvStreamStats stats_;
   mutable std::atomic<int64_t> waits_{0};
   std::thread reader_;
 };

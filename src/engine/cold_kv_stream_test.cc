@@ -59,7 +59,9 @@ struct Fixture {
       ram.push_back(blocks[b].data());
       // Cold: everything older than the last 3 blocks, except block 1 (a shared block stays hot).
       const bool cold = b < n - 3 && b != 1;
-      if (cold) EXPECT_TRUE(file->WriteBlock(b, blocks[b]).ok());
+      if (cold) {
+        EXPECT_TRUE(file->WriteBlock(b, blocks[b]).ok());
+      }
       table.push_back(cold ? nullptr : blocks[b].data());
     }
   }
