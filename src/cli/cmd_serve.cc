@@ -240,6 +240,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--kv-memory", o->backend.kv_memory, "KV RAM budget (bytes like 4GiB, or 25%)");
   app.add_option("--kv-type", o->backend.kv_type, "KV dtype: f16, bf16, q8_0, q4_0");
   app.add_option("--kv-block-tokens", o->backend.block_tokens, "Tokens per KV block");
+  app.add_option("--kv-hot-window", o->backend.kv_hot_window,
+                 "Tokens of each running sequence kept in RAM; older KV goes to the disk tier's cold/ "
+                 "directory and is streamed back to attention, so a context can exceed --kv-memory (0: off)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--kv-disk", o->backend.tiers.disk_dir,
                  "Disk tier directory (default $XDG_CACHE_HOME/swarmkv/kv; 'off' for none)");
   app.add_option("--kv-disk-size", o->backend.tiers.disk_size, "Disk tier budget (default 50GiB)");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/logging.h"
+#include "engine/attention_kv_sources.h"
 #include "kernels/vec_dot.h"
 
 namespace swarmkv {
@@ -150,10 +151,23 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
         solo_spans_.push_back(order.order[gb]);
       }
     }
-    grouped_spans_ += static_cast<int64_t>(grouped_order_.size());
   } else {
     for (size_t si = 0; si < batch.spans.size(); ++si) solo_spans_.push_back(static_cast<int>(si));
   }
+  // Spans whose cold blocks stream from disk attend alone: the shared-prefix kernel reads
+  // resident blocks only. The rest of a group stays grouped (any order is correct).
+  if (kv_sources_ != nullptr && !grouped_order_.empty()) {
+    std::vector<int> kept;
+    for (int si : grouped_order_) {
+      if (kv_sources_->Streams(static_cast<size_t>(si))) solo_spans_.push_back(si);
+      else kept.push_back(si);
+    }
+    if (kept.size() == 1) solo_spans_.push_back(kept[0]);
+    if (kept.size() < 2) kept.clear();
+    grouped_order_ = std::move(kept);
+  }
+  std::sort(solo_spans_.begin(), solo_spans_.end());
+  grouped_spans_ += static_cast<int64_t>(grouped_order_.size());
 
   for (int l = 0; l < config_.n_layer; ++l) SKV_RETURN_IF_ERROR(RunLayer(l, batch, tables));
 
@@ -274,9 +288,13 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
     return AttentionSequence{PagedKv{table.blocks.data(), needed_blocks, kvl}, &q_[row * qd], qd, &positions_[row],
                              span.num_tokens, &attn_[row * od], od};
   };
+  // Solo spans in batch order (a span streaming cold KV is always solo, and the stream hands out
+  // its chunks in layer-then-batch order: AttentionKvSources).
   for (int si : solo_spans_) {
     SKV_ASSIGN_OR_RETURN(AttentionSequence s, view(si));
+    if (kv_sources_ != nullptr) SKV_RETURN_IF_ERROR(kv_sources_->Prepare(si, l, &s.kv));
     SKV_RETURN_IF_ERROR(PagedAttention(ap, s.kv, s.q, s.q_stride, s.positions, s.n_queries, s.out, s.out_stride));
+    if (kv_sources_ != nullptr) SKV_RETURN_IF_ERROR(kv_sources_->Finish(si, l));
   }
   if (!grouped_order_.empty()) {
     attn_seqs_.clear();

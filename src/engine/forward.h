@@ -40,6 +40,8 @@
 
 namespace swarmkv {
 
+class AttentionKvSources;  // engine/attention_kv_sources.h
+
 // The numbers the forward pass needs (filled from the model's hyper-parameters).
 struct ForwardConfig {
   int32_t n_embd = 0;
@@ -95,6 +97,9 @@ class ForwardPass {
   // current length. Fills out->logits (n_vocab floats per span with want_logits).
   Status Run(const StepBatch& batch, StepOutput* out);
 
+  // Cold KV blocks (context beyond RAM): attention reads them through `sources` (nullptr: none).
+  void SetKvSources(AttentionKvSources* sources) { kv_sources_ = sources; }
+
   const ForwardConfig& config() const { return config_; }
   // Spans whose attention ran grouped with others sharing their leading blocks, since creation
   // (counted once per step, not per layer).
@@ -115,6 +120,7 @@ class ForwardPass {
   const KvLayout layout_;
   const ForwardOptions options_;
   std::vector<KvLayerLayout> layer_layouts_;
+  AttentionKvSources* kv_sources_ = nullptr;
 
   // Scratch, resized per step: T = batch rows.
   std::vector<int64_t> positions_;  // [T]

@@ -25,6 +25,8 @@ class LocalEngineImpl final : public LocalEngine {
     LlamaRunnerOptions ro;
     ro.kv_type = options.kv_type;
     ro.pool = pool_.get();
+    ro.kv_hot_window_tokens = options.kv_hot_window_tokens;
+    ro.cold_dir = options.cold_dir;
     SKV_ASSIGN_OR_RETURN(std::unique_ptr<LlamaRunner> runner,
                          LlamaRunner::Create(model_, tokenizer_, memory_.get(), ro));
     runner_ = std::move(runner);

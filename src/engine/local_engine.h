@@ -25,6 +25,8 @@ struct LocalEngineOptions {
   TensorType kv_type = TensorType::kF16;
   int threads = 0;                        // 0: physical cores
   uint64_t kv_budget_bytes = 2ull << 30;  // the KvMemory budget
+  int64_t kv_hot_window_tokens = 0;       // > 0: context beyond RAM (engine/cold_kv.h), files in cold_dir
+  std::string cold_dir;
   SchedulerOptions scheduler;
 };
 

@@ -39,6 +39,17 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   SKV_ASSIGN_OR_RETURN(r->capacity_.block_bytes, memory->BytesForTokens(r->ns_, 0));  // one block
   r->capacity_.budget_bytes = memory->budget_bytes();
   r->capacity_.block_tokens = options.block_tokens;
+  if (options.kv_hot_window_tokens > 0) {
+    ColdKvOptions co;
+    co.hot_window_tokens = options.kv_hot_window_tokens;
+    co.dir = options.cold_dir;
+    // Sizes the cold file's sparse layer regions only: a context may run past the trained one.
+    co.max_tokens_per_sequence = std::max<int64_t>(h.n_ctx_train, int64_t{1} << 20);
+    co.faults = options.cold_faults;
+    SKV_ASSIGN_OR_RETURN(r->cold_, ColdKv::Create(memory, r->forward_->layout(), co));
+    r->forward_->SetKvSources(r->cold_->sources());
+    r->capacity_.hot_window_tokens = r->cold_->hot_window_tokens();
+  }
   r->model_ = std::move(model);
   r->tokenizer_ = std::move(tokenizer);
   r->memory_ = memory;
@@ -69,12 +80,24 @@ Result<KvReserveCheck> LlamaRunner::PlanReserve(SlotId slot, int64_t num_tokens)
 }
 
 Status LlamaRunner::Reserve(SlotId slot, int64_t num_tokens) {
-  return memory_->Reserve(static_cast<SequenceId>(slot), num_tokens);
+  Status st = memory_->Reserve(static_cast<SequenceId>(slot), num_tokens);
+  if (!st.ok() && cold_ != nullptr) return cold_->ExplainReserveFailure(slot, std::move(st));
+  return st;
+}
+
+Status LlamaRunner::Forward(const StepBatch& batch, StepOutput* out) {
+  if (cold_ == nullptr) return forward_->Run(batch, out);
+  SKV_RETURN_IF_ERROR(cold_->BeginStep(batch));
+  Status st = forward_->Run(batch, out);
+  cold_->EndStep();
+  if (st.ok()) cold_->SpillBeyondWindow(batch);
+  return st;
 }
 
 void LlamaRunner::Close(SlotId slot) {
   Status st = memory_->Release(static_cast<SequenceId>(slot));
   if (!st.ok()) SKV_LOG(ERROR) << "releasing sequence " << slot << ": " << st.ToString();
+  if (cold_ != nullptr) cold_->Forget(slot);
 }
 
 }  // namespace swarmkv

@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "engine/cold_kv.h"
 #include "engine/forward.h"
 #include "engine/step_batch.h"
 #include "memory/kv_memory.h"
@@ -22,6 +23,11 @@ struct LlamaRunnerOptions {
   TensorType kv_type = TensorType::kF16;  // K and V dtype (f16, bf16, q8_0, q4_0)
   int32_t block_tokens = 32;
   ThreadPool* pool = nullptr;
+  // Context beyond RAM (engine/cold_kv.h): tokens of each running sequence kept in RAM; older
+  // blocks go to `cold_dir`. 0: off (a sequence's KV must fit in RAM).
+  int64_t kv_hot_window_tokens = 0;
+  std::string cold_dir;
+  ColdKvFaults* cold_faults = nullptr;  // tests only
 };
 
 class LlamaRunner final : public ModelRunner {
@@ -36,13 +42,14 @@ class LlamaRunner final : public ModelRunner {
   bool IsEndOfGeneration(int32_t token) const override;
   std::string TokenPiece(int32_t token) const override;
   Result<OpenedSequence> Open(std::span<const int32_t> tokens) override;
-  Status Forward(const StepBatch& batch, StepOutput* out) override { return forward_->Run(batch, out); }
+  Status Forward(const StepBatch& batch, StepOutput* out) override;
   void Close(SlotId slot) override;
   KvCapacity kv_capacity() const override { return capacity_; }
   Result<KvReserveCheck> PlanReserve(SlotId slot, int64_t num_tokens) const override;
   Status Reserve(SlotId slot, int64_t num_tokens) override;
 
   const Hash128& namespace_id() const { return ns_; }
+  ColdKv* cold_kv() const { return cold_.get(); }  // nullptr without a hot window
 
  private:
   LlamaRunner() = default;
@@ -52,6 +59,7 @@ class LlamaRunner final : public ModelRunner {
   KvMemory* memory_ = nullptr;
   Hash128 ns_;
   std::unique_ptr<ForwardPass> forward_;
+  std::unique_ptr<ColdKv> cold_;
   KvCapacity capacity_;
 };
 

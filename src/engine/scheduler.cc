@@ -113,7 +113,12 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
     const int64_t blocks_alone = static_cast<int64_t>(cap.budget_bytes / cap.block_bytes) - 1;
     const int64_t max_tokens = std::max<int64_t>(0, blocks_alone) * cap.block_tokens;
     const int64_t asked = std::min<int64_t>(num_ctx, prompt_size + std::max<int32_t>(request.max_new_tokens, prefill_only ? 0 : 1));
-    if (asked > max_tokens) {
+    // With a hot window, blocks older than it go to disk after each step: RAM holds the window,
+    // one step's chunk and the partial tail block, whatever the context.
+    const int64_t in_ram = cap.hot_window_tokens > 0
+                               ? std::min<int64_t>(asked, cap.hot_window_tokens + options_.max_step_tokens + cap.block_tokens)
+                               : asked;
+    if (in_ram > max_tokens) {
       const int64_t blocks = (asked + cap.block_tokens - 1) / cap.block_tokens + 1;
       return InvalidArgumentError(
           "generation: the request needs KV for " + std::to_string(asked) + " tokens (prompt " +
@@ -125,7 +130,7 @@ Result<RequestId> Scheduler::Submit(GenerationRequest request, std::shared_ptr<G
           " tokens of this model even with everything else evicted; raise --kv-memory or ask for fewer tokens");
     }
     // An unbounded request gets the context the budget can hold: it ends with "length" there.
-    num_ctx = std::min(num_ctx, max_tokens);
+    if (cap.hot_window_tokens <= 0) num_ctx = std::min(num_ctx, max_tokens);
   }
 
   auto seq = std::make_unique<Sequence>();

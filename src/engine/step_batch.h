@@ -62,6 +62,7 @@ struct KvCapacity {
   uint64_t budget_bytes = 0;  // the whole budget (shared with other models' sequences)
   uint64_t block_bytes = 0;   // bytes one block of this runner's KV takes from it
   int64_t block_tokens = 0;   // tokens per block
+  int64_t hot_window_tokens = 0;  // > 0: older blocks of a running sequence go to disk (engine/cold_kv.h)
 };
 
 // Whether a Reserve would succeed now, planned without side effects.

@@ -246,7 +246,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
     const int64_t b_end = std::min(last_block, b_begin + kSpanBlocks - 1);
     for (int64_t b = b_begin; b <= b_end; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
-      const uint8_t* base = kv.blocks[b];
+      const uint8_t* base = kv.source != nullptr ? kv.source->Block(b) : kv.blocks[b];
       const int64_t n = b < last_block ? B : pos - b * B + 1;
       const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
       const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;

@@ -45,11 +45,24 @@ struct AttentionParams {
   bool llama_cpp_f16_v = true;
 };
 
-// One sequence's KV for one layer: blocks[i] holds tokens [i*B, (i+1)*B).
+// Where block i's base pointer comes from when it is not simply blocks[i]: a cold-tier stream
+// (engine/cold_kv_stream.h) that reads blocks from disk ahead of the kernel. Block(i) returns a
+// pointer valid until the PagedAttention call returns, waiting for its read if needed; it is
+// called from the kernel's worker threads, for any i < num_blocks, in increasing i per task.
+// A failed read must still return readable memory (the source reports the error afterwards).
+class KvBlockSource {
+ public:
+  virtual ~KvBlockSource() = default;
+  virtual const uint8_t* Block(int64_t i) const = 0;
+};
+
+// One sequence's KV for one layer: blocks[i] holds tokens [i*B, (i+1)*B), or, with a source,
+// source->Block(i) does (then `blocks` is unused and layout offsets are relative to its pointers).
 struct PagedKv {
   const uint8_t* const* blocks = nullptr;
   int64_t num_blocks = 0;
   KvLayerLayout layout;
+  const KvBlockSource* source = nullptr;
 };
 
 // out[i] = attention of query i (n_heads * Dk floats at q + i * q_stride) at absolute position

@@ -118,7 +118,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     const bool in_place = direct_f16 && nqh == 1;
     for (int64_t b = 0; b <= max_pos / B; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
-      const uint8_t* base = kv.blocks[b];
+      const uint8_t* base = kv.source != nullptr ? kv.source->Block(b) : kv.blocks[b];
       const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
       const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
       const int64_t nv = std::min(B, max_pos - b * B + 1);

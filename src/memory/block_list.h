@@ -29,6 +29,7 @@ struct Block {
   int32_t refs = 0;                  // sequences (and transient copies) holding the block
   int32_t name_pins = 0;             // named pins covering the block
   bool sealed = false;               // full, hashed, indexed, immutable
+  bool cold = false;                 // sealed, its bytes only on the caller's cold store: no slot, not indexed
   ListKind list = ListKind::kNone;   // eviction list it sits in (only when refs == 0)
   Block* prev = nullptr;
   Block* next = nullptr;

@@ -49,6 +49,7 @@ struct Sequence {
   std::vector<int32_t> tokens;  // committed token ids: Length() == tokens.size()
   std::vector<Block*> blocks;   // covers [0, max(len, reserved)), one ref each
   int64_t reserved = 0;         // positions [0, reserved) have blocks; >= len
+  int64_t cold = 0;             // blocks made cold (MakeBlockCold): held, but no slot in the budget
   Block* cow_source = nullptr;  // a ref held while its rows are copied outside the lock
 };
 
@@ -130,7 +131,7 @@ class KvMemory::Impl {
   }
   void FreeBlockLocked(Block* b) {
     SKV_CHECK(b->refs == 0 && b->list == ListKind::kNone);
-    pool->Free(b->data, b->ns->slot_bytes);
+    if (b->data != nullptr) pool->Free(b->data, b->ns->slot_bytes);
     blocks.erase(b);
     delete b;
   }
@@ -149,7 +150,7 @@ class KvMemory::Impl {
   void DropRefLocked(Block* b) {
     SKV_CHECK(b->refs > 0);
     if (--b->refs > 0) return;
-    if (b->sealed) {
+    if (b->sealed && !b->cold) {
       MakeCachedLocked(b);
     } else {
       FreeBlockLocked(b);
@@ -313,6 +314,7 @@ class KvMemory::Impl {
     while (s->blocks.size() > keep) {
       Block* b = s->blocks.back();
       s->blocks.pop_back();
+      if (b->cold) --s->cold;
       DropRefLocked(b);
     }
   }
@@ -465,7 +467,7 @@ Status KvMemory::Reserve(SequenceId seq, int64_t num_tokens) {
   const bool cow = tail != nullptr && (tail->sealed || tail->refs > 1);
   const int64_t count = add + (cow ? 1 : 0);
   const uint64_t needed = static_cast<uint64_t>(count) * ns->slot_bytes;
-  const uint64_t alone = static_cast<uint64_t>(total + (cow ? 1 : 0)) * ns->slot_bytes;
+  const uint64_t alone = static_cast<uint64_t>(total - s->cold + (cow ? 1 : 0)) * ns->slot_bytes;
   if (alone > m.pool->budget_bytes()) {
     return ResourceExhaustedError("KV sequence " + std::to_string(seq) + " of '" + ns->options.name + "' needs " +
                                   Bytes(alone) + " (" + std::to_string(total) + " blocks of " + Bytes(ns->slot_bytes) +
@@ -518,7 +520,7 @@ Result<ReservePlan> KvMemory::PlanReserve(SequenceId seq, int64_t num_tokens) co
     const Block* tail = len % bt != 0 ? s->blocks[static_cast<size_t>(len / bt)] : nullptr;
     const bool cow = tail != nullptr && (tail->sealed || tail->refs > 1);
     plan.bytes_needed = static_cast<uint64_t>(add + (cow ? 1 : 0)) * ns->slot_bytes;
-    plan.fits_alone = static_cast<uint64_t>(total + (cow ? 1 : 0)) * ns->slot_bytes <= m.pool->budget_bytes();
+    plan.fits_alone = static_cast<uint64_t>(total - s->cold + (cow ? 1 : 0)) * ns->slot_bytes <= m.pool->budget_bytes();
   }
   // NOTE: expired pins are not expired here (const); they count as pinned until the next Reserve.
   uint64_t pinned_bytes = 0;
@@ -599,6 +601,10 @@ Result<SequenceId> KvMemory::Fork(SequenceId seq) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
+  if (s->cold > 0) {
+    return FailedPreconditionError("KV sequence " + std::to_string(seq) + " has " + std::to_string(s->cold) +
+                                   " cold blocks (bytes only on its cold store): it cannot be forked");
+  }
   const int64_t len = static_cast<int64_t>(s->tokens.size());
   // A reservation would let the source write into a tail that is about to be shared.
   m.DropBlocksFromLocked(s, static_cast<size_t>(CeilDiv(len, s->ns->block_tokens)));
@@ -616,6 +622,31 @@ Result<SequenceId> KvMemory::Fork(SequenceId seq) {
   return id;
 }
 
+Result<bool> KvMemory::MakeBlockCold(SequenceId seq, int64_t block_index,
+                                     const std::function<Status(std::span<const uint8_t>)>& store) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
+  const int64_t bt = s->ns->block_tokens;
+  const int64_t full = static_cast<int64_t>(s->tokens.size()) / bt;
+  if (block_index < 0 || block_index >= full) {
+    return OutOfRangeError("KV sequence " + std::to_string(seq) + ": block " + std::to_string(block_index) +
+                           " is not one of its " + std::to_string(full) + " full blocks");
+  }
+  Block* b = s->blocks[static_cast<size_t>(block_index)];
+  if (b->cold) return false;
+  // Shared (another sequence or a transient copy holds it) or pinned blocks stay resident.
+  if (!b->sealed || b->refs != 1 || b->name_pins > 0) return false;
+  // Under the lock (the block must not become shared meanwhile); a failed store changes nothing.
+  SKV_RETURN_IF_ERROR(store(std::span<const uint8_t>(b->data, s->ns->kv_bytes)));
+  m.UnindexLocked(b);
+  m.pool->Free(b->data, s->ns->slot_bytes);
+  b->data = nullptr;
+  b->cold = true;
+  ++s->cold;
+  return true;
+}
+
 Status KvMemory::Truncate(SequenceId seq, int64_t num_tokens) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
@@ -625,7 +656,12 @@ Status KvMemory::Truncate(SequenceId seq, int64_t num_tokens) {
     return OutOfRangeError("KV sequence " + std::to_string(seq) + ": cannot truncate to " + std::to_string(num_tokens) +
                            " tokens (length " + std::to_string(len) + ")");
   }
-  m.DropBlocksFromLocked(s, static_cast<size_t>(CeilDiv(num_tokens, s->ns->block_tokens)));
+  const int64_t bt = s->ns->block_tokens;
+  if (num_tokens % bt != 0 && s->blocks[static_cast<size_t>(num_tokens / bt)]->cold) {
+    return FailedPreconditionError("KV sequence " + std::to_string(seq) + ": cannot truncate to " +
+                                   std::to_string(num_tokens) + " tokens, inside a cold block (its bytes are not in RAM)");
+  }
+  m.DropBlocksFromLocked(s, static_cast<size_t>(CeilDiv(num_tokens, bt)));
   s->tokens.resize(static_cast<size_t>(num_tokens));
   s->reserved = num_tokens;
   return Status::OK();
@@ -837,6 +873,7 @@ MemoryStats KvMemory::Stats() const {
     by_ns.emplace(ns.get(), std::move(n));
   }
   for (const Block* b : m.blocks) {
+    if (b->cold) continue;  // no slot: its bytes are on the caller's cold store
     NamespaceStats& n = by_ns[b->ns];
     if (b->refs > 0) {
       ++n.blocks_in_use;
@@ -922,6 +959,9 @@ Status KvMemory::Impl::CheckLocked() const {
     const int64_t bt = s->ns->block_tokens;
     const int64_t len = static_cast<int64_t>(s->tokens.size());
     if (s->reserved < len) return InternalError(where + "reserved < length");
+    if (s->cold != std::count_if(s->blocks.begin(), s->blocks.end(), [](const Block* b) { return b->cold; })) {
+      return InternalError(where + "cold block count drifted");
+    }
     if (static_cast<int64_t>(s->blocks.size()) != CeilDiv(s->reserved, bt)) {
       return InternalError(where + std::to_string(s->blocks.size()) + " blocks for " + std::to_string(s->reserved) + " reserved positions");
     }
@@ -956,6 +996,13 @@ Status KvMemory::Impl::CheckLocked() const {
   for (const Block* b : transient) ++refs[b];
   uint64_t used = 0, evictable = 0;
   for (const Block* b : blocks) {
+    if (b->cold) {
+      if (b->data != nullptr || !b->sealed || b->refs != 1 || b->list != ListKind::kNone || b->name_pins != 0) {
+        return InternalError("cold block " + b->id.ToHex() + " has a slot, is shared, pinned or cached");
+      }
+      if (refs.contains(b) ? refs.at(b) != 1 : true) return InternalError("cold block " + b->id.ToHex() + " is not held once");
+      continue;
+    }
     used += b->ns->slot_bytes;
     const int64_t want = refs.contains(b) ? refs.at(b) : 0;
     if (b->refs != want) {

@@ -238,6 +238,16 @@ class KvMemory {
   // Every block this fills is sealed; if the namespace already caches a block with the same
   // identity, the sequence switches to it and the private copy is freed (dedupe).
   Status Commit(SequenceId seq, std::span<const int32_t> tokens);
+  // Context beyond RAM (engine/cold_kv.h): calls store(block's KV bytes) — the caller's own
+  // cold store, which serves them to attention later — then frees the block's slot while the
+  // sequence keeps it (GetBlockTable gives nullptr for it). The block leaves the prefix index
+  // (nothing else can attach it) and is freed, not cached, when the sequence drops it; a sequence
+  // with cold blocks cannot Fork nor Truncate into one. `store` runs under the mutex (it must not
+  // call back). Returns false (nothing called or changed) for a block that is shared, pinned or
+  // already cold: shared blocks stay resident. store's error is returned, the block unchanged.
+  // OutOfRange for a block that is not full.
+  Result<bool> MakeBlockCold(SequenceId seq, int64_t block_index,
+                             const std::function<Status(std::span<const uint8_t>)>& store);
   // A new sequence sharing all of `seq`'s blocks (no copy). Both lose any reservation; a shared
   // partial tail is copied by whichever of them reserves first.
   Result<SequenceId> Fork(SequenceId seq);

@@ -23,6 +23,9 @@ struct BackendOptions {
   TierConfig tiers;                    // KV tiers below RAM; off entirely when prefix_cache is false
   int64_t kv_shutdown_flush_ms = 5000; // clean shutdown writes cached RAM blocks to the tiers this long at most
   bool prefix_cache = true;            // false: no prefix is matched or restored; tiers are not opened
+  // --kv-hot-window: tokens of each running sequence kept in RAM; older blocks go to the disk
+  // tier's directory (cold/) and attention streams them back (engine/cold_kv.h). 0: off.
+  int64_t kv_hot_window = 0;
 };
 
 Result<std::unique_ptr<ServerBackend>> CreateServerBackend(const BackendOptions& options);

@@ -1,6 +1,7 @@
 #include "server/engine_backend.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "base/env.h"
 #include "base/logging.h"
@@ -195,6 +196,12 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   SKV_ASSIGN_OR_RETURN(ro.kv_type, KvTypeFromName(options_.kv_type));
   ro.block_tokens = options_.block_tokens;
   ro.pool = m->pool.get();
+  ro.kv_hot_window_tokens = options_.kv_hot_window;
+  if (ro.kv_hot_window_tokens > 0) {
+    const std::string& d = options_.tiers.disk_dir;
+    ro.cold_dir = d == "off" ? JoinPath(std::filesystem::temp_directory_path().string(), "swarmkv-cold")
+                             : JoinPath(d.empty() ? DefaultDiskTierDir() : d, "cold");
+  }
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<LlamaRunner> runner, LlamaRunner::Create(m->model, m->tokenizer, memory_.get(), ro));
   m->runner = std::move(runner);
   SchedulerOptions so;

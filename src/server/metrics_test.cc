@@ -75,6 +75,8 @@ TEST(ServerMetricsTest, ExposesTheRequiredSeries) {
   s.prompt_tokens_reused = 64;
   s.generated_tokens = 7;
   s.finish_reason = "length";
+  s.preemptions = 2;
+  s.tokens_recomputed = 40;
   m.OnGenerationFinished(s);
   KvSnapshot kv;
   kv.usage.push_back({"m", "ns", "ram", 3, 3000});
@@ -83,7 +85,8 @@ TEST(ServerMetricsTest, ExposesTheRequiredSeries) {
   m.UpdateKv(kv, 1);
   std::string text = m.Render();
   for (const char* want : {"swarmkv_prompt_tokens_computed_total 36\n", "swarmkv_prompt_tokens_reused_total 64\n",
-                           "swarmkv_generated_tokens_total 7\n", "swarmkv_kv_bytes{tier=\"ram\"} 3000\n",
+                           "swarmkv_generated_tokens_total 7\n", "swarmkv_preemptions_total 2\n",
+                           "swarmkv_preempted_tokens_recomputed_total 40\n", "swarmkv_kv_bytes{tier=\"ram\"} 3000\n",
                            "swarmkv_kv_bytes{tier=\"disk\"} 1000\n", "swarmkv_kv_bytes{tier=\"redis\"} 0\n",
                            "swarmkv_evictions_total{reason=\"budget\"} 5\n", "swarmkv_evictions_total{reason=\"ttl\"} 1\n",
                            "swarmkv_generations_total{finish_reason=\"length\"} 1\n", "swarmkv_models_loaded 1\n",

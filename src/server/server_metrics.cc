@@ -13,6 +13,10 @@ ServerMetrics::ServerMetrics() {
   prompt_reused_ = registry_.AddCounter("swarmkv_prompt_tokens_reused_total",
                                         "Prompt tokens served from cached KV in any tier")->Get();
   generated_ = registry_.AddCounter("swarmkv_generated_tokens_total", "Tokens generated")->Get();
+  preemptions_ = registry_.AddCounter("swarmkv_preemptions_total",
+                                      "Times generations were paused for KV memory and requeued (counted when they end)")->Get();
+  preempt_recomputed_ = registry_.AddCounter("swarmkv_preempted_tokens_recomputed_total",
+                                             "Tokens computed again after preemptions")->Get();
   generations_ = registry_.AddCounter("swarmkv_generations_total", "Finished generations by finish reason",
                                       {"finish_reason"});
   ttft_ = registry_.AddHistogram("swarmkv_time_to_first_token_seconds", "Submit to first streamed token",
@@ -70,6 +74,8 @@ void ServerMetrics::OnGenerationFinished(const GenerationStats& stats) {
   prompt_reused_->Increment(reused);
   prompt_computed_->Increment(stats.prompt_tokens - reused);
   generated_->Increment(stats.generated_tokens);
+  preemptions_->Increment(stats.preemptions);
+  preempt_recomputed_->Increment(stats.tokens_recomputed);
   generations_->WithLabels({stats.finish_reason.empty() ? "unknown" : stats.finish_reason})->Increment();
 }
 

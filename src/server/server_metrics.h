@@ -13,7 +13,8 @@
 // models_loaded, queue_rejections_total, kv_pin_preloads_total{result}; tiers below RAM: kv_restored_tokens_total{tier},
 // kv_tier_written_blocks_total{tier}, kv_tier_errors_total{tier,kind=write|unavailable|corrupt},
 // kv_tier_up{tier}, kv_writeback_queue_blocks, kv_writeback_queue_bytes,
-// kv_writeback_dropped_total, kv_restore_recompute_chosen_total.
+// kv_writeback_dropped_total, kv_restore_recompute_chosen_total; preemptions_total and
+// preempted_tokens_recomputed_total (counted when the preempted generation ends).
 //
 // Thread-safety: all methods thread-safe.
 #pragma once
@@ -51,6 +52,8 @@ class ServerMetrics {
   Counter* prompt_computed_;
   Counter* prompt_reused_;
   Counter* generated_;
+  Counter* preemptions_;
+  Counter* preempt_recomputed_;
   MetricsRegistry::Family<Counter>* generations_;
   Histogram* ttft_;
   Histogram* itl_;
