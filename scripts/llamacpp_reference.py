@@ -12,8 +12,13 @@ is never committed. Regenerate after changing the llama.cpp build:
     tinystories-656k-q8_0; do scripts/llamacpp_reference.py ../shared/reference/$m.json \
     ../shared/models/$m.gguf build/llamacpp-reference/$m.json; done
 
+For the synthetic models of the other architectures (issue 18), REFERENCE.json may hold cases
+with a prompt text and no prompt_tokens (tests/engine/arch_prompts.json): the prompt is then
+tokenized by the llama-server itself. scripts/arch_references.sh runs it for every family.
+
 Usage: scripts/llamacpp_reference.py REFERENCE.json MODEL.gguf OUT.json
   env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one),
+      CTX (default 2048: the context, which also picks phi3's LongRoPE factors),
       UBATCH (default 1: -ub 1, every prompt token through llama.cpp alone, so every matmul
       takes ggml's vec_dot path as decode does; UBATCH= for llama.cpp's default, whose prompt
       rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc)
@@ -59,13 +64,16 @@ def main():
             port = s.getsockname()[1]
     ubatch = os.environ.get("UBATCH", "1")  # "": llama.cpp's default micro-batch (512)
     extra = ["-ub", ubatch] if ubatch else []
-    proc = subprocess.Popen([server, "-m", model, "-c", "2048", "-fa", "-np", "1", "-t", "1",
+    ctx = os.environ.get("CTX", "2048")
+    proc = subprocess.Popen([server, "-m", model, "-c", ctx, "-fa", "on", "-np", "1", "-t", "1",
                              "--port", str(port), "--host", "127.0.0.1"] + extra,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, proc)
         cases = []
         for c in ref["cases"]:
+            if "prompt_tokens" not in c:
+                c["prompt_tokens"] = post(port, "/tokenize", {"content": c["prompt"], "add_special": False})["tokens"]
             r = post(port, "/completion", {
                 "prompt": c["prompt_tokens"], "n_predict": c["n_predict"], "n_probs": 5,
                 "top_k": 1, "temperature": 0, "cache_prompt": False, "seed": 0})
