@@ -30,7 +30,7 @@ for entry in "${models[@]}"; do
   for filter in ${ARCH_FILTER:-.}; do
     if [[ $name =~ $filter ]]; then
       # shellcheck disable=SC2086
-      "$build/swarmkv" make-model $args --type f16 -o "$build/arch-models/$name.gguf"
+      "$build/swarmkv" make-model $args --type "${TYPE:-q8_0}" -o "$build/arch-models/$name.gguf"
       "$root/scripts/llamacpp_reference.py" "$root/tests/engine/arch_prompts.json" \
         "$build/arch-models/$name.gguf" "$build/llamacpp-reference/$name.json"
       echo "reference: $build/llamacpp-reference/$name.json"

@@ -58,7 +58,7 @@ Status ReadOlmo2(const GgufFile& f, ModelHParams* h) {
   uint32_t window = 0;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &window));
   if (window > 0) return UnimplementedError("olmo2 with sliding-window layers (OLMo 3) is not supported");
-  if (!h->has_qk_norm) return InvalidArgumentError("olmo2 model has no blk.0.attn_q_norm.weight");
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
   h->pre_norms = false;
   h->post_norms = true;
   h->qk_norm_full = true;
@@ -93,7 +93,7 @@ Status ReadGemma2(const GgufFile& f, ModelHParams* h) {
 }
 
 Status ReadGemma3(const GgufFile& f, ModelHParams* h) {
-  if (!h->has_qk_norm) return InvalidArgumentError("gemma3 model has no blk.0.attn_q_norm.weight");
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
   h->embedding_scale = std::sqrt(float(h->n_embd));
   h->post_norms = true;
   h->gelu_ffn = true;

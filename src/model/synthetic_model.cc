@@ -166,7 +166,8 @@ FamilyTokens TokensFor(ModelArch arch) {
               "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}"
               "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"};
     case ModelArch::kPhi3:
-      return {{"<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"}, 0, 4,
+      // llama.cpp looks up <unk>, <s>, </s> by name in every vocabulary of a model named phi3.
+      return {{"<unk>", "<s>", "</s>", "<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"}, 1, 7,
               "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + "
               "'<|end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"};
     case ModelArch::kGemma2:
