@@ -125,7 +125,9 @@ void ExpectArchExtrasEqual(const ModelHParams& a, const ModelHParams& b, bool fl
   EXPECT_EQ(a.final_softcap, b.final_softcap);
   EXPECT_EQ(a.sliding_window, b.sliding_window);
   EXPECT_EQ(a.swa_layers, b.swa_layers);
-  if (a.sliding_window > 0) EXPECT_EQ(a.rope_freq_base_swa, b.rope_freq_base_swa);
+  if (a.sliding_window > 0) {
+    EXPECT_EQ(a.rope_freq_base_swa, b.rope_freq_base_swa);
+  }
   EXPECT_EQ(a.pre_norms, b.pre_norms);
   EXPECT_EQ(a.post_norms, b.post_norms);
   EXPECT_EQ(a.qk_norm_full, b.qk_norm_full);
@@ -324,6 +326,33 @@ TEST(SyntheticModelTest, BadOptions) {
   o.shape = "tiny";
   o.type = TensorType::kQ6_K;
   EXPECT_EQ(MakeSyntheticModel(o, testing::TempDir() + "/x.gguf").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace swarmkv
+
+namespace swarmkv {
+namespace {
+
+TEST(SyntheticModelTest, ArchExtrasSeparateKvNamespaces) {
+  const Hash128 fp{};
+  const KvCacheConfig kv;
+  ModelHParams g3 = SyntheticHParams(FindSyntheticShape("tiny-gemma3").value());
+  ModelHParams other = g3;
+  other.sliding_window = 41;
+  EXPECT_NE(ComputeKvNamespace(g3, kv, fp), ComputeKvNamespace(other, kv, fp));
+  other = g3;
+  other.rope_freq_base_swa = 20000.0f;
+  EXPECT_NE(ComputeKvNamespace(g3, kv, fp), ComputeKvNamespace(other, kv, fp));
+  ModelHParams gr = SyntheticHParams(FindSyntheticShape("tiny-granite").value());
+  ModelHParams gr2 = gr;
+  gr2.residual_scale = 0.5f;
+  EXPECT_NE(ComputeKvNamespace(gr, kv, fp), ComputeKvNamespace(gr2, kv, fp));
+  // llama/qwen namespaces do not hash the extras (their tier entries stay valid).
+  ModelHParams ll = SyntheticHParams(FindSyntheticShape("tiny").value());
+  ModelHParams ll2 = ll;
+  ll2.embedding_scale = 3.0f;
+  EXPECT_EQ(ComputeKvNamespace(ll, kv, fp), ComputeKvNamespace(ll2, kv, fp));
 }
 
 }  // namespace

@@ -96,19 +96,25 @@ TEST(ArchTest, SlidingWindowCutsOnlyBeyondTheWindow) {
   EXPECT_NE(run(real, 150), run(cfg, 150));
 }
 
-// Parity with llama.cpp (scripts/arch_references.sh, Q8_0 weights: llama.cpp's integer dots are
-// the same on every x86 ISA). The real shapes are cut to a few layers; the tiny ones have small
-// soft-caps and windows so those paths are exercised. Context 2048 as the references (which
-// picks phi-3.5's short LongRoPE factors and tiny-phi3's long ones).
+// Parity with llama.cpp (scripts/arch_references.sh): the tiny shapes in Q8_0 (llama.cpp's
+// integer dots are the same on every x86 ISA, so they test the architecture to 1e-3), the real
+// shapes cut to a few layers in F16. The tiny ones have small soft-caps and windows so those
+// paths are exercised. Context 2048 as the references (which picks phi-3.5's short LongRoPE
+// factors and tiny-phi3's long ones).
 //
-// NOTE: olmo2 is held to kOlmo2Avx512Floor, not 1e-3. The only llama.cpp here is an AVX-512
-// build, whose f16 KQ dot (f16 KV) sums in another order than ggml's AVX2 one we follow (for
-// head dims < 64 it sums in double; above, in 16 lanes). Olmo2's q/k norms over the whole vector
-// and its unscaled residual make the scores O(1), so that order moves its log-probs by up to
-// 8.4e-3 (tiny) / 3.3e-2 (olmo2-1b, 2 layers); with the AVX-512 order emulated in our kernel
-// (an experiment, not kept) tiny-olmo2 agreed to 2.9e-6 — the architecture is right, the floor is
-// the ISA. Against an AVX2 llama.cpp the aim stays 1e-3 (docs/engine.md).
-constexpr double kOlmo2Avx512Floor = 5e-2;
+// NOTE: the only llama.cpp here is an AVX-512 build. Its float dots (F16 weights; the f16 KQ dot
+// of the f16 KV) sum in another order than ggml's AVX2 one we follow — for head dims < 64 in
+// double, above in 16 lanes — so the F16 real shapes and olmo2 are held to kAvx512Floor, not
+// 1e-3 (measured: docs/engine.md). Olmo2's q/k norms over the whole vector and unscaled
+// residual make its scores O(1), so that order moves tiny-olmo2 by 8.4e-3; with the AVX-512
+// order emulated in our kernel (an experiment, not kept) it agreed to 2.9e-6 — the architecture
+// is right, the gap is the ISA. Against an AVX2 llama.cpp the aim is 1e-3 for all.
+constexpr double kAvx512Floor = 1e-2;
+
+double Tolerance(const std::string& name) {
+  const bool tiny = name.rfind("tiny-", 0) == 0;
+  return tiny && name.find("olmo2") == std::string::npos ? 1e-3 : kAvx512Floor;
+}
 
 class ArchParityTest : public ::testing::TestWithParam<std::string> {};
 
@@ -123,8 +129,7 @@ TEST_P(ArchParityTest, TeacherForcedMatchesLocalLlamaCpp) {
       GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
     }
   }
-  const double tolerance = GetParam().find("olmo2") != std::string::npos ? kOlmo2Avx512Floor : 1e-3;
-  ExpectTeacherForcedWithin(model, ref, tolerance, GetParam(), 2048);
+  ExpectTeacherForcedWithin(model, ref, Tolerance(GetParam()), GetParam(), 2048);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ArchParityTest,
