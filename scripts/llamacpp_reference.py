@@ -12,20 +12,97 @@ is never committed. Regenerate after changing the llama.cpp build:
     tinystories-656k-q8_0; do scripts/llamacpp_reference.py ../shared/reference/$m.json \
     ../shared/models/$m.gguf build/llamacpp-reference/$m.json; done
 
+For the synthetic models of the other architectures (issue 18), REFERENCE.json may hold cases
+with a prompt text and no prompt_tokens (tests/engine/arch_prompts.json): the prompt is then
+tokenized by the llama-server itself. scripts/arch_references.sh runs it for every family.
+
 Usage: scripts/llamacpp_reference.py REFERENCE.json MODEL.gguf OUT.json
   env LLAMA_SERVER (default /work/llamacpp/build/bin/llama-server), PORT (default: a free one),
+      CTX (default 2048: the context, which also picks phi3's LongRoPE factors),
       UBATCH (default 1: -ub 1, every prompt token through llama.cpp alone, so every matmul
       takes ggml's vec_dot path as decode does; UBATCH= for llama.cpp's default, whose prompt
       rows go through tinyBLAS, another summation order — see tests/engine/parity_test.cc),
-      FLASH_ATTN (default none: plain -fa as older builds take it; "on" for newer builds)
+      FLASH_ATTN (default "on", as newer builds take it; empty: a bare -fa, as older builds do)
 """
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+
+
+def gguf_tokens(path):
+    """tokenizer.ggml.tokens and token_type of a GGUF file (a minimal metadata reader)."""
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    out = {}
+    with open(path, "rb") as f:
+        def u32():
+            return struct.unpack("<I", f.read(4))[0]
+
+        def u64():
+            return struct.unpack("<Q", f.read(8))[0]
+
+        def string():
+            return f.read(u64()).decode("utf-8", "replace")
+
+        def value(t):
+            if t == 8:
+                return string()
+            if t == 9:
+                et, n = u32(), u64()
+                if et == 8:
+                    return [string() for _ in range(n)]
+                if et == 5:
+                    return list(struct.unpack("<%di" % n, f.read(4 * n)))
+                f.seek(sizes[et] * n, 1)
+                return None
+            f.seek(sizes[t], 1)
+            return None
+
+        if f.read(4) != b"GGUF":
+            sys.exit(path + " is not a GGUF file")
+        u32()
+        u64()
+        for _ in range(u64()):
+            key = string()
+            v = value(u32())
+            if key in ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type"):
+                out[key] = v
+    return out.get("tokenizer.ggml.tokens", []), out.get("tokenizer.ggml.token_type", [])
+
+
+def gpt2_byte_decoder():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def unprintable_tokens(model):
+    """Ids llama-server cannot return as text: byte-level BPE pieces that are not whole UTF-8 on
+    their own (its output parser rejects a reply ending inside a character) and control tokens.
+    Random weights generate them as readily as any other; banning them from the sampler leaves
+    the reported log-probabilities (raw logits) unchanged."""
+    tokens, types = gguf_tokens(model)
+    dec = gpt2_byte_decoder()
+    banned = []
+    for i, t in enumerate(tokens):
+        if i < len(types) and types[i] == 3:
+            banned.append(i)
+            continue
+        try:
+            bytes(dec[c] for c in t).decode("utf-8")
+        except (KeyError, UnicodeDecodeError):
+            banned.append(i)
+    return banned
 
 
 def post(port, path, body):
@@ -60,17 +137,27 @@ def main():
             port = s.getsockname()[1]
     ubatch = os.environ.get("UBATCH", "1")  # "": llama.cpp's default micro-batch (512)
     extra = ["-ub", ubatch] if ubatch else []
-    fa = ["-fa"] + ([os.environ["FLASH_ATTN"]] if os.environ.get("FLASH_ATTN") else [])  # newer builds: "on"
-    proc = subprocess.Popen([server, "-m", model, "-c", "2048"] + fa + ["-np", "1", "-t", "1",
+    fa = ["-fa", os.environ.get("FLASH_ATTN", "on")]  # "on" for newer builds; FLASH_ATTN= for a bare -fa
+    if fa[1] == "":
+        fa = ["-fa"]
+    if os.environ.get("KV_TYPE"):  # e.g. f32: -ctk/-ctv (default f16, llama.cpp's)
+        extra += ["-ctk", os.environ["KV_TYPE"], "-ctv", os.environ["KV_TYPE"]]
+    ctx = os.environ.get("CTX", "2048")
+    proc = subprocess.Popen([server, "-m", model, "-c", ctx] + fa + ["-np", "1", "-t", "1",
                              "--port", str(port), "--host", "127.0.0.1"] + extra,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, proc)
         cases = []
+        # Synthetic models (prompts given as text) may generate unprintable pieces; see above.
+        bias = [[i, False] for i in unprintable_tokens(model)] if any(
+            "prompt_tokens" not in c for c in ref["cases"]) else []
         for c in ref["cases"]:
+            if "prompt_tokens" not in c:
+                c["prompt_tokens"] = post(port, "/tokenize", {"content": c["prompt"], "add_special": False})["tokens"]
             r = post(port, "/completion", {
                 "prompt": c["prompt_tokens"], "n_predict": c["n_predict"], "n_probs": 5,
-                "top_k": 1, "temperature": 0, "cache_prompt": False, "seed": 0})
+                "top_k": 1, "temperature": 0, "cache_prompt": False, "seed": 0, "logit_bias": bias})
             probs = r["completion_probabilities"]
             cases.append({
                 "prompt": c["prompt"], "prompt_tokens": c["prompt_tokens"], "n_predict": c["n_predict"],

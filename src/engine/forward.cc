@@ -5,6 +5,7 @@
 
 #include "base/logging.h"
 #include "engine/attention_kv_sources.h"
+#include "kernels/ops_arch.h"
 #include "kernels/vec_dot.h"
 
 namespace swarmkv {
@@ -43,6 +44,11 @@ Status ForwardConfig::Validate() const {
     return InvalidArgumentError("forward: rope dims " + Num(rope.n_dims) + " must be even and <= head_dim " +
                                 Num(head_dim_k));
   if (!(rms_eps > 0.0f)) return InvalidArgumentError("forward: rms_eps must be > 0");
+  if (!swa_layers.empty() && static_cast<int32_t>(swa_layers.size()) != n_layer)
+    return InvalidArgumentError("forward: " + Num(swa_layers.size()) + " SWA layer flags for " + Num(n_layer) + " layers");
+  if (sliding_window < 0) return InvalidArgumentError("forward: sliding window must be >= 0");
+  if (!swa_layers.empty() && (rope_swa.n_dims != rope.n_dims || rope_swa.neox != rope.neox))
+    return InvalidArgumentError("forward: SWA layers' RoPE must rotate the same dims as the others");
   return Status::OK();
 }
 
@@ -71,7 +77,12 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
   for (int l = 0; l < config.n_layer; ++l) {
     const ForwardLayerWeights& w = weights.layers[l];
     const std::string p = "blk." + Num(l) + ".";
-    if (w.attn_norm == nullptr || w.ffn_norm == nullptr) return InvalidArgumentError("forward: " + p + " norm weights missing");
+    if ((w.attn_norm == nullptr) != (w.ffn_norm == nullptr))
+      return InvalidArgumentError("forward: " + p + " has only one of attn_norm/ffn_norm");
+    if ((w.attn_post_norm == nullptr) != (w.ffn_post_norm == nullptr))
+      return InvalidArgumentError("forward: " + p + " has only one of the post-norms");
+    if (w.attn_norm == nullptr && w.attn_post_norm == nullptr)
+      return InvalidArgumentError("forward: " + p + " norm weights missing");
     if ((w.q_norm == nullptr) != (w.k_norm == nullptr)) return InvalidArgumentError("forward: " + p + " has only one of q/k norm");
     SKV_RETURN_IF_ERROR(CheckMatrix(w.wq, qd, e, p + "attn_q"));
     SKV_RETURN_IF_ERROR(CheckMatrix(w.wk, kd, e, p + "attn_k"));
@@ -123,6 +134,7 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
       return InvalidArgumentError("forward: token " + Num(tok) + " outside the vocabulary [0, " + Num(config_.n_vocab) + ")");
     SKV_RETURN_IF_ERROR(GetRow(emb.type, emb.data, emb.rows, emb.cols,
                                emb.row_bytes != 0 ? emb.row_bytes : RowBytes(emb.type, emb.cols), tok, &x_[t * e]));
+    if (config_.embedding_scale != 0.0f) Scale(&x_[t * e], e, config_.embedding_scale);
   }
 
   // Attention groups for the step: spans whose tables start with the same block (a shared
@@ -185,6 +197,9 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
     MatmulOptions mo{options_.isa, options_.pool};
     SKV_RETURN_IF_ERROR(Matmul(weights_.output, xn_.data(), static_cast<int64_t>(rows.size()), e, out->logits.data(),
                                config_.n_vocab, mo));
+    const int64_t n_logits = static_cast<int64_t>(out->logits.size());
+    if (config_.logit_scale != 0.0f) Scale(out->logits.data(), n_logits, 1.0f / config_.logit_scale);
+    if (config_.final_softcap != 0.0f) SoftCap(out->logits.data(), n_logits, config_.final_softcap);
   }
 
   // The step succeeded: commit every span's tokens (seals full blocks, shareable from now on).
@@ -240,7 +255,7 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
 
   // Attention block.
   xn_.resize(T * e);
-  ForTokens(options_.pool, T, [&](int64_t t) { RmsNorm(&x_[t * e], w.attn_norm, &xn_[t * e], e, config_.rms_eps); });
+  ForTokens(options_.pool, T, [&](int64_t t) { PreNorm(&x_[t * e], w.attn_norm, &xn_[t * e]); });
   q_.resize(T * qd);
   k_.resize(T * kd);
   v_.resize(T * vd);
@@ -252,12 +267,17 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
     if (w.bq != nullptr) Add(q, w.bq, q, qd);
     if (w.bk != nullptr) Add(k, w.bk, k, kd);
     if (w.bv != nullptr) Add(v, w.bv, v, vd);
-    if (w.q_norm != nullptr) {
+    if (w.q_norm != nullptr && config_.qk_norm_full) {
+      RmsNorm(q, w.q_norm, q, qd, config_.rms_eps);
+      RmsNorm(k, w.k_norm, k, kd, config_.rms_eps);
+    } else if (w.q_norm != nullptr) {
       for (int h = 0; h < config_.n_head; ++h) RmsNorm(q + h * hk, w.q_norm, q + h * hk, hk, config_.rms_eps);
       for (int h = 0; h < config_.n_head_kv; ++h) RmsNorm(k + h * hk, w.k_norm, k + h * hk, hk, config_.rms_eps);
     }
-    ApplyRope(config_.rope, positions_[t], q, hk, config_.n_head);
-    ApplyRope(config_.rope, positions_[t], k, hk, config_.n_head_kv);
+    const RopeParams& rope = config_.is_swa(l) ? config_.rope_swa : config_.rope;
+    ApplyRope(rope, positions_[t], q, hk, config_.n_head);
+    ApplyRope(rope, positions_[t], k, hk, config_.n_head_kv);
+    if (config_.query_scale != 0.0f) Scale(q, qd, config_.query_scale);
   });
 
   // K/V rows of every span into its sequence's private tail blocks, then attention: sequences
@@ -267,6 +287,9 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   attn_.resize(T * od);
   AttentionParams ap;
   ap.n_heads = config_.n_head;
+  ap.scale = config_.query_scale != 0.0f ? 1.0f : config_.attention_scale;
+  ap.softcap = config_.attn_softcap;
+  ap.window = config_.is_swa(l) ? config_.sliding_window : 0;
   ap.isa = options_.isa;
   ap.pool = options_.pool;
   for (size_t si = 0; si < batch.spans.size(); ++si) {
@@ -296,7 +319,14 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
     SKV_RETURN_IF_ERROR(PagedAttention(ap, s.kv, s.q, s.q_stride, s.positions, s.n_queries, s.out, s.out_stride));
     if (kv_sources_ != nullptr) SKV_RETURN_IF_ERROR(kv_sources_->Finish(si, l));
   }
-  if (!grouped_order_.empty()) {
+  // The shared-prefix kernel has no sliding window or soft-cap: such layers (gemma) run the
+  // grouped spans one by one — the same bits, only without the shared reads.
+  if (!grouped_order_.empty() && (ap.window != 0 || ap.softcap != 0.0f)) {
+    for (int si : grouped_order_) {
+      SKV_ASSIGN_OR_RETURN(AttentionSequence s, view(si));
+      SKV_RETURN_IF_ERROR(PagedAttention(ap, s.kv, s.q, s.q_stride, s.positions, s.n_queries, s.out, s.out_stride));
+    }
+  } else if (!grouped_order_.empty()) {
     attn_seqs_.clear();
     for (int si : grouped_order_) {
       SKV_ASSIGN_OR_RETURN(AttentionSequence s, view(si));
@@ -308,16 +338,38 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));
   // Residual, then the feed-forward block's norm, per row.
   ForTokens(options_.pool, T, [&](int64_t t) {
-    Add(&x_[t * e], &proj_[t * e], &x_[t * e], e);
-    RmsNorm(&x_[t * e], w.ffn_norm, &xn_[t * e], e, config_.rms_eps);
+    AddBlockOutput(&proj_[t * e], w.attn_post_norm, &x_[t * e]);
+    PreNorm(&x_[t * e], w.ffn_norm, &xn_[t * e]);
   });
   gate_.resize(T * ff);
   up_.resize(T * ff);
   SKV_RETURN_IF_ERROR(MatmulShared({&w.gate, &w.up}, {gate_.data(), up_.data()}, {ff, ff}, T));
-  ForTokens(options_.pool, T, [&](int64_t t) { SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff); });
+  ForTokens(options_.pool, T, [&](int64_t t) {
+    if (config_.gelu_ffn) {
+      GeGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
+    } else {
+      SwiGlu(&gate_[t * ff], &up_[t * ff], &gate_[t * ff], ff);
+    }
+  });
   SKV_RETURN_IF_ERROR(Matmul(w.down, gate_.data(), T, ff, proj_.data(), e, mo));
-  ForTokens(options_.pool, T, [&](int64_t t) { Add(&x_[t * e], &proj_[t * e], &x_[t * e], e); });
+  ForTokens(options_.pool, T, [&](int64_t t) { AddBlockOutput(&proj_[t * e], w.ffn_post_norm, &x_[t * e]); });
   return Status::OK();
+}
+
+void ForwardPass::PreNorm(const float* x, const float* weight, float* xn) const {
+  const int64_t e = config_.n_embd;
+  if (weight != nullptr) {
+    RmsNorm(x, weight, xn, e, config_.rms_eps);
+  } else {  // olmo2: the block reads the residual stream itself
+    std::copy(x, x + e, xn);
+  }
+}
+
+void ForwardPass::AddBlockOutput(float* out, const float* post_norm, float* x) const {
+  const int64_t e = config_.n_embd;
+  if (post_norm != nullptr) RmsNorm(out, post_norm, out, e, config_.rms_eps);
+  if (config_.residual_scale != 0.0f) Scale(out, e, config_.residual_scale);
+  Add(x, out, x, e);
 }
 
 }  // namespace swarmkv

@@ -1,10 +1,13 @@
 // ForwardPass: one llama-family forward step over a StepBatch that mixes sequences at different
 // positions (prefill chunks of some, decode tokens of others), with KV in the memory core.
 //
-//   embeddings -> per layer: RMSNorm -> Q/K/V projections (+ qwen2 biases, qwen3 per-head q/k
-//   RMSNorm) -> RoPE -> K/V rows written into the sequence's blocks -> paged attention over its
-//   block table -> output projection -> residual -> RMSNorm -> SwiGLU FFN -> residual;
-//   final RMSNorm -> logits for the spans that want them (their last row only).
+//   embeddings (x scale) -> per layer: RMSNorm -> Q/K/V projections (+ qwen2 biases, qwen3/gemma3
+//   per-head or olmo2 whole-vector q/k RMSNorm) -> RoPE (per-layer for SWA layers) -> Q scale ->
+//   K/V rows written into the sequence's blocks -> paged attention over its block table (window,
+//   soft-cap) -> output projection -> post-norm / residual scale -> residual -> RMSNorm ->
+//   SwiGLU or GeGLU FFN -> post-norm / residual scale -> residual; final RMSNorm -> logits (scale,
+//   soft-cap) for the spans that want them (their last row only). The per-architecture steps
+//   (granite, olmo2, phi3, gemma2/3) are switched by ForwardConfig and the optional weights.
 //
 // The matmuls run on all batch rows at once; attention runs per sequence — or, for sequences whose
 // block tables start with the same physical blocks (a shared prompt prefix), per group of them in
@@ -54,19 +57,37 @@ struct ForwardConfig {
   int32_t n_vocab = 0;
   float rms_eps = 1e-5f;
   RopeParams rope;  // n_dims, neox, base, scaling
+
+  // Per-architecture steps (engine/model_binding.cc fills them from ModelHParams; zero = off).
+  float embedding_scale = 0.0f;  // x *= s after the embedding lookup (granite, gemma)
+  float residual_scale = 0.0f;   // block outputs *= s before each residual add (granite)
+  float attention_scale = 0.0f;  // the attention's KQ scale; 0 = 1/sqrt(head_dim_k)
+  float query_scale = 0.0f;      // Q *= s after RoPE, then KQ scale 1 (gemma, phi3)
+  float logit_scale = 0.0f;      // logits /= s (granite)
+  float attn_softcap = 0.0f;     // KQ soft-cap (gemma2)
+  float final_softcap = 0.0f;    // logits soft-cap (gemma2/3)
+  bool qk_norm_full = false;     // q/k norms over the whole vector (olmo2), else per head
+  bool gelu_ffn = false;         // GeGLU instead of SwiGLU (gemma)
+  int64_t sliding_window = 0;    // > 0: layers with swa_layers[l] attend keys (p - window, p]
+  std::vector<bool> swa_layers;  // empty or n_layer entries
+  RopeParams rope_swa;           // RoPE of the SWA layers (gemma3: base 10000)
+
+  bool is_swa(int layer) const { return layer < static_cast<int>(swa_layers.size()) && swa_layers[layer]; }
   Status Validate() const;
 };
 
 // Views into the mapped weights (nothing owned). Norm weights and biases are F32 vectors.
 struct ForwardLayerWeights {
-  const float* attn_norm = nullptr;  // [n_embd]
+  const float* attn_norm = nullptr;  // [n_embd], or nullptr: no pre-norm (olmo2)
   WeightMatrix wq, wk, wv, wo;       // [q_dim][n_embd], [k_dim][n_embd], [v_dim][n_embd], [n_embd][n_head*Dv]
   const float* bq = nullptr;         // qwen2 biases, or nullptr
   const float* bk = nullptr;
   const float* bv = nullptr;
-  const float* q_norm = nullptr;     // qwen3 per-head RMSNorm weights [head_dim_k], or nullptr
-  const float* k_norm = nullptr;
-  const float* ffn_norm = nullptr;   // [n_embd]
+  const float* q_norm = nullptr;     // per-head RMSNorm weights [head_dim_k] (qwen3, gemma3), or
+  const float* k_norm = nullptr;     // [q_dim] / [k_dim] with qk_norm_full (olmo2), or nullptr
+  const float* attn_post_norm = nullptr;  // [n_embd] on the attention output (olmo2, gemma), or nullptr
+  const float* ffn_norm = nullptr;   // [n_embd], or nullptr: no pre-norm (olmo2)
+  const float* ffn_post_norm = nullptr;   // [n_embd] on the FFN output (olmo2, gemma), or nullptr
   WeightMatrix gate, up, down;       // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]
 };
 
@@ -109,6 +130,10 @@ class ForwardPass {
  private:
   ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory* memory, KvLayout layout, ForwardOptions options);
   Status RunLayer(int layer, const StepBatch& batch, const std::vector<BlockTable>& tables);
+  // xn = RMSNorm(x) * weight, or x itself when the layer has no pre-norm (one row).
+  void PreNorm(const float* x, const float* weight, float* xn) const;
+  // x += residual_scale * PostNorm(out) (each step only when configured; one row, out modified).
+  void AddBlockOutput(float* out, const float* post_norm, float* x) const;
   // Multiplies xn_ (T rows) by several matrices, converting the rows once per vec-dot type.
   Status MatmulShared(std::initializer_list<const WeightMatrix*> ws, std::initializer_list<float*> ys,
                       std::initializer_list<int64_t> y_cols, int64_t T);

@@ -47,7 +47,7 @@ class LocalEngineImpl final : public LocalEngine {
     return tokenizer_->Encode(text, eo);
   }
   Result<std::string> RenderUserTurn(std::string_view user_message) const override {
-    ChatTemplate t = ChatTemplate::ForVocab(tokenizer_->vocab());
+    ChatTemplate t = ChatTemplate::ForVocab(tokenizer_->vocab(), nullptr, ModelArchName(model_->hparams().arch));
     swarmkv::ChatMessage m;
     m.role = "user";
     m.content = std::string(user_message);

@@ -28,7 +28,7 @@ Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool
 
 }  // namespace
 
-Result<ForwardConfig> ForwardConfigFromModel(const Model& model) {
+Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
   const ModelHParams& h = model.hparams();
   ForwardConfig c;
   c.n_embd = static_cast<int32_t>(h.n_embd);
@@ -59,12 +59,42 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model) {
       r.attn_factor = h.rope_scaling.attn_factor;
       break;
     }
-    case RopeScalingType::kLongrope:
-      return UnimplementedError("model binding: longrope scaling is not supported");
+    case RopeScalingType::kLongrope:  // llama.cpp: the factors below, no YaRN ramp
+      r.freq_scale = 1.0f / h.rope_scaling.factor;
+      break;
   }
+  // rope.scaling.attn_factor scales cos/sin whatever the scaling type (phi3's LongRoPE
+  // magnitude); YaRN already took it above.
+  if (h.rope_scaling.type != RopeScalingType::kYarn) r.attn_factor = h.rope_scaling.attn_factor;
   if (h.has_rope_freqs) {
     const TensorRef& f = model.weights().rope_freqs;
     SKV_ASSIGN_OR_RETURN(r.freq_factors, F32Vector(f, "rope_freqs.weight"));
+  } else if (h.has_rope_long_short) {
+    // As llama.cpp's get_rope_factors: the long factors when the context exceeds the original
+    // training context, else the short ones. The choice is fixed per loaded model (the server
+    // runs at the model's context), so the KV of one namespace never mixes the two.
+    const int64_t n_ctx = context_length > 0 ? context_length : int64_t{h.n_ctx_train};
+    const bool use_long = n_ctx > int64_t{h.rope_scaling.original_context_length};
+    const TensorRef& f = use_long ? model.weights().rope_long : model.weights().rope_short;
+    SKV_ASSIGN_OR_RETURN(r.freq_factors, F32Vector(f, use_long ? "rope_factors_long.weight" : "rope_factors_short.weight"));
+  }
+  c.embedding_scale = h.embedding_scale;
+  c.residual_scale = h.residual_scale;
+  c.attention_scale = h.attention_scale;
+  c.query_scale = h.query_scale;
+  c.logit_scale = h.logit_scale;
+  c.attn_softcap = h.attn_softcap;
+  c.final_softcap = h.final_softcap;
+  c.qk_norm_full = h.qk_norm_full;
+  c.gelu_ffn = h.gelu_ffn;
+  if (h.sliding_window > 0) {
+    c.sliding_window = h.sliding_window;
+    c.swa_layers = h.swa_layers;
+    // llama.cpp's SWA layers: their own base and frequency scale, the global layers' other
+    // RoPE settings (gemma2/3 have no YaRN).
+    c.rope_swa = r;
+    c.rope_swa.freq_base = h.rope_freq_base_swa;
+    c.rope_swa.freq_scale = h.rope_freq_scale_swa;
   }
   SKV_RETURN_IF_ERROR(c.Validate());
   return c;
@@ -80,8 +110,11 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     const LayerWeights& s = m.layers[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     ForwardLayerWeights d;
-    SKV_ASSIGN_OR_RETURN(d.attn_norm, F32Vector(s.attn_norm, p + "attn_norm.weight"));
-    SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight"));
+    const bool pre = model.hparams().pre_norms, post = model.hparams().post_norms;
+    SKV_ASSIGN_OR_RETURN(d.attn_norm, F32Vector(s.attn_norm, p + "attn_norm.weight", !pre));
+    SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight", !pre));
+    SKV_ASSIGN_OR_RETURN(d.attn_post_norm, F32Vector(s.attn_post_norm, p + "post_attention_norm.weight", !post));
+    SKV_ASSIGN_OR_RETURN(d.ffn_post_norm, F32Vector(s.ffn_post_norm, p + "post_ffw_norm.weight", !post));
     SKV_ASSIGN_OR_RETURN(d.bq, F32Vector(s.bq, p + "attn_q.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bk, F32Vector(s.bk, p + "attn_k.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bv, F32Vector(s.bv, p + "attn_v.bias", true));

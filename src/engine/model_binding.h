@@ -12,8 +12,10 @@
 
 namespace swarmkv {
 
-// Unimplemented for what the forward pass does not support (non-F32 norm weights, longrope).
-Result<ForwardConfig> ForwardConfigFromModel(const Model& model);
+// Unimplemented for what the forward pass does not support (non-F32 norm weights).
+// `context_length` (0 = the model's training context) picks phi3's LongRoPE factors as
+// llama.cpp's n_ctx does: long ones above rope.scaling.original_context_length, else short.
+Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length = 0);
 Result<ForwardWeights> ForwardWeightsFromModel(const Model& model);
 
 }  // namespace swarmkv

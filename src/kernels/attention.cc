@@ -189,6 +189,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
   const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
   const int group = params.n_heads / L.n_kv_heads;
   const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
+  const float dot_scale = params.softcap > 0.0f ? scale / params.softcap : scale;
   const int64_t q_row_bytes = RowBytes(qt, Dk);
   // f16 K and V with dims that are multiples of 8 take the SIMD path (same numerics class:
   // q rounded to f16, f32 products and sums); everything else the generic vec-dot path.
@@ -242,23 +243,30 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
       state[g] = HeadState{-INFINITY, 0.0f, part};
     }
     const int64_t last_block = pos / B;
-    const int64_t b_begin = local_span * kSpanBlocks;
-    const int64_t b_end = std::min(last_block, b_begin + kSpanBlocks - 1);
+    const int64_t first_key = FirstAttendedKey(params, pos);
+    const int64_t b_begin = std::max(local_span * kSpanBlocks, first_key / B);
+    const int64_t b_end = std::min(last_block, local_span * kSpanBlocks + kSpanBlocks - 1);
     for (int64_t b = b_begin; b <= b_end; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
       const uint8_t* base = kv.source != nullptr ? kv.source->Block(b) : kv.blocks[b];
-      const int64_t n = b < last_block ? B : pos - b * B + 1;
-      const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
-      const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
+      // Keys [j0, j0 + n) of this block: the window's start cuts the first block it touches.
+      const int64_t j0 = std::max<int64_t>(0, first_key - b * B);
+      const int64_t n = (b < last_block ? B : pos - b * B + 1) - j0;
+      const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride + j0 * L.k_row_stride;
+      const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride + j0 * L.v_row_stride;
       if (simd_f16) {
-        f16k.scores(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, scale,
+        f16k.scores(krows, L.k_row_stride, static_cast<int>(n), qf.data(), group, Dk, dot_scale,
                     scores.data(), B);
       } else {
         for (int g = 0; g < group; ++g) {
           for (int64_t j = 0; j < n; ++j) {
-            scores[g * B + j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * scale;
+            scores[g * B + j] = dot(Dk, krows + j * L.k_row_stride, qbuf.data() + g * q_row_bytes) * dot_scale;
           }
         }
+      }
+      if (params.softcap > 0.0f) {
+        for (int g = 0; g < group; ++g)
+          for (int64_t j = 0; j < n; ++j) scores[g * B + j] = params.softcap * std::tanh(scores[g * B + j]);
       }
       for (int g = 0; g < group; ++g) {
         float* s = scores.data() + g * B;
@@ -308,6 +316,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
     for (int64_t d = 0; d < Dv; ++d) o[d] = first[d];
     for (int64_t sp = first_span[qi] + 1; sp < first_span[qi + 1]; ++sp) {
       const float* part = partials.data() + (sp * params.n_heads + h) * part_floats;
+      if (part[Dv] == -INFINITY) continue;  // a span wholly before the sliding window
       const float nm = std::max(m, part[Dv]);
       const float a = std::exp(m - nm), b = std::exp(part[Dv] - nm);
       for (int64_t d = 0; d < Dv; ++d) o[d] = o[d] * a + part[d] * b;

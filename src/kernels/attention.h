@@ -43,7 +43,19 @@ struct AttentionParams {
   // parity tests need (~1e-3 log-prob difference otherwise). false: f32 accumulation per block,
   // spans merged across threads (faster for long contexts, more precise, not llama.cpp's bits).
   bool llama_cpp_f16_v = true;
+  // Sliding window (gemma's local layers): > 0 limits the query at position p to the keys in
+  // (p - window, p] — llama.cpp's standard SWA mask; the keys outside are skipped, exactly as its
+  // flash attention skips -inf mask entries. 0: every key 0..p.
+  int64_t window = 0;
+  // Attention logit soft-cap (gemma2): > 0 turns a score into softcap * tanhf(dot * (scale /
+  // softcap)), the order of llama.cpp's CPU flash attention. 0: dot * scale.
+  float softcap = 0.0f;
 };
+
+// The first key position a query at `pos` attends: 0, or pos - window + 1 under a window.
+inline int64_t FirstAttendedKey(const AttentionParams& p, int64_t pos) {
+  return p.window > 0 && pos >= p.window ? pos - p.window + 1 : 0;
+}
 
 // Where block i's base pointer comes from when it is not simply blocks[i]: a cold-tier stream
 // (engine/cold_kv_stream.h) that reads blocks from disk ahead of the kernel. Block(i) returns a
@@ -66,7 +78,7 @@ struct PagedKv {
 };
 
 // out[i] = attention of query i (n_heads * Dk floats at q + i * q_stride) at absolute position
-// positions[i] over KV tokens [0, positions[i]] (causal), written as n_heads * Dv floats at
+// positions[i] over KV tokens [FirstAttendedKey, positions[i]] (causal), written as n_heads * Dv floats at
 // out + i * out_stride. REQUIRES the KV rows of those tokens to be written already.
 Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
                       int64_t q_stride, const int64_t* positions, int64_t n_queries, float* out,

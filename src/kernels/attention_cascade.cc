@@ -37,6 +37,12 @@ bool SameLayout(const KvLayerLayout& a, const KvLayerLayout& b) {
 Status Validate(const AttentionParams& params, std::span<const AttentionSequence> seqs) {
   const KvLayerLayout& L = seqs[0].kv.layout;
   SKV_RETURN_IF_ERROR(L.Validate());
+  // Sliding windows and logit soft-capping (gemma) run through PagedAttention only.
+  if (params.window != 0 || params.softcap != 0.0f)
+    return InvalidArgumentError("PagedAttentionShared: no sliding window or soft-cap (use PagedAttention)");
+  for (const AttentionSequence& q : seqs)
+    if (q.kv.source != nullptr)
+      return InvalidArgumentError("PagedAttentionShared: blocks must be resident (no KvBlockSource)");
   if (params.n_heads <= 0 || params.n_heads % L.n_kv_heads != 0) {
     return InvalidArgumentError("PagedAttentionShared: n_heads " + std::to_string(params.n_heads) +
                                 " is not a multiple of n_kv_heads " + std::to_string(L.n_kv_heads));

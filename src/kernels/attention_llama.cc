@@ -69,6 +69,12 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
   const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
   const int group = params.n_heads / L.n_kv_heads;
   const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
+  // llama.cpp divides the scale by the soft-cap, then caps each score: cap * tanhf(dot * scale').
+  const float dot_scale = params.softcap > 0.0f ? scale / params.softcap : scale;
+  const auto cap = [&](float* s, int n) {
+    if (params.softcap > 0.0f)
+      for (int j = 0; j < n; ++j) s[j] = params.softcap * std::tanh(s[j]);
+  };
   const TensorType qt = VecDotType(L.k_type);
   const int64_t q_row_bytes = RowBytes(qt, Dk);
   const VecDotFn dot = GetVecDot(L.k_type, params.isa);
@@ -105,8 +111,10 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     acc.assign(static_cast<size_t>(Dv * nqh), 0.0f);
     run.assign(static_cast<size_t>(nqh), RunningHead{});
     int64_t max_pos = 0;
+    int64_t min_first_key = INT64_MAX;
     for (int i = 0; i < nq; ++i) {
       max_pos = std::max(max_pos, positions[q0 + i]);
+      min_first_key = std::min(min_first_key, FirstAttendedKey(params, positions[q0 + i]));
       for (int k = 0; k < nh; ++k) {
         const int64_t qh = i * nh + k;
         ConvertActivationRow(qt, q + (q0 + i) * q_stride + (h0 + k) * Dk, qbuf.data() + qh * q_row_bytes, Dk);
@@ -116,17 +124,19 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     // One (query, head) per task reads each K/V row once: the AVX2 kernels load the f16 rows in
     // place. Several share each row: convert the block's rows to f32 once for all of them.
     const bool in_place = direct_f16 && nqh == 1;
-    for (int64_t b = 0; b <= max_pos / B; ++b) {
+    for (int64_t b = min_first_key / B; b <= max_pos / B; ++b) {
       // NOTE: seam for cold-tier streaming — only here is block b's memory touched.
       const uint8_t* base = kv.source != nullptr ? kv.source->Block(b) : kv.blocks[b];
       const uint8_t* krows = base + L.k_offset + kvh * L.k_head_stride;
       const uint8_t* vrows = base + L.v_offset + kvh * L.v_head_stride;
       const int64_t nv = std::min(B, max_pos - b * B + 1);
-      if (in_place) {
-        const int n = static_cast<int>(nv);
-        ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data(), 1, Dk, scale, scores.data(), B);
+      if (in_place) {  // one query: keys [j0, nv) of the block (j0 > 0 where its window starts)
+        const int64_t j0 = std::max<int64_t>(0, min_first_key - b * B);
+        const int n = static_cast<int>(nv - j0);
+        ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows + j0 * L.k_row_stride), L.k_row_stride / 2, n, qf.data(), 1, Dk, dot_scale, scores.data(), B);
+        cap(scores.data(), n);
         SoftmaxSteps(scores.data(), n, avx2, &run[0].max, &run[0].sum, ms.data(), vs.data());
-        AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
+        AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows + j0 * L.v_row_stride), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
         continue;
       }
       for (int64_t j = 0; j < nv; ++j)
@@ -134,26 +144,31 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       if (simd_scores) {  // every query head of the task against the block's keys at once
         for (int64_t j = 0; j < nv; ++j)
           F16ToF32Row(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride), kf.data() + j * Dk, Dk);
-        ScoresF16GgmlAvx2(kf.data(), Dk, static_cast<int>(nv), qf.data(), nqh, Dk, scale, scores.data(), B);
+        ScoresF16GgmlAvx2(kf.data(), Dk, static_cast<int>(nv), qf.data(), nqh, Dk, dot_scale, scores.data(), B);
       }
       for (int i = 0; i < nq; ++i) {
         const int64_t pos = positions[q0 + i];
         if (b > pos / B) continue;
+        // This query's keys in the block: [j0, n) (j0 > 0 where its window starts).
+        const int j0 = static_cast<int>(std::max<int64_t>(0, FirstAttendedKey(params, pos) - b * B));
         const int n = static_cast<int>(std::min(B, pos - b * B + 1));
+        if (j0 >= n) continue;
         const int64_t qh0 = int64_t{i} * nh;
         if (!simd_scores) {
           for (int k = 0; k < nh; ++k)
-            for (int j = 0; j < n; ++j) {
+            for (int j = j0; j < n; ++j) {
               const uint8_t* krow = krows + j * L.k_row_stride;
               scores[(qh0 + k) * B + j] =
                   (f16_k ? DotF16Ggml(reinterpret_cast<const f16_t*>(krow), qf.data() + (qh0 + k) * Dk, Dk)
-                         : dot(Dk, krow, qbuf.data() + (qh0 + k) * q_row_bytes)) * scale;
+                         : dot(Dk, krow, qbuf.data() + (qh0 + k) * q_row_bytes)) * dot_scale;
             }
         }
-        for (int k = 0; k < nh; ++k)
-          SoftmaxSteps(scores.data() + (qh0 + k) * B, n, avx2, &run[qh0 + k].max, &run[qh0 + k].sum,
-                       ms.data() + k * B, vs.data() + k * B);
-        accumulate(vf.data(), Dv, n, ms.data(), vs.data(), B, nh, Dv, acc.data() + qh0 * Dv, Dv);
+        for (int k = 0; k < nh; ++k) {
+          float* s = scores.data() + (qh0 + k) * B + j0;
+          cap(s, n - j0);
+          SoftmaxSteps(s, n - j0, avx2, &run[qh0 + k].max, &run[qh0 + k].sum, ms.data() + k * B, vs.data() + k * B);
+        }
+        accumulate(vf.data() + int64_t{j0} * Dv, Dv, n - j0, ms.data(), vs.data(), B, nh, Dv, acc.data() + qh0 * Dv, Dv);
       }
     }
     for (int i = 0; i < nq; ++i)

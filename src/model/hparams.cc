@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "model/arch_hparams.h"
+
 namespace swarmkv {
 namespace {
 
@@ -47,14 +49,27 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kLlama: return "llama";
     case ModelArch::kQwen2: return "qwen2";
     case ModelArch::kQwen3: return "qwen3";
+    case ModelArch::kGranite: return "granite";
+    case ModelArch::kOlmo2: return "olmo2";
+    case ModelArch::kPhi3: return "phi3";
+    case ModelArch::kGemma2: return "gemma2";
+    case ModelArch::kGemma3: return "gemma3";
   }
   return "?";
 }
 
+std::vector<ModelArch> AllModelArchs() {
+  return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
+          ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3};
+}
+
 Result<ModelArch> ParseModelArch(std::string_view name) {
-  for (ModelArch a : {ModelArch::kLlama, ModelArch::kQwen2, ModelArch::kQwen3})
+  std::string supported;
+  for (ModelArch a : AllModelArchs()) {
     if (ModelArchName(a) == name) return a;
-  return UnimplementedError("unsupported architecture '" + std::string(name) + "' (supported: llama, qwen2, qwen3)");
+    supported += (supported.empty() ? "" : ", ") + std::string(ModelArchName(a));
+  }
+  return UnimplementedError("unsupported architecture '" + std::string(name) + "' (supported: " + supported + ")");
 }
 
 std::string_view RopeScalingTypeName(RopeScalingType type) {
@@ -138,13 +153,15 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
     return InvalidArgumentError("vocabulary size " + std::to_string(h.n_vocab) + " does not match the " +
                                 std::to_string(tokens->array_size()) + " entries of tokenizer.ggml.tokens");
 
-  h.rope_neox = a != ModelArch::kLlama;
+  h.rope_neox = a != ModelArch::kLlama && a != ModelArch::kGranite;
   h.has_qkv_bias = f.FindTensor("blk.0.attn_q.bias") != nullptr;
   h.has_qk_norm = f.FindTensor("blk.0.attn_q_norm.weight") != nullptr;
   h.tied_output = f.FindTensor("output.weight") == nullptr;
   h.has_rope_freqs = f.FindTensor("rope_freqs.weight") != nullptr;
+  h.fused_qkv = f.FindTensor("blk.0.attn_qkv.weight") != nullptr;
   if (a == ModelArch::kQwen3 && !h.has_qk_norm)
     return InvalidArgumentError("qwen3 model has no blk.0.attn_q_norm.weight (qwen3 needs per-head q/k norms)");
+  SKV_RETURN_IF_ERROR(ReadArchHParams(f, &h));
   SKV_RETURN_IF_ERROR(h.Validate());
   return h;
 }
@@ -175,6 +192,7 @@ Status ModelHParams::Validate() const {
     return InvalidArgumentError("attention.layer_norm_rms_epsilon must be positive, got " + std::to_string(rms_norm_eps));
   if (!(rope_scaling.factor > 0.0f) || !std::isfinite(rope_scaling.factor))
     return InvalidArgumentError("rope.scaling.factor must be positive");
+  SKV_RETURN_IF_ERROR(ValidateArchHParams(*this));
   // Sizes used in products must stay far from overflow.
   if (n_embd > (1u << 20) || n_ff > (1u << 22) || n_layer > 4096 || n_head > 4096 || head_dim_k > 4096 ||
       head_dim_v > 4096)
@@ -186,11 +204,11 @@ std::string ModelHParams::DebugString() const {
   char buf[640];
   std::snprintf(buf, sizeof(buf),
                 "%s ctx=%u embd=%u layers=%u ff=%u heads=%u kv_heads=%u head_dim=%u/%u rot=%u vocab=%u "
-                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d",
+                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d swa=%u",
                 std::string(ModelArchName(arch)).c_str(), n_ctx_train, n_embd, n_layer, n_ff, n_head, n_head_kv,
                 head_dim_k, head_dim_v, n_rot, n_vocab, rope_freq_base,
                 std::string(RopeScalingTypeName(rope_scaling.type)).c_str(), rope_scaling.factor, rms_norm_eps,
-                rope_neox, has_qkv_bias, has_qk_norm, tied_output);
+                rope_neox, has_qkv_bias, has_qk_norm, tied_output, sliding_window);
   return buf;
 }
 

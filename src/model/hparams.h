@@ -13,16 +13,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
 
 namespace swarmkv {
 
-enum class ModelArch { kLlama, kQwen2, kQwen3 };
+enum class ModelArch { kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3 };
 
-// "llama", "qwen2", "qwen3".
+// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3".
 std::string_view ModelArchName(ModelArch arch);
+// Every supported architecture, in the order above.
+std::vector<ModelArch> AllModelArchs();
 // The architecture named by general.architecture, or Unimplemented naming it and the supported ones.
 Result<ModelArch> ParseModelArch(std::string_view name);
 
@@ -60,6 +63,29 @@ struct ModelHParams {
   bool has_qk_norm = false;    // blk.N.attn_{q,k}_norm.weight present (qwen3)
   bool tied_output = false;    // no output.weight: the output projection is token_embd
   bool has_rope_freqs = false; // rope_freqs.weight present (llama 3.1 long-context factors)
+
+  // Per-architecture extras (model/arch_hparams.cc; docs/model.md "Architectures"). A zero
+  // scale or soft-cap means "not used".
+  float embedding_scale = 0.0f;  // embeddings *= s (granite.embedding_scale; gemma: sqrtf(n_embd))
+  float residual_scale = 0.0f;   // granite: attention and FFN outputs *= s before the residual add
+  float attention_scale = 0.0f;  // granite.attention.scale: the attention's KQ scale
+  float query_scale = 0.0f;      // gemma, phi3: Q *= s after RoPE, then attention with KQ scale 1
+  float logit_scale = 0.0f;      // granite.logit_scale: logits /= s
+  float attn_softcap = 0.0f;     // gemma2: KQ scores -> c * tanh(scores / c)
+  float final_softcap = 0.0f;    // gemma2/3 final_logit_softcapping: logits -> c * tanh(logits / c)
+  uint32_t sliding_window = 0;   // {arch}.attention.sliding_window: SWA layers see keys (p - w, p]
+  std::vector<bool> swa_layers;  // n_layer entries when sliding_window > 0, else empty
+  float rope_freq_base_swa = 10000.0f;  // RoPE base of SWA layers (gemma3: rope.freq_base_swa)
+  float rope_freq_scale_swa = 1.0f;     // RoPE frequency scale of SWA layers (no scaling there)
+  bool pre_norms = true;       // blk.N.attn_norm / ffn_norm (olmo2 has none)
+  bool post_norms = false;     // blk.N.attn_post_norm / ffn_post_norm on the block outputs (olmo2, gemma)
+  bool qk_norm_full = false;   // olmo2: q/k norms span the whole q/k vector, not one head
+  bool fused_qkv = false;      // blk.N.attn_qkv.weight holds [q; k; v] rows (phi3)
+  bool fused_gate_up = false;  // phi3: blk.N.ffn_up.weight holds [gate; up] rows, no ffn_gate
+  bool gelu_ffn = false;       // gemma: GeGLU (tanh-approximated GELU) instead of SwiGLU
+  bool has_rope_long_short = false;  // rope_factors_long/short.weight (phi3 LongRoPE)
+
+  bool is_swa(uint32_t layer) const { return layer < swa_layers.size() && swa_layers[layer]; }
 
   uint32_t n_gqa() const { return n_head / n_head_kv; }
   uint32_t q_dim() const { return n_head * head_dim_k; }

@@ -28,6 +28,18 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
   x.UpdateU32(FloatBits(rs.yarn_log_multiplier));
   x.UpdateU32(FloatBits(h.rms_norm_eps));
   x.UpdateU32((h.has_qkv_bias ? 1 : 0) | (h.has_qk_norm ? 2 : 0) | (h.has_rope_freqs ? 4 : 0));
+  // The per-architecture extras change K/V too (scales, windows, the SWA layers' RoPE) and come
+  // from metadata the weights fingerprint does not cover. Hashed only for the families that have
+  // them, so llama/qwen namespaces (and their tier entries) stay what they were.
+  if (h.arch != ModelArch::kLlama && h.arch != ModelArch::kQwen2 && h.arch != ModelArch::kQwen3) {
+    for (float f : {h.embedding_scale, h.residual_scale, h.attention_scale, h.query_scale, h.logit_scale,
+                    h.attn_softcap, h.final_softcap, h.rope_freq_base_swa, h.rope_freq_scale_swa})
+      x.UpdateU32(FloatBits(f));
+    x.UpdateU32(h.sliding_window);
+    for (bool swa : h.swa_layers) x.UpdateU32(swa ? 1 : 0);
+    x.UpdateU32((h.pre_norms ? 1 : 0) | (h.post_norms ? 2 : 0) | (h.qk_norm_full ? 4 : 0) | (h.fused_qkv ? 8 : 0) |
+                (h.fused_gate_up ? 16 : 0) | (h.gelu_ffn ? 32 : 0) | (h.has_rope_long_short ? 64 : 0));
+  }
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));
   x.UpdateU32(static_cast<uint32_t>(kv.v_type));
   x.UpdateU32(kv.block_tokens);

@@ -10,6 +10,7 @@
 #include "kernels/quants.h"
 #include "model/bpe_trainer.h"
 #include "base/prng.h"
+#include "model/arch_hparams.h"
 #include "model/synthetic_corpus.h"
 
 namespace swarmkv {
@@ -71,12 +72,120 @@ std::vector<SyntheticShape> AllShapes() {
   tq3.head_dim = 64;  // qwen3 decouples head_dim from n_embd / n_head (64 != 128 / 4)
   tq3.rope_freq_base = 1000000.0f, tq3.rms_norm_eps = 1e-6f, tq3.tokenizer_pre = "qwen2";
   s.push_back(tq3);
+
+  // The other dense families at their real shapes (make-model --layers cuts them short), each
+  // with a tiny variant for the engine's exactness tests. The tiny variants' soft-caps and
+  // windows are small on purpose: with σ = 0.02 weights the scores are ~0.05 and a 50-token
+  // prompt, so only caps and windows that size make tanh non-linear and the window cut keys.
+  SyntheticShape granite;
+  granite.name = "granite-3.3-2b", granite.arch = ModelArch::kGranite;
+  granite.n_embd = 2048, granite.n_layer = 40, granite.n_head = 32, granite.n_head_kv = 8, granite.head_dim = 64;
+  granite.n_ff = 8192, granite.n_vocab = 49159, granite.n_ctx = 131072;
+  granite.rope_freq_base = 10000000.0f, granite.rms_norm_eps = 1e-5f, granite.tied_embeddings = true;
+  granite.embedding_scale = 12.0f, granite.residual_scale = 0.22f, granite.attention_scale = 0.015625f;
+  granite.logit_scale = 8.0f;
+  s.push_back(granite);
+  SyntheticShape tgr = tiny;
+  tgr.name = "tiny-granite", tgr.arch = ModelArch::kGranite, tgr.tied_embeddings = true;
+  tgr.embedding_scale = 12.0f, tgr.residual_scale = 0.22f, tgr.attention_scale = 0.03125f, tgr.logit_scale = 8.0f;
+  s.push_back(tgr);
+
+  SyntheticShape olmo;
+  olmo.name = "olmo2-1b", olmo.arch = ModelArch::kOlmo2;
+  olmo.n_embd = 2048, olmo.n_layer = 16, olmo.n_head = 16, olmo.n_head_kv = 16, olmo.head_dim = 128;
+  olmo.n_ff = 8192, olmo.n_vocab = 100352, olmo.n_ctx = 4096;
+  olmo.rope_freq_base = 500000.0f, olmo.rms_norm_eps = 1e-6f, olmo.tied_embeddings = false, olmo.qk_norm = true;
+  s.push_back(olmo);
+  SyntheticShape tol = tiny;
+  tol.name = "tiny-olmo2", tol.arch = ModelArch::kOlmo2, tol.qk_norm = true;
+  tol.rope_freq_base = 500000.0f, tol.rms_norm_eps = 1e-6f;
+  s.push_back(tol);
+
+  // phi-3.5-mini: 128k context over a 4k original one (LongRoPE: short factors at <= 4k,
+  // long ones beyond). tiny-phi3's original context is 1k, so a 2k run takes the long factors.
+  SyntheticShape phi;
+  phi.name = "phi-3.5-mini", phi.arch = ModelArch::kPhi3;
+  phi.n_embd = 3072, phi.n_layer = 32, phi.n_head = 32, phi.n_head_kv = 32, phi.head_dim = 96;
+  phi.n_ff = 8192, phi.n_vocab = 32064, phi.n_ctx = 131072;
+  phi.rope_freq_base = 10000.0f, phi.rms_norm_eps = 1e-5f, phi.tied_embeddings = false;
+  phi.rope_original_context = 4096, phi.rope_attn_factor = 1.1902381f;
+  s.push_back(phi);
+  SyntheticShape tph = tiny;
+  tph.name = "tiny-phi3", tph.arch = ModelArch::kPhi3, tph.n_head_kv = 4;
+  tph.rope_original_context = 1024, tph.rope_attn_factor = 1.1902381f;
+  s.push_back(tph);
+
+  SyntheticShape g2;
+  g2.name = "gemma2-2b", g2.arch = ModelArch::kGemma2;
+  g2.n_embd = 2304, g2.n_layer = 26, g2.n_head = 8, g2.n_head_kv = 4, g2.head_dim = 256;
+  g2.n_ff = 9216, g2.n_vocab = 256000, g2.n_ctx = 8192;
+  g2.rope_freq_base = 10000.0f, g2.rms_norm_eps = 1e-6f, g2.tied_embeddings = true;
+  g2.attn_softcap = 50.0f, g2.final_softcap = 30.0f, g2.sliding_window = 4096;
+  s.push_back(g2);
+  SyntheticShape tg2 = tiny;
+  tg2.name = "tiny-gemma2", tg2.arch = ModelArch::kGemma2, tg2.tied_embeddings = true, tg2.rms_norm_eps = 1e-6f;
+  tg2.attn_softcap = 0.05f, tg2.final_softcap = 0.2f, tg2.sliding_window = 20;
+  s.push_back(tg2);
+
+  SyntheticShape g3;
+  g3.name = "gemma3-1b", g3.arch = ModelArch::kGemma3, g3.qk_norm = true;
+  g3.n_embd = 1152, g3.n_layer = 26, g3.n_head = 4, g3.n_head_kv = 1, g3.head_dim = 256;
+  g3.n_ff = 6912, g3.n_vocab = 262144, g3.n_ctx = 32768;
+  g3.rope_freq_base = 1000000.0f, g3.rms_norm_eps = 1e-6f, g3.tied_embeddings = true;
+  g3.sliding_window = 512, g3.rope_freq_base_swa = 10000.0f;
+  s.push_back(g3);
+  SyntheticShape g3s = g3;
+  g3s.name = "gemma3-270m", g3s.n_embd = 640, g3s.n_layer = 18, g3s.n_ff = 2048;
+  s.push_back(g3s);
+  SyntheticShape tg3 = tiny;
+  tg3.name = "tiny-gemma3", tg3.arch = ModelArch::kGemma3, tg3.qk_norm = true, tg3.tied_embeddings = true;
+  tg3.rope_freq_base = 1000000.0f, tg3.rms_norm_eps = 1e-6f;
+  tg3.sliding_window = 40, tg3.sliding_window_pattern = 3, tg3.rope_freq_base_swa = 10000.0f;
+  tg3.final_softcap = 0.2f;
+  s.push_back(tg3);
   return s;
 }
+
+// The chat template and special tokens of a family (written like the family's own template,
+// simplified to what the synthetic tokenizer has). bos/eos index into `specials`.
+struct FamilyTokens {
+  std::vector<const char*> specials;
+  int bos = 0, eos = 0;
+  const char* chat_template = nullptr;
+};
 
 const char* kChatmlTemplate =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
     "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+FamilyTokens TokensFor(ModelArch arch) {
+  switch (arch) {
+    case ModelArch::kGranite:
+      return {{"<|end_of_text|>", "<|start_of_role|>", "<|end_of_role|>"}, 0, 0,
+              "{% for message in messages %}{{ '<|start_of_role|>' + message['role'] + '<|end_of_role|>' + "
+              "message['content'] + '<|end_of_text|>\\n' }}{% endfor %}{% if add_generation_prompt %}"
+              "{{ '<|start_of_role|>assistant<|end_of_role|>' }}{% endif %}"};
+    case ModelArch::kOlmo2:
+      return {{"<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"}, 0, 0,
+              "{{ bos_token }}{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] }}"
+              "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}"
+              "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"};
+    case ModelArch::kPhi3:
+      // llama.cpp looks up <unk>, <s>, </s> by name in every vocabulary of a model named phi3.
+      return {{"<unk>", "<s>", "</s>", "<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"}, 1, 7,
+              "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + "
+              "'<|end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"};
+    case ModelArch::kGemma2:
+    case ModelArch::kGemma3:
+      return {{"<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>"}, 0, 2,
+              "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}"
+              "{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+              "{{ '<start_of_turn>' + role + '\\n' + message['content'] + '<end_of_turn>\\n' }}{% endfor %}"
+              "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"};
+    default:
+      return {{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 0, 2, kChatmlTemplate};
+  }
+}
 
 // llama.cpp token types.
 constexpr int32_t kTokenNormal = 1, kTokenControl = 3, kTokenUnused = 5;
@@ -104,7 +213,7 @@ uint32_t FileType(TensorType t) {
   }
 }
 
-enum class Init { kRandom, kOnes, kSmall };
+enum class Init { kRandom, kOnes, kSmall, kRopeShort, kRopeLong };
 
 // The type a matrix whose rows have ne0 elements is written in: `want`, or — when ne0 is not a
 // multiple of its block size — llama-quantize's fallback for that type.
@@ -132,27 +241,45 @@ struct PlannedTensor {
 std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype) {
   std::vector<PlannedTensor> t;
   const uint64_t embd = s.n_embd, q = uint64_t{s.n_head} * s.head_dim, kv = uint64_t{s.n_head_kv} * s.head_dim;
+  const bool pre_norms = s.arch != ModelArch::kOlmo2;
+  const bool post_norms = s.arch == ModelArch::kOlmo2 || s.arch == ModelArch::kGemma2 || s.arch == ModelArch::kGemma3;
+  const bool phi3 = s.arch == ModelArch::kPhi3;  // fused attn_qkv and ffn_up = [gate; up]
   t.push_back({"token_embd.weight", {embd, s.n_vocab}, wtype, Init::kRandom});
+  if (phi3) {
+    t.push_back({"rope_factors_long.weight", {uint64_t{s.head_dim} / 2}, TensorType::kF32, Init::kRopeLong});
+    t.push_back({"rope_factors_short.weight", {uint64_t{s.head_dim} / 2}, TensorType::kF32, Init::kRopeShort});
+  }
   for (uint32_t i = 0; i < s.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
-    t.push_back({p + "attn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
-    t.push_back({p + "attn_q.weight", {embd, q}, wtype, Init::kRandom});
-    t.push_back({p + "attn_k.weight", {embd, kv}, wtype, Init::kRandom});
-    t.push_back({p + "attn_v.weight", {embd, kv}, wtype, Init::kRandom});
+    if (pre_norms) t.push_back({p + "attn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    if (phi3) {
+      t.push_back({p + "attn_qkv.weight", {embd, q + 2 * kv}, wtype, Init::kRandom});
+    } else {
+      t.push_back({p + "attn_q.weight", {embd, q}, wtype, Init::kRandom});
+      t.push_back({p + "attn_k.weight", {embd, kv}, wtype, Init::kRandom});
+      t.push_back({p + "attn_v.weight", {embd, kv}, wtype, Init::kRandom});
+    }
     if (s.qkv_bias) {
       t.push_back({p + "attn_q.bias", {q}, TensorType::kF32, Init::kSmall});
       t.push_back({p + "attn_k.bias", {kv}, TensorType::kF32, Init::kSmall});
       t.push_back({p + "attn_v.bias", {kv}, TensorType::kF32, Init::kSmall});
     }
-    if (s.qk_norm) {
-      t.push_back({p + "attn_q_norm.weight", {s.head_dim}, TensorType::kF32, Init::kOnes});
-      t.push_back({p + "attn_k_norm.weight", {s.head_dim}, TensorType::kF32, Init::kOnes});
+    if (s.qk_norm) {  // olmo2 normalises the whole q / k vector, the others each head
+      const bool full = s.arch == ModelArch::kOlmo2;
+      t.push_back({p + "attn_q_norm.weight", {full ? q : s.head_dim}, TensorType::kF32, Init::kOnes});
+      t.push_back({p + "attn_k_norm.weight", {full ? kv : s.head_dim}, TensorType::kF32, Init::kOnes});
     }
     t.push_back({p + "attn_output.weight", {q, embd}, wtype, Init::kRandom});
-    t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
-    t.push_back({p + "ffn_gate.weight", {embd, s.n_ff}, wtype, Init::kRandom});
-    t.push_back({p + "ffn_up.weight", {embd, s.n_ff}, wtype, Init::kRandom});
+    if (post_norms) t.push_back({p + "post_attention_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    if (pre_norms) t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    if (phi3) {
+      t.push_back({p + "ffn_up.weight", {embd, 2 * uint64_t{s.n_ff}}, wtype, Init::kRandom});
+    } else {
+      t.push_back({p + "ffn_gate.weight", {embd, s.n_ff}, wtype, Init::kRandom});
+      t.push_back({p + "ffn_up.weight", {embd, s.n_ff}, wtype, Init::kRandom});
+    }
     t.push_back({p + "ffn_down.weight", {uint64_t{s.n_ff}, embd}, wtype, Init::kRandom});
+    if (post_norms) t.push_back({p + "post_ffw_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
   }
   t.push_back({"output_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
   if (!s.tied_embeddings) t.push_back({"output.weight", {embd, s.n_vocab}, wtype, Init::kRandom});
@@ -180,6 +307,20 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   w.SetU32(a + ".rope.dimension_count", s.head_dim);
   w.SetF32(a + ".attention.layer_norm_rms_epsilon", s.rms_norm_eps);
   w.SetU32(a + ".vocab_size", s.n_vocab);
+  auto set_f32 = [&](const char* key, float v) {
+    if (v != 0.0f) w.SetF32(a + "." + key, v);
+  };
+  set_f32("embedding_scale", s.embedding_scale);
+  set_f32("residual_scale", s.residual_scale);
+  set_f32("attention.scale", s.attention_scale);
+  set_f32("logit_scale", s.logit_scale);
+  set_f32("attn_logit_softcapping", s.attn_softcap);
+  set_f32("final_logit_softcapping", s.final_softcap);
+  set_f32("rope.freq_base_swa", s.rope_freq_base_swa);
+  set_f32("rope.scaling.attn_factor", s.rope_attn_factor);
+  if (s.sliding_window != 0) w.SetU32(a + ".attention.sliding_window", s.sliding_window);
+  if (s.sliding_window_pattern != 0) w.SetU32(a + ".attention.sliding_window_pattern", s.sliding_window_pattern);
+  if (s.rope_original_context != 0) w.SetU32(a + ".rope.scaling.original_context_length", s.rope_original_context);
 
   // Tokenizer: 256 byte tokens + learned merges, the chatml specials, then padding.
   // Learned once per process (it depends on nothing but the built-in corpus).
@@ -187,8 +328,9 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   BpeVocab bpe = kBpe;
   std::vector<std::string> tokens = std::move(bpe.tokens);
   std::vector<int32_t> types(tokens.size(), kTokenNormal);
-  const int32_t eot = static_cast<int32_t>(tokens.size());
-  for (const char* special : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}) {
+  const FamilyTokens family = TokensFor(s.arch);
+  const int32_t first_special = static_cast<int32_t>(tokens.size());
+  for (const char* special : family.specials) {
     tokens.push_back(special);
     types.push_back(kTokenControl);
   }
@@ -201,17 +343,22 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   w.SetStringArray("tokenizer.ggml.tokens", tokens);
   w.SetI32Array("tokenizer.ggml.token_type", types);
   w.SetStringArray("tokenizer.ggml.merges", bpe.merges);
-  w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(eot));      // <|endoftext|>
-  w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eot + 2));  // <|im_end|>
-  w.SetU32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(eot));
+  w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(first_special + family.bos));  // <|endoftext|>
+  w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(first_special + family.eos));  // <|im_end|>
+  w.SetU32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(first_special + family.bos));
   w.SetBool("tokenizer.ggml.add_bos_token", false);
-  w.SetString("tokenizer.chat_template", kChatmlTemplate);
+  w.SetString("tokenizer.chat_template", family.chat_template);
 }
 
 // Fills `n` floats of row `row` of tensor `name_hash`.
 void FillRow(Init init, uint64_t seed, uint64_t name_hash, uint64_t row, float* out, uint64_t n) {
   if (init == Init::kOnes) {
     std::fill(out, out + n, 1.0f);
+    return;
+  }
+  if (init == Init::kRopeShort || init == Init::kRopeLong) {  // LongRoPE-like rising divisors
+    const float top = init == Init::kRopeShort ? 1.5f : 16.0f;
+    for (uint64_t i = 0; i < n; ++i) out[i] = 1.0f + (top - 1.0f) * static_cast<float>(i) / static_cast<float>(n);
     return;
   }
   uint64_t s = seed ^ name_hash;
@@ -253,15 +400,65 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
   h.rope_freq_base = s.rope_freq_base;
   h.rope_scaling.original_context_length = s.n_ctx;
   h.rms_norm_eps = s.rms_norm_eps;
-  h.rope_neox = s.arch != ModelArch::kLlama;
+  h.rope_neox = s.arch != ModelArch::kLlama && s.arch != ModelArch::kGranite;
   h.has_qkv_bias = s.qkv_bias;
   h.has_qk_norm = s.qk_norm;
   h.tied_output = s.tied_embeddings;
+  // The per-architecture extras exactly as ReadArchHParams derives them from this metadata.
+  h.embedding_scale = s.embedding_scale;
+  h.residual_scale = s.residual_scale;
+  h.attention_scale = s.attention_scale;
+  h.logit_scale = s.logit_scale;
+  if (s.rope_original_context != 0) h.rope_scaling.original_context_length = s.rope_original_context;
+  if (s.rope_attn_factor != 0.0f) h.rope_scaling.attn_factor = s.rope_attn_factor;
+  switch (s.arch) {
+    case ModelArch::kOlmo2:
+      h.pre_norms = false, h.post_norms = true, h.qk_norm_full = true;
+      break;
+    case ModelArch::kPhi3:
+      h.fused_qkv = true, h.fused_gate_up = true, h.has_rope_long_short = true;
+      h.query_scale = 1.0f / std::sqrt(float(s.head_dim));
+      break;
+    case ModelArch::kGemma2:
+    case ModelArch::kGemma3: {
+      const bool g2 = s.arch == ModelArch::kGemma2;
+      h.embedding_scale = std::sqrt(float(s.n_embd));
+      h.post_norms = true, h.gelu_ffn = true;
+      h.query_scale = s.n_layer == (g2 ? 46u : 62u) ? 1.0f / std::sqrt(float(s.n_embd / s.n_head))
+                                                    : 1.0f / std::sqrt(float(s.head_dim));
+      h.attn_softcap = s.attn_softcap;
+      h.final_softcap = s.final_softcap;
+      h.sliding_window = s.sliding_window;
+      if (s.sliding_window > 0) {
+        h.swa_layers = SwaLayerPattern(s.n_layer, s.sliding_window_pattern != 0 ? s.sliding_window_pattern : g2 ? 2 : 6);
+        h.rope_freq_base_swa = s.rope_freq_base_swa != 0.0f ? s.rope_freq_base_swa : g2 ? s.rope_freq_base : 10000.0f;
+      }
+      break;
+    }
+    default:
+      break;
+  }
   return h;
+}
+
+Result<std::string> DefaultShapeForArch(std::string_view arch) {
+  SKV_ASSIGN_OR_RETURN(ModelArch a, ParseModelArch(arch));
+  switch (a) {
+    case ModelArch::kLlama: return std::string("smollm2-135m");
+    case ModelArch::kQwen2: return std::string("qwen2.5-0.5b");
+    case ModelArch::kQwen3: return std::string("tiny-qwen3");
+    case ModelArch::kGranite: return std::string("granite-3.3-2b");
+    case ModelArch::kOlmo2: return std::string("olmo2-1b");
+    case ModelArch::kPhi3: return std::string("phi-3.5-mini");
+    case ModelArch::kGemma2: return std::string("gemma2-2b");
+    case ModelArch::kGemma3: return std::string("gemma3-1b");
+  }
+  return InvalidArgumentError("no default shape for '" + std::string(arch) + "'");
 }
 
 Status MakeSyntheticModel(const SyntheticModelOptions& o, const std::string& path) {
   SKV_ASSIGN_OR_RETURN(SyntheticShape shape, FindSyntheticShape(o.shape));
+  if (o.n_layer > 0) shape.n_layer = o.n_layer;
   if (!CanQuantize(o.type))
     return InvalidArgumentError("cannot write synthetic weights of type " + TensorTypeName(static_cast<uint32_t>(o.type)) +
                                 " (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_K..q6_K, iq4_nl, iq4_xs, mxfp4)");

@@ -1,5 +1,7 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
-// qwen2.5-0.5b) and a byte-level BPE tokenizer, written as a GGUF file llama.cpp also loads.
+// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m; any of
+// them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
+// special tokens, written as a GGUF file llama.cpp also loads.
 //
 // Invariant: the output file is a pure function of (shape, type, seed): weights come from a
 // per-(seed, tensor, row) xoshiro256** stream, so generation order and thread count do not
@@ -29,13 +31,23 @@ struct SyntheticShape {
   float rms_norm_eps = 1e-5f;
   bool tied_embeddings = true;
   bool qkv_bias = false;  // qwen2
-  bool qk_norm = false;   // qwen3
+  bool qk_norm = false;   // qwen3, gemma3 (per head), olmo2 (whole q/k)
   std::string tokenizer_pre = "gpt-2";
+  // Per-architecture metadata, written under {arch}.* (0 = key not written).
+  float embedding_scale = 0.0f, residual_scale = 0.0f, attention_scale = 0.0f, logit_scale = 0.0f;  // granite
+  float attn_softcap = 0.0f, final_softcap = 0.0f;  // gemma2/3 *_logit_softcapping
+  uint32_t sliding_window = 0;                      // gemma attention.sliding_window
+  uint32_t sliding_window_pattern = 0;              // 0: the family's default (key not written)
+  float rope_freq_base_swa = 0.0f;                  // gemma3 rope.freq_base_swa
+  uint32_t rope_original_context = 0;               // phi3 rope.scaling.original_context_length
+  float rope_attn_factor = 0.0f;                    // phi3 rope.scaling.attn_factor
 };
 
 // Names accepted by FindSyntheticShape, the three public ones first.
 std::vector<std::string> SyntheticShapeNames();
 Result<SyntheticShape> FindSyntheticShape(std::string_view name);
+// The real shape `make-model --arch` writes for an architecture ("granite" -> granite-3.3-2b).
+Result<std::string> DefaultShapeForArch(std::string_view arch);
 
 // The hyper-parameters a model of this shape loads with.
 ModelHParams SyntheticHParams(const SyntheticShape& shape);
@@ -44,6 +56,7 @@ struct SyntheticModelOptions {
   std::string shape = "tiny";
   TensorType type = TensorType::kF16;  // of the 2-D weights; norms and biases stay f32
   uint64_t seed = 0;
+  uint32_t n_layer = 0;  // > 0: that many layers instead of the shape's (a real shape, cut short)
   // Write only the metadata (no tensors) — fast, for unit tests of the big shapes'
   // hyper-parameters and tokenizer. Such a file is not a loadable model.
   bool metadata_only = false;

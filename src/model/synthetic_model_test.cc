@@ -113,6 +113,104 @@ TEST(SyntheticModelTest, QwenVariantsBindBiasesAndNorms) {
   EXPECT_EQ((*q3)->weights().layers[0].wo.ne0, 256);
 }
 
+// Every per-architecture extra read back from a file (model/arch_hparams.cc) equals what the
+// synthetic shape declares, for the tiny variant (weights bound) and the real shape (metadata).
+void ExpectArchExtrasEqual(const ModelHParams& a, const ModelHParams& b, bool flags_from_tensors) {
+  EXPECT_EQ(a.embedding_scale, b.embedding_scale);
+  EXPECT_EQ(a.residual_scale, b.residual_scale);
+  EXPECT_EQ(a.attention_scale, b.attention_scale);
+  EXPECT_EQ(a.query_scale, b.query_scale);
+  EXPECT_EQ(a.logit_scale, b.logit_scale);
+  EXPECT_EQ(a.attn_softcap, b.attn_softcap);
+  EXPECT_EQ(a.final_softcap, b.final_softcap);
+  EXPECT_EQ(a.sliding_window, b.sliding_window);
+  EXPECT_EQ(a.swa_layers, b.swa_layers);
+  if (a.sliding_window > 0) {
+    EXPECT_EQ(a.rope_freq_base_swa, b.rope_freq_base_swa);
+  }
+  EXPECT_EQ(a.pre_norms, b.pre_norms);
+  EXPECT_EQ(a.post_norms, b.post_norms);
+  EXPECT_EQ(a.qk_norm_full, b.qk_norm_full);
+  EXPECT_EQ(a.fused_gate_up, b.fused_gate_up);
+  EXPECT_EQ(a.gelu_ffn, b.gelu_ffn);
+  if (flags_from_tensors) {
+    EXPECT_EQ(a.fused_qkv, b.fused_qkv);
+    EXPECT_EQ(a.has_rope_long_short, b.has_rope_long_short);
+  }
+  EXPECT_EQ(a.rope_scaling.original_context_length, b.rope_scaling.original_context_length);
+  EXPECT_EQ(a.rope_scaling.attn_factor, b.rope_scaling.attn_factor);
+}
+
+TEST(SyntheticModelTest, OtherArchitecturesRoundTrip) {
+  for (const char* name : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3"}) {
+    SCOPED_TRACE(name);
+    auto m = Model::Load(Make(name, TensorType::kQ8_0, 2, "arch.gguf"), NoCache());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    const ModelHParams want = SyntheticHParams(FindSyntheticShape(name).value());
+    ExpectHParamsEqual((*m)->hparams(), want, true);
+    ExpectArchExtrasEqual((*m)->hparams(), want, true);
+  }
+  for (const char* name : {"granite-3.3-2b", "olmo2-1b", "phi-3.5-mini", "gemma2-2b", "gemma3-1b", "gemma3-270m"}) {
+    SCOPED_TRACE(name);
+    auto f = GgufFile::Open(Make(name, TensorType::kQ8_0, 0, "meta.gguf", /*metadata_only=*/true));
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    auto h = ModelHParams::FromGguf(**f);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    const ModelHParams want = SyntheticHParams(FindSyntheticShape(name).value());
+    ExpectHParamsEqual(*h, want, false);
+    ExpectArchExtrasEqual(*h, want, false);
+  }
+}
+
+TEST(SyntheticModelTest, FamilyConventionsBindAsLlamaCppReadsThem) {
+  // olmo2: no pre-norms, post-norms, q/k norms over the whole vector.
+  auto olmo = Model::Load(Make("tiny-olmo2", TensorType::kF16, 1, "olmo.gguf"), NoCache());
+  ASSERT_TRUE(olmo.ok()) << olmo.status().ToString();
+  const LayerWeights& ol = (*olmo)->weights().layers[1];
+  EXPECT_FALSE(ol.attn_norm.present());
+  EXPECT_FALSE(ol.ffn_norm.present());
+  EXPECT_TRUE(ol.attn_post_norm.present() && ol.ffn_post_norm.present());
+  EXPECT_EQ(ol.q_norm.ne0, 128);  // q_dim
+  EXPECT_EQ(ol.k_norm.ne0, 64);   // k_dim
+  // phi3: q/k/v and gate/up are row ranges of the fused tensors, in that order.
+  auto phi = Model::Load(Make("tiny-phi3", TensorType::kQ8_0, 1, "phi.gguf"), NoCache());
+  ASSERT_TRUE(phi.ok()) << phi.status().ToString();
+  const LayerWeights& pl = (*phi)->weights().layers[0];
+  EXPECT_EQ(pl.wk.data, pl.wq.data + 128 * pl.wq.row_bytes);
+  EXPECT_EQ(pl.wv.data, pl.wk.data + 128 * pl.wk.row_bytes);
+  EXPECT_EQ(pl.ffn_up.data, pl.ffn_gate.data + 384 * pl.ffn_gate.row_bytes);
+  EXPECT_EQ(pl.ffn_gate.ne1, 384);
+  EXPECT_TRUE((*phi)->weights().rope_long.present() && (*phi)->weights().rope_short.present());
+  // gemma3: every third layer global (pattern 3), the others sliding; gemma2 ties the output.
+  auto g3 = Model::Load(Make("tiny-gemma3", TensorType::kF16, 1, "g3.gguf"), NoCache());
+  ASSERT_TRUE(g3.ok()) << g3.status().ToString();
+  EXPECT_EQ((*g3)->hparams().swa_layers, (std::vector<bool>{true, true, false, true}));
+  EXPECT_EQ((*g3)->hparams().rope_freq_base_swa, 10000.0f);
+  EXPECT_FLOAT_EQ((*g3)->hparams().embedding_scale, std::sqrt(128.0f));
+  auto g2 = Model::Load(Make("tiny-gemma2", TensorType::kF16, 1, "g2.gguf"), NoCache());
+  ASSERT_TRUE(g2.ok()) << g2.status().ToString();
+  EXPECT_EQ((*g2)->hparams().swa_layers, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ((*g2)->weights().output.data, (*g2)->weights().token_embd.data);
+}
+
+TEST(SyntheticModelTest, LayersOptionCutsARealShape) {
+  SyntheticModelOptions o;
+  o.shape = "gemma3-270m";
+  o.n_layer = 2;
+  o.metadata_only = true;
+  const std::string path = testing::TempDir() + "/cut.gguf";
+  ASSERT_TRUE(MakeSyntheticModel(o, path).ok());
+  auto f = GgufFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  auto h = ModelHParams::FromGguf(**f);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->n_layer, 2u);
+  EXPECT_EQ(h->swa_layers.size(), 2u);
+  EXPECT_EQ(DefaultShapeForArch("gemma3").value(), "gemma3-1b");
+  EXPECT_EQ(DefaultShapeForArch("phi3").value(), "phi-3.5-mini");
+  EXPECT_FALSE(DefaultShapeForArch("mamba").ok());
+}
+
 TEST(SyntheticModelTest, BigShapesMetadata) {
   for (const char* name : {"smollm2-135m", "qwen2.5-0.5b"}) {
     SCOPED_TRACE(name);
@@ -228,6 +326,33 @@ TEST(SyntheticModelTest, BadOptions) {
   o.shape = "tiny";
   o.type = TensorType::kQ8_K;  // an activation-only type
   EXPECT_EQ(MakeSyntheticModel(o, testing::TempDir() + "/x.gguf").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace swarmkv
+
+namespace swarmkv {
+namespace {
+
+TEST(SyntheticModelTest, ArchExtrasSeparateKvNamespaces) {
+  const Hash128 fp{};
+  const KvCacheConfig kv;
+  ModelHParams g3 = SyntheticHParams(FindSyntheticShape("tiny-gemma3").value());
+  ModelHParams other = g3;
+  other.sliding_window = 41;
+  EXPECT_NE(ComputeKvNamespace(g3, kv, fp), ComputeKvNamespace(other, kv, fp));
+  other = g3;
+  other.rope_freq_base_swa = 20000.0f;
+  EXPECT_NE(ComputeKvNamespace(g3, kv, fp), ComputeKvNamespace(other, kv, fp));
+  ModelHParams gr = SyntheticHParams(FindSyntheticShape("tiny-granite").value());
+  ModelHParams gr2 = gr;
+  gr2.residual_scale = 0.5f;
+  EXPECT_NE(ComputeKvNamespace(gr, kv, fp), ComputeKvNamespace(gr2, kv, fp));
+  // llama/qwen namespaces do not hash the extras (their tier entries stay valid).
+  ModelHParams ll = SyntheticHParams(FindSyntheticShape("tiny").value());
+  ModelHParams ll2 = ll;
+  ll2.embedding_scale = 3.0f;
+  EXPECT_EQ(ComputeKvNamespace(ll, kv, fp), ComputeKvNamespace(ll2, kv, fp));
 }
 
 }  // namespace

@@ -38,6 +38,14 @@ Status BindTensor(const GgufFile& f, const std::string& name, int64_t ne0, int64
   return Status::OK();
 }
 
+// Rows [first, first + n) of a bound matrix, as a matrix of its own.
+TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
+  TensorRef r = t;
+  r.data = t.data + static_cast<size_t>(first) * t.row_bytes;
+  r.ne1 = n;
+  return r;
+}
+
 }  // namespace
 
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h) {
@@ -51,27 +59,51 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
     SKV_RETURN_IF_ERROR(BindTensor(f, "output.weight", embd, vocab, true, &w.output));
   }
   if (h.has_rope_freqs) SKV_RETURN_IF_ERROR(BindTensor(f, "rope_freqs.weight", h.n_rot / 2, 0, true, &w.rope_freqs));
+  if (h.has_rope_long_short) {
+    SKV_RETURN_IF_ERROR(BindTensor(f, "rope_factors_long.weight", h.n_rot / 2, 0, true, &w.rope_long));
+    SKV_RETURN_IF_ERROR(BindTensor(f, "rope_factors_short.weight", h.n_rot / 2, 0, true, &w.rope_short));
+  }
   w.layers.resize(h.n_layer);
   for (uint32_t i = 0; i < h.n_layer; ++i) {
     LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, true, &l.attn_norm));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q.weight", embd, h.q_dim(), true, &l.wq));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k.weight", embd, h.k_dim(), true, &l.wk));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_v.weight", embd, h.v_dim(), true, &l.wv));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, h.pre_norms, &l.attn_norm));
+    if (h.fused_qkv) {
+      if (f.FindTensor(p + "attn_qkv.bias")) return UnimplementedError("tensor '" + p + "attn_qkv.bias' is not supported");
+      TensorRef qkv;
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_qkv.weight", embd, int64_t{h.q_dim()} + h.k_dim() + h.v_dim(), true, &qkv));
+      l.wq = RowRange(qkv, 0, h.q_dim());
+      l.wk = RowRange(qkv, h.q_dim(), h.k_dim());
+      l.wv = RowRange(qkv, int64_t{h.q_dim()} + h.k_dim(), h.v_dim());
+    } else {
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q.weight", embd, h.q_dim(), true, &l.wq));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k.weight", embd, h.k_dim(), true, &l.wk));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_v.weight", embd, h.v_dim(), true, &l.wv));
+    }
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_output.weight", int64_t{h.n_head} * h.head_dim_v, embd, true, &l.wo));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q.bias", h.q_dim(), 0, h.has_qkv_bias, &l.bq));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k.bias", h.k_dim(), 0, h.has_qkv_bias, &l.bk));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_v.bias", h.v_dim(), 0, h.has_qkv_bias, &l.bv));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q_norm.weight", h.head_dim_k, 0, h.has_qk_norm, &l.q_norm));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k_norm.weight", h.head_dim_k, 0, h.has_qk_norm, &l.k_norm));
+    const int64_t q_norm_len = h.qk_norm_full ? h.q_dim() : h.head_dim_k;
+    const int64_t k_norm_len = h.qk_norm_full ? h.k_dim() : h.head_dim_k;
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_q_norm.weight", q_norm_len, 0, h.has_qk_norm, &l.q_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_k_norm.weight", k_norm_len, 0, h.has_qk_norm, &l.k_norm));
     if (l.bq.present() != h.has_qkv_bias || l.bk.present() != h.has_qkv_bias || l.bv.present() != h.has_qkv_bias)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k/v biases");
     if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, true, &l.ffn_norm));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate.weight", embd, ff, true, &l.ffn_gate));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, ff, true, &l.ffn_up));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));
+    if (h.fused_gate_up) {
+      TensorRef gate_up;
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, 2 * ff, true, &gate_up));
+      l.ffn_gate = RowRange(gate_up, 0, ff);
+      l.ffn_up = RowRange(gate_up, ff, ff);
+    } else {
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate.weight", embd, ff, true, &l.ffn_gate));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, ff, true, &l.ffn_up));
+    }
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_down.weight", ff, embd, true, &l.ffn_down));
   }
   return w;

@@ -6,6 +6,9 @@
 // one the hyper-parameters imply, and its type is one swarmkv can compute with. Optional
 // tensors (biases, q/k norms, rope_freqs) are present exactly when the hparams flags say so;
 // absent ones have data == nullptr. With tied embeddings `output` aliases `token_embd`.
+// Fused tensors are bound as row ranges (views): with hparams.fused_qkv, wq/wk/wv are the
+// q/k/v rows of blk.N.attn_qkv.weight; with fused_gate_up, ffn_gate/ffn_up are the first and
+// second n_ff rows of blk.N.ffn_up.weight (phi3).
 // Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
 //
 // Thread-safety: immutable views into the mapping; valid while the GgufFile lives.
@@ -36,12 +39,14 @@ struct TensorRef {
 };
 
 struct LayerWeights {
-  TensorRef attn_norm;                 // [n_embd]
+  TensorRef attn_norm;                 // [n_embd]; absent without pre-norms (olmo2)
   TensorRef wq, wk, wv;                // [n_embd, q_dim], [n_embd, k_dim], [n_embd, v_dim]
   TensorRef bq, bk, bv;                // qwen2: [q_dim], [k_dim], [v_dim]
-  TensorRef q_norm, k_norm;            // qwen3: [head_dim_k]
+  TensorRef q_norm, k_norm;            // qwen3/gemma3: [head_dim_k]; olmo2: [q_dim], [k_dim]
   TensorRef wo;                        // [n_head * head_dim_v, n_embd]
-  TensorRef ffn_norm;                  // [n_embd]
+  TensorRef attn_post_norm;            // blk.N.post_attention_norm [n_embd] (olmo2, gemma)
+  TensorRef ffn_norm;                  // [n_embd]; absent without pre-norms (olmo2)
+  TensorRef ffn_post_norm;             // blk.N.post_ffw_norm [n_embd] (olmo2, gemma)
   TensorRef ffn_gate, ffn_up;          // [n_embd, n_ff]
   TensorRef ffn_down;                  // [n_ff, n_embd]
 };
@@ -51,6 +56,7 @@ struct ModelWeights {
   TensorRef output_norm;  // [n_embd]
   TensorRef output;       // [n_embd, n_vocab]; == token_embd when hparams.tied_output
   TensorRef rope_freqs;   // optional [n_rot / 2]
+  TensorRef rope_long, rope_short;  // phi3 LongRoPE factors [n_rot / 2], when has_rope_long_short
   std::vector<LayerWeights> layers;
 
   static Result<ModelWeights> Bind(const GgufFile& file, const ModelHParams& hparams);

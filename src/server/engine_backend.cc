@@ -215,8 +215,8 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
     so.before_resume = [tiers, ns](std::span<const int32_t> tokens) { tiers->BeforeAdmission(ns, tokens); };
   }
   SKV_ASSIGN_OR_RETURN(m->scheduler, Scheduler::Create(m->runner, so));
-  m->chat_template = ChatTemplate::ForVocab(m->tokenizer->vocab());
   const ModelHParams& h = m->model->hparams();
+  m->chat_template = ChatTemplate::ForVocab(m->tokenizer->vocab(), nullptr, ModelArchName(h.arch));
   m->model_info.context_length = m->runner->context_length();
   m->model_info.architecture = std::string(ModelArchName(h.arch));
   m->model_info.namespace_id = m->runner->namespace_id().ToHex();

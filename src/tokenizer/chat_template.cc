@@ -178,7 +178,14 @@ Result<ChatTemplate> ChatTemplate::Parse(std::string_view name_or_text, const Vo
                               "template of one of those families");
 }
 
-ChatTemplate ChatTemplate::ForVocab(const Vocab& vocab, std::string* warning) {
+std::optional<ChatTemplateKind> ChatTemplate::FamilyOfArchitecture(std::string_view architecture) {
+  if (architecture == "gemma" || architecture == "gemma2" || architecture == "gemma3") return ChatTemplateKind::kGemma;
+  if (architecture == "phi3") return ChatTemplateKind::kPhi3;
+  if (architecture == "qwen2" || architecture == "qwen3") return ChatTemplateKind::kChatml;
+  return std::nullopt;
+}
+
+ChatTemplate ChatTemplate::ForVocab(const Vocab& vocab, std::string* warning, std::string_view architecture) {
   const std::string model = vocab.name().empty() ? std::string("(unnamed model)") : "'" + vocab.name() + "'";
   std::string w;
   if (!vocab.chat_template().empty()) {
@@ -192,14 +199,16 @@ ChatTemplate ChatTemplate::ForVocab(const Vocab& vocab, std::string* warning) {
   } else {
     w = "model " + model + ": has no chat template; ";
   }
-  if (auto kind = Detect(vocab.chat_template())) {
+  std::optional<ChatTemplateKind> kind = Detect(vocab.chat_template());
+  if (!kind) kind = FamilyOfArchitecture(architecture);
+  if (kind) {
     w += "using the built-in " + std::string(ChatTemplateKindName(*kind)) + " family";
   } else {
     w += "using chatml";
   }
   SKV_LOG(WARN) << w;
   if (warning != nullptr) *warning = std::move(w);
-  return ChatTemplate(Detect(vocab.chat_template()).value_or(ChatTemplateKind::kChatml));
+  return ChatTemplate(kind.value_or(ChatTemplateKind::kChatml));
 }
 
 Result<std::string> ChatTemplate::RenderFamily(std::span<const ChatMessage> messages,

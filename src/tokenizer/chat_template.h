@@ -68,8 +68,12 @@ class ChatTemplate {
   static Result<ChatTemplate> Parse(std::string_view name_or_text, const Vocab* vocab = nullptr);
   // The model's own Jinja template (tokenizer.chat_template) with the vocab's bos/eos tokens; a
   // file with no template, or one that does not parse, gets the family Detect recognises, else
-  // chatml, and `*warning` (also logged) says so.
-  static ChatTemplate ForVocab(const Vocab& vocab, std::string* warning = nullptr);
+  // its architecture's family (`architecture` = general.architecture: gemma* -> gemma, phi3 ->
+  // phi3), else chatml, and `*warning` (also logged) says so.
+  static ChatTemplate ForVocab(const Vocab& vocab, std::string* warning = nullptr,
+                               std::string_view architecture = {});
+  // The built-in family of an architecture's chat format, when it has one.
+  static std::optional<ChatTemplateKind> FamilyOfArchitecture(std::string_view architecture);
   // A Jinja2 template with explicit special tokens (tests, tools).
   static Result<ChatTemplate> FromJinja(std::string_view source, std::string bos_token, std::string eos_token);
 

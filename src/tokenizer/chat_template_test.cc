@@ -81,6 +81,22 @@ TEST(ChatTemplate, UnknownModelTemplateFallsBackToChatmlWithAWarning) {
   EXPECT_NE(warning.find("'TinyStories'"), std::string::npos) << warning;
 }
 
+TEST(ChatTemplate, ModelWithoutTemplateGetsItsArchitecturesFamily) {
+  VocabData d;
+  d.model = "llama";
+  d.name = "no-template";
+  d.tokens = {"<unk>", "<s>", "</s>", "a"};
+  auto vocab = Vocab::Create(d);
+  ASSERT_TRUE(vocab.ok()) << vocab.status().ToString();
+  std::string warning;
+  EXPECT_EQ(ChatTemplate::ForVocab(**vocab, &warning, "gemma3").kind(), ChatTemplateKind::kGemma);
+  EXPECT_NE(warning.find("gemma"), std::string::npos) << warning;
+  EXPECT_EQ(ChatTemplate::ForVocab(**vocab, nullptr, "gemma2").kind(), ChatTemplateKind::kGemma);
+  EXPECT_EQ(ChatTemplate::ForVocab(**vocab, nullptr, "phi3").kind(), ChatTemplateKind::kPhi3);
+  EXPECT_EQ(ChatTemplate::ForVocab(**vocab, nullptr, "granite").kind(), ChatTemplateKind::kChatml);
+  EXPECT_EQ(ChatTemplate::ForVocab(**vocab).kind(), ChatTemplateKind::kChatml);
+}
+
 TEST(ChatTemplate, RendersTheModelsOwnJinjaTemplate) {
   VocabData d;
   d.model = "llama";

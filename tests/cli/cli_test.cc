@@ -64,6 +64,24 @@ TEST(CliTest, MissingOrMalformedModelIsAClearErrorNotACrash) {
   EXPECT_EQ(bad.out.find("Segmentation"), std::string::npos) << bad.out;
 }
 
+// make-model --arch writes the family's real shape (cut by --layers); a shape of another family
+// is a usage error; every dense family's tiny shape generates in-process.
+TEST(CliTest, MakeModelArchAndLayers) {
+  const std::string dir = testing::TempDir();
+  Outcome meta = Sh("make-model --arch phi3 --shape tiny -o '" + dir + "/x.gguf'");
+  EXPECT_EQ(meta.code, 2) << meta.out;
+  EXPECT_NE(meta.out.find("is llama, not phi3"), std::string::npos) << meta.out;
+  Outcome cut = Sh("make-model --arch qwen3 --layers 1 --type q8_0 -o '" + dir + "/q.gguf'");  // tiny-qwen3
+  ASSERT_EQ(cut.code, 0) << cut.out;
+  EXPECT_NE(cut.out.find("tiny-qwen3, 1 layers"), std::string::npos) << cut.out;
+  for (const char* shape : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3"}) {
+    const std::string model = dir + "/" + shape + ".gguf";
+    ASSERT_EQ(Sh(std::string("make-model --shape ") + shape + " --type q8_0 -o '" + model + "'").code, 0) << shape;
+    Outcome run = Sh("run -m '" + model + "' -p 'Once upon a time' -n 6 --temperature 0", /*with_stderr=*/false);
+    EXPECT_EQ(run.code, 0) << shape << ": " << run.out;
+  }
+}
+
 TEST(CliTest, BuiltInModelGeneratesReproducibly) {
   const std::string model = testing::TempDir() + "/tiny.gguf";
   Outcome make = Sh("make-model --shape tiny --type q8_0 --seed 3 -o '" + model + "'");

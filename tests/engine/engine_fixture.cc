@@ -5,7 +5,7 @@
 namespace swarmkv::testing {
 
 Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& path, TensorType kv_type,
-                                                           uint64_t budget_bytes) {
+                                                           uint64_t budget_bytes, int64_t context_length) {
   auto f = std::make_unique<EngineFixture>();
   ModelLoadOptions lo;
   SKV_ASSIGN_OR_RETURN(f->model, Model::Load(path, lo));
@@ -28,7 +28,7 @@ Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& pa
   no.shape.k_type = kv_type;
   no.shape.v_type = kv_type;
   SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(no));
-  SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*f->model));
+  SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*f->model, context_length));
   SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*f->model));
   SKV_ASSIGN_OR_RETURN(f->forward, ForwardPass::Create(config, weights, f->memory.get(), f->ns));
   return f;

@@ -21,8 +21,9 @@ struct EngineFixture {
   Hash128 ns;
   std::unique_ptr<ForwardPass> forward;
 
+  // context_length: as ForwardConfigFromModel's (0 = the model's; picks phi3's rope factors).
   static Result<std::unique_ptr<EngineFixture>> Load(const std::string& path, TensorType kv_type,
-                                                     uint64_t budget_bytes = 64ull << 20);
+                                                     uint64_t budget_bytes = 64ull << 20, int64_t context_length = 0);
 
   int32_t vocab() const { return forward->config().n_vocab; }
   // Feeds `tokens` to `seq` (starting at its current length) in chunks of `chunk`, each chunk a

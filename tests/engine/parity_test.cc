@@ -28,6 +28,7 @@
 
 #include "base/testing.h"
 #include "engine_fixture.h"
+#include "exactness_checks.h"
 #include "kernels/cpu_features.h"
 #include "reference_cases.h"
 
@@ -46,44 +47,6 @@ double SharedReferenceTolerance(const std::string& model) {
 
 int32_t Argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-// Teacher forcing over every case of `ref_path`: the prompt in one step, then each reference
-// token as a decode step; every step of every case is checked (not only up to the first
-// failure), so a failure message says how many steps disagree and by how much at worst.
-void ExpectTeacherForcedWithin(const std::string& model_path, const std::string& ref_path, double tolerance,
-                               const std::string& label) {
-  auto ref = LoadReferenceFile(ref_path);
-  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
-  auto fx = EngineFixture::Load(model_path, TensorType::kF16);
-  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  ParityOptions options;
-  options.tolerance = tolerance;
-  double worst = 0.0;
-  int failed_steps = 0, steps = 0;
-  std::string first_failure;
-  for (const ReferenceCase& c : ref->cases) {
-    auto seq = f.memory->CreateSequence(f.ns);
-    ASSERT_TRUE(seq.ok());
-    auto logits = f.Feed(*seq, c.prompt_tokens, 512);
-    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-    for (size_t i = 0; i < c.tokens.size(); ++i) {
-      ++steps;
-      worst = std::max(worst, MaxLogProbDiff(c.top_logprobs[i], *logits));
-      Status st = CheckStep(c.top_logprobs[i], *logits, static_cast<int>(i), options);
-      if (!st.ok() && failed_steps++ == 0) first_failure = "prompt '" + c.prompt + "': " + st.ToString();
-      if (i + 1 < c.tokens.size()) {
-        logits = f.Feed(*seq, std::span<const int32_t>(&c.tokens[i], 1), 1);
-        ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-      }
-    }
-    ASSERT_TRUE(f.memory->Release(*seq).ok());
-  }
-  ::testing::Test::RecordProperty("max_logprob_diff", std::to_string(worst));
-  std::printf("[ parity ] %s vs %s: %d steps, max |log-prob diff| %.3g, %d steps over %.3g\n", label.c_str(),
-              ref_path.c_str(), steps, worst, failed_steps, tolerance);
-  EXPECT_EQ(failed_steps, 0) << "first: " << first_failure;
 }
 
 TEST_P(ParityTest, TeacherForcedMatchesReference) {

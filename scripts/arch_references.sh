@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Makes the synthetic model of every dense architecture swarmkv runs beyond llama/qwen (tiny
+# shapes and real shapes cut to a few layers) into BUILD/arch-models, and a llama.cpp parity
+# reference for each into BUILD/llamacpp-reference (greedy ids + top-5 log-probs, teacher-forced
+# by tests/engine/arch_parity_test.cc). Nothing here is committed; rerun after changing the
+# synthetic shapes or the llama.cpp build.
+#   scripts/arch_references.sh [BUILD]   env LLAMA_SERVER (default: the lead's AVX-512 build),
+#     ARCH_FILTER (space-separated regexes of names), TYPE (force one weight type)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+export LLAMA_SERVER=${LLAMA_SERVER:-/work/wt/h13-llamacpp/build-avx512/bin/llama-server}
+mkdir -p "$build/arch-models" "$build/llamacpp-reference"
+# name|weight type|make-model arguments. The tiny shapes use Q8_0 (llama.cpp's integer dots are
+# the same on every x86 ISA, so they compare the architecture, not the summation order); the
+# real shapes F16, the type they ship in (their Q8_0 dots over 2k-3k columns sum in another
+# float order on an AVX-512 llama.cpp, further from us than its F16 ones).
+models=(
+  "tiny-granite|q8_0|--shape tiny-granite"
+  "tiny-olmo2|q8_0|--shape tiny-olmo2"
+  "tiny-phi3|q8_0|--shape tiny-phi3"
+  "tiny-gemma2|q8_0|--shape tiny-gemma2"
+  "tiny-gemma3|q8_0|--shape tiny-gemma3"
+  "granite-3.3-2b-2l|f16|--arch granite --layers 2"
+  "olmo2-1b-2l|f16|--arch olmo2 --layers 2"
+  "phi-3.5-mini-2l|f16|--arch phi3 --layers 2"
+  "gemma2-2b-2l|f16|--arch gemma2 --layers 2"
+  "gemma3-1b-6l|f16|--arch gemma3 --layers 6"
+  "gemma3-270m-6l|f16|--shape gemma3-270m --layers 6"
+)
+for entry in "${models[@]}"; do
+  IFS='|' read -r name type args <<< "$entry"
+  for filter in ${ARCH_FILTER:-.}; do
+    if [[ $name =~ $filter ]]; then
+      # shellcheck disable=SC2086
+      "$build/swarmkv" make-model $args --type "${TYPE:-$type}" -o "$build/arch-models/$name.gguf"
+      "$root/scripts/llamacpp_reference.py" "$root/tests/engine/arch_prompts.json" \
+        "$build/arch-models/$name.gguf" "$build/llamacpp-reference/$name.json"
+      echo "reference: $build/llamacpp-reference/$name.json"
+      break
+    fi
+  done
+done
+done

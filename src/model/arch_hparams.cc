@@ -1,0 +1,156 @@
+#include "model/arch_hparams.h"
+
+#include <cmath>
+
+namespace swarmkv {
+namespace {
+
+std::string Key(const ModelHParams& h, std::string_view suffix) {
+  return std::string(ModelArchName(h.arch)) + "." + std::string(suffix);
+}
+
+Status OptionalF32(const GgufFile& f, const std::string& key, float* out) {
+  if (!f.Find(key)) return Status::OK();
+  SKV_ASSIGN_OR_RETURN(*out, f.GetF32(key));
+  return Status::OK();
+}
+
+Status OptionalU32(const GgufFile& f, const std::string& key, uint32_t* out) {
+  const GgufValue* v = f.Find(key);
+  if (!v) return Status::OK();
+  if (v->is_array())
+    return UnimplementedError("metadata key '" + key + "' is a per-layer array; only a single value is supported");
+  SKV_ASSIGN_OR_RETURN(*out, f.GetU32(key));
+  return Status::OK();
+}
+
+// Sliding-window layers as llama.cpp's gemma2/gemma3 read them: window and pattern period from
+// the keys (with the family's defaults), RoPE of SWA layers from rope.freq_base_swa.
+Status ReadSlidingWindow(const GgufFile& f, ModelHParams* h, uint32_t default_period) {
+  uint32_t period = default_period;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window_pattern"), &period));
+  h->swa_layers = SwaLayerPattern(h->n_layer, period);
+  return OptionalF32(f, Key(*h, "rope.freq_base_swa"), &h->rope_freq_base_swa);
+}
+
+// gemma_pytorch's query pre-attention scale: 1/sqrt(n_embd / n_head) for the 27B models
+// (llama.cpp recognises them by layer count), 1/sqrt(head_dim) otherwise.
+float GemmaQueryScale(const ModelHParams& h, uint32_t layers_27b) {
+  return h.n_layer == layers_27b ? 1.0f / std::sqrt(float(h.n_embd / h.n_head))
+                                 : 1.0f / std::sqrt(float(h.head_dim_k));
+}
+
+Status ReadGranite(const GgufFile& f, ModelHParams* h) {
+  SKV_ASSIGN_OR_RETURN(h->logit_scale, f.GetF32(Key(*h, "logit_scale")));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "residual_scale"), &h->residual_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "embedding_scale"), &h->embedding_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "attention.scale"), &h->attention_scale));
+  // Granite uses rope.scaling.finetuned as its RoPE switch, on unless the key says false.
+  if (f.Find(Key(*h, "rope.scaling.finetuned")) && !h->rope_scaling.finetuned)
+    return UnimplementedError("granite without RoPE (" + Key(*h, "rope.scaling.finetuned") + " = false) is not supported");
+  for (const char* t : {"blk.0.attn_output.bias", "blk.0.ffn_up.bias", "blk.0.ffn_gate.bias", "blk.0.ffn_down.bias",
+                        "blk.0.ffn_gate_inp.weight"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("granite tensor '") + t + "' (biases / MoE) is not supported");
+  return Status::OK();
+}
+
+Status ReadOlmo2(const GgufFile& f, ModelHParams* h) {
+  uint32_t window = 0;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &window));
+  if (window > 0) return UnimplementedError("olmo2 with sliding-window layers (OLMo 3) is not supported");
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
+  h->pre_norms = false;
+  h->post_norms = true;
+  h->qk_norm_full = true;
+  return Status::OK();
+}
+
+Status ReadPhi3(const GgufFile& f, ModelHParams* h) {
+  // llama.cpp ignores phi3's attention.sliding_window (its SWA is disabled), and so do we.
+  if (f.FindTensor("blk.0.ffn_gate_inp.weight")) return UnimplementedError("phi3 MoE (phimoe) is not supported");
+  h->fused_gate_up = true;
+  h->query_scale = 1.0f / std::sqrt(float(h->head_dim_v));
+  h->has_rope_long_short = f.FindTensor("rope_factors_long.weight") != nullptr ||
+                           f.FindTensor("rope_factors_short.weight") != nullptr;
+  return Status::OK();
+}
+
+Status ReadGemma2(const GgufFile& f, ModelHParams* h) {
+  h->embedding_scale = std::sqrt(float(h->n_embd));
+  h->post_norms = true;
+  h->gelu_ffn = true;
+  h->tied_output = true;  // llama.cpp's gemma2 always projects with token_embd
+  h->query_scale = GemmaQueryScale(*h, 46);
+  h->attn_softcap = 50.0f;
+  h->final_softcap = 30.0f;
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "attn_logit_softcapping"), &h->attn_softcap));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "final_logit_softcapping"), &h->final_softcap));
+  h->sliding_window = 4096;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &h->sliding_window));
+  h->rope_freq_base_swa = h->rope_freq_base;
+  h->rope_freq_scale_swa = 1.0f / h->rope_scaling.factor;
+  return ReadSlidingWindow(f, h, 2);
+}
+
+Status ReadGemma3(const GgufFile& f, ModelHParams* h) {
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
+  h->embedding_scale = std::sqrt(float(h->n_embd));
+  h->post_norms = true;
+  h->gelu_ffn = true;
+  h->query_scale = GemmaQueryScale(*h, 62);
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "final_logit_softcapping"), &h->final_softcap));
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &h->sliding_window));
+  if (h->sliding_window == 0) return Status::OK();
+  h->rope_freq_base_swa = 10000.0f;
+  h->rope_freq_scale_swa = 1.0f;
+  return ReadSlidingWindow(f, h, 6);
+}
+
+}  // namespace
+
+std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
+  std::vector<bool> swa(n_layer);
+  for (uint32_t il = 0; il < n_layer; ++il) swa[il] = period == 0 || il % period < period - 1;
+  return swa;
+}
+
+Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
+  switch (h->arch) {
+    case ModelArch::kLlama:
+    case ModelArch::kQwen2:
+    case ModelArch::kQwen3: return Status::OK();
+    case ModelArch::kGranite: return ReadGranite(f, h);
+    case ModelArch::kOlmo2: return ReadOlmo2(f, h);
+    case ModelArch::kPhi3: return ReadPhi3(f, h);
+    case ModelArch::kGemma2: return ReadGemma2(f, h);
+    case ModelArch::kGemma3: return ReadGemma3(f, h);
+  }
+  return InternalError("unknown architecture");
+}
+
+Status ValidateArchHParams(const ModelHParams& h) {
+  for (auto [name, v] : {std::pair<const char*, float>{"embedding_scale", h.embedding_scale},
+                         {"residual_scale", h.residual_scale},
+                         {"attention.scale", h.attention_scale},
+                         {"query scale", h.query_scale},
+                         {"logit_scale", h.logit_scale},
+                         {"attn_logit_softcapping", h.attn_softcap},
+                         {"final_logit_softcapping", h.final_softcap},
+                         {"rope.freq_base_swa", h.rope_freq_base_swa},
+                         {"rope frequency scale of SWA layers", h.rope_freq_scale_swa}}) {
+    if (!std::isfinite(v) || v < 0.0f)
+      return InvalidArgumentError(std::string("hyper-parameter ") + name + " must be finite and >= 0, got " +
+                                  std::to_string(v));
+  }
+  if (h.sliding_window > 0 && h.swa_layers.size() != h.n_layer)
+    return InvalidArgumentError("sliding window set but the SWA layer pattern has " +
+                                std::to_string(h.swa_layers.size()) + " entries for " + std::to_string(h.n_layer) +
+                                " layers");
+  if (h.sliding_window == 0 && !h.swa_layers.empty())
+    return InvalidArgumentError("SWA layers marked without a sliding window");
+  if (h.sliding_window > 0 && !(h.rope_freq_base_swa > 0.0f))
+    return InvalidArgumentError("rope.freq_base_swa must be positive");
+  return Status::OK();
+}
+
+}  // namespace swarmkv
