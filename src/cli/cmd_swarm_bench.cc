@@ -37,6 +37,7 @@
 #include "cli/command.h"
 #include "cli/swarm/agent_client.h"
 #include "cli/swarm/agent_loop.h"
+#include "cli/swarm/llama_server.h"
 #include "cli/swarm/report.h"
 #include "cli/swarm/server_process.h"
 #include "cli/swarm/workload.h"
@@ -72,26 +73,6 @@ struct SwarmOptions {
 };
 
 const char* const kModes[] = {"one_agent", "shared", "no_prefix_cache", "after_restart", "llama_server"};
-
-std::vector<std::string> SplitWords(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  std::string word;
-  std::istringstream in(text);
-  while (std::getline(in, word, sep)) {
-    while (!word.empty() && word.back() == ' ') word.pop_back();
-    while (!word.empty() && word.front() == ' ') word.erase(0, 1);
-    if (!word.empty()) out.push_back(word);
-  }
-  return out;
-}
-
-// Bytes of one cached K or V element of a KV dtype (block-quantized types: per 32 elements).
-double KvElementBytes(const std::string& kv_type) {
-  if (kv_type == "q8_0") return 34.0 / 32;
-  if (kv_type == "q4_0") return 18.0 / 32;
-  if (kv_type == "f32") return 4;
-  return 2;
-}
 
 std::string SelfExe() {
   char buf[4096];
@@ -283,17 +264,19 @@ class Swarm {
   // each, its prompt cache on (the default) with --cache-reuse 256, the same model file, threads
   // and KV dtype. Its KV is allocated at start-up, so that is its peak KV.
   ModeResult RunLlamaServer() {
-    const int threads = opts_.threads > 0 ? opts_.threads : PhysicalCoreCount();
-    const int64_t ctx_total = static_cast<int64_t>(num_ctx_) * opts_.agents;
+    LlamaServerSetup setup;
+    setup.model_path = model_;
+    setup.agents = opts_.agents;
+    setup.num_ctx = num_ctx_;
+    setup.threads = opts_.threads > 0 ? opts_.threads : PhysicalCoreCount();
+    setup.kv_type = opts_.kv_type;
+    setup.extra_args = opts_.llama_server_args;
     ServerProcessOptions so;
     so.binary = opts_.llama_server;
     so.subcommand.clear();
     so.ready_path = "/health";
     so.log_path = JoinPath(out_dir_, "server-llama_server.log");
-    so.args = {"-m", model_, "-a", "swarm", "-np", std::to_string(opts_.agents), "-c", std::to_string(ctx_total),
-               "--cache-reuse", "256", "-t", std::to_string(threads), "-tb", std::to_string(threads),
-               "-ctk", opts_.kv_type, "-ctv", opts_.kv_type};
-    for (auto& a : SplitWords(opts_.llama_server_args, ' ')) so.args.push_back(a);
+    so.args = LlamaServerArgs(setup);
     ModeResult r;
     ServerProcess server;
     if (Status s = server.Start(so); !s.ok()) {
@@ -306,8 +289,8 @@ class Swarm {
     r.peak_rss_bytes = server.PeakRssBytes();
     if (auto gguf = GgufFile::Open(model_); gguf.ok()) {
       if (auto hp = ModelHParams::FromGguf(**gguf); hp.ok())
-        r.peak_kv_bytes = static_cast<uint64_t>(static_cast<double>(ctx_total) * hp->n_layer *
-                                                (hp->k_dim() + hp->v_dim()) * KvElementBytes(opts_.kv_type));
+        r.peak_kv_bytes = KvBytes(static_cast<int64_t>(num_ctx_) * opts_.agents, hp->n_layer,
+                                  hp->k_dim() + hp->v_dim(), opts_.kv_type);
     }
     r.peak_kv_source = "allocated";
     if (Status s = server.Stop(); !s.ok()) r.errors.push_back("llama-server: " + s.ToString());

@@ -2,6 +2,7 @@
 
 #include "cli/swarm/agent_client.h"
 #include "cli/swarm/agent_loop.h"
+#include "cli/swarm/llama_server.h"
 #include "cli/swarm/report.h"
 #include "cli/swarm/server_process.h"
 #include "cli/swarm/workload.h"
@@ -201,6 +202,40 @@ TEST(ReportTest, JsonAndSvgCarryTheNumbers) {
   std::string table = RenderTable({m});
   EXPECT_NE(table.find("shared"), std::string::npos);
   EXPECT_NE(table.find("2274"), std::string::npos);
+}
+
+TEST(LlamaServerTest, OneSlotPerAgentWithItsPromptCache) {
+  LlamaServerSetup s;
+  s.model_path = "/m.gguf";
+  s.agents = 10;
+  s.num_ctx = 12288;
+  s.threads = 2;
+  s.kv_type = "q8_0";
+  s.extra_args = " -fa on  --poll 0 ";
+  const std::vector<std::string> a = LlamaServerArgs(s);
+  auto value = [&](const std::string& flag) {
+    for (size_t i = 0; i + 1 < a.size(); ++i)
+      if (a[i] == flag) return a[i + 1];
+    return std::string("(absent)");
+  };
+  EXPECT_EQ(value("-m"), "/m.gguf");
+  EXPECT_EQ(value("-np"), "10");
+  EXPECT_EQ(value("-c"), "122880");  // num_ctx per slot
+  EXPECT_EQ(value("--cache-reuse"), "256");
+  EXPECT_EQ(value("-t"), "2");
+  EXPECT_EQ(value("-tb"), "2");
+  EXPECT_EQ(value("-ctk"), "q8_0");
+  EXPECT_EQ(value("-ctv"), "q8_0");
+  ASSERT_GE(a.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(a.end() - 4, a.end()), (std::vector<std::string>{"-fa", "on", "--poll", "0"}));
+}
+
+TEST(LlamaServerTest, KvBytesPerDtype) {
+  // SmolLM2-135M: 30 layers, K and V rows of 3 heads x 64.
+  EXPECT_EQ(KvBytes(1000, 30, 384, "f16"), 1000ull * 30 * 384 * 2);
+  EXPECT_EQ(KvBytes(1000, 30, 384, "q8_0"), 1000ull * 30 * 384 * 34 / 32);
+  EXPECT_EQ(KvBytes(0, 30, 384, "f16"), 0u);
+  EXPECT_EQ(SplitWords("a, b,,c ", ','), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 TEST(ServerProcessTest, FreePortIsLoopbackUsable) {
