@@ -1,7 +1,13 @@
-// One agent of the swarm benchmark: a streaming Ollama /api/chat request over loopback HTTP,
-// timed from the client's side (time to first token, total time) with the server's own counts.
+// One request of a swarm-bench agent: its conversation so far, sent over loopback HTTP as a
+// streamed OpenAI-style completion, timed from the client's side (time to first token, the arrival
+// of every streamed token) with the server's own prompt counts (computed vs reused from a cache).
 //
-// Thread-safety: RunAgent is reentrant; each call opens its own connection.
+// Two servers speak it: swarmkv (POST /v1/chat/completions) and llama.cpp's llama-server, which
+// streams nothing for tokens that print no text (the built-in models' random weights mostly pick
+// such tokens), so there the chat is rendered by the server's own template (POST /apply-template)
+// and streamed from /v1/completions, one chunk per token.
+//
+// Thread-safety: RunAgentRequest is reentrant; each call opens its own connection.
 #pragma once
 
 #include <cstdint>
@@ -12,25 +18,34 @@
 
 namespace swarmkv::cli {
 
+enum class ServerApi { kSwarmkv, kLlamaServer };
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant", "tool"
+  std::string content;
+  std::string name;  // a tool message's tool
+};
+
 struct AgentRequest {
+  ServerApi api = ServerApi::kSwarmkv;
   std::string model;
-  std::string system;  // the shared context
-  std::string user;    // the agent's own task
+  std::vector<ChatMessage> messages;
   int32_t num_predict = 32;
   uint64_t seed = 0;
-  int32_t num_ctx = 0;  // 0: the server's default (like an Ollama client, a long context must ask)
 };
 
 struct AgentResult {
   Status status;
-  double ttft_ms = 0;    // request sent -> first streamed token
-  double total_ms = 0;   // request sent -> final message
-  int64_t prompt_eval_count = 0;  // as reported by the server's final message
-  int64_t eval_count = 0;
+  double ttft_ms = 0;             // request sent -> first streamed token
+  double total_ms = 0;            // request sent -> end of the stream
+  std::vector<double> token_ms;   // request sent -> each streamed token's arrival
+  int64_t prompt_tokens = 0;      // as reported by the server (usage)
+  int64_t cached_tokens = 0;      // of the prompt, reused from the server's cache
+  int64_t completion_tokens = 0;  // generated
   std::string text;
 };
 
-AgentResult RunAgent(int port, const AgentRequest& request);
+AgentResult RunAgentRequest(int port, const AgentRequest& request);
 
 // GET path on 127.0.0.1:port; the body or an error.
 Result<std::string> HttpGet(int port, const std::string& path);

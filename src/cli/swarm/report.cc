@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <sstream>
 
 #include "base/units.h"
@@ -10,7 +9,6 @@
 namespace swarmkv::cli {
 namespace {
 
-double Sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 double Max(const std::vector<double>& v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
 
 std::string Fixed(double v, int digits = 1) {
@@ -32,23 +30,120 @@ std::string Escape(const std::string& s) {
 
 }  // namespace
 
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double rank = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(values.size() - 1);
+  const size_t lo = static_cast<size_t>(rank);
+  const size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
+}
+
+double UnionLength(std::vector<std::pair<double, double>> intervals) {
+  std::sort(intervals.begin(), intervals.end());
+  double total = 0, begin = 0, end = 0;
+  bool open = false;
+  for (const auto& [b, e] : intervals) {
+    if (e <= b) continue;
+    if (open && b <= end) {
+      end = std::max(end, e);
+      continue;
+    }
+    if (open) total += end - begin;
+    begin = b, end = e, open = true;
+  }
+  if (open) total += end - begin;
+  return total;
+}
+
+int64_t ModeResult::PromptTokens() const {
+  int64_t n = 0;
+  for (const auto& r : requests) n += r.prompt_tokens;
+  return n;
+}
+
+int64_t ModeResult::ReusedTokens() const {
+  int64_t n = 0;
+  for (const auto& r : requests) n += std::min(r.cached_tokens, r.prompt_tokens);
+  return n;
+}
+
+int64_t ModeResult::ComputedTokens() const { return PromptTokens() - ReusedTokens(); }
+
+int64_t ModeResult::GeneratedTokens() const {
+  int64_t n = 0;
+  for (const auto& r : requests) n += r.completion_tokens;
+  return n;
+}
+
+std::vector<double> ModeResult::TtftMs(int turn) const {
+  std::vector<double> out;
+  for (const auto& r : requests)
+    if (turn < 0 || r.turn == turn) out.push_back(r.ttft_ms);
+  return out;
+}
+
+double ModeResult::DecodeTokensPerSecond() const {
+  int64_t tokens = 0;
+  std::vector<std::pair<double, double>> spans;
+  for (const auto& r : requests) {
+    if (r.streamed_tokens < 2) continue;
+    tokens += r.streamed_tokens - 1;
+    spans.emplace_back(r.first_token_at_ms, r.last_token_at_ms);
+  }
+  const double ms = UnionLength(std::move(spans));
+  return ms > 0 ? static_cast<double>(tokens) * 1000.0 / ms : 0;
+}
+
 nlohmann::json ModeResult::ToJson() const {
+  const std::vector<double> ttft = TtftMs();
+  std::vector<double> total;
+  for (const auto& r : requests) total.push_back(r.end_ms - r.start_ms);
+  nlohmann::json per_turn = nlohmann::json::array();
+  for (int t = 0; t < turns; ++t) {
+    int64_t prompt = 0, reused = 0, generated = 0;
+    for (const auto& r : requests) {
+      if (r.turn != t) continue;
+      prompt += r.prompt_tokens;
+      reused += std::min(r.cached_tokens, r.prompt_tokens);
+      generated += r.completion_tokens;
+    }
+    const std::vector<double> tt = TtftMs(t);
+    per_turn.push_back({{"turn", t + 1},
+                        {"prompt_tokens", prompt},
+                        {"prompt_tokens_computed", prompt - reused},
+                        {"prompt_tokens_reused", reused},
+                        {"generated_tokens", generated},
+                        {"ttft_ms_p50", Percentile(tt, 50)},
+                        {"ttft_ms_p95", Percentile(tt, 95)}});
+  }
+  const double generated_per_s = wall_ms > 0 ? static_cast<double>(GeneratedTokens()) * 1000.0 / wall_ms : 0;
   return {
       {"agents", agents},
-      {"prompt_tokens", prompt_tokens},
-      {"prompt_tokens_computed", prompt_tokens_computed},
-      {"prompt_tokens_reused", prompt_tokens_reused},
+      {"turns", turns},
+      {"requests", requests.size()},
+      {"prompt_tokens", PromptTokens()},
+      {"prompt_tokens_computed", ComputedTokens()},
+      {"prompt_tokens_reused", ReusedTokens()},
       {"prompt_tokens_restored", prompt_tokens_restored},
       {"ttft_from", TtftSource(*this)},
       {"pin", pin.done ? nlohmann::json{{"ms", pin.ms}, {"tokens", pin.tokens}, {"reused", pin.reused},
                                          {"restored", pin.restored}, {"computed", pin.computed}}
                        : nlohmann::json(nullptr)},
-      {"generated_tokens", generated_tokens},
-      {"ttft_ms", ttft_ms},
-      {"ttft_ms_total", Sum(ttft_ms)},
-      {"ttft_ms_max", Max(ttft_ms)},
-      {"total_ms", total_ms},
+      {"generated_tokens", GeneratedTokens()},
+      {"ttft_ms", ttft},
+      {"ttft_ms_p50", Percentile(ttft, 50)},
+      {"ttft_ms_p95", Percentile(ttft, 95)},
+      {"ttft_ms_first_turn_max", Max(TtftMs(0))},
+      {"ttft_ms_max", Max(ttft)},
+      {"itl_ms_p50", Percentile(itl_ms, 50)},
+      {"itl_ms_p95", Percentile(itl_ms, 95)},
+      {"decode_tokens_per_s", DecodeTokensPerSecond()},
+      {"generated_tokens_per_s", generated_per_s},
+      {"total_ms", total},
+      {"per_turn", per_turn},
       {"peak_kv_bytes", peak_kv_bytes},
+      {"peak_kv_source", peak_kv_source},
       {"peak_rss_bytes", peak_rss_bytes},
       {"wall_ms", wall_ms},
       {"errors", errors},
@@ -57,20 +152,27 @@ nlohmann::json ModeResult::ToJson() const {
 
 std::string TtftSource(const ModeResult& m) {
   if (m.prompt_tokens_restored > 0) return "restore";
-  return m.prompt_tokens_reused > 0 ? "reuse" : "compute";
+  for (const auto& r : m.requests)
+    if (r.turn == 0 && r.cached_tokens > 0) return "reuse";
+  return "compute";
 }
 
 std::string RenderTable(const std::vector<ModeResult>& modes) {
   std::ostringstream os;
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %6s %10s %10s %10s %10s %9s %12s %12s %10s\n", "mode", "agents",
-                "computed", "reused", "ttft_max", "ttft_sum", "ttft_from", "peak_kv", "peak_rss", "wall_s");
+  std::snprintf(line, sizeof line, "%-16s %6s %5s %10s %10s %9s %9s %8s %8s %9s %9s %11s %11s %9s\n", "mode", "agents",
+                "turns", "computed", "reused", "ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "ttft_from", "decode_t/s",
+                "peak_kv", "peak_rss", "wall_s");
   os << line;
   for (const auto& m : modes) {
-    std::snprintf(line, sizeof line, "%-16s %6d %10lld %10lld %10s %10s %9s %12s %12s %10s\n", m.name.c_str(),
-                  m.agents, static_cast<long long>(m.prompt_tokens_computed),
-                  static_cast<long long>(m.prompt_tokens_reused), (Fixed(Max(m.ttft_ms), 0) + "ms").c_str(),
-                  (Fixed(Sum(m.ttft_ms), 0) + "ms").c_str(), TtftSource(m).c_str(), FormatBytes(m.peak_kv_bytes).c_str(),
+    const std::vector<double> ttft = m.TtftMs();
+    std::snprintf(line, sizeof line, "%-16s %6d %5d %10lld %10lld %9s %9s %8s %8s %9s %9s %11s %11s %9s\n",
+                  m.name.c_str(), m.agents, m.turns, static_cast<long long>(m.ComputedTokens()),
+                  static_cast<long long>(m.ReusedTokens()), (Fixed(Percentile(ttft, 50), 0) + "ms").c_str(),
+                  (Fixed(Percentile(ttft, 95), 0) + "ms").c_str(), (Fixed(Percentile(m.itl_ms, 50), 0) + "ms").c_str(),
+                  (Fixed(Percentile(m.itl_ms, 95), 0) + "ms").c_str(), TtftSource(m).c_str(),
+                  Fixed(m.DecodeTokensPerSecond(), 1).c_str(),
+                  (FormatBytes(m.peak_kv_bytes) + (m.peak_kv_source == "allocated" ? "*" : "")).c_str(),
                   FormatBytes(m.peak_rss_bytes).c_str(), Fixed(m.wall_ms / 1000.0, 2).c_str());
     os << line;
     if (m.pin.done)
@@ -79,13 +181,19 @@ std::string RenderTable(const std::vector<ModeResult>& modes) {
          << ") before the agents started\n";
     for (const auto& e : m.errors) os << "    error: " << e << "\n";
   }
+  for (const auto& m : modes)
+    if (m.peak_kv_source == "allocated") {
+      os << "    * allocated at start-up (the server reports no KV use)\n";
+      break;
+    }
   return os.str();
 }
 
 std::string RenderSvg(const std::vector<ModeResult>& modes, const std::string& title) {
-  // Three panels side by side: TTFT per agent, prompt tokens computed vs reused, peak KV bytes.
-  const int panel_w = 360, panel_h = 260, top = 60, left = 50, gap = 40;
-  const int width = left + 3 * (panel_w + gap), height = top + panel_h + 90;
+  // Panels side by side: TTFT p50/p95, prompt tokens computed vs reused, decode tokens/s, peak KV
+  // bytes, wall time.
+  const int panels = 5, panel_w = 260, panel_h = 260, top = 60, left = 50, gap = 40;
+  const int width = left + panels * (panel_w + gap), height = top + panel_h + 90;
   static const char* kColors[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"};
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
@@ -126,15 +234,20 @@ std::string RenderSvg(const std::vector<ModeResult>& modes, const std::string& t
     }
   };
 
-  std::vector<std::vector<double>> ttft, tokens, kv;
+  std::vector<std::vector<double>> ttft, tokens, decode, kv, wall;
   for (const auto& m : modes) {
-    ttft.push_back(m.ttft_ms);
-    tokens.push_back({static_cast<double>(m.prompt_tokens_computed), static_cast<double>(m.prompt_tokens_reused)});
+    const std::vector<double> t = m.TtftMs();
+    ttft.push_back({Percentile(t, 50), Percentile(t, 95)});
+    tokens.push_back({static_cast<double>(m.ComputedTokens()), static_cast<double>(m.ReusedTokens())});
+    decode.push_back({m.DecodeTokensPerSecond()});
     kv.push_back({static_cast<double>(m.peak_kv_bytes) / (1 << 20)});
+    wall.push_back({m.wall_ms / 1000.0});
   }
-  panel(0, "time to first token, per agent", ttft, {"agent"}, "ms");
+  panel(0, "time to first token", ttft, {"p50", "p95"}, "ms");
   panel(1, "prompt tokens: computed vs reused", tokens, {"computed", "reused"}, "tokens");
-  panel(2, "peak KV bytes in RAM", kv, {"MiB"}, "MiB");
+  panel(2, "decode tokens/s, all agents", decode, {"tokens/s"}, "tokens/s");
+  panel(3, "peak KV bytes in RAM", kv, {"MiB"}, "MiB");
+  panel(4, "wall time", wall, {"s"}, "s");
   s << "</svg>\n";
   return s.str();
 }

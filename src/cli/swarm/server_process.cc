@@ -53,8 +53,10 @@ Status ServerProcess::Start(const ServerProcessOptions& options) {
   if (pid_ > 0) return FailedPreconditionError("server already started");
   port_ = options.port != 0 ? options.port : PickFreeLoopbackPort();
   if (port_ == 0) return IOError("no free loopback port");
-  std::vector<std::string> argv_s = {options.binary, "serve", "--host", "127.0.0.1", "--port",
-                                     std::to_string(port_)};
+  std::vector<std::string> argv_s = {options.binary};
+  if (!options.subcommand.empty()) argv_s.push_back(options.subcommand);
+  for (const char* a : {"--host", "127.0.0.1", "--port"}) argv_s.push_back(a);
+  argv_s.push_back(std::to_string(port_));
   argv_s.insert(argv_s.end(), options.args.begin(), options.args.end());
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
@@ -85,14 +87,14 @@ Status ServerProcess::Start(const ServerProcessOptions& options) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!alive()) {
       pid_ = -1;
-      return UnavailableError("swarmkv serve exited during start-up (see " + options.log_path + ")");
+      return UnavailableError(options.binary + " exited during start-up (see " + options.log_path + ")");
     }
-    auto res = client.Get("/api/version");
+    auto res = client.Get(options.ready_path);
     if (res && res->status == 200) return Status::OK();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   Kill();
-  return UnavailableError("swarmkv serve did not answer on port " + std::to_string(port_) + " in time");
+  return UnavailableError(options.binary + " did not answer on port " + std::to_string(port_) + " in time");
 }
 
 bool ServerProcess::alive() const {

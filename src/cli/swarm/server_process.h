@@ -1,4 +1,5 @@
-// A `swarmkv serve` child process for benchmarks and end-to-end tests.
+// A server child process for benchmarks and end-to-end tests: `swarmkv serve`, or another server
+// that takes --host/--port and answers a readiness GET (llama.cpp's llama-server: /health).
 //
 // Invariant: while a ServerProcess object lives and Start() succeeded, the child runs (or has
 // died and alive() says so); the destructor stops it (SIGTERM, then SIGKILL after a grace
@@ -18,8 +19,10 @@
 namespace swarmkv::cli {
 
 struct ServerProcessOptions {
-  std::string binary;             // path of the swarmkv executable
-  std::vector<std::string> args;  // after "serve"; --host/--port are added
+  std::string binary;                    // path of the swarmkv executable (or another server's)
+  std::string subcommand = "serve";      // the first argument; empty for none
+  std::vector<std::string> args;         // after the subcommand; --host/--port are added
+  std::string ready_path = "/api/version";  // answers 200 once the server serves
   std::string log_path;           // the child's stdout+stderr go here
   int port = 0;                   // 0: pick a free loopback port
   int ready_timeout_ms = 120000;  // until GET /api/version answers

@@ -1,6 +1,7 @@
 #include "cli/swarm/workload.h"
 
 #include <array>
+#include <functional>
 #include <string_view>
 
 namespace swarmkv::cli {
@@ -75,15 +76,12 @@ void AppendFile(Rng& rng, int file_index, std::string* out) {
   *out += "}  // namespace app\n\n";
 }
 
-}  // namespace
-
-std::string MakeSharedContext(uint64_t seed, int64_t target_tokens,
-                              const std::function<int64_t(const std::string&)>& count_tokens) {
-  Rng rng{seed};
-  std::string text = "You are reviewing the following codebase. Answer questions about it precisely.\n\n";
-  int file_index = 0;
+// Appends chunks from `append` until the text reaches `target_tokens`, then cuts it back at a
+// line end to the longest prefix within the target. Counts the text a few dozen times at most.
+std::string FillToTokens(std::string text, int64_t target_tokens, const CountTokensFn& count_tokens,
+                         const std::function<void(std::string*)>& append) {
   auto estimate = [&](const std::string& t) -> int64_t {
-    return count_tokens ? count_tokens(t) : static_cast<int64_t>(t.size() / 3.5);
+    return count_tokens ? count_tokens(t) : static_cast<int64_t>(static_cast<double>(t.size()) / 3.5);
   };
   // Grow in proportion to the remaining gap, re-counting a handful of times.
   for (int round = 0; round < 16; ++round) {
@@ -91,9 +89,9 @@ std::string MakeSharedContext(uint64_t seed, int64_t target_tokens,
     if (have >= target_tokens) break;
     double chars_per_token = have > 0 ? static_cast<double>(text.size()) / static_cast<double>(have) : 3.5;
     size_t want_chars = text.size() + static_cast<size_t>(static_cast<double>(target_tokens - have) * chars_per_token) + 1;
-    while (text.size() < want_chars) AppendFile(rng, file_index++, &text);
+    while (text.size() < want_chars) append(&text);
   }
-  // Files are appended whole, so the text overshoots: cut it back at a line end to the longest
+  // Chunks are appended whole, so the text overshoots: cut it back at a line end to the longest
   // prefix within the target (binary search over line ends; a dozen counts).
   if (estimate(text) > target_tokens) {
     size_t lo = 0, hi = text.size();  // estimate(text[0, lo)) <= target < estimate(text[0, hi))
@@ -102,9 +100,52 @@ std::string MakeSharedContext(uint64_t seed, int64_t target_tokens,
       (estimate(text.substr(0, mid)) <= target_tokens ? lo : hi) = mid;
     }
     const size_t nl = text.rfind('\n', lo == 0 ? 0 : lo - 1);
-    text.resize(nl == std::string::npos ? lo : nl + 1);
+    if (nl != std::string::npos) {
+      text.resize(nl + 1);
+    } else if (lo > 0) {  // a target shorter than the first line: its end becomes the newline
+      text.resize(lo);
+      text.back() = '\n';
+    } else {
+      text.clear();
+    }
   }
   return text;
+}
+
+// A seed for one (kind, agent, turn) piece of the workload, far from every other piece's.
+uint64_t PieceSeed(uint64_t seed, uint64_t kind, int agent, int turn) {
+  Rng rng{seed ^ (kind * 0xD1B54A32D192ED03ull)};
+  rng.state ^= rng.Next() + static_cast<uint64_t>(agent) * 0x9E3779B97F4A7C15ull;
+  rng.state ^= rng.Next() + static_cast<uint64_t>(turn) * 0xBF58476D1CE4E5B9ull;
+  return rng.Next();
+}
+
+}  // namespace
+
+std::string MakeSharedContext(uint64_t seed, int64_t target_tokens, const CountTokensFn& count_tokens, int codebase) {
+  // Codebase 0 keeps the seed as it is, so its text is the one of earlier versions.
+  Rng rng{codebase == 0 ? seed : PieceSeed(seed, 1, codebase, 0)};
+  int file_index = 0;
+  return FillToTokens("You are reviewing the following codebase. Answer questions about it precisely.\n\n",
+                      target_tokens, count_tokens, [&](std::string* text) { AppendFile(rng, file_index++, text); });
+}
+
+std::string MakeToolResult(uint64_t seed, int agent, int turn, int64_t target_tokens, const CountTokensFn& count_tokens) {
+  Rng rng{PieceSeed(seed, 2, agent, turn)};
+  int file_index = 1000 + static_cast<int>(rng.Next() % 9000);
+  const std::string header = "read_file returned src/module_" + std::to_string(file_index % 7) + "/" +
+                             std::string(rng.Pick(kNouns)) + "_store_" + std::to_string(file_index) + ".cc:\n";
+  return FillToTokens(header, target_tokens, count_tokens, [&](std::string* text) { AppendFile(rng, file_index++, text); });
+}
+
+std::string MakeAnswer(uint64_t seed, int agent, int turn, int64_t target_tokens, const CountTokensFn& count_tokens) {
+  Rng rng{PieceSeed(seed, 3, agent, turn)};
+  return FillToTokens("", target_tokens, count_tokens, [&](std::string* text) {
+    *text += "I checked " + FunctionName(rng) + ": it " + std::string(rng.Pick(kVerbs)) + "s the " +
+             std::string(rng.Pick(kAdjectives)) + " " + std::string(rng.Pick(kNouns)) + "s and returns early when " +
+             std::string(rng.Pick(kNouns)) + "_count exceeds " + std::to_string(rng.Next() % 1000) + ". Next I read " +
+             FunctionName(rng) + ".\n";
+  });
 }
 
 std::string MakeAgentTask(uint64_t seed, int index, int approx_words) {
