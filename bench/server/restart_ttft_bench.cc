@@ -99,8 +99,11 @@ int Main(int argc, char** argv) {
     }
     args.insert(args.end(), {"--kv-redis", redis->url()});
   }
-  cli::AgentRequest prompt{.model = "m", .system = Context(words), .user = "Summarise.", .num_predict = 4, .seed = 1};
-  cli::AgentRequest warmup{.model = "m", .system = "", .user = "Hi", .num_predict = 1, .seed = 1};
+  cli::AgentRequest prompt{.model = "m",
+                           .messages = {{.role = "system", .content = Context(words)}, {.role = "user", .content = "Summarise."}},
+                           .num_predict = 4,
+                           .seed = 1};
+  cli::AgentRequest warmup{.model = "m", .messages = {{.role = "user", .content = "Hi"}}, .num_predict = 1, .seed = 1};
 
   auto start = [&](cli::ServerProcess* p, const std::string& log) {
     cli::ServerProcessOptions o{.binary = bin, .args = args, .log_path = dir + "/" + log};
@@ -109,26 +112,26 @@ int Main(int argc, char** argv) {
       std::cerr << "server: " << s.ToString() << "\n";
       std::exit(1);
     }
-    cli::RunAgent(p->port(), warmup);
+    cli::RunAgentRequest(p->port(), warmup);
   };
   auto emit = [](const std::string& step, const cli::AgentResult& r, double extra_restored = -1) {
     nlohmann::json j = {{"bench", "restart_ttft"}, {"step", step}, {"ttft_ms", r.ttft_ms},
-                        {"prompt_eval_count", r.prompt_eval_count}, {"ok", r.status.ok()}};
+                        {"prompt_tokens", r.prompt_tokens}, {"cached_tokens", r.cached_tokens}, {"ok", r.status.ok()}};
     if (extra_restored >= 0) j["restored_tokens_disk"] = extra_restored;
     std::cout << j.dump() << std::endl;
   };
 
   cli::ServerProcess a;
   start(&a, "a.log");
-  cli::AgentResult cold = cli::RunAgent(a.port(), prompt);
+  cli::AgentResult cold = cli::RunAgentRequest(a.port(), prompt);
   emit("cold", cold);
-  cli::AgentResult ram = cli::RunAgent(a.port(), prompt);
+  cli::AgentResult ram = cli::RunAgentRequest(a.port(), prompt);
   emit("ram_hit", ram);
   const auto t0 = std::chrono::steady_clock::now();
   auto since_t0 = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   if (Arg(argc, argv, "--stop", "sigterm") == "kill9") {
     // Written by the idle write-through (nothing is evicted under a 2GiB budget).
-    const double want = static_cast<double>(cold.prompt_eval_count / 32);
+    const double want = static_cast<double>(cold.prompt_tokens / 32);
     double written = 0;
     while (since_t0() < 60) {
       auto m = cli::HttpGet(a.port(), "/metrics");
@@ -152,7 +155,7 @@ int Main(int argc, char** argv) {
 
   cli::ServerProcess b;
   start(&b, "b.log");
-  cli::AgentResult disk = cli::RunAgent(b.port(), prompt);
+  cli::AgentResult disk = cli::RunAgentRequest(b.port(), prompt);
   auto metrics = cli::HttpGet(b.port(), "/metrics");
   const double restored = metrics.ok() ? cli::PrometheusValue(*metrics, "swarmkv_kv_restored_tokens_total", "tier=\"disk\"") : -1;
   emit("after_restart_disk", disk, restored);
@@ -165,10 +168,10 @@ int Main(int argc, char** argv) {
     }
     cli::ServerProcess c;
     start(&c, "c.log");
-    from_redis = cli::RunAgent(c.port(), prompt);
+    from_redis = cli::RunAgentRequest(c.port(), prompt);
     auto m = cli::HttpGet(c.port(), "/metrics");
     nlohmann::json j = {{"bench", "restart_ttft"}, {"step", "after_restart_redis"}, {"ttft_ms", from_redis.ttft_ms},
-                        {"prompt_eval_count", from_redis.prompt_eval_count}, {"ok", from_redis.status.ok()},
+                        {"prompt_tokens", from_redis.prompt_tokens}, {"cached_tokens", from_redis.cached_tokens}, {"ok", from_redis.status.ok()},
                         {"restored_tokens_redis",
                          m.ok() ? cli::PrometheusValue(*m, "swarmkv_kv_restored_tokens_total", "tier=\"redis\"") : -1}};
     std::cout << j.dump() << std::endl;

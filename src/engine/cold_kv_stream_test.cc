@@ -14,11 +14,19 @@
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_features.h"
+#include "memory/kv_layout.h"
 
 namespace swarmkv {
 namespace {
 
 constexpr int kLayers = 3, kKvHeads = 2, kHeads = 6, kDim = 64, kB = 32;
+
+// Memory's layout (the one the cold file slices: a layer's K rows first, layer-major).
+KvLayout MemoryLayout(TensorType t, int layers, int kv_heads, int dim, int block_tokens) {
+  auto layout = KvLayout::Create(KvShape{layers, kv_heads, dim, dim, block_tokens, t, t});
+  EXPECT_TRUE(layout.ok()) << layout.status().ToString();
+  return *layout;
+}
 
 struct Fixture {
   TensorType type;
@@ -31,9 +39,9 @@ struct Fixture {
   std::unique_ptr<ColdKvFile> file;
 
   Fixture(TensorType t, int64_t n, ColdKvFaults* faults, const std::string& dir) : type(t), num_blocks(n) {
-    for (int l = 0; l < kLayers; ++l)
-      layouts.push_back(KvLayerLayout::ForConventions(t, t, kKvHeads, kDim, kDim, kB, l));
-    slice_bytes = layouts[0].ConventionLayerBytes();
+    const KvLayout layout = MemoryLayout(t, kLayers, kKvHeads, kDim, kB);
+    for (int l = 0; l < kLayers; ++l) layouts.push_back(layout.LayerView(l));
+    slice_bytes = static_cast<int64_t>(layout.layer_bytes());
     block_bytes = slice_bytes * kLayers;
     std::mt19937 rng(42);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -168,7 +176,7 @@ TEST(ColdKvStreamTest, SpansWithoutColdBlocksAreLeftAlone) {
   ColdKvStream stream(kLayers, 1024);
   std::vector<const uint8_t*> table(4, reinterpret_cast<const uint8_t*>(&table));
   stream.BeginStep({ColdSpan{0, nullptr, table}});
-  PagedKv kv{table.data(), 4, KvLayerLayout::ForConventions(TensorType::kF16, TensorType::kF16, 1, 64, 64, 32, 1)};
+  PagedKv kv{table.data(), 4, MemoryLayout(TensorType::kF16, 2, 1, 64, 32).LayerView(1)};
   const int64_t k_offset = kv.layout.k_offset;
   ASSERT_TRUE(stream.Prepare(0, 0, &kv).ok());
   EXPECT_EQ(kv.source, nullptr);

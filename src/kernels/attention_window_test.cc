@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/kv_test_layout.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -25,9 +26,9 @@ struct Kv {
 
 Kv MakeKv(TensorType t, int64_t n_tokens, std::mt19937& rng) {
   Kv kv;
-  kv.layout = KvLayerLayout::ForConventions(t, t, kKvHeads, kD, kD, kB, 0);
+  kv.layout = testing_kv::LayerView(t, t, kKvHeads, kD, kD, kB, 0);
   const int64_t nblocks = (n_tokens + kB - 1) / kB;
-  kv.blocks_storage.assign(nblocks, std::vector<uint8_t>(kv.layout.ConventionLayerBytes(), 0));
+  kv.blocks_storage.assign(nblocks, std::vector<uint8_t>(testing_kv::BlockBytes(kv.layout, 1), 0));
   for (auto& b : kv.blocks_storage) kv.blocks.push_back(b.data());
   std::normal_distribution<float> d;
   std::vector<float> k(kKvHeads * kD), v(kKvHeads * kD);

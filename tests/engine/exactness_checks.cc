@@ -9,11 +9,12 @@
 #include "reference_cases.h"
 
 namespace swarmkv::testing {
-namespace {
 
 bool SameBytes(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
+
+namespace {
 
 }  // namespace
 

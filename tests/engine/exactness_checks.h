@@ -14,6 +14,9 @@
 
 namespace swarmkv::testing {
 
+// The same floats bit for bit (NaN payloads and signed zeros included).
+bool SameBytes(const std::vector<float>& a, const std::vector<float>& b);
+
 // REQUIRES: prompt.size() >= 66 (the cache case expects at least 64 cached prefix tokens).
 // Reports failures through gtest's EXPECT/ASSERT (call it under ASSERT_NO_FATAL_FAILURE).
 void ExpectLogitsIdenticalAcrossChunkingBatchingAndCache(EngineFixture& f, const std::vector<int32_t>& prompt);
