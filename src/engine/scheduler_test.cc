@@ -150,6 +150,11 @@ class Collector : public GenerationObserver {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
   }
+  // Until `n` tokens have streamed (or it finished).
+  bool WaitForTokens(size_t n, int seconds = 20) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_ || tokens.size() >= n; });
+  }
 
   std::vector<int32_t> tokens;
   std::string text;
@@ -370,7 +375,7 @@ TEST(SchedulerTest, BackgroundPreloadYieldsToInteractiveAndIsWaitedFor) {
   runner->Hold(true);
   auto interactive = std::make_shared<Collector>();
   ASSERT_TRUE(s->Submit(Req(Prompt(9, 7), 12), interactive).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (runner->forward_calls() == 0) std::this_thread::yield();  // its first step is in Forward
   GenerationRequest preload = Req(Prompt(kPrefix, 1), 0);
   preload.background = true;
   auto pre = std::make_shared<Collector>();
@@ -496,7 +501,7 @@ TEST(SchedulerTest, ObserverRefusalAndCancelEndWithCancelled) {
   auto endless = std::make_shared<Collector>();
   auto id = s->Submit(Req(Prompt(9, 6), -1), endless);
   ASSERT_TRUE(id.ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(endless->WaitForTokens(3));  // cancelled while it generates
   s->Cancel(*id);
   ASSERT_TRUE(endless->Wait());
   EXPECT_EQ(endless->stats.finish_reason, "cancelled");
