@@ -18,9 +18,12 @@
 #include <thread>
 
 #include "engine/rng.h"
+#include "engine/test_request.h"
 
 namespace swarmkv {
 namespace {
+
+using testing::Req;
 
 constexpr int32_t kVocab = 64;
 constexpr int32_t kEos = 63;
@@ -172,19 +175,6 @@ std::vector<int32_t> Prompt(int n, int salt) {
   std::vector<int32_t> p;
   for (int i = 0; i < n; ++i) p.push_back((i * 7 + salt * 13 + 1) % (kVocab - 1));
   return p;
-}
-
-GenerationRequest Req(std::vector<int32_t> prompt, int max_new, float temperature = 0.0f, uint64_t seed = 1) {
-  GenerationRequest r;
-  r.prompt_tokens = std::move(prompt);
-  r.max_new_tokens = max_new;
-  r.sampling.temperature = temperature;
-  r.sampling.top_k = 0;
-  r.sampling.top_p = 1.0f;
-  r.sampling.min_p = 0.0f;
-  r.sampling.seed = seed;
-  r.sampling.has_seed = true;
-  return r;
 }
 
 std::unique_ptr<Scheduler> Make(std::shared_ptr<ToyRunner> runner, int32_t step_tokens, int32_t max_running = 8,
