@@ -114,7 +114,7 @@ BENCHMARK(BM_AppendSealRelease)->Arg(1)->Arg(32)->Arg(512)->Unit(benchmark::kMic
 void BM_ReserveEvicting(benchmark::State& state) {
   auto mem = MakeMemory(64ull << 20);  // 91 blocks of 720 KiB
   uint64_t hooked = 0;
-  mem->SetEvictionHook([&](const EvictedBlock& e) { hooked += e.kv_bytes.size(); });
+  mem->SetEvictionHook([&](const SealedBlockView& e) { hooked += e.kv_bytes.size(); });
   int32_t next = 0;
   std::vector<int32_t> block(32);
   auto fill = [&] {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
@@ -278,6 +279,34 @@ void Scheduler::Loop() {
   running_.clear();
 }
 
+Scheduler::Sequence* Scheduler::NextToAdmitLocked() const {
+  // queue_ is ordered by (priority desc, id asc): the candidates are its leading run of equal
+  // priority, and the first of each client in that run is its earliest.
+  Sequence* best = nullptr;
+  uint64_t best_turn = 0;
+  for (const auto& q : queue_) {
+    if (q->priority != queue_.front()->priority) break;
+    auto it = client_turns_.find(q->request.client_id);
+    const uint64_t turn = it == client_turns_.end() ? 0 : it->second;
+    if (best == nullptr || turn < best_turn) {
+      best = q.get();
+      best_turn = turn;
+    }
+  }
+  return best;
+}
+
+void Scheduler::NoteAdmittedLocked(const std::string& client_id) {
+  client_turns_[client_id] = ++admission_turn_;
+  // Client ids come from requests: bound the map by forgetting clients with nothing queued (a
+  // forgotten client's next request counts as a newcomer's).
+  if (client_turns_.size() > static_cast<size_t>(options_.max_queued) + static_cast<size_t>(options_.max_running)) {
+    std::unordered_set<std::string> queued;
+    for (const auto& q : queue_) queued.insert(q->request.client_id);
+    std::erase_if(client_turns_, [&](const auto& entry) { return !queued.count(entry.first); });
+  }
+}
+
 int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int64_t>* want) {
   bool blocked = false;
   while (step_budget > 0 && static_cast<int32_t>(running_.size()) < options_.max_running) {
@@ -285,7 +314,7 @@ int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int6
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) break;
-      head = queue_.front().get();
+      head = NextToAdmitLocked();
     }
     auto take = [&]() {
       std::unique_ptr<Sequence> owned;
@@ -297,6 +326,7 @@ int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int6
         SKV_CHECK(it != queue_.end()) << "a queued request vanished";
         owned = std::move(*it);
         queue_.erase(it);
+        NoteAdmittedLocked(owned->request.client_id);
       }
       if (!owned->admitted_once) {
         owned->admitted_once = true;

@@ -12,10 +12,13 @@
 //   cannot fit in the whole budget even alone. An unbounded request (max_new_tokens -1) is given
 //   the context the budget holds instead: it ends with "length" there, like a full context.
 // - Admission (after the running sequences' reservations, with the step's remaining tokens): the
-//   queue is ordered by (priority desc, arrival). Its head is admitted when the KV of its first
-//   chunk fits in free memory plus unpinned cached blocks (pinned ones too when this
-//   scheduler runs nothing, else it could wait forever); otherwise it and everything behind it wait
-//   (FIFO within a priority). Nothing fails for memory.
+//   queue is ordered by (priority desc, arrival). The next request is taken from the highest
+//   priority present, round-robin between clients (GenerationRequest::client_id, the HTTP
+//   X-Client-Id): the earliest request of the client admitted least recently, so one client's
+//   flood does not delay another's request by more than one admission per flooding client. It
+//   is admitted when the KV of its first chunk fits in free memory plus unpinned cached blocks
+//   (pinned ones too when this scheduler runs nothing, else it could wait forever); otherwise it
+//   and everything else wait. Nothing fails for memory.
 // - Preemption: when a step's reservations do not fit, the lowest-priority running sequence (the
 //   latest arrival) is preempted until they do: its runner slot is closed (sealed blocks stay
 //   cached for a prefix hit — and go to the tiers if evicted —, the private tail is dropped), it
@@ -164,6 +167,12 @@ class Scheduler final : public GenerationService {
   static void InsertOrdered(std::deque<std::unique_ptr<Sequence>>* q, std::unique_ptr<Sequence> s);
   static void InsertOrdered(std::vector<std::unique_ptr<Sequence>>* v, std::unique_ptr<Sequence> s);
   bool AnyOpen() const;
+  // The queued request to admit next: among those of the highest queued priority, the earliest
+  // of the client (GenerationRequest::client_id) admitted least recently — round-robin between
+  // clients, FIFO within one. REQUIRES mu_ held and a non-empty queue.
+  Sequence* NextToAdmitLocked() const;
+  // Records that `client_id` just left the queue (its turn in the round-robin).
+  void NoteAdmittedLocked(const std::string& client_id);
 
   // Constant after construction.
   const std::shared_ptr<ModelRunner> runner_;
@@ -180,6 +189,10 @@ class Scheduler final : public GenerationService {
   bool stop_ = false;
   bool memory_blocked_ = false;  // the head of the queue waits for KV memory
   Counters counters_;
+  // Fairness: the admission turn at which each client last left the queue (0: never, or
+  // forgotten — the map keeps only clients with queued requests once it outgrows the queue bound).
+  std::unordered_map<std::string, uint64_t> client_turns_;
+  uint64_t admission_turn_ = 0;
 
   // Engine thread only. Running sequences (open, or waiting for a prefix), ordered like queue_.
   std::vector<std::unique_ptr<Sequence>> running_;

@@ -8,6 +8,7 @@
 
 #include "engine/kv_toy_runner.h"
 #include "engine/scheduler.h"
+#include "engine/test_request.h"
 #include "engine/wait_observer.h"
 
 namespace swarmkv {
@@ -15,6 +16,7 @@ namespace {
 
 using testing::KvToyRunner;
 using testing::NewToyMemory;
+using testing::Req;
 using testing::ReferenceTokens;
 
 constexpr int32_t kBlockTokens = 4;
@@ -39,19 +41,6 @@ std::vector<int32_t> Prompt(int n, int salt) {
   p.push_back(salt / testing::kToyVocab % testing::kToyVocab);
   for (int i = 2; i < n; ++i) p.push_back((i * 7 + salt * 13 + 1) % testing::kToyVocab);
   return p;
-}
-
-GenerationRequest Req(std::vector<int32_t> prompt, int max_new, float temperature, uint64_t seed) {
-  GenerationRequest r;
-  r.prompt_tokens = std::move(prompt);
-  r.max_new_tokens = max_new;
-  r.sampling.temperature = temperature;
-  r.sampling.top_k = 0;
-  r.sampling.top_p = 1.0f;
-  r.sampling.min_p = 0.0f;
-  r.sampling.seed = seed;
-  r.sampling.has_seed = true;
-  return r;
 }
 
 struct Rig {

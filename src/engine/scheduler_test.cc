@@ -18,9 +18,12 @@
 #include <thread>
 
 #include "engine/rng.h"
+#include "engine/test_request.h"
 
 namespace swarmkv {
 namespace {
+
+using testing::Req;
 
 constexpr int32_t kVocab = 64;
 constexpr int32_t kEos = 63;
@@ -43,6 +46,7 @@ class ToyRunner : public ModelRunner {
     }
     const SlotId slot = next_slot_++;
     slots_[slot] = std::vector<int32_t>(prompt.begin(), prompt.begin() + reused);
+    opened_.emplace_back(prompt.begin(), prompt.end());
     return OpenedSequence{slot, reused};
   }
 
@@ -89,6 +93,11 @@ class ToyRunner : public ModelRunner {
     std::lock_guard<std::mutex> lock(mu_);
     return computed_;
   }
+  // The prompts of every Open, in order: the scheduler's admission order.
+  std::vector<std::vector<int32_t>> opened() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return opened_;
+  }
   void FailAtStep(int64_t step) { fail_at_step_ = step; }
   // While held, Forward blocks: lets a test queue requests behind one step in progress.
   void Hold(bool hold) { hold_ = hold; }
@@ -111,6 +120,7 @@ class ToyRunner : public ModelRunner {
   std::mutex mu_;
   std::map<SlotId, std::vector<int32_t>> slots_;
   std::set<std::vector<int32_t>> cached_;
+  std::vector<std::vector<int32_t>> opened_;
   SlotId next_slot_ = 1;
   int64_t steps_ = 0;
   int64_t computed_ = 0;
@@ -128,6 +138,7 @@ class Collector : public GenerationObserver {
     EXPECT_FALSE(done_) << "OnToken after OnFinish";
     tokens.push_back(token);
     this->text += text;
+    cv_.notify_all();
     return cancel_after_ < 0 || static_cast<int>(tokens.size()) < cancel_after_;
   }
   void OnFinish(const Status& s, const GenerationStats& st) override {
@@ -141,6 +152,11 @@ class Collector : public GenerationObserver {
   bool Wait(int seconds = 20) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_; });
+  }
+  // Until `n` tokens have streamed (or it finished).
+  bool WaitForTokens(size_t n, int seconds = 20) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return done_ || tokens.size() >= n; });
   }
 
   std::vector<int32_t> tokens;
@@ -159,19 +175,6 @@ std::vector<int32_t> Prompt(int n, int salt) {
   std::vector<int32_t> p;
   for (int i = 0; i < n; ++i) p.push_back((i * 7 + salt * 13 + 1) % (kVocab - 1));
   return p;
-}
-
-GenerationRequest Req(std::vector<int32_t> prompt, int max_new, float temperature = 0.0f, uint64_t seed = 1) {
-  GenerationRequest r;
-  r.prompt_tokens = std::move(prompt);
-  r.max_new_tokens = max_new;
-  r.sampling.temperature = temperature;
-  r.sampling.top_k = 0;
-  r.sampling.top_p = 1.0f;
-  r.sampling.min_p = 0.0f;
-  r.sampling.seed = seed;
-  r.sampling.has_seed = true;
-  return r;
 }
 
 std::unique_ptr<Scheduler> Make(std::shared_ptr<ToyRunner> runner, int32_t step_tokens, int32_t max_running = 8,
@@ -362,7 +365,7 @@ TEST(SchedulerTest, BackgroundPreloadYieldsToInteractiveAndIsWaitedFor) {
   runner->Hold(true);
   auto interactive = std::make_shared<Collector>();
   ASSERT_TRUE(s->Submit(Req(Prompt(9, 7), 12), interactive).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (runner->forward_calls() == 0) std::this_thread::yield();  // its first step is in Forward
   GenerationRequest preload = Req(Prompt(kPrefix, 1), 0);
   preload.background = true;
   auto pre = std::make_shared<Collector>();
@@ -385,6 +388,53 @@ TEST(SchedulerTest, BackgroundPreloadYieldsToInteractiveAndIsWaitedFor) {
   }
   EXPECT_EQ(reused, 3 * kPrefix) << "agents must attach the preloaded context, not compute it again";
   EXPECT_EQ(runner->computed(), 9 + 11 + kPrefix + 3 * (5 + 2));
+}
+
+// docs/api.md's fairness by X-Client-Id: within a priority, admission is round-robin between
+// clients, so a client that floods the queue does not make another client's request wait behind
+// its whole flood. One running sequence at a time makes the admission order observable.
+TEST(SchedulerTest, AdmissionIsRoundRobinBetweenClients) {
+  auto runner = std::make_shared<ToyRunner>();
+  auto s = Make(runner, 16, 1);
+  auto request = [](int salt, const std::string& client) {
+    GenerationRequest r = Req(Prompt(6, salt), 2);
+    r.client_id = client;
+    return r;
+  };
+  runner->Hold(true);
+  std::vector<std::shared_ptr<Collector>> cs;
+  auto submit = [&](int salt, const std::string& client) {
+    cs.push_back(std::make_shared<Collector>());
+    ASSERT_TRUE(s->Submit(request(salt, client), cs.back()).ok());
+  };
+  submit(0, "flood");
+  while (runner->forward_calls() == 0) std::this_thread::yield();  // flood's first request runs
+  for (int i = 1; i <= 3; ++i) submit(i, "flood");
+  submit(10, "other");
+  submit(11, "other");
+  submit(20, "third");
+  runner->Hold(false);
+  for (auto& c : cs) ASSERT_TRUE(c->Wait());
+  std::vector<int> order;
+  for (const auto& prompt : runner->opened()) {
+    for (int salt : {0, 1, 2, 3, 10, 11, 20})
+      if (prompt == Prompt(6, salt)) order.push_back(salt);
+  }
+  // Without fairness (FIFO): 0 1 2 3 10 11 20.
+  EXPECT_EQ(order, (std::vector<int>{0, 10, 20, 1, 11, 2, 3}));
+  // Requests without a client id share one key: FIFO as before.
+  auto fifo_runner = std::make_shared<ToyRunner>();
+  auto fifo = Make(fifo_runner, 16, 1);
+  fifo_runner->Hold(true);
+  std::vector<std::shared_ptr<Collector>> ds;
+  for (int salt : {0, 1, 2}) {
+    ds.push_back(std::make_shared<Collector>());
+    ASSERT_TRUE(fifo->Submit(Req(Prompt(6, salt), 2), ds.back()).ok());
+  }
+  fifo_runner->Hold(false);
+  for (auto& d : ds) ASSERT_TRUE(d->Wait());
+  std::vector<std::vector<int32_t>> expected = {Prompt(6, 0), Prompt(6, 1), Prompt(6, 2)};
+  EXPECT_EQ(fifo_runner->opened(), expected);
 }
 
 TEST(SchedulerTest, EosStopsUnlessIgnored) {
@@ -441,7 +491,7 @@ TEST(SchedulerTest, ObserverRefusalAndCancelEndWithCancelled) {
   auto endless = std::make_shared<Collector>();
   auto id = s->Submit(Req(Prompt(9, 6), -1), endless);
   ASSERT_TRUE(id.ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(endless->WaitForTokens(3));  // cancelled while it generates
   s->Cancel(*id);
   ASSERT_TRUE(endless->Wait());
   EXPECT_EQ(endless->stats.finish_reason, "cancelled");

@@ -166,9 +166,9 @@ class KvMemory::Impl {
     }
   }
   // What the eviction hook and VisitSealedBlock see of a sealed block (views into its slot).
-  static EvictedBlock ViewLocked(const Block* b, EvictionReason reason) {
+  static SealedBlockView ViewLocked(const Block* b, EvictionReason reason) {
     const NamespaceState* ns = b->ns;
-    EvictedBlock e;
+    SealedBlockView e;
     e.namespace_id = ns->options.id;
     e.id = b->id;
     e.parent = b->parent;
@@ -700,14 +700,14 @@ void KvMemory::SetSealHook(SealHook hook) {
 }
 
 Result<bool> KvMemory::VisitSealedBlock(const Hash128& namespace_id, const BlockId& id,
-                                        const std::function<void(const EvictedBlock&)>& visit) {
+                                        const std::function<void(const SealedBlockView&)>& visit) {
   Impl& m = *impl_;
   std::unique_lock<std::mutex> lock(m.mu);
   SKV_ASSIGN_OR_RETURN(NamespaceState * ns, m.FindNamespaceLocked(namespace_id));
   auto it = ns->index.find(id);
   if (it == ns->index.end()) return false;
   Block* b = it->second;
-  const EvictedBlock e = Impl::ViewLocked(b, EvictionReason::kExplicit);
+  const SealedBlockView e = Impl::ViewLocked(b, EvictionReason::kExplicit);
   if (b->refs == 0) {
     // Holding it would move it to the back of its eviction list on release.
     visit(e);

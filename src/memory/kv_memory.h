@@ -92,8 +92,9 @@ enum class EvictionReason : int {
 inline constexpr int kNumEvictionReasons = 3;
 std::string_view EvictionReasonName(EvictionReason reason);  // "budget", "pinned", "explicit"
 
-// What the eviction hook sees; every span is valid only during the call.
-struct EvictedBlock {
+// A sealed block as the eviction hook (it is being evicted) and VisitSealedBlock (it stays) see
+// it; every span is valid only during the call.
+struct SealedBlockView {
   Hash128 namespace_id;
   BlockId id;
   BlockId parent;                          // zero for a sequence's first block
@@ -101,9 +102,9 @@ struct EvictedBlock {
   std::span<const uint8_t> kv_bytes;       // layout.block_bytes(), in the KvLayout
   std::span<const uint8_t> recurrent_state;  // hybrid checkpoint, empty otherwise
   const KvLayout* layout = nullptr;        // layout->LayerRange(l): one layer's slice of kv_bytes
-  EvictionReason reason = EvictionReason::kBudget;
+  EvictionReason reason = EvictionReason::kBudget;  // eviction hook only: why it is evicted
 };
-using EvictionHook = std::function<void(const EvictedBlock&)>;
+using EvictionHook = std::function<void(const SealedBlockView&)>;
 // Called with the identity of each block a Commit has just sealed (a new identity in the index:
 // not a dedupe onto a cached block, not a restored block). Runs under the mutex: it must only
 // record the identity (the tier manager's idle write-through copies the block later).
@@ -269,7 +270,7 @@ class KvMemory {
   // block (refcount 0) is visited under the mutex so its place in the eviction order is kept.
   // `visit` must not call back into KvMemory.
   Result<bool> VisitSealedBlock(const Hash128& namespace_id, const BlockId& id,
-                                const std::function<void(const EvictedBlock&)>& visit);
+                                const std::function<void(const SealedBlockView&)>& visit);
   // The RAM chain of `tokens` in the namespace and the identities of up to `max_next` following
   // full blocks. No side effects. With prefix_matching off: an empty probe (nothing to restore).
   Result<PrefixProbe> ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens, int64_t max_next) const;

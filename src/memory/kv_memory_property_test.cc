@@ -75,7 +75,7 @@ class PropertyRun {
       ASSERT_TRUE(mem_->RegisterNamespace(n).ok());
       layouts_.push_back(*mem_->Layout(s.id));
     }
-    mem_->SetEvictionHook([this](const EvictedBlock& e) {
+    mem_->SetEvictionHook([this](const SealedBlockView& e) {
       Evicted v{NsIndex(e.namespace_id), e.parent, {e.tokens.begin(), e.tokens.end()},
                 {e.kv_bytes.begin(), e.kv_bytes.end()}, {e.recurrent_state.begin(), e.recurrent_state.end()}};
       if (evicted_.size() >= 32) evicted_.erase(evicted_.begin());

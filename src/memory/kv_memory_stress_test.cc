@@ -48,7 +48,7 @@ TEST(KvMemoryStressTest, ConcurrentSequencesShareSafely) {
   };
   std::mutex saved_mu;
   std::vector<Saved> saved;
-  mem.SetEvictionHook([&](const EvictedBlock& e) {
+  mem.SetEvictionHook([&](const SealedBlockView& e) {
     std::lock_guard<std::mutex> lock(saved_mu);
     if (saved.size() < 64) {
       saved.push_back({e.namespace_id == ns_ids[0] ? 0 : 1, e.parent, {e.tokens.begin(), e.tokens.end()},

@@ -53,7 +53,7 @@ class KvMemoryTest : public ::testing::Test {
     has_state_ = !recurrent.empty();
     ASSERT_TRUE(mem_->RegisterNamespace(ns).ok());
     layout_ = *mem_->Layout(kNs);
-    mem_->SetEvictionHook([this](const EvictedBlock& e) { evicted_.push_back(e.id); });
+    mem_->SetEvictionHook([this](const SealedBlockView& e) { evicted_.push_back(e.id); });
   }
   void TearDown() override {
     if (mem_) EXPECT_TRUE(mem_->CheckInvariants().ok()) << mem_->CheckInvariants().ToString();
@@ -466,7 +466,7 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
     uint64_t layer1_offset;
   };
   std::vector<Saved> saved;
-  mem_->SetEvictionHook([&](const EvictedBlock& e) {
+  mem_->SetEvictionHook([&](const SealedBlockView& e) {
     saved.push_back({e.id, e.parent, {e.tokens.begin(), e.tokens.end()}, {e.kv_bytes.begin(), e.kv_bytes.end()},
                      {e.recurrent_state.begin(), e.recurrent_state.end()}, e.layout->LayerRange(1).offset});
     EXPECT_EQ(e.namespace_id, kNs);
@@ -504,7 +504,7 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
   ASSERT_TRUE(mem_->Release(b).ok());
   // A restored chain is evicted tail first, like a released one.
   ASSERT_TRUE(*mem_->InsertSealedBlock(kNs, saved[0].parent, saved[0].tokens, saved[0].kv, saved[0].state));
-  mem_->SetEvictionHook([this](const EvictedBlock& e) { evicted_.push_back(e.id); });
+  mem_->SetEvictionHook([this](const SealedBlockView& e) { evicted_.push_back(e.id); });
   evicted_.clear();
   mem_->EvictCached(UINT64_MAX);
   EXPECT_EQ(evicted_, (std::vector<BlockId>{ids[2], ids[1], ids[0]}));
@@ -533,14 +533,14 @@ TEST_F(KvMemoryTest, SealHookAndVisitSealedBlockServeWriteThrough) {
   std::vector<uint8_t> kv, state;
   std::vector<int32_t> tokens;
   BlockId parent{1, 1};
-  auto copy = [&](const EvictedBlock& e) {
+  auto copy = [&](const SealedBlockView& e) {
     kv.assign(e.kv_bytes.begin(), e.kv_bytes.end());
     state.assign(e.recurrent_state.begin(), e.recurrent_state.end());
     tokens.assign(e.tokens.begin(), e.tokens.end());
     parent = e.parent;
   };
   bool checked = false;
-  auto copy_and_check = [&](const EvictedBlock& e) {  // runs outside the lock for a held block
+  auto copy_and_check = [&](const SealedBlockView& e) {  // runs outside the lock for a held block
     copy(e);
     EXPECT_TRUE(mem_->CheckInvariants().ok()) << "a transient hold is a counted holder";
     checked = true;

@@ -1,8 +1,10 @@
 // SequenceHandle: move-only RAII ownership of one KvMemory sequence.
 //
-// A sequence is what pins blocks (each block it holds has one refcount from it); the handle
-// releases the sequence — and so unpins its blocks, tail first — when it goes out of scope, so an
-// early return or a failed request cannot leak KV. Move-only: exactly one owner.
+// A sequence holds one reference on each of its blocks (a block with references is never
+// evicted); the handle releases the sequence — and so drops those references, tail first — when
+// it goes out of scope, so an early return or a failed request cannot leak KV. Move-only: exactly
+// one owner. (Not to be confused with a named pin, KvMemory::PinPrefix: a TTL'd keep-alive on a
+// prefix that has no references.)
 //
 // Thread-safety: as KvMemory; one handle is used by one thread at a time.
 #pragma once

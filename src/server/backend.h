@@ -122,7 +122,7 @@ struct KvTierSnapshot {
   uint64_t bytes = 0;             // their bytes (0 when unknown)
   uint64_t capacity_bytes = 0;    // budget; 0 = the tier's own policy (Redis maxmemory)
   uint64_t restored_tokens = 0;   // prompt tokens brought back into RAM from this tier
-  uint64_t restored_blocks = 0;
+  uint64_t restored_blocks = 0;   // entries read and verified from this tier, read-ahead included
   uint64_t written_blocks = 0;    // write-back of evicted blocks
   uint64_t write_failures = 0;
   uint64_t corrupt_dropped = 0;   // entries that failed verification, deleted and recomputed
@@ -153,6 +153,7 @@ struct KvSnapshot {
   uint64_t writeback_queue_blocks = 0;
   uint64_t writeback_queue_bytes = 0;
   uint64_t writeback_dropped = 0;      // evicted blocks not written (queue full, shutdown deadline)
+  uint64_t writeback_enqueued = 0;     // blocks ever queued for writing (evicted or written through)
   uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
   std::vector<QueuedRequestInfo> queue;  // every model's waiting requests, in admission order
 };

@@ -470,7 +470,8 @@ void HttpServer::HandleKv(httplib::Response& res) {
     j["restore_bytes_per_second"] = t.restore_bytes_per_second;
   }
   json writeback = {{"queue_blocks", kv.writeback_queue_blocks}, {"queue_bytes", kv.writeback_queue_bytes},
-                    {"dropped", kv.writeback_dropped}, {"restores_skipped_for_recompute", kv.restores_skipped_for_recompute}};
+                    {"dropped", kv.writeback_dropped}, {"restores_skipped_for_recompute", kv.restores_skipped_for_recompute},
+                    {"enqueued", kv.writeback_enqueued}};
   uint64_t looked_up = kv.prefix_tokens_hit + kv.prefix_tokens_computed;
   json shared = json::array();
   for (const auto& p : kv.most_shared)

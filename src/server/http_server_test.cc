@@ -311,18 +311,26 @@ TEST_F(HttpServerTest, BeyondTheQueueLimitIs503WithRetryAfter) {
   backend_->natural_tokens = 100000;
   backend_->token_interval_ms = 2;
   std::thread holder([&] {
-    StreamAndHangUp(server_->port(), "/api/generate", R"({"model":"tiny","prompt":"x"})", 200);
+    // Reads until the server ends the stream (below).
+    StreamAndHangUp(server_->port(), "/api/generate", R"({"model":"tiny","prompt":"x"})", 1 << 30);
   });
-  // Wait until the first request holds the only slot (its tokens are flowing).
-  for (int i = 0; i < 500 && backend_->loads == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Wait until the first request holds the only slot: the server takes it before Submit, and the
+  // generation runs until the test ends it.
+  for (int i = 0; i < 2000 && backend_->submits == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (backend_->submits != 1) {
+    backend_->fail_after_tokens = 0;
+    holder.join();
+    FAIL() << "the first request never reached the engine";
+  }
   auto r = Post("/api/chat", kChat);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->get_header_value("Retry-After"), "3");
   EXPECT_NE(r->body.find("retry later"), std::string::npos) << r->body;
+  backend_->fail_after_tokens = 0;  // ends the holder's generation (and so its stream)
   holder.join();
   for (int i = 0; i < 500 && backend_->finished < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  backend_->fail_after_tokens = -1;
   backend_->natural_tokens = 2;
   // The slot is free again once the first client left.
   int status = 0;

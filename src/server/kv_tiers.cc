@@ -105,7 +105,7 @@ void KvTiers::FillSnapshot(KvSnapshot* kv) const {
     s.bytes = b.bytes;
     s.capacity_bytes = b.capacity_bytes;
     s.restored_tokens = restored_tokens_[i].load();
-    s.restored_blocks = static_cast<uint64_t>(t.blocks_restored);
+    s.restored_blocks = static_cast<uint64_t>(t.blocks_read);  // JSON name kept; see docs/api.md
     s.written_blocks = static_cast<uint64_t>(t.written);
     s.write_failures = static_cast<uint64_t>(t.write_failures);
     s.corrupt_dropped = static_cast<uint64_t>(t.corrupt_dropped);
@@ -121,6 +121,7 @@ void KvTiers::FillSnapshot(KvSnapshot* kv) const {
   kv->writeback_queue_blocks = static_cast<uint64_t>(ms.queue_blocks);
   kv->writeback_queue_bytes = ms.queue_bytes;
   kv->writeback_dropped = static_cast<uint64_t>(ms.writeback_dropped);
+  kv->writeback_enqueued = static_cast<uint64_t>(ms.writeback_enqueued);
   kv->restores_skipped_for_recompute = static_cast<uint64_t>(ms.restore_chose_recompute);
 }
 

@@ -60,6 +60,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   std::atomic<int> loads{0};
   std::atomic<int> cancels{0};
   std::atomic<int> finished{0};
+  std::atomic<int> submits{0};  // accepted Submit calls (the server holds a generation slot for each)
   std::atomic<int> load_delay_ms{0};
   std::atomic<bool> reject_submits{false};  // Submit says ResourceExhausted (engine queue full)
   std::atomic<int> fail_after_tokens{-1};   // >= 0: OnFinish with an Internal error after this many
@@ -118,6 +119,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     if (static_cast<int32_t>(request.prompt_tokens.size()) >= request.num_ctx)
       return InvalidArgumentError("prompt longer than the context");
     if (reject_submits) return ResourceExhaustedError("engine queue is full (1024 waiting)");
+    ++submits;
     std::lock_guard<std::mutex> l(mu_);
     last_client_id = request.client_id;
     // Join the threads of generations that have finished (benchmarks submit thousands).

@@ -21,7 +21,7 @@ EntryLayout EntryLayoutFor(const KvLayout& layout) {
 namespace {
 
 EvictionHook MakeHook(TierManager* tiers, int64_t wait_until_nanos, int64_t* queued) {
-  return [tiers, wait_until_nanos, queued](const EvictedBlock& b) {
+  return [tiers, wait_until_nanos, queued](const SealedBlockView& b) {
     if (b.layout == nullptr) return;
     TierBlock t;
     t.namespace_id = b.namespace_id;

@@ -230,7 +230,7 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
   const double seconds = static_cast<double>(MonotonicNanos() - start) * 1e-9;
   std::lock_guard lock(mu_);
   TierStats& s = stats_.tiers[t];
-  ++s.blocks_restored;
+  ++s.blocks_read;
   s.bytes_read += bytes.size();
   s.read_seconds += seconds;
   return true;

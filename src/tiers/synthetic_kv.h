@@ -1,4 +1,5 @@
-// Synthetic KV blocks for tests and benchmarks, until the engine can hand us real KV.
+// Test-only: synthetic KV blocks for the tiers' tests and benchmarks, which store and restore
+// blocks without running a model.
 //
 // Distribution (an approximation of real attention K/V, stated so ratios can be judged): each
 // (layer, head, channel) has its own scale drawn log-uniformly in [0.05, 4] (real K has a few

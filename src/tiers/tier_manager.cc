@@ -209,7 +209,7 @@ std::string TierManager::DebugString() const {
      << s.writeback_enqueued << " dropped=" << s.writeback_dropped << " restored=" << s.blocks_restored
      << " recompute_chosen=" << s.restore_chose_recompute;
   for (const TierStats& t : s.tiers) {
-    os << " " << t.name << "{written=" << t.written << " failed=" << t.write_failures << " hits=" << t.blocks_restored
+    os << " " << t.name << "{written=" << t.written << " failed=" << t.write_failures << " reads=" << t.blocks_read
        << " corrupt=" << t.corrupt_dropped << " unavailable=" << t.unavailable
        << " bw=" << FormatBytes(static_cast<uint64_t>(t.bandwidth_bytes_per_second)) << "/s}";
   }

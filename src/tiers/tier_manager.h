@@ -67,8 +67,10 @@ struct TierManagerOptions {
 
 struct TierStats {
   std::string name;
-  int64_t blocks_restored = 0;
-  uint64_t bytes_read = 0;        // stored entry bytes read for restored blocks
+  // Entries read and verified intact from this tier — including read-ahead a restore did not
+  // deliver (its chain ended or its sink stopped first). Delivered blocks: TierManagerStats.
+  int64_t blocks_read = 0;
+  uint64_t bytes_read = 0;        // stored entry bytes of those reads
   double read_seconds = 0;        // time spent reading + verifying + decoding them
   double bandwidth_bytes_per_second = 0;  // decoded KV bytes per second (EWMA), 0 until measured
   int64_t misses = 0, unavailable = 0, corrupt_dropped = 0;
@@ -87,7 +89,7 @@ struct TierManagerStats {
   uint64_t queue_bytes = 0;
   int64_t restore_calls = 0;
   int64_t restore_chose_recompute = 0;
-  int64_t blocks_restored = 0;
+  int64_t blocks_restored = 0;  // blocks handed to restore sinks (every tier)
   double prefill_tokens_per_second = 0;
   std::vector<TierStats> tiers;
 };

@@ -95,7 +95,7 @@ TEST(TierManagerTest, WriteBackThenRestoreReturnsTheExactChain) {
   auto s = tm.stats();
   EXPECT_EQ(s.writeback_enqueued, 4);
   EXPECT_EQ(s.tiers[0].written, 4);
-  EXPECT_EQ(s.tiers[0].blocks_restored, 4);
+  EXPECT_EQ(s.tiers[0].blocks_read, 4);
   EXPECT_GT(s.tiers[0].bandwidth_bytes_per_second, 0);
   EXPECT_TRUE(tm.CheckInvariants().ok());
   // Restoring from the middle of the chain needs the right parent.

@@ -58,7 +58,7 @@ void WriteThrough::Loop() {
     if (tiers_->StoredInEveryWriteBackTier(next.second)) {
       outcome = kStored;
     } else {
-      auto visited = memory_->VisitSealedBlock(next.first, next.second, [&](const EvictedBlock& b) {
+      auto visited = memory_->VisitSealedBlock(next.first, next.second, [&](const SealedBlockView& b) {
         TierBlock t{b.namespace_id, b.id, b.parent, b.tokens, b.kv_bytes, b.recurrent_state, EntryLayoutFor(*b.layout)};
         outcome = tiers_->OnWriteThrough(t) ? kQueued : kDropped;
       });

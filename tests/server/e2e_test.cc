@@ -1,6 +1,6 @@
 // End-to-end: the real `swarmkv serve` binary over loopback, driven by curl and the official
-// ollama/openai npm clients. Generation tests skip (with the server's message) while the engine
-// is not wired into the binary; route, error and robustness tests run regardless.
+// ollama/openai npm clients: routes, errors, robustness and generation (a server that cannot
+// generate fails the generation tests; they skip only when the npm clients cannot be installed).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -290,7 +290,13 @@ TEST_F(TiersE2ETest, WriteThroughPersistsUnevictedBlocksAcrossKillNine) {
   StartServer({"--kv-disk", off_dir, "--kv-write-through", "off"});
   EXPECT_NE(ServerLog().find("write-through off"), std::string::npos) << ServerLog();
   EXPECT_EQ(Generate(prompt).text, cold.text);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Every tier write is queued first, synchronously (eviction or write-through): nothing queued
+  // and nothing evicted means nothing can be written later either — no wait for a slow writer.
+  auto [sk, kv] = Curl("GET", "/api/kv");
+  ASSERT_EQ(sk, 200) << kv;
+  const json k = json::parse(kv);
+  EXPECT_EQ(k["writeback"]["enqueued"].get<uint64_t>(), 0u) << kv;
+  EXPECT_EQ(Metric("swarmkv_evictions_total"), 0);
   EXPECT_EQ(Metric("swarmkv_kv_tier_written_blocks_total", "tier=\"disk\""), 0);
 }
 
