@@ -43,6 +43,7 @@ struct ServeOptions {
   std::string api_key_file;
   bool insecure_no_auth = false;
   std::string generation_timeout = "0";
+  std::string pin_wait = "2m";
   int max_loaded_models = 0;
 };
 
@@ -105,6 +106,12 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.http.generation_timeout_ms = *gen_timeout;
+  auto pin_wait = ParseKeepAliveMs(o.pin_wait);
+  if (!pin_wait.ok() || *pin_wait < 0) {
+    std::cerr << "swarmkv serve: --pin-wait '" << o.pin_wait << "' is not a duration like 2m\n";
+    return 2;
+  }
+  o.http.pin_wait_ms = *pin_wait;
   auto keep_alive = ParseKeepAliveMs(o.keep_alive);
   if (!keep_alive.ok()) {
     std::cerr << "swarmkv serve: --keep-alive: " << keep_alive.status().message() << "\n";
@@ -237,6 +244,9 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--pin-wait", o->pin_wait,
+                 "How long POST /api/kv/pin (not streamed) waits for its preload before answering 202 with its "
+                 "progress (default 2m)");
   app.add_option("--generation-timeout", o->generation_timeout,
                  "Wall deadline of one generation request, e.g. 10m (0: none; 504 or a cut stream beyond)");
   app.add_option("-t,--threads", o->backend.threads, "Engine threads (default: physical cores)");

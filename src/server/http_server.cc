@@ -104,6 +104,7 @@ std::string HttpServer::HandleRawRequest(const std::string& bytes) {
     limits.worker_threads = 1;
     http_ = std::make_unique<GuardedHttpServer>(limits);
     RegisterRoutes();
+    if (pins_ != nullptr) pins_->Start();  // pin jobs run as in a started server
   }
   return http_->ServeBuffer(bytes);
 }

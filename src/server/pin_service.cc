@@ -113,7 +113,12 @@ void PinService::Stop() {
     for (auto& [key, job] : jobs_) job->cancelled = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  std::thread worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker = std::move(worker_);
+  }
+  if (worker.joinable()) worker.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     never_run.swap(queue_);
@@ -129,6 +134,11 @@ void PinService::Stop() {
 }
 
 void PinService::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stop_) return;  // started already, or stopped for good
+    started_ = true;
+  }
   if (!options_.registry.path.empty()) {
     auto opened = PinRegistry::Open(options_.registry);
     if (!opened.ok()) {
@@ -144,7 +154,11 @@ void PinService::Start() {
   }
   const int expired = pins_->DropExpired(NowUnixMs());
   if (expired > 0) SKV_LOG(INFO) << "KV pins: " << expired << " expired while the server was down";
-  worker_ = std::thread([this] { WorkerLoop(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    worker_ = std::thread([this] { WorkerLoop(); });
+  }
   int queued = 0;
   for (PinRecord& rec : pins_->List()) {
     const ModelEntry* entry = registry_->Find(rec.model);
@@ -194,6 +208,8 @@ Result<std::shared_ptr<PinJob>> PinService::Pin(Spec spec) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return UnavailableError("the server is shutting down");
+    // No worker, no preload: a job queued now would never end (and its waiters never wake).
+    if (!worker_.joinable()) return UnavailableError("KV pins are not being served yet (the pin service is not started)");
     auto it = jobs_.find(job->key);
     if (it != jobs_.end()) {
       // A client retrying the pin it asked for (or one that left) finds the job still at work.

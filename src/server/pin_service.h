@@ -109,6 +109,7 @@ class PinService {
 
   // Opens the registry (a bad file is moved aside to <path>.bad with an error in the log, and the
   // service starts with no pins), starts the worker and queues the restore of unexpired pins.
+  // Until Start, Pin() is Unavailable (no worker would run its job). Idempotent.
   void Start();
   // Cancels the running preload (its record stays: the next start restores it), fails queued ones
   // and stops the worker; waiters wake. Idempotent; the destructor calls it.
@@ -162,7 +163,8 @@ class PinService {
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // queued or running, by memory key
   std::map<std::string, Tracked> tracked_;      // by memory key
   bool stop_ = false;
-  std::thread worker_;
+  bool started_ = false;  // guarded by mu_
+  std::thread worker_;    // set under mu_ by Start
 };
 
 }  // namespace swarmkv
