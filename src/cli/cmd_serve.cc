@@ -25,6 +25,7 @@
 #include "server/ollama_store.h"
 #include "server/request_guard.h"
 #include "server/server_metrics.h"
+#include "tiers/entry_mac.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -41,6 +42,7 @@ struct ServeOptions {
   std::string shutdown_flush = "5s";
   std::string write_through = "on";
   std::string api_key_file;
+  std::string kv_secret_file;
   bool insecure_no_auth = false;
   std::string generation_timeout = "0";
   std::string pin_wait = "2m";
@@ -99,6 +101,14 @@ int RunServe(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
 
   if (!ResolveAccess(o)) return 2;
+  {
+    auto secret = ResolveKvSecret(o.backend.tiers.kv_secret, o.kv_secret_file, std::getenv("SWARMKV_KV_SECRET"));
+    if (!secret.ok()) {
+      std::cerr << "swarmkv serve: " << secret.status().message() << "\n";
+      return 2;
+    }
+    o.backend.tiers.kv_secret = *secret;
+  }
   auto gen_timeout = ParseKeepAliveMs(o.generation_timeout);
   if (!gen_timeout.ok() || *gen_timeout < 0) {
     std::cerr << "swarmkv serve: --generation-timeout '" << o.generation_timeout
@@ -262,6 +272,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--redis", o->backend.tiers.redis_url, "Redis tier (alias of --kv-redis; host:port accepted)");
   app.add_option("--kv-redis-ttl", o->backend.tiers.redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--kv-secret", o->backend.tiers.kv_secret,
+                 "Sign KV tier entries with HMAC-SHA256 under this secret (>= 16 bytes; also $SWARMKV_KV_SECRET); "
+                 "unsigned or forged entries in a shared dir or Redis are dropped");
+  app.add_option("--kv-secret-file", o->kv_secret_file, "File holding the KV secret (trailing newline ignored)");
   app.add_option("--kv-zstd-level", o->backend.tiers.zstd_level, "zstd level of stored KV entries (0: raw)")
       ->check(CLI::Range(0, 22));
   app.add_option("--kv-shutdown-flush", o->shutdown_flush,

@@ -463,6 +463,7 @@ void HttpServer::HandleKv(httplib::Response& res) {
     j["written_blocks"] = t.written_blocks;
     j["write_failures"] = t.write_failures;
     j["corrupt_dropped"] = t.corrupt_dropped;
+    j["mac_rejected"] = t.mac_rejected;
     j["unavailable"] = t.unavailable;
     j["restore_bytes_per_second"] = t.restore_bytes_per_second;
   }

@@ -17,7 +17,14 @@ double Ewma(double old_value, double sample) { return old_value <= 0 ? sample : 
 
 }  // namespace
 
-TierManager::TierManager(TierManagerOptions options) : options_(std::move(options)) {
+namespace {
+TierManagerOptions WithMac(TierManagerOptions o) {
+  o.encode.mac = o.mac.get();
+  return o;
+}
+}  // namespace
+
+TierManager::TierManager(TierManagerOptions options) : options_(WithMac(std::move(options))) {
   for (const TierSpec& t : options_.tiers) {
     SKV_CHECK(t.backend != nullptr) << "TierManager: null backend";
     TierStats s;
@@ -67,7 +74,7 @@ bool TierManager::StoredInEveryWriteBackTier(const Hash128& id) {
   for (const TierSpec& t : options_.tiers) {
     if (!t.write_back) continue;
     any = true;
-    auto has = t.backend->Contains(id);
+    auto has = t.backend->Contains(StorageKey(id));
     if (!has.ok() || !*has) return false;
   }
   return any;
@@ -169,14 +176,15 @@ void TierManager::WriteOne(const Job& job) {
     // A block restored from this tier and evicted again (or flushed at shutdown) is already there:
     // identity names content, so the stored entry is the same bytes. A bad stored copy is found
     // and erased on read, after which the next eviction writes it again.
-    auto present = options_.tiers[t].backend->Contains(job.meta.id);
+    const Hash128 key = StorageKey(job.meta.id);
+    auto present = options_.tiers[t].backend->Contains(key);
     if (present.ok() && *present) {
       std::lock_guard lock(mu_);
       ++stats_.tiers[t].write_skipped_present;
       continue;
     }
     // Failures are counted; the backend itself logs once and pauses (disk full) or reconnects (Redis).
-    Status s = options_.tiers[t].backend->Put(job.meta.id, AsBytes(*entry));
+    Status s = options_.tiers[t].backend->Put(key, AsBytes(*entry));
     std::lock_guard lock(mu_);
     if (s.ok()) {
       ++stats_.tiers[t].written;
@@ -191,7 +199,8 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
                            const EntryLayout& layout, ReadSlot* slot) {
   TierBackend* backend = options_.tiers[t].backend;
   const int64_t start = MonotonicNanos();
-  auto got = backend->GetInto(id, &slot->entry);
+  const Hash128 key = StorageKey(id);
+  auto got = backend->GetInto(key, &slot->entry);
   if (!got.ok() || !*got) {
     std::lock_guard lock(mu_);
     if (!got.ok() && got.status().code() == StatusCode::kUnavailable) ++stats_.tiers[t].unavailable;
@@ -200,7 +209,8 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
   }
   const std::span<const uint8_t> bytes = slot->entry.span();
   Status bad;
-  if (auto header = DecodeEntryHeader(bytes, namespace_id, id); !header.ok()) {
+  bool mac_failed = false;
+  if (auto header = DecodeEntryHeader(bytes, namespace_id, id, options_.mac.get(), &mac_failed); !header.ok()) {
     bad = header.status();
   } else if (slot->header = std::move(header).value(); slot->header.meta.parent != parent) {
     bad = CorruptionError("entry's parent " + slot->header.meta.parent.ToHex() + " is not the chain's " + parent.ToHex());
@@ -212,10 +222,11 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
     slot->view = *view;
   }
   if (!bad.ok()) {
-    backend->Erase(id).IgnoreError();
+    backend->Erase(key).IgnoreError();
     std::lock_guard lock(mu_);
-    ++stats_.tiers[t].corrupt_dropped;
-    SKV_LOG(WARN) << "tier " << backend->name() << ": dropped bad entry " << id.ToHex() << ": " << bad.ToString();
+    ++(mac_failed ? stats_.tiers[t].mac_rejected : stats_.tiers[t].corrupt_dropped);
+    SKV_LOG(WARN) << "tier " << backend->name() << ": dropped " << (mac_failed ? "unauthenticated" : "bad") << " entry "
+                  << key.ToHex() << ": " << bad.ToString();
     return false;
   }
   const double seconds = static_cast<double>(MonotonicNanos() - start) * 1e-9;
@@ -260,7 +271,7 @@ RestoreResult TierManager::RestoreInto(const Hash128& namespace_id, const Hash12
   for (const Hash128& id : ids) {
     int found = -1;
     for (int t = 0; t < num_tiers && found < 0; ++t) {
-      auto has = options_.tiers[t].backend->Contains(id);
+      auto has = options_.tiers[t].backend->Contains(StorageKey(id));
       if (has.ok() && *has) found = t;
       if (!has.ok() && has.status().code() == StatusCode::kUnavailable) {
         std::lock_guard lock(mu_);
@@ -304,7 +315,9 @@ RestoreResult TierManager::RestoreInto(const Hash128& namespace_id, const Hash12
   const int64_t n = static_cast<int64_t>(tier_of.size());
   constexpr int64_t kPrefetchAhead = 32;
   auto prefetch = [&](int64_t i) {
-    if (i < n) options_.tiers[tier_of[static_cast<size_t>(i)]].backend->Prefetch(std::span(&ids[static_cast<size_t>(i)], 1));
+    if (i >= n) return;
+    const Hash128 key = StorageKey(ids[static_cast<size_t>(i)]);
+    options_.tiers[tier_of[static_cast<size_t>(i)]].backend->Prefetch(std::span(&key, 1));
   };
   for (int64_t i = 0; i < std::min(n, kPrefetchAhead); ++i) prefetch(i);
   const int64_t readers = std::min<int64_t>(n, std::max(1, options_.restore_parallelism));
@@ -409,7 +422,7 @@ std::string TierManager::DebugString() const {
      << " recompute_chosen=" << s.restore_chose_recompute;
   for (const TierStats& t : s.tiers) {
     os << " " << t.name << "{written=" << t.written << " failed=" << t.write_failures << " hits=" << t.blocks_restored
-       << " corrupt=" << t.corrupt_dropped << " unavailable=" << t.unavailable
+       << " corrupt=" << t.corrupt_dropped << " mac_rejected=" << t.mac_rejected << " unavailable=" << t.unavailable
        << " bw=" << FormatBytes(static_cast<uint64_t>(t.bandwidth_bytes_per_second)) << "/s}";
   }
   os << "}";
