@@ -46,6 +46,7 @@ struct ServeOptions {
   bool insecure_no_auth = false;
   std::string generation_timeout = "0";
   std::string pin_wait = "2m";
+  std::string max_pinned_bytes = "0";
   int max_loaded_models = 0;
 };
 
@@ -122,6 +123,12 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.http.pin_wait_ms = *pin_wait;
+  auto pinned_bytes = ParseByteSize(o.max_pinned_bytes);
+  if (!pinned_bytes.ok()) {
+    std::cerr << "swarmkv serve: --max-pinned-bytes '" << o.max_pinned_bytes << "' is not a byte size like 2GiB\n";
+    return 2;
+  }
+  o.http.max_pinned_bytes = *pinned_bytes;
   auto keep_alive = ParseKeepAliveMs(o.keep_alive);
   if (!keep_alive.ok()) {
     std::cerr << "swarmkv serve: --keep-alive: " << keep_alive.status().message() << "\n";
@@ -254,6 +261,8 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--max-pinned-bytes", o->max_pinned_bytes,
+                 "KV bytes all live pins may keep, e.g. 2GiB, before 429 (0: half of --kv-memory)");
   app.add_option("--pin-wait", o->pin_wait,
                  "How long POST /api/kv/pin (not streamed) waits for its preload before answering 202 with its "
                  "progress (default 2m)");

@@ -88,6 +88,7 @@ HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry,
     PinServiceOptions po;
     po.registry.path = backend_->PinRegistryPath();
     po.registry.max_pins = options_.max_pins;
+    po.max_pinned_bytes = options_.max_pinned_bytes;
     pins_ = std::make_unique<PinService>(po, registry_, models_, backend_, metrics_);
   }
 }

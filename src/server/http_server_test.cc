@@ -537,5 +537,23 @@ TEST_F(HttpServerTest, APinWaitEndsWhenItsClientLeaves) {
   EXPECT_EQ(backend_->cancels.load(), 0) << "the client leaving does not cancel the pin";
 }
 
+// Pins may keep at most --max-pinned-bytes of KV (whole blocks x block bytes): 429 naming the
+// flag beyond it; a pin replacing its own name, or one made after an unpin, fits again.
+TEST_F(HttpServerTest, PinnedBytesAreCapped) {
+  HttpServerOptions o;
+  o.max_pinned_bytes = 8 * 1024;  // the scripted backend: 2-token blocks of 1 KiB
+  StartServer(true, o);
+  auto a = Post("/api/kv/pin", R"({"model":"tiny","name":"a","prompt":"123456789"})");  // 10 tokens: 5 KiB
+  ASSERT_EQ(a->status, 200) << a->body;
+  auto b = Post("/api/kv/pin", R"({"model":"tiny","name":"b","prompt":"abcdefghi"})");
+  ASSERT_EQ(b->status, 429) << b->body;
+  EXPECT_NE(b->body.find("--max-pinned-bytes"), std::string::npos) << b->body;
+  EXPECT_NE(b->body.find("5.00 KiB"), std::string::npos) << b->body;
+  EXPECT_EQ(Json(Client().Get("/api/kv/pins"))["pins"].size(), 1u) << "the refused pin left nothing behind";
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"a","prompt":"123456789"})")->status, 200) << "its own share";
+  ASSERT_EQ(Post("/api/kv/unpin", R"({"name":"a"})")->status, 200);
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"b","prompt":"abcdefghi"})")->status, 200);
+}
+
 }  // namespace
 }  // namespace swarmkv

@@ -38,8 +38,11 @@ void SendPinJson(httplib::Response& res, int status, const json& body) {
   res.set_content(DumpJson(body), "application/json; charset=utf-8");
 }
 
+// 409: a conflicting job or server mode; 429: a pin cap (the client may unpin and retry).
 int PinHttpStatus(const Status& s) {
-  return s.code() == StatusCode::kFailedPrecondition ? 409 : HttpStatusFor(s);
+  if (s.code() == StatusCode::kFailedPrecondition) return 409;
+  if (s.code() == StatusCode::kResourceExhausted) return 429;
+  return HttpStatusFor(s);
 }
 
 void SendPinError(httplib::Response& res, const Status& s) {

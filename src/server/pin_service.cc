@@ -256,6 +256,28 @@ Status PinService::Prepare(Job* job) {
                                 std::to_string(n) + " tokens in " + std::to_string(blocks) + " blocks of " +
                                 FormatBytes(kv.block_bytes) + ") but the KV budget (--kv-memory) is " +
                                 FormatBytes(kv.budget_bytes));
+  // The pinned-bytes cap, counted over the live pins (this one replaces its own name's share).
+  const uint64_t cap = options_.max_pinned_bytes > 0
+                           ? options_.max_pinned_bytes
+                           : static_cast<uint64_t>(static_cast<double>(kv.budget_bytes) * options_.max_pinned_budget_share);
+  const uint64_t keeps = static_cast<uint64_t>(n / kv.block_tokens) * kv.block_bytes;
+  if (cap > 0) {
+    pins_->DropExpired(NowUnixMs());
+    const std::vector<PinRecord> live = pins_->List();
+    uint64_t pinned = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const PinRecord& r : live) {
+        const std::string key = MemoryKey(r.model, r.name);
+        if (key == job->key) continue;
+        if (auto it = tracked_.find(key); it != tracked_.end()) pinned += it->second.bytes;
+      }
+    }
+    if (pinned + keeps > cap)
+      return ResourceExhaustedError("KV pin '" + rec.name + "' would keep " + FormatBytes(keeps) + " of KV, and the live pins keep " +
+                                    FormatBytes(pinned) + ": more than the " + FormatBytes(cap) +
+                                    " pins may hold (--max-pinned-bytes; default half of --kv-memory); unpin some or let them expire");
+  }
   SKV_RETURN_IF_ERROR(backend_->Pin(model, job->key, rec.tokens, job->ttl_ms));
   job->record.namespace_id = model.info().namespace_id;
   job->record.digest = DigestOf(*job->entry);
@@ -272,6 +294,7 @@ Status PinService::Prepare(Job* job) {
     Tracked& t = tracked_[job->key];
     t.namespace_id = job->record.namespace_id;
     t.block_tokens = kv.block_tokens;
+    t.bytes = keeps;
     t.tokens = std::make_shared<const std::vector<int32_t>>(job->record.tokens);
     if (!job->from_registry) t.hits = 0;  // hits since pinned (a replaced pin starts again)
   }
