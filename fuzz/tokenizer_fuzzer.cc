@@ -66,8 +66,8 @@ std::unique_ptr<Tokenizer> BuiltinSpm() {
 
 std::vector<std::unique_ptr<Tokenizer>>* Tokenizers() {
   auto* all = new std::vector<std::unique_ptr<Tokenizer>>();
-  for (auto t : {BuiltinBpe(), BuiltinSpm()})
-    if (t) all->push_back(std::move(t));
+  if (auto t = BuiltinBpe()) all->push_back(std::move(t));
+  if (auto t = BuiltinSpm()) all->push_back(std::move(t));
   std::string shared = "../shared";
   if (const char* env = std::getenv("SWARMKV_SHARED_DIR"); env != nullptr && *env) shared = env;
   for (const char* name : {"llama-spm", "gpt-2", "phi-3", "deepseek-coder", "deepseek-llm", "falcon", "starcoder", "mpt",
