@@ -53,12 +53,6 @@ if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
   shopt -s nullglob
   for fuzzer in "$root"/build-fuzz/fuzz/*_fuzzer; do
     name=$(basename "$fuzzer")
-    # NOTE: http_request_fuzzer can hang on a pin route (the pin handler waits for a preload job
-    # the fuzzer's scripted backend never finishes); it runs only when asked until that is fixed.
-    if [[ "$name" == http_request_fuzzer && "${SWARMKV_FUZZ_HTTP:-0}" != 1 ]]; then
-      echo "-- $name: not run (hangs on pin routes; SWARMKV_FUZZ_HTTP=1 runs it)"
-      continue
-    fi
     corpus="$root/build-fuzz/corpus/$name"
     mkdir -p "$corpus"
     seeds=("$root/fuzz/seeds/$name")

@@ -25,6 +25,7 @@
 #include "server/ollama_store.h"
 #include "server/request_guard.h"
 #include "server/server_metrics.h"
+#include "tiers/entry_mac.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -41,8 +42,11 @@ struct ServeOptions {
   std::string shutdown_flush = "5s";
   std::string write_through = "on";
   std::string api_key_file;
+  std::string kv_secret_file;
   bool insecure_no_auth = false;
   std::string generation_timeout = "0";
+  std::string pin_wait = "2m";
+  std::string max_pinned_bytes = "0";
   int max_loaded_models = 0;
 };
 
@@ -98,6 +102,14 @@ int RunServe(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
 
   if (!ResolveAccess(o)) return 2;
+  {
+    auto secret = ResolveKvSecret(o.backend.tiers.kv_secret, o.kv_secret_file, std::getenv("SWARMKV_KV_SECRET"));
+    if (!secret.ok()) {
+      std::cerr << "swarmkv serve: " << secret.status().message() << "\n";
+      return 2;
+    }
+    o.backend.tiers.kv_secret = *secret;
+  }
   auto gen_timeout = ParseKeepAliveMs(o.generation_timeout);
   if (!gen_timeout.ok() || *gen_timeout < 0) {
     std::cerr << "swarmkv serve: --generation-timeout '" << o.generation_timeout
@@ -105,6 +117,18 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.http.generation_timeout_ms = *gen_timeout;
+  auto pin_wait = ParseKeepAliveMs(o.pin_wait);
+  if (!pin_wait.ok() || *pin_wait < 0) {
+    std::cerr << "swarmkv serve: --pin-wait '" << o.pin_wait << "' is not a duration like 2m\n";
+    return 2;
+  }
+  o.http.pin_wait_ms = *pin_wait;
+  auto pinned_bytes = ParseByteSize(o.max_pinned_bytes);
+  if (!pinned_bytes.ok()) {
+    std::cerr << "swarmkv serve: --max-pinned-bytes '" << o.max_pinned_bytes << "' is not a byte size like 2GiB\n";
+    return 2;
+  }
+  o.http.max_pinned_bytes = *pinned_bytes;
   auto keep_alive = ParseKeepAliveMs(o.keep_alive);
   if (!keep_alive.ok()) {
     std::cerr << "swarmkv serve: --keep-alive: " << keep_alive.status().message() << "\n";
@@ -234,6 +258,11 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--max-pinned-tokens", o->http.max_pinned_tokens, "Tokens of all live pins' prefixes before 429")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--max-pinned-bytes", o->max_pinned_bytes,
+                 "KV bytes all live pins may keep, e.g. 2GiB, before 429 (0: half of --kv-memory)");
+  app.add_option("--pin-wait", o->pin_wait,
+                 "How long POST /api/kv/pin (not streamed) waits for its preload before answering 202 with its "
+                 "progress (default 2m)");
   app.add_option("--generation-timeout", o->generation_timeout,
                  "Wall deadline of one generation request, e.g. 10m (0: none; 504 or a cut stream beyond)");
   app.add_option("-t,--threads", o->backend.threads, "Engine threads (default: physical cores)");
@@ -253,6 +282,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--redis", o->backend.tiers.redis_url, "Redis tier (alias of --kv-redis; host:port accepted)");
   app.add_option("--kv-redis-ttl", o->backend.tiers.redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--kv-secret", o->backend.tiers.kv_secret,
+                 "Sign KV tier entries with HMAC-SHA256 under this secret (>= 16 bytes; also $SWARMKV_KV_SECRET); "
+                 "unsigned or forged entries in a shared dir or Redis are dropped");
+  app.add_option("--kv-secret-file", o->kv_secret_file, "File holding the KV secret (trailing newline ignored)");
   app.add_option("--kv-zstd-level", o->backend.tiers.zstd_level, "zstd level of stored KV entries (0: raw)")
       ->check(CLI::Range(0, 22));
   app.add_option("--kv-shutdown-flush", o->shutdown_flush,

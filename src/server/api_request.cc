@@ -415,7 +415,7 @@ Status ApplyModelParams(const std::string& params_json, ApiRequest* r) {
 }  // namespace
 
 Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, const std::string& model_params_json) {
-  SKV_ASSIGN_OR_RETURN(json body, ParseJsonLimited(body_text));  // depth/size capped while parsing
+  SKV_ASSIGN_OR_RETURN(json body, ParseOrderedJsonLimited(body_text));  // capped while parsing; key order kept
   if (!body.is_object()) return InvalidArgumentError("request body must be a JSON object, got " + std::string(body.type_name()));
   ApiRequest r;
   r.kind = kind;

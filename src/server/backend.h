@@ -126,6 +126,7 @@ struct KvTierSnapshot {
   uint64_t written_blocks = 0;    // write-back of evicted blocks
   uint64_t write_failures = 0;
   uint64_t corrupt_dropped = 0;   // entries that failed verification, deleted and recomputed
+  uint64_t mac_rejected = 0;      // --kv-secret: entries whose MAC failed (forged, unsigned), deleted
   uint64_t unavailable = 0;       // reads refused because the tier was down
   double restore_bytes_per_second = 0;  // measured, 0 until a restore happened
 };

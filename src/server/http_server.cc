@@ -88,6 +88,7 @@ HttpServer::HttpServer(HttpServerOptions options, const ModelRegistry* registry,
     PinServiceOptions po;
     po.registry.path = backend_->PinRegistryPath();
     po.registry.max_pins = options_.max_pins;
+    po.max_pinned_bytes = options_.max_pinned_bytes;
     pins_ = std::make_unique<PinService>(po, registry_, models_, backend_, metrics_);
   }
 }
@@ -104,6 +105,7 @@ std::string HttpServer::HandleRawRequest(const std::string& bytes) {
     limits.worker_threads = 1;
     http_ = std::make_unique<GuardedHttpServer>(limits);
     RegisterRoutes();
+    if (pins_ != nullptr) pins_->Start();  // pin jobs run as in a started server
   }
   return http_->ServeBuffer(bytes);
 }
@@ -466,6 +468,7 @@ void HttpServer::HandleKv(httplib::Response& res) {
     j["written_blocks"] = t.written_blocks;
     j["write_failures"] = t.write_failures;
     j["corrupt_dropped"] = t.corrupt_dropped;
+    j["mac_rejected"] = t.mac_rejected;
     j["unavailable"] = t.unavailable;
     j["restore_bytes_per_second"] = t.restore_bytes_per_second;
   }

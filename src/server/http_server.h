@@ -64,6 +64,8 @@ struct HttpServerOptions {
   int64_t generation_timeout_ms = 0;     // wall deadline of one generation; 0: none
   size_t max_pins = 1024;                // live KV pins (POST /api/kv/pin); 429 beyond
   int64_t max_pinned_tokens = 1 << 20;   // tokens of all live pins' prefixes; 429 beyond
+  int64_t pin_wait_ms = 120000;          // a non-streamed pin's answer waits this long, then 202
+  uint64_t max_pinned_bytes = 0;         // KV all live pins may keep; 0: half the KV budget; 429 beyond
   // Access (request_guard.h): API key, Origin and Host allow-lists.
   std::string api_key;                   // empty: no key
   std::vector<std::string> allowed_origins;  // added to DefaultAllowedOrigins()

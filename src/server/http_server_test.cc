@@ -495,5 +495,73 @@ TEST_F(HttpServerTest, PinOutlivesItsClient) {
   EXPECT_EQ(pins["pins"][0]["state"], "resident");
 }
 
+// A non-streamed pin waits at most --pin-wait for its preload: then 202 with the job's progress,
+// and the preload goes on (the pin list shows it; the same pin again joins it).
+TEST_F(HttpServerTest, PinAnswers202WhenItsPreloadOutlastsThePinWait) {
+  HttpServerOptions o;
+  o.pin_wait_ms = 100;
+  StartServer(true, o);
+  backend_->prefill_ms = 1500;
+  const auto start = std::chrono::steady_clock::now();
+  auto pin = Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})");
+  ASSERT_TRUE(pin);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  ASSERT_EQ(pin->status, 202) << pin->body;
+  json j = Json(pin);
+  EXPECT_EQ(j["name"], "code");
+  EXPECT_EQ(j["model"], "tiny:latest");
+  EXPECT_TRUE(j["status"] == "queued" || j["status"] == "restoring" || j["status"] == "computing") << j.dump();
+  EXPECT_EQ(j["total"], 8);  // 9 tokens (BOS + 8 bytes) in 2-token blocks
+  // The preload runs to its end without a waiter.
+  std::string state;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       state != "resident" && std::chrono::steady_clock::now() < until;) {
+    auto pins = Json(Client().Get("/api/kv/pins"));
+    ASSERT_EQ(pins["pins"].size(), 1u) << pins.dump();
+    state = pins["pins"][0]["state"];
+    if (state != "resident") std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the server's state
+  }
+  EXPECT_EQ(state, "resident");
+  EXPECT_EQ(backend_->finished.load(), 1);
+  EXPECT_EQ(backend_->cancels.load(), 0);
+}
+
+// A non-streamed pin's handler stops waiting when its client leaves: with one worker, the next
+// request is answered while the preload still runs.
+TEST_F(HttpServerTest, APinWaitEndsWhenItsClientLeaves) {
+  HttpServerOptions o;
+  o.worker_threads = 1;
+  StartServer(true, o);
+  backend_->prefill_ms = 5000;
+  httplib::Client impatient("127.0.0.1", server_->port());
+  impatient.set_read_timeout(0, 100000);  // leaves after 100 ms
+  EXPECT_FALSE(impatient.Post("/api/kv/pin", R"({"model":"tiny","name":"code","prompt":"abcdefgh"})", "application/json"));
+  const auto start = std::chrono::steady_clock::now();
+  auto pins = Client().Get("/api/kv/pins");
+  ASSERT_TRUE(pins);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  ASSERT_EQ(Json(pins)["pins"].size(), 1u) << pins->body;
+  EXPECT_EQ(Json(pins)["pins"][0]["state"], "computing") << "answered while the preload ran";
+  EXPECT_EQ(backend_->cancels.load(), 0) << "the client leaving does not cancel the pin";
+}
+
+// Pins may keep at most --max-pinned-bytes of KV (whole blocks x block bytes): 429 naming the
+// flag beyond it; a pin replacing its own name, or one made after an unpin, fits again.
+TEST_F(HttpServerTest, PinnedBytesAreCapped) {
+  HttpServerOptions o;
+  o.max_pinned_bytes = 8 * 1024;  // the scripted backend: 2-token blocks of 1 KiB
+  StartServer(true, o);
+  auto a = Post("/api/kv/pin", R"({"model":"tiny","name":"a","prompt":"123456789"})");  // 10 tokens: 5 KiB
+  ASSERT_EQ(a->status, 200) << a->body;
+  auto b = Post("/api/kv/pin", R"({"model":"tiny","name":"b","prompt":"abcdefghi"})");
+  ASSERT_EQ(b->status, 429) << b->body;
+  EXPECT_NE(b->body.find("--max-pinned-bytes"), std::string::npos) << b->body;
+  EXPECT_NE(b->body.find("5.00 KiB"), std::string::npos) << b->body;
+  EXPECT_EQ(Json(Client().Get("/api/kv/pins"))["pins"].size(), 1u) << "the refused pin left nothing behind";
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"a","prompt":"123456789"})")->status, 200) << "its own share";
+  ASSERT_EQ(Post("/api/kv/unpin", R"({"name":"a"})")->status, 200);
+  EXPECT_EQ(Post("/api/kv/pin", R"({"model":"tiny","name":"b","prompt":"abcdefghi"})")->status, 200);
+}
+
 }  // namespace
 }  // namespace swarmkv

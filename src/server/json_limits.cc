@@ -67,18 +67,36 @@ class LimitChecker : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-Result<json> ParseJsonLimited(std::string_view text, const JsonLimits& limits, std::string_view what) {
+namespace {
+
+// The SAX pass: OK when `text` is JSON within the caps.
+Status CheckJsonLimits(std::string_view text, const JsonLimits& limits, std::string_view what) {
   LimitChecker checker(limits);
   bool ok = json::sax_parse(text.begin(), text.end(), &checker, nlohmann::detail::input_format_t::json,
                             /*strict=*/true);
-  if (!ok) {
-    if (checker.syntax_error()) return InvalidArgumentError(std::string(what) + " is not valid JSON: " + checker.message());
-    return InvalidArgumentError(std::string(what) + " is refused: " + checker.message());
-  }
+  if (ok) return Status::OK();
+  if (checker.syntax_error()) return InvalidArgumentError(std::string(what) + " is not valid JSON: " + checker.message());
+  return InvalidArgumentError(std::string(what) + " is refused: " + checker.message());
+}
+
+template <typename Json>
+Result<Json> ParseWithin(std::string_view text, const JsonLimits& limits, std::string_view what) {
+  SKV_RETURN_IF_ERROR(CheckJsonLimits(text, limits, what));
   // Within the caps: build the value (a second, now bounded, pass).
-  json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  Json value = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return InvalidArgumentError(std::string(what) + " is not valid JSON");
   return value;
+}
+
+}  // namespace
+
+Result<json> ParseJsonLimited(std::string_view text, const JsonLimits& limits, std::string_view what) {
+  return ParseWithin<json>(text, limits, what);
+}
+
+Result<nlohmann::ordered_json> ParseOrderedJsonLimited(std::string_view text, const JsonLimits& limits,
+                                                       std::string_view what) {
+  return ParseWithin<nlohmann::ordered_json>(text, limits, what);
 }
 
 }  // namespace swarmkv

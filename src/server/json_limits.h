@@ -31,5 +31,9 @@ struct JsonLimits {
 // `what` names the text in error messages ("request body").
 Result<nlohmann::json> ParseJsonLimited(std::string_view text, const JsonLimits& limits = {},
                                         std::string_view what = "request body");
+// The same into an ordered_json: objects keep the client's key order (JSON schemas, tool
+// arguments: the model is shown, and generates, keys in that order).
+Result<nlohmann::ordered_json> ParseOrderedJsonLimited(std::string_view text, const JsonLimits& limits = {},
+                                                       std::string_view what = "request body");
 
 }  // namespace swarmkv

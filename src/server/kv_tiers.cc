@@ -35,6 +35,7 @@ Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, Kv
     }
   }
   if (!t->stack_.backends.empty()) os << "; write-through " << (t->write_through_ ? "on" : "off");
+  if (!t->stack_.backends.empty()) os << "; entries " << (c.kv_secret.empty() ? "unauthenticated (no --kv-secret)" : "signed (HMAC-SHA256, --kv-secret)");
   SKV_LOG(INFO) << "KV tiers:" << (t->stack_.backends.empty() ? std::string(" none (RAM only)") : os.str());
   return t;
 }
@@ -109,6 +110,7 @@ void KvTiers::FillSnapshot(KvSnapshot* kv) const {
     s.written_blocks = static_cast<uint64_t>(t.written);
     s.write_failures = static_cast<uint64_t>(t.write_failures);
     s.corrupt_dropped = static_cast<uint64_t>(t.corrupt_dropped);
+    s.mac_rejected = static_cast<uint64_t>(t.mac_rejected);
     s.unavailable = static_cast<uint64_t>(t.unavailable);
     s.restore_bytes_per_second = t.bandwidth_bytes_per_second;
     kv->tiers.push_back(s);

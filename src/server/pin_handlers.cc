@@ -4,17 +4,24 @@
 // POST /api/kv/pin {"model", "name", "prompt" | "messages", "ttl", "stream"}: the request is
 // validated here (clear 400/404 errors), the service validates sizes and starts the preload; then
 //   stream false (default): the answer comes when the prefix is resident — tokens, reused,
-//                           restored, computed, bytes, expires_at;
+//                           restored, computed, bytes, expires_at; a preload still running after
+//                           --pin-wait is answered 202 {name, model, status, completed, total}
+//                           (poll GET /api/kv/pins, or send the pin again to join the job);
 //   stream true: NDJSON progress as Ollama's pull streams it, {"status": "restoring" |
 //                "computing", "completed", "total"}, then {"status": "success", ...the counts}
 //                or {"error": "..."}.
-// A client that leaves does not cancel the preload (the service owns the job).
+// A client that leaves does not cancel the preload (the service owns the job); the handler stops
+// waiting for it within 200 ms. No wait here depends on the client alone.
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
+
 #include "server/api_request.h"
 #include "server/api_response.h"
+#include "server/connection_guard.h"
 #include "server/http_server.h"
 #include "server/json_limits.h"
 #include "server/pin_limits.h"
@@ -32,8 +39,11 @@ void SendPinJson(httplib::Response& res, int status, const json& body) {
   res.set_content(DumpJson(body), "application/json; charset=utf-8");
 }
 
+// 409: a conflicting job or server mode; 429: a pin cap (the client may unpin and retry).
 int PinHttpStatus(const Status& s) {
-  return s.code() == StatusCode::kFailedPrecondition ? 409 : HttpStatusFor(s);
+  if (s.code() == StatusCode::kFailedPrecondition) return 409;
+  if (s.code() == StatusCode::kResourceExhausted) return 429;
+  return HttpStatusFor(s);
 }
 
 void SendPinError(httplib::Response& res, const Status& s) {
@@ -128,10 +138,19 @@ void HttpServer::HandlePin(const httplib::Request& req, httplib::Response& res) 
   std::shared_ptr<PinJob> j = *job;
 
   if (!stream) {
-    // NOTE: cpp-httplib gives no way to notice a client that left; the wait is bounded by the job.
+    // Bounded wait: the job's end, the client leaving, or --pin-wait — then 202 with the state.
     uint64_t version = 0;
     PinJob::State st = j->Snapshot();
-    while (!st.done) st = j->Wait(&version, 1000);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.pin_wait_ms);
+    while (!st.done) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      if (ClientDisconnected()) return;  // nobody to answer; the job goes on without it
+      st = j->Wait(&version, std::min<int64_t>(200, left.count()));
+    }
+    if (!st.done)
+      return SendPinJson(res, 202, {{"name", name}, {"model", e->name}, {"status", st.phase},
+                                    {"completed", st.completed}, {"total", st.total}});
     if (!st.status.ok()) return SendPinError(res, st.status);
     return SendPinJson(res, 200, OutcomeJson(st.outcome));
   }

@@ -113,7 +113,12 @@ void PinService::Stop() {
     for (auto& [key, job] : jobs_) job->cancelled = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  std::thread worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker = std::move(worker_);
+  }
+  if (worker.joinable()) worker.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     never_run.swap(queue_);
@@ -129,6 +134,11 @@ void PinService::Stop() {
 }
 
 void PinService::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stop_) return;  // started already, or stopped for good
+    started_ = true;
+  }
   if (!options_.registry.path.empty()) {
     auto opened = PinRegistry::Open(options_.registry);
     if (!opened.ok()) {
@@ -144,7 +154,11 @@ void PinService::Start() {
   }
   const int expired = pins_->DropExpired(NowUnixMs());
   if (expired > 0) SKV_LOG(INFO) << "KV pins: " << expired << " expired while the server was down";
-  worker_ = std::thread([this] { WorkerLoop(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    worker_ = std::thread([this] { WorkerLoop(); });
+  }
   int queued = 0;
   for (PinRecord& rec : pins_->List()) {
     const ModelEntry* entry = registry_->Find(rec.model);
@@ -194,6 +208,8 @@ Result<std::shared_ptr<PinJob>> PinService::Pin(Spec spec) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return UnavailableError("the server is shutting down");
+    // No worker, no preload: a job queued now would never end (and its waiters never wake).
+    if (!worker_.joinable()) return UnavailableError("KV pins are not being served yet (the pin service is not started)");
     auto it = jobs_.find(job->key);
     if (it != jobs_.end()) {
       // A client retrying the pin it asked for (or one that left) finds the job still at work.
@@ -240,6 +256,28 @@ Status PinService::Prepare(Job* job) {
                                 std::to_string(n) + " tokens in " + std::to_string(blocks) + " blocks of " +
                                 FormatBytes(kv.block_bytes) + ") but the KV budget (--kv-memory) is " +
                                 FormatBytes(kv.budget_bytes));
+  // The pinned-bytes cap, counted over the live pins (this one replaces its own name's share).
+  const uint64_t cap = options_.max_pinned_bytes > 0
+                           ? options_.max_pinned_bytes
+                           : static_cast<uint64_t>(static_cast<double>(kv.budget_bytes) * options_.max_pinned_budget_share);
+  const uint64_t keeps = static_cast<uint64_t>(n / kv.block_tokens) * kv.block_bytes;
+  if (cap > 0) {
+    pins_->DropExpired(NowUnixMs());
+    const std::vector<PinRecord> live = pins_->List();
+    uint64_t pinned = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const PinRecord& r : live) {
+        const std::string key = MemoryKey(r.model, r.name);
+        if (key == job->key) continue;
+        if (auto it = tracked_.find(key); it != tracked_.end()) pinned += it->second.bytes;
+      }
+    }
+    if (pinned + keeps > cap)
+      return ResourceExhaustedError("KV pin '" + rec.name + "' would keep " + FormatBytes(keeps) + " of KV, and the live pins keep " +
+                                    FormatBytes(pinned) + ": more than the " + FormatBytes(cap) +
+                                    " pins may hold (--max-pinned-bytes; default half of --kv-memory); unpin some or let them expire");
+  }
   SKV_RETURN_IF_ERROR(backend_->Pin(model, job->key, rec.tokens, job->ttl_ms));
   job->record.namespace_id = model.info().namespace_id;
   job->record.digest = DigestOf(*job->entry);
@@ -256,6 +294,7 @@ Status PinService::Prepare(Job* job) {
     Tracked& t = tracked_[job->key];
     t.namespace_id = job->record.namespace_id;
     t.block_tokens = kv.block_tokens;
+    t.bytes = keeps;
     t.tokens = std::make_shared<const std::vector<int32_t>>(job->record.tokens);
     if (!job->from_registry) t.hits = 0;  // hits since pinned (a replaced pin starts again)
   }

@@ -52,6 +52,10 @@ namespace swarmkv {
 struct PinServiceOptions {
   PinRegistryOptions registry;       // path "" : pins are not persisted
   int64_t progress_interval_ms = 200;  // how often a running job samples its resident tokens
+  // KV bytes all live pins may keep (whole blocks x block bytes): a pin past it is
+  // ResourceExhausted. 0: max_pinned_budget_share of the KV budget.
+  uint64_t max_pinned_bytes = 0;
+  double max_pinned_budget_share = 0.5;
 };
 
 // What a finished pin did.
@@ -109,6 +113,7 @@ class PinService {
 
   // Opens the registry (a bad file is moved aside to <path>.bad with an error in the log, and the
   // service starts with no pins), starts the worker and queues the restore of unexpired pins.
+  // Until Start, Pin() is Unavailable (no worker would run its job). Idempotent.
   void Start();
   // Cancels the running preload (its record stays: the next start restores it), fails queued ones
   // and stops the worker; waiters wake. Idempotent; the destructor calls it.
@@ -122,7 +127,8 @@ class PinService {
   };
   // Validates and starts a pin (steps 1-2 above, then queues its job). Errors: InvalidArgument
   // (prefix longer than the context, or its KV larger than the budget: both sizes named; shorter
-  // than one block), FailedPrecondition (a job for this pin with other tokens is running), the
+  // than one block), FailedPrecondition (a job for this pin with other tokens is running),
+  // ResourceExhausted (the live pins' KV plus this one's would pass max_pinned_bytes), the
   // model's load error. A job for the same pin and tokens still running is returned as is.
   Result<std::shared_ptr<PinJob>> Pin(Spec spec);
   // `model` "" : the pin of that name on whichever model has one (InvalidArgument when several
@@ -141,6 +147,7 @@ class PinService {
   struct Tracked {  // per pin key: what List and CountHit need beyond the record
     std::string namespace_id;
     int64_t block_tokens = 0;
+    uint64_t bytes = 0;  // KV the pin keeps: its whole blocks x block bytes
     int64_t hits = 0;
     std::shared_ptr<const std::vector<int32_t>> tokens;
   };
@@ -162,7 +169,8 @@ class PinService {
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // queued or running, by memory key
   std::map<std::string, Tracked> tracked_;      // by memory key
   bool stop_ = false;
-  std::thread worker_;
+  bool started_ = false;  // guarded by mu_
+  std::thread worker_;    // set under mu_ by Start
 };
 
 }  // namespace swarmkv

@@ -37,7 +37,7 @@ ServerMetrics::ServerMetrics() {
   tier_written_ = registry_.AddCounter("swarmkv_kv_tier_written_blocks_total",
                                       "Evicted KV blocks written back to a lower tier", {"tier"});
   tier_errors_ = registry_.AddCounter("swarmkv_kv_tier_errors_total",
-                                     "Lower-tier problems: failed writes, reads while down, corrupt entries dropped",
+                                     "Lower-tier problems: failed writes, reads while down, corrupt entries dropped, entries failing --kv-secret's MAC",
                                      {"tier", "kind"});
   tier_up_ = registry_.AddGauge("swarmkv_kv_tier_up", "1 while a lower tier is reachable", {"tier"});
   writeback_queue_blocks_ = registry_.AddGauge("swarmkv_kv_writeback_queue_blocks", "Blocks waiting for write-back")->Get();
@@ -109,6 +109,7 @@ void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {
     tier_errors_->WithLabels({t.name, "write"})->MirrorTotal(static_cast<double>(t.write_failures));
     tier_errors_->WithLabels({t.name, "unavailable"})->MirrorTotal(static_cast<double>(t.unavailable));
     tier_errors_->WithLabels({t.name, "corrupt"})->MirrorTotal(static_cast<double>(t.corrupt_dropped));
+    tier_errors_->WithLabels({t.name, "mac"})->MirrorTotal(static_cast<double>(t.mac_rejected));
     tier_up_->WithLabels({t.name})->Set(t.available ? 1 : 0);
   }
   writeback_queue_blocks_->Set(static_cast<double>(kv.writeback_queue_blocks));

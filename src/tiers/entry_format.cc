@@ -1,5 +1,7 @@
 #include "tiers/entry_format.h"
 
+#include "tiers/entry_mac.h"
+
 #include <zstd.h>
 
 #include <algorithm>
@@ -135,7 +137,7 @@ Result<std::string> EncodeEntry(const EntryMeta& meta, std::span<const uint8_t> 
   out.reserve(header_bytes + kv_bytes.size() + state.size());
   Writer w(&out);
   w.Bytes(kMagic, sizeof(kMagic));
-  w.U32(kEntryFormatVersion);
+  w.U32(options.mac != nullptr ? kKeyedEntryFormatVersion : kEntryFormatVersion);
   w.U32(static_cast<uint32_t>(header_bytes));
   w.H128(meta.namespace_id);
   w.H128(meta.id);
@@ -167,20 +169,44 @@ Result<std::string> EncodeEntry(const EntryMeta& meta, std::span<const uint8_t> 
     r[32] = static_cast<uint8_t>(sections[i].codec);
   }
   StoreU64(base + header_bytes - 8, Checksum64(base, header_bytes - 8));
+  if (options.mac != nullptr) {
+    const EntryMacKey::Tag tag = options.mac->Compute(AsBytes(out));
+    out.append(reinterpret_cast<const char*>(tag.data()), tag.size());
+  }
   return out;
 }
 
 Result<EntryHeader> DecodeEntryHeader(std::span<const uint8_t> entry, const Hash128& expected_namespace,
-                                      const Hash128& expected_id) {
+                                      const Hash128& expected_id, const EntryMacKey* mac, bool* mac_failed) {
+  if (mac_failed != nullptr) *mac_failed = false;
   const uint8_t* p = entry.data();
   if (entry.size() < kFixedBytes) {
+    if (mac_failed != nullptr) *mac_failed = mac != nullptr;
     return CorruptionError("entry truncated: " + std::to_string(entry.size()) + " bytes, shorter than the header");
   }
-  if (std::memcmp(p, kMagic, sizeof(kMagic)) != 0) return CorruptionError("entry: bad magic (not a swarmkv KV block)");
+  if (std::memcmp(p, kMagic, sizeof(kMagic)) != 0) {
+    if (mac_failed != nullptr) *mac_failed = mac != nullptr;
+    return CorruptionError("entry: bad magic (not a swarmkv KV block)");
+  }
   uint32_t version = LoadU32(p + 8);
-  if (version != kEntryFormatVersion) {
+  if (mac != nullptr) {
+    // Keyed: nothing of the entry is trusted before its tag verifies.
+    if (mac_failed != nullptr) *mac_failed = true;
+    if (version != kKeyedEntryFormatVersion) {
+      return CorruptionError("entry has no MAC (format version " + std::to_string(version) +
+                             ") but this server reads only entries signed with its --kv-secret");
+    }
+    if (entry.size() < kFixedBytes + EntryMacKey::kTagBytes ||
+        !mac->Verify(entry.first(entry.size() - EntryMacKey::kTagBytes), entry.last(EntryMacKey::kTagBytes))) {
+      return CorruptionError("entry MAC does not verify (forged, damaged, or written with another --kv-secret)");
+    }
+    if (mac_failed != nullptr) *mac_failed = false;
+    entry = entry.first(entry.size() - EntryMacKey::kTagBytes);
+  } else if (version == kKeyedEntryFormatVersion) {
+    return CorruptionError("entry is signed (written with --kv-secret) but this server has no --kv-secret");
+  } else if (version != kEntryFormatVersion) {
     return CorruptionError("entry: format version " + std::to_string(version) + ", this build reads " +
-                           std::to_string(kEntryFormatVersion));
+                           std::to_string(kEntryFormatVersion) + " and " + std::to_string(kKeyedEntryFormatVersion));
   }
   EntryHeader h;
   EntryMeta& m = h.meta;
@@ -256,9 +282,9 @@ Status DecodeLayer(std::span<const uint8_t> entry, const EntryHeader& header, ui
 }
 
 Result<DecodedEntry> DecodeEntry(std::span<const uint8_t> entry, const Hash128& expected_namespace,
-                                 const Hash128& expected_id) {
+                                 const Hash128& expected_id, const EntryMacKey* mac) {
   DecodedEntry d;
-  SKV_ASSIGN_OR_RETURN(d.header, DecodeEntryHeader(entry, expected_namespace, expected_id));
+  SKV_ASSIGN_OR_RETURN(d.header, DecodeEntryHeader(entry, expected_namespace, expected_id, mac));
   const EntryLayout& l = d.header.meta.layout;
   d.kv_bytes.resize(l.block_bytes());
   for (uint32_t i = 0; i < l.num_layers; ++i) {

@@ -7,13 +7,17 @@
 //            | xxh3-64 of everything above (header checksum)
 //   sections each layer's slice of the block as its own zstd frame, or raw when compression
 //            does not pay; then the recurrent-state section (hybrid models), if any.
+//   tag      keyed entries only (format version 2, written with --kv-secret): HMAC-SHA256 of every
+//            byte before it (entry_mac.h). Version 1 entries have no tag. A reader with a key
+//            accepts only version 2 entries whose tag verifies; a reader without one only version
+//            1 — the other kind is a Corruption naming the mismatch, never silently used.
 //
 // So one layer can be read and verified without touching the others (DecodeLayer), which is what
 // attention over context beyond RAM will stream.
 //
-// Invariant: Decode* never returns bytes that were not verified: magic, version, header checksum,
-// expected namespace and identity, sane sizes, section bounds, section checksum and exact
-// decompressed size. Anything else is a Corruption status naming what failed; no input crashes.
+// Invariant: Decode* never returns bytes that were not verified: magic, version, the MAC (keyed
+// readers: checked first, over the whole entry), header checksum, expected namespace and
+// identity, sane sizes, section bounds, section checksum and exact decompressed size. Anything else is a Corruption status naming what failed; no input crashes.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -28,7 +32,10 @@
 
 namespace swarmkv {
 
-inline constexpr uint32_t kEntryFormatVersion = 1;
+inline constexpr uint32_t kEntryFormatVersion = 1;       // no MAC
+inline constexpr uint32_t kKeyedEntryFormatVersion = 2;  // ends with an HMAC-SHA256 tag
+
+class EntryMacKey;
 
 // What the entry says about the KV it holds (the KvShape of the namespace, as plain numbers so the
 // format does not depend on in-memory types). Dtypes are ggml type ids (gguf/tensor_type.h).
@@ -62,6 +69,8 @@ struct EntryEncodeOptions {
   // otherwise raw (decoding raw is a memcpy). zstd decodes f16 KV at ~0.45 GB/s on one core while
   // a local SSD reads ~2 GB/s, so a small saving makes restores slower: only a large one pays.
   double min_saving = 0.20;
+  // Non-null: a keyed entry (version 2) whose tag is computed with this key. Not owned.
+  const EntryMacKey* mac = nullptr;
 };
 
 enum class SectionCodec : uint8_t { kRaw = 0, kZstd = 1 };
@@ -90,8 +99,12 @@ Result<std::string> EncodeEntry(const EntryMeta& meta, std::span<const uint8_t> 
 // Parses and verifies the header. `expected_namespace` / `expected_id` must match the entry's
 // (a foreign entry under the right key is Corruption). Section bounds are checked against
 // `entry.size()` (truncation is Corruption) but section contents are not read.
+// `mac` non-null: the entry must be keyed and its tag must verify under that key (checked before
+// anything else is parsed); *mac_failed (when given) is set when that is what failed — an entry
+// without a tag, or with a tag that does not verify (forged, or another secret's).
 Result<EntryHeader> DecodeEntryHeader(std::span<const uint8_t> entry, const Hash128& expected_namespace,
-                                      const Hash128& expected_id);
+                                      const Hash128& expected_id, const EntryMacKey* mac = nullptr,
+                                      bool* mac_failed = nullptr);
 
 // Verifies and decodes one layer's slice into `out` (exactly layout.layer_bytes bytes).
 Status DecodeLayer(std::span<const uint8_t> entry, const EntryHeader& header, uint32_t layer,
@@ -104,7 +117,7 @@ struct DecodedEntry {
   std::vector<uint8_t> state;
 };
 Result<DecodedEntry> DecodeEntry(std::span<const uint8_t> entry, const Hash128& expected_namespace,
-                                 const Hash128& expected_id);
+                                 const Hash128& expected_id, const EntryMacKey* mac = nullptr);
 
 // A verified entry's block without a copy where possible (the restore path): the KV bytes point
 // into `entry` itself when every layer is stored raw (the sections are then contiguous, in layer

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/logging.h"
+#include "base/sysinfo.h"
 
 namespace swarmkv {
 namespace {
@@ -116,6 +117,10 @@ Result<std::unique_ptr<RedisBackend>> RedisBackend::Open(RedisBackendOptions opt
     b->last_error_ = error;
     b->counters_.available = ctx != nullptr;
   }
+  if (ctx != nullptr) {
+    std::lock_guard lock(b->mu_);
+    b->DetectClusterLocked(ctx);
+  }
   if (ctx == nullptr) {
     SKV_LOG(WARN) << "redis tier " << b->options_.url << " unavailable at start (" << error
                   << "); serving without it and reconnecting in the background";
@@ -132,10 +137,16 @@ RedisBackend::~RedisBackend() {
   cv_.notify_all();
   if (reconnect_thread_.joinable()) reconnect_thread_.join();
   if (ctx_ != nullptr) redisFree(ctx_);
+  for (auto& [name, n] : nodes_)
+    if (n.ctx != nullptr) redisFree(n.ctx);
 }
 
 redisContext* RedisBackend::Connect(std::string* error) const {
-  redisContext* c = redisConnectWithTimeout(address_.host.c_str(), address_.port, Millis(options_.connect_timeout_ms));
+  return ConnectTo(address_.host, address_.port, /*select_db=*/true, error);
+}
+
+redisContext* RedisBackend::ConnectTo(const std::string& host, int port, bool select_db, std::string* error) const {
+  redisContext* c = redisConnectWithTimeout(host.c_str(), port, Millis(options_.connect_timeout_ms));
   if (c == nullptr || c->err) {
     *error = c ? c->errstr : "cannot allocate a redis context";
     if (c) redisFree(c);
@@ -164,7 +175,7 @@ redisContext* RedisBackend::Connect(std::string* error) const {
       return nullptr;
     }
   }
-  if (address_.db != 0) {
+  if (select_db && address_.db != 0) {
     Reply r(static_cast<redisReply*>(redisCommand(c, "SELECT %d", address_.db)));
     if (!r || r->type == REDIS_REPLY_ERROR) {
       *error = r ? std::string(r->str, r->len) : std::string(c->errstr);
@@ -202,6 +213,7 @@ void RedisBackend::ReconnectLoop() {
     ctx_ = c;
     ++reconnects_;
     counters_.available = true;
+    DetectClusterLocked(c);
     SKV_LOG(INFO) << "redis tier " << options_.url << " reconnected";
   }
 }
@@ -222,37 +234,173 @@ Status RedisBackend::DisconnectLocked(std::string_view what) {
 
 std::string RedisBackend::KeyFor(const Hash128& key) const { return options_.key_prefix + key.ToHex(); }
 
+Result<RedisBackend::ReplyPtr> RedisBackend::RunLocked(const std::vector<std::string_view>& argv) {
+  if (cluster_) return RunClusterLocked(argv);
+  if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
+  ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data())),
+             freeReplyObject);
+  if (!r) return DisconnectLocked(argv[0]);
+  if (r->type == REDIS_REPLY_ERROR && ParseRedirect(std::string_view(r->str, r->len))) {
+    // The server became (or always was) a cluster node that does not own this key.
+    DetectClusterLocked(ctx_);
+    if (cluster_) return RunClusterLocked(argv);
+  }
+  return r;
+}
+
+Result<RedisBackend::ReplyPtr> RedisBackend::RunClusterLocked(const std::vector<std::string_view>& argv) {
+  MaybeRefreshSlotsLocked();
+  const uint16_t slot = RedisKeySlot(argv[1]);
+  const RedisNodeAddress* owner = slots_.NodeFor(slot);
+  if (owner == nullptr) {
+    refresh_due_ = true;
+    return UnavailableError("redis tier " + options_.url + ": cluster slot " + std::to_string(slot) + " has no node");
+  }
+  RedisNodeAddress node = *owner;
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
+  bool asking = false;
+  for (int hop = 0; hop <= kMaxRedirects; ++hop) {
+    SKV_ASSIGN_OR_RETURN(redisContext* c, NodeLocked(node));
+    if (asking) {
+      ReplyPtr a(static_cast<redisReply*>(redisCommand(c, "ASKING")), freeReplyObject);
+      if (!a) {
+        DropNodeLocked(node);
+        return UnavailableError("redis tier " + options_.url + ": node " + node.ToString() + " lost (ASKING)");
+      }
+    }
+    ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data())),
+               freeReplyObject);
+    if (!r) {
+      DropNodeLocked(node);
+      return UnavailableError("redis tier " + options_.url + ": node " + node.ToString() + " lost (" +
+                              std::string(argv[0]) + ")");
+    }
+    if (r->type != REDIS_REPLY_ERROR) return r;
+    const std::string_view error(r->str, r->len);
+    if (auto redirect = ParseRedirect(error)) {
+      ++redirects_;
+      if (!redirect->ask) {
+        slots_.Set(redirect->slot, redirect->to);
+        refresh_due_ = true;  // a slot moved: others may have too
+      }
+      node = redirect->to;
+      asking = redirect->ask;
+      continue;
+    }
+    if (error.starts_with("CLUSTERDOWN") || error.starts_with("TRYAGAIN") || error.starts_with("LOADING"))
+      return UnavailableError("redis tier " + options_.url + ": " + std::string(error));
+    return r;  // another error (OOM...): the caller's to interpret
+  }
+  refresh_due_ = true;
+  return UnavailableError("redis tier " + options_.url + ": more than " + std::to_string(kMaxRedirects) +
+                          " cluster redirects for one key");
+}
+
+void RedisBackend::DetectClusterLocked(redisContext* c) {
+  ReplyPtr r(static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS")), freeReplyObject);
+  if (!r || r->type != REDIS_REPLY_ARRAY) return;  // not a cluster node (cluster support disabled)
+  auto map = RedisSlotMap::FromClusterSlots(r.get(), {address_.host, address_.port});
+  if (!map.ok()) {
+    SKV_LOG(WARN) << "redis tier " << options_.url << ": " << map.status().ToString();
+    return;
+  }
+  if (!cluster_) {
+    SKV_LOG(INFO) << "redis tier " << options_.url << ": Redis Cluster of " << map->nodes().size() << " master(s), "
+                  << map->covered_slots() << " of " << kRedisClusterSlots << " slots covered";
+    if (address_.db != 0)
+      SKV_LOG(WARN) << "redis tier " << options_.url << ": a cluster has only database 0; /" << address_.db
+                    << " is ignored";
+  }
+  cluster_ = true;
+  slots_ = std::move(map).value();
+  refresh_due_ = false;
+  last_refresh_ns_ = MonotonicNanos();
+}
+
+void RedisBackend::MaybeRefreshSlotsLocked() {
+  const int64_t now = MonotonicNanos();
+  if (!refresh_due_ || now - last_refresh_ns_ < 1000000000) return;
+  last_refresh_ns_ = now;  // one attempt a second, whatever its outcome
+  std::vector<RedisNodeAddress> candidates = slots_.nodes();
+  candidates.push_back({address_.host, address_.port});
+  for (const RedisNodeAddress& node : candidates) {
+    auto c = NodeLocked(node);
+    if (!c.ok()) continue;
+    ReplyPtr r(static_cast<redisReply*>(redisCommand(*c, "CLUSTER SLOTS")), freeReplyObject);
+    if (!r) {
+      DropNodeLocked(node);
+      continue;
+    }
+    auto map = RedisSlotMap::FromClusterSlots(r.get(), node);
+    if (!map.ok() || map->covered_slots() == 0) continue;
+    slots_ = std::move(map).value();
+    refresh_due_ = false;
+    return;
+  }
+}
+
+Result<redisContext*> RedisBackend::NodeLocked(const RedisNodeAddress& node) {
+  NodeConnection& n = nodes_[node.ToString()];
+  if (n.ctx != nullptr) return n.ctx;
+  const int64_t now = MonotonicNanos();
+  if (now < n.down_until_ns)
+    return UnavailableError("redis tier " + options_.url + ": cluster node " + node.ToString() + " is down");
+  std::string error;
+  // Holding mu_ while connecting (at most connect_timeout_ms): calls are serialised anyway.
+  n.ctx = ConnectTo(node.host, node.port, /*select_db=*/false, &error);
+  if (n.ctx == nullptr) {
+    n.backoff_ms = n.backoff_ms == 0 ? options_.backoff_min_ms : std::min(n.backoff_ms * 2, options_.backoff_max_ms);
+    n.down_until_ns = now + int64_t{n.backoff_ms} * 1000000;
+    refresh_due_ = true;  // a failover may have moved its slots
+    return UnavailableError("redis tier " + options_.url + ": cluster node " + node.ToString() + ": " + error);
+  }
+  n.backoff_ms = 0;
+  return n.ctx;
+}
+
+void RedisBackend::DropNodeLocked(const RedisNodeAddress& node) {
+  NodeConnection& n = nodes_[node.ToString()];
+  if (n.ctx != nullptr) {
+    SKV_LOG(WARN) << "redis tier " << options_.url << ": cluster node " << node.ToString() << " lost ("
+                  << (n.ctx->err ? n.ctx->errstr : "no reply") << "); its keys read as misses until it is back";
+    redisFree(n.ctx);
+    n.ctx = nullptr;
+  }
+  n.backoff_ms = options_.backoff_min_ms;
+  n.down_until_ns = MonotonicNanos() + int64_t{n.backoff_ms} * 1000000;
+  refresh_due_ = true;
+}
+
 Status RedisBackend::Put(const Hash128& key, std::span<const uint8_t> bytes) {
-  std::string k = KeyFor(key);
+  const std::string k = KeyFor(key);
+  const std::string_view value(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const std::string ttl = std::to_string(options_.ttl_seconds);
+  std::vector<std::string_view> argv = {"SET", k, value};
+  if (options_.ttl_seconds > 0) argv.insert(argv.end(), {"EX", ttl});
   std::lock_guard lock(mu_);
   ++counters_.puts;
-  if (ctx_ == nullptr) {
+  auto r = RunLocked(argv);
+  if (!r.ok()) {
     ++counters_.put_failures;
-    return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
+    return r.status();
   }
-  Reply r(static_cast<redisReply*>(
-      options_.ttl_seconds > 0
-          ? redisCommand(ctx_, "SET %b %b EX %lld", k.data(), k.size(), bytes.data(), bytes.size(),
-                         static_cast<long long>(options_.ttl_seconds))
-          : redisCommand(ctx_, "SET %b %b", k.data(), k.size(), bytes.data(), bytes.size())));
-  if (!r) {
+  if ((*r)->type == REDIS_REPLY_ERROR) {  // e.g. OOM with maxmemory and a noeviction policy
     ++counters_.put_failures;
-    return DisconnectLocked("SET");
-  }
-  if (r->type == REDIS_REPLY_ERROR) {  // e.g. OOM with maxmemory and a noeviction policy
-    ++counters_.put_failures;
-    return ResourceExhaustedError("redis tier " + options_.url + ": SET: " + std::string(r->str, r->len));
+    return ResourceExhaustedError("redis tier " + options_.url + ": SET: " + std::string((*r)->str, (*r)->len));
   }
   return Status::OK();
 }
 
 Result<bool> RedisBackend::GetInto(const Hash128& key, ReadBuffer* out) {
-  std::string k = KeyFor(key);
+  const std::string k = KeyFor(key);
   std::lock_guard lock(mu_);
   ++counters_.gets;
-  if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
-  Reply r(static_cast<redisReply*>(redisCommand(ctx_, "GET %b", k.data(), k.size())));
-  if (!r) return DisconnectLocked("GET");
+  SKV_ASSIGN_OR_RETURN(ReplyPtr r, RunLocked({"GET", k}));
   if (r->type == REDIS_REPLY_NIL) return false;
   if (r->type != REDIS_REPLY_STRING) {
     return IOError("redis tier " + options_.url + ": GET " + k + ": unexpected reply type " + std::to_string(r->type));
@@ -272,22 +420,28 @@ Result<std::optional<std::string>> RedisBackend::Get(const Hash128& key) {
 }
 
 Result<bool> RedisBackend::Contains(const Hash128& key) {
-  std::string k = KeyFor(key);
+  const std::string k = KeyFor(key);
   std::lock_guard lock(mu_);
-  if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
-  Reply r(static_cast<redisReply*>(redisCommand(ctx_, "EXISTS %b", k.data(), k.size())));
-  if (!r) return DisconnectLocked("EXISTS");
+  SKV_ASSIGN_OR_RETURN(ReplyPtr r, RunLocked({"EXISTS", k}));
   return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 }
 
 Status RedisBackend::Erase(const Hash128& key) {
-  std::string k = KeyFor(key);
+  const std::string k = KeyFor(key);
   std::lock_guard lock(mu_);
   ++counters_.erases;
-  if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
-  Reply r(static_cast<redisReply*>(redisCommand(ctx_, "DEL %b", k.data(), k.size())));
-  if (!r) return DisconnectLocked("DEL");
-  return Status::OK();
+  auto r = RunLocked({"DEL", k});
+  return r.ok() ? Status::OK() : r.status();
+}
+
+bool RedisBackend::cluster() const {
+  std::lock_guard lock(mu_);
+  return cluster_;
+}
+
+int64_t RedisBackend::redirects() const {
+  std::lock_guard lock(mu_);
+  return redirects_;
 }
 
 bool RedisBackend::connected() const {
@@ -313,6 +467,10 @@ TierBackendStats RedisBackend::stats() const {
   std::lock_guard lock(mu_);
   TierBackendStats s = counters_;
   s.entries = -1;
+  if (cluster_) {  // available while any node answers (one node down: its keys are misses)
+    s.available = ctx_ != nullptr;
+    for (const auto& [name, n] : nodes_) s.available |= n.ctx != nullptr;
+  }
   return s;
 }
 

@@ -10,8 +10,16 @@
 // (backoff_min_ms doubling to backoff_max_ms) and calls succeed again once it is back. Connect and
 // command timeouts bound how long any call can wait on a slow server.
 //
-// Thread-safety: all methods are thread-safe. One connection guarded by a mutex: calls to one
-// server are serialised (Redis is single-threaded anyway); each waits at most command_timeout_ms.
+// Redis Cluster (redis_cluster.h): when the server named by the URL answers CLUSTER SLOTS, the
+// backend routes each key to its slot's master through one connection per node, follows MOVED
+// (the slot map is patched, and refreshed from CLUSTER SLOTS at most once a second) and ASK
+// (ASKING, then the command, once) redirects — at most kMaxRedirects per call, then Unavailable.
+// A node that cannot be reached is skipped for a backoff (backoff_min_ms doubling to
+// backoff_max_ms): its keys read as misses and its writes fail fast, while the other nodes serve.
+// Cluster mode has only database 0.
+//
+// Thread-safety: all methods are thread-safe. Connections guarded by one mutex: calls are
+// serialised (Redis is single-threaded anyway); each waits at most command_timeout_ms per hop.
 #pragma once
 
 #include <condition_variable>
@@ -19,11 +27,15 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <map>
 #include <thread>
+#include <vector>
 
+#include "tiers/redis_cluster.h"
 #include "tiers/tier_backend.h"
 
 struct redisContext;
+struct redisReply;
 
 namespace swarmkv {
 
@@ -70,6 +82,10 @@ class RedisBackend final : public TierBackend {
   std::string DebugString() const override;
 
   bool connected() const;
+  // True once the server answered CLUSTER SLOTS (cluster mode).
+  bool cluster() const;
+  int64_t redirects() const;  // MOVED/ASK replies followed
+  static constexpr int kMaxRedirects = 5;
   // Blocks until connected or `timeout_ms` passed; true when connected (tests, start-up).
   bool WaitConnected(int timeout_ms);
   int64_t reconnects() const;
@@ -82,6 +98,18 @@ class RedisBackend final : public TierBackend {
   void ReconnectLoop();
   // Returns a ready context or nullptr (no lock held: connecting may take connect_timeout_ms).
   redisContext* Connect(std::string* error) const;
+  redisContext* ConnectTo(const std::string& host, int port, bool select_db, std::string* error) const;
+  // REQUIRES: mu_ held. Runs `argv` (argv[1] is the key): on the one server, or on the key's
+  // cluster node following redirects. A lost connection is Unavailable (and reconnects).
+  using ReplyPtr = std::unique_ptr<::redisReply, void (*)(void*)>;
+  Result<ReplyPtr> RunLocked(const std::vector<std::string_view>& argv);
+  Result<ReplyPtr> RunClusterLocked(const std::vector<std::string_view>& argv);
+  // REQUIRES: mu_ held. Cluster mode when `c` answers CLUSTER SLOTS (its map is then loaded).
+  void DetectClusterLocked(redisContext* c);
+  void MaybeRefreshSlotsLocked();
+  // REQUIRES: mu_ held. The node's connection (connecting when its backoff allows), or Unavailable.
+  Result<redisContext*> NodeLocked(const RedisNodeAddress& node);
+  void DropNodeLocked(const RedisNodeAddress& node);
 
   // Constant after construction.
   const RedisBackendOptions options_;
@@ -95,6 +123,18 @@ class RedisBackend final : public TierBackend {
   std::string last_error_;
   int64_t reconnects_ = 0;
   TierBackendStats counters_;
+  // Cluster mode (guarded by mu_).
+  struct NodeConnection {
+    redisContext* ctx = nullptr;
+    int64_t down_until_ns = 0;  // no connect attempt before (steady clock)
+    int backoff_ms = 0;
+  };
+  bool cluster_ = false;
+  RedisSlotMap slots_;
+  std::map<std::string, NodeConnection> nodes_;  // by "host:port"
+  bool refresh_due_ = false;
+  int64_t last_refresh_ns_ = 0;
+  int64_t redirects_ = 0;
 
   std::thread reconnect_thread_;
 };

@@ -100,7 +100,7 @@ std::vector<int> TierManager::ProbeTiers(std::span<const Hash128> ids) {
   for (const Hash128& id : ids) {
     int found = -1;
     for (int t = 0; t < num_tiers && found < 0; ++t) {
-      auto has = options_.tiers[t].backend->Contains(id);
+      auto has = options_.tiers[t].backend->Contains(StorageKey(id));
       if (has.ok() && *has) found = t;
       if (!has.ok() && has.status().code() == StatusCode::kUnavailable) {
         std::lock_guard lock(mu_);
@@ -141,7 +141,9 @@ void TierManager::StreamChain(const Hash128& namespace_id, const Hash128& first_
   const int num_tiers = static_cast<int>(options_.tiers.size());
   const int64_t n = static_cast<int64_t>(tier_of.size());
   auto prefetch = [&](int64_t i) {
-    if (i < n) options_.tiers[tier_of[static_cast<size_t>(i)]].backend->Prefetch(std::span(&ids[static_cast<size_t>(i)], 1));
+    if (i >= n) return;
+    const Hash128 key = StorageKey(ids[static_cast<size_t>(i)]);
+    options_.tiers[tier_of[static_cast<size_t>(i)]].backend->Prefetch(std::span(&key, 1));
   };
   for (int64_t i = 0; i < std::min(n, kPrefetchAhead); ++i) prefetch(i);
   const int64_t readers = std::min<int64_t>(n, std::max(1, options_.restore_parallelism));
@@ -200,7 +202,8 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
                            const EntryLayout& layout, ReadSlot* slot) {
   TierBackend* backend = options_.tiers[t].backend;
   const int64_t start = MonotonicNanos();
-  auto got = backend->GetInto(id, &slot->entry);
+  const Hash128 key = StorageKey(id);
+  auto got = backend->GetInto(key, &slot->entry);
   if (!got.ok() || !*got) {
     std::lock_guard lock(mu_);
     if (!got.ok() && got.status().code() == StatusCode::kUnavailable) ++stats_.tiers[t].unavailable;
@@ -209,7 +212,8 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
   }
   const std::span<const uint8_t> bytes = slot->entry.span();
   Status bad;
-  if (auto header = DecodeEntryHeader(bytes, namespace_id, id); !header.ok()) {
+  bool mac_failed = false;
+  if (auto header = DecodeEntryHeader(bytes, namespace_id, id, options_.mac.get(), &mac_failed); !header.ok()) {
     bad = header.status();
   } else if (slot->header = std::move(header).value(); slot->header.meta.parent != parent) {
     bad = CorruptionError("entry's parent " + slot->header.meta.parent.ToHex() + " is not the chain's " + parent.ToHex());
@@ -221,10 +225,11 @@ bool TierManager::ReadFrom(int t, const Hash128& namespace_id, const Hash128& pa
     slot->view = *view;
   }
   if (!bad.ok()) {
-    backend->Erase(id).IgnoreError();
+    backend->Erase(key).IgnoreError();
     std::lock_guard lock(mu_);
-    ++stats_.tiers[t].corrupt_dropped;
-    SKV_LOG(WARN) << "tier " << backend->name() << ": dropped bad entry " << id.ToHex() << ": " << bad.ToString();
+    ++(mac_failed ? stats_.tiers[t].mac_rejected : stats_.tiers[t].corrupt_dropped);
+    SKV_LOG(WARN) << "tier " << backend->name() << ": dropped " << (mac_failed ? "unauthenticated" : "bad") << " entry "
+                  << key.ToHex() << ": " << bad.ToString();
     return false;
   }
   const double seconds = static_cast<double>(MonotonicNanos() - start) * 1e-9;

@@ -21,7 +21,14 @@ double TierManager::Ewma(double old_value, double sample) {
   return old_value <= 0 ? sample : old_value + kEwma * (sample - old_value);
 }
 
-TierManager::TierManager(TierManagerOptions options) : options_(std::move(options)) {
+namespace {
+TierManagerOptions WithMac(TierManagerOptions o) {
+  o.encode.mac = o.mac.get();
+  return o;
+}
+}  // namespace
+
+TierManager::TierManager(TierManagerOptions options) : options_(WithMac(std::move(options))) {
   for (const TierSpec& t : options_.tiers) {
     SKV_CHECK(t.backend != nullptr) << "TierManager: null backend";
     TierStats s;
@@ -70,7 +77,7 @@ bool TierManager::StoredInEveryWriteBackTier(const Hash128& id) {
   for (const TierSpec& t : options_.tiers) {
     if (!t.write_back) continue;
     any = true;
-    auto has = t.backend->Contains(id);
+    auto has = t.backend->Contains(StorageKey(id));
     if (!has.ok() || !*has) return false;
   }
   return any;
@@ -172,14 +179,15 @@ void TierManager::WriteOne(const Job& job) {
     // A block restored from this tier and evicted again (or flushed at shutdown) is already there:
     // identity names content, so the stored entry is the same bytes. A bad stored copy is found
     // and erased on read, after which the next eviction writes it again.
-    auto present = options_.tiers[t].backend->Contains(job.meta.id);
+    const Hash128 key = StorageKey(job.meta.id);
+    auto present = options_.tiers[t].backend->Contains(key);
     if (present.ok() && *present) {
       std::lock_guard lock(mu_);
       ++stats_.tiers[t].write_skipped_present;
       continue;
     }
     // Failures are counted; the backend itself logs once and pauses (disk full) or reconnects (Redis).
-    Status s = options_.tiers[t].backend->Put(job.meta.id, AsBytes(*entry));
+    Status s = options_.tiers[t].backend->Put(key, AsBytes(*entry));
     std::lock_guard lock(mu_);
     if (s.ok()) {
       ++stats_.tiers[t].written;
@@ -210,7 +218,7 @@ std::string TierManager::DebugString() const {
      << " recompute_chosen=" << s.restore_chose_recompute;
   for (const TierStats& t : s.tiers) {
     os << " " << t.name << "{written=" << t.written << " failed=" << t.write_failures << " reads=" << t.blocks_read
-       << " corrupt=" << t.corrupt_dropped << " unavailable=" << t.unavailable
+       << " corrupt=" << t.corrupt_dropped << " mac_rejected=" << t.mac_rejected << " unavailable=" << t.unavailable
        << " bw=" << FormatBytes(static_cast<uint64_t>(t.bandwidth_bytes_per_second)) << "/s}";
   }
   os << "}";

@@ -17,6 +17,10 @@
 // checksums); a bad one is erased from its tier, counted, and the next tier is tried — it is never
 // returned. Restored blocks go back into RAM through the caller (memory_bridge.h).
 //
+// With a MAC key (--kv-secret, entry_mac.h) entries are written keyed and stored under the key's
+// StorageKey(id) instead of id; a read entry whose MAC fails is erased and counted as
+// mac_rejected (not corrupt_dropped).
+//
 // Invariant: a block RestoreInto() hands its sink decodes to exactly the bytes that were evicted under
 // that identity; blocks come back as a gap-free chain starting at the requested first id.
 //
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "tiers/entry_format.h"
+#include "tiers/entry_mac.h"
 #include "tiers/tier_backend.h"
 
 namespace swarmkv {
@@ -63,6 +68,7 @@ struct TierManagerOptions {
   EntryEncodeOptions encode{};
   bool drain_on_shutdown = true;         // the destructor writes what is queued
   int restore_parallelism = 4;           // blocks read concurrently during a restore
+  std::shared_ptr<const EntryMacKey> mac;  // --kv-secret: keyed entries under keyed names; null: none
 };
 
 struct TierStats {
@@ -74,6 +80,7 @@ struct TierStats {
   double read_seconds = 0;        // time spent reading + verifying + decoding them
   double bandwidth_bytes_per_second = 0;  // decoded KV bytes per second (EWMA), 0 until measured
   int64_t misses = 0, unavailable = 0, corrupt_dropped = 0;
+  int64_t mac_rejected = 0;       // entries whose MAC failed (forged, or without one): erased
   int64_t written = 0, write_failures = 0;
   int64_t write_skipped_present = 0;  // write-back found the entry already stored (e.g. restored blocks)
 };
@@ -166,6 +173,8 @@ class TierManager {
     uint64_t bytes() const { return kv_bytes.size() + state.size(); }
   };
   void WriterLoop();
+  // The name `id` is stored under in every tier (the MAC key's StorageKey, or id itself).
+  Hash128 StorageKey(const Hash128& id) const { return options_.mac ? options_.mac->StorageKey(id) : id; }
   // OnEvicted / OnWriteThrough: copies the block into the queue (see OnEvicted).
   bool Enqueue(const TierBlock& block, int64_t wait_until_nanos, bool write_through);
   // Waits (until the deadline; 0 = not at all) for room for `bytes` in the queue. REQUIRES mu_.

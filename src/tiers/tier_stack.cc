@@ -39,6 +39,9 @@ Result<TierStack> OpenTiers(const TierConfig& config) {
     stack.backends.push_back(std::move(*redis));
   }
   TierManagerOptions m;
+  if (!config.kv_secret.empty()) {
+    SKV_ASSIGN_OR_RETURN(m.mac, EntryMacKey::FromSecret(config.kv_secret));
+  }
   for (const auto& b : stack.backends) m.tiers.push_back({b.get(), true});
   m.encode.zstd_level = config.zstd_level;
   stack.manager = std::make_unique<TierManager>(std::move(m));

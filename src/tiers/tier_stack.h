@@ -7,6 +7,8 @@
 //   --kv-redis URL      redis://host:port/db, below the shared dir ("" = none)
 //   --kv-redis-ttl S    TTL of Redis entries in seconds (0 = none; Redis' maxmemory LRU evicts)
 //   --kv-zstd-level N   compression level of written entries (0 = raw)
+//   --kv-secret S       entries are signed with HMAC-SHA256 and stored under keyed names
+//                       (entry_mac.h); unsigned or forged entries are dropped (mac_rejected)
 //   --kv-write-through on|off  newly sealed blocks are written to the tiers when the write-back
 //                       queue is idle (tiers/write_through.h; the caller starts it: it needs the
 //                       memory core)
@@ -34,6 +36,7 @@ struct TierConfig {
   std::string redis_url;
   int64_t redis_ttl_seconds = 0;
   int zstd_level = 1;
+  std::string kv_secret;  // "" : entries are not authenticated (docs/security.md)
   bool write_through = true;  // --kv-write-through (read by the server, which owns the memory core)
 };
 
