@@ -9,6 +9,7 @@
 
 #include "base/env.h"
 #include "base/testing.h"
+#include "tiers/restore_all.h"
 #include "tiers/entry_format.h"
 #include "tiers/synthetic_kv.h"
 #include "tiers/tier_manager.h"
@@ -158,13 +159,13 @@ TEST(EntryMacTest, TierManagerStoresUnderKeyedNamesAndRejectsPlantedEntries) {
   }
   {
     TierManager same({.tiers = {{disk.get(), false}}, .mac = Key()});
-    RestoreResult r = same.Restore(kNs, Hash128{}, ids, layout);
+    RestoredChain r = RestoreAll(same, kNs, Hash128{}, ids, layout);
     ASSERT_EQ(r.blocks.size(), 3u);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, kv[i]) << i;
   }
   for (auto reader_key : {Key("another secret, 24 bytes"), std::shared_ptr<const EntryMacKey>()}) {
     TierManager other({.tiers = {{disk.get(), false}}, .mac = reader_key});
-    EXPECT_TRUE(other.Restore(kNs, Hash128{}, ids, layout).blocks.empty());
+    EXPECT_TRUE(RestoreAll(other, kNs, Hash128{}, ids, layout).blocks.empty());
     EXPECT_EQ(other.stats().tiers[0].mac_rejected + other.stats().tiers[0].corrupt_dropped, 0);
   }
   // Planted without the secret: block 1 replaced by a well-formed unsigned entry with other KV,
@@ -175,7 +176,7 @@ TEST(EntryMacTest, TierManagerStoresUnderKeyedNamesAndRejectsPlantedEntries) {
   ASSERT_TRUE(disk->Put(key->StorageKey(ids[2]),
                         AsBytes(EncodeEntry(metas[2], forged_kv, {}, {.mac = other_key.get()}).value())).ok());
   TierManager reader({.tiers = {{disk.get(), false}}, .mac = key});
-  RestoreResult r = reader.Restore(kNs, Hash128{}, ids, layout);
+  RestoredChain r = RestoreAll(reader, kNs, Hash128{}, ids, layout);
   ASSERT_EQ(r.blocks.size(), 1u) << "the chain ends at the first forged block";
   EXPECT_EQ(r.blocks[0].kv_bytes, kv[0]);
   // Both forged blocks were read (the restore's readers work ahead) and both dropped.

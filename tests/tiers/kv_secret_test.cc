@@ -18,6 +18,7 @@
 #include "base/testing.h"
 #include "fault_test_util.h"
 #include "redis_server.h"
+#include "tiers/restore_all.h"
 #include "tiers/disk_backend.h"
 #include "tiers/entry_mac.h"
 #include "tiers/redis_backend.h"
@@ -123,20 +124,20 @@ void CheckTier(const SharedTier& tier) {
   auto backend = tier.open();
   {  // the same secret: bit-exact
     TierManager reader({.tiers = {{backend.get(), false}}, .mac = Key(kSecret)});
-    RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+    RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
     ASSERT_EQ(r.blocks.size(), 4u);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]) << i;
   }
   for (const std::string& secret : {kOtherSecret, std::string()}) {  // another secret, or none: a miss
     TierManager reader({.tiers = {{backend.get(), false}}, .mac = Key(secret)});
-    EXPECT_TRUE(reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty()) << secret;
+    EXPECT_TRUE(RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout).blocks.empty()) << secret;
     EXPECT_EQ(reader.stats().tiers[0].mac_rejected + reader.stats().tiers[0].corrupt_dropped, 0) << "erased nothing";
   }
   // Forged by someone without the secret: every entry rewritten with other KV.
   EXPECT_EQ(tier.rewrite_all([&](const std::string& e) { return Forge(e, chain); }), 4);
   {
     TierManager reader({.tiers = {{backend.get(), false}}, .mac = Key(kSecret)});
-    RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+    RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
     EXPECT_TRUE(r.blocks.empty()) << "a forged block was restored";
     EXPECT_GE(reader.stats().tiers[0].mac_rejected, 1);
     EXPECT_EQ(reader.stats().tiers[0].corrupt_dropped, 0);
@@ -147,7 +148,7 @@ void CheckTier(const SharedTier& tier) {
   WriteFromAnotherProcess(tier, plain, "");
   EXPECT_GE(tier.rewrite_all([&](const std::string& e) { return Forge(e, plain); }), 4);
   TierManager trusting({.tiers = {{backend.get(), false}}});
-  RestoreResult r = trusting.Restore(kFaultNs, Hash128{}, plain.Ids(), plain.layout);
+  RestoredChain r = RestoreAll(trusting, kFaultNs, Hash128{}, plain.Ids(), plain.layout);
   ASSERT_EQ(r.blocks.size(), 4u);
   EXPECT_EQ(r.blocks[0].kv_bytes, SyntheticKvBlock(plain.layout, 1000)) << "the forger's bytes";
   EXPECT_NE(r.blocks[0].kv_bytes, plain.kv[0]);

@@ -18,6 +18,7 @@
 
 #include "fault_test_util.h"
 #include "redis_server.h"
+#include "tiers/restore_all.h"
 #include "tiers/redis_backend.h"
 #include "tiers/redis_cluster.h"
 
@@ -168,7 +169,7 @@ TEST(RedisClusterTierTest, ThreeMastersRedirectsAndANodeDown) {
   ASSERT_TRUE(reader_backend->cluster());
   {
     TierManager reader({.tiers = {{reader_backend.get(), false}}});
-    RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+    RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
     ASSERT_EQ(r.blocks.size(), 24u);
     for (int i = 0; i < 24; ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]) << i;
   }
@@ -205,7 +206,7 @@ TEST(RedisClusterTierTest, ThreeMastersRedirectsAndANodeDown) {
   EXPECT_EQ(**fresh_got, payload);
   {
     TierManager reader({.tiers = {{reader_backend.get(), false}}});
-    RestoreResult r = reader.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+    RestoredChain r = RestoreAll(reader, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
     ASSERT_EQ(r.blocks.size(), 24u);
     EXPECT_EQ(r.blocks[0].kv_bytes, chain.kv[0]);
   }
@@ -233,7 +234,7 @@ TEST(RedisClusterTierTest, ThreeMastersRedirectsAndANodeDown) {
   EXPECT_GT(on_dead, 0);
   EXPECT_GT(served, 0);
   TierManager after({.tiers = {{reader_backend.get(), true}}});
-  RestoreResult r = after.Restore(kFaultNs, Hash128{}, chain.Ids(), chain.layout);
+  RestoredChain r = RestoreAll(after, kFaultNs, Hash128{}, chain.Ids(), chain.layout);
   EXPECT_LT(r.blocks.size(), 24u) << "the chain ends at the first block of the dead node";
   for (size_t i = 0; i < r.blocks.size(); ++i) EXPECT_EQ(r.blocks[i].kv_bytes, chain.kv[i]) << i;
   BlockChain more(12, 500);
