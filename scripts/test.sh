@@ -47,7 +47,7 @@ if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
 fi
 
 if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
-  echo "== fuzz targets (${SWARMKV_FUZZ_SECONDS:-30}s each)"
+  echo "== fuzz targets (${SWARMKV_FUZZ_SECONDS:-20}s each)"
   BUILD_DIR="$root/build-fuzz" BUILD_TYPE=RelWithDebInfo CC=clang CXX=clang++ NINJA_TARGETS=fuzzers \
     "$root/scripts/build.sh" -DSWARMKV_FUZZ=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
   shopt -s nullglob
@@ -58,7 +58,7 @@ if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
     seeds=("$root/fuzz/seeds/$name")
     [[ -d "${seeds[0]}" ]] || seeds=()
     echo "-- $name"
-    "$fuzzer" -max_total_time="${SWARMKV_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
+    "$fuzzer" -max_total_time="${SWARMKV_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 \
       "$corpus" "${seeds[@]}" 2>&1 | tail -n 15
     test "${PIPESTATUS[0]}" -eq 0
   done
