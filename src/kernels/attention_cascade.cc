@@ -102,14 +102,13 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
   const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
   const int group = params.n_heads / L.n_kv_heads;
   const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(Dk));
-  const TensorType qt = VecDotType(L.k_type);
-  const int64_t q_row_bytes = RowBytes(qt, Dk);
-  const VecDotFn dot = GetVecDot(L.k_type, params.isa);
-  const bool avx2 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
-  const bool f16_k = L.k_type == TensorType::kF16;
-  const bool simd_scores = avx2 && f16_k && Dk % 32 == 0;
-  const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2) : AccumulateF16OrderScalar;
-  const bool direct_f16 = simd_scores && Dv % 8 == 0 && L.k_row_stride % 2 == 0 && L.v_row_stride % 2 == 0;
+  const LlamaOrderKernels kernels = ChooseLlamaOrderKernels(L, params.isa);
+  const TensorType qt = kernels.q_type;
+  const int64_t q_row_bytes = kernels.q_row_bytes;
+  const VecDotFn dot = kernels.dot;
+  const bool avx2 = kernels.avx2, f16_k = kernels.f16_k, simd_scores = kernels.simd_scores;
+  const bool direct_f16 = kernels.direct_f16;
+  const AccumulateF16OrderFn accumulate = kernels.accumulate;
   const int threads = params.pool != nullptr ? params.pool->num_threads() : 1;
 
   // The queries of each group, in order; a group's query heads for KV head kvh are numbered

@@ -61,6 +61,21 @@ void AccumulateF16OrderScalar(const float* v, int64_t v_stride, int n, const flo
   }
 }
 
+LlamaOrderKernels ChooseLlamaOrderKernels(const KvLayerLayout& L, Isa isa) {
+  LlamaOrderKernels k;
+  const int64_t Dk = L.head_dim_k, Dv = L.head_dim_v;
+  k.q_type = VecDotType(L.k_type);
+  k.q_row_bytes = RowBytes(k.q_type, Dk);
+  k.dot = GetVecDot(L.k_type, isa);
+  k.avx2 = isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
+  k.f16_k = L.k_type == TensorType::kF16;
+  k.simd_scores = k.avx2 && k.f16_k && Dk % 32 == 0;
+  k.accumulate = k.avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2)
+                                       : AccumulateF16OrderScalar;
+  k.direct_f16 = k.simd_scores && Dv % 8 == 0 && L.k_row_stride % 2 == 0 && L.v_row_stride % 2 == 0;
+  return k;
+}
+
 Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
                              int64_t q_stride, const int64_t* positions, int64_t n_queries,
                              float* out, int64_t out_stride) {
@@ -75,14 +90,13 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
     if (params.softcap > 0.0f)
       for (int j = 0; j < n; ++j) s[j] = params.softcap * std::tanh(s[j]);
   };
-  const TensorType qt = VecDotType(L.k_type);
-  const int64_t q_row_bytes = RowBytes(qt, Dk);
-  const VecDotFn dot = GetVecDot(L.k_type, params.isa);
-  const bool avx2 = params.isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
-  const bool f16_k = L.k_type == TensorType::kF16;
-  const bool simd_scores = avx2 && f16_k && Dk % 32 == 0;
-  const AccumulateF16OrderFn accumulate = avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2) : AccumulateF16OrderScalar;
-  const bool direct_f16 = simd_scores && Dv % 8 == 0 && L.k_row_stride % 2 == 0 && L.v_row_stride % 2 == 0;
+  const LlamaOrderKernels kernels = ChooseLlamaOrderKernels(L, params.isa);
+  const TensorType qt = kernels.q_type;
+  const int64_t q_row_bytes = kernels.q_row_bytes;
+  const VecDotFn dot = kernels.dot;
+  const bool avx2 = kernels.avx2, f16_k = kernels.f16_k, simd_scores = kernels.simd_scores;
+  const bool direct_f16 = kernels.direct_f16;
+  const AccumulateF16OrderFn accumulate = kernels.accumulate;
 
   // Tasks: query blocks x head sets. A head set is a KV head's whole group (its K/V rows serve
   // every head) unless that leaves too few tasks for the threads (decode), then single heads.

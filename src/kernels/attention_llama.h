@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "kernels/attention.h"
 #include "kernels/fp16.h"
+#include "kernels/vec_dot.h"
 
 namespace swarmkv::internal {
 
@@ -57,6 +58,21 @@ void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, 
 // The same from f16 K rows read in place (same bits: f16 -> f32 is exact).
 void ScoresF16GgmlAvx2(const f16_t* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
                        float scale, float* scores, int64_t score_stride);
+
+// The kernels the llama.cpp-order path runs for one KV layer layout at one ISA level. The solo
+// path (LlamaCppF16VAttention) and the shared-prefix path (attention_cascade.cc) both take them
+// from ChooseLlamaOrderKernels, so they cannot pick different kernels — and different bits.
+struct LlamaOrderKernels {
+  TensorType q_type;          // the vec-dot type a query head is converted to
+  int64_t q_row_bytes;        // one converted query head
+  VecDotFn dot;               // K row x converted query (non-SIMD scores)
+  bool avx2;                  // AVX2 softmax steps
+  bool f16_k;
+  bool simd_scores;           // ScoresF16GgmlAvx2 (f16 K, Dk a multiple of 32)
+  bool direct_f16;            // f16 K/V rows read in place (no f32 copy)
+  AccumulateF16OrderFn accumulate;
+};
+LlamaOrderKernels ChooseLlamaOrderKernels(const KvLayerLayout& layout, Isa isa);
 
 // PagedAttention with params.llama_cpp_f16_v and f16 V (arguments validated by the caller).
 Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
