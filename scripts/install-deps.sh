@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld  # lld: the faster linker of the test binaries (cmake/swarmkv.cmake)
   libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libicu-dev
   libssl-dev  # libcrypto's HMAC-SHA256 for --kv-secret (tiers/entry_mac.h)
   libgtest-dev libgmock-dev libbenchmark-dev

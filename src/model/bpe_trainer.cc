@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 namespace swarmkv {
@@ -92,26 +93,56 @@ BpeVocab TrainByteLevelBpe(std::string_view text, size_t max_merges) {
     words.push_back(std::move(word));
   }
 
-  while (v.merges.size() < max_merges) {
-    std::unordered_map<uint64_t, int64_t> pairs;
-    for (const Word& w : words)
-      for (size_t i = 0; i + 1 < w.syms.size(); ++i)
-        pairs[(static_cast<uint64_t>(w.syms[i]) << 32) | static_cast<uint32_t>(w.syms[i + 1])] += w.count;
-    if (pairs.empty()) break;
-    uint64_t best = 0;
-    int64_t best_count = -1;
-    for (const auto& [key, n] : pairs) {
-      if (n < best_count) continue;
-      if (n == best_count) {
-        const std::string& l1 = raw[key >> 32];
-        const std::string& r1 = raw[key & 0xFFFFFFFF];
-        const std::string& l2 = raw[best >> 32];
-        const std::string& r2 = raw[best & 0xFFFFFFFF];
-        if (std::tie(l1, r1) >= std::tie(l2, r2)) continue;
-      }
-      best = key;
-      best_count = n;
+  // Pair counts kept incrementally: a merge touches only the words that hold its pair, so each
+  // step costs the affected words plus a heap pop instead of a recount of the whole corpus. The
+  // heap holds (count, pair) snapshots; an entry whose count is no longer the pair's current count
+  // is stale and skipped. Order: highest count, then the lexicographically smallest (left, right)
+  // byte strings — the same choice a full recount per step makes.
+  auto key_of = [](int32_t l, int32_t r) { return (static_cast<uint64_t>(l) << 32) | static_cast<uint32_t>(r); };
+  std::unordered_map<uint64_t, int64_t> pairs;
+  struct Entry {
+    int64_t count;
+    uint64_t key;
+  };
+  auto worse = [&raw](const Entry& a, const Entry& b) {  // heap order: the best entry on top
+    if (a.count != b.count) return a.count < b.count;
+    return std::tie(raw[a.key >> 32], raw[a.key & 0xFFFFFFFF]) > std::tie(raw[b.key >> 32], raw[b.key & 0xFFFFFFFF]);
+  };
+  std::vector<Entry> heap;
+  std::vector<uint64_t> touched;
+  auto add_pairs = [&](const Word& w, int64_t sign) {
+    for (size_t i = 0; i + 1 < w.syms.size(); ++i) {
+      const uint64_t k = key_of(w.syms[i], w.syms[i + 1]);
+      pairs[k] += sign * w.count;
+      touched.push_back(k);
     }
+  };
+  auto publish_touched = [&] {
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (uint64_t k : touched) {
+      auto it = pairs.find(k);
+      if (it->second > 0) {
+        heap.push_back({it->second, k});
+        std::push_heap(heap.begin(), heap.end(), worse);
+      } else {
+        pairs.erase(it);
+      }
+    }
+    touched.clear();
+  };
+  for (const Word& w : words) add_pairs(w, +1);
+  publish_touched();
+
+  while (v.merges.size() < max_merges) {
+    while (!heap.empty()) {
+      auto it = pairs.find(heap.front().key);
+      if (it != pairs.end() && it->second == heap.front().count) break;
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.pop_back();
+    }
+    if (heap.empty()) break;
+    const uint64_t best = heap.front().key;
     const int32_t left = static_cast<int32_t>(best >> 32), right = static_cast<int32_t>(best & 0xFFFFFFFF);
     std::string merged = raw[left] + raw[right];
     v.merges.push_back(v.tokens[left] + " " + v.tokens[right]);
@@ -125,6 +156,10 @@ BpeVocab TrainByteLevelBpe(std::string_view text, size_t max_merges) {
       id_of.emplace(merged, id);
     }
     for (Word& w : words) {
+      bool holds = false;
+      for (size_t i = 0; i + 1 < w.syms.size() && !holds; ++i) holds = w.syms[i] == left && w.syms[i + 1] == right;
+      if (!holds) continue;
+      add_pairs(w, -1);
       std::vector<int32_t> out;
       out.reserve(w.syms.size());
       for (size_t i = 0; i < w.syms.size(); ++i) {
@@ -136,7 +171,9 @@ BpeVocab TrainByteLevelBpe(std::string_view text, size_t max_merges) {
         }
       }
       w.syms = std::move(out);
+      add_pairs(w, +1);
     }
+    publish_touched();
   }
   return v;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 
 #include <cmath>
@@ -315,6 +317,64 @@ TEST(BpeTrainerTest, LearnsFrequentPairsFirstAndDeterministically) {
   BpeVocab corpus = TrainByteLevelBpe(SyntheticCorpus(), kSyntheticBpeMerges);
   EXPECT_EQ(corpus.merges.size(), kSyntheticBpeMerges);
   EXPECT_EQ(corpus.merges[0].substr(0, 2), "Ġ");
+}
+
+// The trainer keeps pair counts incrementally; this oracle recounts every pair of every word at
+// each step (the textbook algorithm) and must choose the same merges in the same order.
+std::vector<std::string> NaiveMerges(std::string_view text, size_t max_merges) {
+  std::map<std::string, int64_t> counts;
+  for (size_t i = 0; i < text.size();) {  // split as the trainer's test inputs need: on spaces
+    size_t j = text.find(' ', i + 1);
+    if (j == std::string_view::npos) j = text.size();
+    ++counts[std::string(text.substr(i, j - i))];
+    i = j;
+  }
+  std::vector<std::pair<std::vector<std::string>, int64_t>> words;
+  for (const auto& [w, n] : counts) {
+    std::vector<std::string> syms;
+    for (char c : w) syms.emplace_back(1, c);
+    words.push_back({syms, n});
+  }
+  std::vector<std::string> merges;
+  while (merges.size() < max_merges) {
+    std::map<std::pair<std::string, std::string>, int64_t> pairs;  // ordered: ties go to the smallest
+    for (const auto& [syms, n] : words)
+      for (size_t i = 0; i + 1 < syms.size(); ++i) pairs[{syms[i], syms[i + 1]}] += n;
+    if (pairs.empty()) break;
+    auto best = pairs.begin();
+    for (auto it = pairs.begin(); it != pairs.end(); ++it)
+      if (it->second > best->second) best = it;
+    const auto [l, r] = best->first;
+    merges.push_back(BytesToUnicode(l) + " " + BytesToUnicode(r));
+    for (auto& [syms, n] : words) {
+      std::vector<std::string> out;
+      for (size_t i = 0; i < syms.size(); ++i) {
+        if (i + 1 < syms.size() && syms[i] == l && syms[i + 1] == r) {
+          out.push_back(l + r);
+          ++i;
+        } else {
+          out.push_back(syms[i]);
+        }
+      }
+      syms = std::move(out);
+    }
+  }
+  return merges;
+}
+
+TEST(BpeTrainerTest, IncrementalCountsChooseWhatAFullRecountChooses) {
+  // Words separated by single spaces (" word" pre-tokens) so the oracle's split is the trainer's.
+  std::mt19937 rng(5);
+  for (int round = 0; round < 4; ++round) {
+    std::string text;
+    for (int w = 0; w < 400; ++w) {
+      text += ' ';
+      const int len = 1 + static_cast<int>(rng() % 9);
+      for (int c = 0; c < len; ++c) text += static_cast<char>('a' + rng() % (round == 0 ? 2 : 5));
+    }
+    for (size_t n : {size_t{1}, size_t{40}, size_t{400}})
+      EXPECT_EQ(TrainByteLevelBpe(text, n).merges, NaiveMerges(text, n)) << "round " << round << " merges " << n;
+  }
 }
 
 TEST(SyntheticModelTest, BadOptions) {
