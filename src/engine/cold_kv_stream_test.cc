@@ -85,7 +85,7 @@ std::vector<float> Queries(int64_t n) {
 
 void ExpectStreamedEqualsRam(TensorType type, Isa isa, bool llama_numerics, ThreadPool* pool, int64_t n_queries) {
   const std::string dir = testing::TempDir("cold-kv-stream");
-  constexpr int64_t kBlocks = 40;  // 1280 tokens
+  constexpr int64_t kBlocks = 24;  // 768 tokens: 20 cold blocks, more than one read run (kRunBlocks)
   Fixture f(type, kBlocks, nullptr, dir);
   ColdKvStream stream(kLayers, f.slice_bytes);
   const std::vector<float> q = Queries(n_queries);
