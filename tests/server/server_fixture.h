@@ -3,8 +3,8 @@
 //
 // The model is /work/shared's stories260K.gguf, or the built-in synthetic model
 // (`swarmkv make-model --shape tiny`) when ../shared is absent; with neither the tests skip
-// saying so. Generation tests call RequireEngine(), which skips with the server's own message
-// while the engine is not wired into the binary (server/backend_factory.cc).
+// saying so. Generation tests start with REQUIRE_ENGINE(), which fails the test (never skips it)
+// when the server does not generate.
 #pragma once
 
 #include <gtest/gtest.h>
