@@ -21,6 +21,7 @@
 #include "scheduler_engine.h"
 #include "tiers/disk_backend.h"
 #include "tiers/fault_env.h"
+#include "tiers/forwarding_backend.h"
 #include "tiers/memory_bridge.h"
 #include "tiers/tier_manager.h"
 
@@ -124,23 +125,15 @@ TEST(MemoryPressureTest, ManyAgentsUnderABudgetForFourAllCompleteIdenticalToAlon
 }
 
 // Reads of a real backend come back with one byte flipped: verification must drop them.
-class CorruptingBackend final : public TierBackend {
+class CorruptingBackend final : public ForwardingBackend {
  public:
-  explicit CorruptingBackend(TierBackend* base) : base_(base) {}
-  std::string_view name() const override { return base_->name(); }
-  Status Put(const Hash128& key, std::span<const uint8_t> bytes) override { return base_->Put(key, bytes); }
+  explicit CorruptingBackend(TierBackend* base) : ForwardingBackend(base) {}
   Result<std::optional<std::string>> Get(const Hash128& key) override {
-    auto got = base_->Get(key);
+    auto got = base()->Get(key);
     if (got.ok() && got->has_value() && !(*got)->empty()) (**got)[(*got)->size() / 2] ^= 0x5A;
     return got;
   }
-  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
-  Status Erase(const Hash128& key) override { return base_->Erase(key); }
-  TierBackendStats stats() const override { return base_->stats(); }
-  std::string DebugString() const override { return "corrupting(" + base_->DebugString() + ")"; }
-
- private:
-  TierBackend* base_;
+  std::string DebugString() const override { return "corrupting(" + base()->DebugString() + ")"; }
 };
 
 enum class DiskFault { kNone, kFull, kCorrupt };
