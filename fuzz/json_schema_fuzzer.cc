@@ -4,7 +4,7 @@
 // matcher's promise: every output it completes validates against the schema).
 //
 // Input: a JSON schema, then optionally a NUL byte and candidate output bytes fed to the matcher.
-// The schema is refused past 64 levels of nesting, as the server's depth-capped parse does.
+// The schema is parsed as the server parses it (server/json_limits.h: refused past 64 levels).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,32 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_limits.h"
 #include "structured/json_grammar.h"
 #include "structured/json_matcher.h"
-
-namespace {
-
-// The nesting of brackets outside strings: the server refuses bodies nested deeper than 64.
-bool NestedAtMost(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace swarmkv;
@@ -45,10 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   const size_t nul = in.find('\0');
   const std::string_view schema_text = in.substr(0, nul);
-  if (!NestedAtMost(schema_text, 64)) return 0;
-  auto schema = nlohmann::ordered_json::parse(schema_text, nullptr, /*allow_exceptions=*/false);
-  if (schema.is_discarded()) return 0;
-  auto grammar = JsonGrammar::Compile(schema);
+  // Parsed as the server parses a request's schema (depth 64, element cap).
+  auto schema = ParseOrderedJsonLimited(schema_text, JsonLimits{}, "schema");
+  if (!schema.ok()) return 0;
+  auto grammar = JsonGrammar::Compile(*schema);
   if (!grammar.ok()) return 0;
   if (grammar->root < 0 || grammar->root >= static_cast<int32_t>(grammar->nodes.size())) std::abort();
   MatcherOptions mo;

@@ -80,4 +80,15 @@ class ThreadPool {
   std::atomic<int> sleepers_{0};
 };
 
+// pool->ParallelFor(num_tasks, fn), or with no pool every task in order on the calling thread
+// (as thread 0).
+template <typename Fn>
+void ParallelForOn(ThreadPool* pool, int64_t num_tasks, Fn&& fn) {
+  if (pool != nullptr) {
+    pool->ParallelFor(num_tasks, fn);
+  } else {
+    for (int64_t i = 0; i < num_tasks; ++i) fn(i, 0);
+  }
+}
+
 }  // namespace swarmkv

@@ -7,6 +7,7 @@
 
 #include "kernels/attention_llama.h"
 #include "kernels/attention_simd.h"
+#include "kernels/attention_spans.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -165,6 +166,22 @@ float ExpShiftSumScalar(float* s, int64_t n, float max) {
   return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
+void MergeSpanPartials(const float* first, int64_t num_spans, int64_t span_stride, int64_t dv, float* o) {
+  float m = first[dv], sum = first[dv + 1];
+  for (int64_t d = 0; d < dv; ++d) o[d] = first[d];
+  for (int64_t sp = 1; sp < num_spans; ++sp) {
+    const float* part = first + sp * span_stride;
+    if (part[dv] == -INFINITY) continue;  // a span wholly before the sliding window
+    const float nm = std::max(m, part[dv]);
+    const float a = std::exp(m - nm), b = std::exp(part[dv] - nm);
+    for (int64_t d = 0; d < dv; ++d) o[d] = o[d] * a + part[d] * b;
+    sum = sum * a + part[dv + 1] * b;
+    m = nm;
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t d = 0; d < dv; ++d) o[d] *= inv;
+}
+
 }  // namespace internal
 
 Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const float* q,
@@ -310,32 +327,15 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
   auto merge = [&](int64_t index, int) {
     const int64_t qi = index / params.n_heads;
     const int h = static_cast<int>(index % params.n_heads);
-    float* o = out + qi * out_stride + h * Dv;
-    const float* first = partials.data() + (first_span[qi] * params.n_heads + h) * part_floats;
-    float m = first[Dv], sum = first[Dv + 1];
-    for (int64_t d = 0; d < Dv; ++d) o[d] = first[d];
-    for (int64_t sp = first_span[qi] + 1; sp < first_span[qi + 1]; ++sp) {
-      const float* part = partials.data() + (sp * params.n_heads + h) * part_floats;
-      if (part[Dv] == -INFINITY) continue;  // a span wholly before the sliding window
-      const float nm = std::max(m, part[Dv]);
-      const float a = std::exp(m - nm), b = std::exp(part[Dv] - nm);
-      for (int64_t d = 0; d < Dv; ++d) o[d] = o[d] * a + part[d] * b;
-      sum = sum * a + part[Dv + 1] * b;
-      m = nm;
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+    internal::MergeSpanPartials(partials.data() + (first_span[qi] * params.n_heads + h) * part_floats,
+                                first_span[qi + 1] - first_span[qi], params.n_heads * part_floats, Dv,
+                                out + qi * out_stride + h * Dv);
   };
 
   const int64_t num_tasks = total_spans * L.n_kv_heads;
   const int64_t num_merges = n_queries * params.n_heads;
-  if (params.pool != nullptr) {
-    params.pool->ParallelFor(num_tasks, task);
-    params.pool->ParallelFor(num_merges, merge);
-  } else {
-    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
-    for (int64_t i = 0; i < num_merges; ++i) merge(i, 0);
-  }
+  ParallelForOn(params.pool, num_tasks, task);
+  ParallelForOn(params.pool, num_merges, merge);
   return Status::OK();
 }
 

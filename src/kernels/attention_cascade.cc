@@ -13,6 +13,7 @@
 
 #include "kernels/attention_llama.h"
 #include "kernels/attention_simd.h"
+#include "kernels/attention_spans.h"
 #include "kernels/convert.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
@@ -246,11 +247,7 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
     }
   };
   const int64_t num_tasks = static_cast<int64_t>(tasks.size());
-  if (params.pool != nullptr) {
-    params.pool->ParallelFor(num_tasks, task);
-  } else {
-    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
-  }
+  ParallelForOn(params.pool, num_tasks, task);
   return Status::OK();
 }
 
@@ -421,35 +418,20 @@ Status SpanModeShared(const AttentionParams& params, std::span<const AttentionSe
       }
   };
 
+  // Merge a query's spans in order, per head (attention.cc's merge, so the same bits).
   auto merge = [&](int64_t index, int) {
     const int64_t qi = index / params.n_heads;
     const int h = static_cast<int>(index % params.n_heads);
     const AttentionSequence& s = seqs[queries[qi].seq];
-    float* o = s.out + queries[qi].i * s.out_stride + h * Dv;
-    const float* first = partials.data() + (first_span[qi] * params.n_heads + h) * part_floats;
-    float m = first[Dv], sum = first[Dv + 1];
-    for (int64_t d = 0; d < Dv; ++d) o[d] = first[d];
-    for (int64_t sp = first_span[qi] + 1; sp < first_span[qi + 1]; ++sp) {
-      const float* part = partials.data() + (sp * params.n_heads + h) * part_floats;
-      const float nmx = std::max(m, part[Dv]);
-      const float a = std::exp(m - nmx), bb = std::exp(part[Dv] - nmx);
-      for (int64_t d = 0; d < Dv; ++d) o[d] = o[d] * a + part[d] * bb;
-      sum = sum * a + part[Dv + 1] * bb;
-      m = nmx;
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+    internal::MergeSpanPartials(partials.data() + (first_span[qi] * params.n_heads + h) * part_floats,
+                                first_span[qi + 1] - first_span[qi], params.n_heads * part_floats, Dv,
+                                s.out + queries[qi].i * s.out_stride + h * Dv);
   };
 
   const int64_t num_tasks = static_cast<int64_t>(classes.size()) * L.n_kv_heads;
   const int64_t num_merges = n_queries * params.n_heads;
-  if (params.pool != nullptr) {
-    params.pool->ParallelFor(num_tasks, task);
-    params.pool->ParallelFor(num_merges, merge);
-  } else {
-    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
-    for (int64_t i = 0; i < num_merges; ++i) merge(i, 0);
-  }
+  ParallelForOn(params.pool, num_tasks, task);
+  ParallelForOn(params.pool, num_merges, merge);
   return Status::OK();
 }
 

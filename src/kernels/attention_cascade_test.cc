@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/kv_test_layout.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
@@ -17,25 +18,12 @@ namespace {
 
 constexpr int kLayers = 2, kLayer = 1, kKvHeads = 2, kDk = 64, kB = 8;
 
-// A layer view laid out by hand (not memory's conventions, so the kernel is seen to read only the
-// view's offsets and strides): within a layer V comes before K, rows padded by 16 bytes.
+// A layer view laid out by hand (kernels/kv_test_layout.h: V before K, rows padded by 16 bytes):
+// the kernel is seen to read only the view's offsets and strides.
 KvLayerLayout TestLayout(TensorType kt, TensorType vt, int heads, int64_t dk, int64_t dv, int block_tokens,
                          int layer, int64_t* layer_bytes) {
-  KvLayerLayout l;
-  l.k_type = kt;
-  l.v_type = vt;
-  l.n_kv_heads = heads;
-  l.head_dim_k = dk;
-  l.head_dim_v = dv;
-  l.block_tokens = block_tokens;
-  l.k_row_stride = RowBytes(kt, dk) + 16;
-  l.v_row_stride = RowBytes(vt, dv) + 16;
-  l.k_head_stride = l.k_row_stride * block_tokens;
-  l.v_head_stride = l.v_row_stride * block_tokens;
-  *layer_bytes = 64 + heads * (l.k_head_stride + l.v_head_stride);
-  l.v_offset = layer * *layer_bytes + 64;
-  l.k_offset = l.v_offset + heads * l.v_head_stride;
-  return l;
+  *layer_bytes = testing_kv::LayerBytes(kt, vt, heads, dk, dv, block_tokens);
+  return testing_kv::LayerView(kt, vt, heads, dk, dv, block_tokens, layer);
 }
 
 // Blocks of a test "memory": each allocated on its own, filled with random K/V rows.

@@ -194,11 +194,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       }
   };
   const int64_t num_tasks = q_blocks * head_sets;
-  if (params.pool != nullptr) {
-    params.pool->ParallelFor(num_tasks, task);
-  } else {
-    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
-  }
+  ParallelForOn(params.pool, num_tasks, task);
   return Status::OK();
 }
 

@@ -12,10 +12,6 @@
 
 namespace swarmkv::internal {
 
-// PagedAttention's f32 mode splits a query's keys into spans of this many absolute blocks
-// (attention.cc, attention_cascade.cc: both must use the same spans for the same bits).
-inline constexpr int64_t kAttentionSpanBlocks = 16;
-
 // One K/V row of a KV dtype (f32, f16, bf16, q8_0, q4_0) to n floats.
 void DequantizeKvRow(TensorType t, const uint8_t* row, float* out, int64_t n);
 

@@ -188,11 +188,7 @@ Status MatmulMany(std::span<const MatmulJob> jobs, const MatmulOptions& options)
     while (i >= first_task[k + 1]) ++k;
     RunTask(plans[k], i - first_task[k]);
   };
-  if (options.pool != nullptr) {
-    options.pool->ParallelFor(first_task[n], task);
-  } else {
-    for (int64_t i = 0; i < first_task[n]; ++i) task(i, 0);
-  }
+  ParallelForOn(options.pool, first_task[n], task);
   return Status::OK();
 }
 

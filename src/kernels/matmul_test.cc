@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/quant_test_data.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -18,25 +19,14 @@ const TensorType kWeightTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorT
                                    TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K,
                                    TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ5_0};
 
-std::vector<float> RandomFloats(int64_t n, std::mt19937& rng) {
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing_quant::DequantizeActivation;
+using testing_quant::RandomFloats;
 
 // `rows` random rows of `cols` elements in `type`: quantized from floats where a quantizer
 // exists, random bytes with sane f16 scales for K-quants.
 std::vector<uint8_t> RandomWeights(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
-  const int64_t rb = RowBytes(type, cols);
-  std::vector<uint8_t> out(rb * rows);
-  if (CanQuantize(type)) {
-    for (int64_t r = 0; r < rows; ++r) {
-      auto f = RandomFloats(cols, rng);
-      EXPECT_TRUE(QuantizeRow(type, f.data(), out.data() + r * rb, cols).ok());
-    }
-    return out;
-  }
+  if (CanQuantize(type)) return testing_quant::QuantizedRandomRows(type, rows, cols, rng);
+  std::vector<uint8_t> out(RowBytes(type, cols) * rows);
   for (auto& b : out) b = static_cast<uint8_t>(rng());
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
   const int64_t nblocks = rows * cols / kQK_K;
@@ -53,17 +43,6 @@ std::vector<uint8_t> RandomWeights(TensorType type, int64_t rows, int64_t cols, 
     } else if (type == TensorType::kQ6_K) {
       reinterpret_cast<BlockQ6_K*>(blk)->d = F32ToF16(scale(rng));
     }
-  }
-  return out;
-}
-
-std::vector<float> DequantizeActivation(TensorType vt, const void* x, int64_t n) {
-  std::vector<float> out(n);
-  if (vt == TensorType::kQ8_K) {
-    const auto* b = static_cast<const BlockQ8_K*>(x);
-    for (int64_t i = 0; i < n; ++i) out[i] = b[i / kQK_K].d * b[i / kQK_K].qs[i % kQK_K];
-  } else {
-    EXPECT_TRUE(DequantizeRow(vt, x, out.data(), n).ok());
   }
   return out;
 }

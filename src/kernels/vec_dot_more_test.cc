@@ -13,6 +13,7 @@
 #include "base/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
+#include "kernels/quant_test_data.h"
 #include "kernels/quants_more.h"
 
 namespace swarmkv {
@@ -23,22 +24,13 @@ const TensorType kTypes[] = {TensorType::kQ4_1, TensorType::kQ5_1,   TensorType:
 
 std::string Name(TensorType t) { return TensorTypeName(static_cast<uint32_t>(t)); }
 
-std::vector<float> RandomFloats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing_quant::DequantizeActivation;
+using testing_quant::RandomFloats;
 
 // Rows quantized by the reference quantizer, plus random bytes in every block but the scales
 // (so every bit pattern of quants, scales and mins is exercised, not only the quantizer's).
 std::vector<uint8_t> RandomWeights(TensorType t, int64_t rows, int64_t cols, std::mt19937& rng, bool random_bytes) {
-  const int64_t rb = RowBytes(t, cols);
-  std::vector<uint8_t> out(rb * rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    auto f = RandomFloats(cols, rng);
-    EXPECT_TRUE(QuantizeRow(t, f.data(), out.data() + r * rb, cols).ok());
-  }
+  std::vector<uint8_t> out = testing_quant::QuantizedRandomRows(t, rows, cols, rng);
   if (!random_bytes) return out;
   const int64_t nblocks = rows * cols / BlockElements(t);
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
@@ -67,17 +59,6 @@ std::vector<uint8_t> RandomWeights(TensorType t, int64_t rows, int64_t cols, std
       case TensorType::kMXFP4: reinterpret_cast<BlockMXFP4*>(blk)->e = static_cast<uint8_t>(118 + rng() % 8); break;
       default: break;
     }
-  }
-  return out;
-}
-
-std::vector<float> DequantizeActivation(TensorType vt, const void* x, int64_t n) {
-  std::vector<float> out(n);
-  if (vt == TensorType::kQ8_K) {
-    const auto* b = static_cast<const BlockQ8_K*>(x);
-    for (int64_t i = 0; i < n; ++i) out[i] = b[i / kQK_K].d * b[i / kQK_K].qs[i % kQK_K];
-  } else {
-    EXPECT_TRUE(DequantizeRow(vt, x, out.data(), n).ok());
   }
   return out;
 }

@@ -23,11 +23,11 @@ constexpr uint64_t kGrowBytes = 32ull << 20;
 
 // Commits a fresh (never touched, or madvised away) slot's pages in one call: every slot is
 // written whole right after allocation (a restored block, or a prefill's rows), and one
-// MADV_POPULATE_WRITE costs less than a page fault per 4 KiB (a standalone 360 MiB copy into
-// fresh 720 KiB slots on this VM: 1.06-1.37 GB/s faulting, 1.45-1.64 GB/s populated first).
+// MADV_POPULATE_WRITE costs less than a page fault per 4 KiB (figures: docs/benchmarks.md,
+// "Block pool: populating fresh slots").
 // Kernels before 5.14 say EINVAL: the pages then fault in on first touch as before.
-// NOTE: this runs under KvMemory's mutex (~0.3 ms for a 720 KiB slot here); the faults it
-// replaces ran outside it. Pre-populating slots on an idle thread would take it off the lock.
+// NOTE: this runs under KvMemory's mutex (a fraction of a millisecond for a 720 KiB slot); the
+// faults it replaces ran outside it. Pre-populating slots on an idle thread would take it off the lock.
 void Populate(uint8_t* slot, uint64_t bytes) {
 #ifdef MADV_POPULATE_WRITE
   static bool supported = true;

@@ -7,25 +7,15 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "memory/kv_test_util.h"
 
 namespace swarmkv {
 namespace {
 
-KvShape Shape(int32_t l, int32_t h, int32_t dk, int32_t dv, int32_t b, TensorType tk = TensorType::kF16,
-              TensorType tv = TensorType::kF16) {
-  KvShape s;
-  s.num_layers = l;
-  s.num_kv_heads = h;
-  s.head_dim_k = dk;
-  s.head_dim_v = dv;
-  s.block_tokens = b;
-  s.k_type = tk;
-  s.v_type = tv;
-  return s;
-}
+using testing::TestKvShape;
 
 TEST(KvLayoutTest, OffsetsFollowTheConventionsLayout) {
-  auto l = KvLayout::Create(Shape(3, 2, 64, 32, 4));
+  auto l = KvLayout::Create(TestKvShape(3, 2, 64, 32, 4));
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   EXPECT_EQ(l->k_row_bytes(), 128u);
   EXPECT_EQ(l->v_row_bytes(), 64u);
@@ -44,7 +34,7 @@ TEST(KvLayoutTest, OffsetsFollowTheConventionsLayout) {
 }
 
 TEST(KvLayoutTest, RowsTileTheBlockWithoutOverlap) {
-  auto l = KvLayout::Create(Shape(2, 3, 32, 64, 8, TensorType::kQ8_0, TensorType::kQ4_0));
+  auto l = KvLayout::Create(TestKvShape(2, 3, 32, 64, 8, TensorType::kQ8_0, TensorType::kQ4_0));
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   EXPECT_EQ(l->k_row_bytes(), 34u);  // one q8_0 block
   EXPECT_EQ(l->v_row_bytes(), 36u);  // two q4_0 blocks
@@ -59,21 +49,21 @@ TEST(KvLayoutTest, RowsTileTheBlockWithoutOverlap) {
 }
 
 TEST(KvLayoutTest, RejectsBadShapesClearly) {
-  auto q = KvLayout::Create(Shape(2, 2, 48, 64, 32, TensorType::kQ8_0));
+  auto q = KvLayout::Create(TestKvShape(2, 2, 48, 64, 32, TensorType::kQ8_0));
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(q.status().message().find("48"), std::string::npos) << q.status().message();
-  EXPECT_FALSE(KvLayout::Create(Shape(0, 2, 64, 64, 32)).ok());
-  EXPECT_FALSE(KvLayout::Create(Shape(2, -1, 64, 64, 32)).ok());
-  EXPECT_FALSE(KvLayout::Create(Shape(2, 2, 64, 64, 0)).ok());
-  EXPECT_FALSE(KvLayout::Create(Shape(2, 2, 64, 64, 1 << 20)).ok());
-  auto k = KvLayout::Create(Shape(2, 2, 256, 256, 32, TensorType::kQ4_K));
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 2, 64, 64, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(2, -1, 64, 64, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(2, 2, 64, 64, 0)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(2, 2, 64, 64, 1 << 20)).ok());
+  auto k = KvLayout::Create(TestKvShape(2, 2, 256, 256, 32, TensorType::kQ4_K));
   ASSERT_FALSE(k.ok());
   EXPECT_NE(k.status().message().find("q4_K"), std::string::npos) << k.status().message();
 }
 
 TEST(KvLayoutTest, CopyTokenRowsCopiesOnlyTheLeadingRows) {
-  auto l = KvLayout::Create(Shape(2, 2, 32, 32, 4));
+  auto l = KvLayout::Create(TestKvShape(2, 2, 32, 32, 4));
   ASSERT_TRUE(l.ok());
   std::vector<uint8_t> src(l->block_bytes()), dst(l->block_bytes(), 0xEE);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7 + 1);
@@ -102,8 +92,8 @@ TEST(KvLayoutTest, KernelViewsAgreeWithTheLayoutByteForByteForEveryDtypeAndBlock
   for (TensorType kt : kTypes) {
     for (TensorType vt : kTypes) {
       for (int32_t b : {1, 2, 3, 8, 16, 32, 64}) {
-        SCOPED_TRACE(Shape(kL, kH, kDk, kDv, b, kt, vt).DebugString());
-        auto l = KvLayout::Create(Shape(kL, kH, kDk, kDv, b, kt, vt));
+        SCOPED_TRACE(TestKvShape(kL, kH, kDk, kDv, b, kt, vt).DebugString());
+        auto l = KvLayout::Create(TestKvShape(kL, kH, kDk, kDv, b, kt, vt));
         ASSERT_TRUE(l.ok()) << l.status().ToString();
         std::vector<uint8_t> written(l->block_bytes(), 0xA5), assembled(l->block_bytes(), 0xA5);
         // One row encoded on its own: a one-head, one-token view at offset 0.

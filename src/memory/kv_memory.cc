@@ -1,326 +1,197 @@
+// KvMemory's core: block lifecycle, eviction, matching and sealing, namespaces, sequences, and the
+// tier manager's restore path. Pins, stats and invariant checks live beside it (kv_memory_impl.h).
 #include "memory/kv_memory.h"
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <sstream>
-#include <unordered_set>
 
 #include "base/logging.h"
-#include "base/sysinfo.h"
-#include "memory/block_list.h"
-#include "memory/block_pool.h"
+#include "memory/kv_memory_impl.h"
 
 namespace swarmkv {
 
 using internal::Block;
-using internal::BlockList;
+using internal::Bytes;
+using internal::CeilDiv;
 using internal::ListKind;
-
-namespace internal {
-
-struct NamespaceState {
-  // Constant after registration.
-  NamespaceOptions options;
-  KvLayout layout;
-  uint64_t kv_bytes = 0;     // layout.block_bytes()
-  uint64_t state_bytes = 0;  // recurrent checkpoint bytes per block
-  uint64_t slot_bytes = 0;   // BlockPool::SlotBytes(kv_bytes + state_bytes)
-  int32_t block_tokens = 0;
-
-  // Guarded by KvMemory's mutex.
-  std::unordered_map<BlockId, Block*, Hash128Hasher> index;                  // sealed blocks
-  std::unordered_map<BlockId, std::vector<Block*>, Hash128Hasher> children;  // parent -> sealed blocks
-  // Identities named by pins (count of pins naming each), resident or not: a block sealed or
-  // restored later under a pinned prefix is pinned from birth. Block::name_pins mirrors this.
-  std::unordered_map<BlockId, int32_t, Hash128Hasher> pin_wanted;
-  NamespaceStats counters;  // only the counter fields are kept here; the rest is computed
-};
-
-}  // namespace internal
-
 using internal::NamespaceState;
+using internal::Sequence;
 
-namespace {
+// ---- Block lifecycle
 
-struct Sequence {
-  SequenceId id = 0;
-  NamespaceState* ns = nullptr;
-  std::vector<int32_t> tokens;  // committed token ids: Length() == tokens.size()
-  std::vector<Block*> blocks;   // covers [0, max(len, reserved)), one ref each
-  int64_t reserved = 0;         // positions [0, reserved) have blocks; >= len
-  int64_t cold = 0;             // blocks made cold (MakeBlockCold): held, but no slot in the budget
-  Block* cow_source = nullptr;  // a ref held while its rows are copied outside the lock
-};
-
-struct Pin {
-  NamespaceState* ns = nullptr;
-  std::vector<BlockId> ids;
-  int64_t expires_at_nanos = 0;  // 0: never
-};
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-std::string Bytes(uint64_t v) { return std::to_string(v) + " bytes"; }
-
-}  // namespace
-
-std::string_view EvictionReasonName(EvictionReason reason) {
-  switch (reason) {
-    case EvictionReason::kBudget: return "budget";
-    case EvictionReason::kPinnedUnderPressure: return "pinned";
-    case EvictionReason::kExplicit: return "explicit";
-  }
-  return "unknown";
+Block* KvMemory::Impl::NewBlockLocked(NamespaceState* ns) {
+  uint8_t* data = pool->Allocate(ns->slot_bytes);
+  if (data == nullptr) return nullptr;
+  Block* b = new Block;
+  b->data = data;
+  b->ns = ns;
+  b->refs = 1;
+  blocks.insert(b);
+  return b;
 }
 
-class KvMemory::Impl {
- public:
-  // Constant after construction.
-  KvMemoryOptions options;
-  std::unique_ptr<BlockPool> pool;
+void KvMemory::Impl::FreeBlockLocked(Block* b) {
+  SKV_CHECK(b->refs == 0 && b->list == ListKind::kNone);
+  if (b->data != nullptr) pool->Free(b->data, b->ns->slot_bytes);
+  blocks.erase(b);
+  delete b;
+}
 
-  // State below is protected by mu.
-  mutable std::mutex mu;
-  std::unordered_map<Hash128, std::unique_ptr<NamespaceState>, Hash128Hasher> namespaces;
-  std::unordered_map<SequenceId, std::unique_ptr<Sequence>> sequences;
-  SequenceId next_sequence = 1;
-  std::unordered_set<Block*> blocks;     // every live block (owned; deleted when freed)
-  // Blocks held outside the lock, one entry per hold: restored blocks being filled (refs 1) and
-  // sealed blocks being copied out by VisitSealedBlock.
-  std::unordered_multiset<Block*> transient;
-  BlockList lru;                         // refs == 0, no named pin: evicted first, front first
-  BlockList pinned;                      // refs == 0, named pin: evicted last, front first
-  uint64_t evictable_bytes = 0;          // slot bytes of blocks in lru + pinned
-  std::map<std::string, Pin> pins;
-  EvictionHook hook;
-  SealHook seal_hook;
-  std::array<int64_t, kNumEvictionReasons> evictions{};
-
-  int64_t Now() const { return options.clock_nanos ? options.clock_nanos() : MonotonicNanos(); }
-
-  Result<NamespaceState*> FindNamespaceLocked(const Hash128& id) const {
-    auto it = namespaces.find(id);
-    if (it == namespaces.end()) return NotFoundError("KV namespace " + id.ToHex() + " is not registered");
-    return it->second.get();
-  }
-  Result<Sequence*> FindSequenceLocked(SequenceId id) const {
-    auto it = sequences.find(id);
-    if (it == sequences.end()) return NotFoundError("KV sequence " + std::to_string(id) + " does not exist");
-    if (it->second->cow_source != nullptr) {
-      return FailedPreconditionError("KV sequence " + std::to_string(id) + " is in use by another call (calls on one sequence must not overlap)");
-    }
-    return it->second.get();
-  }
-  // The namespace's block size, read without holding the lock for long (shapes never change).
-  Result<NamespaceState*> NamespaceOf(const Hash128& id) const {
-    std::lock_guard<std::mutex> lock(mu);
-    return FindNamespaceLocked(id);
-  }
-
-  // ---- Block lifecycle (all *Locked)
-  Block* NewBlockLocked(NamespaceState* ns) {
-    uint8_t* data = pool->Allocate(ns->slot_bytes);
-    if (data == nullptr) return nullptr;
-    Block* b = new Block;
-    b->data = data;
-    b->ns = ns;
-    b->refs = 1;
-    blocks.insert(b);
-    return b;
-  }
-  void FreeBlockLocked(Block* b) {
-    SKV_CHECK(b->refs == 0 && b->list == ListKind::kNone);
-    if (b->data != nullptr) pool->Free(b->data, b->ns->slot_bytes);
-    blocks.erase(b);
-    delete b;
-  }
-  void AddRefLocked(Block* b) {
-    if (b->refs == 0) {
-      SKV_CHECK(b->list != ListKind::kNone);
-      (b->list == ListKind::kLru ? lru : pinned).Remove(b);
-      evictable_bytes -= b->ns->slot_bytes;
-    }
-    ++b->refs;
-  }
-  void MakeCachedLocked(Block* b) {
-    (b->name_pins > 0 ? pinned : lru).PushBack(b, b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru);
-    evictable_bytes += b->ns->slot_bytes;
-  }
-  void DropRefLocked(Block* b) {
-    SKV_CHECK(b->refs > 0);
-    if (--b->refs > 0) return;
-    if (b->sealed && !b->cold) {
-      MakeCachedLocked(b);
-    } else {
-      FreeBlockLocked(b);
-    }
-  }
-  void UnindexLocked(Block* b) {
-    NamespaceState* ns = b->ns;
-    ns->index.erase(b->id);
-    auto it = ns->children.find(b->parent);
-    if (it != ns->children.end()) {
-      std::erase(it->second, b);
-      if (it->second.empty()) ns->children.erase(it);
-    }
-  }
-  // What the eviction hook and VisitSealedBlock see of a sealed block (views into its slot).
-  static SealedBlockView ViewLocked(const Block* b, EvictionReason reason) {
-    const NamespaceState* ns = b->ns;
-    SealedBlockView e;
-    e.namespace_id = ns->options.id;
-    e.id = b->id;
-    e.parent = b->parent;
-    e.tokens = b->tokens;
-    e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
-    e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
-    e.layout = &ns->layout;
-    e.reason = reason;
-    return e;
-  }
-  void EvictLocked(Block* b, EvictionReason reason) {
-    SKV_CHECK(b->refs == 0 && b->sealed && b->list != ListKind::kNone);
-    NamespaceState* ns = b->ns;
-    if (hook) hook(ViewLocked(b, reason));
+void KvMemory::Impl::AddRefLocked(Block* b) {
+  if (b->refs == 0) {
+    SKV_CHECK(b->list != ListKind::kNone);
     (b->list == ListKind::kLru ? lru : pinned).Remove(b);
-    evictable_bytes -= ns->slot_bytes;
-    b->name_pins = 0;  // the pins still name the identity: a restored copy is pinned again
-    UnindexLocked(b);
-    ++evictions[static_cast<int>(reason)];
-    ++ns->counters.evictions[static_cast<int>(reason)];
+    evictable_bytes -= b->ns->slot_bytes;
+  }
+  ++b->refs;
+}
+
+void KvMemory::Impl::MakeCachedLocked(Block* b) {
+  (b->name_pins > 0 ? pinned : lru).PushBack(b, b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru);
+  evictable_bytes += b->ns->slot_bytes;
+}
+
+void KvMemory::Impl::DropRefLocked(Block* b) {
+  SKV_CHECK(b->refs > 0);
+  if (--b->refs > 0) return;
+  if (b->sealed && !b->cold) {
+    MakeCachedLocked(b);
+  } else {
     FreeBlockLocked(b);
   }
-  // Evicts until `bytes` more fit in the budget. False (and nothing evicted) when impossible.
-  bool MakeRoomLocked(uint64_t bytes) {
-    const uint64_t budget = pool->budget_bytes();
-    if (bytes > budget || pool->used_bytes() - std::min(pool->used_bytes(), evictable_bytes) + bytes > budget) {
-      return false;
-    }
-    while (pool->used_bytes() + bytes > budget) {
-      if (!lru.empty()) {
-        EvictLocked(lru.front(), EvictionReason::kBudget);
-      } else {
-        SKV_CHECK(!pinned.empty());
-        EvictLocked(pinned.front(), EvictionReason::kPinnedUnderPressure);
-      }
-    }
-    return true;
-  }
+}
 
-  // ---- Pins
-  void SetPinLocked(Block* b, int delta) {
-    const bool was = b->name_pins > 0;
-    b->name_pins += delta;
-    const bool is = b->name_pins > 0;
-    if (b->refs == 0 && was != is) {
-      (was ? pinned : lru).Remove(b);
-      evictable_bytes -= b->ns->slot_bytes;
-      MakeCachedLocked(b);
-    }
+void KvMemory::Impl::UnindexLocked(Block* b) {
+  NamespaceState* ns = b->ns;
+  ns->index.erase(b->id);
+  auto it = ns->children.find(b->parent);
+  if (it != ns->children.end()) {
+    std::erase(it->second, b);
+    if (it->second.empty()) ns->children.erase(it);
   }
-  void UnpinLocked(std::map<std::string, Pin>::iterator it) {
-    NamespaceState* ns = it->second.ns;
-    // Tail first, so that the prefix's tail is again evicted before its head.
-    for (auto id_it = it->second.ids.rbegin(); id_it != it->second.ids.rend(); ++id_it) {
-      auto w = ns->pin_wanted.find(*id_it);
-      SKV_CHECK(w != ns->pin_wanted.end());
-      if (--w->second == 0) ns->pin_wanted.erase(w);
-      auto bit = ns->index.find(*id_it);
-      if (bit != ns->index.end()) SetPinLocked(bit->second, -1);
-    }
-    pins.erase(it);
-  }
-  // A block just entered the index: it inherits the pins naming its identity.
-  void InheritPinsLocked(Block* b) {
-    auto w = b->ns->pin_wanted.find(b->id);
-    b->name_pins = w == b->ns->pin_wanted.end() ? 0 : w->second;
-  }
-  void ExpirePinsLocked() {
-    if (pins.empty()) return;
-    const int64_t now = Now();
-    for (auto it = pins.begin(); it != pins.end();) {
-      auto next = std::next(it);
-      if (it->second.expires_at_nanos != 0 && it->second.expires_at_nanos <= now) UnpinLocked(it);
-      it = next;
-    }
-  }
+}
 
-  // ---- Matching
-  // The cached chain for precomputed `ids` (the prompt's full blocks): stops at the first miss.
-  std::vector<Block*> ChainLocked(NamespaceState* ns, const std::vector<BlockId>& ids,
-                                  std::span<const int32_t> tokens) const {
-    std::vector<Block*> chain;
-    const size_t b = static_cast<size_t>(ns->block_tokens);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto it = ns->index.find(ids[i]);
-      if (it == ns->index.end()) break;
-      // 128-bit identities do not collide in practice; the check makes exactness unconditional.
-      if (!std::equal(it->second->tokens.begin(), it->second->tokens.end(), tokens.begin() + i * b)) break;
-      chain.push_back(it->second);
-    }
-    return chain;
-  }
-  // The cached child of `parent` sharing the longest (>0, <B) token prefix with `rest`.
-  Block* BestPartialLocked(NamespaceState* ns, const BlockId& parent, std::span<const int32_t> rest,
-                           int64_t* matched) const {
-    *matched = 0;
-    auto it = ns->children.find(parent);
-    if (it == ns->children.end() || rest.empty()) return nullptr;
-    Block* best = nullptr;
-    const size_t limit = std::min<size_t>(rest.size(), static_cast<size_t>(ns->block_tokens) - 1);
-    for (Block* c : it->second) {
-      size_t n = 0;
-      while (n < limit && c->tokens[n] == rest[n]) ++n;
-      if (static_cast<int64_t>(n) > *matched) {
-        *matched = static_cast<int64_t>(n);
-        best = c;
-      }
-    }
-    return best;
-  }
+// What the eviction hook and VisitSealedBlock see of a sealed block (views into its slot).
+SealedBlockView KvMemory::Impl::ViewLocked(const Block* b, EvictionReason reason) {
+  const NamespaceState* ns = b->ns;
+  SealedBlockView e;
+  e.namespace_id = ns->options.id;
+  e.id = b->id;
+  e.parent = b->parent;
+  e.tokens = b->tokens;
+  e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
+  e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
+  e.layout = &ns->layout;
+  e.reason = reason;
+  return e;
+}
 
-  void SealLocked(Sequence* s, size_t i) {
-    NamespaceState* ns = s->ns;
-    Block* b = s->blocks[i];
-    SKV_CHECK(!b->sealed && b->refs == 1) << "sealing a block that is not private";
-    const BlockId parent = i == 0 ? BlockId{} : s->blocks[i - 1]->id;
-    const size_t bt = static_cast<size_t>(ns->block_tokens);
-    std::span<const int32_t> toks(s->tokens.data() + i * bt, bt);
-    const BlockId id = ComputeBlockId(ns->options.id, parent, toks);
-    auto it = ns->index.find(id);
-    if (it != ns->index.end()) {
-      // Another sequence sealed the same block first: share it, drop the private copy.
-      SKV_CHECK(std::equal(toks.begin(), toks.end(), it->second->tokens.begin())) << "block identity collision " << id.ToHex();
-      AddRefLocked(it->second);
-      s->blocks[i] = it->second;
-      b->refs = 0;
-      FreeBlockLocked(b);
-      ++ns->counters.dedupes;
-      return;
-    }
-    b->sealed = true;
-    b->id = id;
-    b->parent = parent;
-    b->tokens.assign(toks.begin(), toks.end());
-    ns->index.emplace(id, b);
-    ns->children[parent].push_back(b);
-    InheritPinsLocked(b);
-    if (seal_hook) seal_hook(ns->options.id, id);
-  }
+void KvMemory::Impl::EvictLocked(Block* b, EvictionReason reason) {
+  SKV_CHECK(b->refs == 0 && b->sealed && b->list != ListKind::kNone);
+  NamespaceState* ns = b->ns;
+  if (hook) hook(ViewLocked(b, reason));
+  (b->list == ListKind::kLru ? lru : pinned).Remove(b);
+  evictable_bytes -= ns->slot_bytes;
+  b->name_pins = 0;  // the pins still name the identity: a restored copy is pinned again
+  UnindexLocked(b);
+  ++evictions[static_cast<int>(reason)];
+  ++ns->counters.evictions[static_cast<int>(reason)];
+  FreeBlockLocked(b);
+}
 
-  // Drops blocks [keep, end) of s, last first.
-  void DropBlocksFromLocked(Sequence* s, size_t keep) {
-    while (s->blocks.size() > keep) {
-      Block* b = s->blocks.back();
-      s->blocks.pop_back();
-      if (b->cold) --s->cold;
-      DropRefLocked(b);
+// Evicts until `bytes` more fit in the budget. False (and nothing evicted) when impossible.
+bool KvMemory::Impl::MakeRoomLocked(uint64_t bytes) {
+  const uint64_t budget = pool->budget_bytes();
+  if (bytes > budget || pool->used_bytes() - std::min(pool->used_bytes(), evictable_bytes) + bytes > budget) {
+    return false;
+  }
+  while (pool->used_bytes() + bytes > budget) {
+    if (!lru.empty()) {
+      EvictLocked(lru.front(), EvictionReason::kBudget);
+    } else {
+      SKV_CHECK(!pinned.empty());
+      EvictLocked(pinned.front(), EvictionReason::kPinnedUnderPressure);
     }
   }
+  return true;
+}
 
-  Status CheckLocked() const;
-};
+// ---- Matching and sealing
+
+// The cached chain for precomputed `ids` (the prompt's full blocks): stops at the first miss.
+std::vector<Block*> KvMemory::Impl::ChainLocked(NamespaceState* ns, const std::vector<BlockId>& ids,
+                                                std::span<const int32_t> tokens) const {
+  std::vector<Block*> chain;
+  const size_t b = static_cast<size_t>(ns->block_tokens);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = ns->index.find(ids[i]);
+    if (it == ns->index.end()) break;
+    // 128-bit identities do not collide in practice; the check makes exactness unconditional.
+    if (!std::equal(it->second->tokens.begin(), it->second->tokens.end(), tokens.begin() + i * b)) break;
+    chain.push_back(it->second);
+  }
+  return chain;
+}
+
+// The cached child of `parent` sharing the longest (>0, <B) token prefix with `rest`.
+Block* KvMemory::Impl::BestPartialLocked(NamespaceState* ns, const BlockId& parent,
+                                         std::span<const int32_t> rest, int64_t* matched) const {
+  *matched = 0;
+  auto it = ns->children.find(parent);
+  if (it == ns->children.end() || rest.empty()) return nullptr;
+  Block* best = nullptr;
+  const size_t limit = std::min<size_t>(rest.size(), static_cast<size_t>(ns->block_tokens) - 1);
+  for (Block* c : it->second) {
+    size_t n = 0;
+    while (n < limit && c->tokens[n] == rest[n]) ++n;
+    if (static_cast<int64_t>(n) > *matched) {
+      *matched = static_cast<int64_t>(n);
+      best = c;
+    }
+  }
+  return best;
+}
+
+void KvMemory::Impl::SealLocked(Sequence* s, size_t i) {
+  NamespaceState* ns = s->ns;
+  Block* b = s->blocks[i];
+  SKV_CHECK(!b->sealed && b->refs == 1) << "sealing a block that is not private";
+  const BlockId parent = i == 0 ? BlockId{} : s->blocks[i - 1]->id;
+  const size_t bt = static_cast<size_t>(ns->block_tokens);
+  std::span<const int32_t> toks(s->tokens.data() + i * bt, bt);
+  const BlockId id = ComputeBlockId(ns->options.id, parent, toks);
+  auto it = ns->index.find(id);
+  if (it != ns->index.end()) {
+    // Another sequence sealed the same block first: share it, drop the private copy.
+    SKV_CHECK(std::equal(toks.begin(), toks.end(), it->second->tokens.begin())) << "block identity collision " << id.ToHex();
+    AddRefLocked(it->second);
+    s->blocks[i] = it->second;
+    b->refs = 0;
+    FreeBlockLocked(b);
+    ++ns->counters.dedupes;
+    return;
+  }
+  b->sealed = true;
+  b->id = id;
+  b->parent = parent;
+  b->tokens.assign(toks.begin(), toks.end());
+  ns->index.emplace(id, b);
+  ns->children[parent].push_back(b);
+  InheritPinsLocked(b);
+  if (seal_hook) seal_hook(ns->options.id, id);
+}
+
+// Drops blocks [keep, end) of s, last first.
+void KvMemory::Impl::DropBlocksFromLocked(Sequence* s, size_t keep) {
+  while (s->blocks.size() > keep) {
+    Block* b = s->blocks.back();
+    s->blocks.pop_back();
+    if (b->cold) --s->cold;
+    DropRefLocked(b);
+  }
+}
+
+// ---- KvMemory
 
 KvMemory::KvMemory(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -796,54 +667,6 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   return true;
 }
 
-Result<int64_t> KvMemory::PinPrefix(const std::string& name, const Hash128& namespace_id,
-                                    std::span<const int32_t> tokens, int64_t ttl_nanos) {
-  Impl& m = *impl_;
-  if (name.empty()) return InvalidArgumentError("a KV pin needs a name");
-  SKV_ASSIGN_OR_RETURN(NamespaceState * ns, m.NamespaceOf(namespace_id));
-  std::vector<BlockId> ids = ComputeBlockChain(namespace_id, tokens, ns->block_tokens);
-  std::lock_guard<std::mutex> lock(m.mu);
-  m.ExpirePinsLocked();
-  if (auto it = m.pins.find(name); it != m.pins.end()) m.UnpinLocked(it);
-  Pin pin;
-  pin.ns = ns;
-  pin.expires_at_nanos = ttl_nanos > 0 ? m.Now() + ttl_nanos : 0;
-  int64_t resident = 0;
-  // Tail first: among pinned blocks too, a prefix's tail is evicted before its head.
-  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-    ++ns->pin_wanted[*it];
-    auto bit = ns->index.find(*it);
-    if (bit != ns->index.end()) {
-      m.SetPinLocked(bit->second, +1);
-      ++resident;
-    }
-  }
-  pin.ids = std::move(ids);
-  m.pins.emplace(name, std::move(pin));
-  return resident * ns->block_tokens;
-}
-
-Status KvMemory::UnpinPrefix(const std::string& name) {
-  Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
-  auto it = m.pins.find(name);
-  if (it == m.pins.end()) return NotFoundError("no KV pin named '" + name + "'");
-  m.UnpinLocked(it);
-  return Status::OK();
-}
-
-std::vector<PinInfo> KvMemory::ListPins() const {
-  Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
-  std::vector<PinInfo> out;
-  for (const auto& [name, pin] : m.pins) {
-    int64_t resident = 0;
-    for (const BlockId& id : pin.ids) resident += pin.ns->index.contains(id) ? 1 : 0;
-    out.push_back({name, pin.ns->options.id, resident * pin.ns->block_tokens, pin.expires_at_nanos});
-  }
-  return out;
-}
-
 uint64_t KvMemory::EvictCached(uint64_t bytes, EvictOrder order) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
@@ -855,229 +678,6 @@ uint64_t KvMemory::EvictCached(uint64_t bytes, EvictOrder order) {
     m.EvictLocked(b, EvictionReason::kExplicit);
   }
   return freed;
-}
-
-MemoryStats KvMemory::Stats() const {
-  Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
-  MemoryStats st;
-  st.budget_bytes = m.pool->budget_bytes();
-  st.used_bytes = m.pool->used_bytes();
-  st.committed_bytes = m.pool->committed_bytes();
-  st.pins = static_cast<int64_t>(m.pins.size());
-  st.evictions = m.evictions;
-  std::unordered_map<const NamespaceState*, NamespaceStats> by_ns;
-  for (const auto& [id, ns] : m.namespaces) {
-    NamespaceStats n = ns->counters;
-    n.slot_bytes = ns->slot_bytes;
-    by_ns.emplace(ns.get(), std::move(n));
-  }
-  for (const Block* b : m.blocks) {
-    if (b->cold) continue;  // no slot: its bytes are on the caller's cold store
-    NamespaceStats& n = by_ns[b->ns];
-    if (b->refs > 0) {
-      ++n.blocks_in_use;
-      n.bytes_in_use += b->ns->slot_bytes;
-      if (!b->sealed) ++n.blocks_private;
-    } else {
-      ++n.blocks_cached;
-      n.bytes_cached += b->ns->slot_bytes;
-    }
-    if (b->name_pins > 0) {
-      ++n.blocks_pinned;
-      n.bytes_pinned += b->ns->slot_bytes;
-    }
-  }
-  for (auto& [ns, n] : by_ns) st.namespaces.push_back(std::move(n));
-  std::sort(st.namespaces.begin(), st.namespaces.end(),
-            [](const NamespaceStats& a, const NamespaceStats& b) { return a.name < b.name || (a.name == b.name && a.id < b.id); });
-  return st;
-}
-
-std::vector<SharedPrefix> KvMemory::MostSharedPrefixes(size_t max) const {
-  Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
-  std::vector<SharedPrefix> out;
-  for (const auto& [ns_id, ns_ptr] : m.namespaces) {
-    const NamespaceState* ns = ns_ptr.get();  // (a lambda cannot capture a structured binding in C++20)
-    std::unordered_map<BlockId, int64_t, Hash128Hasher> depth;  // blocks from the sequence start
-    auto depth_of = [&](const Block* b) {
-      // Walk up to the first block of known depth (or the root), then fill in on the way back.
-      std::vector<const Block*> chain;
-      int64_t d = 0;
-      for (const Block* p = b; p != nullptr;) {
-        if (auto it = depth.find(p->id); it != depth.end()) {
-          d = it->second;
-          break;
-        }
-        chain.push_back(p);
-        if (p->parent.IsZero()) break;
-        auto pit = ns->index.find(p->parent);
-        p = pit == ns->index.end() ? nullptr : pit->second;
-      }
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) depth[(*it)->id] = ++d;
-      return d;
-    };
-    for (const auto& [id, b] : ns->index) {
-      if (b->refs < 2) continue;
-      bool longer_with_as_many = false;
-      if (auto cit = ns->children.find(id); cit != ns->children.end()) {
-        for (const Block* c : cit->second) longer_with_as_many |= c->refs >= b->refs;
-      }
-      if (longer_with_as_many) continue;
-      SharedPrefix p;
-      p.namespace_id = ns_id;
-      p.namespace_name = ns->options.name;
-      p.last_block = id;
-      const int64_t blocks = depth_of(b);
-      p.tokens = blocks * ns->block_tokens;
-      p.sequences = b->refs;
-      p.bytes = static_cast<uint64_t>(blocks) * ns->slot_bytes;
-      p.bytes_saved = static_cast<uint64_t>(b->refs - 1) * p.bytes;
-      p.pinned = b->name_pins > 0;
-      out.push_back(std::move(p));
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const SharedPrefix& a, const SharedPrefix& b) {
-    if (a.bytes_saved != b.bytes_saved) return a.bytes_saved > b.bytes_saved;
-    return a.last_block < b.last_block;
-  });
-  if (out.size() > max) out.resize(max);
-  return out;
-}
-
-Status KvMemory::CheckInvariants() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->CheckLocked();
-}
-
-Status KvMemory::Impl::CheckLocked() const {
-  SKV_RETURN_IF_ERROR(pool->CheckInvariants());
-  std::unordered_map<const Block*, int64_t> refs;
-  for (const auto& [id, s] : sequences) {
-    const std::string where = "sequence " + std::to_string(id) + ": ";
-    const int64_t bt = s->ns->block_tokens;
-    const int64_t len = static_cast<int64_t>(s->tokens.size());
-    if (s->reserved < len) return InternalError(where + "reserved < length");
-    if (s->cold != std::count_if(s->blocks.begin(), s->blocks.end(), [](const Block* b) { return b->cold; })) {
-      return InternalError(where + "cold block count drifted");
-    }
-    if (static_cast<int64_t>(s->blocks.size()) != CeilDiv(s->reserved, bt)) {
-      return InternalError(where + std::to_string(s->blocks.size()) + " blocks for " + std::to_string(s->reserved) + " reserved positions");
-    }
-    BlockId parent;
-    for (size_t i = 0; i < s->blocks.size(); ++i) {
-      Block* b = s->blocks[i];
-      if (!blocks.contains(b)) return InternalError(where + "references a freed block");
-      if (b->ns != s->ns) return InternalError(where + "holds a block of another namespace");
-      ++refs[b];
-      const int64_t start = static_cast<int64_t>(i) * bt;
-      if (start + bt <= len) {
-        if (!b->sealed) return InternalError(where + "full block " + std::to_string(i) + " is not sealed");
-        std::span<const int32_t> toks(s->tokens.data() + start, static_cast<size_t>(bt));
-        if (b->parent != parent || b->id != ComputeBlockId(s->ns->options.id, parent, toks)) {
-          return InternalError(where + "block " + std::to_string(i) + " does not chain from its parent");
-        }
-        if (!std::equal(toks.begin(), toks.end(), b->tokens.begin())) {
-          return InternalError(where + "block " + std::to_string(i) + " holds other tokens");
-        }
-        parent = b->id;
-      } else if (start < len) {
-        if (b->sealed && !std::equal(s->tokens.begin() + start, s->tokens.end(), b->tokens.begin())) {
-          return InternalError(where + "shared partial tail holds other tokens");
-        }
-        if (s->reserved > len && (b->sealed || b->refs != 1)) return InternalError(where + "reserved tail is not private");
-      } else if (b->sealed || b->refs != 1) {
-        return InternalError(where + "reserved block " + std::to_string(i) + " is not private");
-      }
-    }
-    if (s->cow_source != nullptr) ++refs[s->cow_source];
-  }
-  for (const Block* b : transient) ++refs[b];
-  uint64_t used = 0, evictable = 0;
-  for (const Block* b : blocks) {
-    if (b->cold) {
-      if (b->data != nullptr || !b->sealed || b->refs != 1 || b->list != ListKind::kNone || b->name_pins != 0) {
-        return InternalError("cold block " + b->id.ToHex() + " has a slot, is shared, pinned or cached");
-      }
-      if (refs.contains(b) ? refs.at(b) != 1 : true) return InternalError("cold block " + b->id.ToHex() + " is not held once");
-      continue;
-    }
-    used += b->ns->slot_bytes;
-    const int64_t want = refs.contains(b) ? refs.at(b) : 0;
-    if (b->refs != want) {
-      return InternalError("block " + b->id.ToHex() + " has refcount " + std::to_string(b->refs) + " but " +
-                           std::to_string(want) + " holders");
-    }
-    if (b->refs == 0) {
-      if (!b->sealed) return InternalError("an unsealed block is held by nobody");
-      const ListKind want_list = b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru;
-      if (b->list != want_list) return InternalError("cached block " + b->id.ToHex() + " is not in its eviction list");
-      evictable += b->ns->slot_bytes;
-    } else if (b->list != ListKind::kNone) {
-      return InternalError("block " + b->id.ToHex() + " is held but sits in an eviction list");
-    }
-    if (b->sealed) {
-      auto it = b->ns->index.find(b->id);
-      if (it == b->ns->index.end() || it->second != b) return InternalError("sealed block " + b->id.ToHex() + " is not its index entry");
-      if (static_cast<int64_t>(b->tokens.size()) != b->ns->block_tokens) return InternalError("sealed block without B tokens");
-    }
-  }
-  if (used != pool->used_bytes()) return InternalError("pool bytes in use differ from the live blocks' slots");
-  if (evictable != evictable_bytes) return InternalError("evictable bytes drifted");
-  if (lru.size() + pinned.size() != static_cast<int64_t>(std::count_if(blocks.begin(), blocks.end(), [](const Block* b) { return b->refs == 0; }))) {
-    return InternalError("eviction lists hold blocks that are not cached");
-  }
-  std::unordered_map<const NamespaceState*, std::unordered_map<BlockId, int32_t, Hash128Hasher>> wanted;
-  for (const auto& [name, pin] : pins) {
-    for (const BlockId& id : pin.ids) ++wanted[pin.ns][id];
-  }
-  for (const auto& [id, ns] : namespaces) {
-    size_t children = 0;
-    for (const auto& [parent, list] : ns->children) {
-      for (Block* c : list) {
-        if (!blocks.contains(c) || !c->sealed || c->parent != parent) return InternalError("children list is stale");
-      }
-      children += list.size();
-    }
-    if (children != ns->index.size()) return InternalError("children lists and the index disagree");
-    if (ns->pin_wanted != wanted[ns.get()]) return InternalError("pinned identities differ from the pins");
-    for (const auto& [bid, b] : ns->index) {
-      if (!blocks.contains(b) || b->id != bid || b->ns != ns.get()) return InternalError("index entry is stale");
-      auto w = ns->pin_wanted.find(bid);
-      if (b->name_pins != (w == ns->pin_wanted.end() ? 0 : w->second)) {
-        return InternalError("block pin count differs from the pins naming it");
-      }
-    }
-  }
-  return Status::OK();
-}
-
-std::string KvMemory::DebugString() const {
-  Impl& m = *impl_;
-  MemoryStats st = Stats();
-  std::lock_guard<std::mutex> lock(m.mu);
-  std::ostringstream os;
-  os << "KvMemory budget=" << st.budget_bytes << " used=" << st.used_bytes << " committed=" << st.committed_bytes
-     << " sequences=" << m.sequences.size() << " blocks=" << m.blocks.size() << " lru=" << m.lru.size()
-     << " pinned=" << m.pinned.size() << " pins=" << m.pins.size() << "\n";
-  for (const NamespaceStats& n : st.namespaces) {
-    os << "  ns " << n.name << " " << n.id.ToHex().substr(0, 12) << " slot=" << n.slot_bytes << " seqs=" << n.sequences
-       << " in_use=" << n.blocks_in_use << " private=" << n.blocks_private << " cached=" << n.blocks_cached
-       << " pinned=" << n.blocks_pinned << " hit=" << n.prefix_tokens_hit << " computed=" << n.prefix_tokens_computed
-       << " evicted=" << n.evictions[0] << "/" << n.evictions[1] << "/" << n.evictions[2] << "\n";
-  }
-  for (const auto& [id, s] : m.sequences) {
-    os << "  seq " << id << " ns=" << s->ns->options.name << " len=" << s->tokens.size() << " reserved=" << s->reserved
-       << " blocks=[";
-    for (size_t i = 0; i < s->blocks.size(); ++i) {
-      const Block* b = s->blocks[i];
-      os << (i ? " " : "") << (b->sealed ? b->id.ToHex().substr(0, 6) : "private") << "/r" << b->refs;
-    }
-    os << "]\n";
-  }
-  os << m.pool->DebugString();
-  return os.str();
 }
 
 }  // namespace swarmkv

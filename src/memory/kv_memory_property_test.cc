@@ -31,17 +31,6 @@ struct NsSpec {
   uint64_t salt;
 };
 
-KvShape MakeShape(int l, int h, int dk, int dv, int b, TensorType tk, TensorType tv) {
-  KvShape s;
-  s.num_layers = l;
-  s.num_kv_heads = h;
-  s.head_dim_k = dk;
-  s.head_dim_v = dv;
-  s.block_tokens = b;
-  s.k_type = tk;
-  s.v_type = tv;
-  return s;
-}
 
 int EnvInt(const char* name, int def) {
   const char* v = std::getenv(name);
@@ -52,9 +41,9 @@ class PropertyRun {
  public:
   explicit PropertyRun(uint64_t seed) : rng_(seed) {
     specs_ = {
-        {Hash128{1, 10}, MakeShape(2, 2, 32, 32, 4, TensorType::kF16, TensorType::kF16), {}, 1001},
-        {Hash128{2, 20}, MakeShape(4, 2, 64, 32, 8, TensorType::kQ8_0, TensorType::kF16), {}, 2002},
-        {Hash128{3, 30}, MakeShape(3, 4, 32, 32, 16, TensorType::kQ4_0, TensorType::kQ4_0), {64, 200}, 3003},
+        {Hash128{1, 10}, testing::TestKvShape(2, 2, 32, 32, 4, TensorType::kF16, TensorType::kF16), {}, 1001},
+        {Hash128{2, 20}, testing::TestKvShape(4, 2, 64, 32, 8, TensorType::kQ8_0, TensorType::kF16), {}, 2002},
+        {Hash128{3, 30}, testing::TestKvShape(3, 4, 32, 32, 16, TensorType::kQ4_0, TensorType::kQ4_0), {64, 200}, 3003},
     };
   }
 

@@ -19,6 +19,21 @@
 
 namespace swarmkv::testing {
 
+// A KvShape of `layers` layers and `kv_heads` KV heads, K/V head dims `dk`/`dv`, `block_tokens`-token
+// blocks and the given K/V dtypes.
+inline KvShape TestKvShape(int32_t layers, int32_t kv_heads, int32_t dk, int32_t dv, int32_t block_tokens,
+                           TensorType k_type = TensorType::kF16, TensorType v_type = TensorType::kF16) {
+  KvShape s;
+  s.num_layers = layers;
+  s.num_kv_heads = kv_heads;
+  s.head_dim_k = dk;
+  s.head_dim_v = dv;
+  s.block_tokens = block_tokens;
+  s.k_type = k_type;
+  s.v_type = v_type;
+  return s;
+}
+
 inline uint64_t Mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;

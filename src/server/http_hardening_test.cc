@@ -17,6 +17,7 @@
 #include "base/testing.h"
 #include "server/http_server.h"
 #include "server/test_backend.h"
+#include "server/test_http_server.h"
 
 namespace swarmkv {
 namespace {
@@ -69,36 +70,11 @@ int StatusOf(const std::string& response) {
   return std::atoi(response.c_str() + 9);
 }
 
-class HttpHardeningTest : public ::testing::Test {
+class HttpHardeningTest : public testing::HttpServerFixture {
  protected:
   void StartServer(HttpServerOptions o = {}) {
-    std::string dir = testing::TempDir("http-hardening");
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(dir + "/tiny.gguf", std::string("x"), false).ok());
-    ModelRegistryOptions ro;
-    ro.model_flags = {"tiny=" + dir + "/tiny.gguf"};
-    auto reg = ModelRegistry::Build(ro);
-    ASSERT_TRUE(reg.ok());
-    registry_ = std::make_unique<ModelRegistry>(std::move(reg).value());
-    backend_ = std::make_unique<testing::ScriptedBackend>();
-    backend_->natural_tokens = 2;
-    models_ = std::make_unique<ModelManager>(registry_.get(), backend_.get(), ModelManagerOptions{});
-    o.port = 0;
-    server_ = std::make_unique<HttpServer>(o, registry_.get(), models_.get(), backend_.get(), &metrics_);
-    ASSERT_TRUE(server_->Start().ok());
-  }
-  void TearDown() override {
-    server_.reset();
-    models_.reset();
-    backend_.reset();
-  }
-  httplib::Client Client() {
-    httplib::Client c("127.0.0.1", server_->port());
-    c.set_read_timeout(10, 0);
-    return c;
-  }
-  httplib::Result Post(const std::string& path, const std::string& body, const char* type = "application/json",
-                       httplib::Headers headers = {}) {
-    return Client().Post(path.c_str(), headers, body, type);
+    StartHttpServer(o, /*with_backend=*/true);
+    if (backend_) backend_->natural_tokens = 2;
   }
   // One raw request, answered and closed.
   std::string Raw(const std::string& request, int timeout_ms = 5000) {
@@ -108,12 +84,6 @@ class HttpHardeningTest : public ::testing::Test {
     close(fd);
     return got;
   }
-
-  ServerMetrics metrics_;
-  std::unique_ptr<ModelRegistry> registry_;
-  std::unique_ptr<testing::ScriptedBackend> backend_;
-  std::unique_ptr<ModelManager> models_;
-  std::unique_ptr<HttpServer> server_;
 };
 
 TEST_F(HttpHardeningTest, MillionDeepJsonIs400OnEveryJsonRoute) {

@@ -16,49 +16,18 @@
 #include "base/env.h"
 #include "base/testing.h"
 #include "server/test_backend.h"
+#include "server/test_http_server.h"
 
 namespace swarmkv {
 namespace {
 
 using json = nlohmann::json;
 
-class HttpServerTest : public ::testing::Test {
+class HttpServerTest : public testing::HttpServerFixture {
  protected:
-  // Starts a server; with_backend=false is a server built without an engine.
-  void StartServer(bool with_backend, HttpServerOptions o = {}) {
-    std::string dir = testing::TempDir("http-models");
-    ASSERT_TRUE(Env::Default()->WriteFileAtomic(dir + "/tiny.gguf", std::string("x"), false).ok());
-    ModelRegistryOptions ro;
-    ro.model_flags = {"tiny=" + dir + "/tiny.gguf", "alias:v2=" + dir + "/tiny.gguf"};
-    auto reg = ModelRegistry::Build(ro);
-    ASSERT_TRUE(reg.ok());
-    registry_ = std::make_unique<ModelRegistry>(std::move(reg).value());
-    if (with_backend) backend_ = std::make_unique<testing::ScriptedBackend>();
-    models_ = std::make_unique<ModelManager>(registry_.get(), backend_.get(), ModelManagerOptions{});
-    o.port = 0;
-    server_ = std::make_unique<HttpServer>(o, registry_.get(), models_.get(), backend_.get(), &metrics_);
-    ASSERT_TRUE(server_->Start().ok());
-  }
-  void TearDown() override {
-    server_.reset();
-    models_.reset();
-    backend_.reset();
-  }
-  httplib::Client Client() {
-    httplib::Client c("127.0.0.1", server_->port());
-    c.set_read_timeout(10, 0);
-    return c;
-  }
-  httplib::Result Post(const std::string& path, const std::string& body) {
-    return Client().Post(path.c_str(), body, "application/json");
-  }
+  // Starts a server serving "tiny" and "alias:v2"; with_backend=false is a server built without an engine.
+  void StartServer(bool with_backend, HttpServerOptions o = {}) { StartHttpServer(o, with_backend, {"alias:v2"}); }
   static json Json(const httplib::Result& r) { return json::parse(r->body, nullptr, false); }
-
-  ServerMetrics metrics_;
-  std::unique_ptr<ModelRegistry> registry_;
-  std::unique_ptr<testing::ScriptedBackend> backend_;
-  std::unique_ptr<ModelManager> models_;
-  std::unique_ptr<HttpServer> server_;
 };
 
 const char* kChat = R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"stream":false})";

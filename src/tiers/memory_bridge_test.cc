@@ -11,6 +11,7 @@
 #include "base/testing.h"
 #include "memory/kv_test_util.h"
 #include "tiers/disk_backend.h"
+#include "tiers/forwarding_backend.h"
 #include "tiers/tiers_test_util.h"
 
 namespace swarmkv {
@@ -164,23 +165,14 @@ TEST(MemoryBridgeTest, ShutdownFlushPastItsDeadlineDropsInsteadOfWaiting) {
 }
 
 // Records the order of writes (forwards everything to a real disk backend).
-class RecordingBackend final : public TierBackend {
+class RecordingBackend final : public ForwardingBackend {
  public:
-  explicit RecordingBackend(TierBackend* base) : base_(base) {}
-  std::string_view name() const override { return base_->name(); }
+  explicit RecordingBackend(TierBackend* base) : ForwardingBackend(base) {}
   Status Put(const Hash128& key, std::span<const uint8_t> bytes) override {
     puts.push_back(key);
-    return base_->Put(key, bytes);
+    return base()->Put(key, bytes);
   }
-  Result<std::optional<std::string>> Get(const Hash128& key) override { return base_->Get(key); }
-  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
-  Status Erase(const Hash128& key) override { return base_->Erase(key); }
-  TierBackendStats stats() const override { return base_->stats(); }
-  std::string DebugString() const override { return base_->DebugString(); }
   std::vector<Hash128> puts;  // written by the manager's one writer thread; read after Flush
-
- private:
-  TierBackend* base_;
 };
 
 // The shutdown flush writes the most recently used blocks first, so a flush its deadline cuts

@@ -60,4 +60,23 @@ EntryMeta SyntheticMeta(const EntryLayout& layout, const Hash128& namespace_id, 
   return m;
 }
 
+SyntheticChain::SyntheticChain(int n, const Hash128& namespace_id, uint64_t seed) {
+  Hash128 parent;
+  for (int i = 0; i < n; ++i) {
+    metas.push_back(SyntheticMeta(layout, namespace_id, parent, seed + i));
+    kv.push_back(SyntheticKvBlock(layout, seed + i));
+    parent = metas.back().id;
+  }
+}
+
+TierBlock SyntheticChain::Block(int i) const {
+  return TierBlock{metas[i].namespace_id, metas[i].id, metas[i].parent, metas[i].tokens, kv[i], {}, layout};
+}
+
+std::vector<Hash128> SyntheticChain::Ids() const {
+  std::vector<Hash128> ids;
+  for (const auto& m : metas) ids.push_back(m.id);
+  return ids;
+}
+
 }  // namespace swarmkv

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tiers/entry_format.h"
+#include "tiers/tier_manager.h"
 
 namespace swarmkv {
 
@@ -25,5 +26,18 @@ std::vector<uint8_t> SyntheticKvBlock(const EntryLayout& layout, uint64_t seed);
 // Meta for a chain: block `index` of a sequence in `namespace_id`, tokens seeded by `index`.
 EntryMeta SyntheticMeta(const EntryLayout& layout, const Hash128& namespace_id, const Hash128& parent,
                         uint64_t seed);
+
+// A chain of `n` synthetic blocks in `namespace_id`: block i has SyntheticMeta and
+// SyntheticKvBlock of seed `seed + i` and block i - 1 as its parent.
+struct SyntheticChain {
+  SyntheticChain(int n, const Hash128& namespace_id, uint64_t seed);
+  // Block i as the tier manager takes it (views into this chain).
+  TierBlock Block(int i) const;
+  std::vector<Hash128> Ids() const;
+
+  EntryLayout layout = SmolLm2KvLayout();
+  std::vector<EntryMeta> metas;
+  std::vector<std::vector<uint8_t>> kv;
+};
 
 }  // namespace swarmkv

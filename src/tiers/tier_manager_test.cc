@@ -8,6 +8,7 @@
 
 #include "base/testing.h"
 #include "tiers/disk_backend.h"
+#include "tiers/forwarding_backend.h"
 #include "tiers/restore_all.h"
 #include "tiers/synthetic_kv.h"
 
@@ -17,26 +18,9 @@ namespace {
 const Hash128 kNs{0xAB, 0xCD};
 
 // A chain of synthetic blocks with their KV.
-struct Chain {
-  EntryLayout layout = SmolLm2KvLayout();
-  std::vector<EntryMeta> metas;
-  std::vector<std::vector<uint8_t>> kv;
-  explicit Chain(int n, const Hash128& ns = kNs) {
-    Hash128 parent;
-    for (int i = 0; i < n; ++i) {
-      metas.push_back(SyntheticMeta(layout, ns, parent, 100 + i));
-      kv.push_back(SyntheticKvBlock(layout, 100 + i));
-      parent = metas.back().id;
-    }
-  }
-  TierBlock Block(int i) const {
-    return TierBlock{metas[i].namespace_id, metas[i].id, metas[i].parent, metas[i].tokens, kv[i], {}, layout};
-  }
-  std::vector<Hash128> Ids() const {
-    std::vector<Hash128> ids;
-    for (const auto& m : metas) ids.push_back(m.id);
-    return ids;
-  }
+// A synthetic chain of `n` blocks, block i seeded 100 + i.
+struct Chain : SyntheticChain {
+  explicit Chain(int n, const Hash128& ns = kNs) : SyntheticChain(n, ns, 100) {}
 };
 
 std::unique_ptr<DiskBackend> Disk(const std::string& name = "disk") {
@@ -48,28 +32,21 @@ std::unique_ptr<DiskBackend> Disk(const std::string& name = "disk") {
 }
 
 // Holds Put until released: a real disk backend behind a gate, to create backpressure.
-class GatedBackend final : public TierBackend {
+class GatedBackend final : public ForwardingBackend {
  public:
-  explicit GatedBackend(TierBackend* base) : base_(base) {}
+  explicit GatedBackend(TierBackend* base) : ForwardingBackend(base) {}
   void Open() {
     std::lock_guard l(mu_);
     open_ = true;
     cv_.notify_all();
   }
-  std::string_view name() const override { return base_->name(); }
   Status Put(const Hash128& key, std::span<const uint8_t> bytes) override {
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return open_; });
-    return base_->Put(key, bytes);
+    return base()->Put(key, bytes);
   }
-  Result<std::optional<std::string>> Get(const Hash128& key) override { return base_->Get(key); }
-  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
-  Status Erase(const Hash128& key) override { return base_->Erase(key); }
-  TierBackendStats stats() const override { return base_->stats(); }
-  std::string DebugString() const override { return base_->DebugString(); }
 
  private:
-  TierBackend* base_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;

@@ -122,14 +122,9 @@ ojson RunOracle(const ojson& jobs) {
   const std::string jobs_path = tmp + "/jobs.json";
   std::ofstream(jobs_path) << jobs.dump();
   const std::string cmd = std::string(kPython) + " " + script + " --batch " + jobs_path;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return nullptr;
-  std::string out;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (pclose(p) != 0) return nullptr;
-  return ojson::parse(out, nullptr, false);
+  const testing::ShellResult r = testing::RunShell(cmd);
+  if (r.exit_code != 0) return nullptr;
+  return ojson::parse(r.out, nullptr, false);
 }
 
 // Edge cases of filters, tests, methods, scoping and number formatting (one template per line of

@@ -5,6 +5,9 @@
 //
 // Invariant: no builtin performs I/O; every produced string or list passes Interp::CheckSize.
 // Thread-safety: stateless functions (strftime_now reads the clock, or the pinned test time).
+//
+// Implemented by concept: jinja_filters.cc, jinja_is_tests.cc, jinja_methods.cc, jinja_globals.cc,
+// over jinja_pystr.h (Python's str semantics) and jinja_builtin_args.h (argument binding).
 #pragma once
 
 #include <string>

@@ -87,6 +87,18 @@ Interp::~Interp() {
   for (const Value& ns : namespaces_) ns.mutable_namespace().items.clear();
 }
 
+Status Interp::ApplyFilterChain(const Node* last, int line, Value* v) {
+  std::vector<const Node*> chain;  // outermost first; the innermost filter's operand is null
+  for (const Node* f = last; f != nullptr; f = f->a.get()) chain.push_back(f);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    SKV_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(**it));
+    Result<Value> r = Filter((*it)->str, *v, args);
+    if (!r.ok()) return AtLine(r.status(), line);
+    *v = *std::move(r);
+  }
+  return Status::OK();
+}
+
 Status Interp::AtLine(const Status& s, int line) const {
   if (s.ok() || s.message().starts_with(kLinePrefix)) return s;
   return Status(s.code(), std::string(kLinePrefix) + std::to_string(line) + ": " + s.message());
@@ -172,17 +184,7 @@ Status Interp::ExecNodeImpl(const Node& n, std::string* out) {
       std::string body;
       SKV_RETURN_IF_ERROR(Exec(n.body, &body));
       Value v = Value::String(std::move(body));
-      if (n.c) {
-        // Apply the filter chain: innermost (operand null) first.
-        std::vector<const Node*> chain;
-        for (const Node* f = n.c.get(); f != nullptr; f = f->a.get()) chain.push_back(f);
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          SKV_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(**it));
-          Result<Value> r = Filter((*it)->str, v, args);
-          if (!r.ok()) return AtLine(r.status(), n.line);
-          v = *std::move(r);
-        }
-      }
+      if (n.c) SKV_RETURN_IF_ERROR(ApplyFilterChain(n.c.get(), n.line, &v));
       return AtLine(Assign(*n.a, v), n.line);
     }
     case NodeKind::kMacro: {
@@ -212,14 +214,7 @@ Status Interp::ExecNodeImpl(const Node& n, std::string* out) {
       frame_ = saved;
       SKV_RETURN_IF_ERROR(st);
       Value v = Value::String(std::move(body));
-      std::vector<const Node*> chain;
-      for (const Node* f = n.c.get(); f != nullptr; f = f->a.get()) chain.push_back(f);
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-        SKV_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(**it));
-        Result<Value> r = Filter((*it)->str, v, args);
-        if (!r.ok()) return AtLine(r.status(), n.line);
-        v = *std::move(r);
-      }
+      SKV_RETURN_IF_ERROR(ApplyFilterChain(n.c.get(), n.line, &v));
       Result<std::string> s = ToStr(v);
       if (!s.ok()) return AtLine(s.status(), n.line);
       *out += *s;

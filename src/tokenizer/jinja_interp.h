@@ -73,6 +73,8 @@ class Interp {
   Result<Value> EvalCompare(const Node& n);
   Result<Value> Binary(const std::string& op, const Value& a, const Value& b);
   Result<CallArgs> EvalArgs(const Node& n);
+  // Applies the filter chain ending at `last` (a set or filter block's) to *v, innermost first.
+  Status ApplyFilterChain(const Node* last, int line, Value* v);
   Value MakeMacro(const Node& n, std::shared_ptr<Frame> scope);
   Value Lookup(const std::string& name) const;
   Status AtLine(const Status& s, int line) const;

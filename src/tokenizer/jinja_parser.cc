@@ -1,5 +1,6 @@
 #include "tokenizer/jinja_parser.h"
 
+#include <array>
 #include <cstdlib>
 #include <initializer_list>
 
@@ -363,25 +364,22 @@ class Parser {
     return expr;
   }
 
-  Result<NodePtr> ParseOr() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseAnd());
-    while (IsName("or")) {
-      auto n = Make(NodeKind::kOr, Cur().line);
-      Next();
-      n->a = left;
-      SKV_ASSIGN_OR_RETURN(n->b, ParseAnd());
-      left = n;
-    }
-    return left;
-  }
+  // ---- Operator precedence, loosest first (as jinja2's parser):
+  //   if-else (ParseExpression) < or < and < not < comparisons (chained) < + - < ~ < * / // %
+  //   < ** < unary + - (ParseUnary, then postfix and filters).
+  // Every binary level is left-associative (jinja2's ** too).
 
-  Result<NodePtr> ParseAnd() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseNot());
-    while (IsName("and")) {
-      auto n = Make(NodeKind::kAnd, Cur().line);
+  // `or` and `and`: a keyword chain whose operands come from the next level.
+  Result<NodePtr> ParseOr() { return ParseKeywordChain("or", NodeKind::kOr, &Parser::ParseAnd); }
+  Result<NodePtr> ParseAnd() { return ParseKeywordChain("and", NodeKind::kAnd, &Parser::ParseNot); }
+
+  Result<NodePtr> ParseKeywordChain(std::string_view keyword, NodeKind kind, Result<NodePtr> (Parser::*operand)()) {
+    SKV_ASSIGN_OR_RETURN(NodePtr left, (this->*operand)());
+    while (IsName(keyword)) {
+      auto n = Make(kind, Cur().line);
       Next();
       n->a = left;
-      SKV_ASSIGN_OR_RETURN(n->b, ParseNot());
+      SKV_ASSIGN_OR_RETURN(n->b, (this->*operand)());
       left = n;
     }
     return left;
@@ -401,7 +399,7 @@ class Parser {
 
   Result<NodePtr> ParseCompare() {
     int line = Cur().line;
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseMath1());
+    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseArithmetic(0));
     std::shared_ptr<Node> cmp;
     while (true) {
       std::string op;
@@ -424,62 +422,39 @@ class Parser {
         cmp->a = left;
       }
       cmp->ops.push_back(op);
-      SKV_ASSIGN_OR_RETURN(NodePtr right, ParseMath1());
+      SKV_ASSIGN_OR_RETURN(NodePtr right, ParseArithmetic(0));
       cmp->kids.push_back(right);
     }
     return cmp ? NodePtr(cmp) : left;
   }
 
-  Result<NodePtr> Binary(std::string op, NodePtr a, NodePtr b, int line) {
-    auto n = Make(NodeKind::kBinary, line);
-    n->str = std::move(op);
-    n->a = std::move(a);
-    n->b = std::move(b);
-    return NodePtr(n);
-  }
+  // The arithmetic levels below comparisons, loosest first; a level's operands come from the next
+  // one, the last level's from ParseUnary(true). jinja2: parse_math1, parse_concat, parse_math2,
+  // parse_pow.
+  static constexpr std::array<std::array<std::string_view, 4>, 4> kArithmeticLevels = {{
+      {"+", "-"},
+      {"~"},
+      {"*", "/", "//", "%"},
+      {"**"},
+  }};
 
-  Result<NodePtr> ParseMath1() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseConcat());
-    while (IsOp("+") || IsOp("-")) {
-      std::string op = Cur().value;
-      int line = Cur().line;
-      Next();
-      SKV_ASSIGN_OR_RETURN(NodePtr right, ParseConcat());
-      SKV_ASSIGN_OR_RETURN(left, Binary(op, left, right, line));
+  bool IsOpOf(const std::array<std::string_view, 4>& ops) const {
+    for (std::string_view op : ops) {
+      if (!op.empty() && IsOp(op)) return true;
     }
-    return left;
+    return false;
   }
 
-  Result<NodePtr> ParseConcat() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseMath2());
-    while (IsOp("~")) {
-      int line = Cur().line;
+  Result<NodePtr> ParseArithmetic(size_t level) {
+    auto operand = [&]() { return level + 1 < kArithmeticLevels.size() ? ParseArithmetic(level + 1) : ParseUnary(true); };
+    SKV_ASSIGN_OR_RETURN(NodePtr left, operand());
+    while (IsOpOf(kArithmeticLevels[level])) {
+      auto n = Make(NodeKind::kBinary, Cur().line);
+      n->str = Cur().value;
       Next();
-      SKV_ASSIGN_OR_RETURN(NodePtr right, ParseMath2());
-      SKV_ASSIGN_OR_RETURN(left, Binary("~", left, right, line));
-    }
-    return left;
-  }
-
-  Result<NodePtr> ParseMath2() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParsePow());
-    while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
-      std::string op = Cur().value;
-      int line = Cur().line;
-      Next();
-      SKV_ASSIGN_OR_RETURN(NodePtr right, ParsePow());
-      SKV_ASSIGN_OR_RETURN(left, Binary(op, left, right, line));
-    }
-    return left;
-  }
-
-  Result<NodePtr> ParsePow() {
-    SKV_ASSIGN_OR_RETURN(NodePtr left, ParseUnary(true));
-    while (IsOp("**")) {
-      int line = Cur().line;
-      Next();
-      SKV_ASSIGN_OR_RETURN(NodePtr right, ParseUnary(true));
-      SKV_ASSIGN_OR_RETURN(left, Binary("**", left, right, line));
+      n->a = std::move(left);
+      SKV_ASSIGN_OR_RETURN(n->b, operand());
+      left = n;
     }
     return left;
   }

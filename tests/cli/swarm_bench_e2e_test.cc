@@ -2,9 +2,7 @@
 // against a real `swarmkv serve` child over loopback HTTP. Turn 2 re-sends each agent's history
 // plus its answer and a tool result, so most of its prompt must come from the prefix cache.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -17,33 +15,20 @@
 namespace swarmkv {
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
+using Outcome = testing::ShellResult;
 
-Outcome Sh(const std::string& args) {
-  Outcome r;
-  const std::string cmd = std::string("'") + SWARMKV_BIN + "' " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// The swarmkv binary with `args`, stdout and stderr.
+Outcome Sh(const std::string& args) { return testing::RunShell(testing::ShellQuote(SWARMKV_BIN) + " " + args + " 2>&1"); }
 
 TEST(SwarmBenchE2eTest, SecondTurnReusesTheAgentsHistory) {
   const std::string dir = testing::TempDir();
   const std::string model = dir + "/tiny.gguf";
   Outcome make = Sh("make-model --shape tiny --type q8_0 --seed 1 -o '" + model + "'");
-  ASSERT_EQ(make.code, 0) << make.out;
+  ASSERT_EQ(make.exit_code, 0) << make.out;
   Outcome run = Sh("swarm-bench --model '" + model +
                    "' --agents 2 --prefix-tokens 256 --turns 2 -n 8 --tool-tokens 48 --modes shared --threads 1 "
                    "--kv-memory 64MiB --out '" + dir + "/out'");
-  ASSERT_EQ(run.code, 0) << run.out;
+  ASSERT_EQ(run.exit_code, 0) << run.out;
   std::ifstream f(dir + "/out/swarm-bench.json");
   std::stringstream text;
   text << f.rdbuf();
@@ -67,13 +52,13 @@ TEST(SwarmBenchE2eTest, SecondTurnReusesTheAgentsHistory) {
 
 TEST(SwarmBenchE2eTest, BadModesAreUsageErrors) {
   Outcome unknown = Sh("swarm-bench --modes shared,bogus");
-  EXPECT_EQ(unknown.code, 2) << unknown.out;
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
   EXPECT_NE(unknown.out.find("bogus"), std::string::npos) << unknown.out;
   Outcome llama = Sh("swarm-bench --modes llama_server");
-  EXPECT_EQ(llama.code, 2) << llama.out;
+  EXPECT_EQ(llama.exit_code, 2) << llama.out;
   EXPECT_NE(llama.out.find("--llama-server"), std::string::npos) << llama.out;
   Outcome prefixes = Sh("swarm-bench --agents 2 --distinct-prefixes 3");
-  EXPECT_EQ(prefixes.code, 2) << prefixes.out;
+  EXPECT_EQ(prefixes.exit_code, 2) << prefixes.out;
 }
 
 }  // namespace

@@ -7,16 +7,9 @@
 //   - cold blocks that cannot be read back: that sequence fails alone with the read error.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "base/testing.h"
 #include "base/thread_pool.h"
-#include "engine/model_runner.h"
-#include "engine/scheduler.h"
-#include "engine/wait_observer.h"
-#include "memory/kv_memory.h"
-#include "model/model.h"
-#include "tokenizer/tokenizer.h"
+#include "scheduler_engine.h"
 
 namespace swarmkv {
 namespace {
@@ -25,67 +18,27 @@ constexpr int32_t kBlockTokens = 32;
 constexpr int32_t kStepTokens = 64;
 constexpr int64_t kHotWindow = 64;
 
-class Reply : public WaitObserver {
- public:
-  bool OnToken(int32_t token, std::string_view text) override {
-    tokens.push_back(token);
-    this->text += text;
-    return true;
-  }
-  std::vector<int32_t> tokens;
-  std::string text;
-};
-
-struct Engine {
-  std::shared_ptr<const Model> model;
-  std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<KvMemory> memory;
-  std::shared_ptr<LlamaRunner> runner;
-  std::unique_ptr<Scheduler> scheduler;
-  ~Engine() {
-    scheduler.reset();
-    runner.reset();
-  }
-};
+using Engine = testing::SchedulerEngine;
+using Reply = testing::CollectingReply;
 
 // hot_window 0: the unconstrained reference (every block in RAM).
 std::unique_ptr<Engine> MakeEngine(const std::string& path, uint64_t budget_bytes, int64_t hot_window, ThreadPool* pool,
                                    ColdKvFaults* faults = nullptr) {
-  auto e = std::make_unique<Engine>();
-  e->model = Model::Load(path).value();
-  e->tokenizer = Tokenizer::Load(path).value();
-  KvMemoryOptions mo;
-  mo.budget_bytes = budget_bytes;
-  e->memory = KvMemory::Create(mo).value();
   LlamaRunnerOptions ro;
   ro.block_tokens = kBlockTokens;
   ro.pool = pool;
   ro.kv_hot_window_tokens = hot_window;
   ro.cold_dir = testing::TempDir("beyond-ram");
   ro.cold_faults = faults;
-  e->runner = LlamaRunner::Create(e->model, e->tokenizer, e->memory.get(), ro).value();
   SchedulerOptions so;
   so.max_step_tokens = kStepTokens;
-  e->scheduler = Scheduler::Create(e->runner, so).value();
-  return e;
+  return testing::MakeSchedulerEngine(path, budget_bytes, ro, so);
 }
 
-std::vector<int32_t> Context(int seed, int tokens, int32_t vocab) {
-  std::mt19937 rng(500 + seed);
-  std::vector<int32_t> p{1};
-  while (static_cast<int>(p.size()) < tokens) p.push_back(static_cast<int32_t>(3 + rng() % (vocab - 3)));
-  return p;
-}
+std::vector<int32_t> Context(int seed, int tokens, int32_t vocab) { return testing::RandomPrompt(500 + seed, tokens, vocab); }
 
 GenerationRequest Request(const std::vector<int32_t>& prompt, int max_new, int seed) {
-  GenerationRequest r;
-  r.prompt_tokens = prompt;
-  r.max_new_tokens = max_new;
-  r.ignore_eos = true;
-  r.sampling.temperature = 0.8f;
-  r.sampling.seed = 11 + seed;
-  r.sampling.has_seed = true;
-  return r;
+  return testing::SampledRequest(prompt, max_new, 11 + seed);
 }
 
 std::shared_ptr<Reply> Serve(Engine* e, const GenerationRequest& r) {

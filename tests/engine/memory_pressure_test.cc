@@ -14,94 +14,48 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
-#include <random>
 
 #include "base/env.h"
 #include "base/testing.h"
 #include "base/thread_pool.h"
-#include "engine/model_runner.h"
-#include "engine/scheduler.h"
-#include "engine/wait_observer.h"
-#include "memory/kv_memory.h"
-#include "model/model.h"
+#include "scheduler_engine.h"
 #include "tiers/disk_backend.h"
 #include "tiers/fault_env.h"
+#include "tiers/forwarding_backend.h"
 #include "tiers/memory_bridge.h"
 #include "tiers/tier_manager.h"
-#include "tokenizer/tokenizer.h"
 
 namespace swarmkv {
 namespace {
 
 constexpr int32_t kBlockTokens = 32;
 
-class Reply : public WaitObserver {
- public:
-  bool OnToken(int32_t token, std::string_view text) override {
-    tokens.push_back(token);
-    this->text += text;
-    return true;
-  }
-  std::vector<int32_t> tokens;
-  std::string text;
-};
+using Engine = testing::SchedulerEngine;
+using Reply = testing::CollectingReply;
 
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-struct Engine {
-  std::shared_ptr<const Model> model;
-  std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<KvMemory> memory;
-  std::shared_ptr<LlamaRunner> runner;
-  std::unique_ptr<Scheduler> scheduler;
-
-  ~Engine() {
-    scheduler.reset();
-    runner.reset();
-  }
-};
-
 std::unique_ptr<Engine> MakeEngine(const std::string& path, uint64_t budget_bytes, ThreadPool* pool,
                                    std::function<void(std::span<const int32_t>)> before_resume = nullptr,
                                    int32_t max_running = 16) {
-  auto e = std::make_unique<Engine>();
-  e->model = Model::Load(path).value();
-  e->tokenizer = Tokenizer::Load(path).value();
-  KvMemoryOptions mo;
-  mo.budget_bytes = budget_bytes;
-  e->memory = KvMemory::Create(mo).value();
   LlamaRunnerOptions ro;
   ro.block_tokens = kBlockTokens;
   ro.pool = pool;
-  e->runner = LlamaRunner::Create(e->model, e->tokenizer, e->memory.get(), ro).value();
   SchedulerOptions so;
   so.max_step_tokens = 256;
   so.max_running = max_running;
   so.before_resume = std::move(before_resume);
-  e->scheduler = Scheduler::Create(e->runner, so).value();
-  return e;
+  return testing::MakeSchedulerEngine(path, budget_bytes, ro, std::move(so));
 }
 
 // Distinct contexts: random tokens (BOS first) from a per-agent seed.
-std::vector<int32_t> Context(int agent, int tokens, int32_t vocab) {
-  std::mt19937 rng(1000 + agent);
-  std::vector<int32_t> p{1};
-  while (static_cast<int>(p.size()) < tokens) p.push_back(static_cast<int32_t>(3 + rng() % (vocab - 3)));
-  return p;
-}
+std::vector<int32_t> Context(int agent, int tokens, int32_t vocab) { return testing::RandomPrompt(1000 + agent, tokens, vocab); }
 
 GenerationRequest Request(const std::vector<int32_t>& prompt, int max_new, int agent) {
-  GenerationRequest r;
-  r.prompt_tokens = prompt;
-  r.max_new_tokens = max_new;
-  r.ignore_eos = true;  // every answer has its full length (the test's budget arithmetic)
-  r.sampling.temperature = 0.8f;
-  r.sampling.seed = 7 + agent;
-  r.sampling.has_seed = true;
-  return r;
+  return testing::SampledRequest(prompt, max_new, 7 + agent);
 }
 
 // The reference: each request served alone with an ample budget.
@@ -171,23 +125,15 @@ TEST(MemoryPressureTest, ManyAgentsUnderABudgetForFourAllCompleteIdenticalToAlon
 }
 
 // Reads of a real backend come back with one byte flipped: verification must drop them.
-class CorruptingBackend final : public TierBackend {
+class CorruptingBackend final : public ForwardingBackend {
  public:
-  explicit CorruptingBackend(TierBackend* base) : base_(base) {}
-  std::string_view name() const override { return base_->name(); }
-  Status Put(const Hash128& key, std::span<const uint8_t> bytes) override { return base_->Put(key, bytes); }
+  explicit CorruptingBackend(TierBackend* base) : ForwardingBackend(base) {}
   Result<std::optional<std::string>> Get(const Hash128& key) override {
-    auto got = base_->Get(key);
+    auto got = base()->Get(key);
     if (got.ok() && got->has_value() && !(*got)->empty()) (**got)[(*got)->size() / 2] ^= 0x5A;
     return got;
   }
-  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
-  Status Erase(const Hash128& key) override { return base_->Erase(key); }
-  TierBackendStats stats() const override { return base_->stats(); }
-  std::string DebugString() const override { return "corrupting(" + base_->DebugString() + ")"; }
-
- private:
-  TierBackend* base_;
+  std::string DebugString() const override { return "corrupting(" + base()->DebugString() + ")"; }
 };
 
 enum class DiskFault { kNone, kFull, kCorrupt };

@@ -4,7 +4,6 @@
 // budget or on an unknown model is a clear error; agents arriving while a pin computes wait for
 // it; Ollama's num_predict 0 warms a prompt up without generating.
 #include <chrono>
-#include <sstream>
 #include <thread>
 
 #include <httplib.h>
@@ -30,22 +29,6 @@ const char* kTask = " One day Tom found a box.";
 
 class PinsE2ETest : public ServerE2ETest {
  protected:
-  double Metric(const std::string& series, const std::string& labels = "") {
-    auto [status, text] = Curl("GET", "/metrics");
-    EXPECT_EQ(status, 200);
-    double sum = 0;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#' || line.rfind(series, 0) != 0) continue;
-      const std::string rest = line.substr(series.size());
-      if (!rest.empty() && rest[0] != '{' && rest[0] != ' ') continue;
-      if (!labels.empty() && rest.find(labels) == std::string::npos) continue;
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return sum;
-  }
-
   struct Reply {
     std::string text;
     int64_t prompt_tokens = 0, cached_tokens = 0;
@@ -105,16 +88,21 @@ class PinsE2ETest : public ServerE2ETest {
     server_.reset();
     return r;
   }
+
+  // Fails unless the server generates; sets `*ref` to Unpinned() and starts a fresh server.
+  void StartAfterUnpinnedReference(Reply* ref) {
+    StartServer({"--kv-disk", dir_ + "/kv-probe"});
+    REQUIRE_ENGINE();
+    ASSERT_TRUE(server_->Stop(20000).ok());
+    server_.reset();
+    *ref = Unpinned();
+    StartServer();
+  }
 };
 
 TEST_F(PinsE2ETest, PinPreloadsAndARequestReusesItWithTheUnpinnedReply) {
-  StartServer({"--kv-disk", dir_ + "/kv-probe"});
-  REQUIRE_ENGINE();
-  ASSERT_TRUE(server_->Stop(20000).ok());
-  server_.reset();
-  const Reply ref = Unpinned();
-
-  StartServer();
+  Reply ref;
+  ASSERT_NO_FATAL_FAILURE(StartAfterUnpinnedReference(&ref));
   const double computed0 = Metric("swarmkv_prompt_tokens_computed_total");
   const double reused0 = Metric("swarmkv_prompt_tokens_reused_total");
   json pin = Pin(Context());
@@ -151,13 +139,8 @@ TEST_F(PinsE2ETest, PinPreloadsAndARequestReusesItWithTheUnpinnedReply) {
 }
 
 TEST_F(PinsE2ETest, PinSurvivesARestartAndIsServedFromTheDiskTier) {
-  StartServer({"--kv-disk", dir_ + "/kv-probe"});
-  REQUIRE_ENGINE();
-  ASSERT_TRUE(server_->Stop(20000).ok());
-  server_.reset();
-  const Reply ref = Unpinned();
-
-  StartServer();
+  Reply ref;
+  ASSERT_NO_FATAL_FAILURE(StartAfterUnpinnedReference(&ref));
   json pin = Pin(Context());
   const int64_t n = pin.value("tokens", 0);
   ASSERT_GT(n, 128) << pin.dump();

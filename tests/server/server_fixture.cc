@@ -1,30 +1,11 @@
 #include "server_fixture.h"
 
-#include <cstdio>
-#include <sys/wait.h>
+#include <sstream>
 
 #include "base/env.h"
 #include "base/testing.h"
 
 namespace swarmkv::e2e {
-
-CmdResult RunShell(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 std::string TestModel(std::string* why) {
   std::string shared = testing::SharedPath("models/stories260K.gguf");
@@ -112,6 +93,22 @@ std::pair<int, std::string> ServerE2ETest::Curl(const std::string& method, const
   size_t nl = r.out.rfind('\n');
   if (nl == std::string::npos) return {-1, r.out};
   return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+}
+
+double ServerE2ETest::Metric(const std::string& series, const std::string& labels) {
+  auto [status, text] = Curl("GET", "/metrics");
+  EXPECT_EQ(status, 200);
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind(series, 0) != 0) continue;
+    const std::string rest = line.substr(series.size());
+    if (!rest.empty() && rest[0] != '{' && rest[0] != ' ') continue;  // a longer series name
+    if (!labels.empty() && rest.find(labels) == std::string::npos) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
 }
 
 }  // namespace swarmkv::e2e

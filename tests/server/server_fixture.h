@@ -3,8 +3,8 @@
 //
 // The model is /work/shared's stories260K.gguf, or the built-in synthetic model
 // (`swarmkv make-model --shape tiny`) when ../shared is absent; with neither the tests skip
-// saying so. Generation tests call RequireEngine(), which skips with the server's own message
-// while the engine is not wired into the binary (server/backend_factory.cc).
+// saying so. Generation tests start with REQUIRE_ENGINE(), which fails the test (never skips it)
+// when the server does not generate.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,17 +15,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/testing.h"
 #include "cli/swarm/server_process.h"
 
 namespace swarmkv::e2e {
 
-struct CmdResult {
-  int exit_code = -1;
-  std::string out;
-};
-// Runs a shell command, capturing stdout.
-CmdResult RunShell(const std::string& cmd);
-std::string ShellQuote(const std::string& s);
+// Shell commands (base/testing.h).
+using CmdResult = testing::ShellResult;
+using testing::RunShell;
+using testing::ShellQuote;
 
 // A model file for the tests, or "" (with `why` set) when none can be had.
 std::string TestModel(std::string* why);
@@ -44,6 +42,9 @@ class ServerE2ETest : public ::testing::Test {
   nlohmann::json Node(const std::string& scenario, const std::string& model = "tiny");
   // curl with -w status; returns {status, body}.
   std::pair<int, std::string> Curl(const std::string& method, const std::string& path, const std::string& body = "");
+  // The sum of every sample of the Prometheus series `series` on /metrics whose labels contain
+  // `labels` (e.g. tier="disk"); 0 when there is none.
+  double Metric(const std::string& series, const std::string& labels = "");
 
   std::string model_path_;
   std::string dir_;

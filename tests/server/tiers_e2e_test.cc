@@ -42,23 +42,6 @@ class TiersE2ETest : public ServerE2ETest {
  protected:
   std::string kv_dir() const { return dir_ + "/kv"; }
 
-  // Sum of every sample of `series` whose labels contain `labels` (e.g. tier="disk").
-  double Metric(const std::string& series, const std::string& labels = "") {
-    auto [status, text] = Curl("GET", "/metrics");
-    EXPECT_EQ(status, 200);
-    double sum = 0;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#' || line.rfind(series, 0) != 0) continue;
-      const std::string rest = line.substr(series.size());
-      if (!rest.empty() && rest[0] != '{' && rest[0] != ' ') continue;  // a longer series name
-      if (!labels.empty() && rest.find(labels) == std::string::npos) continue;
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return sum;
-  }
-
   struct Reply {
     std::string text;
     double computed = 0, reused = 0;  // this request's prompt tokens (metric deltas)

@@ -18,6 +18,7 @@
 #include "fault_test_util.h"
 #include "tiers/disk_backend.h"
 #include "tiers/fault_env.h"
+#include "tiers/forwarding_backend.h"
 #include "tiers/restore_all.h"
 
 namespace swarmkv {
@@ -36,24 +37,17 @@ DiskBackendOptions Opts(const std::string& dir, Env* env = nullptr) {
 
 // Forwards to a disk backend and appends the key of every completed Put to a log file (O_APPEND
 // write(2): it survives the process being killed, like the renamed entry it records).
-class LoggingBackend final : public TierBackend {
+class LoggingBackend final : public ForwardingBackend {
  public:
-  LoggingBackend(TierBackend* base, int log_fd) : base_(base), fd_(log_fd) {}
-  std::string_view name() const override { return base_->name(); }
+  LoggingBackend(TierBackend* base, int log_fd) : ForwardingBackend(base), fd_(log_fd) {}
   Status Put(const Hash128& key, std::span<const uint8_t> bytes) override {
-    SKV_RETURN_IF_ERROR(base_->Put(key, bytes));
+    SKV_RETURN_IF_ERROR(base()->Put(key, bytes));
     std::string line = key.ToHex() + "\n";
     if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return IOError("log write");
     return Status::OK();
   }
-  Result<std::optional<std::string>> Get(const Hash128& key) override { return base_->Get(key); }
-  Result<bool> Contains(const Hash128& key) override { return base_->Contains(key); }
-  Status Erase(const Hash128& key) override { return base_->Erase(key); }
-  TierBackendStats stats() const override { return base_->stats(); }
-  std::string DebugString() const override { return base_->DebugString(); }
 
  private:
-  TierBackend* base_;
   int fd_;
 };
 
