@@ -106,7 +106,23 @@ Status ReadGemma3(const GgufFile& f, ModelHParams* h) {
   return ReadSlidingWindow(f, h, 6);
 }
 
+// LFM2 (llama.cpp src/models/lfm2.cpp): gated short-conv layers where head_count_kv is 0,
+// attention layers with per-head q/k RMSNorm and NeoX RoPE elsewhere, SwiGLU FFN everywhere,
+// the final norm stored as token_embd_norm.weight.
+Status ReadLfm2(const GgufFile& f, ModelHParams* h) {
+  SKV_ASSIGN_OR_RETURN(h->shortconv_l_cache, f.GetU32(Key(*h, "shortconv.l_cache")));
+  uint32_t window = 0;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &window));
+  if (window > 0) return UnimplementedError("lfm2 with sliding-window attention layers is not supported");
+  for (const char* t : {"dense_2_out.weight", "blk.0.ffn_gate_inp.weight"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("lfm2 tensor '") + t + "' (ColBERT head / MoE) is not supported");
+  h->has_qk_norm = true;  // every attention layer has them (layer 0 may be a conv layer)
+  return Status::OK();
+}
+
 }  // namespace
+
+bool ArchHasRecurrentLayers(ModelArch arch) { return arch == ModelArch::kLfm2; }
 
 std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
   std::vector<bool> swa(n_layer);
@@ -115,6 +131,9 @@ std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
 }
 
 Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
+  if (!h->recurrent_layers.empty() && !ArchHasRecurrentLayers(h->arch))
+    return UnimplementedError(std::string(ModelArchName(h->arch)) + " with recurrent layers (" + Key(*h, "attention.head_count_kv") +
+                              " entries of 0) is not supported");
   switch (h->arch) {
     case ModelArch::kLlama:
     case ModelArch::kQwen2:
@@ -124,6 +143,7 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kPhi3: return ReadPhi3(f, h);
     case ModelArch::kGemma2: return ReadGemma2(f, h);
     case ModelArch::kGemma3: return ReadGemma3(f, h);
+    case ModelArch::kLfm2: return ReadLfm2(f, h);
   }
   return InternalError("unknown architecture");
 }
@@ -150,6 +170,15 @@ Status ValidateArchHParams(const ModelHParams& h) {
     return InvalidArgumentError("SWA layers marked without a sliding window");
   if (h.sliding_window > 0 && !(h.rope_freq_base_swa > 0.0f))
     return InvalidArgumentError("rope.freq_base_swa must be positive");
+  if (!h.recurrent_layers.empty()) {
+    if (h.recurrent_layers.size() != h.n_layer)
+      return InvalidArgumentError(std::to_string(h.recurrent_layers.size()) + " recurrent-layer flags for " +
+                                  std::to_string(h.n_layer) + " layers");
+    if (h.n_attention_layers() == 0)
+      return UnimplementedError("a model without attention layers (pure recurrent) is not supported yet");
+  }
+  if (h.arch == ModelArch::kLfm2 && (h.shortconv_l_cache < 2 || h.shortconv_l_cache > 64))
+    return InvalidArgumentError("lfm2.shortconv.l_cache must be in 2..64, got " + std::to_string(h.shortconv_l_cache));
   return Status::OK();
 }
 

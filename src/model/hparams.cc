@@ -1,5 +1,6 @@
 #include "model/hparams.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -24,8 +25,10 @@ Status OptionalF32(const GgufFile& f, const std::string& key, float* out) {
   return Status::OK();
 }
 
-// head_count / head_count_kv may be a per-layer array in llama.cpp; we support only uniform ones.
-Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out) {
+// head_count / head_count_kv may be a per-layer array in llama.cpp; we support only uniform ones,
+// except that with `zero_layers` (head_count_kv) a 0 entry marks a recurrent layer of a hybrid
+// model: *zero_layers gets one flag per entry (true = 0) and *out the uniform non-zero count.
+Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out, std::vector<bool>* zero_layers = nullptr) {
   const GgufValue* v = f.Find(key);
   if (!v) return Status::OK();
   if (!v->is_array()) {
@@ -34,6 +37,20 @@ Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out) {
   }
   SKV_ASSIGN_OR_RETURN(auto arr, f.GetI32Array(key));
   if (arr.empty()) return InvalidArgumentError("metadata key '" + key + "' is an empty array");
+  if (zero_layers != nullptr && std::find(arr.begin(), arr.end(), 0) != arr.end()) {
+    zero_layers->clear();
+    int32_t heads = 0;
+    for (int32_t x : arr) {
+      zero_layers->push_back(x == 0);
+      if (x < 0) return InvalidArgumentError("metadata key '" + key + "' has a negative entry");
+      if (x != 0 && heads != 0 && x != heads)
+        return UnimplementedError("metadata key '" + key + "' varies per attention layer; only uniform head counts are supported");
+      if (x != 0) heads = x;
+    }
+    if (heads == 0) return UnimplementedError("metadata key '" + key + "' has no attention layer (pure recurrent models are not supported yet)");
+    *out = static_cast<uint32_t>(heads);
+    return Status::OK();
+  }
   for (int32_t x : arr)
     if (x != arr[0])
       return UnimplementedError("metadata key '" + key + "' varies per layer; only uniform head counts are supported");
@@ -54,13 +71,15 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kPhi3: return "phi3";
     case ModelArch::kGemma2: return "gemma2";
     case ModelArch::kGemma3: return "gemma3";
+    case ModelArch::kLfm2: return "lfm2";
   }
   return "?";
 }
 
 std::vector<ModelArch> AllModelArchs() {
   return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
-          ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3};
+          ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3,
+          ModelArch::kLfm2};
 }
 
 Result<ModelArch> ParseModelArch(std::string_view name) {
@@ -95,7 +114,7 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
     return NotFoundError("metadata key '" + Key(a, "attention.head_count") + "' not found");
   SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count"), &h.n_head));
   h.n_head_kv = h.n_head;
-  SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv));
+  SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv, &h.recurrent_layers));
   if (h.n_head == 0) return InvalidArgumentError(Key(a, "attention.head_count") + " is 0");
   h.head_dim_k = h.n_embd / h.n_head;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(a, "attention.key_length"), &h.head_dim_k));
@@ -204,11 +223,11 @@ std::string ModelHParams::DebugString() const {
   char buf[640];
   std::snprintf(buf, sizeof(buf),
                 "%s ctx=%u embd=%u layers=%u ff=%u heads=%u kv_heads=%u head_dim=%u/%u rot=%u vocab=%u "
-                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d swa=%u",
+                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d swa=%u recurrent=%u",
                 std::string(ModelArchName(arch)).c_str(), n_ctx_train, n_embd, n_layer, n_ff, n_head, n_head_kv,
                 head_dim_k, head_dim_v, n_rot, n_vocab, rope_freq_base,
                 std::string(RopeScalingTypeName(rope_scaling.type)).c_str(), rope_scaling.factor, rms_norm_eps,
-                rope_neox, has_qkv_bias, has_qk_norm, tied_output, sliding_window);
+                rope_neox, has_qkv_bias, has_qk_norm, tied_output, sliding_window, n_layer - n_attention_layers());
   return buf;
 }
 

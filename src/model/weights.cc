@@ -46,13 +46,28 @@ TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
   return r;
 }
 
+// The tensors of recurrent layer `p` ("blk.N.") of a hybrid model.
+Status BindRecurrentLayer(const GgufFile& f, const ModelHParams& h, const std::string& p, LayerWeights* l) {
+  const int64_t embd = h.n_embd;
+  switch (h.arch) {
+    case ModelArch::kLfm2:
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.conv.weight", h.shortconv_l_cache, embd, true, &l->shortconv_conv));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.in_proj.weight", embd, 3 * embd, true, &l->shortconv_in_proj));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.out_proj.weight", embd, embd, true, &l->shortconv_out_proj));
+      return Status::OK();
+    default:
+      return UnimplementedError(p + " is a recurrent layer, which " + std::string(ModelArchName(h.arch)) + " does not have");
+  }
+}
+
 }  // namespace
 
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h) {
   ModelWeights w;
   const int64_t embd = h.n_embd, vocab = h.n_vocab, ff = h.n_ff;
   SKV_RETURN_IF_ERROR(BindTensor(f, "token_embd.weight", embd, vocab, true, &w.token_embd));
-  SKV_RETURN_IF_ERROR(BindTensor(f, "output_norm.weight", embd, 0, true, &w.output_norm));
+  const char* output_norm = h.arch == ModelArch::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight";
+  SKV_RETURN_IF_ERROR(BindTensor(f, output_norm, embd, 0, true, &w.output_norm));
   if (h.tied_output) {
     w.output = w.token_embd;
   } else {
@@ -68,6 +83,9 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
     LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, h.pre_norms, &l.attn_norm));
+    if (h.is_recurrent(i)) {
+      SKV_RETURN_IF_ERROR(BindRecurrentLayer(f, h, p, &l));
+    } else {
     if (h.fused_qkv) {
       if (f.FindTensor(p + "attn_qkv.bias")) return UnimplementedError("tensor '" + p + "attn_qkv.bias' is not supported");
       TensorRef qkv;
@@ -92,6 +110,7 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k/v biases");
     if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
+    }  // attention layer
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));
