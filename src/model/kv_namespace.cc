@@ -40,6 +40,9 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
     x.UpdateU32((h.pre_norms ? 1 : 0) | (h.post_norms ? 2 : 0) | (h.qk_norm_full ? 4 : 0) | (h.fused_qkv ? 8 : 0) |
                 (h.fused_gate_up ? 16 : 0) | (h.gelu_ffn ? 32 : 0) | (h.has_rope_long_short ? 64 : 0));
   }
+  // Mixture of experts: top-k and the weights' normalisation come from metadata too.
+  if (h.n_expert > 0)
+    for (uint32_t v : {h.n_expert, h.n_expert_used, h.n_ff_exp, h.expert_weights_norm ? 1u : 0u}) x.UpdateU32(v);
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));
   x.UpdateU32(static_cast<uint32_t>(kv.v_type));
   x.UpdateU32(kv.block_tokens);

@@ -1,6 +1,6 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
-// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m; any of
-// them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
+// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m,
+// qwen3-30b-a3b; any of them with fewer layers, the MoE ones with fewer experts) and a byte-level BPE tokenizer with the family's chat template and
 // special tokens, written as a GGUF file llama.cpp also loads.
 //
 // Invariant: the output file is a pure function of (shape, type, seed): weights come from a
@@ -41,6 +41,8 @@ struct SyntheticShape {
   float rope_freq_base_swa = 0.0f;                  // gemma3 rope.freq_base_swa
   uint32_t rope_original_context = 0;               // phi3 rope.scaling.original_context_length
   float rope_attn_factor = 0.0f;                    // phi3 rope.scaling.attn_factor
+  // Mixture of experts (qwen3moe): expert_count, expert_used_count, expert_feed_forward_length.
+  uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;
 };
 
 // Names accepted by FindSyntheticShape, the three public ones first.
@@ -57,6 +59,9 @@ struct SyntheticModelOptions {
   TensorType type = TensorType::kF16;  // of the 2-D weights; norms and biases stay f32
   uint64_t seed = 0;
   uint32_t n_layer = 0;  // > 0: that many layers instead of the shape's (a real shape, cut short)
+  // > 0: that many experts per MoE layer instead of the shape's (top-k and width unchanged; a
+  // real MoE shape made small enough to write; must be >= the shape's expert_used_count).
+  uint32_t n_expert = 0;
   // Write only the metadata (no tensors) — fast, for unit tests of the big shapes'
   // hyper-parameters and tokenizer. Such a file is not a loadable model.
   bool metadata_only = false;
