@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/ops.h"
+#include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
 namespace swarmkv {

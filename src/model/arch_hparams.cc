@@ -116,6 +116,7 @@ Status ReadQwen3Moe(const GgufFile& f, ModelHParams* h) {
   h->n_ff_exp = h->n_ff / h->n_expert_used;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "expert_feed_forward_length"), &h->n_ff_exp));
   h->expert_weights_norm = true;
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
   for (const char* t : {"blk.0.ffn_gate_inp_shexp.weight", "blk.0.ffn_up_shexp.weight", "blk.0.ffn_gate_exps.bias",
                         "blk.0.ffn_gate_up_exps.weight", "blk.0.exp_probs_b.bias"})
     if (f.FindTensor(t)) return UnimplementedError(std::string("qwen3moe tensor '") + t + "' is not supported");

@@ -161,7 +161,7 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
   h.tied_output = f.FindTensor("output.weight") == nullptr;
   h.has_rope_freqs = f.FindTensor("rope_freqs.weight") != nullptr;
   h.fused_qkv = f.FindTensor("blk.0.attn_qkv.weight") != nullptr;
-  if ((a == ModelArch::kQwen3 || a == ModelArch::kQwen3Moe) && !h.has_qk_norm)
+  if (a == ModelArch::kQwen3 && !h.has_qk_norm)
     return InvalidArgumentError("qwen3 model has no blk.0.attn_q_norm.weight (qwen3 needs per-head q/k norms)");
   SKV_RETURN_IF_ERROR(ReadArchHParams(f, &h));
   SKV_RETURN_IF_ERROR(h.Validate());
