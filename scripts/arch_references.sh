@@ -44,4 +44,3 @@ for entry in "${models[@]}"; do
     fi
   done
 done
-done

@@ -114,7 +114,10 @@ constexpr double kAvx512Floor = 1e-2;
 
 double Tolerance(const std::string& name) {
   const bool tiny = name.rfind("tiny-", 0) == 0;
-  return tiny && name.find("olmo2") == std::string::npos ? 1e-3 : kAvx512Floor;
+  // olmo2 and qwen3moe normalise q and k (whole vector, per head): O(1) scores amplify the KQ
+  // order. A dense tiny-qwen3 of tiny-qwen3moe's exact shape measured the same 5.6e-3 (not kept).
+  const bool qk_normed = name.find("olmo2") != std::string::npos || name.find("qwen3") != std::string::npos;
+  return tiny && !qk_normed ? 1e-3 : kAvx512Floor;
 }
 
 class ArchParityTest : public ::testing::TestWithParam<std::string> {};
