@@ -64,41 +64,73 @@ Status MoeFfn::Run(const MoeConfig& c, const MoeLayerWeights& w, const float* xn
     for (int64_t s = 0; s < T * k; ++s) slots_[fill[ids_[s]]++] = static_cast<int32_t>(s);
   }
 
-  // One matmul per selected expert and matrix over the rows routed to it.
-  slot_out_.resize(T * k * n_embd);
-  for (int64_t e = 0; e < E; ++e) {
-    const int64_t b = expert_begin_[e], n = expert_begin_[e + 1] - b;
-    if (n == 0) continue;
-    xg_.resize(n * n_embd);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t t = slots_[b + i] / k;
-      std::copy(xn + t * n_embd, xn + (t + 1) * n_embd, &xg_[i * n_embd]);
-    }
-    const WeightMatrix gate = w.gate.Expert(e), up = w.up.Expert(e), down = w.down.Expert(e);
-    gate_.resize(n * ff);
-    up_.resize(n * ff);
-    if (VecDotType(gate.type) == VecDotType(up.type)) {
-      SKV_RETURN_IF_ERROR(act_.Prepare(VecDotType(gate.type), xg_.data(), n, n_embd, n_embd, mo.pool));
-      const MatmulJob jobs[2] = {{&gate, &act_, gate_.data(), ff}, {&up, &act_, up_.data(), ff}};
-      SKV_RETURN_IF_ERROR(MatmulMany(jobs, mo));
-    } else {
-      SKV_RETURN_IF_ERROR(Matmul(gate, xg_.data(), n, n_embd, gate_.data(), ff, mo));
-      SKV_RETURN_IF_ERROR(Matmul(up, xg_.data(), n, n_embd, up_.data(), ff, mo));
-    }
-    for (int64_t i = 0; i < n; ++i) SwiGlu(&gate_[i * ff], &up_[i * ff], &gate_[i * ff], ff);
-    down_.resize(n * n_embd);
-    SKV_RETURN_IF_ERROR(Matmul(down, gate_.data(), n, ff, down_.data(), n_embd, mo));
-    for (int64_t i = 0; i < n; ++i)
-      std::copy(&down_[i * n_embd], &down_[(i + 1) * n_embd], &slot_out_[int64_t{slots_[b + i]} * n_embd]);
-    expert_matmuls_ += 3;
+  // One matmul per selected expert and matrix over the rows routed to it. The rows of expert e
+  // sit at [expert_begin_[e], expert_begin_[e + 1]) of every scratch matrix (slot order). Up to
+  // four experts' gate and up, and eight experts' down, share one parallel region (MatmulMany:
+  // the same per-row kernel calls as one Matmul each, so the same bits).
+  const int64_t S = T * k;
+  xg_.resize(S * n_embd);
+  for (int64_t j = 0; j < S; ++j) {
+    const int64_t t = slots_[j] / k;
+    std::copy(xn + t * n_embd, xn + (t + 1) * n_embd, &xg_[j * n_embd]);
   }
+  active_.clear();
+  for (int64_t e = 0; e < E; ++e)
+    if (expert_begin_[e + 1] > expert_begin_[e]) active_.push_back(static_cast<int32_t>(e));
+  if (acts_.size() < active_.size()) acts_.resize(active_.size());
+  gate_.resize(S * ff);
+  up_.resize(S * ff);
+  down_.resize(S * n_embd);
+  experts_.resize(3 * active_.size());
+  auto rows = [&](size_t i) {
+    const int32_t e = active_[i];
+    return std::pair<int64_t, int64_t>{expert_begin_[e], expert_begin_[e + 1] - expert_begin_[e]};
+  };
+  // Conversions of one expert's few rows stay on this thread; a big group uses the pool.
+  auto prepare = [&](Activations* a, TensorType t, const float* x, int64_t n, int64_t cols) {
+    return a->Prepare(VecDotType(t), x, n, cols, cols, n >= 8 ? mo.pool : nullptr);
+  };
+  std::vector<MatmulJob> jobs;
+  auto flush = [&](size_t max_jobs, bool force) -> Status {
+    if (jobs.empty() || (!force && jobs.size() + 2 <= max_jobs)) return Status::OK();
+    Status st = MatmulMany(jobs, mo);
+    jobs.clear();
+    return st;
+  };
+  for (size_t i = 0; i < active_.size(); ++i) {
+    const auto [b, n] = rows(i);
+    WeightMatrix* m = &experts_[3 * i];
+    m[0] = w.gate.Expert(active_[i]), m[1] = w.up.Expert(active_[i]), m[2] = w.down.Expert(active_[i]);
+    if (VecDotType(m[0].type) == VecDotType(m[1].type)) {
+      SKV_RETURN_IF_ERROR(prepare(&acts_[i], m[0].type, &xg_[b * n_embd], n, n_embd));
+      jobs.push_back({&m[0], &acts_[i], &gate_[b * ff], ff});
+      jobs.push_back({&m[1], &acts_[i], &up_[b * ff], ff});
+      SKV_RETURN_IF_ERROR(flush(8, false));
+    } else {
+      SKV_RETURN_IF_ERROR(Matmul(m[0], &xg_[b * n_embd], n, n_embd, &gate_[b * ff], ff, mo));
+      SKV_RETURN_IF_ERROR(Matmul(m[1], &xg_[b * n_embd], n, n_embd, &up_[b * ff], ff, mo));
+    }
+  }
+  SKV_RETURN_IF_ERROR(flush(8, true));
+  for (int64_t j = 0; j < S; ++j) SwiGlu(&gate_[j * ff], &up_[j * ff], &gate_[j * ff], ff);
+  for (size_t i = 0; i < active_.size(); ++i) {
+    const auto [b, n] = rows(i);
+    const WeightMatrix* down = &experts_[3 * i + 2];
+    SKV_RETURN_IF_ERROR(prepare(&acts_[i], down->type, &gate_[b * ff], n, ff));
+    jobs.push_back({down, &acts_[i], &down_[b * n_embd], n_embd});
+    if (jobs.size() == 8) SKV_RETURN_IF_ERROR(flush(8, true));
+  }
+  SKV_RETURN_IF_ERROR(flush(8, true));
+  expert_matmuls_ += 3 * static_cast<int64_t>(active_.size());
+  row_of_slot_.resize(S);
+  for (int64_t j = 0; j < S; ++j) row_of_slot_[slots_[j]] = static_cast<int32_t>(j);
 
   // Weighted sum in rank order: out = ((w0 y0 + w1 y1) + w2 y2) + ... (ggml_mul, then the adds).
   for (int64_t t = 0; t < T; ++t) {
     float* o = out + t * n_embd;
     for (int64_t r = 0; r < k; ++r) {
       const float wr = weights_[t * k + r];
-      const float* y = &slot_out_[(t * k + r) * n_embd];
+      const float* y = &down_[int64_t{row_of_slot_[t * k + r]} * n_embd];
       if (r == 0) {
         for (int64_t i = 0; i < n_embd; ++i) o[i] = y[i] * wr;
       } else {

@@ -70,11 +70,14 @@ class MoeFfn {
   std::vector<float> weights_;         // [T][k]
   std::vector<int32_t> slots_;         // slot (t * k + r) of each routed row, grouped by expert
   std::vector<int32_t> expert_begin_;  // [n_expert + 1] into slots_
-  std::vector<float> xg_;              // gathered input rows of one expert [n][n_embd]
-  std::vector<float> gate_, up_;       // [n][n_ff_exp]
-  std::vector<float> down_;            // [n][n_embd]
-  std::vector<float> slot_out_;        // [T * k][n_embd]: expert output of each slot
-  Activations act_;
+  // Per routed row j (slot slots_[j], rows grouped by expert): [T * k][...]
+  std::vector<float> xg_;              // the token's normed input [n_embd]
+  std::vector<float> gate_, up_;       // [n_ff_exp] (gate_ then holds the SwiGLU)
+  std::vector<float> down_;            // the expert's output [n_embd]
+  std::vector<int32_t> row_of_slot_;   // inverse of slots_
+  std::vector<int32_t> active_;        // experts with rows this step, ascending
+  std::vector<WeightMatrix> experts_;  // [active][gate, up, down]
+  std::vector<Activations> acts_;      // one per active expert (its rows converted)
   int64_t expert_matmuls_ = 0;
 };
 
