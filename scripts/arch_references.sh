@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the synthetic model of every dense architecture swarmkv runs beyond llama/qwen (tiny
+# Makes the synthetic model of every architecture swarmkv runs beyond llama/qwen (tiny
 # shapes and real shapes cut to a few layers) into BUILD/arch-models, and a llama.cpp parity
 # reference for each into BUILD/llamacpp-reference (greedy ids + top-5 log-probs, teacher-forced
 # by tests/engine/arch_parity_test.cc). Nothing here is committed; rerun after changing the
@@ -14,7 +14,8 @@ mkdir -p "$build/arch-models" "$build/llamacpp-reference"
 # name|weight type|make-model arguments. The tiny shapes use Q8_0 (llama.cpp's integer dots are
 # the same on every x86 ISA, so they compare the architecture, not the summation order); the
 # real shapes F16, the type they ship in (their Q8_0 dots over 2k-3k columns sum in another
-# float order on an AVX-512 llama.cpp, further from us than its F16 ones).
+# float order on an AVX-512 llama.cpp, further from us than its F16 ones). qwen3-30b-a3b keeps
+# its real widths and top-8 but 32 of its 128 experts (a 1.9 GB file instead of 3.7 GB).
 models=(
   "tiny-granite|q8_0|--shape tiny-granite"
   "tiny-olmo2|q8_0|--shape tiny-olmo2"
@@ -29,6 +30,8 @@ models=(
   "gemma3-270m-6l|f16|--shape gemma3-270m --layers 6"
   "tiny-lfm2|q8_0|--shape tiny-lfm2"
   "lfm2-350m-6l|f16|--arch lfm2 --layers 6"
+  "tiny-qwen3moe|q8_0|--shape tiny-qwen3moe"
+  "qwen3-30b-a3b-2l-32e|f16|--arch qwen3moe --layers 2 --experts 32"
 )
 for entry in "${models[@]}"; do
   IFS='|' read -r name type args <<< "$entry"

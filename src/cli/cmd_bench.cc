@@ -93,8 +93,17 @@ Result<DecodeBytes> DecodeBytesOf(const std::string& path, const std::string& kv
   SKV_ASSIGN_OR_RETURN(auto file, GgufFile::Open(path));
   DecodeBytes b;
   const bool tied = file->FindTensor("output.weight") == nullptr;
+  // Mixture of experts: a decode token reads expert_used_count of expert_count experts' matrices.
+  double expert_fraction = 1.0;
+  if (auto a = file->GetString("general.architecture"); a.ok()) {
+    auto n = file->GetU32(std::string(*a) + ".expert_count");
+    auto k = file->GetU32(std::string(*a) + ".expert_used_count");
+    if (n.ok() && k.ok() && *n > 0 && *k <= *n) expert_fraction = static_cast<double>(*k) / *n;
+  }
   for (const GgufTensorInfo& t : file->tensors()) {
-    if (t.name == "token_embd.weight" && !tied) {
+    if (t.name.find("_exps.") != std::string::npos) {
+      b.weights += static_cast<double>(t.size_bytes) * expert_fraction;
+    } else if (t.name == "token_embd.weight" && !tied) {
       b.weights += static_cast<double>(t.size_bytes) / static_cast<double>(std::max<uint64_t>(1, t.ne(1)));  // one row
     } else {
       b.weights += static_cast<double>(t.size_bytes);

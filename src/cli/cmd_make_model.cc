@@ -5,6 +5,8 @@
 //                      --seed N -o FILE [--threads N]
 //   swarmkv make-model --arch {llama,qwen2,qwen3,granite,olmo2,phi3,gemma2,gemma3} [--layers N] ...
 //     (--arch picks the family's real shape, e.g. gemma3 -> gemma3-1b; --layers cuts it short)
+//   swarmkv make-model --arch qwen3moe --layers 2 --experts 32 ...
+//     (--experts: fewer experts per MoE layer than the real 128; top-k and width unchanged)
 #include <chrono>
 #include <iostream>
 
@@ -20,6 +22,7 @@ struct MakeModelOptions {
   std::string shape;  // default: the --arch's shape, else "tiny"
   std::string arch;
   uint32_t layers = 0;
+  uint32_t experts = 0;
   std::string type = "f16";
   uint64_t seed = 0;
   std::string output;
@@ -50,6 +53,7 @@ int RunMakeModel(const MakeModelOptions& o) {
     }
   }
   opts.n_layer = o.layers;
+  opts.n_expert = o.experts;
   opts.type = *type;
   opts.seed = o.seed;
   auto start = std::chrono::steady_clock::now();
@@ -60,7 +64,8 @@ int RunMakeModel(const MakeModelOptions& o) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto info = Env::Default()->Stat(o.output);
-  std::cout << "wrote " << o.output << " (" << opts.shape << (o.layers > 0 ? ", " + std::to_string(o.layers) + " layers" : "") << ", " << o.type << ", seed " << o.seed << ", "
+  std::cout << "wrote " << o.output << " (" << opts.shape << (o.layers > 0 ? ", " + std::to_string(o.layers) + " layers" : "")
+            << (o.experts > 0 ? ", " + std::to_string(o.experts) + " experts" : "") << ", " << o.type << ", seed " << o.seed << ", "
             << (info.ok() ? FormatBytes(info->size_bytes) : std::string("?")) << ") in " << secs << " s\n";
   return 0;
 }
@@ -76,6 +81,10 @@ CommandRegistrar reg("make-model", "Write the built-in synthetic model (random w
                            ->check(CLI::IsMember(archs));
                        app.add_option("--layers", o->layers, "Number of layers (default: the shape's)")
                            ->check(CLI::Range(1u, 4096u));
+                       app.add_option("--experts", o->experts,
+                                      "Experts per MoE layer (default: the shape's; qwen3moe's real 128 make a 2-layer "
+                                      "file of ~2.4 GB in f16)")
+                           ->check(CLI::Range(1u, 512u));
                        app.add_option("--type", o->type, "Type of the 2-D weights (K-quants and iq4_xs on rows not a multiple of 256 fall back as llama-quantize does)")
                            ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q2_K", "q3_K", "q4_K",
                                               "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"},

@@ -112,6 +112,10 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
       SKV_RETURN_IF_ERROR(CheckMatrix(w.wv, vd, e, p + "attn_v"));
       SKV_RETURN_IF_ERROR(CheckMatrix(w.wo, e, int64_t{config.n_head} * config.head_dim_v, p + "attn_output"));
     }
+    if (config.moe.n_expert > 0) {  // a mixture of experts instead of the dense FFN
+      SKV_RETURN_IF_ERROR(MoeFfn::Validate(config.moe, w.moe, e, p));
+      continue;
+    }
     SKV_RETURN_IF_ERROR(CheckMatrix(w.gate, config.n_ff, e, p + "ffn_gate"));
     SKV_RETURN_IF_ERROR(CheckMatrix(w.up, config.n_ff, e, p + "ffn_up"));
     SKV_RETURN_IF_ERROR(CheckMatrix(w.down, e, config.n_ff, p + "ffn_down"));
@@ -478,6 +482,11 @@ Status ForwardPass::RunFeedForward(int l, int64_t T) {
     AddBlockOutput(&proj_[t * e], w.attn_post_norm, &x_[t * e]);
     PreNorm(&x_[t * e], w.ffn_norm, &xn_[t * e]);
   });
+  if (config_.moe.n_expert > 0) {  // mixture of experts (engine/moe_ffn.h)
+    SKV_RETURN_IF_ERROR(moe_ffn_.Run(config_.moe, w.moe, xn_.data(), T, e, proj_.data(), mo));
+    ForTokens(options_.pool, T, [&](int64_t t) { AddBlockOutput(&proj_[t * e], w.ffn_post_norm, &x_[t * e]); });
+    return Status::OK();
+  }
   gate_.resize(T * ff);
   up_.resize(T * ff);
   SKV_RETURN_IF_ERROR(MatmulShared({&w.gate, &w.up}, {gate_.data(), up_.data()}, {ff, ff}, T));

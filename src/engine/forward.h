@@ -7,7 +7,8 @@
 //   soft-cap) -> output projection -> post-norm / residual scale -> residual -> RMSNorm ->
 //   SwiGLU or GeGLU FFN -> post-norm / residual scale -> residual; final RMSNorm -> logits (scale,
 //   soft-cap) for the spans that want them (their last row only). The per-architecture steps
-//   (granite, olmo2, phi3, gemma2/3) are switched by ForwardConfig and the optional weights.
+//   (granite, olmo2, phi3, gemma2/3) are switched by ForwardConfig and the optional weights;
+//   a mixture-of-experts FFN (qwen3moe) replaces the dense one when ForwardConfig::moe is set.
 //
 // The matmuls run on all batch rows at once; attention runs per sequence — or, for sequences whose
 // block tables start with the same physical blocks (a shared prompt prefix), per group of them in
@@ -43,6 +44,7 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/recurrent_layer.h"
+#include "engine/moe_ffn.h"
 #include "engine/step_batch.h"
 #include "kernels/attention.h"
 #include "kernels/attention_cascade.h"
@@ -82,6 +84,7 @@ struct ForwardConfig {
   int64_t sliding_window = 0;    // > 0: layers with swa_layers[l] attend keys (p - window, p]
   std::vector<bool> swa_layers;  // empty or n_layer entries
   RopeParams rope_swa;           // RoPE of the SWA layers (gemma3: base 10000)
+  MoeConfig moe;                 // n_expert > 0: every layer's FFN is a mixture of experts (qwen3moe)
 
   // Hybrid models: n_layer entries, true for a layer that runs a RecurrentLayer (no attention,
   // no KV); empty for attention-only models.
@@ -109,6 +112,7 @@ struct ForwardLayerWeights {
   const float* ffn_post_norm = nullptr;   // [n_embd] on the FFN output (olmo2, gemma), or nullptr
   WeightMatrix gate, up, down;       // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]; all absent
                                      // (data nullptr) in a recurrent layer without FFN (mamba2)
+  MoeLayerWeights moe;               // with ForwardConfig::moe (then gate/up/down are unused)
   // Recurrent layers only (ForwardConfig::is_recurrent): the layer run in place of attention
   // (then wq/wk/wv/wo, biases and q/k norms are unused). Owned by this pass once created.
   std::shared_ptr<RecurrentLayer> recurrent;
@@ -198,6 +202,7 @@ class ForwardPass {
   std::vector<int> grouped_order_;
   std::vector<int> solo_spans_;
   std::vector<int64_t> span_rows_;  // first batch row of each span
+  MoeFfn moe_ffn_;                  // the MoE layers' FFN (engine/moe_ffn.h) and its scratch
   std::vector<AttentionSequence> attn_seqs_;
   int64_t grouped_spans_ = 0;
 

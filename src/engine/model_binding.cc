@@ -28,6 +28,15 @@ Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool
   return reinterpret_cast<const float*>(t.data);
 }
 
+// A 3-D expert tensor as ne2 matrices of ne1 rows, one after another.
+ExpertStack Experts(const TensorRef& t) {
+  ExpertStack s;
+  s.first = Matrix(t);
+  s.count = t.ne2;
+  s.stride_bytes = t.ne1 * static_cast<int64_t>(t.row_bytes);
+  return s;
+}
+
 }  // namespace
 
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
@@ -99,6 +108,12 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
     c.rope_swa.freq_base = h.rope_freq_base_swa;
     c.rope_swa.freq_scale = h.rope_freq_scale_swa;
   }
+  if (h.n_expert > 0) {
+    c.moe.n_expert = static_cast<int32_t>(h.n_expert);
+    c.moe.n_used = static_cast<int32_t>(h.n_expert_used);
+    c.moe.n_ff_exp = static_cast<int32_t>(h.n_ff_exp);
+    c.moe.normalize = h.expert_weights_norm;
+  }
   SKV_RETURN_IF_ERROR(c.Validate());
   return c;
 }
@@ -135,6 +150,12 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     d.wk = Matrix(s.wk);
     d.wv = Matrix(s.wv);
     d.wo = Matrix(s.wo);
+    if (model.hparams().n_expert > 0) {
+      d.moe.router = Matrix(s.ffn_gate_inp);
+      d.moe.gate = Experts(s.ffn_gate_exps);
+      d.moe.up = Experts(s.ffn_up_exps);
+      d.moe.down = Experts(s.ffn_down_exps);
+    }
     w.layers.push_back(d);
   }
   return w;

@@ -117,6 +117,20 @@ Status ReadLfm2(const GgufFile& f, ModelHParams* h) {
   for (const char* t : {"dense_2_out.weight", "blk.0.ffn_gate_inp.weight"})
     if (f.FindTensor(t)) return UnimplementedError(std::string("lfm2 tensor '") + t + "' (ColBERT head / MoE) is not supported");
   h->has_qk_norm = true;  // every attention layer has them (layer 0 may be a conv layer)
+// qwen3moe as llama.cpp's src/models/qwen3moe.cpp: expert count and top-k from the generic
+// keys (both required), one expert's width from expert_feed_forward_length (else n_ff / top-k),
+// the top-k weights always renormalised (its graph passes norm_w = true; no weights scale).
+Status ReadQwen3Moe(const GgufFile& f, ModelHParams* h) {
+  SKV_ASSIGN_OR_RETURN(h->n_expert, f.GetU32(Key(*h, "expert_count")));
+  SKV_ASSIGN_OR_RETURN(h->n_expert_used, f.GetU32(Key(*h, "expert_used_count")));
+  if (h->n_expert_used == 0) return InvalidArgumentError(Key(*h, "expert_used_count") + " is 0");
+  h->n_ff_exp = h->n_ff / h->n_expert_used;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "expert_feed_forward_length"), &h->n_ff_exp));
+  h->expert_weights_norm = true;
+  h->has_qk_norm = true;  // required by the family: binding names the tensor if it is missing
+  for (const char* t : {"blk.0.ffn_gate_inp_shexp.weight", "blk.0.ffn_up_shexp.weight", "blk.0.ffn_gate_exps.bias",
+                        "blk.0.ffn_gate_up_exps.weight", "blk.0.exp_probs_b.bias"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("qwen3moe tensor '") + t + "' is not supported");
   return Status::OK();
 }
 
@@ -144,6 +158,7 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kGemma2: return ReadGemma2(f, h);
     case ModelArch::kGemma3: return ReadGemma3(f, h);
     case ModelArch::kLfm2: return ReadLfm2(f, h);
+    case ModelArch::kQwen3Moe: return ReadQwen3Moe(f, h);
   }
   return InternalError("unknown architecture");
 }
@@ -179,6 +194,17 @@ Status ValidateArchHParams(const ModelHParams& h) {
   }
   if (h.arch == ModelArch::kLfm2 && (h.shortconv_l_cache < 2 || h.shortconv_l_cache > 64))
     return InvalidArgumentError("lfm2.shortconv.l_cache must be in 2..64, got " + std::to_string(h.shortconv_l_cache));
+  if (h.n_expert > 0) {  // llama.cpp's LLAMA_MAX_EXPERTS is 512
+    if (h.n_expert > 512)
+      return InvalidArgumentError("expert_count " + std::to_string(h.n_expert) + " exceeds 512");
+    if (h.n_expert_used == 0 || h.n_expert_used > h.n_expert)
+      return InvalidArgumentError("expert_used_count " + std::to_string(h.n_expert_used) + " must be in 1.." +
+                                  std::to_string(h.n_expert) + " (expert_count)");
+    if (h.n_ff_exp == 0 || h.n_ff_exp > (1u << 22))
+      return InvalidArgumentError("expert_feed_forward_length " + std::to_string(h.n_ff_exp) + " out of range");
+  } else if (h.n_expert_used != 0) {
+    return InvalidArgumentError("expert_used_count set without experts");
+  }
   return Status::OK();
 }
 

@@ -1,6 +1,7 @@
 // The per-architecture part of ModelHParams::FromGguf: the metadata keys and conventions that
 // only some families have (granite's multipliers, olmo2's post-norms, phi3's fused tensors and
-// LongRoPE factors, gemma's soft-caps, sliding window and embedding scale), read as llama.cpp
+// LongRoPE factors, gemma's soft-caps, sliding window and embedding scale, qwen3moe's expert
+// counts), read as llama.cpp
 // reads them (its src/models/<arch>.cpp), defaults included.
 //
 // Invariant: after ReadArchHParams succeeds, the extras of ModelHParams describe exactly what

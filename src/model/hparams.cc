@@ -72,6 +72,7 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kGemma2: return "gemma2";
     case ModelArch::kGemma3: return "gemma3";
     case ModelArch::kLfm2: return "lfm2";
+    case ModelArch::kQwen3Moe: return "qwen3moe";
   }
   return "?";
 }
@@ -79,7 +80,7 @@ std::string_view ModelArchName(ModelArch arch) {
 std::vector<ModelArch> AllModelArchs() {
   return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
           ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3,
-          ModelArch::kLfm2};
+          ModelArch::kLfm2, ModelArch::kQwen3Moe};
 }
 
 Result<ModelArch> ParseModelArch(std::string_view name) {

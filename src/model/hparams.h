@@ -20,9 +20,13 @@
 
 namespace swarmkv {
 
-enum class ModelArch { kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3, kLfm2 };
+enum class ModelArch {
+  kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3,
+  kLfm2,
+  kQwen3Moe,
+};
 
-// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2".
+// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2", "qwen3moe".
 std::string_view ModelArchName(ModelArch arch);
 // Every supported architecture, in the order above.
 std::vector<ModelArch> AllModelArchs();
@@ -84,6 +88,11 @@ struct ModelHParams {
   bool fused_gate_up = false;  // phi3: blk.N.ffn_up.weight holds [gate; up] rows, no ffn_gate
   bool gelu_ffn = false;       // gemma: GeGLU (tanh-approximated GELU) instead of SwiGLU
   bool has_rope_long_short = false;  // rope_factors_long/short.weight (phi3 LongRoPE)
+  // Mixture of experts (qwen3moe; model/arch_hparams.cc). n_expert == 0: a dense FFN.
+  uint32_t n_expert = 0;         // {arch}.expert_count
+  uint32_t n_expert_used = 0;    // {arch}.expert_used_count (top-k)
+  uint32_t n_ff_exp = 0;         // {arch}.expert_feed_forward_length (one expert's width)
+  bool expert_weights_norm = false;  // the top-k weights divided by their sum (qwen3moe: always)
 
   // Hybrid models (issue 19; docs/model.md "Hybrid models"): n_layer entries, true for a
   // recurrent layer — llama.cpp's per-layer {arch}.attention.head_count_kv array with 0 there —

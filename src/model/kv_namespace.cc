@@ -45,6 +45,9 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
     for (bool r : h.recurrent_layers) x.UpdateU32(r ? 1 : 0);
     x.UpdateU32(h.shortconv_l_cache);
   }
+  // Mixture of experts: top-k and the weights' normalisation come from metadata too.
+  if (h.n_expert > 0)
+    for (uint32_t v : {h.n_expert, h.n_expert_used, h.n_ff_exp, h.expert_weights_norm ? 1u : 0u}) x.UpdateU32(v);
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));
   x.UpdateU32(static_cast<uint32_t>(kv.v_type));
   x.UpdateU32(kv.block_tokens);

@@ -169,6 +169,20 @@ std::vector<SyntheticShape> AllShapes() {
   tlf.rope_freq_base = 1000000.0f;
   tlf.recurrent_layers = Lfm2RecurrentLayers(tlf.n_layer), tlf.shortconv_l_cache = 3;
   s.push_back(tlf);
+  // Mixture of experts. qwen3-30b-a3b at its real shape (128 experts, top 8, 768 wide; make-model
+  // --experts cuts the count, --layers the depth); tiny-qwen3moe: 8 experts, top 2, for the
+  // engine's exactness tests (routing differs per token, so a batch mixes experts).
+  SyntheticShape q3m;
+  q3m.name = "qwen3-30b-a3b", q3m.arch = ModelArch::kQwen3Moe, q3m.qk_norm = true;
+  q3m.n_embd = 2048, q3m.n_layer = 48, q3m.n_head = 32, q3m.n_head_kv = 4, q3m.head_dim = 128;
+  q3m.n_ff = 6144, q3m.n_vocab = 151936, q3m.n_ctx = 40960;
+  q3m.rope_freq_base = 1000000.0f, q3m.rms_norm_eps = 1e-6f, q3m.tied_embeddings = false, q3m.tokenizer_pre = "qwen2";
+  q3m.n_expert = 128, q3m.n_expert_used = 8, q3m.n_ff_exp = 768;
+  s.push_back(q3m);
+  SyntheticShape tq3m = tq3;
+  tq3m.name = "tiny-qwen3moe", tq3m.arch = ModelArch::kQwen3Moe;
+  tq3m.n_expert = 8, tq3m.n_expert_used = 2, tq3m.n_ff_exp = 64;
+  s.push_back(tq3m);
   return s;
 }
 
@@ -305,6 +319,14 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
     }  // attention layer
     if (post_norms) t.push_back({p + "post_attention_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
     if (pre_norms) t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    if (s.n_expert > 0) {  // router (F32, as llama-quantize keeps it) and 3-D expert tensors
+      const uint64_t ne = s.n_expert, fe = s.n_ff_exp;
+      t.push_back({p + "ffn_gate_inp.weight", {embd, ne}, TensorType::kF32, Init::kRandom});
+      t.push_back({p + "ffn_gate_exps.weight", {embd, fe, ne}, wtype, Init::kRandom});
+      t.push_back({p + "ffn_up_exps.weight", {embd, fe, ne}, wtype, Init::kRandom});
+      t.push_back({p + "ffn_down_exps.weight", {fe, embd, ne}, wtype, Init::kRandom});
+      continue;
+    }
     if (phi3) {
       t.push_back({p + "ffn_up.weight", {embd, 2 * uint64_t{s.n_ff}}, wtype, Init::kRandom});
     } else {
@@ -362,6 +384,11 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   if (s.sliding_window != 0) w.SetU32(a + ".attention.sliding_window", s.sliding_window);
   if (s.sliding_window_pattern != 0) w.SetU32(a + ".attention.sliding_window_pattern", s.sliding_window_pattern);
   if (s.rope_original_context != 0) w.SetU32(a + ".rope.scaling.original_context_length", s.rope_original_context);
+  if (s.n_expert != 0) {
+    w.SetU32(a + ".expert_count", s.n_expert);
+    w.SetU32(a + ".expert_used_count", s.n_expert_used);
+    w.SetU32(a + ".expert_feed_forward_length", s.n_ff_exp);
+  }
 
   // Tokenizer: 256 byte tokens + learned merges, the chatml specials, then padding.
   // Learned once per process (it depends on nothing but the built-in corpus).
@@ -482,6 +509,10 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
       }
       break;
     }
+    case ModelArch::kQwen3Moe:
+      h.n_expert = s.n_expert, h.n_expert_used = s.n_expert_used, h.n_ff_exp = s.n_ff_exp;
+      h.expert_weights_norm = true;
+      break;
     default:
       break;
   }
@@ -500,6 +531,7 @@ Result<std::string> DefaultShapeForArch(std::string_view arch) {
     case ModelArch::kGemma2: return std::string("gemma2-2b");
     case ModelArch::kGemma3: return std::string("gemma3-1b");
     case ModelArch::kLfm2: return std::string("lfm2-350m");
+    case ModelArch::kQwen3Moe: return std::string("qwen3-30b-a3b");
   }
   return InvalidArgumentError("no default shape for '" + std::string(arch) + "'");
 }
@@ -508,6 +540,14 @@ Status MakeSyntheticModel(const SyntheticModelOptions& o, const std::string& pat
   SKV_ASSIGN_OR_RETURN(SyntheticShape shape, FindSyntheticShape(o.shape));
   if (o.n_layer > 0) shape.n_layer = o.n_layer;
   if (shape.arch == ModelArch::kLfm2) shape.recurrent_layers = Lfm2RecurrentLayers(shape.n_layer);
+  if (o.n_expert > 0) {
+    if (shape.n_expert == 0)
+      return InvalidArgumentError("shape '" + shape.name + "' has no experts; an expert count applies to MoE shapes only");
+    if (o.n_expert < shape.n_expert_used)
+      return InvalidArgumentError("expert count " + std::to_string(o.n_expert) + " is below the shape's " +
+                                  std::to_string(shape.n_expert_used) + " experts used per token");
+    shape.n_expert = o.n_expert;
+  }
   if (!CanQuantize(o.type))
     return InvalidArgumentError("cannot write synthetic weights of type " + TensorTypeName(static_cast<uint32_t>(o.type)) +
                                 " (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_K..q6_K, iq4_nl, iq4_xs, mxfp4)");
@@ -529,7 +569,8 @@ Status MakeSyntheticModel(const SyntheticModelOptions& o, const std::string& pat
       [&](size_t index, const GgufWriterTensor& t, GgufTensorSink& sink) -> Status {
         const PlannedTensor& p = plan[index];
         const uint64_t ne0 = t.shape[0];
-        const uint64_t rows = t.shape.size() > 1 ? t.shape[1] : 1;
+        uint64_t rows = 1;  // every row of every matrix (3-D expert tensors: ne1 * ne2 rows)
+        for (size_t d = 1; d < t.shape.size(); ++d) rows *= t.shape[d];
         const uint64_t row_bytes = *RowSizeBytes(t.type_id, ne0);
         const uint64_t name_hash = Checksum64(p.name.data(), p.name.size());
         const uint64_t rows_per_chunk = std::max<uint64_t>(1, kChunkBytes / row_bytes);

@@ -1,6 +1,6 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
-// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m, lfm2-350m; any of
-// them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
+// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m,
+// lfm2-350m, qwen3-30b-a3b; any of them with fewer layers, the MoE ones with fewer experts) and a byte-level BPE tokenizer with the family's chat template and
 // special tokens, written as a GGUF file llama.cpp also loads.
 //
 // Invariant: the output file is a pure function of (shape, type, seed): weights come from a
@@ -45,6 +45,8 @@ struct SyntheticShape {
   // per-layer array with 0 there); cut or extended with the family's pattern by --layers.
   std::vector<bool> recurrent_layers;
   uint32_t shortconv_l_cache = 0;                   // lfm2 shortconv.l_cache
+  // Mixture of experts (qwen3moe): expert_count, expert_used_count, expert_feed_forward_length.
+  uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;
 };
 
 // Names accepted by FindSyntheticShape, the three public ones first.
@@ -61,6 +63,9 @@ struct SyntheticModelOptions {
   TensorType type = TensorType::kF16;  // of the 2-D weights; norms and biases stay f32
   uint64_t seed = 0;
   uint32_t n_layer = 0;  // > 0: that many layers instead of the shape's (a real shape, cut short)
+  // > 0: that many experts per MoE layer instead of the shape's (top-k and width unchanged; a
+  // real MoE shape made small enough to write; must be >= the shape's expert_used_count).
+  uint32_t n_expert = 0;
   // Write only the metadata (no tensors) — fast, for unit tests of the big shapes'
   // hyper-parameters and tokenizer. Such a file is not a loadable model.
   bool metadata_only = false;

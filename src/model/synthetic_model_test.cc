@@ -141,10 +141,15 @@ void ExpectArchExtrasEqual(const ModelHParams& a, const ModelHParams& b, bool fl
   }
   EXPECT_EQ(a.rope_scaling.original_context_length, b.rope_scaling.original_context_length);
   EXPECT_EQ(a.rope_scaling.attn_factor, b.rope_scaling.attn_factor);
+  EXPECT_EQ(a.n_expert, b.n_expert);
+  EXPECT_EQ(a.n_expert_used, b.n_expert_used);
+  EXPECT_EQ(a.n_ff_exp, b.n_ff_exp);
+  EXPECT_EQ(a.expert_weights_norm, b.expert_weights_norm);
 }
 
 TEST(SyntheticModelTest, OtherArchitecturesRoundTrip) {
-  for (const char* name : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3"}) {
+  for (const char* name : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3",
+                           "tiny-qwen3moe"}) {
     SCOPED_TRACE(name);
     auto m = Model::Load(Make(name, TensorType::kQ8_0, 2, "arch.gguf"), NoCache());
     ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -152,7 +157,8 @@ TEST(SyntheticModelTest, OtherArchitecturesRoundTrip) {
     ExpectHParamsEqual((*m)->hparams(), want, true);
     ExpectArchExtrasEqual((*m)->hparams(), want, true);
   }
-  for (const char* name : {"granite-3.3-2b", "olmo2-1b", "phi-3.5-mini", "gemma2-2b", "gemma3-1b", "gemma3-270m"}) {
+  for (const char* name : {"granite-3.3-2b", "olmo2-1b", "phi-3.5-mini", "gemma2-2b", "gemma3-1b", "gemma3-270m",
+                           "qwen3-30b-a3b"}) {
     SCOPED_TRACE(name);
     auto f = GgufFile::Open(Make(name, TensorType::kQ8_0, 0, "meta.gguf", /*metadata_only=*/true));
     ASSERT_TRUE(f.ok()) << f.status().ToString();
@@ -193,6 +199,54 @@ TEST(SyntheticModelTest, FamilyConventionsBindAsLlamaCppReadsThem) {
   ASSERT_TRUE(g2.ok()) << g2.status().ToString();
   EXPECT_EQ((*g2)->hparams().swa_layers, (std::vector<bool>{true, false, true, false}));
   EXPECT_EQ((*g2)->weights().output.data, (*g2)->weights().token_embd.data);
+}
+
+// qwen3moe: the router and the 3-D expert tensors bound as llama.cpp names and shapes them
+// ({n_embd, n_ff_exp, n_expert} for gate/up, {n_ff_exp, n_embd, n_expert} for down), no dense
+// FFN; --experts cuts a real MoE shape's expert count and nothing else.
+TEST(SyntheticModelTest, MoeExpertsBindAsThreeDimensionalTensors) {
+  auto m = Model::Load(Make("tiny-qwen3moe", TensorType::kQ8_0, 1, "moe.gguf"), NoCache());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const ModelHParams& h = (*m)->hparams();
+  EXPECT_EQ(h.arch, ModelArch::kQwen3Moe);
+  EXPECT_EQ(h.n_expert, 8u);
+  EXPECT_EQ(h.n_expert_used, 2u);
+  EXPECT_EQ(h.n_ff_exp, 64u);
+  EXPECT_TRUE(h.expert_weights_norm);
+  const LayerWeights& l = (*m)->weights().layers[3];
+  EXPECT_FALSE(l.ffn_gate.present() || l.ffn_up.present() || l.ffn_down.present());
+  EXPECT_EQ(l.ffn_gate_inp.type(), TensorType::kF32);
+  EXPECT_EQ(l.ffn_gate_inp.ne1, 8);
+  for (const TensorRef* t : {&l.ffn_gate_exps, &l.ffn_up_exps}) {
+    EXPECT_EQ(t->ne0, 128);
+    EXPECT_EQ(t->ne1, 64);
+    EXPECT_EQ(t->ne2, 8);
+    EXPECT_EQ(t->type(), TensorType::kQ8_0);
+  }
+  EXPECT_EQ(l.ffn_down_exps.ne0, 64);
+  EXPECT_EQ(l.ffn_down_exps.ne1, 128);
+  EXPECT_EQ(l.ffn_down_exps.ne2, 8);
+
+  SyntheticModelOptions o;
+  o.shape = "qwen3-30b-a3b";
+  o.n_layer = 2;
+  o.n_expert = 16;
+  o.metadata_only = true;
+  const std::string path = testing::TempDir() + "/moe-cut.gguf";
+  ASSERT_TRUE(MakeSyntheticModel(o, path).ok());
+  auto f = GgufFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  auto cut = ModelHParams::FromGguf(**f);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  EXPECT_EQ(cut->n_expert, 16u);
+  EXPECT_EQ(cut->n_expert_used, 8u);
+  EXPECT_EQ(cut->n_ff_exp, 768u);
+  EXPECT_EQ(DefaultShapeForArch("qwen3moe").value(), "qwen3-30b-a3b");
+  o.n_expert = 4;  // below top-8
+  EXPECT_EQ(MakeSyntheticModel(o, path).code(), StatusCode::kInvalidArgument);
+  o.shape = "tiny";  // a dense shape
+  o.n_expert = 16;
+  EXPECT_EQ(MakeSyntheticModel(o, path).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(SyntheticModelTest, LayersOptionCutsARealShape) {

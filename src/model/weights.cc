@@ -38,6 +38,29 @@ Status BindTensor(const GgufFile& f, const std::string& name, int64_t ne0, int64
   return Status::OK();
 }
 
+// Binds a 3-D tensor {ne0, ne1, ne2} (ne2 matrices of ne1 rows: the experts of a MoE layer).
+Status BindTensor3(const GgufFile& f, const std::string& name, int64_t ne0, int64_t ne1, int64_t ne2,
+                   TensorRef* out) {
+  const GgufTensorInfo* t = f.FindTensor(name);
+  if (!t) return NotFoundError("tensor '" + name + "' not found");
+  const std::vector<uint64_t> want = {static_cast<uint64_t>(ne0), static_cast<uint64_t>(ne1), static_cast<uint64_t>(ne2)};
+  std::vector<uint64_t> have = t->shape;
+  while (have.size() > want.size() && have.back() == 1) have.pop_back();
+  if (have != want)
+    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
+                                ShapeString(want));
+  if (!t->type_known || !CanDequantize(t->type()))
+    return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(t->type_id) +
+                              ", which swarmkv cannot compute with");
+  out->data = t->data;
+  out->type_id = t->type_id;
+  out->ne0 = ne0;
+  out->ne1 = ne1;
+  out->ne2 = ne2;
+  out->row_bytes = static_cast<size_t>(*RowSizeBytes(t->type_id, static_cast<uint64_t>(ne0)));
+  return Status::OK();
+}
+
 // Rows [first, first + n) of a bound matrix, as a matrix of its own.
 TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
   TensorRef r = t;
@@ -114,6 +137,17 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));
+    if (h.n_expert > 0) {
+      const int64_t n_exp = h.n_expert, ff_exp = h.n_ff_exp;
+      for (const char* dense : {"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"})
+        if (f.FindTensor(p + dense))
+          return UnimplementedError("tensor '" + p + dense + "' beside the experts (a shared expert) is not supported");
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate_inp.weight", embd, n_exp, true, &l.ffn_gate_inp));
+      SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_gate_exps.weight", embd, ff_exp, n_exp, &l.ffn_gate_exps));
+      SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_up_exps.weight", embd, ff_exp, n_exp, &l.ffn_up_exps));
+      SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_down_exps.weight", ff_exp, embd, n_exp, &l.ffn_down_exps));
+      continue;
+    }
     if (h.fused_gate_up) {
       TensorRef gate_up;
       SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, 2 * ff, true, &gate_up));

@@ -8,7 +8,8 @@
 // absent ones have data == nullptr. With tied embeddings `output` aliases `token_embd`.
 // Fused tensors are bound as row ranges (views): with hparams.fused_qkv, wq/wk/wv are the
 // q/k/v rows of blk.N.attn_qkv.weight; with fused_gate_up, ffn_gate/ffn_up are the first and
-// second n_ff rows of blk.N.ffn_up.weight (phi3).
+// second n_ff rows of blk.N.ffn_up.weight (phi3). 3-D expert tensors (qwen3moe) are bound whole:
+// ne2 matrices of ne1 rows, one after the other.
 // Hybrid models: a recurrent layer binds its own tensors (lfm2: blk.N.shortconv.*) instead of
 // the attention ones; lfm2's final norm is token_embd_norm.weight (llama.cpp's name for it).
 // Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
@@ -34,6 +35,7 @@ struct TensorRef {
   int64_t ne0 = 0;  // row length (elements)
   int64_t ne1 = 0;  // rows (1 for vectors)
   size_t row_bytes = 0;
+  int64_t ne2 = 1;  // matrices (the experts of a 3-D expert tensor; 1 otherwise)
 
   bool present() const { return data != nullptr; }
   TensorType type() const { return static_cast<TensorType>(type_id); }
@@ -56,6 +58,10 @@ struct LayerWeights {
   TensorRef shortconv_conv;            // conv.weight [l_cache, n_embd] (f32 in llama.cpp's files)
   TensorRef shortconv_in_proj;         // in_proj.weight [n_embd, 3 n_embd]: rows b, c, x
   TensorRef shortconv_out_proj;        // out_proj.weight [n_embd, n_embd]
+  // Mixture of experts (hparams.n_expert > 0; the dense ffn_gate/up/down are then absent):
+  TensorRef ffn_gate_inp;              // router [n_embd, n_expert]
+  TensorRef ffn_gate_exps, ffn_up_exps;  // [n_embd, n_ff_exp, n_expert]: expert e's matrix at
+  TensorRef ffn_down_exps;             // [n_ff_exp, n_embd, n_expert]  data + e * ne1 * row_bytes
 };
 
 struct ModelWeights {

@@ -52,7 +52,7 @@ TEST(CliTest, MissingOrMalformedModelIsAClearErrorNotACrash) {
 }
 
 // make-model --arch writes the family's real shape (cut by --layers); a shape of another family
-// is a usage error; every dense family's tiny shape generates in-process.
+// is a usage error; every family's tiny shape generates in-process.
 TEST(CliTest, MakeModelArchAndLayers) {
   const std::string dir = testing::TempDir();
   Outcome meta = Sh("make-model --arch phi3 --shape tiny -o '" + dir + "/x.gguf'");
@@ -61,7 +61,15 @@ TEST(CliTest, MakeModelArchAndLayers) {
   Outcome cut = Sh("make-model --arch qwen3 --layers 1 --type q8_0 -o '" + dir + "/q.gguf'");  // tiny-qwen3
   ASSERT_EQ(cut.exit_code, 0) << cut.out;
   EXPECT_NE(cut.out.find("tiny-qwen3, 1 layers"), std::string::npos) << cut.out;
-  for (const char* shape : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3"}) {
+  // --experts cuts a MoE shape's expert count (not below its top-k; not on a dense shape).
+  Outcome moe = Sh("make-model --shape tiny-qwen3moe --experts 4 --layers 1 --type q8_0 -o '" + dir + "/m.gguf'");
+  ASSERT_EQ(moe.code, 0) << moe.out;
+  EXPECT_NE(moe.out.find("tiny-qwen3moe, 1 layers, 4 experts"), std::string::npos) << moe.out;
+  Outcome below = Sh("make-model --shape tiny-qwen3moe --experts 1 -o '" + dir + "/m1.gguf'");
+  EXPECT_EQ(below.code, 2) << below.out;
+  EXPECT_NE(below.out.find("below the shape's 2 experts used per token"), std::string::npos) << below.out;
+  EXPECT_EQ(Sh("make-model --shape tiny --experts 8 -o '" + dir + "/d.gguf'").code, 2);
+  for (const char* shape : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-qwen3moe"}) {
     const std::string model = dir + "/" + shape + ".gguf";
     ASSERT_EQ(Sh(std::string("make-model --shape ") + shape + " --type q8_0 -o '" + model + "'").exit_code, 0) << shape;
     Outcome run = Sh("run -m '" + model + "' -p 'Once upon a time' -n 6 --temperature 0", /*with_stderr=*/false);

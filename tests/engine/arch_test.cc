@@ -1,4 +1,4 @@
-// The architectures beyond llama/qwen (granite, olmo2, phi3, gemma2, gemma3) in the engine:
+// The architectures beyond llama/qwen (granite, olmo2, phi3, gemma2, gemma3, qwen3moe) in the engine:
 // - exactness (batch invariance, chunking, cache) on each family's tiny synthetic model, made by
 //   the test itself, with f16 and bf16 KV, over a prompt longer than the gemma windows;
 // - parity with llama.cpp: teacher-forced log-probabilities within 1e-3 of the references
@@ -56,7 +56,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ExactParam{"tiny-olmo2", TensorType::kF16}, ExactParam{"tiny-olmo2", TensorType::kBF16},
                       ExactParam{"tiny-phi3", TensorType::kF16}, ExactParam{"tiny-phi3", TensorType::kBF16},
                       ExactParam{"tiny-gemma2", TensorType::kF16}, ExactParam{"tiny-gemma2", TensorType::kBF16},
-                      ExactParam{"tiny-gemma3", TensorType::kF16}, ExactParam{"tiny-gemma3", TensorType::kBF16}),
+                      ExactParam{"tiny-gemma3", TensorType::kF16}, ExactParam{"tiny-gemma3", TensorType::kBF16},
+                      ExactParam{"tiny-qwen3moe", TensorType::kF16}, ExactParam{"tiny-qwen3moe", TensorType::kBF16}),
     ExactName);
 
 // The sliding window and the soft-caps change the result (the tests above would pass for an
@@ -113,7 +114,10 @@ constexpr double kAvx512Floor = 1e-2;
 
 double Tolerance(const std::string& name) {
   const bool tiny = name.rfind("tiny-", 0) == 0;
-  return tiny && name.find("olmo2") == std::string::npos ? 1e-3 : kAvx512Floor;
+  // olmo2 and qwen3moe normalise q and k (whole vector, per head): O(1) scores amplify the KQ
+  // order. A dense tiny-qwen3 of tiny-qwen3moe's exact shape measured the same 5.6e-3 (not kept).
+  const bool qk_normed = name.find("olmo2") != std::string::npos || name.find("qwen3") != std::string::npos;
+  return tiny && !qk_normed ? 1e-3 : kAvx512Floor;
 }
 
 class ArchParityTest : public ::testing::TestWithParam<std::string> {};
@@ -135,7 +139,8 @@ TEST_P(ArchParityTest, TeacherForcedMatchesLocalLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Archs, ArchParityTest,
                          ::testing::Values("tiny-granite", "granite-3.3-2b-2l", "tiny-olmo2", "olmo2-1b-2l",
                                            "tiny-phi3", "phi-3.5-mini-2l", "tiny-gemma2", "gemma2-2b-2l",
-                                           "tiny-gemma3", "gemma3-1b-6l", "gemma3-270m-6l"),
+                                           "tiny-gemma3", "gemma3-1b-6l", "gemma3-270m-6l", "tiny-qwen3moe",
+                                           "qwen3-30b-a3b-2l-32e"),
                          [](const auto& p) {
                            std::string n = p.param;
                            for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';

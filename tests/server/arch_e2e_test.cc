@@ -1,5 +1,6 @@
 // Issue 18 through the real server: a tiny synthetic model of each family beyond llama/qwen
-// (granite, olmo2, phi3, gemma2, gemma3; `swarmkv make-model`, Q8_0) is served next to the test
+// (granite, olmo2, phi3, gemma2, gemma3, and the mixture-of-experts qwen3moe; `swarmkv
+// make-model`, Q8_0) is served next to the test
 // model; each one chats through its own chat template (the one make-model writes, with the
 // family's special tokens) and /api/show reports its architecture, context and quantization as
 // Ollama does.
@@ -24,7 +25,8 @@ constexpr Family kFamilies[] = {{"granite", "tiny-granite", "<|start_of_role|>"}
                                 {"olmo2", "tiny-olmo2", "<|assistant|>"},
                                 {"phi3", "tiny-phi3", "<|end|>"},
                                 {"gemma2", "tiny-gemma2", "<start_of_turn>"},
-                                {"gemma3", "tiny-gemma3", "<start_of_turn>"}};
+                                {"gemma3", "tiny-gemma3", "<start_of_turn>"},
+                                {"qwen3moe", "tiny-qwen3moe", "<|im_start|>"}};
 
 TEST_F(ServerE2ETest, EveryDenseFamilyChatsWithItsTemplateAndShowsItsArchitecture) {
   std::vector<std::string> args;
