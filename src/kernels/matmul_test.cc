@@ -19,7 +19,6 @@ const TensorType kWeightTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorT
                                    TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K,
                                    TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ5_0};
 
-using testing_quant::DequantizeActivation;
 using testing_quant::RandomFloats;
 
 // `rows` random rows of `cols` elements in `type`: quantized from floats where a quantizer
@@ -64,14 +63,8 @@ TEST(VecDotTest, ScalarMatchesDequantizedFloatDotAndSimdMatchesScalar) {
         auto xf = RandomFloats(n, rng);
         std::vector<uint8_t> xq(RowBytes(vt, n));
         ConvertActivationRow(vt, xf.data(), xq.data(), n);
-        std::vector<float> wd(n);
-        ASSERT_TRUE(DequantizeRow(t, w.data(), wd.data(), n).ok());
-        auto xd = DequantizeActivation(vt, xq.data(), n);
-        double exact = 0, mag = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          exact += static_cast<double>(wd[i]) * xd[i];
-          mag += std::fabs(static_cast<double>(wd[i]) * xd[i]);
-        }
+        const testing_quant::ExactDot dot = testing_quant::DequantizedDot(t, w.data(), vt, xq.data(), n);
+        const double exact = dot.value, mag = dot.magnitude;
         const float scalar = GetVecDot(t, Isa::kScalar)(n, w.data(), xq.data());
         ASSERT_NEAR(scalar, exact, 1e-5 * mag + 1e-6) << TensorTypeName(uint32_t(t)) << " n=" << n;
         for (Isa isa : SupportedIsas()) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -43,6 +44,24 @@ inline std::vector<float> DequantizeActivation(TensorType vt, const void* x, int
     EXPECT_TRUE(DequantizeRow(vt, x, out.data(), n).ok());
   }
   return out;
+}
+
+// The dot of a weight row (type `t`) and an activation row (type `vt`), both dequantized, in
+// double, and the sum of its terms' magnitudes (the scale of a tolerance).
+struct ExactDot {
+  double value = 0;
+  double magnitude = 0;
+};
+inline ExactDot DequantizedDot(TensorType t, const uint8_t* w, TensorType vt, const void* x, int64_t n) {
+  ExactDot dot;
+  std::vector<float> wd(n);
+  EXPECT_TRUE(DequantizeRow(t, w, wd.data(), n).ok());
+  const std::vector<float> xd = DequantizeActivation(vt, x, n);
+  for (int64_t i = 0; i < n; ++i) {
+    dot.value += static_cast<double>(wd[i]) * xd[i];
+    dot.magnitude += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+  }
+  return dot;
 }
 
 }  // namespace swarmkv::testing_quant

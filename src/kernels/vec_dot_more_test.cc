@@ -24,7 +24,6 @@ const TensorType kTypes[] = {TensorType::kQ4_1, TensorType::kQ5_1,   TensorType:
 
 std::string Name(TensorType t) { return TensorTypeName(static_cast<uint32_t>(t)); }
 
-using testing_quant::DequantizeActivation;
 using testing_quant::RandomFloats;
 
 // Rows quantized by the reference quantizer, plus random bytes in every block but the scales
@@ -92,14 +91,8 @@ TEST(VecDotMoreTest, ScalarMatchesDequantizedFloatDotAndEveryIsaGivesTheScalarBi
         auto xf = RandomFloats(n, rng);
         std::vector<uint8_t> xq(RowBytes(vt, n));
         ConvertActivationRow(vt, xf.data(), xq.data(), n);
-        std::vector<float> wd(n);
-        ASSERT_TRUE(DequantizeRow(t, w.data(), wd.data(), n).ok());
-        auto xd = DequantizeActivation(vt, xq.data(), n);
-        double exact = 0, mag = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          exact += static_cast<double>(wd[i]) * xd[i];
-          mag += std::fabs(static_cast<double>(wd[i]) * xd[i]);
-        }
+        const testing_quant::ExactDot dot = testing_quant::DequantizedDot(t, w.data(), vt, xq.data(), n);
+        const double exact = dot.value, mag = dot.magnitude;
         const float scalar = GetVecDot(t, Isa::kScalar)(n, w.data(), xq.data());
         // Q4_1 / Q5_1 use the f16 sum s of the activations for the offset term (as ggml does):
         // exact up to that rounding, |m| * |s| * 2^-11 per block.

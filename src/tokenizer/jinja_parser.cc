@@ -279,17 +279,23 @@ class Parser {
     return Status::OK();
   }
 
+  // After a macro's or call block's head: "%}", its body, its end tag. The body is a function of
+  // its own, so break/continue of an enclosing loop do not reach into it.
+  Status ParseFunctionBody(Node* n, std::string_view end) {
+    SKV_RETURN_IF_ERROR(ExpectBlockEnd());
+    int saved = loop_depth_;
+    loop_depth_ = 0;
+    Status s = ParseBody(&n->body, {end});
+    loop_depth_ = saved;
+    SKV_RETURN_IF_ERROR(s);
+    return EndTag(end);
+  }
+
   Result<NodePtr> ParseMacro(int line) {
     auto n = Make(NodeKind::kMacro, line);
     SKV_ASSIGN_OR_RETURN(n->str, ExpectName());
     SKV_RETURN_IF_ERROR(ParseParams(n.get()));
-    SKV_RETURN_IF_ERROR(ExpectBlockEnd());
-    int saved = loop_depth_;
-    loop_depth_ = 0;
-    Status s = ParseBody(&n->body, {"endmacro"});
-    loop_depth_ = saved;
-    SKV_RETURN_IF_ERROR(s);
-    SKV_RETURN_IF_ERROR(EndTag("endmacro"));
+    SKV_RETURN_IF_ERROR(ParseFunctionBody(n.get(), "endmacro"));
     return NodePtr(n);
   }
 
@@ -298,13 +304,7 @@ class Parser {
     if (IsOp("(")) SKV_RETURN_IF_ERROR(ParseParams(n.get()));
     SKV_ASSIGN_OR_RETURN(n->a, ParseExpression(true));
     if (n->a->kind != NodeKind::kCall) return Fail("expected a call in a call block");
-    SKV_RETURN_IF_ERROR(ExpectBlockEnd());
-    int saved = loop_depth_;
-    loop_depth_ = 0;
-    Status s = ParseBody(&n->body, {"endcall"});
-    loop_depth_ = saved;
-    SKV_RETURN_IF_ERROR(s);
-    SKV_RETURN_IF_ERROR(EndTag("endcall"));
+    SKV_RETURN_IF_ERROR(ParseFunctionBody(n.get(), "endcall"));
     return NodePtr(n);
   }
 
