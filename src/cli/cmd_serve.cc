@@ -272,7 +272,8 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--kv-disk-size", o->backend.tiers.disk_size, "Disk tier budget (default 50GiB)");
   app.add_option("--kv-shared-dir", o->backend.tiers.shared_dir, "Shared-directory tier (e.g. NFS), below the disk");
   app.add_option("--kv-shared-size", o->backend.tiers.shared_size, "Shared-directory tier budget (default 50GiB)");
-  app.add_option("--kv-redis", o->backend.tiers.redis_url, "Redis tier redis://host:port/db, below the disk");
+  app.add_option("--kv-redis", o->backend.tiers.redis_url,
+                 "Redis tier redis://[[user]:password@]host:port/db (rediss:// for TLS), below the disk");
   app.add_option("--redis", o->backend.tiers.redis_url, "Redis tier (alias of --kv-redis; host:port accepted)");
   app.add_option("--redis-tls-ca", o->backend.tiers.redis_tls.ca_path,
                  "rediss://: CA certificate(s) the server's certificate must chain to: a PEM file, or a directory "

@@ -160,7 +160,7 @@ std::unique_ptr<RedisConnection> RedisBackend::ConnectTo(const std::string& host
   std::unique_ptr<RedisConnection> c = std::move(opened).value();
   // The first command's failure on a plain connection most often means a TLS-only port.
   auto failed = [&](std::string_view what, const ReplyPtr& r) {
-    if (r) return std::string(what) + ": " + std::string(r->str, r->len);
+    if (r) return std::string(what) + " refused: " + std::string(r->str, r->len);
     std::string e = std::string(what) + ": " + c->error();
     if (!c->tls()) {
       e += " (is " + host + ":" + std::to_string(port) + " a TLS port? then use rediss://)";
@@ -176,7 +176,7 @@ std::unique_ptr<RedisConnection> RedisBackend::ConnectTo(const std::string& host
     ReplyPtr r = address_.username.empty() ? c->Command({"AUTH", address_.password})
                                            : c->Command({"AUTH", address_.username, address_.password});
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      *error = failed("AUTH refused", r);
+      *error = failed("AUTH", r);
       return nullptr;
     }
   }

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -119,13 +120,14 @@ std::string Explain(std::string what, bool handshake) {
 }
 
 std::string IoFailure(int rc, int err, bool handshake) {
+  const int saved_errno = errno;
   std::string e = OpenSslErrors();
   if (!e.empty()) return Explain(e, handshake);
   if (err == SSL_ERROR_ZERO_RETURN) return "the server closed the TLS connection";
   if (err == SSL_ERROR_SYSCALL) {
-    if (rc == 0 || errno == 0 || errno == ECONNRESET || errno == EPIPE)
+    if (rc == 0 || saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE)
       return Explain("the server closed the connection (unexpected eof)", handshake);
-    return std::strerror(errno);
+    return std::strerror(saved_errno);
   }
   return "TLS error " + std::to_string(err);
 }

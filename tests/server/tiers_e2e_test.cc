@@ -237,11 +237,12 @@ TEST_F(TiersE2ETest, RedissTierWithMutualTlsAcrossARestart) {
   std::string why;
   auto pki = testing::TestPki::Make(&why);
   if (!pki) GTEST_SKIP() << why;
-  auto redis = testing::RedisServer::StartTls(&why, pki->RedisServerArgs(pki->server_cert, pki->server_key, true));
+  auto redis = testing::RedisServer::StartTls(&why, pki->RedisServerArgs(pki->server_cert, pki->server_key, true),
+                                              "--requirepass tls-pw-7d1e");
   if (!redis) GTEST_SKIP() << why;
   const std::string prompt = LongPrompt();
-  const std::vector<std::string> tls = {"--kv-disk", "off", "--kv-redis", redis->tls_url("localhost", 2),
-                                        "--redis-tls-ca", pki->ca_cert};
+  const std::string url = "rediss://:tls-pw-7d1e@localhost:" + std::to_string(redis->tls_port()) + "/2";
+  const std::vector<std::string> tls = {"--kv-disk", "off", "--kv-redis", url, "--redis-tls-ca", pki->ca_cert};
   std::vector<std::string> args = tls;
   args.insert(args.end(), {"--redis-tls-cert", pki->client_cert, "--redis-tls-key", pki->client_key});
   StartServer(args);
@@ -255,6 +256,8 @@ TEST_F(TiersE2ETest, RedissTierWithMutualTlsAcrossARestart) {
   EXPECT_EQ(warm.text, cold.text);
   EXPECT_GE(warm.reused, cold.computed - 33);
   EXPECT_GE(Metric("swarmkv_kv_restored_tokens_total", "tier=\"redis\""), warm.reused);
+  EXPECT_NE(ServerLog().find("(connected)"), std::string::npos) << ServerLog();
+  EXPECT_EQ(ServerLog().find("tls-pw-7d1e"), std::string::npos) << "the password leaked into the log";
   StopServer();
 
   StartServer(tls);
@@ -262,6 +265,7 @@ TEST_F(TiersE2ETest, RedissTierWithMutualTlsAcrossARestart) {
   EXPECT_EQ(recomputed.text, cold.text);
   EXPECT_EQ(Metric("swarmkv_kv_tier_up", "tier=\"redis\""), 0);
   EXPECT_NE(ServerLog().find("--redis-tls-cert"), std::string::npos) << ServerLog();
+  EXPECT_EQ(ServerLog().find("tls-pw-7d1e"), std::string::npos) << "the password leaked into the log";
   StopServer();
 }
 
