@@ -214,6 +214,10 @@ void RedisBackend::ReconnectLoop() {
     std::unique_ptr<RedisConnection> c = Connect(&error);
     lock.lock();
     if (c == nullptr) {
+      // Said once per new reason (a certificate rotated under us reads differently from a server
+      // that is down), not once per attempt.
+      if (error != last_error_)
+        SKV_LOG(WARN) << "redis tier " << options_.url << ": reconnecting failed: " << error;
       last_error_ = error;
       backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
       continue;
