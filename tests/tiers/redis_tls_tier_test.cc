@@ -67,7 +67,7 @@ std::unique_ptr<RedisBackend> Open(const std::string& url, RedisTlsOptions tls =
 
 double SecondsSince(int64_t start_ns) { return static_cast<double>(MonotonicNanos() - start_ns) * 1e-9; }
 
-// Stores `n` blocks through `backend` and restores them through it: true when all are bit-exact.
+// Stores `n` blocks through `backend` and restores them through it; expects all back bit-exact.
 void ExpectRoundTrip(RedisBackend* backend, int n, uint64_t seed) {
   BlockChain chain(n, seed);
   TierManager tm({.tiers = {{backend, true}}});
