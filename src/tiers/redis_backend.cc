@@ -151,6 +151,7 @@ std::unique_ptr<RedisConnection> RedisBackend::ConnectTo(const std::string& host
   co.connect_timeout_ms = options_.connect_timeout_ms;
   co.command_timeout_ms = options_.command_timeout_ms;
   co.tls_handshake_timeout_ms = options_.tls_handshake_timeout_ms;
+  co.max_reply_bytes = options_.max_reply_bytes;
   co.tls = tls_.get();
   auto opened = RedisConnection::Open(host, port, co);
   if (!opened.ok()) {

@@ -69,6 +69,9 @@ struct RedisBackendOptions {
   int backoff_min_ms = 50;
   int backoff_max_ms = 5000;
   int tls_handshake_timeout_ms = 1000;  // rediss:// only, after the TCP connect
+  // A longer reply is refused (the connection dropped) before it is all in memory: a server
+  // cannot make us allocate what it claims. The disk tier's max_entry_bytes.
+  uint64_t max_reply_bytes = 256ull << 20;
   RedisTlsOptions tls;                  // rediss:// only (InvalidArgument with redis://)
 };
 

@@ -24,7 +24,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string
     redisFree(c);
     return UnavailableError(where + ": " + e);
   }
-  std::unique_ptr<RedisConnection> conn(new RedisConnection(c, options.command_timeout_ms));
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(c, options));
   if (options.tls == nullptr) {
     redisSetTimeout(c, Millis(options.command_timeout_ms));
     return conn;
@@ -42,25 +42,43 @@ RedisConnection::~RedisConnection() {
 
 RedisConnection::ReplyPtr RedisConnection::Command(const std::vector<std::string_view>& argv) {
   if (broken_) return ReplyPtr(nullptr, freeReplyObject);
-  if (tls_ != nullptr) return TlsCommand(argv);
+  return tls_ != nullptr ? TlsCommand(argv) : PlainCommand(argv);
+}
+
+RedisConnection::ReplyPtr RedisConnection::Fail(std::string why) {
+  broken_ = true;
+  error_ = std::move(why);
+  return ReplyPtr(nullptr, freeReplyObject);
+}
+
+bool RedisConnection::ReplyTooLarge() const {
+  // A bulk reply stays in the reader's buffer until it is whole: the buffer is the reply so far.
+  return c_->reader->len > max_reply_bytes_;
+}
+
+RedisConnection::ReplyPtr RedisConnection::PlainCommand(const std::vector<std::string_view>& argv) {
+  // What redisCommandArgv does (append, write all, read until a reply), with the reply's size
+  // checked between reads.
   std::vector<const char*> args;
   std::vector<size_t> lens;
   for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
-  ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(args.size()), args.data(), lens.data())),
-             freeReplyObject);
-  if (!r) {
-    broken_ = true;
-    error_ = c_->err ? c_->errstr : "no reply";
+  auto io_error = [&] { return std::string(c_->err ? c_->errstr : "no reply"); };
+  if (redisAppendCommandArgv(c_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK)
+    return Fail(io_error());
+  for (int done = 0; !done;)
+    if (redisBufferWrite(c_, &done) != REDIS_OK) return Fail(io_error());
+  for (;;) {
+    void* reply = nullptr;
+    if (redisGetReplyFromReader(c_, &reply) != REDIS_OK) return Fail(io_error());
+    if (reply != nullptr) return ReplyPtr(static_cast<redisReply*>(reply), freeReplyObject);
+    if (ReplyTooLarge())
+      return Fail("reply of more than " + std::to_string(max_reply_bytes_) + " bytes refused (max_reply_bytes)");
+    if (redisBufferRead(c_) != REDIS_OK) return Fail(io_error());
   }
-  return r;
 }
 
 RedisConnection::ReplyPtr RedisConnection::TlsCommand(const std::vector<std::string_view>& argv) {
-  auto fail = [&](std::string why) {
-    broken_ = true;
-    error_ = std::move(why);
-    return ReplyPtr(nullptr, freeReplyObject);
-  };
+  auto fail = [&](std::string why) { return Fail(std::move(why)); };
   std::vector<const char*> args;
   std::vector<size_t> lens;
   for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
@@ -78,6 +96,8 @@ RedisConnection::ReplyPtr RedisConnection::TlsCommand(const std::vector<std::str
     if (redisReaderGetReply(c_->reader, &reply) != REDIS_OK)
       return fail(std::string("protocol error: ") + c_->reader->errstr);
     if (reply != nullptr) return ReplyPtr(static_cast<redisReply*>(reply), freeReplyObject);
+    if (ReplyTooLarge())
+      return fail("reply of more than " + std::to_string(max_reply_bytes_) + " bytes refused (max_reply_bytes)");
     if (!chunk) chunk = std::make_unique<char[]>(kReadChunkBytes);
     auto n = tls_->ReadSome(chunk.get(), kReadChunkBytes, command_timeout_ms_);
     if (!n.ok()) return fail(std::string(n.status().message()));

@@ -9,11 +9,16 @@
 //          replies (the context's redisReader), so both transports yield the same redisReply
 //          trees. Every wait for the socket is bounded by command_timeout_ms, as on plain TCP.
 //
+// On both, a reply is read chunk by chunk and refused once its unparsed bytes exceed
+// max_reply_bytes: a hostile or broken server claiming a 4 GB value costs at most that much
+// memory, not what it claims.
+//
 // Invariant: after Command returned nullptr (an I/O, timeout or protocol error) the connection is
 // broken for good: every later Command returns nullptr at once; the owner drops it and reconnects.
 // Thread-safety: none; one owner (the backend calls it under its mutex).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,7 +38,8 @@ struct RedisConnectOptions {
   int connect_timeout_ms = 200;
   int command_timeout_ms = 500;
   int tls_handshake_timeout_ms = 1000;
-  const RedisTlsContext* tls = nullptr;  // nullptr: plain TCP; else outlives the connection
+  uint64_t max_reply_bytes = 256ull << 20;  // as the disk tier's max_entry_bytes
+  const RedisTlsContext* tls = nullptr;     // nullptr: plain TCP; else outlives the connection
 };
 
 class RedisConnection {
@@ -53,11 +59,16 @@ class RedisConnection {
   bool tls() const { return tls_ != nullptr; }
 
  private:
-  RedisConnection(redisContext* c, int command_timeout_ms) : c_(c), command_timeout_ms_(command_timeout_ms) {}
+  RedisConnection(redisContext* c, const RedisConnectOptions& o)
+      : c_(c), command_timeout_ms_(o.command_timeout_ms), max_reply_bytes_(o.max_reply_bytes) {}
+  ReplyPtr PlainCommand(const std::vector<std::string_view>& argv);
   ReplyPtr TlsCommand(const std::vector<std::string_view>& argv);
+  ReplyPtr Fail(std::string why);
+  bool ReplyTooLarge() const;
 
   redisContext* const c_;
   const int command_timeout_ms_;
+  const uint64_t max_reply_bytes_;
   std::unique_ptr<TlsStream> tls_;
   bool broken_ = false;
   std::string error_;

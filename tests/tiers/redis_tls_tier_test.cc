@@ -5,7 +5,8 @@
 // under mutual TLS, a plain client on the TLS port and a TLS client on the plain port are all
 // clear connect errors within a bounded time, never a hang; bad TLS files stop start-up; a
 // server killed and restarted is reconnected over TLS; bytes read over TLS are still checked
-// (a corrupt entry is dropped); and a 3-master Redis Cluster with tls-cluster yes.
+// (a corrupt entry is dropped, an oversized reply refused as on plain TCP); and a 3-master Redis
+// Cluster with tls-cluster yes.
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -238,6 +239,30 @@ TEST(RedisTlsTierTest, KilledAndRestartedServerIsReconnectedOverTls) {
   ASSERT_TRUE(redis->WaitConnected(5000)) << redis->last_error();
   EXPECT_GE(redis->reconnects(), 1);
   ExpectRoundTrip(redis.get(), 3, 18);
+}
+
+// A reply longer than max_reply_bytes is refused while it arrives (its bytes are never all held),
+// on plain TCP and over TLS alike; the connection is dropped and comes back for the next call.
+TEST(RedisTlsTierTest, OversizedRepliesAreRefusedOverPlainAndTls) {
+  REQUIRE_PKI(pki);
+  START_TLS_REDIS(server, pki->RedisServerArgs(pki->server_cert, pki->server_key, false), "");
+  for (const bool tls : {false, true}) {
+    RedisBackendOptions o = tls ? Options(server->tls_url(), {.ca_path = pki->ca_cert}) : Options(server->url());
+    o.max_reply_bytes = 1 << 20;
+    auto redis = RedisBackend::Open(o).value();
+    ASSERT_TRUE(redis->connected()) << redis->last_error();
+    const Hash128 big_id{0xB16, tls ? 1u : 2u}, small_id{0x5A, tls ? 1u : 2u};
+    ASSERT_TRUE(redis->Put(big_id, std::vector<uint8_t>(3 << 20, 7)).ok());  // the SET reply is small
+    ASSERT_TRUE(redis->Put(small_id, std::vector<uint8_t>(100 << 10, 9)).ok());
+    auto big = redis->Get(big_id);
+    EXPECT_EQ(big.status().code(), StatusCode::kUnavailable) << (tls ? "tls" : "plain");
+    EXPECT_NE(big.status().message().find("max_reply_bytes"), std::string::npos) << big.status().message();
+    ASSERT_TRUE(redis->WaitConnected(5000)) << redis->last_error();
+    auto small = redis->Get(small_id);
+    ASSERT_TRUE(small.ok()) << small.status().ToString();
+    ASSERT_TRUE(small->has_value());
+    EXPECT_EQ((*small)->size(), size_t{100 << 10});
+  }
 }
 
 TEST(RedisTlsOptionsTest, BadTlsFilesAndMisplacedFlagsStopStartUp) {
