@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   clang libclang-rt-14-dev lld  # lld: the faster linker of the test binaries (cmake/swarmkv.cmake)
   libzstd-dev libxxhash-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libicu-dev
-  libssl-dev  # libcrypto's HMAC-SHA256 for --kv-secret (tiers/entry_mac.h)
+  libssl-dev  # libcrypto's HMAC-SHA256 for --kv-secret (tiers/entry_mac.h); libssl for rediss:// (tiers/redis_tls.h)
+  openssl  # the CLI: the rediss:// tests make a throwaway CA and certificates with it
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nodejs npm
   tmux  # the interactive `swarmkv run NAME` chat is tested in a real terminal

@@ -37,6 +37,7 @@
 #include "tiers/tier_manager.h"
 #ifdef SWARMKV_BENCH_REDIS
 #include "redis_server.h"
+#include "test_pki.h"
 #include "tiers/redis_backend.h"
 #endif
 
@@ -279,14 +280,23 @@ int Main(int argc, char** argv) {
   }
 
 #ifdef SWARMKV_BENCH_REDIS
-  {
+  // Plain TCP, then TLS (rediss://, a CA made here; tier "rediss") against the same kind of server
+  // in the same run.
+  std::optional<testing::TestPki> pki;
+  for (const bool tls : {false, true}) {
+    const char* tier = tls ? "rediss" : "redis";
     std::string why;
-    auto server = testing::RedisServer::Start(&why);
+    if (tls) pki = testing::TestPki::Make(&why);
+    auto server = !tls ? testing::RedisServer::Start(&why)
+                  : pki ? testing::RedisServer::StartTls(&why, pki->RedisServerArgs(pki->server_cert, pki->server_key, false))
+                        : nullptr;
     if (!server) {
-      std::printf("{\"bench\":\"restore\",\"tier\":\"redis\",\"skipped\":\"%s\"}\n", why.c_str());
+      std::printf("{\"bench\":\"restore\",\"tier\":\"%s\",\"skipped\":\"%s\"}\n", tier, why.c_str());
     } else {
       for (int level : levels) {
-        auto redis = RedisBackend::Open({.url = server->url(level)}).value();
+        RedisBackendOptions ro{.url = tls ? server->tls_url("127.0.0.1", level) : server->url(level)};
+        if (tls) ro.tls.ca_path = pki->ca_cert;
+        auto redis = RedisBackend::Open(ro).value();
         const int tm_parallelism = parallelism.back();
         TierManager tm({.tiers = {{redis.get(), true}}, .queue_max_blocks = 1 << 20, .queue_max_bytes = 1ull << 34,
                         .encode = {.zstd_level = level}, .restore_parallelism = tm_parallelism});
@@ -297,7 +307,7 @@ int Main(int argc, char** argv) {
         int64_t start = MonotonicNanos();
         RestoreResult r = RestoreToArena(tm, p, &arena);
         double s = Seconds(start);
-        PrintRestore("redis", "n/a", level, tm_parallelism, p, s, static_cast<size_t>(r.blocks_delivered), seq_bw, stored);
+        PrintRestore(tier, "n/a", level, tm_parallelism, p, s, static_cast<size_t>(r.blocks_delivered), seq_bw, stored);
       }
     }
   }

@@ -151,12 +151,6 @@ int RunServe(ServeOptions& o) {
     return 2;
   }
   o.backend.tiers.write_through = o.write_through == "on";
-  if (o.backend.tiers.redis_url.rfind("rediss://", 0) == 0) {
-    std::cerr << "swarmkv serve: --kv-redis rediss:// (TLS) is not supported by this build: Debian 12's hiredis "
-                 "0.14 has no TLS. Reach the TLS Redis through a local tunnel (stunnel, spiped) and give "
-                 "redis://127.0.0.1:PORT\n";
-    return 2;
-  }
   // --redis HOST:PORT (the older spelling) means redis://HOST:PORT.
   if (!o.backend.tiers.redis_url.empty() && o.backend.tiers.redis_url.find("://") == std::string::npos)
     o.backend.tiers.redis_url = "redis://" + o.backend.tiers.redis_url;
@@ -278,8 +272,22 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
   app.add_option("--kv-disk-size", o->backend.tiers.disk_size, "Disk tier budget (default 50GiB)");
   app.add_option("--kv-shared-dir", o->backend.tiers.shared_dir, "Shared-directory tier (e.g. NFS), below the disk");
   app.add_option("--kv-shared-size", o->backend.tiers.shared_size, "Shared-directory tier budget (default 50GiB)");
-  app.add_option("--kv-redis", o->backend.tiers.redis_url, "Redis tier redis://host:port/db, below the disk");
+  app.add_option("--kv-redis", o->backend.tiers.redis_url,
+                 "Redis tier redis://[[user]:password@]host:port/db (rediss:// for TLS), below the disk");
   app.add_option("--redis", o->backend.tiers.redis_url, "Redis tier (alias of --kv-redis; host:port accepted)");
+  app.add_option("--redis-tls-ca", o->backend.tiers.redis_tls.ca_path,
+                 "rediss://: CA certificate(s) the server's certificate must chain to: a PEM file, or a directory "
+                 "prepared with `openssl rehash` (default: the system store)");
+  app.add_option("--redis-tls-cert", o->backend.tiers.redis_tls.cert_file,
+                 "rediss://: client certificate (PEM) for servers that require one (tls-auth-clients yes)");
+  app.add_option("--redis-tls-key", o->backend.tiers.redis_tls.key_file,
+                 "rediss://: the client certificate's private key (PEM, unencrypted)");
+  app.add_option("--redis-tls-server-name", o->backend.tiers.redis_tls.server_name,
+                 "rediss://: the name the server's certificate must carry, also sent as SNI (default: the URL's "
+                 "host, or each cluster node's announced address)");
+  app.add_flag("--redis-tls-insecure", o->backend.tiers.redis_tls.insecure,
+               "rediss://: DO NOT verify the server's certificate or name (encrypted, but anyone on the path can "
+               "impersonate the server)");
   app.add_option("--kv-redis-ttl", o->backend.tiers.redis_ttl_seconds, "TTL of Redis entries in seconds (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_option("--kv-secret", o->backend.tiers.kv_secret,

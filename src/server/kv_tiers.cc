@@ -8,6 +8,7 @@
 #include "memory/kv_memory.h"
 #include "tiers/disk_backend.h"
 #include "tiers/memory_bridge.h"
+#include "tiers/redis_backend.h"
 
 namespace swarmkv {
 
@@ -25,9 +26,10 @@ Result<std::unique_ptr<KvTiers>> KvTiers::Open(const BackendOptions& options, Kv
     const TierBackendStats s = b->stats();
     os << " " << b->name();
     if (b->name() == "redis") {
-      os << " " << c.redis_url << (s.available ? " (connected)" : " (DOWN: reconnecting in the background)");
+      // The URL may carry a password: only its redacted form is ever logged.
+      os << " " << RedactRedisUrl(c.redis_url) << (s.available ? " (connected)" : " (DOWN: reconnecting in the background)");
       if (!s.available)
-        SKV_LOG(WARN) << "KV tier redis " << c.redis_url
+        SKV_LOG(WARN) << "KV tier redis " << RedactRedisUrl(c.redis_url)
                       << " is unreachable at start: serving from RAM and the other tiers; it reconnects with backoff";
     } else {
       os << " " << (b->name() == "shared" ? c.shared_dir : c.disk_dir.empty() ? DefaultDiskTierDir() : c.disk_dir);

@@ -15,13 +15,6 @@
 namespace swarmkv {
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-timeval Millis(int ms) { return timeval{ms / 1000, static_cast<suseconds_t>((ms % 1000) * 1000)}; }
-
 bool ParseInt(std::string_view s, int* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
@@ -61,20 +54,21 @@ bool PercentDecode(std::string_view in, std::string* out) {
 }  // namespace
 
 Result<RedisAddress> ParseRedisUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "redis://";
   const std::string shown = RedactRedisUrl(url);
   auto bad = [&](std::string_view why) {
     return InvalidArgumentError("redis URL '" + shown + "': " + std::string(why) +
-                                " (expected redis://[[user]:password@]host:port/db)");
+                                " (expected redis://[[user]:password@]host:port/db, or rediss:// for TLS)");
   };
-  if (url.starts_with("rediss://"))
-    return UnimplementedError("redis URL '" + shown +
-                              "': rediss:// (TLS) is not supported by this build: Debian 12's hiredis 0.14 has no "
-                              "TLS (hiredis_ssl). Reach a TLS Redis through a local tunnel (stunnel, spiped) and "
-                              "give its redis://127.0.0.1:PORT");
-  if (!url.starts_with(kScheme)) return bad("missing redis:// scheme");
-  std::string_view rest = url.substr(kScheme.size());
   RedisAddress a;
+  std::string_view rest;
+  if (url.starts_with("redis://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("rediss://")) {
+    rest = url.substr(9);
+    a.tls = true;
+  } else {
+    return bad("missing redis:// or rediss:// scheme");
+  }
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -98,30 +92,39 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   return a;
 }
 
-RedisBackend::RedisBackend(RedisBackendOptions options, RedisAddress address)
-    : options_(std::move(options)), address_(std::move(address)) {}
+RedisBackend::RedisBackend(RedisBackendOptions options, RedisAddress address, std::unique_ptr<RedisTlsContext> tls)
+    : options_(std::move(options)), address_(std::move(address)), tls_(std::move(tls)) {}
 
 Result<std::unique_ptr<RedisBackend>> RedisBackend::Open(RedisBackendOptions options) {
   SKV_ASSIGN_OR_RETURN(RedisAddress address, ParseRedisUrl(options.url));
   options.url = RedactRedisUrl(options.url);  // only shown from here on: never log the password
   if (options.command_timeout_ms <= 0 || options.connect_timeout_ms <= 0 || options.backoff_min_ms <= 0 ||
-      options.backoff_max_ms < options.backoff_min_ms) {
+      options.backoff_max_ms < options.backoff_min_ms || options.tls_handshake_timeout_ms <= 0) {
     return InvalidArgumentError("redis tier: timeouts and backoff must be positive");
   }
-  std::unique_ptr<RedisBackend> b(new RedisBackend(std::move(options), std::move(address)));
+  std::unique_ptr<RedisTlsContext> tls;
+  if (address.tls) {
+    SKV_ASSIGN_OR_RETURN(tls, RedisTlsContext::Create(options.tls));
+    if (options.tls.insecure)
+      SKV_LOG(WARN) << "redis tier " << options.url
+                    << ": --redis-tls-insecure: the server's certificate and name are NOT verified (anyone on the "
+                       "path can read and replace the KV entries)";
+  } else if (options.tls.any()) {
+    return InvalidArgumentError("redis tier " + options.url +
+                                ": --redis-tls-* options need a rediss:// URL (this one is plain TCP)");
+  }
+  std::unique_ptr<RedisBackend> b(new RedisBackend(std::move(options), std::move(address), std::move(tls)));
   std::string error;
-  redisContext* ctx = b->Connect(&error);
+  std::unique_ptr<RedisConnection> conn = b->Connect(&error);
+  const bool up = conn != nullptr;
   {
     std::lock_guard lock(b->mu_);
-    b->ctx_ = ctx;
+    b->ctx_ = std::move(conn);
     b->last_error_ = error;
-    b->counters_.available = ctx != nullptr;
+    b->counters_.available = up;
+    if (up) b->DetectClusterLocked(b->ctx_.get());
   }
-  if (ctx != nullptr) {
-    std::lock_guard lock(b->mu_);
-    b->DetectClusterLocked(ctx);
-  }
-  if (ctx == nullptr) {
+  if (!up) {
     SKV_LOG(WARN) << "redis tier " << b->options_.url << " unavailable at start (" << error
                   << "); serving without it and reconnecting in the background";
   }
@@ -136,50 +139,60 @@ RedisBackend::~RedisBackend() {
   }
   cv_.notify_all();
   if (reconnect_thread_.joinable()) reconnect_thread_.join();
-  if (ctx_ != nullptr) redisFree(ctx_);
-  for (auto& [name, n] : nodes_)
-    if (n.ctx != nullptr) redisFree(n.ctx);
 }
 
-redisContext* RedisBackend::Connect(std::string* error) const {
+std::unique_ptr<RedisConnection> RedisBackend::Connect(std::string* error) const {
   return ConnectTo(address_.host, address_.port, /*select_db=*/true, error);
 }
 
-redisContext* RedisBackend::ConnectTo(const std::string& host, int port, bool select_db, std::string* error) const {
-  redisContext* c = redisConnectWithTimeout(host.c_str(), port, Millis(options_.connect_timeout_ms));
-  if (c == nullptr || c->err) {
-    *error = c ? c->errstr : "cannot allocate a redis context";
-    if (c) redisFree(c);
+std::unique_ptr<RedisConnection> RedisBackend::ConnectTo(const std::string& host, int port, bool select_db,
+                                                         std::string* error) const {
+  RedisConnectOptions co;
+  co.connect_timeout_ms = options_.connect_timeout_ms;
+  co.command_timeout_ms = options_.command_timeout_ms;
+  co.tls_handshake_timeout_ms = options_.tls_handshake_timeout_ms;
+  co.max_reply_bytes = options_.max_reply_bytes;
+  co.tls = tls_.get();
+  auto opened = RedisConnection::Open(host, port, co);
+  if (!opened.ok()) {
+    *error = opened.status().message();
     return nullptr;
   }
-  redisSetTimeout(c, Millis(options_.command_timeout_ms));
+  std::unique_ptr<RedisConnection> c = std::move(opened).value();
+  // The first command's failure on a plain connection most often means a TLS-only port.
+  auto failed = [&](std::string_view what, const ReplyPtr& r) {
+    if (r) return std::string(what) + " refused: " + std::string(r->str, r->len);
+    std::string e = std::string(what) + ": " + c->error();
+    if (!c->tls()) {
+      e += " (is " + host + ":" + std::to_string(port) + " a TLS port? then use rediss://)";
+    } else if (e.find("unexpected eof") != std::string::npos && tls_->options().cert_file.empty()) {
+      // TLS 1.3 servers refuse a missing client certificate only after the client's handshake.
+      e += " (a server closing right after the handshake may require a client certificate: "
+           "--redis-tls-cert and --redis-tls-key)";
+    }
+    return e;
+  };
   if (!address_.password.empty()) {
     // Redis 6 ACL: AUTH user pass; older servers and the default user: AUTH pass.
-    Reply r(static_cast<redisReply*>(
-        address_.username.empty()
-            ? redisCommand(c, "AUTH %b", address_.password.data(), address_.password.size())
-            : redisCommand(c, "AUTH %b %b", address_.username.data(), address_.username.size(),
-                           address_.password.data(), address_.password.size())));
+    ReplyPtr r = address_.username.empty() ? c->Command({"AUTH", address_.password})
+                                           : c->Command({"AUTH", address_.username, address_.password});
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      *error = "AUTH refused: " + (r ? std::string(r->str, r->len) : std::string(c->errstr));
-      redisFree(c);
+      *error = failed("AUTH", r);
       return nullptr;
     }
   }
   {
     // A server that wants a password we lack answers NOAUTH here: unavailable, not half-working.
-    Reply r(static_cast<redisReply*>(redisCommand(c, "PING")));
+    ReplyPtr r = c->Command({"PING"});
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      *error = r ? std::string(r->str, r->len) : std::string(c->errstr);
-      redisFree(c);
+      *error = failed("PING", r);
       return nullptr;
     }
   }
   if (select_db && address_.db != 0) {
-    Reply r(static_cast<redisReply*>(redisCommand(c, "SELECT %d", address_.db)));
+    ReplyPtr r = c->Command({"SELECT", std::to_string(address_.db)});
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      *error = r ? std::string(r->str, r->len) : std::string(c->errstr);
-      redisFree(c);
+      *error = failed("SELECT", r);
       return nullptr;
     }
   }
@@ -199,30 +212,30 @@ void RedisBackend::ReconnectLoop() {
     if (shutting_down_) break;
     lock.unlock();
     std::string error;
-    redisContext* c = Connect(&error);
+    std::unique_ptr<RedisConnection> c = Connect(&error);
     lock.lock();
     if (c == nullptr) {
+      // Said once per new reason (a certificate rotated under us reads differently from a server
+      // that is down), not once per attempt.
+      if (error != last_error_)
+        SKV_LOG(WARN) << "redis tier " << options_.url << ": reconnecting failed: " << error;
       last_error_ = error;
       backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
       continue;
     }
-    if (shutting_down_ || ctx_ != nullptr) {
-      redisFree(c);
-      continue;
-    }
-    ctx_ = c;
+    if (shutting_down_ || ctx_ != nullptr) continue;
+    ctx_ = std::move(c);
     ++reconnects_;
     counters_.available = true;
-    DetectClusterLocked(c);
+    DetectClusterLocked(ctx_.get());
     SKV_LOG(INFO) << "redis tier " << options_.url << " reconnected";
   }
 }
 
 Status RedisBackend::DisconnectLocked(std::string_view what) {
-  std::string error = ctx_ != nullptr && ctx_->err ? ctx_->errstr : "no reply";
+  std::string error = ctx_ != nullptr && !ctx_->error().empty() ? ctx_->error() : "no reply";
   if (ctx_ != nullptr) {
-    redisFree(ctx_);
-    ctx_ = nullptr;
+    ctx_.reset();
     SKV_LOG(WARN) << "redis tier " << options_.url << ": " << what << " failed (" << error
                   << "); reconnecting in the background";
   }
@@ -237,15 +250,11 @@ std::string RedisBackend::KeyFor(const Hash128& key) const { return options_.key
 Result<RedisBackend::ReplyPtr> RedisBackend::RunLocked(const std::vector<std::string_view>& argv) {
   if (cluster_) return RunClusterLocked(argv);
   if (ctx_ == nullptr) return UnavailableError("redis tier " + options_.url + " is disconnected: " + last_error_);
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
-  ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data())),
-             freeReplyObject);
+  ReplyPtr r = ctx_->Command(argv);
   if (!r) return DisconnectLocked(argv[0]);
   if (r->type == REDIS_REPLY_ERROR && ParseRedirect(std::string_view(r->str, r->len))) {
     // The server became (or always was) a cluster node that does not own this key.
-    DetectClusterLocked(ctx_);
+    DetectClusterLocked(ctx_.get());
     if (cluster_) return RunClusterLocked(argv);
   }
   return r;
@@ -260,21 +269,17 @@ Result<RedisBackend::ReplyPtr> RedisBackend::RunClusterLocked(const std::vector<
     return UnavailableError("redis tier " + options_.url + ": cluster slot " + std::to_string(slot) + " has no node");
   }
   RedisNodeAddress node = *owner;
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  for (std::string_view a : argv) args.push_back(a.data()), lens.push_back(a.size());
   bool asking = false;
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
-    SKV_ASSIGN_OR_RETURN(redisContext* c, NodeLocked(node));
+    SKV_ASSIGN_OR_RETURN(RedisConnection* c, NodeLocked(node));
     if (asking) {
-      ReplyPtr a(static_cast<redisReply*>(redisCommand(c, "ASKING")), freeReplyObject);
+      ReplyPtr a = c->Command({"ASKING"});
       if (!a) {
         DropNodeLocked(node);
         return UnavailableError("redis tier " + options_.url + ": node " + node.ToString() + " lost (ASKING)");
       }
     }
-    ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data())),
-               freeReplyObject);
+    ReplyPtr r = c->Command(argv);
     if (!r) {
       DropNodeLocked(node);
       return UnavailableError("redis tier " + options_.url + ": node " + node.ToString() + " lost (" +
@@ -301,8 +306,8 @@ Result<RedisBackend::ReplyPtr> RedisBackend::RunClusterLocked(const std::vector<
                           " cluster redirects for one key");
 }
 
-void RedisBackend::DetectClusterLocked(redisContext* c) {
-  ReplyPtr r(static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS")), freeReplyObject);
+void RedisBackend::DetectClusterLocked(RedisConnection* c) {
+  ReplyPtr r = c->Command({"CLUSTER", "SLOTS"});
   if (!r || r->type != REDIS_REPLY_ARRAY) return;  // not a cluster node (cluster support disabled)
   auto map = RedisSlotMap::FromClusterSlots(r.get(), {address_.host, address_.port});
   if (!map.ok()) {
@@ -331,7 +336,7 @@ void RedisBackend::MaybeRefreshSlotsLocked() {
   for (const RedisNodeAddress& node : candidates) {
     auto c = NodeLocked(node);
     if (!c.ok()) continue;
-    ReplyPtr r(static_cast<redisReply*>(redisCommand(*c, "CLUSTER SLOTS")), freeReplyObject);
+    ReplyPtr r = (*c)->Command({"CLUSTER", "SLOTS"});
     if (!r) {
       DropNodeLocked(node);
       continue;
@@ -344,9 +349,9 @@ void RedisBackend::MaybeRefreshSlotsLocked() {
   }
 }
 
-Result<redisContext*> RedisBackend::NodeLocked(const RedisNodeAddress& node) {
+Result<RedisConnection*> RedisBackend::NodeLocked(const RedisNodeAddress& node) {
   NodeConnection& n = nodes_[node.ToString()];
-  if (n.ctx != nullptr) return n.ctx;
+  if (n.ctx != nullptr) return n.ctx.get();
   const int64_t now = MonotonicNanos();
   if (now < n.down_until_ns)
     return UnavailableError("redis tier " + options_.url + ": cluster node " + node.ToString() + " is down");
@@ -360,16 +365,16 @@ Result<redisContext*> RedisBackend::NodeLocked(const RedisNodeAddress& node) {
     return UnavailableError("redis tier " + options_.url + ": cluster node " + node.ToString() + ": " + error);
   }
   n.backoff_ms = 0;
-  return n.ctx;
+  return n.ctx.get();
 }
 
 void RedisBackend::DropNodeLocked(const RedisNodeAddress& node) {
   NodeConnection& n = nodes_[node.ToString()];
   if (n.ctx != nullptr) {
     SKV_LOG(WARN) << "redis tier " << options_.url << ": cluster node " << node.ToString() << " lost ("
-                  << (n.ctx->err ? n.ctx->errstr : "no reply") << "); its keys read as misses until it is back";
-    redisFree(n.ctx);
-    n.ctx = nullptr;
+                  << (n.ctx->error().empty() ? "no reply" : n.ctx->error())
+                  << "); its keys read as misses until it is back";
+    n.ctx.reset();
   }
   n.backoff_ms = options_.backoff_min_ms;
   n.down_until_ns = MonotonicNanos() + int64_t{n.backoff_ms} * 1000000;
@@ -456,6 +461,11 @@ bool RedisBackend::WaitConnected(int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return connected();
+}
+
+std::string RedisBackend::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
 }
 
 int64_t RedisBackend::reconnects() const {

@@ -10,6 +10,11 @@
 // (backoff_min_ms doubling to backoff_max_ms) and calls succeed again once it is back. Connect and
 // command timeouts bound how long any call can wait on a slow server.
 //
+// TLS: a rediss:// URL connects every node over TLS (redis_tls.h: OpenSSL on hiredis' socket,
+// hiredis still speaking the protocol), verifying the server's certificate and name unless
+// options.tls.insecure; a bad CA/certificate/key file fails Open, a refused certificate or
+// handshake is a connect error like any other (the tier is down and keeps retrying).
+//
 // Redis Cluster (redis_cluster.h): when the server named by the URL answers CLUSTER SLOTS, the
 // backend routes each key to its slot's master through one connection per node, follows MOVED
 // (the slot map is patched, and refreshed from CLUSTER SLOTS at most once a second) and ASK
@@ -32,9 +37,10 @@
 #include <vector>
 
 #include "tiers/redis_cluster.h"
+#include "tiers/redis_connection.h"
+#include "tiers/redis_tls.h"
 #include "tiers/tier_backend.h"
 
-struct redisContext;
 struct redisReply;
 
 namespace swarmkv {
@@ -45,11 +51,11 @@ struct RedisAddress {
   int db = 0;
   std::string username;  // Redis 6 ACL user; empty: AUTH with the password alone
   std::string password;  // empty: no AUTH
+  bool tls = false;      // rediss://
 };
 
-// Parses "redis://[[user]:password@]host[:port][/db]" (user and password %-decoded).
-// "rediss://" (TLS) is Unimplemented: Debian 12's hiredis 0.14 has no TLS support. InvalidArgument
-// for anything else malformed.
+// Parses "redis[s]://[[user]:password@]host[:port][/db]" (user and password %-decoded; rediss: TLS).
+// InvalidArgument for anything malformed.
 Result<RedisAddress> ParseRedisUrl(std::string_view url);
 // The URL with its password replaced by "***", for logs and error messages.
 std::string RedactRedisUrl(std::string_view url);
@@ -62,12 +68,17 @@ struct RedisBackendOptions {
   int command_timeout_ms = 500;
   int backoff_min_ms = 50;
   int backoff_max_ms = 5000;
+  int tls_handshake_timeout_ms = 1000;  // rediss:// only, after the TCP connect
+  // A longer reply is refused (the connection dropped) before it is all in memory: a server
+  // cannot make us allocate what it claims. The disk tier's max_entry_bytes.
+  uint64_t max_reply_bytes = 256ull << 20;
+  RedisTlsOptions tls;                  // rediss:// only (InvalidArgument with redis://)
 };
 
 class RedisBackend final : public TierBackend {
  public:
-  // InvalidArgument for a bad URL. A server that is down is NOT an error: the backend starts
-  // disconnected and keeps trying in the background.
+  // InvalidArgument for a bad URL or TLS file. A server that is down (or refuses the handshake)
+  // is NOT an error: the backend starts disconnected and keeps trying in the background.
   static Result<std::unique_ptr<RedisBackend>> Open(RedisBackendOptions options);
   ~RedisBackend() override;
 
@@ -82,6 +93,8 @@ class RedisBackend final : public TierBackend {
   std::string DebugString() const override;
 
   bool connected() const;
+  // Why the last connection attempt or call failed ("" when none has).
+  std::string last_error() const;
   // True once the server answered CLUSTER SLOTS (cluster mode).
   bool cluster() const;
   int64_t redirects() const;  // MOVED/ASK replies followed
@@ -91,41 +104,44 @@ class RedisBackend final : public TierBackend {
   int64_t reconnects() const;
 
  private:
-  explicit RedisBackend(RedisBackendOptions options, RedisAddress address);
+  RedisBackend(RedisBackendOptions options, RedisAddress address, std::unique_ptr<RedisTlsContext> tls);
   std::string KeyFor(const Hash128& key) const;
   // REQUIRES: mu_ held. Drops the connection after an I/O error and wakes the reconnect thread.
   Status DisconnectLocked(std::string_view what);
   void ReconnectLoop();
-  // Returns a ready context or nullptr (no lock held: connecting may take connect_timeout_ms).
-  redisContext* Connect(std::string* error) const;
-  redisContext* ConnectTo(const std::string& host, int port, bool select_db, std::string* error) const;
+  // Returns a ready connection (AUTH, PING, SELECT done) or nullptr with `*error` set (no lock
+  // held: connecting may take connect_timeout_ms plus, over TLS, tls_handshake_timeout_ms).
+  std::unique_ptr<RedisConnection> Connect(std::string* error) const;
+  std::unique_ptr<RedisConnection> ConnectTo(const std::string& host, int port, bool select_db,
+                                             std::string* error) const;
   // REQUIRES: mu_ held. Runs `argv` (argv[1] is the key): on the one server, or on the key's
   // cluster node following redirects. A lost connection is Unavailable (and reconnects).
-  using ReplyPtr = std::unique_ptr<::redisReply, void (*)(void*)>;
+  using ReplyPtr = RedisConnection::ReplyPtr;
   Result<ReplyPtr> RunLocked(const std::vector<std::string_view>& argv);
   Result<ReplyPtr> RunClusterLocked(const std::vector<std::string_view>& argv);
   // REQUIRES: mu_ held. Cluster mode when `c` answers CLUSTER SLOTS (its map is then loaded).
-  void DetectClusterLocked(redisContext* c);
+  void DetectClusterLocked(RedisConnection* c);
   void MaybeRefreshSlotsLocked();
   // REQUIRES: mu_ held. The node's connection (connecting when its backoff allows), or Unavailable.
-  Result<redisContext*> NodeLocked(const RedisNodeAddress& node);
+  Result<RedisConnection*> NodeLocked(const RedisNodeAddress& node);
   void DropNodeLocked(const RedisNodeAddress& node);
 
   // Constant after construction.
   const RedisBackendOptions options_;
   const RedisAddress address_;
+  const std::unique_ptr<RedisTlsContext> tls_;  // rediss:// only
 
   // State below is protected by mu_.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  redisContext* ctx_ = nullptr;
+  std::unique_ptr<RedisConnection> ctx_;
   bool shutting_down_ = false;
   std::string last_error_;
   int64_t reconnects_ = 0;
   TierBackendStats counters_;
   // Cluster mode (guarded by mu_).
   struct NodeConnection {
-    redisContext* ctx = nullptr;
+    std::unique_ptr<RedisConnection> ctx;
     int64_t down_until_ns = 0;  // no connect attempt before (steady clock)
     int backoff_ms = 0;
   };

@@ -39,10 +39,35 @@ TEST(RedisUrlTest, CredentialsAndTls) {
   // A bad URL's error never shows the password.
   auto bad = ParseRedisUrl("redis://u:topsecret@h:0/0");
   EXPECT_EQ(bad.status().message().find("topsecret"), std::string::npos) << bad.status().message();
-  auto tls = ParseRedisUrl("rediss://u:topsecret@h:6380/0");
-  EXPECT_EQ(tls.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(tls.status().message().find("TLS"), std::string::npos);
-  EXPECT_EQ(tls.status().message().find("topsecret"), std::string::npos);
+  auto tls = ParseRedisUrl("rediss://u:topsecret@h:6380/1").value();
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.username, "u");
+  EXPECT_EQ(tls.password, "topsecret");
+  EXPECT_EQ(tls.host, "h");
+  EXPECT_EQ(tls.port, 6380);
+  EXPECT_EQ(tls.db, 1);
+  EXPECT_FALSE(ParseRedisUrl("redis://h:1/0").value().tls);
+  EXPECT_EQ(RedactRedisUrl("rediss://u:topsecret@h:6380/1"), "rediss://u:***@h:6380/1");
+  auto bad_tls = ParseRedisUrl("rediss://u:topsecret@h:0/0");
+  EXPECT_EQ(bad_tls.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_tls.status().message().find("topsecret"), std::string::npos);
+  EXPECT_EQ(ParseRedisUrl("redisss://h:1").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(RedisBackendTest, TlsOptionsNeedARedissUrl) {
+  RedisBackendOptions o;
+  o.url = "redis://127.0.0.1:1/0";
+  o.tls.ca_path = "/etc/ssl/certs";
+  auto r = RedisBackend::Open(o);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("rediss://"), std::string::npos) << r.status().message();
+  // A TLS server that is down is no start-up error either (the system CA store, no files).
+  o.url = "rediss://127.0.0.1:1/0";
+  o.tls = {};
+  auto down = RedisBackend::Open(o);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_FALSE((*down)->connected());
+  EXPECT_EQ((*down)->Get(Hash128{1, 2}).status().code(), StatusCode::kUnavailable);
 }
 
 TEST(RedisBackendTest, DownAtStartMeansFastUnavailableNotFailure) {

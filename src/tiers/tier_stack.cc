@@ -34,9 +34,12 @@ Result<TierStack> OpenTiers(const TierConfig& config) {
     RedisBackendOptions o;
     o.url = config.redis_url;
     o.ttl_seconds = config.redis_ttl_seconds;
+    o.tls = config.redis_tls;
     auto redis = RedisBackend::Open(o);
     if (!redis.ok()) return redis.status().WithContext("--kv-redis");
     stack.backends.push_back(std::move(*redis));
+  } else if (config.redis_tls.any()) {
+    return InvalidArgumentError("--redis-tls-* options are given without --kv-redis rediss://...");
   }
   TierManagerOptions m;
   if (!config.kv_secret.empty()) {

@@ -4,7 +4,8 @@
 //   --kv-disk-size N    its budget (default 50GiB; bytes like 20GiB)
 //   --kv-shared-dir P   shared-directory tier (NFS), below the local disk ("" = none)
 //   --kv-shared-size N  its budget (default 50GiB)
-//   --kv-redis URL      redis://host:port/db, below the shared dir ("" = none)
+//   --kv-redis URL      redis://host:port/db (rediss:// for TLS), below the shared dir ("" = none)
+//   --redis-tls-ca/-cert/-key/-server-name/-insecure  rediss:// settings (redis_tls.h)
 //   --kv-redis-ttl S    TTL of Redis entries in seconds (0 = none; Redis' maxmemory LRU evicts)
 //   --kv-zstd-level N   compression level of written entries (0 = raw)
 //   --kv-secret S       entries are signed with HMAC-SHA256 and stored under keyed names
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tiers/redis_tls.h"
 #include "tiers/tier_manager.h"
 
 namespace swarmkv {
@@ -35,6 +37,7 @@ struct TierConfig {
   std::string shared_size = "50GiB";
   std::string redis_url;
   int64_t redis_ttl_seconds = 0;
+  RedisTlsOptions redis_tls;  // rediss:// only
   int zstd_level = 1;
   std::string kv_secret;  // "" : entries are not authenticated (docs/security.md)
   bool write_through = true;  // --kv-write-through (read by the server, which owns the memory core)

@@ -48,6 +48,18 @@ TEST(TierStackTest, BadFlagsAreClearErrors) {
   c.disk_size = "1GiB";
   c.zstd_level = 99;
   EXPECT_EQ(OpenTiers(c).status().code(), StatusCode::kInvalidArgument);
+  c.zstd_level = 1;
+  // --redis-tls-* without any Redis tier: an error naming them, not ignored.
+  c.redis_tls.insecure = true;
+  auto tls_alone = OpenTiers(c);
+  EXPECT_EQ(tls_alone.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(tls_alone.status().message().find("--redis-tls"), std::string::npos) << tls_alone.status().message();
+  // A missing CA file stops start-up, naming the flag.
+  c.redis_tls = {.ca_path = "/nonexistent/ca.pem"};
+  c.redis_url = "rediss://127.0.0.1:1/0";
+  auto bad_ca = OpenTiers(c);
+  EXPECT_EQ(bad_ca.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_ca.status().message().find("--redis-tls-ca"), std::string::npos) << bad_ca.status().message();
 }
 
 }  // namespace

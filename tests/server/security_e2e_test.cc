@@ -94,11 +94,20 @@ TEST_F(SecurityE2ETest, NetworkHostWithoutAKeyRefusesToStart) {
   EXPECT_NE(r.out.find("--insecure-no-auth"), std::string::npos) << r.out;
 }
 
-TEST_F(SecurityE2ETest, RedissIsAClearStartupError) {
+// rediss:// with TLS files that cannot be used stops start-up naming the flag (and never shows
+// the password); TLS flags without rediss:// are an error too, not silently ignored.
+TEST_F(SecurityE2ETest, BadRedisTlsSettingsAreClearStartupErrors) {
   auto r = RunShell(std::string(SWARMKV_BIN) +
-                    " serve --port 0 --no-ollama --kv-disk off --kv-redis rediss://u:pw@127.0.0.1:6380/0 2>&1");
+                    " serve --port 0 --no-ollama --kv-disk off --kv-redis rediss://u:topsecret@127.0.0.1:6380/0"
+                    " --redis-tls-ca /nonexistent/ca.pem 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("TLS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--redis-tls-ca"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("topsecret"), std::string::npos) << r.out;
+  auto plain = RunShell(std::string(SWARMKV_BIN) +
+                        " serve --port 0 --no-ollama --kv-disk off --kv-redis redis://127.0.0.1:6380/0"
+                        " --redis-tls-insecure 2>&1");
+  EXPECT_EQ(plain.exit_code, 2) << plain.out;
+  EXPECT_NE(plain.out.find("rediss://"), std::string::npos) << plain.out;
 }
 
 }  // namespace

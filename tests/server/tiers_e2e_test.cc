@@ -22,6 +22,7 @@
 #include "base/env.h"
 #include "base/testing.h"
 #include "redis_server.h"
+#include "test_pki.h"
 #include "server_fixture.h"
 
 namespace swarmkv::e2e {
@@ -208,6 +209,46 @@ TEST_F(TiersE2ETest, RedisOnlyTierAcrossARestartAndAKilledRedis) {
   EXPECT_EQ(Metric("swarmkv_kv_tier_up", "tier=\"redis\""), 0);
   EXPECT_GE(Metric("swarmkv_kv_tier_errors_total", "tier=\"redis\",kind=\"unavailable\""), 1);
   // Shutdown with Redis gone is still bounded and clean.
+  StopServer();
+}
+
+// rediss:// through the real server: a Redis that requires TLS and a client certificate (a CA made
+// at test time) as the only tier, across a restart: the reply restored over TLS is the same. The
+// same server without the client certificate still starts and answers, the tier down with the
+// reason in its log.
+TEST_F(TiersE2ETest, RedissTierWithMutualTlsAcrossARestart) {
+  std::string why;
+  auto pki = testing::TestPki::Make(&why);
+  if (!pki) GTEST_SKIP() << why;
+  auto redis = testing::RedisServer::StartTls(&why, pki->RedisServerArgs(pki->server_cert, pki->server_key, true),
+                                              "--requirepass tls-pw-7d1e");
+  if (!redis) GTEST_SKIP() << why;
+  const std::string prompt = LongPrompt();
+  const std::string url = "rediss://:tls-pw-7d1e@localhost:" + std::to_string(redis->tls_port()) + "/2";
+  const std::vector<std::string> tls = {"--kv-disk", "off", "--kv-redis", url, "--redis-tls-ca", pki->ca_cert};
+  std::vector<std::string> args = tls;
+  args.insert(args.end(), {"--redis-tls-cert", pki->client_cert, "--redis-tls-key", pki->client_key});
+  StartServer(args);
+  REQUIRE_ENGINE();
+  EXPECT_EQ(Metric("swarmkv_kv_tier_up", "tier=\"redis\""), 1);
+  const Reply cold = Generate(prompt);
+  StopServer();
+
+  StartServer(args);
+  const Reply warm = Generate(prompt);
+  EXPECT_EQ(warm.text, cold.text);
+  EXPECT_GE(warm.reused, cold.computed - 33);
+  EXPECT_GE(Metric("swarmkv_kv_restored_tokens_total", "tier=\"redis\""), warm.reused);
+  EXPECT_NE(ServerLog().find("(connected)"), std::string::npos) << ServerLog();
+  EXPECT_EQ(ServerLog().find("tls-pw-7d1e"), std::string::npos) << "the password leaked into the log";
+  StopServer();
+
+  StartServer(tls);
+  const Reply recomputed = Generate(prompt);
+  EXPECT_EQ(recomputed.text, cold.text);
+  EXPECT_EQ(Metric("swarmkv_kv_tier_up", "tier=\"redis\""), 0);
+  EXPECT_NE(ServerLog().find("--redis-tls-cert"), std::string::npos) << ServerLog();
+  EXPECT_EQ(ServerLog().find("tls-pw-7d1e"), std::string::npos) << "the password leaked into the log";
   StopServer();
 }
 

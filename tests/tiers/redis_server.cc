@@ -73,6 +73,18 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::string* why, const std::str
   return s;
 }
 
+std::unique_ptr<RedisServer> RedisServer::StartTls(std::string* why, const std::string& tls_args,
+                                                   const std::string& extra_args) {
+  const int tls_port = FreeLoopbackPort();
+  if (tls_port == 0) {
+    *why = "no free loopback port";
+    return nullptr;
+  }
+  auto s = Start(why, "--tls-port " + std::to_string(tls_port) + " " + tls_args + " " + extra_args);
+  if (s) s->tls_port_ = tls_port;
+  return s;
+}
+
 bool RedisServer::Launch(std::string* why) {
   std::vector<std::string> args = {RedisServerBinary(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                    "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no",

@@ -17,10 +17,18 @@ class RedisServer {
  public:
   // nullptr with `*why` set when redis-server is not installed or does not come up.
   static std::unique_ptr<RedisServer> Start(std::string* why, const std::string& extra_args = "");
+  // A server that also serves TLS on tls_port(), configured by `tls_args` (--tls-cert-file ...,
+  // see TestPki::RedisServerArgs); port() stays plain TCP for readiness checks and admin commands.
+  static std::unique_ptr<RedisServer> StartTls(std::string* why, const std::string& tls_args,
+                                               const std::string& extra_args = "");
   ~RedisServer();
 
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }
   std::string url(int db = 0) const { return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db); }
+  std::string tls_url(const std::string& host = "127.0.0.1", int db = 0) const {
+    return "rediss://" + host + ":" + std::to_string(tls_port_) + "/" + std::to_string(db);
+  }
   void Kill();
   bool Restart(std::string* why);
   bool running() const { return pid_ > 0; }
@@ -30,6 +38,7 @@ class RedisServer {
   bool Launch(std::string* why);
 
   int port_ = 0;
+  int tls_port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;
   std::string extra_args_;
