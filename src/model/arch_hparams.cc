@@ -117,6 +117,9 @@ Status ReadLfm2(const GgufFile& f, ModelHParams* h) {
   for (const char* t : {"dense_2_out.weight", "blk.0.ffn_gate_inp.weight"})
     if (f.FindTensor(t)) return UnimplementedError(std::string("lfm2 tensor '") + t + "' (ColBERT head / MoE) is not supported");
   h->has_qk_norm = true;  // every attention layer has them (layer 0 may be a conv layer)
+  return Status::OK();
+}
+
 // qwen3moe as llama.cpp's src/models/qwen3moe.cpp: expert count and top-k from the generic
 // keys (both required), one expert's width from expert_feed_forward_length (else n_ff / top-k),
 // the top-k weights always renormalised (its graph passes norm_w = true; no weights scale).

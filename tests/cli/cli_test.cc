@@ -63,12 +63,12 @@ TEST(CliTest, MakeModelArchAndLayers) {
   EXPECT_NE(cut.out.find("tiny-qwen3, 1 layers"), std::string::npos) << cut.out;
   // --experts cuts a MoE shape's expert count (not below its top-k; not on a dense shape).
   Outcome moe = Sh("make-model --shape tiny-qwen3moe --experts 4 --layers 1 --type q8_0 -o '" + dir + "/m.gguf'");
-  ASSERT_EQ(moe.code, 0) << moe.out;
+  ASSERT_EQ(moe.exit_code, 0) << moe.out;
   EXPECT_NE(moe.out.find("tiny-qwen3moe, 1 layers, 4 experts"), std::string::npos) << moe.out;
   Outcome below = Sh("make-model --shape tiny-qwen3moe --experts 1 -o '" + dir + "/m1.gguf'");
-  EXPECT_EQ(below.code, 2) << below.out;
+  EXPECT_EQ(below.exit_code, 2) << below.out;
   EXPECT_NE(below.out.find("below the shape's 2 experts used per token"), std::string::npos) << below.out;
-  EXPECT_EQ(Sh("make-model --shape tiny --experts 8 -o '" + dir + "/d.gguf'").code, 2);
+  EXPECT_EQ(Sh("make-model --shape tiny --experts 8 -o '" + dir + "/d.gguf'").exit_code, 2);
   for (const char* shape : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-qwen3moe"}) {
     const std::string model = dir + "/" + shape + ".gguf";
     ASSERT_EQ(Sh(std::string("make-model --shape ") + shape + " --type q8_0 -o '" + model + "'").exit_code, 0) << shape;
