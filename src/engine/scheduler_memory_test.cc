@@ -51,10 +51,12 @@ struct Rig {
   std::shared_ptr<KvToyRunner> runner;
   std::unique_ptr<Scheduler> scheduler;
 
-  Rig(int budget_blocks, int32_t step_tokens, int32_t max_running, int32_t ctx = 4096) {
+  Rig(int budget_blocks, int32_t step_tokens, int32_t max_running, int32_t ctx = 4096, bool swap = false) {
     memory = NewToyMemory(static_cast<uint64_t>(budget_blocks) * 4096, kBlockTokens);
     runner = std::make_shared<KvToyRunner>(memory.get(), ctx);
+    runner->EnableSwap(swap);
     SchedulerOptions o;
+    o.preemption = swap ? PreemptionMode::kSwap : PreemptionMode::kRecompute;
     o.max_step_tokens = step_tokens;
     o.max_running = max_running;
     o.prefix_wait_min_tokens = 0;
@@ -71,10 +73,12 @@ struct Rig {
 // admitted as memory allows, preempted when running ones grow, and every reply equals the
 // request served alone (greedy and sampled: the sampler's RNG state survives preemption).
 TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
+  for (const bool swap : {false, true})
   for (float temperature : {0.0f, 1.0f}) {
+    SCOPED_TRACE(swap ? "swap" : "recompute");
     // Each request: 6 prompt + 30 generated = 36 tokens = 9 blocks; 8 of them need 72 blocks.
     // A budget of 20 blocks holds two at their full size.
-    Rig rig(20, 16, 8);
+    Rig rig(20, 16, 8, 4096, swap);
     std::vector<std::shared_ptr<Collector>> cs;
     for (int i = 0; i < 8; ++i) {
       cs.push_back(std::make_shared<Collector>());
@@ -93,6 +97,8 @@ TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
     EXPECT_GT(c.preemptions, 0) << "the budget never forced a preemption: the test does not test it";
     EXPECT_EQ(c.preemptions, preempted);
     EXPECT_GT(c.tokens_recomputed, 0);
+    EXPECT_EQ(c.preemptions_swapped, swap ? c.preemptions : 0);
+    EXPECT_EQ(rig.runner->swap_outs(), swap ? c.preemptions : 0);
   }
 }
 
