@@ -729,17 +729,20 @@ bool Scheduler::ShouldSwap(const Sequence& v) const {
 void Scheduler::SwapOrClose(Sequence* v) {
   if (ShouldSwap(*v)) {
     Result<int64_t> kept = runner_->SwapOut(v->slot);
-    if (kept.ok()) {
+    // Nothing kept (no full block): closing the slot is the same, and frees it.
+    if (kept.ok() && *kept > 0) {
       SKV_CHECK(*kept <= v->length) << "a swap kept " << *kept << " of " << v->length << " tokens";
       v->length = *kept;
       v->swapped = true;
       return;
     }
-    // Nothing is lost: the tokens are here, the slot is closed and the sequence recomputes.
-    SKV_LOG(WARN) << "swapping request " << v->id << " out failed; it will be recomputed: " << kept.status().ToString();
-    v->never_swap = true;
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counters_.swap_failures;
+    if (!kept.ok()) {
+      // Nothing is lost: the tokens are here, the slot is closed and the sequence recomputes.
+      SKV_LOG(WARN) << "swapping request " << v->id << " out failed; it will be recomputed: " << kept.status().ToString();
+      v->never_swap = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.swap_failures;
+    }
   }
   Close(v);
 }

@@ -97,8 +97,14 @@ TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
     EXPECT_GT(c.preemptions, 0) << "the budget never forced a preemption: the test does not test it";
     EXPECT_EQ(c.preemptions, preempted);
     EXPECT_GT(c.tokens_recomputed, 0);
-    EXPECT_EQ(c.preemptions_swapped, swap ? c.preemptions : 0);
-    EXPECT_EQ(rig.runner->swap_outs(), swap ? c.preemptions : 0);
+    // (A victim without a full block is closed even when swapping: nothing to keep.)
+    if (swap) {
+      EXPECT_GT(c.preemptions_swapped, 0);
+      EXPECT_GE(rig.runner->swap_outs(), c.preemptions_swapped);
+    } else {
+      EXPECT_EQ(c.preemptions_swapped, 0);
+      EXPECT_EQ(rig.runner->swap_outs(), 0);
+    }
   }
 }
 

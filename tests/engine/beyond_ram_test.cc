@@ -264,7 +264,7 @@ void PreemptAndCompare(PreemptionMode mode, int64_t window, SwapFault fault) {
   switch (fault) {
     case SwapFault::kNone:
       if (mode == PreemptionMode::kSwap) {
-        EXPECT_EQ(c.preemptions_swapped, c.preemptions);
+        EXPECT_GT(c.preemptions_swapped, 0);  // (a victim without a full block is just closed)
         EXPECT_GT(st.blocks_swapped, 0);
         EXPECT_GT(st.stream.slices_read, 0) << "swapped blocks were never streamed back";
       } else {
