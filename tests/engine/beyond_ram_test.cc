@@ -21,7 +21,9 @@
 #include "engine/wait_observer.h"
 #include "memory/kv_memory.h"
 #include "model/model.h"
+#include "base/env.h"
 #include "tiers/disk_backend.h"
+#include "tiers/fault_env.h"
 #include "tiers/memory_bridge.h"
 #include "tiers/tier_manager.h"
 #include "tokenizer/tokenizer.h"
@@ -312,8 +314,9 @@ TEST(BeyondRamTest, SwappedKvThatCannotBeReadBackIsRecomputedNeverLost) {
 
 // Context across a restart: the blocks that went cold were also queued as ordinary disk-tier
 // entries; a later process (new memory, runner and tier manager over the same directory) restores
-// them before admission and reuses them, its reply identical to the first one.
-TEST(BeyondRamTest, ColdBlocksSurviveARestartAsDiskTierEntries) {
+// them before admission and reuses them, its reply identical to the first one. With the disk tier
+// full (the fault-injecting Env) nothing survives, and the later process recomputes — identical.
+void ColdBlocksAcrossARestart(bool disk_full) {
   const std::string path = SKV_REQUIRE_SHARED("models/stories260K.gguf");
   ThreadPool pool(2);
   const std::string dir = testing::TempDir("cold-restart");
@@ -321,8 +324,12 @@ TEST(BeyondRamTest, ColdBlocksSurviveARestartAsDiskTierEntries) {
   std::shared_ptr<Reply> first;
   int64_t exported = 0;
   {
+    FaultEnv env(Env::Default());
+    env.SetDiskFull(disk_full);
     DiskBackendOptions dopts;
     dopts.dir = dir;
+    dopts.env = &env;
+    dopts.write_pause_after_failure_ms = 0;
     auto disk = DiskBackend::Open(dopts).value();
     TierManager tm({.tiers = {{disk.get(), true}}});
     auto probe = MakeEngine(path, 1 << 20, 0, &pool);
@@ -335,7 +342,12 @@ TEST(BeyondRamTest, ColdBlocksSurviveARestartAsDiskTierEntries) {
     exported = e->runner->cold_kv()->stats().blocks_exported;
     e.reset();
     tm.Flush();
-    EXPECT_GT(tm.stats().tiers[0].written, 0);
+    if (disk_full) {
+      EXPECT_GT(tm.stats().tiers[0].write_failures, 0);
+      EXPECT_EQ(tm.stats().tiers[0].written, 0);
+    } else {
+      EXPECT_GT(tm.stats().tiers[0].written, 0);
+    }
   }
   const int64_t expect_blocks = (static_cast<int64_t>(req.prompt_tokens.size()) - kHotWindow - kStepTokens) / kBlockTokens - 1;
   ASSERT_GT(exported, expect_blocks);
@@ -348,16 +360,27 @@ TEST(BeyondRamTest, ColdBlocksSurviveARestartAsDiskTierEntries) {
   auto e = MakeEngine(path, 64ull << 20, 0, &pool);
   auto restored = RestorePrefix(*e->memory, tm, e->runner->namespace_id(), req.prompt_tokens);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-  EXPECT_GE(restored->restored_blocks, expect_blocks);
+  if (disk_full) {
+    EXPECT_EQ(restored->restored_blocks, 0);
+  } else {
+    EXPECT_GE(restored->restored_blocks, expect_blocks);
+  }
   auto again = Serve(e.get(), req);
   ASSERT_TRUE(again->status.ok()) << again->status.ToString();
-  EXPECT_GE(again->stats.prompt_tokens_reused, expect_blocks * kBlockTokens);
+  if (disk_full) {
+    EXPECT_EQ(again->stats.prompt_tokens_reused, 0);
+  } else {
+    EXPECT_GE(again->stats.prompt_tokens_reused, expect_blocks * kBlockTokens);
+  }
   EXPECT_EQ(again->tokens, first->tokens);
   EXPECT_EQ(again->text, first->text);
   std::printf("restart: %lld cold blocks exported, %lld restored, %d prompt tokens reused\n",
               static_cast<long long>(exported), static_cast<long long>(restored->restored_blocks),
               again->stats.prompt_tokens_reused);
 }
+
+TEST(BeyondRamTest, ColdBlocksSurviveARestartAsDiskTierEntries) { ColdBlocksAcrossARestart(false); }
+TEST(BeyondRamTest, ColdBlocksExportedToAFullDiskAreRecomputedAfterARestart) { ColdBlocksAcrossARestart(true); }
 
 }  // namespace
 }  // namespace swarmkv
