@@ -255,7 +255,7 @@ void Scheduler::Loop() {
       };
       if (memory_blocked_ && running_.empty()) {
         cv_.wait_for(lock, memory_recheck, ready);
-        if (memory_freed_ && memory_blocked_) ++counters_.memory_wakeups;
+        if (memory_freed_) ++counters_.memory_wakeups;
       } else {
         cv_.wait(lock, ready);
       }
@@ -779,6 +779,11 @@ bool Scheduler::CloseSwappedInQueue() {
 }
 
 void Scheduler::NotifyMemoryFreed() {
+  {
+    // This scheduler's own queue may be waiting for exactly this memory.
+    std::lock_guard<std::mutex> lock(mu_);
+    memory_freed_ = true;
+  }
   if (options_.memory_signal != nullptr) options_.memory_signal->Notify();
 }
 

@@ -141,7 +141,7 @@ class Scheduler final : public GenerationService {
     int64_t preemptions_swapped = 0;  // of preemptions, those that swapped the KV out (the rest recompute)
     int64_t swap_failures = 0;        // swaps that failed (disk full...): recomputed instead
     int64_t swap_read_failures = 0;   // resumed from a swap, its KV could not be read back: recomputed
-    int64_t memory_wakeups = 0;       // waits for memory ended by another scheduler's notification
+    int64_t memory_wakeups = 0;       // waits for memory (nothing running here) ended by a notification
   };
   Counters counters() const;
   std::string DebugString() const;
@@ -189,7 +189,8 @@ class Scheduler final : public GenerationService {
   // give up their slots (they will recompute), in case what they still hold in RAM (blocks shared
   // when they were swapped) is what the head waits for. True if any did.
   bool CloseSwappedInQueue();
-  // Tells the other schedulers of the budget that memory was freed (outside mu_).
+  // Memory was freed: this scheduler's queue tries again, and the other schedulers of the budget
+  // are told (REQUIRES mu_ not held).
   void NotifyMemoryFreed();
   // Runs the batch; on failure reruns each span alone so only failing sequences fail.
   void RunStep(const std::vector<Planned>& owners);

@@ -169,7 +169,9 @@ TEST(SchedulerPropertyTest, RandomArrivalsAndBudgetsMatchTheReferenceModel) {
     }
     total_waits += scheduler->counters().memory_waits;
     total_swapped += scheduler->counters().preemptions_swapped;
-    if (!swap) EXPECT_EQ(scheduler->counters().preemptions_swapped, 0);
+    if (!swap) {
+      EXPECT_EQ(scheduler->counters().preemptions_swapped, 0);
+    }
     scheduler.reset();
     EXPECT_TRUE(memory->CheckInvariants().ok());
     EXPECT_EQ(memory->Stats().namespaces[0].sequences, 0);
