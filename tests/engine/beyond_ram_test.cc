@@ -242,7 +242,9 @@ void PreemptAndCompare(PreemptionMode mode, int64_t window, SwapFault fault) {
     ASSERT_TRUE(alone.back()->status.ok()) << alone.back()->status.ToString();
   }
   const uint64_t block = ample->runner->kv_capacity().block_bytes;
-  const uint64_t budget = (2 * ((kPrompt + kNew) / kBlockTokens + 1) + 1) * block;  // two at full size
+  // Two at full size, or (with a window) two at their hot size.
+  const int64_t per = window > 0 ? (window + kStepTokens) / kBlockTokens + 1 : (kPrompt + kNew) / kBlockTokens + 1;
+  const uint64_t budget = (2 * static_cast<uint64_t>(per) + 1) * block;
   ample.reset();
 
   ColdKvFaults faults;
@@ -331,7 +333,9 @@ void ColdBlocksAcrossARestart(bool disk_full) {
     dopts.env = &env;
     dopts.write_pause_after_failure_ms = 0;
     auto disk = DiskBackend::Open(dopts).value();
-    TierManager tm({.tiers = {{disk.get(), true}}});
+    TierManagerOptions tmo;
+    tmo.tiers = {{disk.get(), true}};
+    TierManager tm(tmo);
     auto probe = MakeEngine(path, 1 << 20, 0, &pool);
     req = Request(Context(7, probe->runner->context_length() - 100, probe->runner->vocab_size()), 40, 7);
     const uint64_t budget = WindowBudget(*probe, 1);
@@ -356,7 +360,9 @@ void ColdBlocksAcrossARestart(bool disk_full) {
   DiskBackendOptions dopts;
   dopts.dir = dir;
   auto disk = DiskBackend::Open(dopts).value();
-  TierManager tm({.tiers = {{disk.get(), true}}});
+  TierManagerOptions tmo;
+  tmo.tiers = {{disk.get(), true}};
+  TierManager tm(tmo);
   auto e = MakeEngine(path, 64ull << 20, 0, &pool);
   auto restored = RestorePrefix(*e->memory, tm, e->runner->namespace_id(), req.prompt_tokens);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
