@@ -5,8 +5,8 @@
 //   - the disk full while blocks should go cold: that sequence fails alone with the disk error
 //     (never a corrupt reply), a concurrent request completes identical to alone;
 //   - cold blocks that cannot be read back: that sequence fails alone with the read error;
-//   - preemption both ways (forced swap to the cold file, forced recompute), with and without a
-//     hot window: every reply byte-identical to the request alone with an ample budget; a swap
+//   - preemption both ways (forced swap to the cold file, forced recompute) and by the cost model,
+//     with and without a hot window: every reply byte-identical to the request alone with an ample budget; a swap
 //     whose writes fail (disk full) or whose blocks cannot be read back is recomputed, never lost;
 //   - cold blocks exported as disk-tier entries are restored by a later "process" (a new memory,
 //     runner and tier manager over the same directory) and reused, the reply identical.
@@ -267,6 +267,7 @@ void PreemptAndCompare(PreemptionMode mode, int64_t window, SwapFault fault) {
   const ColdKvStats st = e->runner->cold_kv()->stats();
   switch (fault) {
     case SwapFault::kNone:
+      if (mode == PreemptionMode::kCostModel) break;  // either choice; the output is what is checked
       if (mode == PreemptionMode::kSwap) {
         EXPECT_GT(c.preemptions_swapped, 0);  // (a victim without a full block is just closed)
         EXPECT_GT(st.blocks_swapped, 0);
@@ -288,6 +289,14 @@ void PreemptAndCompare(PreemptionMode mode, int64_t window, SwapFault fault) {
   }
   EXPECT_EQ(st.blocks_cold, 0) << "cold blocks outlive their finished sequences";
   EXPECT_TRUE(e->memory->CheckInvariants().ok());
+  // The cost model's inputs are measured by the run itself.
+  EXPECT_GT(e->runner->prefill_tokens_per_second(), 0);
+  if (st.blocks_written > 0 && fault != SwapFault::kWritesFail) {
+    EXPECT_GT(st.write_bytes_per_second, 0);
+  }
+  if (st.stream.slices_read > 0) {
+    EXPECT_GT(st.read_bytes_per_second, 0);
+  }
   std::printf("preemption mode %d, window %lld, fault %d: %lld preemptions (%lld swapped, %lld swap failures, %lld "
               "read failures), %lld tokens recomputed, %lld blocks swapped, %lld slices streamed\n",
               static_cast<int>(mode), static_cast<long long>(window), static_cast<int>(fault),
@@ -306,6 +315,9 @@ TEST(BeyondRamTest, PreemptionBySwapWithAHotWindowIsIdenticalToUnpressured) {
 }
 TEST(BeyondRamTest, PreemptionByRecomputeWithAHotWindowIsIdenticalToUnpressured) {
   PreemptAndCompare(PreemptionMode::kRecompute, kHotWindow, SwapFault::kNone);
+}
+TEST(BeyondRamTest, PreemptionByTheCostModelIsIdenticalToUnpressured) {
+  PreemptAndCompare(PreemptionMode::kCostModel, kHotWindow, SwapFault::kNone);
 }
 TEST(BeyondRamTest, DiskFullWhileSwappingOutMeansRecomputeNeverLoss) {
   PreemptAndCompare(PreemptionMode::kSwap, 0, SwapFault::kWritesFail);
