@@ -15,6 +15,8 @@ Result<std::unique_ptr<ColdKv>> ColdKv::Create(KvMemory* memory, const KvLayout&
   if (options.max_tokens_per_sequence <= 0) return InvalidArgumentError("cold KV: no context length");
   const int64_t B = layout.block_tokens();
   options.hot_window_tokens = (options.hot_window_tokens + B - 1) / B * B;
+  if (const int64_t stale = RemoveStaleColdFiles(options.dir); stale > 0)
+    SKV_LOG(INFO) << "removed " << stale << " cold KV files of processes that no longer run from " << options.dir;
   return std::unique_ptr<ColdKv>(new ColdKv(memory, layout, std::move(options)));
 }
 
