@@ -14,6 +14,16 @@
 // hot_window_tokens stay (they are also the ones a truncation or a partial tail copy touches),
 // older ones go cold oldest first.
 //
+// Swap (preemption, engine/preemption_cost.h): SwapOut makes every full private block of a
+// preempted sequence cold, window or not, so it holds (almost) no RAM while it waits in the queue
+// and resumes from the same blocks, streamed. With hot_window_tokens 0 the object only swaps.
+//
+// Tier entries (context across restarts): with `export_block` set, every block that goes cold is
+// also handed to it as a sealed block (identity, parent, tokens, bytes) — the server queues it for
+// the tiers' write-back, so a later process restores it like any evicted block. Best effort, like
+// eviction write-back (a full queue drops it). Not for hybrid namespaces (cold blocks carry no
+// recurrent state).
+//
 // Faults: a failed write leaves the block hot and is remembered; if that sequence later cannot
 // reserve memory, Reserve fails it alone naming the disk error (instead of preempting it forever).
 // A failed or corrupt read fails the step; the scheduler reruns each sequence alone, so only the
@@ -28,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "engine/cold_kv_file.h"
 #include "engine/cold_kv_stream.h"
@@ -37,16 +48,23 @@
 namespace swarmkv {
 
 struct ColdKvOptions {
-  int64_t hot_window_tokens = 0;        // > 0 (rounded up to whole blocks when applied)
+  int64_t hot_window_tokens = 0;        // rounded up to whole blocks; 0: no window, swap only
   std::string dir;                      // where sequences' cold files live (the disk tier's dir)
   int64_t max_tokens_per_sequence = 0;  // the longest context (sizes each file's layout)
   ColdKvFaults* faults = nullptr;       // tests only
+  Hash128 namespace_id;                 // identities of exported blocks
+  EvictionHook export_block;            // optional: each block that goes cold (see above); under KvMemory's lock
 };
 
 struct ColdKvStats {
   int64_t blocks_cold = 0;      // cold now, over all sequences
   int64_t blocks_written = 0;   // made cold since start
   int64_t write_errors = 0;
+  int64_t swap_outs = 0;        // sequences swapped out (SwapOut that succeeded)
+  int64_t blocks_swapped = 0;   // of blocks_written, those a SwapOut made cold
+  int64_t blocks_exported = 0;  // handed to export_block
+  double write_bytes_per_second = 0;  // measured cold-file writes (EWMA); 0 until measured
+  double read_bytes_per_second = 0;   // measured streamed reads (all so far); 0 until measured
   ColdKvStreamStats stream;
   uint64_t stream_buffer_bytes = 0;
 };
@@ -63,6 +81,10 @@ class ColdKv {
   void EndStep() { stream_.EndStep(); }
   // After a successful step: blocks older than each span's hot window go cold.
   void SpillBeyondWindow(const StepBatch& batch);
+  // Preemption by swap: every full private block of the sequence goes cold (the window too).
+  // Returns the blocks made cold; on a write error the blocks before it stay cold (the caller
+  // closes the sequence: nothing of it is reused).
+  Result<int64_t> SwapOut(SlotId slot);
   // What a failed Reserve of `slot` reports: a ResourceExhausted of a slot whose spilling failed
   // becomes that (permanent) disk error, so the scheduler fails it instead of requeueing it.
   Status ExplainReserveFailure(SlotId slot, Status st) const;
@@ -78,7 +100,12 @@ class ColdKv {
     std::unique_ptr<ColdKvFile> file;
     int64_t cold = 0;
     Status spill_error;
+    std::vector<BlockId> chain;  // identities of its blocks (export_block only), grown on demand
   };
+  // Makes blocks [0, limit) of the slot's sequence cold where they can be; returns the blocks made
+  // cold, or the first write error (blocks before it stay cold and are counted).
+  Result<int64_t> MakeCold(SlotId slot_id, Slot& slot, int64_t limit);
+  void RecordWrite(uint64_t bytes, int64_t nanos);
 
   KvMemory* const memory_;
   const KvLayout layout_;
@@ -87,6 +114,8 @@ class ColdKv {
   std::map<SlotId, Slot> slots_;
   mutable std::mutex stats_mu_;
   int64_t blocks_cold_ = 0, blocks_written_ = 0, write_errors_ = 0;
+  int64_t swap_outs_ = 0, blocks_swapped_ = 0, blocks_exported_ = 0;
+  double write_bytes_per_second_ = 0;
 };
 
 }  // namespace swarmkv

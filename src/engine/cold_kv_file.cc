@@ -1,6 +1,7 @@
 #include "engine/cold_kv_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,6 +30,25 @@ Status PWriteAll(int fd, const uint8_t* p, size_t n, off_t off, const std::strin
 }
 
 }  // namespace
+
+int64_t RemoveStaleColdFiles(const std::string& dir) {
+  std::error_code ec;
+  int64_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // cold-<pid>-<n>.kv
+    if (name.rfind("cold-", 0) != 0 || name.size() < 9 || name.substr(name.size() - 3) != ".kv") continue;
+    const size_t dash = name.find('-', 5);
+    if (dash == std::string::npos) continue;
+    const std::string pid_text = name.substr(5, dash - 5);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code rm;
+    if (std::filesystem::remove(entry.path(), rm)) ++removed;
+  }
+  return removed;
+}
 
 Result<std::unique_ptr<ColdKvFile>> ColdKvFile::Create(const ColdKvFileOptions& options) {
   if (options.dir.empty()) return InvalidArgumentError("cold KV file: no directory");

@@ -44,6 +44,11 @@ struct ColdKvFileOptions {
   ColdKvFaults* faults = nullptr;  // tests only
 };
 
+// Removes the cold files in `dir` left by processes that no longer run (a crash or kill -9 leaves
+// them: they are named by pid and useless to anyone else — what outlives a process is the tier
+// entries, engine/cold_kv.h). Returns the files removed; a missing directory is 0.
+int64_t RemoveStaleColdFiles(const std::string& dir);
+
 class ColdKvFile {
  public:
   static Result<std::unique_ptr<ColdKvFile>> Create(const ColdKvFileOptions& options);

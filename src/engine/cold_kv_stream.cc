@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/sysinfo.h"
+
 namespace swarmkv {
 
 ColdKvStream::ColdKvStream(int num_layers, int64_t slice_bytes)
@@ -203,13 +205,16 @@ void ColdKvStream::ReadRun(int buffer, size_t r) const {
   const auto [first, count] = f.runs[r];
   const std::vector<int64_t>& cold = f.span->cold_blocks;
   uint8_t* data = const_cast<uint8_t*>(buffers_[buffer].data());
+  const int64_t start = MonotonicNanos();
   const Status st = f.span->in.file->ReadSlices(f.layer, cold[static_cast<size_t>(first)], count,
                                                 data + first * slice_bytes_);
+  const int64_t nanos = MonotonicNanos() - start;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (st.ok()) {
       stats_.slices_read += count;
       stats_.bytes_read += count * slice_bytes_;
+      stats_.read_nanos += nanos;
     } else {
       // The chunk failed: its waiters get readable junk, Finish reports the error.
       if (chunk_status_[buffer].ok()) {

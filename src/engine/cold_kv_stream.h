@@ -48,6 +48,7 @@ struct ColdKvStreamStats {
   int64_t bytes_read = 0;
   int64_t waits = 0;           // Block() calls that had to wait for the reader
   int64_t read_errors = 0;
+  int64_t read_nanos = 0;      // time inside the reads that succeeded (summed over reading threads)
 };
 
 class ColdKvStream final : public AttentionKvSources {

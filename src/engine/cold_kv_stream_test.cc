@@ -6,7 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "base/env.h"
@@ -209,6 +214,24 @@ TEST(ColdKvFileTest, WritesBeyondCapacityOrOnAFullDiskAreRefused) {
   const std::string path = file->path();
   file.reset();
   EXPECT_FALSE(Env::Default()->FileExists(path)) << "the cold file outlives its sequence";
+}
+
+// A restart (or any later process) removes the cold files of processes that are gone, and only those.
+TEST(ColdKvFileTest, StaleFilesOfDeadProcessesAreRemoved) {
+  const std::string dir = testing::TempDir("cold-stale");
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: its pid names no process now
+  const std::string dead = dir + "/cold-" + std::to_string(child) + "-0.kv";
+  const std::string mine = dir + "/cold-" + std::to_string(::getpid()) + "-0.kv";
+  const std::string other = dir + "/notes.kv";
+  for (const std::string& p : {dead, mine, other}) std::ofstream(p) << "x";
+  EXPECT_EQ(RemoveStaleColdFiles(dir), 1);
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(mine));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_EQ(RemoveStaleColdFiles(dir + "/missing"), 0);
 }
 
 }  // namespace

@@ -8,6 +8,11 @@
 // token fed twice, skipped, or at a wrong position changes the output), and so the reference
 // generation (ReferenceTokens) that a request served alone must produce.
 //
+// Swap (EnableSwap): SwapOut makes the sequence's full blocks cold through the real
+// KvMemory::MakeBlockCold, keeping their bytes in a toy "disk" map, and drops the unsealed tail;
+// the logits never read KV, so a resumed sequence's output checks the scheduler's bookkeeping
+// (positions, lengths, tokens fed once) around swaps.
+//
 // Checks it makes on every call: Forward's spans were reserved beforehand by the scheduler (a
 // Forward that would allocate is an error: that is the failure mode this work removes), every
 // span starts at its sequence's length, and an attached prefix holds exactly the bytes its own
@@ -144,7 +149,30 @@ class KvToyRunner final : public ModelRunner {
     return Status::OK();
   }
 
-  void Close(SlotId slot) override { SKV_CHECK(memory_->Release(static_cast<SequenceId>(slot)).ok()); }
+  void Close(SlotId slot) override {
+    SKV_CHECK(memory_->Release(static_cast<SequenceId>(slot)).ok());
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(disk_, [&](const auto& e) { return e.first.first == slot; });
+  }
+
+  bool CanSwap() const override { return swap_.load(); }
+  Result<int64_t> SwapOut(SlotId slot) override {
+    const auto seq = static_cast<SequenceId>(slot);
+    SKV_ASSIGN_OR_RETURN(int64_t len, memory_->Length(seq));
+    const int64_t B = layout_.block_tokens();
+    for (int64_t b = 0; b < len / B; ++b) {
+      SKV_RETURN_IF_ERROR(memory_->MakeBlockCold(seq, b, [&](std::span<const uint8_t> bytes) {
+        std::lock_guard<std::mutex> lock(mu_);
+        disk_[{slot, b}].assign(bytes.begin(), bytes.end());
+        return Status::OK();
+      }).status());
+    }
+    SKV_RETURN_IF_ERROR(memory_->Truncate(seq, len / B * B));
+    ++swap_outs_;
+    return len / B * B;
+  }
+  void EnableSwap(bool on) { swap_ = on; }
+  int64_t swap_outs() const { return swap_outs_.load(); }
 
   KvCapacity kv_capacity() const override { return capacity_; }
   Result<KvReserveCheck> PlanReserve(SlotId slot, int64_t num_tokens) const override {
@@ -174,6 +202,9 @@ class KvToyRunner final : public ModelRunner {
   std::mutex mu_;
   std::vector<int32_t> first_opens_;
   int64_t opens_ = 0;
+  std::map<std::pair<SlotId, int64_t>, std::vector<uint8_t>> disk_;  // swapped blocks; guarded by mu_
+  std::atomic<bool> swap_{false};
+  std::atomic<int64_t> swap_outs_{0};
 };
 
 }  // namespace swarmkv::testing

@@ -1,6 +1,9 @@
 #include "engine/model_runner.h"
 
+#include <algorithm>
+
 #include "base/logging.h"
+#include "base/sysinfo.h"
 #include "engine/model_binding.h"
 #include "kernels/cpu_features.h"
 #include "memory/sequence_handle.h"
@@ -37,13 +40,15 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   SKV_ASSIGN_OR_RETURN(r->capacity_.block_bytes, memory->BytesForTokens(r->ns_, 0));  // one block
   r->capacity_.budget_bytes = memory->budget_bytes();
   r->capacity_.block_tokens = options.block_tokens;
-  if (options.kv_hot_window_tokens > 0) {
+  if (options.kv_hot_window_tokens > 0 || !options.cold_dir.empty()) {
     ColdKvOptions co;
     co.hot_window_tokens = options.kv_hot_window_tokens;
     co.dir = options.cold_dir;
     // Sizes the cold file's sparse layer regions only: a context may run past the trained one.
     co.max_tokens_per_sequence = std::max<int64_t>(h.n_ctx_train, int64_t{1} << 20);
     co.faults = options.cold_faults;
+    co.namespace_id = r->ns_;
+    co.export_block = std::move(options.export_cold_block);
     SKV_ASSIGN_OR_RETURN(r->cold_, ColdKv::Create(memory, r->forward_->layout(), co));
     r->forward_->SetKvSources(r->cold_->sources());
     r->capacity_.hot_window_tokens = r->cold_->hot_window_tokens();
@@ -86,12 +91,55 @@ Status LlamaRunner::Reserve(SlotId slot, int64_t num_tokens) {
 }
 
 Status LlamaRunner::Forward(const StepBatch& batch, StepOutput* out) {
-  if (cold_ == nullptr) return forward_->Run(batch, out);
-  SKV_RETURN_IF_ERROR(cold_->BeginStep(batch));
-  Status st = forward_->Run(batch, out);
-  cold_->EndStep();
-  if (st.ok()) cold_->SpillBeyondWindow(batch);
+  const int64_t start = MonotonicNanos();
+  Status st;
+  if (cold_ == nullptr) {
+    st = forward_->Run(batch, out);
+  } else {
+    SKV_RETURN_IF_ERROR(cold_->BeginStep(batch));
+    st = forward_->Run(batch, out);
+    cold_->EndStep();
+    if (st.ok()) cold_->SpillBeyondWindow(batch);
+  }
+  // Prefill speed for the swap cost model: steps of many tokens only (fixed costs dominate small ones).
+  const int64_t nanos = MonotonicNanos() - start;
+  if (st.ok() && batch.num_tokens() >= 64 && nanos > 0) {
+    const double tps = batch.num_tokens() / (static_cast<double>(nanos) * 1e-9);
+    prefill_tokens_per_second_ = prefill_tokens_per_second_ <= 0 ? tps : prefill_tokens_per_second_ + 0.1 * (tps - prefill_tokens_per_second_);
+  }
   return st;
+}
+
+PreemptionEstimate LlamaRunner::EstimatePreemption(SlotId slot, int64_t remaining_steps) const {
+  if (cold_ == nullptr) return PreemptionEstimate{};
+  Result<BlockTable> table = memory_->GetBlockTable(static_cast<SequenceId>(slot));
+  if (!table.ok()) return PreemptionEstimate{};
+  const int64_t B = capacity_.block_tokens;
+  const uint64_t kv_bytes = forward_->layout().block_bytes();
+  PreemptionInputs in;
+  for (int64_t b = 0; b < table->num_tokens / B; ++b) {
+    (table->blocks[static_cast<size_t>(b)] != nullptr ? in.swap_bytes : in.cold_bytes) += kv_bytes;
+  }
+  in.recompute_tokens = table->num_tokens;
+  // Swapped blocks are streamed on every step until they would have left the hot window anyway.
+  const int64_t window = cold_->hot_window_tokens();
+  in.reads_after_resume = window > 0 ? std::min(remaining_steps, window) : remaining_steps;
+  const ColdKvStats st = cold_->stats();
+  in.write_bytes_per_second = st.write_bytes_per_second;
+  in.read_bytes_per_second = st.read_bytes_per_second;
+  in.prefill_tokens_per_second = prefill_tokens_per_second_;
+  return ChoosePreemption(in);
+}
+
+Result<int64_t> LlamaRunner::SwapOut(SlotId slot) {
+  if (cold_ == nullptr) return FailedPreconditionError("runner: no cold store to swap KV out to");
+  const auto seq = static_cast<SequenceId>(slot);
+  SKV_RETURN_IF_ERROR(cold_->SwapOut(slot).status());
+  SKV_ASSIGN_OR_RETURN(int64_t len, memory_->Length(seq));
+  const int64_t keep = len / capacity_.block_tokens * capacity_.block_tokens;
+  // The unsealed tail (< one block, no identity) is dropped: recomputing it is cheaper than a file.
+  SKV_RETURN_IF_ERROR(memory_->Truncate(seq, keep));
+  return keep;
 }
 
 void LlamaRunner::Close(SlotId slot) {

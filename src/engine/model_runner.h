@@ -26,8 +26,12 @@ struct LlamaRunnerOptions {
   // Context beyond RAM (engine/cold_kv.h): tokens of each running sequence kept in RAM; older
   // blocks go to `cold_dir`. 0: off (a sequence's KV must fit in RAM).
   int64_t kv_hot_window_tokens = 0;
+  // Also where preempted sequences are swapped out (engine/preemption_cost.h); "" without a window:
+  // preemption always recomputes.
   std::string cold_dir;
   ColdKvFaults* cold_faults = nullptr;  // tests only
+  // Optional: every block that goes cold, as a sealed block for the tiers (ColdKvOptions::export_block).
+  EvictionHook export_cold_block;
 };
 
 class LlamaRunner final : public ModelRunner {
@@ -47,9 +51,13 @@ class LlamaRunner final : public ModelRunner {
   KvCapacity kv_capacity() const override { return capacity_; }
   Result<KvReserveCheck> PlanReserve(SlotId slot, int64_t num_tokens) const override;
   Status Reserve(SlotId slot, int64_t num_tokens) override;
+  bool CanSwap() const override { return cold_ != nullptr; }
+  PreemptionEstimate EstimatePreemption(SlotId slot, int64_t remaining_steps) const override;
+  Result<int64_t> SwapOut(SlotId slot) override;
+  double prefill_tokens_per_second() const { return prefill_tokens_per_second_; }
 
   const Hash128& namespace_id() const { return ns_; }
-  ColdKv* cold_kv() const { return cold_.get(); }  // nullptr without a hot window
+  ColdKv* cold_kv() const { return cold_.get(); }  // nullptr without a hot window nor a cold_dir
 
  private:
   LlamaRunner() = default;
@@ -61,6 +69,7 @@ class LlamaRunner final : public ModelRunner {
   std::unique_ptr<ForwardPass> forward_;
   std::unique_ptr<ColdKv> cold_;
   KvCapacity capacity_;
+  double prefill_tokens_per_second_ = 0;  // EWMA over steps of >= 64 tokens (the swap cost model)
 };
 
 }  // namespace swarmkv

@@ -30,6 +30,9 @@ struct Scheduler::Sequence {
   bool admitted_once = false;       // left the queue at least once (stats.queued_ns is set)
   bool waited_for_memory = false;   // counted in memory_waits
   bool restore_pending = false;     // preempted: before_resume not yet called for this pause
+  bool swapped = false;             // preempted by swap: queued with its slot open, KV on disk
+  bool resumed_from_swap = false;   // its KV includes blocks swapped out and streamed back
+  bool never_swap = false;          // a swap of it failed once: recompute from now on
   // In running_ but neither open nor finished: waiting for another sequence to prefill its prefix.
   bool waiting() const { return !open && !finished; }
 
@@ -53,15 +56,24 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::shared_ptr<ModelRunner
                                 " exceeds max_step_tokens " + std::to_string(options.max_step_tokens) +
                                 " (every running sequence needs a decode row per step)");
   if (options.default_num_ctx < 0) return InvalidArgumentError("scheduler: default_num_ctx must be >= 0");
+  if (options.memory_recheck_ms < 1) return InvalidArgumentError("scheduler: memory_recheck_ms must be >= 1");
   return std::unique_ptr<Scheduler>(new Scheduler(std::move(runner), options));
 }
 
 Scheduler::Scheduler(std::shared_ptr<ModelRunner> runner, SchedulerOptions options)
     : runner_(std::move(runner)), options_(options) {
+  if (options_.memory_signal != nullptr) {
+    memory_subscription_ = options_.memory_signal->Subscribe([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      memory_freed_ = true;
+      cv_.notify_all();
+    });
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
 Scheduler::~Scheduler() {
+  if (options_.memory_signal != nullptr) options_.memory_signal->Unsubscribe(memory_subscription_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -227,9 +239,10 @@ bool Scheduler::AnyOpen() const {
 }
 
 void Scheduler::Loop() {
-  // NOTE: when the queue's head waits for memory that only other models' sequences hold, nothing
-  // in this scheduler signals its release; the engine then re-checks on this period.
-  constexpr auto kMemoryRecheck = std::chrono::milliseconds(5);
+  // NOTE: when the queue's head waits for memory that only other models' sequences hold, their
+  // scheduler's notification (options_.memory_signal) wakes this one; the re-check period is only
+  // a backstop for memory freed outside the schedulers.
+  const auto memory_recheck = std::chrono::milliseconds(options_.memory_recheck_ms);
   while (true) {
     std::vector<std::unique_ptr<Sequence>> cancelled_queued;
     std::unordered_set<RequestId> cancels;
@@ -237,13 +250,16 @@ void Scheduler::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       auto ready = [&] {
         return stop_ || !running_.empty() || !cancelled_.empty() ||
-               (!queue_.empty() && !memory_blocked_ && static_cast<int32_t>(running_.size()) < options_.max_running);
+               (!queue_.empty() && (!memory_blocked_ || memory_freed_) &&
+                static_cast<int32_t>(running_.size()) < options_.max_running);
       };
       if (memory_blocked_ && running_.empty()) {
-        cv_.wait_for(lock, kMemoryRecheck, ready);
+        cv_.wait_for(lock, memory_recheck, ready);
+        if (memory_freed_) ++counters_.memory_wakeups;
       } else {
         cv_.wait(lock, ready);
       }
+      memory_freed_ = false;  // the admission below sees whatever was freed until now
       if (stop_) {
         for (auto& s : queue_) running_.push_back(std::move(s));
         queue_.clear();
@@ -335,14 +351,14 @@ int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int6
       }
       return owned;
     };
-    if (ShouldWaitForPrefix(*head)) {
+    if (!head->swapped && ShouldWaitForPrefix(*head)) {
       // Holds no memory while it waits; its KV is reserved when it opens.
       InsertOrdered(&running_, take());
       std::lock_guard<std::mutex> lock(mu_);
       ++counters_.prefix_waits;
       continue;
     }
-    if (!Open(head)) {
+    if (!head->swapped && !Open(head)) {
       take();  // finished with the error
       continue;
     }
@@ -367,8 +383,12 @@ int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int6
       }
       ok = fits();
     }
+    if (!ok && !AnyOpen() && CloseSwappedInQueue()) {
+      if (head->open) Close(head);
+      continue;  // the head again, with what the swapped sequences held freed
+    }
     if (!ok) {
-      Close(head);
+      if (!head->swapped) Close(head);
       blocked = true;
       if (!head->waited_for_memory) {
         head->waited_for_memory = true;
@@ -376,6 +396,10 @@ int32_t Scheduler::Admit(int32_t step_budget, std::unordered_map<Sequence*, int6
         ++counters_.memory_waits;
       }
       break;
+    }
+    if (head->swapped) {
+      head->swapped = false;
+      head->resumed_from_swap = true;
     }
     CountResume(head);
     (*want)[head] = n;
@@ -502,14 +526,14 @@ std::vector<Scheduler::Sequence*> Scheduler::ReserveOrPreempt(std::vector<int64_
       }
       size_t victim = running_.size();
       for (size_t j = running_.size(); j-- > i;) {
-        if (running_[j]->open && !running_[j]->finished) {
+        if (running_[j]->open && !running_[j]->finished && !running_[j]->swapped) {
           victim = j;
           break;
         }
       }
       SKV_CHECK(victim < running_.size());
       Sequence* v = running_[victim].get();
-      Close(v);
+      SwapOrClose(v);
       (*want)[victim] = 0;
       preempted.push_back(v);
       if (v == s) break;
@@ -523,11 +547,15 @@ void Scheduler::Preempt(Sequence* s) {
   SKV_CHECK(it != running_.end());
   std::unique_ptr<Sequence> owned = std::move(*it);
   running_.erase(it);
-  std::lock_guard<std::mutex> lock(mu_);
-  ++owned->stats.preemptions;
-  owned->restore_pending = true;
-  ++counters_.preemptions;
-  InsertOrdered(&queue_, std::move(owned));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++owned->stats.preemptions;
+    owned->restore_pending = !owned->swapped;
+    ++counters_.preemptions;
+    if (owned->swapped) ++counters_.preemptions_swapped;
+    InsertOrdered(&queue_, std::move(owned));
+  }
+  NotifyMemoryFreed();
 }
 
 void Scheduler::RunStep(const std::vector<Planned>& owners) {
@@ -569,6 +597,7 @@ void Scheduler::RunStep(const std::vector<Planned>& owners) {
       Apply(batch_.spans[0], s, span.want_logits ? output_.Row(0) : std::span<const float>());
       continue;
     }
+    if (RecomputeAfterSwapFailure(s, one)) continue;
     SKV_LOG(ERROR) << "engine step failed for request " << s->id << ": " << one.ToString();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -667,10 +696,95 @@ void Scheduler::Finish(Sequence* s, const Status& status, const std::string& rea
     cancelled_.erase(s->id);
   }
   s->observer->OnFinish(status, s->stats);
+  NotifyMemoryFreed();
 }
 
 void Scheduler::ReapFinished() {
   std::erase_if(running_, [](const std::unique_ptr<Sequence>& s) { return s->finished; });
+}
+
+}  // namespace swarmkv
+
+namespace swarmkv {
+
+// ---- Preemption by swap and the memory notification (docs/memory.md "Admission and preemption").
+
+bool Scheduler::ShouldSwap(const Sequence& v) const {
+  if (v.never_swap || !runner_->CanSwap()) return false;
+  switch (options_.preemption) {
+    case PreemptionMode::kSwap:
+      return true;
+    case PreemptionMode::kRecompute:
+      return false;
+    case PreemptionMode::kCostModel:
+      break;
+  }
+  // The decode steps it may still run: bounded by its request, else by its context.
+  const int64_t generated = v.stats.generated_tokens;
+  const int64_t remaining = v.request.max_new_tokens > 0 ? v.request.max_new_tokens - generated
+                                                         : v.num_ctx - static_cast<int64_t>(v.tokens.size());
+  return runner_->EstimatePreemption(v.slot, std::max<int64_t>(remaining, 1)).choice == PreemptChoice::kSwap;
+}
+
+void Scheduler::SwapOrClose(Sequence* v) {
+  if (ShouldSwap(*v)) {
+    Result<int64_t> kept = runner_->SwapOut(v->slot);
+    // Nothing kept (no full block): closing the slot is the same, and frees it.
+    if (kept.ok() && *kept > 0) {
+      SKV_CHECK(*kept <= v->length) << "a swap kept " << *kept << " of " << v->length << " tokens";
+      v->length = *kept;
+      v->swapped = true;
+      return;
+    }
+    if (!kept.ok()) {
+      // Nothing is lost: the tokens are here, the slot is closed and the sequence recomputes.
+      SKV_LOG(WARN) << "swapping request " << v->id << " out failed; it will be recomputed: " << kept.status().ToString();
+      v->never_swap = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.swap_failures;
+    }
+  }
+  Close(v);
+}
+
+bool Scheduler::RecomputeAfterSwapFailure(Sequence* s, const Status& st) {
+  if (!s->resumed_from_swap || s->never_swap || s->finished) return false;
+  SKV_LOG(WARN) << "request " << s->id << " resumed from a swap failed its step; it will be recomputed: " << st.ToString();
+  s->resumed_from_swap = false;
+  s->never_swap = true;
+  Close(s);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.swap_read_failures;
+  }
+  Preempt(s);
+  return true;
+}
+
+bool Scheduler::CloseSwappedInQueue() {
+  std::vector<Sequence*> swapped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& q : queue_) {
+      if (q->swapped) swapped.push_back(q.get());
+    }
+  }
+  // Only this thread removes from the queue or changes these fields: the pointers stay valid.
+  for (Sequence* q : swapped) {
+    Close(q);
+    q->swapped = false;
+    q->restore_pending = true;
+  }
+  return !swapped.empty();
+}
+
+void Scheduler::NotifyMemoryFreed() {
+  {
+    // This scheduler's own queue may be waiting for exactly this memory.
+    std::lock_guard<std::mutex> lock(mu_);
+    memory_freed_ = true;
+  }
+  if (options_.memory_signal != nullptr) options_.memory_signal->Notify();
 }
 
 }  // namespace swarmkv

@@ -20,12 +20,19 @@
 //   (pinned ones too when this scheduler runs nothing, else it could wait forever); otherwise it
 //   and everything else wait. Nothing fails for memory.
 // - Preemption: when a step's reservations do not fit, the lowest-priority running sequence (the
-//   latest arrival) is preempted until they do: its runner slot is closed (sealed blocks stay
-//   cached for a prefix hit — and go to the tiers if evicted —, the private tail is dropped), it
-//   returns to the queue with its sampler state and tokens, and on readmission recomputes what is
-//   not cached (prompt + generated tokens, fed in order) and continues where it stopped: its output
-//   is byte-identical to an unpressured run (batch invariance, see step_batch.h); its observer
-//   only sees a pause.
+//   latest arrival) is preempted until they do, in one of two ways (SchedulerOptions::preemption,
+//   by default the cost model of engine/preemption_cost.h, when the runner can swap):
+//   recompute — its runner slot is closed (sealed blocks stay cached for a prefix hit — and go to
+//   the tiers if evicted —, the private tail is dropped), and on readmission it recomputes what is
+//   not cached (prompt + generated tokens, fed in order);
+//   swap — the runner writes its private blocks to disk and frees their RAM (ModelRunner::SwapOut);
+//   it keeps its slot while queued and on readmission continues from them (streamed back); a swap
+//   that fails, or a swapped block that cannot be read back, means recompute — never a lost request.
+//   Either way it returns to the queue with its sampler state and tokens and continues where it
+//   stopped: its output is byte-identical to an unpressured run (batch invariance, see
+//   step_batch.h); its observer only sees a pause.
+// - Waiting for memory another scheduler's sequences hold: woken by SchedulerOptions::memory_signal
+//   when they free it (no polling; a long backstop re-check covers holders outside the schedulers).
 // - Isolation: a failing step is rerun one sequence at a time; only sequences whose own work
 //   fails are finished with an error.
 //
@@ -68,6 +75,8 @@
 #include <vector>
 
 #include "engine/generation.h"
+#include "engine/memory_signal.h"
+#include "engine/preemption_cost.h"
 #include "engine/sampler.h"
 #include "engine/step_batch.h"
 #include "engine/stop_matcher.h"
@@ -86,6 +95,15 @@ struct SchedulerOptions {
   // blocks evicted meanwhile can be restored from the tiers (server: KvTiers::BeforeAdmission).
   // Optional; failures inside it must only mean "recompute".
   std::function<void(std::span<const int32_t> tokens)> before_resume;
+  // How a preempted sequence's KV is kept (engine/preemption_cost.h). kSwap and kCostModel need a
+  // runner that can swap (ModelRunner::CanSwap); otherwise it is recomputed.
+  PreemptionMode preemption = PreemptionMode::kCostModel;
+  // Shared by the schedulers of one KV budget: each notifies when it frees memory, and one whose
+  // queue waits for memory held elsewhere is woken by it. Optional.
+  std::shared_ptr<MemorySignal> memory_signal;
+  // Backstop re-check while the queue waits for memory and nothing runs here (memory held outside
+  // the schedulers — a transient copy, a pin — frees without a notification).
+  int32_t memory_recheck_ms = 1000;
 };
 
 // One queued request as /api/ps and /api/kv show it.
@@ -120,6 +138,10 @@ class Scheduler final : public GenerationService {
     int64_t preemptions = 0;      // sequences paused for memory and requeued
     int64_t tokens_recomputed = 0;  // tokens computed again after preemptions
     int64_t isolated_failures = 0;  // sequences failed alone after a failing step was split
+    int64_t preemptions_swapped = 0;  // of preemptions, those that swapped the KV out (the rest recompute)
+    int64_t swap_failures = 0;        // swaps that failed (disk full...): recomputed instead
+    int64_t swap_read_failures = 0;   // resumed from a swap, its KV could not be read back: recomputed
+    int64_t memory_wakeups = 0;       // waits for memory (nothing running here) ended by a notification
   };
   Counters counters() const;
   std::string DebugString() const;
@@ -156,6 +178,20 @@ class Scheduler final : public GenerationService {
   std::vector<Sequence*> ReserveOrPreempt(std::vector<int64_t>* want);
   // Closes the slot and moves the sequence from running_ back to the queue.
   void Preempt(Sequence* s);
+  // Preemption's first half, on a victim of ReserveOrPreempt: swaps its KV out (it keeps its slot)
+  // when the mode or the cost model says so and the swap succeeds, else closes it (recompute).
+  void SwapOrClose(Sequence* v);
+  bool ShouldSwap(const Sequence& v) const;
+  // A failed step of a sequence resumed from a swap: its swapped KV may be unreadable. Closes it
+  // and requeues it to recompute (once per sequence); false when that does not apply.
+  bool RecomputeAfterSwapFailure(Sequence* s, const Status& st);
+  // The queue's head does not fit and nothing runs here: swapped sequences waiting in the queue
+  // give up their slots (they will recompute), in case what they still hold in RAM (blocks shared
+  // when they were swapped) is what the head waits for. True if any did.
+  bool CloseSwappedInQueue();
+  // Memory was freed: this scheduler's queue tries again, and the other schedulers of the budget
+  // are told (REQUIRES mu_ not held).
+  void NotifyMemoryFreed();
   // Runs the batch; on failure reruns each span alone so only failing sequences fail.
   void RunStep(const std::vector<Planned>& owners);
   void Apply(const StepSpan& span, Sequence* s, std::span<const float> logits);
@@ -188,6 +224,7 @@ class Scheduler final : public GenerationService {
   RequestId next_id_ = 1;
   bool stop_ = false;
   bool memory_blocked_ = false;  // the head of the queue waits for KV memory
+  bool memory_freed_ = false;    // another scheduler freed memory since the last admission attempt
   Counters counters_;
   // Fairness: the admission turn at which each client last left the queue (0: never, or
   // forgotten — the map keeps only clients with queued requests once it outgrows the queue bound).
@@ -198,6 +235,7 @@ class Scheduler final : public GenerationService {
   std::vector<std::unique_ptr<Sequence>> running_;
   StepBatch batch_;
   StepOutput output_;
+  int64_t memory_subscription_ = 0;  // in options_.memory_signal
   std::thread thread_;
 };
 

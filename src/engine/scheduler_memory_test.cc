@@ -3,10 +3,13 @@
 // and a failing sequence fails alone.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "engine/kv_toy_runner.h"
+#include "engine/memory_signal.h"
 #include "engine/scheduler.h"
 #include "engine/test_request.h"
 #include "engine/wait_observer.h"
@@ -48,10 +51,12 @@ struct Rig {
   std::shared_ptr<KvToyRunner> runner;
   std::unique_ptr<Scheduler> scheduler;
 
-  Rig(int budget_blocks, int32_t step_tokens, int32_t max_running, int32_t ctx = 4096) {
+  Rig(int budget_blocks, int32_t step_tokens, int32_t max_running, int32_t ctx = 4096, bool swap = false) {
     memory = NewToyMemory(static_cast<uint64_t>(budget_blocks) * 4096, kBlockTokens);
     runner = std::make_shared<KvToyRunner>(memory.get(), ctx);
+    runner->EnableSwap(swap);
     SchedulerOptions o;
+    o.preemption = swap ? PreemptionMode::kSwap : PreemptionMode::kRecompute;
     o.max_step_tokens = step_tokens;
     o.max_running = max_running;
     o.prefix_wait_min_tokens = 0;
@@ -68,10 +73,12 @@ struct Rig {
 // admitted as memory allows, preempted when running ones grow, and every reply equals the
 // request served alone (greedy and sampled: the sampler's RNG state survives preemption).
 TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
+  for (const bool swap : {false, true})
   for (float temperature : {0.0f, 1.0f}) {
+    SCOPED_TRACE(swap ? "swap" : "recompute");
     // Each request: 6 prompt + 30 generated = 36 tokens = 9 blocks; 8 of them need 72 blocks.
     // A budget of 20 blocks holds two at their full size.
-    Rig rig(20, 16, 8);
+    Rig rig(20, 16, 8, 4096, swap);
     std::vector<std::shared_ptr<Collector>> cs;
     for (int i = 0; i < 8; ++i) {
       cs.push_back(std::make_shared<Collector>());
@@ -90,6 +97,14 @@ TEST(SchedulerMemoryTest, PreemptedSequencesResumeWithIdenticalOutput) {
     EXPECT_GT(c.preemptions, 0) << "the budget never forced a preemption: the test does not test it";
     EXPECT_EQ(c.preemptions, preempted);
     EXPECT_GT(c.tokens_recomputed, 0);
+    // (A victim without a full block is closed even when swapping: nothing to keep.)
+    if (swap) {
+      EXPECT_GT(c.preemptions_swapped, 0);
+      EXPECT_GE(rig.runner->swap_outs(), c.preemptions_swapped);
+    } else {
+      EXPECT_EQ(c.preemptions_swapped, 0);
+      EXPECT_EQ(rig.runner->swap_outs(), 0);
+    }
   }
 }
 
@@ -176,6 +191,81 @@ TEST(SchedulerMemoryTest, AFailingSequenceFailsAloneAndOthersContinue) {
     EXPECT_EQ(cs[i]->tokens, want);
   }
   EXPECT_GT(rig.scheduler->counters().isolated_failures, 0);
+}
+
+// Holds the engine thread inside its first OnToken until Open() — the request keeps its KV.
+class GatedCollector : public Collector {
+ public:
+  bool OnToken(int32_t token, std::string_view text) override {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    entered_ = true;
+    gate_cv_.notify_all();
+    gate_cv_.wait(lock, [&] { return open_; });
+    return Collector::OnToken(token, text);
+  }
+  void WaitEntered() {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    gate_cv_.wait(lock, [&] { return entered_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    open_ = true;
+    gate_cv_.notify_all();
+  }
+
+ private:
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool entered_ = false, open_ = false;
+};
+
+// Two models' schedulers over one budget: B's request waits for memory that A's running request
+// holds; when A finishes, A's scheduler notifies the shared MemorySignal and B admits at once. B's
+// backstop re-check is ten minutes, so only the notification can wake it within the test's wait.
+TEST(SchedulerMemoryTest, AQueueWaitingForAnotherModelsMemoryIsWokenWhenItIsFreed) {
+  auto memory = NewToyMemory(12 * 4096, kBlockTokens);  // 12 blocks: one 30-token request at a time
+  auto signal = std::make_shared<MemorySignal>();
+  auto make = [&](std::shared_ptr<KvToyRunner>* runner) {
+    *runner = std::make_shared<KvToyRunner>(memory.get(), 4096);
+    SchedulerOptions o;
+    o.max_step_tokens = 64;
+    o.max_running = 4;
+    o.prefix_wait_min_tokens = 0;
+    o.memory_signal = signal;
+    o.memory_recheck_ms = 10 * 60 * 1000;
+    return Scheduler::Create(*runner, o).value();
+  };
+  std::shared_ptr<KvToyRunner> runner_a, runner_b;
+  auto a = make(&runner_a);
+  auto b = make(&runner_b);
+
+  auto held = std::make_shared<GatedCollector>();
+  ASSERT_TRUE(a->Submit(Req(Prompt(30, 1), 3, 0.0f, 1), held).ok());
+  held->WaitEntered();  // A's request holds its 8 blocks, its engine thread parked in OnToken
+  auto waiting = std::make_shared<Collector>();
+  ASSERT_TRUE(b->Submit(Req(Prompt(30, 2), 3, 0.0f, 1), waiting).ok());
+  // Await B's queue reporting the wait for memory (a condition, not a duration).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
+    std::vector<QueuedRequest> q = b->Queue();
+    if (!q.empty() && q[0].waiting_for_memory) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "B never waited for memory";
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(waiting->finished());
+  const int64_t before = signal->notifications();
+  held->Open();
+  ASSERT_TRUE(held->Wait(60));
+  ASSERT_TRUE(held->status.ok()) << held->status.ToString();
+  ASSERT_TRUE(waiting->Wait(60)) << "B was not woken when A freed its memory";
+  ASSERT_TRUE(waiting->status.ok()) << waiting->status.ToString();
+  EXPECT_EQ(waiting->tokens, ReferenceTokens(Prompt(30, 2), Req({}, 0, 0.0f, 1).sampling, 3, 4096));
+  EXPECT_GT(signal->notifications(), before);
+  EXPECT_EQ(b->counters().memory_waits, 1);
+  EXPECT_GE(b->counters().memory_wakeups, 1);
+  a.reset();
+  b.reset();
+  EXPECT_TRUE(memory->CheckInvariants().ok());
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ void Predict(Case* c, int64_t budget_blocks, int32_t block_tokens, int32_t ctx) 
 TEST(SchedulerPropertyTest, RandomArrivalsAndBudgetsMatchTheReferenceModel) {
   constexpr int kRounds = 40;
   constexpr int32_t kCtx = 256;
-  int64_t total_preemptions = 0, total_refused = 0, total_waits = 0;
+  int64_t total_preemptions = 0, total_refused = 0, total_waits = 0, total_swapped = 0;
   for (int round = 0; round < kRounds; ++round) {
     std::mt19937_64 rng(0x5EED0000 + round);
     auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -77,10 +77,14 @@ TEST(SchedulerPropertyTest, RandomArrivalsAndBudgetsMatchTheReferenceModel) {
     o.max_step_tokens = step_tokens;
     o.max_running = max_running;
     o.prefix_wait_min_tokens = 0;
+    // Odd rounds preempt by swap (the toy runner keeps swapped blocks cold in the real memory).
+    const bool swap = round % 2 == 1;
+    runner->EnableSwap(swap);
+    o.preemption = swap ? PreemptionMode::kSwap : PreemptionMode::kRecompute;
     auto scheduler = Scheduler::Create(runner, o).value();
     SCOPED_TRACE("round " + std::to_string(round) + ": budget " + std::to_string(budget_blocks) + " blocks of " +
                  std::to_string(block_tokens) + " tokens, step " + std::to_string(step_tokens) + ", running " +
-                 std::to_string(max_running));
+                 std::to_string(max_running) + (swap ? ", swap" : ", recompute"));
 
     const int n = uni(4, 16);
     std::vector<Case> cases(n);
@@ -164,6 +168,10 @@ TEST(SchedulerPropertyTest, RandomArrivalsAndBudgetsMatchTheReferenceModel) {
       EXPECT_EQ(got, want) << "priority " << p << ": first admissions are not FIFO";
     }
     total_waits += scheduler->counters().memory_waits;
+    total_swapped += scheduler->counters().preemptions_swapped;
+    if (!swap) {
+      EXPECT_EQ(scheduler->counters().preemptions_swapped, 0);
+    }
     scheduler.reset();
     EXPECT_TRUE(memory->CheckInvariants().ok());
     EXPECT_EQ(memory->Stats().namespaces[0].sequences, 0);
@@ -172,9 +180,10 @@ TEST(SchedulerPropertyTest, RandomArrivalsAndBudgetsMatchTheReferenceModel) {
   EXPECT_GT(total_preemptions, 0);
   EXPECT_GT(total_refused, 0);
   EXPECT_GT(total_waits, 0);
-  std::printf("property test: %lld preemptions, %lld refused, %lld memory waits over %d rounds\n",
-              static_cast<long long>(total_preemptions), static_cast<long long>(total_refused),
-              static_cast<long long>(total_waits), kRounds);
+  EXPECT_GT(total_swapped, 0);
+  std::printf("property test: %lld preemptions (%lld swapped), %lld refused, %lld memory waits over %d rounds\n",
+              static_cast<long long>(total_preemptions), static_cast<long long>(total_swapped),
+              static_cast<long long>(total_refused), static_cast<long long>(total_waits), kRounds);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/preemption_cost.h"
 
 namespace swarmkv {
 
@@ -111,6 +112,22 @@ class ModelRunner {
   virtual Status Reserve(SlotId slot, int64_t num_tokens) {
     (void)slot, (void)num_tokens;
     return Status::OK();
+  }
+
+  // ---- Preemption by swap (engine/preemption_cost.h; defaults: cannot swap, always recompute).
+  virtual bool CanSwap() const { return false; }
+  // Swapping `slot` out versus recomputing it, `remaining_steps` being the decode steps it may
+  // still run. No side effects.
+  virtual PreemptionEstimate EstimatePreemption(SlotId slot, int64_t remaining_steps) const {
+    (void)slot, (void)remaining_steps;
+    return PreemptionEstimate{};
+  }
+  // Writes the slot's private full blocks to disk, frees their RAM and drops its unsealed tail; the
+  // slot stays open (its KV is streamed back when it runs again). Returns the tokens it keeps
+  // (whole blocks). On error the slot may be half swapped: the caller closes it and recomputes.
+  virtual Result<int64_t> SwapOut(SlotId slot) {
+    (void)slot;
+    return UnimplementedError("this runner cannot swap KV out");
   }
 };
 

@@ -140,6 +140,29 @@ struct QueuedRequestInfo {
   bool waiting_for_memory = false;  // its model's queue head waits for KV memory
 };
 
+// Context beyond RAM (engine/cold_kv.h) and preemption (engine/scheduler.h), summed over every
+// model loaded since start (counters), or now (blocks_cold).
+struct KvColdSnapshot {
+  uint64_t blocks_cold = 0;          // blocks of live sequences whose bytes are only on disk now
+  uint64_t blocks_written = 0;       // blocks made cold (beyond the hot window, or swapped out)
+  uint64_t blocks_exported = 0;      // of which handed to the tiers' write-back (they survive a restart)
+  uint64_t write_errors = 0;
+  uint64_t slices_read = 0;          // (block, layer) slices streamed from disk for attention
+  uint64_t bytes_read = 0;           // their bytes
+  uint64_t read_errors = 0;
+  uint64_t preemptions = 0;          // sequences paused for memory
+  uint64_t preemptions_swapped = 0;  // of which kept on disk (swap) instead of recomputed
+  uint64_t swap_failures = 0;        // swaps that failed (disk full...) and were recomputed
+  uint64_t swap_read_failures = 0;   // swapped KV that could not be read back: recomputed
+  KvColdSnapshot& operator+=(const KvColdSnapshot& o) {
+    blocks_cold += o.blocks_cold, blocks_written += o.blocks_written, blocks_exported += o.blocks_exported;
+    write_errors += o.write_errors, slices_read += o.slices_read, bytes_read += o.bytes_read;
+    read_errors += o.read_errors, preemptions += o.preemptions, preemptions_swapped += o.preemptions_swapped;
+    swap_failures += o.swap_failures, swap_read_failures += o.swap_read_failures;
+    return *this;
+  }
+};
+
 struct KvSnapshot {
   uint64_t budget_bytes = 0;
   uint64_t committed_bytes = 0;
@@ -157,6 +180,7 @@ struct KvSnapshot {
   uint64_t writeback_enqueued = 0;     // blocks ever queued for writing (evicted or written through)
   uint64_t restores_skipped_for_recompute = 0;  // the cost model said recomputing was cheaper
   std::vector<QueuedRequestInfo> queue;  // every model's waiting requests, in admission order
+  KvColdSnapshot cold;
 };
 
 // The KV of a token prefix on one loaded model, as pins (server/pin_service.h) plan with it.

@@ -8,6 +8,7 @@
 #include "base/sysinfo.h"
 #include "base/thread_pool.h"
 #include "base/units.h"
+#include "engine/memory_signal.h"
 #include "engine/model_runner.h"
 #include "engine/scheduler.h"
 #include "gguf/tensor_type.h"
@@ -15,11 +16,41 @@
 #include "model/model.h"
 #include "server/kv_tiers.h"
 #include "tiers/disk_backend.h"
+#include "tiers/memory_bridge.h"
 #include "structured/token_mask.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace swarmkv {
+
+struct RetiredColdCounters {
+  std::mutex mu;
+  KvColdSnapshot totals;  // guarded by mu
+};
+
+namespace {
+
+// One model's cold-KV and preemption counters now.
+KvColdSnapshot ColdCounters(const LlamaRunner& runner, const Scheduler::Counters& sc) {
+  KvColdSnapshot c;
+  if (const ColdKv* cold = runner.cold_kv()) {
+    const ColdKvStats st = cold->stats();
+    c.blocks_cold = static_cast<uint64_t>(st.blocks_cold);
+    c.blocks_written = static_cast<uint64_t>(st.blocks_written);
+    c.blocks_exported = static_cast<uint64_t>(st.blocks_exported);
+    c.write_errors = static_cast<uint64_t>(st.write_errors);
+    c.slices_read = static_cast<uint64_t>(st.stream.slices_read);
+    c.bytes_read = static_cast<uint64_t>(st.stream.bytes_read);
+    c.read_errors = static_cast<uint64_t>(st.stream.read_errors);
+  }
+  c.preemptions = static_cast<uint64_t>(sc.preemptions);
+  c.preemptions_swapped = static_cast<uint64_t>(sc.preemptions_swapped);
+  c.swap_failures = static_cast<uint64_t>(sc.swap_failures);
+  c.swap_read_failures = static_cast<uint64_t>(sc.swap_read_failures);
+  return c;
+}
+
+}  // namespace
 
 // One loaded model. Members are declared so that destruction runs scheduler, runner, pool,
 // tokenizer, model — the engine thread stops before anything it reads goes away.
@@ -32,9 +63,17 @@ class EngineModel final : public LoadedModel {
   std::unique_ptr<Scheduler> scheduler;
   ChatTemplate chat_template;
   LoadedModelInfo model_info;
+  std::shared_ptr<RetiredColdCounters> retired;  // receives this model's counters when it goes
 
   ~EngineModel() override {
-    scheduler.reset();
+    Scheduler::Counters last;
+    if (scheduler != nullptr) last = scheduler->counters();
+    scheduler.reset();  // its sequences are released: the runner's cold counters are final
+    if (runner != nullptr && retired != nullptr) {
+      const KvColdSnapshot c = ColdCounters(*runner, last);
+      std::lock_guard<std::mutex> lock(retired->mu);
+      retired->totals += c;
+    }
     runner.reset();
     pool.reset();
   }
@@ -154,7 +193,10 @@ Result<TensorType> KvTypeFromName(const std::string& name) {
 }
 }  // namespace
 
-EngineBackend::EngineBackend(const BackendOptions& options) : options_(options) {}
+EngineBackend::EngineBackend(const BackendOptions& options)
+    : options_(options),
+      memory_signal_(std::make_shared<MemorySignal>()),
+      retired_cold_(std::make_shared<RetiredColdCounters>()) {}
 
 EngineBackend::~EngineBackend() {
   // Models are owned by leases (ModelManager); by now they are gone, so their sequences are
@@ -197,14 +239,20 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   ro.block_tokens = options_.block_tokens;
   ro.pool = m->pool.get();
   ro.kv_hot_window_tokens = options_.kv_hot_window;
-  if (ro.kv_hot_window_tokens > 0) {
+  {
+    // Cold blocks beyond the hot window, and preempted sequences swapped out (with or without a
+    // window: the scheduler's cost model chooses swap or recompute), live here.
     const std::string& d = options_.tiers.disk_dir;
     ro.cold_dir = d == "off" ? JoinPath(std::filesystem::temp_directory_path().string(), "swarmkv-cold")
                              : JoinPath(d.empty() ? DefaultDiskTierDir() : d, "cold");
   }
+  // Blocks that go cold also become ordinary tier entries (queued like evicted blocks), so a
+  // sequence's context beyond RAM survives a restart.
+  if (tiers_ != nullptr) ro.export_cold_block = tiers_->WriteHook();
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<LlamaRunner> runner, LlamaRunner::Create(m->model, m->tokenizer, memory_.get(), ro));
   m->runner = std::move(runner);
   SchedulerOptions so;
+  so.memory_signal = memory_signal_;
   // Waiting for another request to compute a shared prefix only pays when prefixes are reused.
   if (!options_.prefix_cache) so.prefix_wait_min_tokens = 0;
   // A preempted request resumes from the tiers what was evicted while it was paused (on the engine
@@ -221,6 +269,7 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   m->model_info.architecture = std::string(ModelArchName(h.arch));
   m->model_info.namespace_id = m->runner->namespace_id().ToHex();
   m->model_info.weights_bytes = m->model->gguf().file_size();
+  m->retired = retired_cold_;
   std::lock_guard<std::mutex> lock(mu_);
   models_[weights_path] = m;
   return std::shared_ptr<LoadedModel>(m);
@@ -297,6 +346,17 @@ KvSnapshot EngineBackend::Kv() {
   }
   if (tiers_ != nullptr) tiers_->FillSnapshot(&kv);
   kv.queue = Queue();
+  std::vector<std::shared_ptr<EngineModel>> models;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [path, weak] : models_)
+      if (auto m = weak.lock()) models.push_back(std::move(m));
+  }
+  for (const auto& m : models) kv.cold += ColdCounters(*m->runner, m->scheduler->counters());
+  {
+    std::lock_guard<std::mutex> lock(retired_cold_->mu);
+    kv.cold += retired_cold_->totals;
+  }
   return kv;
 }
 

@@ -33,6 +33,8 @@ class KvMemory;
 class KvTiers;
 class ThreadPool;
 class EngineModel;
+class MemorySignal;
+struct RetiredColdCounters;
 
 class EngineBackend final : public ServerBackend, public GenerationService {
  public:
@@ -63,6 +65,10 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   std::unique_ptr<KvMemory> memory_;
   std::unique_ptr<KvTiers> tiers_;  // after memory_: destroyed (and flushed) first; null without tiers
   std::shared_ptr<ThreadPool> pool_;  // shared with every model (a model may outlive the backend)
+  // Every model's scheduler notifies it when it frees KV memory; the others' waiting queues wake.
+  std::shared_ptr<MemorySignal> memory_signal_;
+  // Cold/preemption counters of unloaded models, so /metrics totals never go down.
+  std::shared_ptr<RetiredColdCounters> retired_cold_;
 
   std::mutex mu_;
   std::map<std::string, std::weak_ptr<EngineModel>> models_;  // by weights path

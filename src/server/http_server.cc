@@ -60,6 +60,21 @@ json Details(const ModelEntry& e, const LoadedModelInfo* info, const GgufSummary
 }
 
 // A queued request in /api/ps and /api/kv.
+// Context beyond RAM and preemption (docs/api.md "/api/kv" cold).
+json ColdJson(const KvColdSnapshot& c) {
+  return {{"blocks_cold", c.blocks_cold},
+          {"blocks_written", c.blocks_written},
+          {"blocks_exported_to_tiers", c.blocks_exported},
+          {"write_errors", c.write_errors},
+          {"slices_read", c.slices_read},
+          {"bytes_read", c.bytes_read},
+          {"read_errors", c.read_errors},
+          {"preemptions", c.preemptions},
+          {"preemptions_swapped", c.preemptions_swapped},
+          {"swap_failures", c.swap_failures},
+          {"swap_read_failures", c.swap_read_failures}};
+}
+
 json QueuedJson(const QueuedRequestInfo& q) {
   return {{"id", q.id},
           {"position", q.position},
@@ -502,7 +517,8 @@ void HttpServer::HandleKv(httplib::Response& res) {
             {"evictions", evictions},
             {"pinned_blocks", kv.pinned_blocks},
             {"most_shared_prefixes", shared},
-            {"queue", queue}});
+            {"queue", queue},
+            {"cold", ColdJson(kv.cold)}});
 }
 
 }  // namespace swarmkv

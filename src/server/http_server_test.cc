@@ -397,6 +397,10 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
   EXPECT_EQ(kv["most_shared_prefixes"][0]["sequences"], 3);
   EXPECT_EQ(kv["most_shared_prefixes"][0]["bytes_saved"], 16384);
   EXPECT_EQ(kv["most_shared_prefixes"][0]["pinned"], true);
+  EXPECT_EQ(kv["cold"]["slices_read"], 90);
+  EXPECT_EQ(kv["cold"]["bytes_read"], 368640);
+  EXPECT_EQ(kv["cold"]["preemptions_swapped"], 2);
+  EXPECT_EQ(kv["cold"]["swap_read_failures"], 0);
   auto pin = Post("/api/kv/pin", R"({"model":"tiny","name":"codebase","prompt":"abc","ttl":"10m"})");
   ASSERT_EQ(pin->status, 200) << pin->body;
   EXPECT_EQ(Json(pin)["tokens"], 4);
@@ -431,7 +435,9 @@ TEST_F(HttpServerTest, KvPinUnpinMetricsAndKeepAlive) {
                            "swarmkv_kv_bytes{tier=\"redis\"} 0\n", "swarmkv_evictions_total{reason=\"budget\"} 0\n",
                            "swarmkv_requests_total{route=\"/api/chat\",code=\"200\"} 1\n",
                            "swarmkv_time_to_first_token_seconds_count 1\n",
-                           "swarmkv_inter_token_latency_seconds_count 4\n"})
+                           "swarmkv_inter_token_latency_seconds_count 4\n",
+                           "swarmkv_kv_cold_read_bytes_total 368640\n", "swarmkv_kv_cold_read_slices_total 90\n",
+                           "swarmkv_kv_preemptions_swapped_total 2\n"})
     EXPECT_NE(m.find(want), std::string::npos) << want << " missing:\n" << m;
 
   auto ps = Json(Client().Get("/api/ps"));

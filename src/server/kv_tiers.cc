@@ -82,6 +82,11 @@ int64_t KvTiers::BeforeAdmission(const Hash128& namespace_id, std::span<const in
   return static_cast<int64_t>(r->restored_blocks) * static_cast<int64_t>(block_tokens);
 }
 
+EvictionHook KvTiers::WriteHook() {
+  if (stack_.backends.empty()) return nullptr;
+  return TierWriteHook(stack_.manager.get());
+}
+
 void KvTiers::OnPrefillMeasured(int64_t tokens, int64_t nanos) {
   // Short prefills are dominated by fixed costs and queueing; they would understate the speed.
   if (stack_.backends.empty() || tokens < 64 || nanos <= 0) return;

@@ -31,6 +31,7 @@
 
 #include "base/hash.h"
 #include "base/status.h"
+#include "memory/kv_memory.h"
 #include "server/backend.h"
 #include "server/backend_factory.h"
 #include "tiers/tier_stack.h"
@@ -52,6 +53,9 @@ class KvTiers {
   // Restores what the tiers hold of `prompt` beyond RAM; returns the tokens restored. Never
   // fails: problems are logged.
   int64_t BeforeAdmission(const Hash128& namespace_id, std::span<const int32_t> prompt);
+  // A hook that queues a block for the tiers' write-back like an evicted one (the runner's cold
+  // blocks: engine/cold_kv.h export_block). Valid while this object lives; never blocks.
+  EvictionHook WriteHook();
   // A finished request's prefill: `tokens` computed in `nanos` (feeds the restore cost model).
   void OnPrefillMeasured(int64_t tokens, int64_t nanos);
   // Adds the tiers' usage rows and details to `kv`.

@@ -46,6 +46,19 @@ ServerMetrics::ServerMetrics() {
                                             "Evicted blocks not written back (queue full or shutdown deadline)")->Get();
   restore_recompute_ = registry_.AddCounter("swarmkv_kv_restore_recompute_chosen_total",
                                             "Restores skipped because recomputing was estimated cheaper")->Get();
+  cold_blocks_ = registry_.AddGauge("swarmkv_kv_cold_blocks", "KV blocks of running sequences held only on disk (hot window, swapped out)")->Get();
+  cold_written_ = registry_.AddCounter("swarmkv_kv_cold_blocks_written_total",
+                                       "KV blocks moved to disk beyond the hot window or by a swap-out")->Get();
+  cold_read_slices_ = registry_.AddCounter("swarmkv_kv_cold_read_slices_total",
+                                           "Cold (block, layer) KV slices streamed from disk for attention")->Get();
+  cold_read_bytes_ = registry_.AddCounter("swarmkv_kv_cold_read_bytes_total",
+                                          "Cold KV bytes streamed from disk for attention")->Get();
+  cold_errors_ = registry_.AddCounter("swarmkv_kv_cold_errors_total", "Cold KV file errors by kind", {"kind"});
+  preempt_swapped_ = registry_.AddCounter("swarmkv_kv_preemptions_swapped_total",
+                                          "Preemptions that kept the sequence's KV on disk instead of recomputing it")->Get();
+  swap_failures_ = registry_.AddCounter("swarmkv_kv_swap_failures_total",
+                                        "Swapped-out sequences recomputed because their KV could not be written or read back",
+                                        {"kind"});
   models_loaded_ = registry_.AddGauge("swarmkv_models_loaded", "Models currently loaded")->Get();
   queue_rejections_ = registry_.AddCounter("swarmkv_queue_rejections_total",
                                            "Generation requests refused with 503 because the queue was full")->Get();
@@ -116,6 +129,15 @@ void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {
   writeback_queue_bytes_->Set(static_cast<double>(kv.writeback_queue_bytes));
   writeback_dropped_->MirrorTotal(static_cast<double>(kv.writeback_dropped));
   restore_recompute_->MirrorTotal(static_cast<double>(kv.restores_skipped_for_recompute));
+  cold_blocks_->Set(static_cast<double>(kv.cold.blocks_cold));
+  cold_written_->MirrorTotal(static_cast<double>(kv.cold.blocks_written));
+  cold_read_slices_->MirrorTotal(static_cast<double>(kv.cold.slices_read));
+  cold_read_bytes_->MirrorTotal(static_cast<double>(kv.cold.bytes_read));
+  cold_errors_->WithLabels({"read"})->MirrorTotal(static_cast<double>(kv.cold.read_errors));
+  cold_errors_->WithLabels({"write"})->MirrorTotal(static_cast<double>(kv.cold.write_errors));
+  preempt_swapped_->MirrorTotal(static_cast<double>(kv.cold.preemptions_swapped));
+  swap_failures_->WithLabels({"write"})->MirrorTotal(static_cast<double>(kv.cold.swap_failures));
+  swap_failures_->WithLabels({"read"})->MirrorTotal(static_cast<double>(kv.cold.swap_read_failures));
   models_loaded_->Set(models_loaded);
 }
 

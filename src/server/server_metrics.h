@@ -14,7 +14,10 @@
 // kv_tier_written_blocks_total{tier}, kv_tier_errors_total{tier,kind=write|unavailable|corrupt},
 // kv_tier_up{tier}, kv_writeback_queue_blocks, kv_writeback_queue_bytes,
 // kv_writeback_dropped_total, kv_restore_recompute_chosen_total; preemptions_total and
-// preempted_tokens_recomputed_total (counted when the preempted generation ends).
+// preempted_tokens_recomputed_total (counted when the preempted generation ends); context beyond
+// RAM (engine/cold_kv.h): kv_cold_blocks, kv_cold_blocks_written_total, kv_cold_read_slices_total,
+// kv_cold_read_bytes_total (streamed from disk for attention), kv_cold_errors_total{kind=read|write},
+// kv_preemptions_swapped_total, kv_swap_failures_total{kind=write|read}.
 //
 // Thread-safety: all methods thread-safe.
 #pragma once
@@ -72,6 +75,13 @@ class ServerMetrics {
   Gauge* writeback_queue_bytes_;
   Counter* writeback_dropped_;
   Counter* restore_recompute_;
+  Gauge* cold_blocks_;
+  Counter* cold_written_;
+  Counter* cold_read_slices_;
+  Counter* cold_read_bytes_;
+  MetricsRegistry::Family<Counter>* cold_errors_;
+  Counter* preempt_swapped_;
+  MetricsRegistry::Family<Counter>* swap_failures_;
   Gauge* models_loaded_;
   Counter* queue_rejections_;
   MetricsRegistry::Family<Counter>* pin_preloads_;

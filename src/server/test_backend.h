@@ -91,6 +91,10 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     kv.prefix_tokens_hit = 3;
     kv.prefix_tokens_computed = 1;
     kv.most_shared.push_back({"0123456789abcdef0123456789abcdef", "tiny.gguf:f16", 64, 3, 8192, 16384, true});
+    kv.cold.slices_read = 90;
+    kv.cold.bytes_read = 368640;
+    kv.cold.preemptions = 3;
+    kv.cold.preemptions_swapped = 2;
     return kv;
   }
   Status Pin(const LoadedModel&, const std::string& name, const std::vector<int32_t>& tokens, int64_t) override {

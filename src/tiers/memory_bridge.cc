@@ -41,6 +41,8 @@ EvictionHook MakeHook(TierManager* tiers, int64_t wait_until_nanos, int64_t* que
 
 void ConnectTiers(KvMemory* memory, TierManager* tiers) { memory->SetEvictionHook(MakeHook(tiers, 0, nullptr)); }
 
+EvictionHook TierWriteHook(TierManager* tiers) { return MakeHook(tiers, 0, nullptr); }
+
 FlushReport FlushMemoryToTiers(KvMemory& memory, TierManager& tiers, int64_t deadline_nanos) {
   FlushReport r;
   // The hook runs under the memory's lock, on this thread only (EvictCached), so a plain counter

@@ -28,6 +28,9 @@ EntryLayout EntryLayoutFor(const KvLayout& layout);
 // Installs the eviction hook. `tiers` must outlive `memory`'s use of the hook (remove it with
 // memory->SetEvictionHook(nullptr) before destroying the manager).
 void ConnectTiers(KvMemory* memory, TierManager* tiers);
+// The hook ConnectTiers installs, for other sources of sealed blocks to store (the engine's cold
+// blocks, engine/cold_kv.h): each call queues the block for write-back; never waits.
+EvictionHook TierWriteHook(TierManager* tiers);
 
 struct PrefixRestore {
   int64_t ram_blocks = 0;       // already in RAM
