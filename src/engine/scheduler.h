@@ -70,6 +70,7 @@
 #include "engine/generation.h"
 #include "engine/sampler.h"
 #include "engine/step_batch.h"
+#include "engine/step_stats.h"
 #include "engine/stop_matcher.h"
 
 namespace swarmkv {
@@ -122,6 +123,8 @@ class Scheduler final : public GenerationService {
     int64_t isolated_failures = 0;  // sequences failed alone after a failing step was split
   };
   Counters counters() const;
+  // Steps by kind (decode only, mixed, prefill only): rows and time (engine/step_stats.h).
+  StepTotals step_totals() const { return step_stats_.Totals(); }
   std::string DebugString() const;
 
  private:
@@ -198,6 +201,8 @@ class Scheduler final : public GenerationService {
   std::vector<std::unique_ptr<Sequence>> running_;
   StepBatch batch_;
   StepOutput output_;
+  StepStats step_stats_;          // Totals() from any thread
+  int64_t forward_done_ns_ = 0;  // when the last step's Forward returned
   std::thread thread_;
 };
 
