@@ -1,6 +1,7 @@
 #include "engine/step_stats.h"
 
 #include <cstdlib>
+#include <ctime>
 
 namespace swarmkv {
 
@@ -38,7 +39,7 @@ StepStats::StepStats() {
   if (path != nullptr && *path != '\0') {
     trace_ = std::fopen(path, "a");
     if (trace_ != nullptr) std::setvbuf(trace_, nullptr, _IOLBF, 0);  // whole lines, even if killed
-    if (trace_ != nullptr) std::fputs("t_ms\tspans\tdecode_rows\tprefill_rows\tform_ms\tforward_ms\tapply_ms\n", trace_);
+    if (trace_ != nullptr) std::fputs("t_ms\tspans\tdecode_rows\tprefill_rows\tform_ms\tforward_ms\tapply_ms\tcpu_ms\n", trace_);
   }
 }
 
@@ -59,11 +60,18 @@ void StepStats::Record(const StepShape& shape, int64_t begin_ns, int64_t formed_
   }
   if (trace_ == nullptr) return;
   if (first_ns_ == 0) first_ns_ = begin_ns;
+  // CPU time of the whole process (every thread) since the last step ended: on a shared machine
+  // wall time says how much CPU the step got, this how much it needed.
+  timespec cpu{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+  const int64_t cpu_ns = static_cast<int64_t>(cpu.tv_sec) * 1000000000 + cpu.tv_nsec;
+  const int64_t cpu_step_ns = last_cpu_ns_ == 0 ? 0 : cpu_ns - last_cpu_ns_;
+  last_cpu_ns_ = cpu_ns;
   auto ms = [](int64_t ns) { return static_cast<double>(ns) / 1e6; };
-  std::fprintf(trace_, "%.3f\t%lld\t%lld\t%lld\t%.3f\t%.3f\t%.3f\n", ms(begin_ns - first_ns_),
+  std::fprintf(trace_, "%.3f\t%lld\t%lld\t%lld\t%.3f\t%.3f\t%.3f\t%.3f\n", ms(begin_ns - first_ns_),
                static_cast<long long>(shape.spans), static_cast<long long>(shape.decode_rows),
                static_cast<long long>(shape.prefill_rows), ms(formed_ns - begin_ns), ms(forward_done_ns - formed_ns),
-               ms(end_ns - forward_done_ns));
+               ms(end_ns - forward_done_ns), ms(cpu_step_ns));
 }
 
 StepTotals StepStats::Totals() const {

@@ -7,7 +7,8 @@
 //
 // Optionally (SWARMKV_STEP_TRACE=path in the environment, for profiling) it appends one
 // tab-separated line per step to that file: time since the first step (ms), spans, decode
-// rows, prefill rows, time forming the step, in Forward, and sampling/streaming its tokens (ms).
+// rows, prefill rows, time forming the step, in Forward, and sampling/streaming its tokens (ms),
+// and the CPU time the whole process used since the previous step ended (ms; 0 for the first).
 //
 // Invariant: totals only grow; each Record adds exactly one step to exactly one kind.
 // Thread-safety: Record from one thread (the engine's); Totals from any thread.
@@ -63,6 +64,7 @@ class StepStats {
   StepTotals totals_;
   std::FILE* trace_ = nullptr;  // engine thread only
   int64_t first_ns_ = 0;
+  int64_t last_cpu_ns_ = 0;  // process CPU time at the last traced step's end
 };
 
 }  // namespace swarmkv
