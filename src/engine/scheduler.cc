@@ -282,10 +282,14 @@ void Scheduler::Loop() {
     }
     ReapFinished();
     std::vector<Planned> owners;
+    const int64_t step_begin_ns = MonotonicNanos();
     BuildStep(&batch_, &owners);
     ReapFinished();
     if (batch_.spans.empty()) continue;
+    const StepShape shape = ShapeOf(batch_);
+    const int64_t formed_ns = MonotonicNanos();
     RunStep(owners);
+    step_stats_.Record(shape, step_begin_ns, formed_ns, forward_done_ns_, MonotonicNanos());
     ReapFinished();
   }
   // Shutdown: everything still in flight is cancelled.
@@ -560,6 +564,7 @@ void Scheduler::Preempt(Sequence* s) {
 
 void Scheduler::RunStep(const std::vector<Planned>& owners) {
   Status st = runner_->Forward(batch_, &output_);
+  forward_done_ns_ = MonotonicNanos();
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++counters_.steps;

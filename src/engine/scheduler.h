@@ -79,6 +79,7 @@
 #include "engine/preemption_cost.h"
 #include "engine/sampler.h"
 #include "engine/step_batch.h"
+#include "engine/step_stats.h"
 #include "engine/stop_matcher.h"
 
 namespace swarmkv {
@@ -144,6 +145,8 @@ class Scheduler final : public GenerationService {
     int64_t memory_wakeups = 0;       // waits for memory (nothing running here) ended by a notification
   };
   Counters counters() const;
+  // Steps by kind (decode only, mixed, prefill only): rows and time (engine/step_stats.h).
+  StepTotals step_totals() const { return step_stats_.Totals(); }
   std::string DebugString() const;
 
  private:
@@ -236,6 +239,8 @@ class Scheduler final : public GenerationService {
   StepBatch batch_;
   StepOutput output_;
   int64_t memory_subscription_ = 0;  // in options_.memory_signal
+  StepStats step_stats_;          // Totals() from any thread
+  int64_t forward_done_ns_ = 0;  // when the last step's Forward returned
   std::thread thread_;
 };
 

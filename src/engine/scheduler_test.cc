@@ -595,3 +595,33 @@ TEST(SchedulerTest, ConstraintRestrictsTokensAndEndsTheSequenceWhenComplete) {
 
 }  // namespace
 }  // namespace swarmkv
+
+namespace swarmkv {
+namespace {
+
+// The step totals (engine/step_stats.h) of one request: its prompt in chunks of the step budget
+// (prefill steps), then one decode step per further token; they add up to what the runner computed.
+TEST(SchedulerTest, StepTotalsSplitDecodeFromPrefillSteps) {
+  auto runner = std::make_shared<ToyRunner>();
+  auto s = Make(runner, 4);
+  auto c = RunOne(*s, Req(Prompt(10, 3), 5));
+  ASSERT_TRUE(c->status.ok());
+  // The last step is recorded just after its token was streamed (OnFinish comes first): wait
+  // for the seven steps (no event marks it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s->step_totals().prefill.steps + s->step_totals().decode.steps < 7 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const StepTotals t = s->step_totals();
+  EXPECT_EQ(t.prefill.steps, 3);  // 4 + 4 + 2 prompt tokens, the last chunk samples token 1
+  EXPECT_EQ(t.prefill.prefill_rows, 10);
+  EXPECT_EQ(t.decode.steps, 4);  // tokens 2..5
+  EXPECT_EQ(t.decode.decode_rows, 4);
+  EXPECT_EQ(t.mixed.steps, 0);
+  EXPECT_EQ(t.prefill.prefill_rows + t.decode.decode_rows, runner->computed());
+  EXPECT_GT(t.decode.step_ns, 0);
+  EXPECT_GE(t.decode.step_ns, t.decode.forward_ns);
+}
+
+}  // namespace
+}  // namespace swarmkv

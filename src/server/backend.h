@@ -21,6 +21,7 @@
 
 #include "base/status.h"
 #include "engine/generation.h"
+#include "engine/step_stats.h"
 #include "structured/json_grammar.h"
 
 namespace swarmkv {
@@ -227,6 +228,8 @@ class ServerBackend {
   virtual std::string PinRegistryPath() const { return ""; }
   // Requests waiting in the schedulers' queues (for /api/ps and /api/kv). Default: none.
   virtual std::vector<QueuedRequestInfo> Queue() { return {}; }
+  // Every loaded model's engine steps by kind (engine/step_stats.h), summed. Default: none.
+  virtual StepTotals EngineSteps() { return {}; }
 };
 
 }  // namespace swarmkv

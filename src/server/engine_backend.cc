@@ -360,6 +360,14 @@ KvSnapshot EngineBackend::Kv() {
   return kv;
 }
 
+StepTotals EngineBackend::EngineSteps() {
+  StepTotals total;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [path, weak] : models_)
+    if (auto m = weak.lock()) total += m->scheduler->step_totals();
+  return total;
+}
+
 std::vector<QueuedRequestInfo> EngineBackend::Queue() {
   std::vector<std::shared_ptr<EngineModel>> models;
   {

@@ -52,6 +52,7 @@ class EngineBackend final : public ServerBackend, public GenerationService {
   std::vector<KvPinState> PinStates() override;
   std::string PinRegistryPath() const override;
   std::vector<QueuedRequestInfo> Queue() override;
+  StepTotals EngineSteps() override;
 
   Result<RequestId> Submit(GenerationRequest request, std::shared_ptr<GenerationObserver> observer) override;
   void Cancel(RequestId id) override;

@@ -278,6 +278,7 @@ void HttpServer::RegisterRoutes() {
   s.Delete("/api/kv/pin", timed("/api/kv/pin", [this](const auto& q, auto& r) { HandleUnpin(q, r); }));
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     metrics_->UpdateKv(backend_ ? backend_->Kv() : KvSnapshot{}, static_cast<int>(models_->Loaded().size()));
+    if (backend_) metrics_->UpdateSteps(backend_->EngineSteps());
     r.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 

@@ -95,5 +95,23 @@ TEST(ServerMetricsTest, ExposesTheRequiredSeries) {
     EXPECT_NE(text.find(want), std::string::npos) << want << " missing from:\n" << text;
 }
 
+// The engine's step totals become counters by step kind, in the label order swarm-bench reads.
+TEST(ServerMetricsTest, EngineStepSeriesByKind) {
+  ServerMetrics m;
+  StepTotals t;
+  t.decode = {.steps = 4, .decode_rows = 40, .prefill_rows = 0, .forward_ns = 1500000000, .step_ns = 2000000000};
+  t.mixed = {.steps = 1, .decode_rows = 3, .prefill_rows = 509, .forward_ns = 900000000, .step_ns = 1000000000};
+  m.UpdateSteps(t);
+  const std::string text = m.Render();
+  for (const char* want : {"swarmkv_engine_steps_total{kind=\"decode\"} 4\n",
+                           "swarmkv_engine_steps_total{kind=\"mixed\"} 1\n",
+                           "swarmkv_engine_steps_total{kind=\"prefill\"} 0\n",
+                           "swarmkv_engine_step_rows_total{kind=\"decode\",row=\"decode\"} 40\n",
+                           "swarmkv_engine_step_rows_total{kind=\"mixed\",row=\"prefill\"} 509\n",
+                           "swarmkv_engine_step_seconds_total{kind=\"decode\"} 2\n",
+                           "swarmkv_engine_forward_seconds_total{kind=\"mixed\"} 0.9\n"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << " missing from:\n" << text;
+}
+
 }  // namespace
 }  // namespace swarmkv

@@ -65,6 +65,17 @@ ServerMetrics::ServerMetrics() {
   pin_preloads_ = registry_.AddCounter("swarmkv_kv_pin_preloads_total",
                                        "KV pin preloads (prefill-only jobs) by result: done, cancelled, error",
                                        {"result"});
+  engine_steps_ = registry_.AddCounter("swarmkv_engine_steps_total",
+                                       "Engine steps by kind: decode (decode rows only), mixed, prefill (prompt rows only)",
+                                       {"kind"});
+  engine_step_rows_ = registry_.AddCounter("swarmkv_engine_step_rows_total",
+                                           "Batch rows by step kind and row kind (decode: a one-token span that samples)",
+                                           {"kind", "row"});
+  engine_step_seconds_ = registry_.AddCounter("swarmkv_engine_step_seconds_total",
+                                              "Time in engine steps by kind (forming, forward, sampling, streaming)",
+                                              {"kind"});
+  engine_forward_seconds_ = registry_.AddCounter("swarmkv_engine_forward_seconds_total",
+                                                 "Time in the forward pass by step kind", {"kind"});
   // These series exist from the start so scrapers see zeros, not absent series.
   evictions_->WithLabels({"budget"});
   for (const char* tier : {"ram", "disk", "redis"}) {
@@ -98,6 +109,18 @@ void ServerMetrics::OnPreloadFinished(const GenerationStats& stats) {
   prompt_computed_->Increment(stats.prompt_tokens - reused);
   const std::string& r = stats.finish_reason;
   pin_preloads_->WithLabels({r == "length" ? "done" : r == "cancelled" ? "cancelled" : "error"})->Increment();
+}
+
+void ServerMetrics::UpdateSteps(const StepTotals& steps) {
+  const std::pair<const char*, const StepKindTotals*> kinds[] = {
+      {"decode", &steps.decode}, {"mixed", &steps.mixed}, {"prefill", &steps.prefill}};
+  for (const auto& [kind, k] : kinds) {
+    engine_steps_->WithLabels({kind})->MirrorTotal(static_cast<double>(k->steps));
+    engine_step_rows_->WithLabels({kind, "decode"})->MirrorTotal(static_cast<double>(k->decode_rows));
+    engine_step_rows_->WithLabels({kind, "prefill"})->MirrorTotal(static_cast<double>(k->prefill_rows));
+    engine_step_seconds_->WithLabels({kind})->MirrorTotal(static_cast<double>(k->step_ns) / 1e9);
+    engine_forward_seconds_->WithLabels({kind})->MirrorTotal(static_cast<double>(k->forward_ns) / 1e9);
+  }
 }
 
 void ServerMetrics::UpdateKv(const KvSnapshot& kv, int models_loaded) {

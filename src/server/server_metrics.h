@@ -45,6 +45,10 @@ class ServerMetrics {
   void OnQueueRejected();
   // Sets the KV gauges from the memory core's snapshot (called at scrape time).
   void UpdateKv(const KvSnapshot& kv, int models_loaded);
+  // Mirrors the engines' step totals (called at scrape time): swarmkv_engine_steps_total{kind},
+  // swarmkv_engine_step_rows_total{kind,row}, swarmkv_engine_step_seconds_total{kind},
+  // swarmkv_engine_forward_seconds_total{kind}; kind decode|mixed|prefill, row decode|prefill.
+  void UpdateSteps(const StepTotals& steps);
   std::string Render() const { return registry_.RenderPrometheus(); }
   MetricsRegistry& registry() { return registry_; }
 
@@ -85,6 +89,10 @@ class ServerMetrics {
   Gauge* models_loaded_;
   Counter* queue_rejections_;
   MetricsRegistry::Family<Counter>* pin_preloads_;
+  MetricsRegistry::Family<Counter>* engine_steps_;
+  MetricsRegistry::Family<Counter>* engine_step_rows_;
+  MetricsRegistry::Family<Counter>* engine_step_seconds_;
+  MetricsRegistry::Family<Counter>* engine_forward_seconds_;
 };
 
 }  // namespace swarmkv

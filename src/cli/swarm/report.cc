@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/units.h"
+#include "cli/swarm/agent_client.h"
 
 namespace swarmkv::cli {
 namespace {
@@ -95,6 +96,54 @@ double ModeResult::DecodeTokensPerSecond() const {
   return ms > 0 ? static_cast<double>(tokens) * 1000.0 / ms : 0;
 }
 
+double ModeResult::DecodeStepTokensPerSecond() const {
+  return steps.known && steps.decode.seconds > 0 ? steps.decode.decode_rows / steps.decode.seconds : 0;
+}
+
+namespace {
+
+nlohmann::json StepsJson(const ModeResult::Steps& s) {
+  if (!s.known) return nullptr;
+  auto kind = [](const ModeResult::StepKind& k) {
+    return nlohmann::json{{"steps", k.steps},
+                          {"decode_rows", k.decode_rows},
+                          {"prefill_rows", k.prefill_rows},
+                          {"seconds", k.seconds},
+                          {"ms_per_step", k.steps > 0 ? k.seconds * 1000.0 / k.steps : 0.0}};
+  };
+  return {{"decode", kind(s.decode)}, {"mixed", kind(s.mixed)}, {"prefill", kind(s.prefill)}};
+}
+
+}  // namespace
+
+ModeResult::Steps StepsFromMetrics(const std::string& text) {
+  ModeResult::Steps s;
+  s.known = text.find("swarmkv_engine_steps_total") != std::string::npos;
+  auto kind = [&](const std::string& k, ModeResult::StepKind* out) {
+    const std::string label = "kind=\"" + k + "\"";
+    out->steps = PrometheusValue(text, "swarmkv_engine_steps_total", label);
+    out->decode_rows = PrometheusValue(text, "swarmkv_engine_step_rows_total", label + ",row=\"decode\"");
+    out->prefill_rows = PrometheusValue(text, "swarmkv_engine_step_rows_total", label + ",row=\"prefill\"");
+    out->seconds = PrometheusValue(text, "swarmkv_engine_step_seconds_total", label);
+  };
+  kind("decode", &s.decode);
+  kind("mixed", &s.mixed);
+  kind("prefill", &s.prefill);
+  return s;
+}
+
+ModeResult::Steps StepsDelta(const ModeResult::Steps& after, const ModeResult::Steps& before) {
+  ModeResult::Steps d = after;
+  d.known = after.known && before.known;
+  auto sub = [](ModeResult::StepKind* a, const ModeResult::StepKind& b) {
+    a->steps -= b.steps, a->decode_rows -= b.decode_rows, a->prefill_rows -= b.prefill_rows, a->seconds -= b.seconds;
+  };
+  sub(&d.decode, before.decode);
+  sub(&d.mixed, before.mixed);
+  sub(&d.prefill, before.prefill);
+  return d;
+}
+
 nlohmann::json ModeResult::ToJson() const {
   const std::vector<double> ttft = TtftMs();
   std::vector<double> total;
@@ -139,6 +188,8 @@ nlohmann::json ModeResult::ToJson() const {
       {"itl_ms_p50", Percentile(itl_ms, 50)},
       {"itl_ms_p95", Percentile(itl_ms, 95)},
       {"decode_tokens_per_s", DecodeTokensPerSecond()},
+      {"decode_step_tokens_per_s", DecodeStepTokensPerSecond()},
+      {"engine_steps", StepsJson(steps)},
       {"generated_tokens_per_s", generated_per_s},
       {"total_ms", total},
       {"per_turn", per_turn},
@@ -160,18 +211,19 @@ std::string TtftSource(const ModeResult& m) {
 std::string RenderTable(const std::vector<ModeResult>& modes) {
   std::ostringstream os;
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %6s %5s %10s %10s %9s %9s %8s %8s %9s %9s %11s %11s %9s\n", "mode", "agents",
-                "turns", "computed", "reused", "ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "ttft_from", "decode_t/s",
-                "peak_kv", "peak_rss", "wall_s");
+  std::snprintf(line, sizeof line, "%-16s %6s %5s %10s %10s %9s %9s %8s %8s %9s %10s %10s %11s %11s %9s\n", "mode",
+                "agents", "turns", "computed", "reused", "ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "ttft_from",
+                "decode_t/s", "dstep_t/s", "peak_kv", "peak_rss", "wall_s");
   os << line;
   for (const auto& m : modes) {
     const std::vector<double> ttft = m.TtftMs();
-    std::snprintf(line, sizeof line, "%-16s %6d %5d %10lld %10lld %9s %9s %8s %8s %9s %9s %11s %11s %9s\n",
+    std::snprintf(line, sizeof line, "%-16s %6d %5d %10lld %10lld %9s %9s %8s %8s %9s %10s %10s %11s %11s %9s\n",
                   m.name.c_str(), m.agents, m.turns, static_cast<long long>(m.ComputedTokens()),
                   static_cast<long long>(m.ReusedTokens()), (Fixed(Percentile(ttft, 50), 0) + "ms").c_str(),
                   (Fixed(Percentile(ttft, 95), 0) + "ms").c_str(), (Fixed(Percentile(m.itl_ms, 50), 0) + "ms").c_str(),
                   (Fixed(Percentile(m.itl_ms, 95), 0) + "ms").c_str(), TtftSource(m).c_str(),
                   Fixed(m.DecodeTokensPerSecond(), 1).c_str(),
+                  m.steps.known ? Fixed(m.DecodeStepTokensPerSecond(), 1).c_str() : "-",
                   (FormatBytes(m.peak_kv_bytes) + (m.peak_kv_source == "allocated" ? "*" : "")).c_str(),
                   FormatBytes(m.peak_rss_bytes).c_str(), Fixed(m.wall_ms / 1000.0, 2).c_str());
     os << line;
@@ -181,6 +233,9 @@ std::string RenderTable(const std::vector<ModeResult>& modes) {
          << ") before the agents started\n";
     for (const auto& e : m.errors) os << "    error: " << e << "\n";
   }
+  os << "    decode_t/s: tokens after each answer's first per second of the time any agent was decoding "
+        "(client clock; includes other agents' prompt chunks)\n"
+        "    dstep_t/s: decode rows per second of the server's decode-only steps (batched decode speed)\n";
   for (const auto& m : modes)
     if (m.peak_kv_source == "allocated") {
       os << "    * allocated at start-up (the server reports no KV use)\n";

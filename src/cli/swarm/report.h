@@ -43,6 +43,15 @@ struct ModeResult {
     double ms = 0;  // request -> prefix resident
     int64_t tokens = 0, reused = 0, restored = 0, computed = 0;
   } pin;
+  // The server's engine steps during the mode (swarmkv /metrics deltas; absent for llama-server):
+  // by kind — decode (decode rows only), mixed (decode rows beside prompt chunks), prefill.
+  struct StepKind {
+    double steps = 0, decode_rows = 0, prefill_rows = 0, seconds = 0;
+  };
+  struct Steps {
+    bool known = false;
+    StepKind decode, mixed, prefill;
+  } steps;
   uint64_t peak_kv_bytes = 0;  // RAM, sampled during the run (swarmkv) or allocated at start (llama-server)
   std::string peak_kv_source = "sampled";
   uint64_t peak_rss_bytes = 0;  // server process VmHWM
@@ -56,9 +65,19 @@ struct ModeResult {
   std::vector<double> TtftMs(int turn = -1) const;  // of one turn, or all (-1)
   // Tokens decoded after each request's first, per second of the time any agent was decoding
   // (the union of the requests' first-to-last-token spans).
+  // Includes the time decode steps waited on other agents' prompt chunks (mixed steps) and the
+  // prompt-only steps in between: a client's view of aggregate decode speed.
   double DecodeTokensPerSecond() const;
+  // Batched decode throughput (server side): decode rows per second of the steps that ran only
+  // decode rows; 0 when unknown.
+  double DecodeStepTokensPerSecond() const;
   nlohmann::json ToJson() const;
 };
+
+// The engine step totals in a swarmkv /metrics text (server/server_metrics.h: swarmkv_engine_*);
+// `known` when the series are there. StepsDelta: after - before, kind by kind.
+ModeResult::Steps StepsFromMetrics(const std::string& prometheus_text);
+ModeResult::Steps StepsDelta(const ModeResult::Steps& after, const ModeResult::Steps& before);
 
 // The p-th percentile (0..100) by linear interpolation between closest ranks; 0 when empty.
 double Percentile(std::vector<double> values, double p);

@@ -204,6 +204,47 @@ TEST(ReportTest, JsonAndSvgCarryTheNumbers) {
   EXPECT_NE(table.find("2274"), std::string::npos);
 }
 
+// The server's engine step series, as server_metrics renders them, before and after a mode:
+// decode-step throughput counts decode-only steps, never the mixed ones.
+TEST(ReportTest, DecodeStepThroughputFromEngineStepMetrics) {
+  const std::string before =
+      "swarmkv_engine_steps_total{kind=\"decode\"} 10\n"
+      "swarmkv_engine_steps_total{kind=\"mixed\"} 2\n"
+      "swarmkv_engine_steps_total{kind=\"prefill\"} 3\n"
+      "swarmkv_engine_step_rows_total{kind=\"decode\",row=\"decode\"} 10\n"
+      "swarmkv_engine_step_rows_total{kind=\"decode\",row=\"prefill\"} 0\n"
+      "swarmkv_engine_step_rows_total{kind=\"mixed\",row=\"decode\"} 2\n"
+      "swarmkv_engine_step_rows_total{kind=\"mixed\",row=\"prefill\"} 900\n"
+      "swarmkv_engine_step_seconds_total{kind=\"decode\"} 0.5\n"
+      "swarmkv_engine_step_seconds_total{kind=\"mixed\"} 3\n";
+  const std::string after =
+      "swarmkv_engine_steps_total{kind=\"decode\"} 110\n"
+      "swarmkv_engine_steps_total{kind=\"mixed\"} 12\n"
+      "swarmkv_engine_step_rows_total{kind=\"decode\",row=\"decode\"} 1010\n"
+      "swarmkv_engine_step_rows_total{kind=\"mixed\",row=\"decode\"} 52\n"
+      "swarmkv_engine_step_rows_total{kind=\"mixed\",row=\"prefill\"} 5000\n"
+      "swarmkv_engine_step_seconds_total{kind=\"decode\"} 10.5\n"
+      "swarmkv_engine_step_seconds_total{kind=\"mixed\"} 23\n";
+  ModeResult m;
+  m.steps = StepsDelta(StepsFromMetrics(after), StepsFromMetrics(before));
+  ASSERT_TRUE(m.steps.known);
+  EXPECT_DOUBLE_EQ(m.steps.decode.steps, 100);
+  EXPECT_DOUBLE_EQ(m.steps.decode.decode_rows, 1000);
+  EXPECT_DOUBLE_EQ(m.steps.mixed.decode_rows, 50);
+  EXPECT_DOUBLE_EQ(m.steps.mixed.prefill_rows, 4100);
+  EXPECT_DOUBLE_EQ(m.steps.mixed.seconds, 20);
+  EXPECT_DOUBLE_EQ(m.DecodeStepTokensPerSecond(), 100);  // 1000 rows in 10 s of decode-only steps
+  const nlohmann::json j = m.ToJson();
+  EXPECT_DOUBLE_EQ(j["decode_step_tokens_per_s"].get<double>(), 100);
+  EXPECT_DOUBLE_EQ(j["engine_steps"]["decode"]["ms_per_step"].get<double>(), 100);
+  EXPECT_NE(RenderTable({m}).find("100.0"), std::string::npos);
+  // A server without the series (llama-server): unknown, not zero steps.
+  ModeResult other;
+  other.steps = StepsDelta(StepsFromMetrics("# nothing\n"), StepsFromMetrics(""));
+  EXPECT_FALSE(other.steps.known);
+  EXPECT_TRUE(other.ToJson()["engine_steps"].is_null());
+}
+
 TEST(LlamaServerTest, OneSlotPerAgentWithItsPromptCache) {
   LlamaServerSetup s;
   s.model_path = "/m.gguf";
