@@ -3,7 +3,7 @@
 //
 //   swarmkv make-model --shape {tiny,smollm2-135m,qwen2.5-0.5b,smollm2-demo,...} --type {f32,f16,bf16,q8_0,q4_0,q5_0,q4_1,q5_1,q2_K..q6_K,iq4_nl,iq4_xs,mxfp4}
 //                      --seed N -o FILE [--threads N]
-//   swarmkv make-model --arch {llama,qwen2,qwen3,granite,olmo2,phi3,gemma2,gemma3} [--layers N] ...
+//   swarmkv make-model --arch {llama,qwen2,qwen3,granite,olmo2,phi3,gemma2,gemma3,mamba2,granitehybrid} [--layers N] ...
 //     (--arch picks the family's real shape, e.g. gemma3 -> gemma3-1b; --layers cuts it short)
 #include <chrono>
 #include <iostream>

@@ -106,6 +106,31 @@ Status ReadGemma3(const GgufFile& f, ModelHParams* h) {
   return ReadSlidingWindow(f, h, 6);
 }
 
+// Issue 19. mamba2: every layer a Mamba-2 mixer (ssm.* keys required).
+Status ReadMamba2(const GgufFile& f, ModelHParams* h) {
+  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &h->ssm));
+  h->ssm.layers.assign(h->n_layer, true);
+  return Status::OK();
+}
+
+// granitehybrid (Granite 4.0 H): granite's multipliers (each optional, as llama.cpp reads them),
+// Mamba-2 layers where head_count_kv is 0 (hparams.cc read the layout), attention elsewhere;
+// RoPE unless rope.scaling.finetuned says false (NoPE: Granite 4.0 H). Dense FFN only.
+Status ReadGraniteHybrid(const GgufFile& f, ModelHParams* h) {
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "logit_scale"), &h->logit_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "residual_scale"), &h->residual_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "embedding_scale"), &h->embedding_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "attention.scale"), &h->attention_scale));
+  h->no_rope = f.Find(Key(*h, "rope.scaling.finetuned")) != nullptr && !h->rope_scaling.finetuned;
+  SsmHParams keys;
+  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &keys));
+  keys.layers = std::move(h->ssm.layers);
+  h->ssm = std::move(keys);
+  for (const char* t : {"blk.0.ffn_gate_inp.weight", "blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_shexp.weight"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("granitehybrid tensor '") + t + "' (MoE) is not supported");
+  return Status::OK();
+}
+
 }  // namespace
 
 std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
@@ -124,6 +149,8 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kPhi3: return ReadPhi3(f, h);
     case ModelArch::kGemma2: return ReadGemma2(f, h);
     case ModelArch::kGemma3: return ReadGemma3(f, h);
+    case ModelArch::kMamba2: return ReadMamba2(f, h);
+    case ModelArch::kGraniteHybrid: return ReadGraniteHybrid(f, h);
   }
   return InternalError("unknown architecture");
 }

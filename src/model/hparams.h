@@ -17,10 +17,14 @@
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
+#include "model/ssm_hparams.h"
 
 namespace swarmkv {
 
-enum class ModelArch { kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3 };
+enum class ModelArch {
+  kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3,
+  kMamba2, kGraniteHybrid,  // issue 19: Mamba-2 (model/ssm_hparams.h)
+};
 
 // "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3".
 std::string_view ModelArchName(ModelArch arch);
@@ -84,6 +88,12 @@ struct ModelHParams {
   bool fused_gate_up = false;  // phi3: blk.N.ffn_up.weight holds [gate; up] rows, no ffn_gate
   bool gelu_ffn = false;       // gemma: GeGLU (tanh-approximated GELU) instead of SwiGLU
   bool has_rope_long_short = false;  // rope_factors_long/short.weight (phi3 LongRoPE)
+  // Issue 19: Mamba-2 layers (mamba2: every layer, no attention or FFN; granitehybrid: the
+  // layers whose head_count_kv entry is 0). n_head/n_head_kv/n_ff describe the attention layers.
+  SsmHParams ssm;
+  bool no_rope = false;  // granitehybrid with rope.scaling.finetuned = false (NoPE, Granite 4.0 H)
+  // mamba2: no attention layers at all (n_head = n_head_kv = n_ff = 0 are allowed).
+  bool attention_free() const { return arch == ModelArch::kMamba2; }
 
   bool is_swa(uint32_t layer) const { return layer < swa_layers.size() && swa_layers[layer]; }
 

@@ -1,6 +1,6 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
-// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m; any of
-// them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
+// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m,
+// granite-4.0-h-350m, mamba2-130m; any of them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
 // special tokens, written as a GGUF file llama.cpp also loads.
 //
 // Invariant: the output file is a pure function of (shape, type, seed): weights come from a
@@ -41,7 +41,15 @@ struct SyntheticShape {
   float rope_freq_base_swa = 0.0f;                  // gemma3 rope.freq_base_swa
   uint32_t rope_original_context = 0;               // phi3 rope.scaling.original_context_length
   float rope_attn_factor = 0.0f;                    // phi3 rope.scaling.attn_factor
+  // Issue 19, Mamba-2 (mamba2, granitehybrid): the {arch}.ssm.* keys (0 = no SSM layers).
+  uint32_t ssm_conv_kernel = 0, ssm_state_size = 0, ssm_group_count = 0, ssm_inner_size = 0, ssm_time_step_rank = 0;
+  std::vector<uint32_t> attention_layers;  // granitehybrid: the attention layers (the others are Mamba-2)
+  bool no_rope = false;                    // granitehybrid: rope.scaling.finetuned = false (NoPE)
 };
+
+// granitehybrid cut short to n_layer layers keeps the real attention layers below n_layer; when
+// none is left (and n_layer >= 2) layer n_layer / 2 becomes attention, so the hybrid stays one.
+std::vector<uint32_t> HybridAttentionLayers(const SyntheticShape& shape);
 
 // Names accepted by FindSyntheticShape, the three public ones first.
 std::vector<std::string> SyntheticShapeNames();

@@ -46,6 +46,31 @@ TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
   return r;
 }
 
+// A Mamba-2 layer (issue 19): its norm and ssm_* tensors, and the FFN of a hybrid.
+Status BindSsmLayer(const GgufFile& f, const std::string& p, const ModelHParams& h, LayerWeights* l) {
+  const SsmHParams& s = h.ssm;
+  const int64_t embd = h.n_embd, ch = s.conv_channels(), nh = s.n_head;
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, true, &l->attn_norm));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_in.weight", embd, s.in_proj_rows(), true, &l->ssm.in));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.weight", s.d_conv, ch, true, &l->ssm.conv1d));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.bias", ch, 0, h.attention_free(), &l->ssm.conv1d_b));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_dt.bias", nh, 0, true, &l->ssm.dt_b));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_a", 1, nh, true, &l->ssm.a));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_d", 1, nh, true, &l->ssm.d));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_norm.weight", s.d_inner / s.n_group, s.n_group, true, &l->ssm.norm));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_out.weight", s.d_inner, embd, true, &l->ssm.out));
+  for (const TensorRef* t : {&l->ssm.conv1d, &l->ssm.conv1d_b, &l->ssm.dt_b, &l->ssm.a, &l->ssm.d, &l->ssm.norm})
+    if (t->present() && t->type() != TensorType::kF32)
+      return UnimplementedError("tensor '" + p + "ssm_*' (conv, dt bias, A, D, norm) must be F32, got " +
+                                TensorTypeName(t->type_id));
+  if (h.attention_free()) return Status::OK();
+  const int64_t ff = h.n_ff;
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, true, &l->ffn_norm));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate.weight", embd, ff, true, &l->ffn_gate));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, ff, true, &l->ffn_up));
+  return BindTensor(f, p + "ffn_down.weight", ff, embd, true, &l->ffn_down);
+}
+
 }  // namespace
 
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h) {
@@ -67,6 +92,10 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
   for (uint32_t i = 0; i < h.n_layer; ++i) {
     LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
+    if (h.ssm.is_ssm(i)) {  // issue 19: a Mamba-2 mixer instead of attention
+      SKV_RETURN_IF_ERROR(BindSsmLayer(f, p, h, &l));
+      continue;
+    }
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, h.pre_norms, &l.attn_norm));
     if (h.fused_qkv) {
       if (f.FindTensor(p + "attn_qkv.bias")) return UnimplementedError("tensor '" + p + "attn_qkv.bias' is not supported");

@@ -9,6 +9,8 @@
 // Fused tensors are bound as row ranges (views): with hparams.fused_qkv, wq/wk/wv are the
 // q/k/v rows of blk.N.attn_qkv.weight; with fused_gate_up, ffn_gate/ffn_up are the first and
 // second n_ff rows of blk.N.ffn_up.weight (phi3).
+// Mamba-2 layers (hparams.ssm.is_ssm(l)) bind attn_norm and `ssm` instead of the attention
+// tensors, and no FFN when the model is attention-free (mamba2).
 // Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
 //
 // Thread-safety: immutable views into the mapping; valid while the GgufFile lives.
@@ -38,6 +40,18 @@ struct TensorRef {
   const uint8_t* row(int64_t i) const { return data + static_cast<size_t>(i) * row_bytes; }
 };
 
+// Issue 19: a Mamba-2 mixer layer (mamba2, granitehybrid), llama.cpp's blk.N.ssm_* tensors.
+struct SsmLayerWeights {
+  TensorRef in;        // ssm_in [n_embd, d_inner + conv_channels + n_head]: z, xBC, dt rows
+  TensorRef conv1d;    // ssm_conv1d [d_conv, conv_channels] (F32)
+  TensorRef conv1d_b;  // ssm_conv1d.bias [conv_channels] (optional in granitehybrid)
+  TensorRef dt_b;      // ssm_dt.bias [n_head]
+  TensorRef a;         // ssm_a [1, n_head]: A = -exp(A_log)
+  TensorRef d;         // ssm_d [1, n_head]
+  TensorRef norm;      // ssm_norm [d_inner / n_group, n_group]
+  TensorRef out;       // ssm_out [d_inner, n_embd]
+};
+
 struct LayerWeights {
   TensorRef attn_norm;                 // [n_embd]; absent without pre-norms (olmo2)
   TensorRef wq, wk, wv;                // [n_embd, q_dim], [n_embd, k_dim], [n_embd, v_dim]
@@ -49,6 +63,7 @@ struct LayerWeights {
   TensorRef ffn_post_norm;             // blk.N.post_ffw_norm [n_embd] (olmo2, gemma)
   TensorRef ffn_gate, ffn_up;          // [n_embd, n_ff]
   TensorRef ffn_down;                  // [n_ff, n_embd]
+  SsmLayerWeights ssm;                 // bound instead of the attention tensors when hparams.ssm.is_ssm(layer)
 };
 
 struct ModelWeights {

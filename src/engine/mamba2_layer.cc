@@ -1,0 +1,116 @@
+#include "engine/mamba2_layer.h"
+
+#include "kernels/ssm.h"
+
+namespace swarmkv {
+namespace {
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+WeightMatrix Matrix(const TensorRef& t) {
+  WeightMatrix w;
+  w.type = t.type();
+  w.data = t.data;
+  w.rows = t.ne1;
+  w.cols = t.ne0;
+  w.row_bytes = static_cast<int64_t>(t.row_bytes);
+  return w;
+}
+
+Result<const float*> Vector(const TensorRef& t, int64_t n, const std::string& name, bool optional = false) {
+  if (!t.present()) {
+    if (optional) return static_cast<const float*>(nullptr);
+    return InvalidArgumentError("mamba2: tensor '" + name + "' is missing");
+  }
+  if (t.type() != TensorType::kF32) return UnimplementedError("mamba2: tensor '" + name + "' must be F32");
+  if (t.ne0 * t.ne1 != n)
+    return InvalidArgumentError("mamba2: tensor '" + name + "' has " + Num(t.ne0 * t.ne1) + " elements, expected " + Num(n));
+  return reinterpret_cast<const float*>(t.data);
+}
+
+}  // namespace
+
+Status Mamba2Config::Validate() const {
+  if (n_embd <= 0 || d_conv <= 0 || d_conv > 64 || d_inner <= 0 || d_state <= 0 || n_head <= 0 || n_group <= 0 ||
+      d_inner % n_head != 0 || n_head % n_group != 0 || d_inner % n_group != 0 || !(rms_eps > 0.0f))
+    return InvalidArgumentError("mamba2: bad layer shape (embd " + Num(n_embd) + ", conv " + Num(d_conv) + ", inner " +
+                                Num(d_inner) + ", state " + Num(d_state) + ", heads " + Num(n_head) + ", groups " +
+                                Num(n_group) + ")");
+  return Status::OK();
+}
+
+Mamba2Config Mamba2Config::FromHParams(const ModelHParams& h) {
+  Mamba2Config c;
+  c.n_embd = h.n_embd;
+  c.d_conv = h.ssm.d_conv;
+  c.d_inner = h.ssm.d_inner;
+  c.d_state = h.ssm.d_state;
+  c.n_head = h.ssm.n_head;
+  c.n_group = h.ssm.n_group;
+  c.rms_eps = h.rms_norm_eps;
+  return c;
+}
+
+Result<Mamba2LayerWeights> Mamba2WeightsFromLayer(const SsmLayerWeights& s, const Mamba2Config& c,
+                                                  const std::string& p) {
+  SKV_RETURN_IF_ERROR(c.Validate());
+  Mamba2LayerWeights w;
+  w.in = Matrix(s.in);
+  w.out = Matrix(s.out);
+  if (w.in.data == nullptr || w.in.rows != c.in_proj_rows() || w.in.cols != c.n_embd)
+    return InvalidArgumentError("mamba2: '" + p + "ssm_in' missing or not [" + Num(c.in_proj_rows()) + " x " + Num(c.n_embd) + "]");
+  if (w.out.data == nullptr || w.out.rows != c.n_embd || w.out.cols != c.d_inner)
+    return InvalidArgumentError("mamba2: '" + p + "ssm_out' missing or not [" + Num(c.n_embd) + " x " + Num(c.d_inner) + "]");
+  SKV_ASSIGN_OR_RETURN(w.conv1d, Vector(s.conv1d, c.conv_channels() * c.d_conv, p + "ssm_conv1d.weight"));
+  SKV_ASSIGN_OR_RETURN(w.conv1d_b, Vector(s.conv1d_b, c.conv_channels(), p + "ssm_conv1d.bias", true));
+  SKV_ASSIGN_OR_RETURN(w.dt_b, Vector(s.dt_b, c.n_head, p + "ssm_dt.bias"));
+  SKV_ASSIGN_OR_RETURN(w.a, Vector(s.a, c.n_head, p + "ssm_a"));
+  SKV_ASSIGN_OR_RETURN(w.d, Vector(s.d, c.n_head, p + "ssm_d"));
+  SKV_ASSIGN_OR_RETURN(w.norm, Vector(s.norm, c.d_inner, p + "ssm_norm.weight"));
+  return w;
+}
+
+Status Mamba2Layer::Run(const Mamba2LayerWeights& w, const float* xn, int64_t xn_stride, int64_t T, Mamba2State state,
+                        float* out, int64_t out_stride) {
+  const Mamba2Config& c = config_;
+  if (T <= 0) return T == 0 ? Status::OK() : InvalidArgumentError("mamba2: negative token count");
+  if (state.conv == nullptr || state.ssm == nullptr) return InvalidArgumentError("mamba2: no recurrent state");
+  const int64_t P = c.in_proj_rows(), ch = c.conv_channels(), di = c.d_inner;
+  const MatmulOptions mo{isa_, pool_};
+  zxbcdt_.resize(static_cast<size_t>(T * P));
+  SKV_RETURN_IF_ERROR(Matmul(w.in, xn, T, xn_stride, zxbcdt_.data(), P, mo));
+
+  // Causal conv over x|B|C with the conv state, bias, SiLU (ggml_silu over each row).
+  xbc_.resize(static_cast<size_t>(T * ch));
+  SsmConvArgs ca;
+  ca.channels = ch;
+  ca.kernel = static_cast<int>(c.d_conv);
+  ca.weight = w.conv1d;
+  ca.bias = w.conv1d_b;
+  ca.isa = isa_;
+  SKV_RETURN_IF_ERROR(SsmConv1d(ca, zxbcdt_.data() + di, P, T, state.conv, xbc_.data(), ch));
+  for (int64_t t = 0; t < T; ++t) Silu(&xbc_[t * ch], &xbc_[t * ch], ch, isa_);
+
+  // The scan: x = xBC[0, d_inner), B and C after it, dt the last n_head columns of zxBCdt.
+  y_.resize(static_cast<size_t>(T * di));
+  SsmScanArgs sa;
+  sa.n_head = c.n_head;
+  sa.head_dim = c.head_dim();
+  sa.d_state = c.d_state;
+  sa.n_group = c.n_group;
+  sa.A = w.a;
+  sa.D = w.d;
+  sa.dt_bias = w.dt_b;
+  sa.isa = isa_;
+  sa.pool = pool_;
+  const float* xbc = xbc_.data();
+  SKV_RETURN_IF_ERROR(SsmScan(sa, xbc, ch, zxbcdt_.data() + di + ch, P, xbc + di, xbc + di + c.n_group * c.d_state, ch,
+                              T, state.ssm, y_.data(), di));
+
+  // Gate with SiLU(z), grouped RMSNorm, output projection.
+  for (int64_t t = 0; t < T; ++t)
+    GatedGroupRmsNorm(&zxbcdt_[t * P], &y_[t * di], w.norm, c.head_dim(), di, c.n_group, c.rms_eps);
+  return Matmul(w.out, y_.data(), T, di, out, out_stride, mo);
+}
+
+}  // namespace swarmkv
