@@ -27,6 +27,8 @@ models=(
   "gemma2-2b-2l|f16|--arch gemma2 --layers 2"
   "gemma3-1b-6l|f16|--arch gemma3 --layers 6"
   "gemma3-270m-6l|f16|--shape gemma3-270m --layers 6"
+  "tiny-lfm2|q8_0|--shape tiny-lfm2"
+  "lfm2-350m-6l|f16|--arch lfm2 --layers 6"
 )
 for entry in "${models[@]}"; do
   IFS='|' read -r name type args <<< "$entry"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "base/logging.h"
 #include "engine/attention_kv_sources.h"
@@ -49,7 +50,18 @@ Status ForwardConfig::Validate() const {
   if (sliding_window < 0) return InvalidArgumentError("forward: sliding window must be >= 0");
   if (!swa_layers.empty() && (rope_swa.n_dims != rope.n_dims || rope_swa.neox != rope.neox))
     return InvalidArgumentError("forward: SWA layers' RoPE must rotate the same dims as the others");
+  if (!recurrent_layers.empty() && static_cast<int32_t>(recurrent_layers.size()) != n_layer)
+    return InvalidArgumentError("forward: " + Num(recurrent_layers.size()) + " recurrent layer flags for " +
+                                Num(n_layer) + " layers");
+  if (n_attention_layers() == 0)
+    return UnimplementedError("forward: a model without attention layers (pure recurrent) is not supported yet");
   return Status::OK();
+}
+
+int32_t ForwardConfig::n_attention_layers() const {
+  int32_t n = 0;
+  for (int l = 0; l < n_layer; ++l) n += is_recurrent(l) ? 0 : 1;
+  return n;
 }
 
 Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, ForwardWeights weights,
@@ -59,10 +71,10 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
   if (memory == nullptr) return InvalidArgumentError("forward: no KV memory");
   SKV_ASSIGN_OR_RETURN(KvLayout layout, memory->Layout(namespace_id));
   const KvShape& s = layout.shape();
-  if (s.num_layers != config.n_layer || s.num_kv_heads != config.n_head_kv || s.head_dim_k != config.head_dim_k ||
+  if (s.num_layers != config.n_attention_layers() || s.num_kv_heads != config.n_head_kv || s.head_dim_k != config.head_dim_k ||
       s.head_dim_v != config.head_dim_v)
     return InvalidArgumentError("forward: KV namespace shape " + s.DebugString() + " does not match the model (L=" +
-                                Num(config.n_layer) + " H=" + Num(config.n_head_kv) + " Dk=" + Num(config.head_dim_k) +
+                                Num(config.n_attention_layers()) + " H=" + Num(config.n_head_kv) + " Dk=" + Num(config.head_dim_k) +
                                 " Dv=" + Num(config.head_dim_v) + ")");
   const int64_t e = config.n_embd;
   const int64_t qd = int64_t{config.n_head} * config.head_dim_k;
@@ -77,17 +89,29 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
   for (int l = 0; l < config.n_layer; ++l) {
     const ForwardLayerWeights& w = weights.layers[l];
     const std::string p = "blk." + Num(l) + ".";
+    if (config.is_recurrent(l) != (w.recurrent != nullptr))
+      return InvalidArgumentError("forward: " + p + (w.recurrent ? " has a recurrent mixer but is an attention layer"
+                                                                 : " is recurrent but has no recurrent mixer"));
+    // A recurrent block without FFN (mamba2): only its mixer's pre-norm.
+    const bool no_ffn = w.recurrent != nullptr && w.gate.data == nullptr && w.up.data == nullptr && w.down.data == nullptr;
+    if (no_ffn) {
+      if (w.attn_norm == nullptr) return InvalidArgumentError("forward: " + p + " norm weights missing");
+      continue;
+    }
     if ((w.attn_norm == nullptr) != (w.ffn_norm == nullptr))
       return InvalidArgumentError("forward: " + p + " has only one of attn_norm/ffn_norm");
     if ((w.attn_post_norm == nullptr) != (w.ffn_post_norm == nullptr))
       return InvalidArgumentError("forward: " + p + " has only one of the post-norms");
     if (w.attn_norm == nullptr && w.attn_post_norm == nullptr)
       return InvalidArgumentError("forward: " + p + " norm weights missing");
-    if ((w.q_norm == nullptr) != (w.k_norm == nullptr)) return InvalidArgumentError("forward: " + p + " has only one of q/k norm");
-    SKV_RETURN_IF_ERROR(CheckMatrix(w.wq, qd, e, p + "attn_q"));
-    SKV_RETURN_IF_ERROR(CheckMatrix(w.wk, kd, e, p + "attn_k"));
-    SKV_RETURN_IF_ERROR(CheckMatrix(w.wv, vd, e, p + "attn_v"));
-    SKV_RETURN_IF_ERROR(CheckMatrix(w.wo, e, int64_t{config.n_head} * config.head_dim_v, p + "attn_output"));
+    if (w.recurrent == nullptr) {
+      if ((w.q_norm == nullptr) != (w.k_norm == nullptr))
+        return InvalidArgumentError("forward: " + p + " has only one of q/k norm");
+      SKV_RETURN_IF_ERROR(CheckMatrix(w.wq, qd, e, p + "attn_q"));
+      SKV_RETURN_IF_ERROR(CheckMatrix(w.wk, kd, e, p + "attn_k"));
+      SKV_RETURN_IF_ERROR(CheckMatrix(w.wv, vd, e, p + "attn_v"));
+      SKV_RETURN_IF_ERROR(CheckMatrix(w.wo, e, int64_t{config.n_head} * config.head_dim_v, p + "attn_output"));
+    }
     SKV_RETURN_IF_ERROR(CheckMatrix(w.gate, config.n_ff, e, p + "ffn_gate"));
     SKV_RETURN_IF_ERROR(CheckMatrix(w.up, config.n_ff, e, p + "ffn_up"));
     SKV_RETURN_IF_ERROR(CheckMatrix(w.down, e, config.n_ff, p + "ffn_down"));
@@ -99,6 +123,98 @@ ForwardPass::ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory*
                          ForwardOptions options)
     : config_(std::move(config)), weights_(std::move(weights)), memory_(memory), layout_(layout), options_(options) {
   for (int32_t l = 0; l < layout_.shape().num_layers; ++l) layer_layouts_.push_back(layout_.LayerView(l));
+  int32_t kv = 0;
+  for (int l = 0; l < config_.n_layer; ++l) {
+    kv_layer_.push_back(config_.is_recurrent(l) ? -1 : kv++);
+    state_offset_.push_back(state_total_bytes_);
+    if (config_.is_recurrent(l)) state_total_bytes_ += weights_.layers[l].recurrent->state_bytes();
+  }
+}
+
+std::vector<uint64_t> ForwardPass::RecurrentStateBytesPerLayer() const {
+  std::vector<uint64_t> bytes;
+  for (int l = 0; l < config_.n_layer; ++l)
+    if (config_.is_recurrent(l)) bytes.push_back(weights_.layers[l].recurrent->state_bytes());
+  return bytes;
+}
+
+Status ForwardPass::SetRecurrentState(SequenceId seq, std::span<const uint8_t> state) {
+  if (!hybrid()) {
+    if (!state.empty()) return InvalidArgumentError("forward: a recurrent state for a model without recurrent layers");
+    return Status::OK();
+  }
+  if (!state.empty() && state.size() != state_total_bytes_)
+    return InvalidArgumentError("forward: recurrent state of " + Num(state.size()) + " bytes, the model's is " +
+                                Num(state_total_bytes_));
+  SKV_ASSIGN_OR_RETURN(int64_t length, memory_->Length(seq));
+  LiveState& live = live_[seq];
+  live.cur = 0;
+  live.position = length;
+  live.buf[0].assign(state_total_bytes_, 0);
+  live.buf[1].assign(state_total_bytes_, 0);
+  if (!state.empty()) std::memcpy(live.buf[0].data(), state.data(), state.size());
+  return Status::OK();
+}
+
+void ForwardPass::ForgetSequence(SequenceId seq) { live_.erase(seq); }
+
+Status ForwardPass::PrepareRecurrent(const StepBatch& batch) {
+  span_live_.assign(batch.spans.size(), nullptr);
+  span_checkpoints_.resize(batch.spans.size());
+  const int64_t B = layout_.block_tokens();
+  for (size_t si = 0; si < batch.spans.size(); ++si) {
+    const StepSpan& span = batch.spans[si];
+    auto it = live_.find(span.slot);
+    if (it == live_.end()) {
+      if (span.first_position != 0)
+        return FailedPreconditionError("forward: sequence " + Num(span.slot) + " starts at position " +
+                                       Num(span.first_position) +
+                                       " without a recurrent state (SetRecurrentState with its prefix's checkpoint)");
+      SKV_RETURN_IF_ERROR(SetRecurrentState(span.slot, {}));
+      it = live_.find(span.slot);
+    }
+    if (it->second.position != span.first_position)
+      return FailedPreconditionError("forward: the recurrent state of sequence " + Num(span.slot) + " is at position " +
+                                     Num(it->second.position) + ", the step starts at " + Num(span.first_position));
+    span_live_[si] = &it->second;
+    std::vector<RecurrentSnapshot>& cps = span_checkpoints_[si];
+    cps.clear();
+    // Every block whose last position this span computes gets the state after that position.
+    for (int64_t p = (span.first_position / B + 1) * B - 1; p < span.first_position + span.num_tokens; p += B) {
+      SKV_ASSIGN_OR_RETURN(std::span<uint8_t> area, memory_->MutableRecurrentState(span.slot, p));
+      if (area.size() != state_total_bytes_)
+        return InternalError("forward: the namespace's checkpoint holds " + Num(area.size()) + " bytes, the model's state " +
+                             Num(state_total_bytes_));
+      cps.push_back(RecurrentSnapshot{static_cast<int32_t>(p - span.first_position), area.data()});
+    }
+  }
+  return Status::OK();
+}
+
+Status ForwardPass::RunRecurrent(int l, const StepBatch& batch) {
+  const uint64_t off = state_offset_[l];
+  size_t total = 0;
+  for (const auto& cps : span_checkpoints_) total += cps.size();
+  layer_snapshots_.resize(total);
+  layer_spans_.clear();
+  size_t k = 0;
+  for (size_t si = 0; si < batch.spans.size(); ++si) {
+    const StepSpan& span = batch.spans[si];
+    LiveState& live = *span_live_[si];
+    RecurrentSpan rs;
+    rs.first_row = span_rows_[si];
+    rs.num_tokens = span.num_tokens;
+    rs.first_position = span.first_position;
+    rs.state_in = live.buf[live.cur].data() + off;
+    rs.state_out = live.buf[1 - live.cur].data() + off;
+    const size_t first = k;
+    for (const RecurrentSnapshot& cp : span_checkpoints_[si]) layer_snapshots_[k++] = RecurrentSnapshot{cp.index, cp.dest + off};
+    rs.snapshots = std::span<const RecurrentSnapshot>(layer_snapshots_).subspan(first, k - first);
+    layer_spans_.push_back(rs);
+  }
+  const RecurrentContext ctx{options_.pool, options_.isa};
+  proj_.resize(batch.num_tokens() * config_.n_embd);
+  return weights_.layers[l].recurrent->Forward(ctx, xn_.data(), batch.num_tokens(), layer_spans_, proj_.data());
 }
 
 Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
@@ -180,6 +296,7 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
   }
   std::sort(solo_spans_.begin(), solo_spans_.end());
   grouped_spans_ += static_cast<int64_t>(grouped_order_.size());
+  if (hybrid()) SKV_RETURN_IF_ERROR(PrepareRecurrent(batch));
 
   for (int l = 0; l < config_.n_layer; ++l) SKV_RETURN_IF_ERROR(RunLayer(l, batch, tables));
 
@@ -207,6 +324,11 @@ Status ForwardPass::Run(const StepBatch& batch, StepOutput* out) {
   for (const StepSpan& span : batch.spans) {
     SKV_RETURN_IF_ERROR(memory_->Commit(span.slot, std::span<const int32_t>(batch.tokens).subspan(offset, span.num_tokens)));
     offset += span.num_tokens;
+    if (hybrid()) {  // the state the step wrote becomes the live one
+      LiveState& live = *span_live_[&span - batch.spans.data()];
+      live.cur = 1 - live.cur;
+      live.position += span.num_tokens;
+    }
   }
   return Status::OK();
 }
@@ -250,12 +372,15 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   const int64_t hk = config_.head_dim_k, hv = config_.head_dim_v;
   const int64_t qd = config_.n_head * hk, kd = config_.n_head_kv * hk, vd = config_.n_head_kv * hv;
   const int64_t od = config_.n_head * hv;
-  const int64_t ff = config_.n_ff;
   const MatmulOptions mo{options_.isa, options_.pool};
 
-  // Attention block.
+  // Attention block (or the recurrent mixer of a hybrid model's recurrent layer).
   xn_.resize(T * e);
   ForTokens(options_.pool, T, [&](int64_t t) { PreNorm(&x_[t * e], w.attn_norm, &xn_[t * e]); });
+  if (w.recurrent != nullptr) {
+    SKV_RETURN_IF_ERROR(RunRecurrent(l, batch));
+    return RunFeedForward(l, T);
+  }
   q_.resize(T * qd);
   k_.resize(T * kd);
   v_.resize(T * vd);
@@ -275,14 +400,16 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
       for (int h = 0; h < config_.n_head_kv; ++h) RmsNorm(k + h * hk, w.k_norm, k + h * hk, hk, config_.rms_eps);
     }
     const RopeParams& rope = config_.is_swa(l) ? config_.rope_swa : config_.rope;
-    ApplyRope(rope, positions_[t], q, hk, config_.n_head);
-    ApplyRope(rope, positions_[t], k, hk, config_.n_head_kv);
+    if (!config_.no_rope) {
+      ApplyRope(rope, positions_[t], q, hk, config_.n_head);
+      ApplyRope(rope, positions_[t], k, hk, config_.n_head_kv);
+    }
     if (config_.query_scale != 0.0f) Scale(q, qd, config_.query_scale);
   });
 
   // K/V rows of every span into its sequence's private tail blocks, then attention: sequences
   // sharing leading blocks in one shared-prefix call, the others one by one (same bits).
-  const KvLayerLayout& kvl = layer_layouts_[l];
+  const KvLayerLayout& kvl = layer_layouts_[kv_layer_[l]];
   const int64_t B = layout_.block_tokens();
   attn_.resize(T * od);
   AttentionParams ap;
@@ -336,6 +463,18 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   }
   proj_.resize(T * e);
   SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));
+  return RunFeedForward(l, T);
+}
+
+Status ForwardPass::RunFeedForward(int l, int64_t T) {
+  const ForwardLayerWeights& w = weights_.layers[l];
+  const int64_t e = config_.n_embd;
+  const int64_t ff = config_.n_ff;
+  const MatmulOptions mo{options_.isa, options_.pool};
+  if (w.gate.data == nullptr) {  // a block without FFN (mamba2): only the mixer's residual
+    ForTokens(options_.pool, T, [&](int64_t t) { AddBlockOutput(&proj_[t * e], w.attn_post_norm, &x_[t * e]); });
+    return Status::OK();
+  }
   // Residual, then the feed-forward block's norm, per row.
   ForTokens(options_.pool, T, [&](int64_t t) {
     AddBlockOutput(&proj_[t * e], w.attn_post_norm, &x_[t * e]);

@@ -20,18 +20,29 @@
 // Batch slots are KvMemory SequenceIds. A span's tokens are committed to memory only after the
 // whole step succeeded; on error nothing is committed.
 //
+// Hybrid models (issue 19): layers marked in ForwardConfig::recurrent_layers run a RecurrentLayer
+// (engine/recurrent_layer.h) instead of attention; only the attention layers have KV (the
+// namespace's KvShape counts them alone). The pass keeps each running sequence's live recurrent
+// state (double-buffered: a step writes the other buffer, swapped only when the step commits),
+// and writes every recurrent layer's state into the checkpoint area of each block whose last
+// position the step computes (KvMemory::MutableRecurrentState), so sealed blocks carry the state
+// after their last token and a prefix hit restores it (SetRecurrentState).
+//
 // Thread-safety: one Run at a time (scratch buffers are members); the kernels use `pool`.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/hash.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/recurrent_layer.h"
 #include "engine/step_batch.h"
 #include "kernels/attention.h"
 #include "kernels/attention_cascade.h"
@@ -71,8 +82,17 @@ struct ForwardConfig {
   int64_t sliding_window = 0;    // > 0: layers with swa_layers[l] attend keys (p - window, p]
   std::vector<bool> swa_layers;  // empty or n_layer entries
   RopeParams rope_swa;           // RoPE of the SWA layers (gemma3: base 10000)
+  bool no_rope = false;          // NoPE: no rotation at all (granitehybrid, Granite 4.0 H)
+
+  // Hybrid models: n_layer entries, true for a layer that runs a RecurrentLayer (no attention,
+  // no KV); empty for attention-only models.
+  std::vector<bool> recurrent_layers;
 
   bool is_swa(int layer) const { return layer < static_cast<int>(swa_layers.size()) && swa_layers[layer]; }
+  bool is_recurrent(int layer) const {
+    return layer < static_cast<int>(recurrent_layers.size()) && recurrent_layers[layer];
+  }
+  int32_t n_attention_layers() const;  // layers with KV
   Status Validate() const;
 };
 
@@ -88,7 +108,11 @@ struct ForwardLayerWeights {
   const float* attn_post_norm = nullptr;  // [n_embd] on the attention output (olmo2, gemma), or nullptr
   const float* ffn_norm = nullptr;   // [n_embd], or nullptr: no pre-norm (olmo2)
   const float* ffn_post_norm = nullptr;   // [n_embd] on the FFN output (olmo2, gemma), or nullptr
-  WeightMatrix gate, up, down;       // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]
+  WeightMatrix gate, up, down;       // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]; all absent
+                                     // (data nullptr) in a recurrent layer without FFN (mamba2)
+  // Recurrent layers only (ForwardConfig::is_recurrent): the layer run in place of attention
+  // (then wq/wk/wv/wo, biases and q/k norms are unused). Owned by this pass once created.
+  std::shared_ptr<RecurrentLayer> recurrent;
 };
 
 struct ForwardWeights {
@@ -127,6 +151,20 @@ class ForwardPass {
   int64_t grouped_spans() const { return grouped_spans_; }
   const KvLayout& layout() const { return layout_; }
 
+  // ---- Hybrid models (no-ops / zero for attention-only ones)
+  // Bytes of each recurrent layer's state, in layer order: the namespace's
+  // recurrent_bytes_per_layer (checkpoint layout: layer r's slice at the sum of the ones before).
+  std::vector<uint64_t> RecurrentStateBytesPerLayer() const;
+  uint64_t recurrent_state_bytes() const { return state_total_bytes_; }
+  bool hybrid() const { return state_total_bytes_ != 0; }
+  // The state `seq` continues from at its current length: a prefix hit's
+  // PrefixMatch::recurrent_state (copied), or empty = zeros (a fresh sequence). A sequence at
+  // position 0 that was never set starts from zeros; one at a later position must be set (Run
+  // fails with FailedPrecondition otherwise). InvalidArgument for a state of the wrong size.
+  Status SetRecurrentState(SequenceId seq, std::span<const uint8_t> state);
+  // Drops the live state of a released sequence.
+  void ForgetSequence(SequenceId seq);
+
  private:
   ForwardPass(ForwardConfig config, ForwardWeights weights, KvMemory* memory, KvLayout layout, ForwardOptions options);
   Status RunLayer(int layer, const StepBatch& batch, const std::vector<BlockTable>& tables);
@@ -163,6 +201,28 @@ class ForwardPass {
   std::vector<int64_t> span_rows_;  // first batch row of each span
   std::vector<AttentionSequence> attn_seqs_;
   int64_t grouped_spans_ = 0;
+
+  // Hybrid models. Per layer: its KV layer index (attention) or the offset of its state in the
+  // checkpoint (recurrent).
+  std::vector<int32_t> kv_layer_;
+  std::vector<uint64_t> state_offset_;
+  uint64_t state_total_bytes_ = 0;
+  struct LiveState {
+    std::vector<uint8_t> buf[2];  // buf[cur]: the state after `position` tokens
+    int cur = 0;
+    int64_t position = 0;
+  };
+  std::unordered_map<SequenceId, LiveState> live_;
+  // Per step: each span's live state and the checkpoint areas of the blocks it completes
+  // (token index in the span, checkpoint base).
+  std::vector<LiveState*> span_live_;
+  std::vector<std::vector<RecurrentSnapshot>> span_checkpoints_;
+  std::vector<RecurrentSnapshot> layer_snapshots_;
+  std::vector<RecurrentSpan> layer_spans_;
+  Status PrepareRecurrent(const StepBatch& batch);
+  Status RunRecurrent(int layer, const StepBatch& batch);
+  // x += mixer output (proj_), then the FFN block (skipped when the layer has none).
+  Status RunFeedForward(int layer, int64_t T);
 };
 
 }  // namespace swarmkv

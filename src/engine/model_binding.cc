@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/recurrent_layers.h"
+
 namespace swarmkv {
 namespace {
 
@@ -30,9 +32,6 @@ Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool
 
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
   const ModelHParams& h = model.hparams();
-  if (h.ssm.present())  // issue 19: engine/mamba2_layer.h runs them once the recurrent-state seam is in
-    return UnimplementedError("architecture '" + std::string(ModelArchName(h.arch)) +
-                              "': Mamba-2 layers do not run in the engine's forward pass yet");
   ForwardConfig c;
   c.n_embd = static_cast<int32_t>(h.n_embd);
   c.n_layer = static_cast<int32_t>(h.n_layer);
@@ -90,6 +89,8 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
   c.final_softcap = h.final_softcap;
   c.qk_norm_full = h.qk_norm_full;
   c.gelu_ffn = h.gelu_ffn;
+  c.recurrent_layers = h.recurrent_layers;
+  c.no_rope = h.no_rope;
   if (h.sliding_window > 0) {
     c.sliding_window = h.sliding_window;
     c.swa_layers = h.swa_layers;
@@ -118,6 +119,14 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight", !pre));
     SKV_ASSIGN_OR_RETURN(d.attn_post_norm, F32Vector(s.attn_post_norm, p + "post_attention_norm.weight", !post));
     SKV_ASSIGN_OR_RETURN(d.ffn_post_norm, F32Vector(s.ffn_post_norm, p + "post_ffw_norm.weight", !post));
+    d.gate = Matrix(s.ffn_gate);
+    d.up = Matrix(s.ffn_up);
+    d.down = Matrix(s.ffn_down);
+    if (model.hparams().is_recurrent(static_cast<uint32_t>(l))) {  // hybrid: the mixer replaces attention
+      SKV_ASSIGN_OR_RETURN(d.recurrent, MakeRecurrentLayer(model, static_cast<int>(l)));
+      w.layers.push_back(d);
+      continue;
+    }
     SKV_ASSIGN_OR_RETURN(d.bq, F32Vector(s.bq, p + "attn_q.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bk, F32Vector(s.bk, p + "attn_k.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bv, F32Vector(s.bv, p + "attn_v.bias", true));
@@ -127,12 +136,27 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     d.wk = Matrix(s.wk);
     d.wv = Matrix(s.wv);
     d.wo = Matrix(s.wo);
-    d.gate = Matrix(s.ffn_gate);
-    d.up = Matrix(s.ffn_up);
-    d.down = Matrix(s.ffn_down);
     w.layers.push_back(d);
   }
   return w;
+}
+
+NamespaceOptions NamespaceOptionsForModel(const Model& model, const ForwardWeights& weights, const Hash128& id,
+                                          std::string name, TensorType kv_type, int32_t block_tokens) {
+  const ModelHParams& h = model.hparams();
+  NamespaceOptions no;
+  no.id = id;
+  no.name = std::move(name);
+  no.shape.num_layers = static_cast<int32_t>(h.n_attention_layers());
+  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
+  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
+  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  no.shape.block_tokens = block_tokens;
+  no.shape.k_type = kv_type;
+  no.shape.v_type = kv_type;
+  for (const ForwardLayerWeights& l : weights.layers)
+    if (l.recurrent != nullptr) no.recurrent_bytes_per_layer.push_back(l.recurrent->state_bytes());
+  return no;
 }
 
 }  // namespace swarmkv

@@ -16,6 +16,13 @@ namespace swarmkv {
 // `context_length` (0 = the model's training context) picks phi3's LongRoPE factors as
 // llama.cpp's n_ctx does: long ones above rope.scaling.original_context_length, else short.
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length = 0);
+// Hybrid models: recurrent layers get their RecurrentLayer (engine/recurrent_layers.h), a new
+// one per call (each ForwardPass owns its own).
 Result<ForwardWeights> ForwardWeightsFromModel(const Model& model);
+
+// The KV namespace registration of `model` bound as `weights`: the attention layers' KV shape and,
+// for a hybrid model, each recurrent layer's state bytes (the block checkpoint layout).
+NamespaceOptions NamespaceOptionsForModel(const Model& model, const ForwardWeights& weights, const Hash128& id,
+                                          std::string name, TensorType kv_type, int32_t block_tokens);
 
 }  // namespace swarmkv

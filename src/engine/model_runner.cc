@@ -20,19 +20,17 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   kv.numerics = KernelNumericsId();
   std::unique_ptr<LlamaRunner> r(new LlamaRunner());
   r->ns_ = model->KvNamespace(kv);
-  NamespaceOptions no;
-  no.id = r->ns_;
-  no.name = model->path() + ":" + TensorTypeName(static_cast<uint32_t>(options.kv_type));
-  no.shape.num_layers = static_cast<int32_t>(h.n_layer);
-  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
-  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
-  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
-  no.shape.block_tokens = options.block_tokens;
-  no.shape.k_type = options.kv_type;
-  no.shape.v_type = options.kv_type;
-  SKV_RETURN_IF_ERROR(memory->RegisterNamespace(no).WithContext("KV type " + TensorTypeName(static_cast<uint32_t>(options.kv_type))));
   SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*model));
   SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*model));
+  // Hybrid models: the namespace's KV covers the attention layers, and every block also carries
+  // the recurrent layers' state after its last token (the checkpoint a prefix hit restores).
+  const NamespaceOptions no =
+      NamespaceOptionsForModel(*model, weights, r->ns_, model->path() + ":" + TensorTypeName(static_cast<uint32_t>(options.kv_type)),
+                               options.kv_type, options.block_tokens);
+  if (!no.recurrent_bytes_per_layer.empty() && options.kv_hot_window_tokens > 0)
+    return InvalidArgumentError("--kv-hot-window is not supported for hybrid (recurrent) models: their blocks carry "
+                                "state checkpoints that must stay with the block");
+  SKV_RETURN_IF_ERROR(memory->RegisterNamespace(no).WithContext("KV type " + TensorTypeName(static_cast<uint32_t>(options.kv_type))));
   ForwardOptions fo;
   fo.pool = options.pool;
   SKV_ASSIGN_OR_RETURN(r->forward_, ForwardPass::Create(config, weights, memory, r->ns_, fo));
@@ -71,6 +69,8 @@ Result<OpenedSequence> LlamaRunner::Open(std::span<const int32_t> tokens) {
   // Owned by the handle until it is handed to the scheduler (a failed attach releases it).
   SKV_ASSIGN_OR_RETURN(SequenceHandle seq, SequenceHandle::Create(memory_, ns_));
   SKV_ASSIGN_OR_RETURN(PrefixMatch match, memory_->AttachPrefix(seq.id(), tokens.first(tokens.size() - 1)));
+  // Hybrid: continue from the checkpoint of the last matched block (zeros when nothing matched).
+  if (forward_->hybrid()) SKV_RETURN_IF_ERROR(forward_->SetRecurrentState(seq.id(), match.recurrent_state));
   return OpenedSequence{static_cast<SlotId>(seq.Detach()), match.matched_tokens};
 }
 
@@ -97,6 +97,7 @@ Status LlamaRunner::Forward(const StepBatch& batch, StepOutput* out) {
 void LlamaRunner::Close(SlotId slot) {
   Status st = memory_->Release(static_cast<SequenceId>(slot));
   if (!st.ok()) SKV_LOG(ERROR) << "releasing sequence " << slot << ": " << st.ToString();
+  forward_->ForgetSequence(static_cast<SequenceId>(slot));
   if (cold_ != nullptr) cold_->Forget(slot);
 }
 

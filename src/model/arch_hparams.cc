@@ -106,10 +106,24 @@ Status ReadGemma3(const GgufFile& f, ModelHParams* h) {
   return ReadSlidingWindow(f, h, 6);
 }
 
+// LFM2 (llama.cpp src/models/lfm2.cpp): gated short-conv layers where head_count_kv is 0,
+// attention layers with per-head q/k RMSNorm and NeoX RoPE elsewhere, SwiGLU FFN everywhere,
+// the final norm stored as token_embd_norm.weight.
+Status ReadLfm2(const GgufFile& f, ModelHParams* h) {
+  SKV_ASSIGN_OR_RETURN(h->shortconv_l_cache, f.GetU32(Key(*h, "shortconv.l_cache")));
+  uint32_t window = 0;
+  SKV_RETURN_IF_ERROR(OptionalU32(f, Key(*h, "attention.sliding_window"), &window));
+  if (window > 0) return UnimplementedError("lfm2 with sliding-window attention layers is not supported");
+  for (const char* t : {"dense_2_out.weight", "blk.0.ffn_gate_inp.weight"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("lfm2 tensor '") + t + "' (ColBERT head / MoE) is not supported");
+  h->has_qk_norm = true;  // every attention layer has them (layer 0 may be a conv layer)
+  return Status::OK();
+}
+
 // Issue 19. mamba2: every layer a Mamba-2 mixer (ssm.* keys required).
 Status ReadMamba2(const GgufFile& f, ModelHParams* h) {
   SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &h->ssm));
-  h->ssm.layers.assign(h->n_layer, true);
+  h->recurrent_layers.assign(h->n_layer, true);
   return Status::OK();
 }
 
@@ -122,16 +136,17 @@ Status ReadGraniteHybrid(const GgufFile& f, ModelHParams* h) {
   SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "embedding_scale"), &h->embedding_scale));
   SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "attention.scale"), &h->attention_scale));
   h->no_rope = f.Find(Key(*h, "rope.scaling.finetuned")) != nullptr && !h->rope_scaling.finetuned;
-  SsmHParams keys;
-  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &keys));
-  keys.layers = std::move(h->ssm.layers);
-  h->ssm = std::move(keys);
+  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &h->ssm));
   for (const char* t : {"blk.0.ffn_gate_inp.weight", "blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_shexp.weight"})
     if (f.FindTensor(t)) return UnimplementedError(std::string("granitehybrid tensor '") + t + "' (MoE) is not supported");
   return Status::OK();
 }
 
 }  // namespace
+
+bool ArchHasRecurrentLayers(ModelArch arch) {
+  return arch == ModelArch::kLfm2 || arch == ModelArch::kMamba2 || arch == ModelArch::kGraniteHybrid;
+}
 
 std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
   std::vector<bool> swa(n_layer);
@@ -140,6 +155,9 @@ std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
 }
 
 Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
+  if (!h->recurrent_layers.empty() && !ArchHasRecurrentLayers(h->arch))
+    return UnimplementedError(std::string(ModelArchName(h->arch)) + " with recurrent layers (" + Key(*h, "attention.head_count_kv") +
+                              " entries of 0) is not supported");
   switch (h->arch) {
     case ModelArch::kLlama:
     case ModelArch::kQwen2:
@@ -149,6 +167,7 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kPhi3: return ReadPhi3(f, h);
     case ModelArch::kGemma2: return ReadGemma2(f, h);
     case ModelArch::kGemma3: return ReadGemma3(f, h);
+    case ModelArch::kLfm2: return ReadLfm2(f, h);
     case ModelArch::kMamba2: return ReadMamba2(f, h);
     case ModelArch::kGraniteHybrid: return ReadGraniteHybrid(f, h);
   }
@@ -177,6 +196,15 @@ Status ValidateArchHParams(const ModelHParams& h) {
     return InvalidArgumentError("SWA layers marked without a sliding window");
   if (h.sliding_window > 0 && !(h.rope_freq_base_swa > 0.0f))
     return InvalidArgumentError("rope.freq_base_swa must be positive");
+  if (!h.recurrent_layers.empty()) {
+    if (h.recurrent_layers.size() != h.n_layer)
+      return InvalidArgumentError(std::to_string(h.recurrent_layers.size()) + " recurrent-layer flags for " +
+                                  std::to_string(h.n_layer) + " layers");
+    if (h.n_attention_layers() == 0)
+      return UnimplementedError("a model without attention layers (pure recurrent) is not supported yet");
+  }
+  if (h.arch == ModelArch::kLfm2 && (h.shortconv_l_cache < 2 || h.shortconv_l_cache > 64))
+    return InvalidArgumentError("lfm2.shortconv.l_cache must be in 2..64, got " + std::to_string(h.shortconv_l_cache));
   return Status::OK();
 }
 

@@ -24,6 +24,9 @@ Status ReadArchHParams(const GgufFile& file, ModelHParams* h);
 // il % period < period - 1 (so every period-th layer is global); period 0 = every layer.
 std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period);
 
+// Architectures whose layers may be recurrent (hybrid models: a head_count_kv entry of 0).
+bool ArchHasRecurrentLayers(ModelArch arch);
+
 // The extras' own consistency (finite positive scales, window and layer flags agree).
 Status ValidateArchHParams(const ModelHParams& h);
 

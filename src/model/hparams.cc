@@ -1,5 +1,6 @@
 #include "model/hparams.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -24,8 +25,10 @@ Status OptionalF32(const GgufFile& f, const std::string& key, float* out) {
   return Status::OK();
 }
 
-// head_count / head_count_kv may be a per-layer array in llama.cpp; we support only uniform ones.
-Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out) {
+// head_count / head_count_kv may be a per-layer array in llama.cpp; we support only uniform ones,
+// except that with `zero_layers` (head_count_kv) a 0 entry marks a recurrent layer of a hybrid
+// model: *zero_layers gets one flag per entry (true = 0) and *out the uniform non-zero count.
+Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out, std::vector<bool>* zero_layers = nullptr) {
   const GgufValue* v = f.Find(key);
   if (!v) return Status::OK();
   if (!v->is_array()) {
@@ -34,6 +37,20 @@ Status HeadCount(const GgufFile& f, const std::string& key, uint32_t* out) {
   }
   SKV_ASSIGN_OR_RETURN(auto arr, f.GetI32Array(key));
   if (arr.empty()) return InvalidArgumentError("metadata key '" + key + "' is an empty array");
+  if (zero_layers != nullptr && std::find(arr.begin(), arr.end(), 0) != arr.end()) {
+    zero_layers->clear();
+    int32_t heads = 0;
+    for (int32_t x : arr) {
+      zero_layers->push_back(x == 0);
+      if (x < 0) return InvalidArgumentError("metadata key '" + key + "' has a negative entry");
+      if (x != 0 && heads != 0 && x != heads)
+        return UnimplementedError("metadata key '" + key + "' varies per attention layer; only uniform head counts are supported");
+      if (x != 0) heads = x;
+    }
+    if (heads == 0) return UnimplementedError("metadata key '" + key + "' has no attention layer (pure recurrent models are not supported yet)");
+    *out = static_cast<uint32_t>(heads);
+    return Status::OK();
+  }
   for (int32_t x : arr)
     if (x != arr[0])
       return UnimplementedError("metadata key '" + key + "' varies per layer; only uniform head counts are supported");
@@ -54,6 +71,7 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kPhi3: return "phi3";
     case ModelArch::kGemma2: return "gemma2";
     case ModelArch::kGemma3: return "gemma3";
+    case ModelArch::kLfm2: return "lfm2";
     case ModelArch::kMamba2: return "mamba2";
     case ModelArch::kGraniteHybrid: return "granitehybrid";
   }
@@ -63,7 +81,7 @@ std::string_view ModelArchName(ModelArch arch) {
 std::vector<ModelArch> AllModelArchs() {
   return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
           ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3,
-          ModelArch::kMamba2,  ModelArch::kGraniteHybrid};
+          ModelArch::kLfm2,    ModelArch::kMamba2, ModelArch::kGraniteHybrid};
 }
 
 Result<ModelArch> ParseModelArch(std::string_view name) {
@@ -98,11 +116,10 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
     return NotFoundError("metadata key '" + Key(a, "attention.head_count") + "' not found");
   SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count"), &h.n_head));
   h.n_head_kv = h.n_head;
-  if (a == ModelArch::kGraniteHybrid) {  // per-layer: 0 marks the Mamba-2 layers
-    SKV_RETURN_IF_ERROR(ReadHybridLayerLayout(f, Key(a, "attention.head_count_kv"), h.n_layer, &h.n_head_kv, &h.ssm));
-  } else if (!h.attention_free()) {
-    SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv));
-  }
+  // head_count_kv per layer (0 = a recurrent layer: lfm2's short conv, granitehybrid's Mamba-2);
+  // mamba2 has no attention at all.
+  if (!h.attention_free())
+    SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv, &h.recurrent_layers));
   if (h.n_head == 0 && !h.attention_free()) return InvalidArgumentError(Key(a, "attention.head_count") + " is 0");
   h.head_dim_k = h.n_head > 0 ? h.n_embd / h.n_head : 0;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(a, "attention.key_length"), &h.head_dim_k));
@@ -181,10 +198,11 @@ Status ModelHParams::Validate() const {
   SKV_RETURN_IF_ERROR(positive("context_length", n_ctx_train));
   SKV_RETURN_IF_ERROR(positive("embedding_length", n_embd));
   SKV_RETURN_IF_ERROR(positive("block_count", n_layer));
-  SKV_RETURN_IF_ERROR(ssm.Validate(n_layer));
+  SKV_RETURN_IF_ERROR(ssm.Validate());
   if (attention_free()) {  // mamba2: only the SSM, the vocabulary and the norm matter
     SKV_RETURN_IF_ERROR(positive("vocab_size", n_vocab));
     if (!ssm.present()) return InvalidArgumentError("mamba2 model without ssm.* hyper-parameters");
+    if (recurrent_layers.size() != n_layer) return InternalError("mamba2: every layer must be marked recurrent");
     if (!(rms_norm_eps > 0.0f) || !std::isfinite(rms_norm_eps))
       return InvalidArgumentError("attention.layer_norm_rms_epsilon must be positive, got " + std::to_string(rms_norm_eps));
     if (n_embd > (1u << 20) || n_layer > 4096) return InvalidArgumentError("hyper-parameters out of range: " + DebugString());
@@ -220,11 +238,11 @@ std::string ModelHParams::DebugString() const {
   char buf[640];
   std::snprintf(buf, sizeof(buf),
                 "%s ctx=%u embd=%u layers=%u ff=%u heads=%u kv_heads=%u head_dim=%u/%u rot=%u vocab=%u "
-                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d swa=%u",
+                "rope_base=%g rope_scaling=%s x%g eps=%g neox=%d qkv_bias=%d qk_norm=%d tied=%d swa=%u recurrent=%u",
                 std::string(ModelArchName(arch)).c_str(), n_ctx_train, n_embd, n_layer, n_ff, n_head, n_head_kv,
                 head_dim_k, head_dim_v, n_rot, n_vocab, rope_freq_base,
                 std::string(RopeScalingTypeName(rope_scaling.type)).c_str(), rope_scaling.factor, rms_norm_eps,
-                rope_neox, has_qkv_bias, has_qk_norm, tied_output, sliding_window);
+                rope_neox, has_qkv_bias, has_qk_norm, tied_output, sliding_window, n_layer - n_attention_layers());
   return buf;
 }
 

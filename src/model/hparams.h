@@ -22,11 +22,11 @@
 namespace swarmkv {
 
 enum class ModelArch {
-  kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3,
+  kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3, kLfm2,
   kMamba2, kGraniteHybrid,  // issue 19: Mamba-2 (model/ssm_hparams.h)
 };
 
-// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3".
+// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2".
 std::string_view ModelArchName(ModelArch arch);
 // Every supported architecture, in the order above.
 std::vector<ModelArch> AllModelArchs();
@@ -95,7 +95,19 @@ struct ModelHParams {
   // mamba2: no attention layers at all (n_head = n_head_kv = n_ff = 0 are allowed).
   bool attention_free() const { return arch == ModelArch::kMamba2; }
 
+  // Hybrid models (issue 19; docs/model.md "Hybrid models"): n_layer entries, true for a
+  // recurrent layer — llama.cpp's per-layer {arch}.attention.head_count_kv array with 0 there —
+  // empty for attention-only models. n_head_kv is then the attention layers' (uniform) count.
+  std::vector<bool> recurrent_layers;
+  uint32_t shortconv_l_cache = 0;  // lfm2: {arch}.shortconv.l_cache (conv taps; state = l_cache - 1 rows)
+
   bool is_swa(uint32_t layer) const { return layer < swa_layers.size() && swa_layers[layer]; }
+  bool is_recurrent(uint32_t layer) const { return layer < recurrent_layers.size() && recurrent_layers[layer]; }
+  uint32_t n_attention_layers() const {
+    uint32_t n = 0;
+    for (uint32_t l = 0; l < n_layer; ++l) n += is_recurrent(l) ? 0 : 1;
+    return n;
+  }
 
   uint32_t n_gqa() const { return n_head / n_head_kv; }
   uint32_t q_dim() const { return n_head * head_dim_k; }

@@ -40,9 +40,13 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
     x.UpdateU32((h.pre_norms ? 1 : 0) | (h.post_norms ? 2 : 0) | (h.qk_norm_full ? 4 : 0) | (h.fused_qkv ? 8 : 0) |
                 (h.fused_gate_up ? 16 : 0) | (h.gelu_ffn ? 32 : 0) | (h.has_rope_long_short ? 64 : 0));
   }
-  if (h.ssm.present()) {  // issue 19: the Mamba-2 shape and layer layout (and NoPE) shape every state and K/V
+  // Hybrid models: which layers are recurrent and their shapes decide the state and the K/V.
+  if (!h.recurrent_layers.empty()) {
+    for (bool r : h.recurrent_layers) x.UpdateU32(r ? 1 : 0);
+    x.UpdateU32(h.shortconv_l_cache);
+  }
+  if (h.ssm.present()) {  // issue 19: the Mamba-2 shape (and NoPE) shape every state and K/V
     for (uint32_t v : {h.ssm.d_conv, h.ssm.d_inner, h.ssm.d_state, h.ssm.n_head, h.ssm.n_group}) x.UpdateU32(v);
-    for (bool b : h.ssm.layers) x.UpdateU32(b ? 1 : 0);
     x.UpdateU32(h.no_rope ? 1 : 0);
   }
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));

@@ -1,11 +1,11 @@
 // SsmHParams: the Mamba-2 mixer's hyper-parameters (mamba2, granitehybrid), read from the keys
 // llama.cpp writes ({arch}.ssm.conv_kernel, .state_size, .group_count, .inner_size,
-// .time_step_rank), and which layers are Mamba-2 layers (all of mamba2's; granitehybrid's are
-// those whose attention.head_count_kv entry is 0, as llama.cpp decides).
+// .time_step_rank). Which layers are Mamba-2 layers is ModelHParams::recurrent_layers (all of
+// mamba2's; granitehybrid's are those whose attention.head_count_kv entry is 0, as llama.cpp
+// decides).
 //
-// Invariant: after ReadSsmHParams succeeds, either present() is false (no SSM layers, nothing
-// else set) or every count is > 0, n_head and d_inner are multiples of n_group, d_inner is a
-// multiple of n_head, and `layers` has n_layer entries with at least one true.
+// Invariant: after ReadSsmKeys and Validate succeed, either present() is false (nothing set) or
+// every count is > 0, n_head and d_inner are multiples of n_group and d_inner of n_head.
 //
 // Thread-safety: a value.
 #pragma once
@@ -26,10 +26,8 @@ struct SsmHParams {
   uint32_t d_state = 0;  // {arch}.ssm.state_size
   uint32_t n_head = 0;   // {arch}.ssm.time_step_rank (Mamba-2: one dt per head)
   uint32_t n_group = 0;  // {arch}.ssm.group_count
-  std::vector<bool> layers;  // layers[l]: layer l is a Mamba-2 mixer (else attention)
 
   bool present() const { return d_inner > 0; }
-  bool is_ssm(uint32_t layer) const { return layer < layers.size() && layers[layer]; }
   uint32_t head_dim() const { return d_inner / n_head; }
   // Conv channels: x, B and C (d_inner + 2·n_group·d_state).
   uint32_t conv_channels() const { return d_inner + 2 * n_group * d_state; }
@@ -39,17 +37,11 @@ struct SsmHParams {
   size_t conv_state_floats() const { return size_t{d_conv - 1} * conv_channels(); }
   size_t ssm_state_floats() const { return size_t{d_inner} * d_state; }
 
-  // Checks the invariant above for a model of n_layer layers.
-  Status Validate(uint32_t n_layer) const;
+  // Checks the invariant above.
+  Status Validate() const;
 };
 
 // Reads the ssm.* keys under `arch`. Each is required.
 Status ReadSsmKeys(const GgufFile& file, const std::string& arch, SsmHParams* out);
-
-// granitehybrid's per-layer {arch}.attention.head_count_kv: an array with 0 for the Mamba-2
-// layers and one common value for the attention layers (returned in *n_head_kv), or a single
-// value (every layer attention). Marks out->layers.
-Status ReadHybridLayerLayout(const GgufFile& file, const std::string& key, uint32_t n_layer, uint32_t* n_head_kv,
-                             SsmHParams* out);
 
 }  // namespace swarmkv

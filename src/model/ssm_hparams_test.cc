@@ -40,7 +40,6 @@ void ExpectSsmEqual(const SsmHParams& a, const SsmHParams& b) {
   EXPECT_EQ(a.d_state, b.d_state);
   EXPECT_EQ(a.n_head, b.n_head);
   EXPECT_EQ(a.n_group, b.n_group);
-  EXPECT_EQ(a.layers, b.layers);
 }
 
 TEST(SsmHParamsTest, TinyMamba2LoadsWithEveryLayerAMixer) {
@@ -53,7 +52,7 @@ TEST(SsmHParamsTest, TinyMamba2LoadsWithEveryLayerAMixer) {
     EXPECT_EQ(h.n_head, 0u);
     EXPECT_EQ(h.n_ff, 0u);
     ExpectSsmEqual(h.ssm, SyntheticHParams(FindSyntheticShape("tiny-mamba2").value()).ssm);
-    EXPECT_EQ(h.ssm.layers, (std::vector<bool>{true, true, true}));
+    EXPECT_EQ(h.recurrent_layers, (std::vector<bool>{true, true, true}));
     EXPECT_EQ(h.ssm.head_dim(), 16u);
     EXPECT_EQ(h.ssm.conv_channels(), 256u + 2 * 2 * 48);
     EXPECT_EQ(h.ssm.conv_state_floats(), 3u * (256 + 2 * 2 * 48));
@@ -81,7 +80,7 @@ TEST(SsmHParamsTest, TinyGraniteHybridMixesLayersByHeadCountKv) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   const ModelHParams& h = (*m)->hparams();
   EXPECT_EQ(h.arch, ModelArch::kGraniteHybrid);
-  EXPECT_EQ(h.ssm.layers, (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(h.recurrent_layers, (std::vector<bool>{true, false, true, true}));
   EXPECT_EQ(h.n_head_kv, 2u);
   EXPECT_FALSE(h.rope_neox);
   EXPECT_FALSE(h.no_rope);
@@ -104,7 +103,7 @@ TEST(SsmHParamsTest, RealShapesMetadataAndCutShortLayouts) {
     EXPECT_EQ(h->n_head_kv, 4u);
     EXPECT_EQ(h->ssm.head_dim(), 32u);
     EXPECT_EQ(h->ssm.d_state, 128u);
-    for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(h->ssm.is_ssm(l), l != 10 && l != 13 && l != 17 && l != 27) << l;
+    for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(h->is_recurrent(l), l != 10 && l != 13 && l != 17 && l != 27) << l;
     ExpectSsmEqual(h->ssm, SyntheticHParams(FindSyntheticShape("granite-4.0-h-350m").value()).ssm);
   }
   {
@@ -112,7 +111,7 @@ TEST(SsmHParamsTest, RealShapesMetadataAndCutShortLayouts) {
     ASSERT_TRUE(f.ok());
     auto h = ModelHParams::FromGguf(**f);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
-    EXPECT_EQ(h->ssm.layers, (std::vector<bool>{true, true, false, true}));  // layer 4/2 made attention
+    EXPECT_EQ(h->recurrent_layers, (std::vector<bool>{true, true, false, true}));  // layer 4/2 made attention
   }
   {
     auto f = GgufFile::Open(Make("mamba2-130m", TensorType::kQ8_0, "m130.gguf", 0, true));
@@ -120,7 +119,7 @@ TEST(SsmHParamsTest, RealShapesMetadataAndCutShortLayouts) {
     auto h = ModelHParams::FromGguf(**f);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     EXPECT_EQ(h->ssm.n_head, 24u);
-    EXPECT_EQ(h->ssm.layers.size(), 24u);
+    EXPECT_EQ(h->recurrent_layers.size(), 24u);
   }
   EXPECT_EQ(DefaultShapeForArch("mamba2").value(), "mamba2-130m");
   EXPECT_EQ(DefaultShapeForArch("granitehybrid").value(), "granite-4.0-h-350m");

@@ -16,6 +16,17 @@
 namespace swarmkv {
 namespace {
 
+// LFM2's layer pattern: attention at 2, 5, 8, 10, 12, 14 in the first 16 layers (LFM2-350M),
+// every third layer beyond; short-conv layers elsewhere.
+std::vector<bool> Lfm2RecurrentLayers(uint32_t n_layer) {
+  std::vector<bool> r(n_layer);
+  for (uint32_t i = 0; i < n_layer; ++i) {
+    const bool attention = i < 16 ? (i == 2 || i == 5 || i == 8 || i == 10 || i == 12 || i == 14) : i % 3 == 2;
+    r[i] = !attention;
+  }
+  return r;
+}
+
 // NOTE: tiny has separate output.weight (the untied path) while the real shapes tie embeddings,
 // so both code paths are exercised by the default test model. Its vocabulary (4096) holds the
 // 256 byte tokens, 2500 merges and the specials, is a multiple of 64, and keeps token_embd
@@ -144,6 +155,20 @@ std::vector<SyntheticShape> AllShapes() {
   tg3.final_softcap = 0.2f;
   s.push_back(tg3);
 
+  // LFM2-350M (issue 19): 16 layers, attention at 2, 5, 8, 10, 12, 14, gated short convs with
+  // 3 taps elsewhere. tiny-lfm2: conv, conv, attention, conv (the same pattern cut to 4).
+  SyntheticShape lfm;
+  lfm.name = "lfm2-350m", lfm.arch = ModelArch::kLfm2, lfm.qk_norm = true;
+  lfm.n_embd = 1024, lfm.n_layer = 16, lfm.n_head = 16, lfm.n_head_kv = 8, lfm.head_dim = 64;
+  lfm.n_ff = 4608, lfm.n_vocab = 65536, lfm.n_ctx = 128000;
+  lfm.rope_freq_base = 1000000.0f, lfm.rms_norm_eps = 1e-5f, lfm.tied_embeddings = true;
+  lfm.recurrent_layers = Lfm2RecurrentLayers(lfm.n_layer), lfm.shortconv_l_cache = 3;
+  s.push_back(lfm);
+  SyntheticShape tlf = tiny;
+  tlf.name = "tiny-lfm2", tlf.arch = ModelArch::kLfm2, tlf.qk_norm = true, tlf.tied_embeddings = true;
+  tlf.rope_freq_base = 1000000.0f;
+  tlf.recurrent_layers = Lfm2RecurrentLayers(tlf.n_layer), tlf.shortconv_l_cache = 3;
+  s.push_back(tlf);
   // Issue 19: Mamba-2. granite-4.0-h-350m as its published config has it (32 layers, attention
   // at 10, 13, 17, 27, NoPE, d_state 128, 48 SSM heads of 32); mamba2-130m (state-spaces,
   // vocabulary padded to 16). The tiny variants use two groups and a d_state with a remainder
@@ -245,7 +270,7 @@ uint32_t FileType(TensorType t) {
   }
 }
 
-enum class Init { kRandom, kOnes, kSmall, kRopeShort, kRopeLong, kSsmA, kSsmDtBias, kSsmConv };
+enum class Init { kRandom, kOnes, kSmall, kRopeShort, kRopeLong, kUnit, kSsmA, kSsmDtBias, kSsmConv };
 
 // The type a matrix whose rows have ne0 elements is written in: `want`, or — when ne0 is not a
 // multiple of its block size — llama-quantize's fallback for that type.
@@ -314,6 +339,12 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
       continue;
     }
     if (pre_norms) t.push_back({p + "attn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    const bool recurrent = i < s.recurrent_layers.size() && s.recurrent_layers[i];
+    if (recurrent) {  // lfm2's gated short conv; its taps uniform in ±1 so the conv matters
+      t.push_back({p + "shortconv.conv.weight", {uint64_t{s.shortconv_l_cache}, embd}, TensorType::kF32, Init::kUnit});
+      t.push_back({p + "shortconv.in_proj.weight", {embd, 3 * embd}, wtype, Init::kRandom});
+      t.push_back({p + "shortconv.out_proj.weight", {embd, embd}, wtype, Init::kRandom});
+    } else {
     if (phi3) {
       t.push_back({p + "attn_qkv.weight", {embd, q + 2 * kv}, wtype, Init::kRandom});
     } else {
@@ -332,6 +363,7 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
       t.push_back({p + "attn_k_norm.weight", {full ? kv : s.head_dim}, TensorType::kF32, Init::kOnes});
     }
     t.push_back({p + "attn_output.weight", {q, embd}, wtype, Init::kRandom});
+    }  // attention layer
     if (post_norms) t.push_back({p + "post_attention_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
     if (pre_norms) t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
     if (phi3) {
@@ -343,7 +375,8 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
     t.push_back({p + "ffn_down.weight", {uint64_t{s.n_ff}, embd}, wtype, Init::kRandom});
     if (post_norms) t.push_back({p + "post_ffw_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
   }
-  t.push_back({"output_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+  t.push_back({s.arch == ModelArch::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight", {embd}, TensorType::kF32,
+               Init::kOnes});
   if (!s.tied_embeddings) t.push_back({"output.weight", {embd, s.n_vocab}, wtype, Init::kRandom});
   return t;
 }
@@ -364,9 +397,16 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
     std::vector<int32_t> kv(s.n_layer);
     for (uint32_t l = 0; l < s.n_layer; ++l) kv[l] = IsSsmLayer(s, l) ? 0 : static_cast<int32_t>(s.n_head_kv);
     w.SetI32Array(a + ".attention.head_count_kv", kv);
-  } else if (s.arch != ModelArch::kMamba2) {
+  } else if (s.arch == ModelArch::kMamba2) {
+    // no attention: head_count 0 and no head_count_kv, as llama.cpp's converter writes it
+  } else if (s.recurrent_layers.empty()) {
     w.SetU32(a + ".attention.head_count_kv", s.n_head_kv);
+  } else {  // llama.cpp's per-layer array: 0 for a recurrent layer
+    std::vector<int32_t> kv;
+    for (bool r : s.recurrent_layers) kv.push_back(r ? 0 : static_cast<int32_t>(s.n_head_kv));
+    w.SetI32Array(a + ".attention.head_count_kv", kv);
   }
+  if (s.shortconv_l_cache != 0) w.SetU32(a + ".shortconv.l_cache", s.shortconv_l_cache);
   if (s.ssm_inner_size != 0) {
     w.SetU32(a + ".ssm.conv_kernel", s.ssm_conv_kernel);
     w.SetU32(a + ".ssm.state_size", s.ssm_state_size);
@@ -442,6 +482,10 @@ void FillRow(Init init, uint64_t seed, uint64_t name_hash, uint64_t row, float* 
   uint64_t s = seed ^ name_hash;
   uint64_t mixed = SplitMix64(&s) ^ (row * 0xD1B54A32D192ED03ull);
   Xoshiro256 rng(mixed);
+  if (init == Init::kUnit) {
+    for (uint64_t i = 0; i < n; ++i) out[i] = rng.Symmetric(1.0f);
+    return;
+  }
   if (init == Init::kSsmA || init == Init::kSsmDtBias || init == Init::kSsmConv) {
     // Mamba-2's initialisation: A = -exp(A_log) in [-16, -1]; dt in [0.001, 0.1] log-uniform
     // stored as its softplus inverse (the dt bias); conv taps uniform in ±1/√kernel (0.5).
@@ -515,6 +559,8 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
   h.logit_scale = s.logit_scale;
   if (s.rope_original_context != 0) h.rope_scaling.original_context_length = s.rope_original_context;
   if (s.rope_attn_factor != 0.0f) h.rope_scaling.attn_factor = s.rope_attn_factor;
+  h.recurrent_layers = s.recurrent_layers;
+  h.shortconv_l_cache = s.shortconv_l_cache;
   switch (s.arch) {
     case ModelArch::kOlmo2:
       h.pre_norms = false, h.post_norms = true, h.qk_norm_full = true;
@@ -542,11 +588,11 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
     default:
       break;
   }
-  if (s.ssm_inner_size != 0) {  // issue 19: as ReadSsmKeys / ReadHybridLayerLayout read it back
+  if (s.ssm_inner_size != 0) {  // issue 19: as ReadSsmKeys and the head_count_kv array read it back
     h.ssm.d_conv = s.ssm_conv_kernel, h.ssm.d_inner = s.ssm_inner_size, h.ssm.d_state = s.ssm_state_size;
     h.ssm.n_head = s.ssm_time_step_rank, h.ssm.n_group = s.ssm_group_count;
-    h.ssm.layers.assign(s.n_layer, false);
-    for (uint32_t l = 0; l < s.n_layer; ++l) h.ssm.layers[l] = IsSsmLayer(s, l);
+    h.recurrent_layers.assign(s.n_layer, false);
+    for (uint32_t l = 0; l < s.n_layer; ++l) h.recurrent_layers[l] = IsSsmLayer(s, l);
     h.no_rope = s.no_rope;
   }
   if (s.arch == ModelArch::kMamba2) h.head_dim_k = h.head_dim_v = h.n_rot = 0;
@@ -564,6 +610,7 @@ Result<std::string> DefaultShapeForArch(std::string_view arch) {
     case ModelArch::kPhi3: return std::string("phi-3.5-mini");
     case ModelArch::kGemma2: return std::string("gemma2-2b");
     case ModelArch::kGemma3: return std::string("gemma3-1b");
+    case ModelArch::kLfm2: return std::string("lfm2-350m");
     case ModelArch::kMamba2: return std::string("mamba2-130m");
     case ModelArch::kGraniteHybrid: return std::string("granite-4.0-h-350m");
   }
@@ -573,6 +620,7 @@ Result<std::string> DefaultShapeForArch(std::string_view arch) {
 Status MakeSyntheticModel(const SyntheticModelOptions& o, const std::string& path) {
   SKV_ASSIGN_OR_RETURN(SyntheticShape shape, FindSyntheticShape(o.shape));
   if (o.n_layer > 0) shape.n_layer = o.n_layer;
+  if (shape.arch == ModelArch::kLfm2) shape.recurrent_layers = Lfm2RecurrentLayers(shape.n_layer);
   if (!CanQuantize(o.type))
     return InvalidArgumentError("cannot write synthetic weights of type " + TensorTypeName(static_cast<uint32_t>(o.type)) +
                                 " (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q4_1, q5_1, q2_K..q6_K, iq4_nl, iq4_xs, mxfp4)");

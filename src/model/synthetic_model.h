@@ -1,5 +1,5 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
-// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m,
+// qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m, lfm2-350m,
 // granite-4.0-h-350m, mamba2-130m; any of them with fewer layers) and a byte-level BPE tokenizer with the family's chat template and
 // special tokens, written as a GGUF file llama.cpp also loads.
 //
@@ -41,6 +41,10 @@ struct SyntheticShape {
   float rope_freq_base_swa = 0.0f;                  // gemma3 rope.freq_base_swa
   uint32_t rope_original_context = 0;               // phi3 rope.scaling.original_context_length
   float rope_attn_factor = 0.0f;                    // phi3 rope.scaling.attn_factor
+  // Hybrid models (lfm2): true for a recurrent layer (head_count_kv is then written as a
+  // per-layer array with 0 there); cut or extended with the family's pattern by --layers.
+  std::vector<bool> recurrent_layers;
+  uint32_t shortconv_l_cache = 0;                   // lfm2 shortconv.l_cache
   // Issue 19, Mamba-2 (mamba2, granitehybrid): the {arch}.ssm.* keys (0 = no SSM layers).
   uint32_t ssm_conv_kernel = 0, ssm_state_size = 0, ssm_group_count = 0, ssm_inner_size = 0, ssm_time_step_rank = 0;
   std::vector<uint32_t> attention_layers;  // granitehybrid: the attention layers (the others are Mamba-2)

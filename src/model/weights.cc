@@ -46,11 +46,10 @@ TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
   return r;
 }
 
-// A Mamba-2 layer (issue 19): its norm and ssm_* tensors, and the FFN of a hybrid.
+// A Mamba-2 layer's ssm_* tensors (issue 19).
 Status BindSsmLayer(const GgufFile& f, const std::string& p, const ModelHParams& h, LayerWeights* l) {
   const SsmHParams& s = h.ssm;
   const int64_t embd = h.n_embd, ch = s.conv_channels(), nh = s.n_head;
-  SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, true, &l->attn_norm));
   SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_in.weight", embd, s.in_proj_rows(), true, &l->ssm.in));
   SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.weight", s.d_conv, ch, true, &l->ssm.conv1d));
   SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.bias", ch, 0, h.attention_free(), &l->ssm.conv1d_b));
@@ -63,12 +62,24 @@ Status BindSsmLayer(const GgufFile& f, const std::string& p, const ModelHParams&
     if (t->present() && t->type() != TensorType::kF32)
       return UnimplementedError("tensor '" + p + "ssm_*' (conv, dt bias, A, D, norm) must be F32, got " +
                                 TensorTypeName(t->type_id));
-  if (h.attention_free()) return Status::OK();
-  const int64_t ff = h.n_ff;
-  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, true, &l->ffn_norm));
-  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate.weight", embd, ff, true, &l->ffn_gate));
-  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up.weight", embd, ff, true, &l->ffn_up));
-  return BindTensor(f, p + "ffn_down.weight", ff, embd, true, &l->ffn_down);
+  return Status::OK();
+}
+
+// The tensors of recurrent layer `p` ("blk.N.") of a hybrid model.
+Status BindRecurrentLayer(const GgufFile& f, const ModelHParams& h, const std::string& p, LayerWeights* l) {
+  const int64_t embd = h.n_embd;
+  switch (h.arch) {
+    case ModelArch::kLfm2:
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.conv.weight", h.shortconv_l_cache, embd, true, &l->shortconv_conv));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.in_proj.weight", embd, 3 * embd, true, &l->shortconv_in_proj));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.out_proj.weight", embd, embd, true, &l->shortconv_out_proj));
+      return Status::OK();
+    case ModelArch::kMamba2:
+    case ModelArch::kGraniteHybrid:
+      return BindSsmLayer(f, p, h, l);
+    default:
+      return UnimplementedError(p + " is a recurrent layer, which " + std::string(ModelArchName(h.arch)) + " does not have");
+  }
 }
 
 }  // namespace
@@ -77,7 +88,8 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
   ModelWeights w;
   const int64_t embd = h.n_embd, vocab = h.n_vocab, ff = h.n_ff;
   SKV_RETURN_IF_ERROR(BindTensor(f, "token_embd.weight", embd, vocab, true, &w.token_embd));
-  SKV_RETURN_IF_ERROR(BindTensor(f, "output_norm.weight", embd, 0, true, &w.output_norm));
+  const char* output_norm = h.arch == ModelArch::kLfm2 ? "token_embd_norm.weight" : "output_norm.weight";
+  SKV_RETURN_IF_ERROR(BindTensor(f, output_norm, embd, 0, true, &w.output_norm));
   if (h.tied_output) {
     w.output = w.token_embd;
   } else {
@@ -92,11 +104,10 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
   for (uint32_t i = 0; i < h.n_layer; ++i) {
     LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
-    if (h.ssm.is_ssm(i)) {  // issue 19: a Mamba-2 mixer instead of attention
-      SKV_RETURN_IF_ERROR(BindSsmLayer(f, p, h, &l));
-      continue;
-    }
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_norm.weight", embd, 0, h.pre_norms, &l.attn_norm));
+    if (h.is_recurrent(i)) {
+      SKV_RETURN_IF_ERROR(BindRecurrentLayer(f, h, p, &l));
+    } else {
     if (h.fused_qkv) {
       if (f.FindTensor(p + "attn_qkv.bias")) return UnimplementedError("tensor '" + p + "attn_qkv.bias' is not supported");
       TensorRef qkv;
@@ -121,6 +132,8 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k/v biases");
     if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
+    }  // attention layer
+    if (h.attention_free()) continue;  // mamba2: the mixer is the whole block, no FFN
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));

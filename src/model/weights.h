@@ -9,8 +9,9 @@
 // Fused tensors are bound as row ranges (views): with hparams.fused_qkv, wq/wk/wv are the
 // q/k/v rows of blk.N.attn_qkv.weight; with fused_gate_up, ffn_gate/ffn_up are the first and
 // second n_ff rows of blk.N.ffn_up.weight (phi3).
-// Mamba-2 layers (hparams.ssm.is_ssm(l)) bind attn_norm and `ssm` instead of the attention
-// tensors, and no FFN when the model is attention-free (mamba2).
+// Hybrid models: a recurrent layer binds its own tensors (lfm2: blk.N.shortconv.*) instead of
+// the attention ones; lfm2's final norm is token_embd_norm.weight (llama.cpp's name for it).
+// Mamba-2 layers (mamba2, granitehybrid) bind `ssm` (blk.N.ssm_*); mamba2 binds no FFN.
 // Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
 //
 // Thread-safety: immutable views into the mapping; valid while the GgufFile lives.
@@ -63,7 +64,12 @@ struct LayerWeights {
   TensorRef ffn_post_norm;             // blk.N.post_ffw_norm [n_embd] (olmo2, gemma)
   TensorRef ffn_gate, ffn_up;          // [n_embd, n_ff]
   TensorRef ffn_down;                  // [n_ff, n_embd]
-  SsmLayerWeights ssm;                 // bound instead of the attention tensors when hparams.ssm.is_ssm(layer)
+  // Recurrent layers of hybrid models (hparams.is_recurrent(layer)); their attention tensors
+  // above are absent. lfm2's gated short conv (blk.N.shortconv.*):
+  TensorRef shortconv_conv;            // conv.weight [l_cache, n_embd] (f32 in llama.cpp's files)
+  TensorRef shortconv_in_proj;         // in_proj.weight [n_embd, 3 n_embd]: rows b, c, x
+  TensorRef shortconv_out_proj;        // out_proj.weight [n_embd, n_embd]
+  SsmLayerWeights ssm;                 // Mamba-2 layers (mamba2, granitehybrid): blk.N.ssm_*
 };
 
 struct ModelWeights {

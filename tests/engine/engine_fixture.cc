@@ -16,20 +16,11 @@ Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& pa
   kv.k_type = kv_type;
   kv.v_type = kv_type;
   f->ns = f->model->KvNamespace(kv);
-  const ModelHParams& h = f->model->hparams();
-  NamespaceOptions no;
-  no.id = f->ns;
-  no.name = path;
-  no.shape.num_layers = static_cast<int32_t>(h.n_layer);
-  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
-  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
-  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
-  no.shape.block_tokens = static_cast<int32_t>(kv.block_tokens);
-  no.shape.k_type = kv_type;
-  no.shape.v_type = kv_type;
-  SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(no));
   SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*f->model, context_length));
   SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*f->model));
+  // Attention layers' KV shape, plus the recurrent layers' checkpoint bytes of a hybrid model.
+  SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(
+      NamespaceOptionsForModel(*f->model, weights, f->ns, path, kv_type, static_cast<int32_t>(kv.block_tokens))));
   SKV_ASSIGN_OR_RETURN(f->forward, ForwardPass::Create(config, weights, f->memory.get(), f->ns));
   return f;
 }
