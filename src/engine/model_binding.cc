@@ -32,6 +32,10 @@ Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool
 
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
   const ModelHParams& h = model.hparams();
+  if (h.attention_free())  // issue 19: mamba2 runs only standalone (engine/mamba2_model.h) for now
+    return UnimplementedError("architecture '" + std::string(ModelArchName(h.arch)) +
+                              "' has no attention layer; the engine needs a KV-less namespace in the memory core "
+                              "to serve it (not done yet)");
   ForwardConfig c;
   c.n_embd = static_cast<int32_t>(h.n_embd);
   c.n_layer = static_cast<int32_t>(h.n_layer);
