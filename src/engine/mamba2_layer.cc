@@ -72,27 +72,46 @@ Result<Mamba2LayerWeights> Mamba2WeightsFromLayer(const SsmLayerWeights& s, cons
 
 Status Mamba2Layer::Run(const Mamba2LayerWeights& w, const float* xn, int64_t xn_stride, int64_t T, Mamba2State state,
                         float* out, int64_t out_stride) {
+  if (T < 0) return InvalidArgumentError("mamba2: negative token count");
+  if (T == 0) return Status::OK();
+  SKV_RETURN_IF_ERROR(Project(w, xn, xn_stride, T));
+  SKV_RETURN_IF_ERROR(Mix(w, 0, T, state));
+  return Output(w, out, out_stride);
+}
+
+Status Mamba2Layer::Project(const Mamba2LayerWeights& w, const float* xn, int64_t xn_stride, int64_t T) {
+  if (T < 0) return InvalidArgumentError("mamba2: negative token count");
+  const int64_t P = config_.in_proj_rows();
+  rows_ = T;
+  zxbcdt_.resize(static_cast<size_t>(T * P));
+  xbc_.resize(static_cast<size_t>(T * config_.conv_channels()));
+  y_.resize(static_cast<size_t>(T * config_.d_inner));
+  if (T == 0) return Status::OK();
+  return Matmul(w.in, xn, T, xn_stride, zxbcdt_.data(), P, MatmulOptions{isa_, pool_});
+}
+
+Status Mamba2Layer::Mix(const Mamba2LayerWeights& w, int64_t first_row, int64_t T, Mamba2State state) {
   const Mamba2Config& c = config_;
-  if (T <= 0) return T == 0 ? Status::OK() : InvalidArgumentError("mamba2: negative token count");
+  if (T <= 0 || first_row < 0 || first_row + T > rows_)
+    return InvalidArgumentError("mamba2: rows [" + Num(first_row) + ", +" + Num(T) + ") outside the " + Num(rows_) +
+                                " projected rows");
   if (state.conv == nullptr || state.ssm == nullptr) return InvalidArgumentError("mamba2: no recurrent state");
   const int64_t P = c.in_proj_rows(), ch = c.conv_channels(), di = c.d_inner;
-  const MatmulOptions mo{isa_, pool_};
-  zxbcdt_.resize(static_cast<size_t>(T * P));
-  SKV_RETURN_IF_ERROR(Matmul(w.in, xn, T, xn_stride, zxbcdt_.data(), P, mo));
+  const float* zx = zxbcdt_.data() + first_row * P;
+  float* xbc = xbc_.data() + first_row * ch;
+  float* y = y_.data() + first_row * di;
 
   // Causal conv over x|B|C with the conv state, bias, SiLU (ggml_silu over each row).
-  xbc_.resize(static_cast<size_t>(T * ch));
   SsmConvArgs ca;
   ca.channels = ch;
   ca.kernel = static_cast<int>(c.d_conv);
   ca.weight = w.conv1d;
   ca.bias = w.conv1d_b;
   ca.isa = isa_;
-  SKV_RETURN_IF_ERROR(SsmConv1d(ca, zxbcdt_.data() + di, P, T, state.conv, xbc_.data(), ch));
-  for (int64_t t = 0; t < T; ++t) Silu(&xbc_[t * ch], &xbc_[t * ch], ch, isa_);
+  SKV_RETURN_IF_ERROR(SsmConv1d(ca, zx + di, P, T, state.conv, xbc, ch));
+  for (int64_t t = 0; t < T; ++t) Silu(xbc + t * ch, xbc + t * ch, ch, isa_);
 
   // The scan: x = xBC[0, d_inner), B and C after it, dt the last n_head columns of zxBCdt.
-  y_.resize(static_cast<size_t>(T * di));
   SsmScanArgs sa;
   sa.n_head = c.n_head;
   sa.head_dim = c.head_dim();
@@ -103,14 +122,18 @@ Status Mamba2Layer::Run(const Mamba2LayerWeights& w, const float* xn, int64_t xn
   sa.dt_bias = w.dt_b;
   sa.isa = isa_;
   sa.pool = pool_;
-  const float* xbc = xbc_.data();
-  SKV_RETURN_IF_ERROR(SsmScan(sa, xbc, ch, zxbcdt_.data() + di + ch, P, xbc + di, xbc + di + c.n_group * c.d_state, ch,
-                              T, state.ssm, y_.data(), di));
+  SKV_RETURN_IF_ERROR(SsmScan(sa, xbc, ch, zx + di + ch, P, xbc + di, xbc + di + c.n_group * c.d_state, ch, T,
+                              state.ssm, y, di));
 
-  // Gate with SiLU(z), grouped RMSNorm, output projection.
+  // Gate with SiLU(z), grouped RMSNorm.
   for (int64_t t = 0; t < T; ++t)
-    GatedGroupRmsNorm(&zxbcdt_[t * P], &y_[t * di], w.norm, c.head_dim(), di, c.n_group, c.rms_eps);
-  return Matmul(w.out, y_.data(), T, di, out, out_stride, mo);
+    GatedGroupRmsNorm(zx + t * P, y + t * di, w.norm, c.head_dim(), di, c.n_group, c.rms_eps);
+  return Status::OK();
+}
+
+Status Mamba2Layer::Output(const Mamba2LayerWeights& w, float* out, int64_t out_stride) {
+  if (rows_ == 0) return Status::OK();
+  return Matmul(w.out, y_.data(), rows_, config_.d_inner, out, out_stride, MatmulOptions{isa_, pool_});
 }
 
 }  // namespace swarmkv

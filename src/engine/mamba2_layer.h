@@ -78,6 +78,15 @@ class Mamba2Layer {
   Status Run(const Mamba2LayerWeights& w, const float* xn, int64_t xn_stride, int64_t T, Mamba2State state,
              float* out, int64_t out_stride);
 
+  // The same in three phases, for a step holding several sequences' rows: the two projections
+  // run once over all T rows (each weight read once per step, not once per sequence), the mixer
+  // per sequence. Run == Project(T) + Mix(0, T) + Output(T), bit for bit (the matmuls are per row).
+  // Project: ssm_in over T rows of xn. Mix: conv, scan and gate of rows [first_row, first_row + n)
+  // of the last Project, advancing `state`. Output: ssm_out over the T mixed rows into out.
+  Status Project(const Mamba2LayerWeights& w, const float* xn, int64_t xn_stride, int64_t T);
+  Status Mix(const Mamba2LayerWeights& w, int64_t first_row, int64_t n, Mamba2State state);
+  Status Output(const Mamba2LayerWeights& w, float* out, int64_t out_stride);
+
   const Mamba2Config& config() const { return config_; }
 
  private:
@@ -85,7 +94,8 @@ class Mamba2Layer {
   const Mamba2Config config_;
   ThreadPool* const pool_;
   const Isa isa_;
-  // Scratch, resized per call (T rows).
+  // Scratch, resized by Project (T rows).
+  int64_t rows_ = 0;
   std::vector<float> zxbcdt_;  // [T][in_proj_rows]
   std::vector<float> xbc_;     // [T][channels], after conv and SiLU
   std::vector<float> y_;       // [T][d_inner]

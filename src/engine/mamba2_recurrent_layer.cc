@@ -13,6 +13,8 @@ Status Mamba2RecurrentLayer::Forward(const RecurrentContext& ctx, const float* x
   }
   const int64_t e = config_.n_embd;
   const size_t bytes = state_bytes();
+  // The projections once over every span's rows; the mixer per span, cut at the snapshots.
+  SKV_RETURN_IF_ERROR(layer_->Project(weights_, xn, e, T));
   for (const RecurrentSpan& s : spans) {
     if (s.num_tokens <= 0 || s.first_row < 0 || s.first_row + s.num_tokens > T || s.state_in == nullptr ||
         s.state_out == nullptr)
@@ -25,8 +27,7 @@ Status Mamba2RecurrentLayer::Forward(const RecurrentContext& ctx, const float* x
     int32_t done = 0;
     auto run_to = [&](int32_t end) -> Status {  // tokens [done, end)
       if (end <= done) return Status::OK();
-      const int64_t r = s.first_row + done;
-      SKV_RETURN_IF_ERROR(layer_->Run(weights_, xn + r * e, e, end - done, st, out + r * e, e));
+      SKV_RETURN_IF_ERROR(layer_->Mix(weights_, s.first_row + done, end - done, st));
       done = end;
       return Status::OK();
     };
@@ -38,7 +39,7 @@ Status Mamba2RecurrentLayer::Forward(const RecurrentContext& ctx, const float* x
     }
     SKV_RETURN_IF_ERROR(run_to(s.num_tokens));
   }
-  return Status::OK();
+  return layer_->Output(weights_, out, e);
 }
 
 }  // namespace swarmkv

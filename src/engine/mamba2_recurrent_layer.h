@@ -4,8 +4,9 @@
 //
 // State bytes: the layer's conv state [d_conv-1][channels] then its ssm state
 // [n_head][head_dim][d_state], f32 (granite-4.0-h-350m: 21 KiB + 768 KiB per layer).
-// A span runs as pieces cut after each snapshot index (kernels/ssm.h: a run split anywhere gives
-// the bits of the unsplit run), the state copied into the snapshot after each piece.
+// ssm_in and ssm_out run once over the step's rows (every sequence's); the mixer runs per span,
+// cut after each snapshot index (kernels/ssm.h: a run split anywhere gives the bits of the
+// unsplit run), the state copied into the snapshot after each piece.
 //
 // Invariant: RecurrentLayer's — a span's output rows and states depend only on its own rows and
 // state_in.
