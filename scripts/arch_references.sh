@@ -43,4 +43,3 @@ for entry in "${models[@]}"; do
     fi
   done
 done
-done
