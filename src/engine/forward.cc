@@ -404,8 +404,10 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
       for (int h = 0; h < config_.n_head_kv; ++h) RmsNorm(k + h * hk, w.k_norm, k + h * hk, hk, config_.rms_eps);
     }
     const RopeParams& rope = config_.is_swa(l) ? config_.rope_swa : config_.rope;
-    ApplyRope(rope, positions_[t], q, hk, config_.n_head);
-    ApplyRope(rope, positions_[t], k, hk, config_.n_head_kv);
+    if (!config_.no_rope) {
+      ApplyRope(rope, positions_[t], q, hk, config_.n_head);
+      ApplyRope(rope, positions_[t], k, hk, config_.n_head_kv);
+    }
     if (config_.query_scale != 0.0f) Scale(q, qd, config_.query_scale);
   });
 

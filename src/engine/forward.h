@@ -85,6 +85,7 @@ struct ForwardConfig {
   std::vector<bool> swa_layers;  // empty or n_layer entries
   RopeParams rope_swa;           // RoPE of the SWA layers (gemma3: base 10000)
   MoeConfig moe;                 // n_expert > 0: every layer's FFN is a mixture of experts (qwen3moe)
+  bool no_rope = false;          // NoPE: no rotation at all (granitehybrid, Granite 4.0 H)
 
   // Hybrid models: n_layer entries, true for a layer that runs a RecurrentLayer (no attention,
   // no KV); empty for attention-only models.

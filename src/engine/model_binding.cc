@@ -41,6 +41,10 @@ ExpertStack Experts(const TensorRef& t) {
 
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
   const ModelHParams& h = model.hparams();
+  if (h.attention_free())  // issue 19: mamba2 runs only standalone (engine/mamba2_model.h) for now
+    return UnimplementedError("architecture '" + std::string(ModelArchName(h.arch)) +
+                              "' has no attention layer; the engine needs a KV-less namespace in the memory core "
+                              "to serve it (not done yet)");
   ForwardConfig c;
   c.n_embd = static_cast<int32_t>(h.n_embd);
   c.n_layer = static_cast<int32_t>(h.n_layer);
@@ -99,6 +103,7 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
   c.qk_norm_full = h.qk_norm_full;
   c.gelu_ffn = h.gelu_ffn;
   c.recurrent_layers = h.recurrent_layers;
+  c.no_rope = h.no_rope;
   if (h.sliding_window > 0) {
     c.sliding_window = h.sliding_window;
     c.swa_layers = h.swa_layers;

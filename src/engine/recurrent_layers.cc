@@ -1,5 +1,6 @@
 #include "engine/recurrent_layers.h"
 
+#include "engine/mamba2_recurrent_layer.h"
 #include "engine/short_conv_layer.h"
 
 namespace swarmkv {
@@ -31,6 +32,14 @@ Result<std::shared_ptr<RecurrentLayer>> MakeShortConv(const Model& model, int la
   return std::shared_ptr<RecurrentLayer>(std::move(s));
 }
 
+// Mamba-2 (mamba2, granitehybrid): the mixer over the layer's blk.N.ssm_* tensors.
+Result<std::shared_ptr<RecurrentLayer>> MakeMamba2(const Model& model, int layer) {
+  const Mamba2Config c = Mamba2Config::FromHParams(model.hparams());
+  SKV_ASSIGN_OR_RETURN(Mamba2LayerWeights w, Mamba2WeightsFromLayer(model.weights().layers[layer].ssm, c,
+                                                                     "blk." + std::to_string(layer) + "."));
+  return std::shared_ptr<RecurrentLayer>(std::make_shared<Mamba2RecurrentLayer>(c, w));
+}
+
 }  // namespace
 
 Result<std::shared_ptr<RecurrentLayer>> MakeRecurrentLayer(const Model& model, int layer) {
@@ -39,6 +48,8 @@ Result<std::shared_ptr<RecurrentLayer>> MakeRecurrentLayer(const Model& model, i
     return InvalidArgumentError("layer " + std::to_string(layer) + " is not a recurrent layer");
   switch (h.arch) {
     case ModelArch::kLfm2: return MakeShortConv(model, layer);
+    case ModelArch::kMamba2:
+    case ModelArch::kGraniteHybrid: return MakeMamba2(model, layer);
     default: break;
   }
   return UnimplementedError("no recurrent layer for architecture " + std::string(ModelArchName(h.arch)));

@@ -137,9 +137,33 @@ Status ReadQwen3Moe(const GgufFile& f, ModelHParams* h) {
   return Status::OK();
 }
 
+// Issue 19. mamba2: every layer a Mamba-2 mixer (ssm.* keys required).
+Status ReadMamba2(const GgufFile& f, ModelHParams* h) {
+  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &h->ssm));
+  h->recurrent_layers.assign(h->n_layer, true);
+  return Status::OK();
+}
+
+// granitehybrid (Granite 4.0 H): granite's multipliers (each optional, as llama.cpp reads them),
+// Mamba-2 layers where head_count_kv is 0 (hparams.cc read the layout), attention elsewhere;
+// RoPE unless rope.scaling.finetuned says false (NoPE: Granite 4.0 H). Dense FFN only.
+Status ReadGraniteHybrid(const GgufFile& f, ModelHParams* h) {
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "logit_scale"), &h->logit_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "residual_scale"), &h->residual_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "embedding_scale"), &h->embedding_scale));
+  SKV_RETURN_IF_ERROR(OptionalF32(f, Key(*h, "attention.scale"), &h->attention_scale));
+  h->no_rope = f.Find(Key(*h, "rope.scaling.finetuned")) != nullptr && !h->rope_scaling.finetuned;
+  SKV_RETURN_IF_ERROR(ReadSsmKeys(f, std::string(ModelArchName(h->arch)), &h->ssm));
+  for (const char* t : {"blk.0.ffn_gate_inp.weight", "blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_shexp.weight"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("granitehybrid tensor '") + t + "' (MoE) is not supported");
+  return Status::OK();
+}
+
 }  // namespace
 
-bool ArchHasRecurrentLayers(ModelArch arch) { return arch == ModelArch::kLfm2; }
+bool ArchHasRecurrentLayers(ModelArch arch) {
+  return arch == ModelArch::kLfm2 || arch == ModelArch::kMamba2 || arch == ModelArch::kGraniteHybrid;
+}
 
 std::vector<bool> SwaLayerPattern(uint32_t n_layer, uint32_t period) {
   std::vector<bool> swa(n_layer);
@@ -162,6 +186,8 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kGemma3: return ReadGemma3(f, h);
     case ModelArch::kLfm2: return ReadLfm2(f, h);
     case ModelArch::kQwen3Moe: return ReadQwen3Moe(f, h);
+    case ModelArch::kMamba2: return ReadMamba2(f, h);
+    case ModelArch::kGraniteHybrid: return ReadGraniteHybrid(f, h);
   }
   return InternalError("unknown architecture");
 }

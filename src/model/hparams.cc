@@ -73,6 +73,8 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kGemma3: return "gemma3";
     case ModelArch::kLfm2: return "lfm2";
     case ModelArch::kQwen3Moe: return "qwen3moe";
+    case ModelArch::kMamba2: return "mamba2";
+    case ModelArch::kGraniteHybrid: return "granitehybrid";
   }
   return "?";
 }
@@ -80,7 +82,7 @@ std::string_view ModelArchName(ModelArch arch) {
 std::vector<ModelArch> AllModelArchs() {
   return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
           ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3,
-          ModelArch::kLfm2, ModelArch::kQwen3Moe};
+          ModelArch::kLfm2,    ModelArch::kQwen3Moe, ModelArch::kMamba2, ModelArch::kGraniteHybrid};
 }
 
 Result<ModelArch> ParseModelArch(std::string_view name) {
@@ -111,15 +113,18 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
   SKV_ASSIGN_OR_RETURN(h.n_embd, f.GetU32(Key(a, "embedding_length")));
   SKV_ASSIGN_OR_RETURN(h.n_layer, f.GetU32(Key(a, "block_count")));
   SKV_ASSIGN_OR_RETURN(h.n_ff, f.GetU32(Key(a, "feed_forward_length")));
-  if (!f.Find(Key(a, "attention.head_count")))
+  if (!f.Find(Key(a, "attention.head_count")) && !h.attention_free())
     return NotFoundError("metadata key '" + Key(a, "attention.head_count") + "' not found");
   SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count"), &h.n_head));
   h.n_head_kv = h.n_head;
-  SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv, &h.recurrent_layers));
-  if (h.n_head == 0) return InvalidArgumentError(Key(a, "attention.head_count") + " is 0");
-  h.head_dim_k = h.n_embd / h.n_head;
+  // head_count_kv per layer (0 = a recurrent layer: lfm2's short conv, granitehybrid's Mamba-2);
+  // mamba2 has no attention at all.
+  if (!h.attention_free())
+    SKV_RETURN_IF_ERROR(HeadCount(f, Key(a, "attention.head_count_kv"), &h.n_head_kv, &h.recurrent_layers));
+  if (h.n_head == 0 && !h.attention_free()) return InvalidArgumentError(Key(a, "attention.head_count") + " is 0");
+  h.head_dim_k = h.n_head > 0 ? h.n_embd / h.n_head : 0;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(a, "attention.key_length"), &h.head_dim_k));
-  h.head_dim_v = h.n_embd / h.n_head;  // llama.cpp: value_length defaults to n_embd / n_head
+  h.head_dim_v = h.n_head > 0 ? h.n_embd / h.n_head : 0;  // llama.cpp: value_length defaults to n_embd / n_head
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(a, "attention.value_length"), &h.head_dim_v));
   h.n_rot = h.head_dim_k;
   SKV_RETURN_IF_ERROR(OptionalU32(f, Key(a, "rope.dimension_count"), &h.n_rot));
@@ -173,7 +178,7 @@ Result<ModelHParams> ModelHParams::FromGguf(const GgufFile& f) {
     return InvalidArgumentError("vocabulary size " + std::to_string(h.n_vocab) + " does not match the " +
                                 std::to_string(tokens->array_size()) + " entries of tokenizer.ggml.tokens");
 
-  h.rope_neox = a != ModelArch::kLlama && a != ModelArch::kGranite;
+  h.rope_neox = a != ModelArch::kLlama && a != ModelArch::kGranite && a != ModelArch::kGraniteHybrid;
   h.has_qkv_bias = f.FindTensor("blk.0.attn_q.bias") != nullptr;
   h.has_qk_norm = f.FindTensor("blk.0.attn_q_norm.weight") != nullptr;
   h.tied_output = f.FindTensor("output.weight") == nullptr;
@@ -194,6 +199,16 @@ Status ModelHParams::Validate() const {
   SKV_RETURN_IF_ERROR(positive("context_length", n_ctx_train));
   SKV_RETURN_IF_ERROR(positive("embedding_length", n_embd));
   SKV_RETURN_IF_ERROR(positive("block_count", n_layer));
+  SKV_RETURN_IF_ERROR(ssm.Validate());
+  if (attention_free()) {  // mamba2: only the SSM, the vocabulary and the norm matter
+    SKV_RETURN_IF_ERROR(positive("vocab_size", n_vocab));
+    if (!ssm.present()) return InvalidArgumentError("mamba2 model without ssm.* hyper-parameters");
+    if (recurrent_layers.size() != n_layer) return InternalError("mamba2: every layer must be marked recurrent");
+    if (!(rms_norm_eps > 0.0f) || !std::isfinite(rms_norm_eps))
+      return InvalidArgumentError("attention.layer_norm_rms_epsilon must be positive, got " + std::to_string(rms_norm_eps));
+    if (n_embd > (1u << 20) || n_layer > 4096) return InvalidArgumentError("hyper-parameters out of range: " + DebugString());
+    return Status::OK();
+  }
   SKV_RETURN_IF_ERROR(positive("feed_forward_length", n_ff));
   SKV_RETURN_IF_ERROR(positive("head_count", n_head));
   SKV_RETURN_IF_ERROR(positive("head_count_kv", n_head_kv));

@@ -17,6 +17,7 @@
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
+#include "model/ssm_hparams.h"
 
 namespace swarmkv {
 
@@ -24,9 +25,11 @@ enum class ModelArch {
   kLlama, kQwen2, kQwen3, kGranite, kOlmo2, kPhi3, kGemma2, kGemma3,
   kLfm2,
   kQwen3Moe,
+  kMamba2, kGraniteHybrid,  // issue 19: Mamba-2 (model/ssm_hparams.h)
 };
 
-// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2", "qwen3moe".
+// "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2", "qwen3moe", "mamba2",
+// "granitehybrid".
 std::string_view ModelArchName(ModelArch arch);
 // Every supported architecture, in the order above.
 std::vector<ModelArch> AllModelArchs();
@@ -93,6 +96,12 @@ struct ModelHParams {
   uint32_t n_expert_used = 0;    // {arch}.expert_used_count (top-k)
   uint32_t n_ff_exp = 0;         // {arch}.expert_feed_forward_length (one expert's width)
   bool expert_weights_norm = false;  // the top-k weights divided by their sum (qwen3moe: always)
+  // Issue 19: Mamba-2 layers (mamba2: every layer, no attention or FFN; granitehybrid: the
+  // layers whose head_count_kv entry is 0). n_head/n_head_kv/n_ff describe the attention layers.
+  SsmHParams ssm;
+  bool no_rope = false;  // granitehybrid with rope.scaling.finetuned = false (NoPE, Granite 4.0 H)
+  // mamba2: no attention layers at all (n_head = n_head_kv = n_ff = 0 are allowed).
+  bool attention_free() const { return arch == ModelArch::kMamba2; }
 
   // Hybrid models (issue 19; docs/model.md "Hybrid models"): n_layer entries, true for a
   // recurrent layer — llama.cpp's per-layer {arch}.attention.head_count_kv array with 0 there —

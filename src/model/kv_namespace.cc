@@ -48,6 +48,10 @@ Hash128 ComputeKvNamespace(const ModelHParams& h, const KvCacheConfig& kv, const
   // Mixture of experts: top-k and the weights' normalisation come from metadata too.
   if (h.n_expert > 0)
     for (uint32_t v : {h.n_expert, h.n_expert_used, h.n_ff_exp, h.expert_weights_norm ? 1u : 0u}) x.UpdateU32(v);
+  if (h.ssm.present()) {  // issue 19: the Mamba-2 shape (and NoPE) shape every state and K/V
+    for (uint32_t v : {h.ssm.d_conv, h.ssm.d_inner, h.ssm.d_state, h.ssm.n_head, h.ssm.n_group}) x.UpdateU32(v);
+    x.UpdateU32(h.no_rope ? 1 : 0);
+  }
   x.UpdateU32(static_cast<uint32_t>(kv.k_type));
   x.UpdateU32(static_cast<uint32_t>(kv.v_type));
   x.UpdateU32(kv.block_tokens);

@@ -183,6 +183,36 @@ std::vector<SyntheticShape> AllShapes() {
   tq3m.name = "tiny-qwen3moe", tq3m.arch = ModelArch::kQwen3Moe;
   tq3m.n_expert = 8, tq3m.n_expert_used = 2, tq3m.n_ff_exp = 64;
   s.push_back(tq3m);
+  // Issue 19: Mamba-2. granite-4.0-h-350m as its published config has it (32 layers, attention
+  // at 10, 13, 17, 27, NoPE, d_state 128, 48 SSM heads of 32); mamba2-130m (state-spaces,
+  // vocabulary padded to 16). The tiny variants use two groups and a d_state with a remainder
+  // after the scan's 32-element steps (tiny-mamba2), RoPE on (tiny-granitehybrid).
+  SyntheticShape gh;
+  gh.name = "granite-4.0-h-350m", gh.arch = ModelArch::kGraniteHybrid;
+  gh.n_embd = 768, gh.n_layer = 32, gh.n_head = 12, gh.n_head_kv = 4, gh.head_dim = 64;
+  gh.n_ff = 2048, gh.n_vocab = 100352, gh.n_ctx = 32768;
+  gh.rope_freq_base = 10000.0f, gh.rms_norm_eps = 1e-5f, gh.tied_embeddings = true;
+  gh.embedding_scale = 12.0f, gh.residual_scale = 0.246f, gh.attention_scale = 0.015625f, gh.logit_scale = 3.0f;
+  gh.ssm_conv_kernel = 4, gh.ssm_state_size = 128, gh.ssm_group_count = 1, gh.ssm_inner_size = 1536;
+  gh.ssm_time_step_rank = 48, gh.attention_layers = {10, 13, 17, 27}, gh.no_rope = true;
+  s.push_back(gh);
+  SyntheticShape tgh = tiny;
+  tgh.name = "tiny-granitehybrid", tgh.arch = ModelArch::kGraniteHybrid, tgh.tied_embeddings = true;
+  tgh.embedding_scale = 12.0f, tgh.residual_scale = 0.22f, tgh.attention_scale = 0.03125f, tgh.logit_scale = 8.0f;
+  tgh.ssm_conv_kernel = 4, tgh.ssm_state_size = 32, tgh.ssm_group_count = 2, tgh.ssm_inner_size = 256;
+  tgh.ssm_time_step_rank = 8, tgh.attention_layers = {1};
+  s.push_back(tgh);
+  SyntheticShape m2;
+  m2.name = "mamba2-130m", m2.arch = ModelArch::kMamba2;
+  m2.n_embd = 768, m2.n_layer = 24, m2.n_vocab = 50288, m2.n_ctx = 1048576;  // llama.cpp writes 2^20
+  m2.rms_norm_eps = 1e-5f, m2.tied_embeddings = true, m2.tokenizer_pre = "gpt-2";
+  m2.ssm_conv_kernel = 4, m2.ssm_state_size = 128, m2.ssm_group_count = 1, m2.ssm_inner_size = 1536;
+  m2.ssm_time_step_rank = 24;
+  s.push_back(m2);
+  SyntheticShape tm2 = m2;
+  tm2.name = "tiny-mamba2", tm2.n_embd = 128, tm2.n_layer = 3, tm2.n_vocab = 4096, tm2.n_ctx = 4096;
+  tm2.ssm_state_size = 48, tm2.ssm_group_count = 2, tm2.ssm_inner_size = 256, tm2.ssm_time_step_rank = 16;
+  s.push_back(tm2);
   return s;
 }
 
@@ -200,6 +230,7 @@ const char* kChatmlTemplate =
 
 FamilyTokens TokensFor(ModelArch arch) {
   switch (arch) {
+    case ModelArch::kGraniteHybrid:
     case ModelArch::kGranite:
       return {{"<|end_of_text|>", "<|start_of_role|>", "<|end_of_role|>"}, 0, 0,
               "{% for message in messages %}{{ '<|start_of_role|>' + message['role'] + '<|end_of_role|>' + "
@@ -253,7 +284,7 @@ uint32_t FileType(TensorType t) {
   }
 }
 
-enum class Init { kRandom, kOnes, kSmall, kRopeShort, kRopeLong, kUnit };
+enum class Init { kRandom, kOnes, kSmall, kRopeShort, kRopeLong, kUnit, kSsmA, kSsmDtBias, kSsmConv };
 
 // The type a matrix whose rows have ne0 elements is written in: `want`, or — when ne0 is not a
 // multiple of its block size — llama-quantize's fallback for that type.
@@ -278,6 +309,32 @@ struct PlannedTensor {
   Init init;
 };
 
+// Issue 19: a Mamba-2 layer's tensors (llama.cpp's names and shapes), and a hybrid's FFN.
+void PlanSsmLayer(const SyntheticShape& s, const std::string& p, TensorType wtype, std::vector<PlannedTensor>* t) {
+  const uint64_t embd = s.n_embd, inner = s.ssm_inner_size, heads = s.ssm_time_step_rank, ng = s.ssm_group_count;
+  const uint64_t ch = inner + 2 * ng * s.ssm_state_size;
+  t->push_back({p + "attn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+  t->push_back({p + "ssm_in.weight", {embd, inner + ch + heads}, wtype, Init::kRandom});
+  t->push_back({p + "ssm_conv1d.weight", {uint64_t{s.ssm_conv_kernel}, ch}, TensorType::kF32, Init::kSsmConv});
+  t->push_back({p + "ssm_conv1d.bias", {ch}, TensorType::kF32, Init::kSmall});
+  t->push_back({p + "ssm_dt.bias", {heads}, TensorType::kF32, Init::kSsmDtBias});
+  t->push_back({p + "ssm_a", {1, heads}, TensorType::kF32, Init::kSsmA});
+  t->push_back({p + "ssm_d", {1, heads}, TensorType::kF32, Init::kOnes});
+  t->push_back({p + "ssm_norm.weight", {inner / ng, ng}, TensorType::kF32, Init::kOnes});
+  t->push_back({p + "ssm_out.weight", {inner, embd}, wtype, Init::kRandom});
+  if (s.arch == ModelArch::kMamba2) return;
+  t->push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+  t->push_back({p + "ffn_gate.weight", {embd, s.n_ff}, wtype, Init::kRandom});
+  t->push_back({p + "ffn_up.weight", {embd, s.n_ff}, wtype, Init::kRandom});
+  t->push_back({p + "ffn_down.weight", {uint64_t{s.n_ff}, embd}, wtype, Init::kRandom});
+}
+
+bool IsSsmLayer(const SyntheticShape& s, uint32_t layer) {
+  if (s.ssm_inner_size == 0) return false;
+  const std::vector<uint32_t> attn = HybridAttentionLayers(s);
+  return std::find(attn.begin(), attn.end(), layer) == attn.end();
+}
+
 std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype) {
   std::vector<PlannedTensor> t;
   const uint64_t embd = s.n_embd, q = uint64_t{s.n_head} * s.head_dim, kv = uint64_t{s.n_head_kv} * s.head_dim;
@@ -291,6 +348,10 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
   }
   for (uint32_t i = 0; i < s.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
+    if (IsSsmLayer(s, i)) {
+      PlanSsmLayer(s, p, wtype, &t);
+      continue;
+    }
     if (pre_norms) t.push_back({p + "attn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
     const bool recurrent = i < s.recurrent_layers.size() && s.recurrent_layers[i];
     if (recurrent) {  // lfm2's gated short conv; its taps uniform in ±1 so the conv matters
@@ -354,7 +415,13 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   w.SetU32(a + ".block_count", s.n_layer);
   w.SetU32(a + ".feed_forward_length", s.n_ff);
   w.SetU32(a + ".attention.head_count", s.n_head);
-  if (s.recurrent_layers.empty()) {
+  if (s.arch == ModelArch::kGraniteHybrid) {  // per layer, 0 marks the Mamba-2 layers (llama.cpp)
+    std::vector<int32_t> kv(s.n_layer);
+    for (uint32_t l = 0; l < s.n_layer; ++l) kv[l] = IsSsmLayer(s, l) ? 0 : static_cast<int32_t>(s.n_head_kv);
+    w.SetI32Array(a + ".attention.head_count_kv", kv);
+  } else if (s.arch == ModelArch::kMamba2) {
+    // no attention: head_count 0 and no head_count_kv, as llama.cpp's converter writes it
+  } else if (s.recurrent_layers.empty()) {
     w.SetU32(a + ".attention.head_count_kv", s.n_head_kv);
   } else {  // llama.cpp's per-layer array: 0 for a recurrent layer
     std::vector<int32_t> kv;
@@ -362,12 +429,22 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
     w.SetI32Array(a + ".attention.head_count_kv", kv);
   }
   if (s.shortconv_l_cache != 0) w.SetU32(a + ".shortconv.l_cache", s.shortconv_l_cache);
-  if (s.head_dim != s.n_embd / s.n_head) {
+  if (s.ssm_inner_size != 0) {
+    w.SetU32(a + ".ssm.conv_kernel", s.ssm_conv_kernel);
+    w.SetU32(a + ".ssm.state_size", s.ssm_state_size);
+    w.SetU32(a + ".ssm.group_count", s.ssm_group_count);
+    w.SetU32(a + ".ssm.inner_size", s.ssm_inner_size);
+    w.SetU32(a + ".ssm.time_step_rank", s.ssm_time_step_rank);
+  }
+  if (s.no_rope) w.SetBool(a + ".rope.scaling.finetuned", false);
+  if (s.n_head != 0 && s.head_dim != s.n_embd / s.n_head) {
     w.SetU32(a + ".attention.key_length", s.head_dim);
     w.SetU32(a + ".attention.value_length", s.head_dim);
   }
-  w.SetF32(a + ".rope.freq_base", s.rope_freq_base);
-  w.SetU32(a + ".rope.dimension_count", s.head_dim);
+  if (s.arch != ModelArch::kMamba2) {
+    w.SetF32(a + ".rope.freq_base", s.rope_freq_base);
+    w.SetU32(a + ".rope.dimension_count", s.head_dim);
+  }
   w.SetF32(a + ".attention.layer_norm_rms_epsilon", s.rms_norm_eps);
   w.SetU32(a + ".vocab_size", s.n_vocab);
   auto set_f32 = [&](const char* key, float v) {
@@ -436,6 +513,23 @@ void FillRow(Init init, uint64_t seed, uint64_t name_hash, uint64_t row, float* 
     for (uint64_t i = 0; i < n; ++i) out[i] = rng.Symmetric(1.0f);
     return;
   }
+  if (init == Init::kSsmA || init == Init::kSsmDtBias || init == Init::kSsmConv) {
+    // Mamba-2's initialisation: A = -exp(A_log) in [-16, -1]; dt in [0.001, 0.1] log-uniform
+    // stored as its softplus inverse (the dt bias); conv taps uniform in ±1/√kernel (0.5).
+    for (uint64_t i = 0; i < n; ++i) {
+      const float u = rng.Symmetric(0.5f) + 0.5f;
+      if (init == Init::kSsmA) {
+        out[i] = -(1.0f + 15.0f * u);
+      } else if (init == Init::kSsmDtBias) {
+        const float dt = std::exp(std::log(0.001f) + u * (std::log(0.1f) - std::log(0.001f)));
+        out[i] = std::log(std::expm1(dt));
+      } else {
+        out[i] = 2.0f * u - 1.0f;
+        out[i] *= 0.5f;
+      }
+    }
+    return;
+  }
   // σ = 0.02 for weights (uniform in ±σ√3); biases a quarter of that.
   const float a = init == Init::kRandom ? 0.034641016f : 0.008660254f;
   for (uint64_t i = 0; i < n; ++i) out[i] = rng.Symmetric(a);
@@ -447,6 +541,15 @@ std::vector<std::string> SyntheticShapeNames() {
   std::vector<std::string> names;
   for (const auto& s : AllShapes()) names.push_back(s.name);
   return names;
+}
+
+std::vector<uint32_t> HybridAttentionLayers(const SyntheticShape& s) {
+  std::vector<uint32_t> attn;
+  if (s.arch != ModelArch::kGraniteHybrid) return attn;
+  for (uint32_t l : s.attention_layers)
+    if (l < s.n_layer) attn.push_back(l);
+  if (attn.empty() && s.n_layer >= 2) attn.push_back(s.n_layer / 2);
+  return attn;
 }
 
 Result<SyntheticShape> FindSyntheticShape(std::string_view name) {
@@ -472,7 +575,7 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
   h.rope_freq_base = s.rope_freq_base;
   h.rope_scaling.original_context_length = s.n_ctx;
   h.rms_norm_eps = s.rms_norm_eps;
-  h.rope_neox = s.arch != ModelArch::kLlama && s.arch != ModelArch::kGranite;
+  h.rope_neox = s.arch != ModelArch::kLlama && s.arch != ModelArch::kGranite && s.arch != ModelArch::kGraniteHybrid;
   h.has_qkv_bias = s.qkv_bias;
   h.has_qk_norm = s.qk_norm;
   h.tied_output = s.tied_embeddings;
@@ -516,6 +619,14 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
     default:
       break;
   }
+  if (s.ssm_inner_size != 0) {  // issue 19: as ReadSsmKeys and the head_count_kv array read it back
+    h.ssm.d_conv = s.ssm_conv_kernel, h.ssm.d_inner = s.ssm_inner_size, h.ssm.d_state = s.ssm_state_size;
+    h.ssm.n_head = s.ssm_time_step_rank, h.ssm.n_group = s.ssm_group_count;
+    h.recurrent_layers.assign(s.n_layer, false);
+    for (uint32_t l = 0; l < s.n_layer; ++l) h.recurrent_layers[l] = IsSsmLayer(s, l);
+    h.no_rope = s.no_rope;
+  }
+  if (s.arch == ModelArch::kMamba2) h.head_dim_k = h.head_dim_v = h.n_rot = 0;
   return h;
 }
 
@@ -532,6 +643,8 @@ Result<std::string> DefaultShapeForArch(std::string_view arch) {
     case ModelArch::kGemma3: return std::string("gemma3-1b");
     case ModelArch::kLfm2: return std::string("lfm2-350m");
     case ModelArch::kQwen3Moe: return std::string("qwen3-30b-a3b");
+    case ModelArch::kMamba2: return std::string("mamba2-130m");
+    case ModelArch::kGraniteHybrid: return std::string("granite-4.0-h-350m");
   }
   return InvalidArgumentError("no default shape for '" + std::string(arch) + "'");
 }

@@ -69,6 +69,25 @@ TensorRef RowRange(const TensorRef& t, int64_t first, int64_t n) {
   return r;
 }
 
+// A Mamba-2 layer's ssm_* tensors (issue 19).
+Status BindSsmLayer(const GgufFile& f, const std::string& p, const ModelHParams& h, LayerWeights* l) {
+  const SsmHParams& s = h.ssm;
+  const int64_t embd = h.n_embd, ch = s.conv_channels(), nh = s.n_head;
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_in.weight", embd, s.in_proj_rows(), true, &l->ssm.in));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.weight", s.d_conv, ch, true, &l->ssm.conv1d));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_conv1d.bias", ch, 0, h.attention_free(), &l->ssm.conv1d_b));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_dt.bias", nh, 0, true, &l->ssm.dt_b));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_a", 1, nh, true, &l->ssm.a));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_d", 1, nh, true, &l->ssm.d));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_norm.weight", s.d_inner / s.n_group, s.n_group, true, &l->ssm.norm));
+  SKV_RETURN_IF_ERROR(BindTensor(f, p + "ssm_out.weight", s.d_inner, embd, true, &l->ssm.out));
+  for (const TensorRef* t : {&l->ssm.conv1d, &l->ssm.conv1d_b, &l->ssm.dt_b, &l->ssm.a, &l->ssm.d, &l->ssm.norm})
+    if (t->present() && t->type() != TensorType::kF32)
+      return UnimplementedError("tensor '" + p + "ssm_*' (conv, dt bias, A, D, norm) must be F32, got " +
+                                TensorTypeName(t->type_id));
+  return Status::OK();
+}
+
 // The tensors of recurrent layer `p` ("blk.N.") of a hybrid model.
 Status BindRecurrentLayer(const GgufFile& f, const ModelHParams& h, const std::string& p, LayerWeights* l) {
   const int64_t embd = h.n_embd;
@@ -78,6 +97,9 @@ Status BindRecurrentLayer(const GgufFile& f, const ModelHParams& h, const std::s
       SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.in_proj.weight", embd, 3 * embd, true, &l->shortconv_in_proj));
       SKV_RETURN_IF_ERROR(BindTensor(f, p + "shortconv.out_proj.weight", embd, embd, true, &l->shortconv_out_proj));
       return Status::OK();
+    case ModelArch::kMamba2:
+    case ModelArch::kGraniteHybrid:
+      return BindSsmLayer(f, p, h, l);
     default:
       return UnimplementedError(p + " is a recurrent layer, which " + std::string(ModelArchName(h.arch)) + " does not have");
   }
@@ -134,6 +156,7 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
     if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
     }  // attention layer
+    if (h.attention_free()) continue;  // mamba2: the mixer is the whole block, no FFN
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));

@@ -12,6 +12,7 @@
 // ne2 matrices of ne1 rows, one after the other.
 // Hybrid models: a recurrent layer binds its own tensors (lfm2: blk.N.shortconv.*) instead of
 // the attention ones; lfm2's final norm is token_embd_norm.weight (llama.cpp's name for it).
+// Mamba-2 layers (mamba2, granitehybrid) bind `ssm` (blk.N.ssm_*); mamba2 binds no FFN.
 // Matrices use ggml order: ne0 = row length (input dim), ne1 = rows (output dim).
 //
 // Thread-safety: immutable views into the mapping; valid while the GgufFile lives.
@@ -42,6 +43,18 @@ struct TensorRef {
   const uint8_t* row(int64_t i) const { return data + static_cast<size_t>(i) * row_bytes; }
 };
 
+// Issue 19: a Mamba-2 mixer layer (mamba2, granitehybrid), llama.cpp's blk.N.ssm_* tensors.
+struct SsmLayerWeights {
+  TensorRef in;        // ssm_in [n_embd, d_inner + conv_channels + n_head]: z, xBC, dt rows
+  TensorRef conv1d;    // ssm_conv1d [d_conv, conv_channels] (F32)
+  TensorRef conv1d_b;  // ssm_conv1d.bias [conv_channels] (optional in granitehybrid)
+  TensorRef dt_b;      // ssm_dt.bias [n_head]
+  TensorRef a;         // ssm_a [1, n_head]: A = -exp(A_log)
+  TensorRef d;         // ssm_d [1, n_head]
+  TensorRef norm;      // ssm_norm [d_inner / n_group, n_group]
+  TensorRef out;       // ssm_out [d_inner, n_embd]
+};
+
 struct LayerWeights {
   TensorRef attn_norm;                 // [n_embd]; absent without pre-norms (olmo2)
   TensorRef wq, wk, wv;                // [n_embd, q_dim], [n_embd, k_dim], [n_embd, v_dim]
@@ -62,6 +75,7 @@ struct LayerWeights {
   TensorRef ffn_gate_inp;              // router [n_embd, n_expert]
   TensorRef ffn_gate_exps, ffn_up_exps;  // [n_embd, n_ff_exp, n_expert]: expert e's matrix at
   TensorRef ffn_down_exps;             // [n_ff_exp, n_embd, n_expert]  data + e * ne1 * row_bytes
+  SsmLayerWeights ssm;                 // Mamba-2 layers (mamba2, granitehybrid): blk.N.ssm_*
 };
 
 struct ModelWeights {

@@ -1,0 +1,214 @@
+// granitehybrid (Granite 4.0 H: Mamba-2 + attention layers, granite multipliers) in the engine,
+// through h19a's recurrent-state seam (engine/recurrent_layer.h) with the real KvMemory:
+// - the Mamba-2 state is used (a zero state changes the logits), so the checks can fail;
+// - the namespace carries each Mamba-2 layer's conv + ssm state and only the attention layers' KV;
+// - exactness: chunking, batching with other sequences, prefix from the cache (the shared check),
+//   and every split point of a 100-token prompt with the prefix's checkpoint restored from RAM
+//   and from a disk tier after a "restart" (new memory and tier manager, same directory);
+// - the engine's logits equal Mamba2Layer run alone (the same kernels) — see mamba2_test.cc for
+//   the pure model;
+// - parity with llama.cpp on tiny-granitehybrid (Q8_0, RoPE) and granite-4.0-h-350m cut to 4
+//   layers (F16, NoPE) when scripts/ssm_references.sh made the references.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "base/sysinfo.h"
+#include "base/testing.h"
+#include "engine_fixture.h"
+#include "exactness_checks.h"
+#include "model/synthetic_model.h"
+#include "tiers/disk_backend.h"
+#include "tiers/memory_bridge.h"
+#include "tiers/tier_manager.h"
+
+namespace swarmkv::testing {
+namespace {
+
+constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
+
+std::string MakeTinyGraniteHybrid() {
+  static std::string path;
+  if (path.empty()) {
+    SyntheticModelOptions o;
+    o.shape = "tiny-granitehybrid";
+    o.type = TensorType::kQ8_0;
+    o.seed = 19;
+    path = TempDir() + "/tiny-granitehybrid.gguf";
+    EXPECT_TRUE(MakeSyntheticModel(o, path).ok());
+  }
+  return path;
+}
+
+std::vector<int32_t> Prompt(size_t n = 100) {
+  std::vector<int32_t> p;
+  for (size_t i = 0; i < n; ++i) p.push_back(static_cast<int32_t>((i * 613 + 17) % 2700));
+  return p;
+}
+
+std::vector<float> FromScratch(EngineFixture& f, const std::vector<int32_t>& prompt) {
+  auto seq = f.memory->CreateSequence(f.ns);
+  EXPECT_TRUE(seq.ok());
+  auto logits = f.Feed(*seq, prompt, 1 << 20);
+  EXPECT_TRUE(logits.ok()) << logits.status().ToString();
+  EXPECT_TRUE(f.memory->Release(*seq).ok());
+  f.forward->ForgetSequence(*seq);
+  return logits.ok() ? *logits : std::vector<float>{};
+}
+
+TEST(GraniteHybridTest, NamespaceHoldsMamba2StatesAndAttentionKvOnly) {
+  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  EngineFixture& f = **fx;
+  ASSERT_TRUE(f.forward->hybrid());
+  // tiny-granitehybrid: layers mamba, attention, mamba, mamba; d_inner 256, 2 groups, d_state 32,
+  // conv 4: conv state 3 x 384 floats + ssm state 256 x 32 floats per layer.
+  const uint64_t per_layer = (3 * 384 + 256 * 32) * 4;
+  EXPECT_EQ(f.forward->RecurrentStateBytesPerLayer(), (std::vector<uint64_t>{per_layer, per_layer, per_layer}));
+  auto layout = f.memory->Layout(f.ns);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->shape().num_layers, 1);
+}
+
+TEST(GraniteHybridTest, TheMamba2StateIsUsed) {
+  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  EngineFixture& f = **fx;
+  const std::vector<int32_t> prompt = Prompt();
+  const std::vector<float> ref = FromScratch(f, prompt);
+  auto seq = f.memory->CreateSequence(f.ns);
+  ASSERT_TRUE(seq.ok());
+  auto match = f.memory->AttachPrefix(*seq, std::span<const int32_t>(prompt).first(prompt.size() - 1));
+  ASSERT_TRUE(match.ok());
+  ASSERT_EQ(match->matched_tokens, 96);
+  ASSERT_TRUE(f.forward->SetRecurrentState(*seq, {}).ok());  // zeros instead of the checkpoint
+  auto zeros = f.Feed(*seq, std::span<const int32_t>(prompt).subspan(96), 64);
+  ASSERT_TRUE(zeros.ok()) << zeros.status().ToString();
+  EXPECT_FALSE(SameBytes(ref, *zeros)) << "the Mamba-2 state has no effect: the exactness checks would prove nothing";
+  ASSERT_TRUE(f.memory->Release(*seq).ok());
+}
+
+TEST(GraniteHybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
+  for (TensorType kv : {TensorType::kF16, TensorType::kBF16}) {
+    SCOPED_TRACE(TensorTypeName(static_cast<uint32_t>(kv)));
+    auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), kv);
+    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(ExpectLogitsIdenticalAcrossChunkingBatchingAndCache(**fx, Prompt(150)));
+  }
+}
+
+TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
+  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  EngineFixture& f = **fx;
+  const std::vector<int32_t> prompt = Prompt();
+  const std::vector<float> ref = FromScratch(f, prompt);
+  const std::span<const int32_t> all(prompt);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    auto seq = f.memory->CreateSequence(f.ns);
+    ASSERT_TRUE(seq.ok());
+    auto match = f.memory->AttachPrefix(*seq, all.first(split));
+    ASSERT_TRUE(match.ok()) << match.status().ToString();
+    ASSERT_EQ(match->matched_tokens, split / kBlock * kBlock) << "split " << split;
+    ASSERT_TRUE(f.forward->SetRecurrentState(*seq, match->recurrent_state).ok());
+    const int64_t m = match->matched_tokens;
+    if (split > m) ASSERT_TRUE(f.Feed(*seq, all.subspan(m, split - m), 1 << 20).ok());
+    auto logits = f.Feed(*seq, all.subspan(split), 1 << 20);
+    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
+    ASSERT_TRUE(SameBytes(ref, *logits)) << "split " << split << " (" << m << " tokens from the cache)";
+    ASSERT_TRUE(f.memory->Release(*seq).ok());
+    f.forward->ForgetSequence(*seq);
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+}
+
+// A new sequence whose first `split` tokens come from the cache as far as checkpoints allow.
+Result<std::vector<float>> RunWithSplit(EngineFixture& f, const std::vector<int32_t>& prompt, int64_t split,
+                                        int64_t* matched) {
+  const std::span<const int32_t> all(prompt);
+  SKV_ASSIGN_OR_RETURN(SequenceId seq, f.memory->CreateSequence(f.ns));
+  SKV_ASSIGN_OR_RETURN(PrefixMatch match, f.memory->AttachPrefix(seq, all.first(split)));
+  *matched = match.matched_tokens;
+  SKV_RETURN_IF_ERROR(f.forward->SetRecurrentState(seq, match.recurrent_state));
+  if (split > *matched) SKV_RETURN_IF_ERROR(f.Feed(seq, all.subspan(*matched, split - *matched), 1 << 20).status());
+  auto logits = f.Feed(seq, all.subspan(split), 1 << 20);
+  SKV_RETURN_IF_ERROR(f.memory->Release(seq));
+  f.forward->ForgetSequence(seq);
+  return logits;
+}
+
+TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
+  const std::string dir = TempDir() + "/granitehybrid-disk";
+  auto open_disk = [&] {
+    DiskBackendOptions o;
+    o.dir = dir;
+    o.capacity_bytes = 64 << 20;
+    return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
+  };
+  const std::vector<int32_t> prompt = Prompt();
+  std::vector<float> ref;
+  {
+    auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
+    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+    auto backend = open_disk();
+    TierManagerOptions to;
+    to.tiers = {TierSpec{backend.get(), true}};
+    TierManager tiers(to);
+    ConnectTiers((*fx)->memory.get(), &tiers);
+    ref = FromScratch(**fx, prompt);
+    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
+    EXPECT_TRUE(flush.drained);
+    EXPECT_EQ(flush.blocks_evicted, 3);
+    (*fx)->memory->SetEvictionHook(nullptr);
+    ASSERT_EQ(tiers.stats().tiers[0].written, 3);
+  }
+  // "After the restart": new memory, new manager, the same directory.
+  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  EngineFixture& f = **fx;
+  auto backend = open_disk();
+  TierManagerOptions to;
+  to.tiers = {TierSpec{backend.get(), false}};
+  TierManager tiers(to);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    ASSERT_EQ(restored->restored_blocks, split / kBlock) << "split " << split;
+    int64_t matched = 0;
+    auto logits = RunWithSplit(f, prompt, split, &matched);
+    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
+    ASSERT_EQ(matched, split / kBlock * kBlock) << "split " << split;
+    ASSERT_TRUE(SameBytes(ref, *logits)) << "split " << split << " (" << matched << " tokens restored from disk)";
+    f.memory->EvictCached(~0ull);  // the next split restores from the disk again
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+}
+
+// Parity (scripts/ssm_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention
+// at layer 2 of 4). llama.cpp's AVX-512 build: see docs/engine.md for the measured figures.
+class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
+  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
+  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
+  for (const std::string& p : {ref, model}) {
+    if (FILE* fp = std::fopen(p.c_str(), "r")) {
+      std::fclose(fp);
+    } else {
+      GTEST_SKIP() << p << " absent: run scripts/ssm_references.sh (needs llama.cpp's llama-server)";
+    }
+  }
+  ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam(), 2048);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, GraniteHybridParityTest,
+                         ::testing::Values("tiny-granitehybrid", "granite-4.0-h-350m-4l"), [](const auto& p) {
+                           std::string n = p.param;
+                           for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace swarmkv::testing
