@@ -40,7 +40,10 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   SKV_ASSIGN_OR_RETURN(r->capacity_.block_bytes, memory->BytesForTokens(r->ns_, 0));  // one block
   r->capacity_.budget_bytes = memory->budget_bytes();
   r->capacity_.block_tokens = options.block_tokens;
-  if (options.kv_hot_window_tokens > 0 || !options.cold_dir.empty()) {
+  // Hybrid models never swap to the cold file (a preempted hybrid sequence is recomputed): a cold
+  // block would leave its recurrent checkpoint behind, and an exported cold entry would carry none.
+  const bool hybrid = !no.recurrent_bytes_per_layer.empty();
+  if (!hybrid && (options.kv_hot_window_tokens > 0 || !options.cold_dir.empty())) {
     ColdKvOptions co;
     co.hot_window_tokens = options.kv_hot_window_tokens;
     co.dir = options.cold_dir;
