@@ -16,7 +16,8 @@
 //    part is the twin's: cvt, d, one fma per lane per block, blocks in order; the 8 lanes of
 //    each output reduced as HsumLanes8.
 //  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
-//    per-block fma, two tokens per zmm, the weight unpacked once for all tokens (RowQ45K).
+//    per-block fma, two tokens per zmm, the weight unpacked once for all tokens, the scales
+//    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K).
 //    Q6_K likewise (RowQ6K). One token runs the AVX2 kernels (their scalar twin follows those).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
@@ -373,12 +374,46 @@ inline float FmaF32(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
+// The 8 6-bit scales and 8 6-bit mins of a Q4_K/Q5_K block (GetScaleMinK4 for j = 0..7, four
+// bytes at a time): j < 4 are the low 6 bits of bytes j (scale) and j+4 (min); j >= 4 take the
+// low (scale) / high (min) nibble of byte j+4 and the top 2 bits of byte j-4 / j as bits 4-5.
+inline void ScalesMinsK4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
+  uint32_t a, b, c;
+  __builtin_memcpy(&a, q, 4);
+  __builtin_memcpy(&b, q + 4, 4);
+  __builtin_memcpy(&c, q + 8, 4);
+  constexpr uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+  const uint32_t s[2] = {a & k6, (c & k4) | (((a >> 6) & k2) << 4)};
+  const uint32_t m[2] = {b & k6, ((c >> 4) & k4) | (((b >> 6) & k2) << 4)};
+  __builtin_memcpy(sc, s, 8);
+  __builtin_memcpy(mn, m, 8);
+}
+
+// The twin's integer summ = sum_j mn[j] * (bsums[2j] + bsums[2j+1]) for two tokens at once
+// (lanes 0-7 token a, 8-15 token b): vpmaddwd of the 16 bsums with each min twice, then the 8
+// products of each token summed (exact integers; any order gives the same sum).
+inline void MinSumsPair(const BlockQ8_K& xa, const BlockQ8_K& xb, __m256i mins16, int32_t* sa, int32_t* sb) {
+  const __m512i bs = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xa.bsums)),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums)));
+  const __m512i p = _mm512_madd_epi16(bs, _mm512_broadcast_i64x4(mins16));
+  // Fold 16 lanes to 4 per token: (a0..7, b0..7) -> per 128-bit half sums.
+  const __m256i lo = _mm512_castsi512_si256(p), hi = _mm512_extracti64x4_epi64(p, 1);
+  const __m128i a4 = _mm_add_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+  const __m128i b4 = _mm_add_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+  const __m128i ab = _mm_hadd_epi32(a4, b4);  // a01 a23 b01 b23
+  const __m128i s2 = _mm_hadd_epi32(ab, ab);  // a b a b
+  *sa = _mm_cvtsi128_si32(s2);
+  *sb = _mm_extract_epi32(s2, 1);
+}
+
 // One weight row x TT tokens, tokens in pairs per zmm (an odd last token paired with itself).
 // Per block, as the twin (DotQ45_K in vec_dot_scalar.cc): lane m of sumi = sum over the 8
-// sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs then madd
-// with the scale, as the AVX2 kernel, exact; acc = fma(d_w * d_x, float(sumi), acc); the min term
-// mins = fma(dmin_w * d_x, float(summ), mins); at the end HsumLanes8(acc) - mins. The weight's
-// nibbles and scales are unpacked once per block for all tokens.
+// sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs (the pair
+// sums, |x| <= 127 and q <= 31, so no saturation), then vpdpwssd with the scale (VNNI: the
+// madd and the add in one instruction), exact; acc = fma(d_w * d_x, float(sumi), acc); the min
+// term mins = fma(dmin_w * d_x, float(summ), mins) with summ from vpmaddwd; at the end
+// HsumLanes8(acc) - mins. The weight's nibbles and scales are unpacked once per block for all
+// tokens.
 template <bool kFive, typename Block, int TT>
 void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
   constexpr int P = (TT + 1) / 2;
@@ -386,12 +421,12 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
   for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m512 acc[P];
-  float mins[TT];
+  float mins[2 * P];
   for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
-  for (int t = 0; t < TT; ++t) mins[t] = 0.0f;
+  for (int t = 0; t < 2 * P; ++t) mins[t] = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) GetScaleMinK4(j, a[i].scales, &sc[j], &mn[j]);
+    ScalesMinsK4(a[i].scales, sc, mn);
     __m512i sumi[P];
     for (int p = 0; p < P; ++p) sumi[p] = _mm512_setzero_si512();
     __m256i hb;
@@ -414,21 +449,21 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c)));
         const __m512i y1 = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + 64 * c + 32)),
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c + 32)));
-        const __m512i p0 = _mm512_madd_epi16(_mm512_maddubs_epi16(qlz, y0), s0);
-        const __m512i p1 = _mm512_madd_epi16(_mm512_maddubs_epi16(qhz, y1), s1);
-        sumi[p] = _mm512_add_epi32(sumi[p], _mm512_add_epi32(p0, p1));
+        sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qlz, y0), s0);
+        sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qhz, y1), s1);
       }
     }
     const float dw = HalfToFloat(a[i].d), dminw = HalfToFloat(a[i].dmin);
+    __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));  // m0 m0 m1 m1 .. m7 m7
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
-    }
-    for (int t = 0; t < TT; ++t) {
-      int32_t summ = 0;
-      for (int j = 0; j < 8; ++j) summ += mn[j] * (xb[t][i].bsums[2 * j] + xb[t][i].bsums[2 * j + 1]);
-      mins[t] = FmaF32(dminw * xb[t][i].d, static_cast<float>(summ), mins[t]);
+      int32_t summ[2];
+      MinSumsPair(xb[2 * p][i], xb[2 * p + 1][i], mins16, &summ[0], &summ[1]);
+      mins[2 * p] = FmaF32(dminw * xb[2 * p][i].d, static_cast<float>(summ[0]), mins[2 * p]);
+      mins[2 * p + 1] = FmaF32(dminw * xb[2 * p + 1][i].d, static_cast<float>(summ[1]), mins[2 * p + 1]);
     }
   }
   for (int p = 0; p < P; ++p) {
