@@ -17,8 +17,9 @@
 //    each output reduced as HsumLanes8.
 //  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
 //    per-block fma, two tokens per zmm, the weight unpacked once for all tokens, the scales
-//    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K).
-//    Q6_K likewise (RowQ6K). One token runs the AVX2 kernels (their scalar twin follows those).
+//    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K); one token runs DotQ45K8,
+//    the AVX2 kernel's 8 lanes with the same VNNI integer parts.
+//    Q6_K likewise (RowQ6K). One-token Q6_K runs the AVX2 kernel (its scalar twin follows it).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -474,12 +475,67 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
   }
 }
 
+// The sum of 8 int32 lanes (exact).
+inline int32_t HsumI32x8(__m256i v) {
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i h = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(_mm_hadd_epi32(h, h));
+}
+
+// Decode (one token): the AVX2 kernel's 8-lane sequence (DotQ45_K in vec_dot_avx2.cc, = the
+// twin), its integer parts in VNNI form: scales by vpdpwssd, min sums by vpmaddwd, the scales
+// and mins unpacked four bytes at a time. Same integers, same float sequence: same bits.
+template <bool kFive, typename Block>
+float DotQ45K8(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Block*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], mn[8];
+    ScalesMinsK4(a[i].scales, sc, mn);
+    const __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));
+    const int32_t summ = HsumI32x8(
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums)), mins16));
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i hb;
+    if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      __m256i ql = _mm256_and_si256(q4, m4);
+      __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+      if constexpr (kFive) {
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m128i sl = _mm_cvtsi32_si128(2 * c), sh = _mm_cvtsi32_si128(2 * c + 1);
+        ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sl), one), 4));
+        qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sh), one), 4));
+      }
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c + 32));
+      sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(ql, y0), _mm256_set1_epi16(sc[2 * c]));
+      sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(qh, y1), _mm256_set1_epi16(sc[2 * c + 1]));
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    const float dmin = HalfToFloat(a[i].dmin) * b[i].d;
+    mins = FmaF32(dmin, static_cast<float>(summ), mins);
+  }
+  return HsumF32x8(acc) - mins;
+}
+
+// Q6_K's corr = sum_g scale_g * bsum_g (16 terms) as one vpmaddwd (exact).
+inline int32_t CorrQ6K(const BlockQ6_K& a, const BlockQ8_K& x) {
+  const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+  return HsumI32x8(_mm256_madd_epi16(s16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums))));
+}
+
 template <bool kFive, typename Block, int TT>
 void TileQ45K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
               int64_t y_stride) {
-  if constexpr (TT == 1) {  // decode: the AVX2 kernel (8 lanes, nothing wasted; the same bits)
-    const VecDotFn one = kFive ? internal::kVecDotAvx2.q5_k.one : internal::kVecDotAvx2.q4_k.one;
-    for (int r = 0; r < rows; ++r) y[r] = one(n, w + r * w_stride, x[0]);
+  if constexpr (TT == 1) {  // decode: 8 lanes, nothing wasted; the same bits
+    for (int r = 0; r < rows; ++r) y[r] = DotQ45K8<kFive, Block>(n, w + r * w_stride, x[0]);
   } else {
     const BlockQ8_K* xb[TT];
     for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
@@ -537,7 +593,7 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
         for (int p = 0; p < P; ++p) {
           const __m512i yz = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + off)),
                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + off)));
-          sumi[p] = _mm512_add_epi32(sumi[p], _mm512_madd_epi16(_mm512_maddubs_epi16(qz, yz), s16));
+          sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qz, yz), s16);
         }
       }
     }
@@ -548,9 +604,7 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
     }
     for (int t = 0; t < TT; ++t) {
-      int32_t corr = 0;
-      for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * xb[t][i].bsums[g];
-      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * corr), fix[t]);
+      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * CorrQ6K(a[i], xb[t][i])), fix[t]);
     }
   }
   for (int p = 0; p < P; ++p) {
@@ -588,13 +642,6 @@ float OneQ6K(int64_t n, const void* w, const void* x) {
   return o;
 }
 
-template <bool kFive, typename Block>
-float OneQ45K(int64_t n, const void* w, const void* x) {
-  float o;
-  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
-  RowQ45K<kFive, Block, 1>(n, static_cast<const Block*>(w), &xb, &o, 0);
-  return o;
-}
 
 }  // namespace
 
@@ -617,7 +664,8 @@ namespace internal {
    .stream = StreamQ32Dispatch<B>,      \
    .stream_tokens = kTileMax}
 // K-quants: one row at a time x up to 4 tokens (two per zmm); no stream kernel, so one-token
-// tiles (decode) call the AVX2 kernel, which does not waste half a register.
+// tiles (decode) run 8-lane kernels (Q4_K/Q5_K: DotQ45K8; Q6_K: the AVX2 kernel), which do
+// not waste half a register.
 #define SKV_K(ONE, TILE) {.one = ONE, .tile = TILE, .tile_rows = 4, .tile_tokens = 4}
 const VecDotTable kVecDotAvx512 = {
     .f32 = SKV_FLOAT(float, LoadF32x16, IdF32, kF32, true, false),
@@ -625,8 +673,8 @@ const VecDotTable kVecDotAvx512 = {
     .bf16 = SKV_FLOAT(bf16_t, LoadBF16x16, BF16F, kDouble, false, true),
     .q8_0 = SKV_Q32(BlockQ8_0),
     .q4_0 = SKV_Q32(BlockQ4_0),
-    .q4_k = SKV_K((OneQ45K<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
-    .q5_k = SKV_K((OneQ45K<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
+    .q4_k = SKV_K((DotQ45K8<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
+    .q5_k = SKV_K((DotQ45K8<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
     .q6_k = SKV_K(OneQ6K, TileQ6KDispatch),
     .q5_0 = SKV_Q32(BlockQ5_0),
 };
