@@ -19,7 +19,7 @@
 //    per-block fma, two tokens per zmm, the weight unpacked once for all tokens, the scales
 //    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K); one token runs DotQ45K8,
 //    the AVX2 kernel's 8 lanes with the same VNNI integer parts.
-//    Q6_K likewise (RowQ6K). One-token Q6_K runs the AVX2 kernel (its scalar twin follows it).
+//    Q6_K likewise (RowQ6K; one token DotQ6K8, the AVX2 kernel's lanes with VNNI integers).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -615,11 +615,49 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
   }
 }
 
+// Decode (one token): the AVX2 kernel's 8-lane Q6_K sequence (DotQ6_K in vec_dot_avx2.cc, = the
+// twin) with corr by vpmaddwd and the scales by vpdpwssd: same integers, same bits.
+float DotQ6K8(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float fix = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const int32_t corr = CorrQ6K(a[i], b[i]);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(lb, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * h + 2 * k;
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
+        const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[g + 1]), _mm_set1_epi16(a[i].scales[g]));
+        sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(q[k], y), s16);
+      }
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    fix = FmaF32(d, static_cast<float>(32 * corr), fix);
+  }
+  return HsumF32x8(acc) - fix;
+}
+
 template <int TT>
 void TileQ6K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
              int64_t y_stride) {
-  if constexpr (TT == 1) {  // decode: the AVX2 kernel (same bits)
-    for (int r = 0; r < rows; ++r) y[r] = internal::kVecDotAvx2.q6_k.one(n, w + r * w_stride, x[0]);
+  if constexpr (TT == 1) {  // decode: 8 lanes (same bits)
+    for (int r = 0; r < rows; ++r) y[r] = DotQ6K8(n, w + r * w_stride, x[0]);
   } else {
     const BlockQ8_K* xb[TT];
     for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
@@ -635,12 +673,6 @@ void TileQ6KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, co
   kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
 }
 
-float OneQ6K(int64_t n, const void* w, const void* x) {
-  float o;
-  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
-  RowQ6K<1>(n, static_cast<const BlockQ6_K*>(w), &xb, &o, 0);
-  return o;
-}
 
 
 }  // namespace
@@ -664,8 +696,7 @@ namespace internal {
    .stream = StreamQ32Dispatch<B>,      \
    .stream_tokens = kTileMax}
 // K-quants: one row at a time x up to 4 tokens (two per zmm); no stream kernel, so one-token
-// tiles (decode) run 8-lane kernels (Q4_K/Q5_K: DotQ45K8; Q6_K: the AVX2 kernel), which do
-// not waste half a register.
+// tiles (decode) run 8-lane kernels (DotQ45K8, DotQ6K8), which do not waste half a register.
 #define SKV_K(ONE, TILE) {.one = ONE, .tile = TILE, .tile_rows = 4, .tile_tokens = 4}
 const VecDotTable kVecDotAvx512 = {
     .f32 = SKV_FLOAT(float, LoadF32x16, IdF32, kF32, true, false),
@@ -675,7 +706,7 @@ const VecDotTable kVecDotAvx512 = {
     .q4_0 = SKV_Q32(BlockQ4_0),
     .q4_k = SKV_K((DotQ45K8<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
     .q5_k = SKV_K((DotQ45K8<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
-    .q6_k = SKV_K(OneQ6K, TileQ6KDispatch),
+    .q6_k = SKV_K(DotQ6K8, TileQ6KDispatch),
     .q5_0 = SKV_Q32(BlockQ5_0),
 };
 #undef SKV_K
