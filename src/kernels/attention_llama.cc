@@ -72,6 +72,8 @@ LlamaOrderKernels ChooseLlamaOrderKernels(const KvLayerLayout& L, Isa isa) {
   k.simd_scores = k.avx2 && k.f16_k && Dk % 32 == 0;
   k.accumulate = k.avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2)
                                        : AccumulateF16OrderScalar;
+  // AVX-512: the same element-wise chains, 16 dims per register (same bits).
+  if (k.avx2 && Dv % 8 == 0 && isa >= Isa::kAvx512 && IsaSupported(Isa::kAvx512)) k.accumulate = AccumulateF16OrderAvx512;
   k.direct_f16 = k.simd_scores && Dv % 8 == 0 && L.k_row_stride % 2 == 0 && L.v_row_stride % 2 == 0;
   return k;
 }

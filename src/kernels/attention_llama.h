@@ -40,6 +40,11 @@ void AccumulateF16OrderAvx2(const float* v, int64_t v_stride, int n, const float
 void AccumulateF16OrderAvx2(const f16_t* v, int64_t v_stride, int n, const float* ms,
                             const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
                             int64_t acc_stride);
+// AVX-512 (F); dv a multiple of 8 (16-dim registers, an 8-dim rest by the AVX2 version). Same
+// bits as the scalar version (every element's chain is the same; 16 per register).
+void AccumulateF16OrderAvx512(const float* v, int64_t v_stride, int n, const float* ms,
+                              const float* vs, int64_t s_stride, int nh, int64_t dv, float* acc,
+                              int64_t acc_stride);
 
 // One head's softmax over n more keys, in key order: for key j with score x = scores[j] and
 // running maximum M (*max on entry), x > M: ms[j] = expf(M - x), vs[j] = 1, M = x; else

@@ -115,7 +115,7 @@ TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
   std::mt19937 rng(5);
   std::normal_distribution<float> d;
   const int n = 40;
-  for (int64_t dv : {8, 32, 64, 72, 128}) {
+  for (int64_t dv : {8, 32, 64, 72, 80, 128, 136}) {
     for (int nh : {1, 2, 3, 4, 5, 7}) {
       std::vector<float> v(n * dv), ms(nh * n), vs(nh * n), a(nh * dv), b(nh * dv);
       for (auto& x : v) x = F16ToF32(F32ToF16(d(rng)));
@@ -128,6 +128,11 @@ TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
       internal::AccumulateF16OrderScalar(v.data(), dv, n, ms.data(), vs.data(), n, nh, dv, a.data(), dv);
       internal::AccumulateF16OrderAvx2(v.data(), dv, n, ms.data(), vs.data(), n, nh, dv, b.data(), dv);
       ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "dv " << dv << " heads " << nh;
+      if (IsaSupported(Isa::kAvx512)) {
+        std::vector<float> c(nh * dv);
+        internal::AccumulateF16OrderAvx512(v.data(), dv, n, ms.data(), vs.data(), n, nh, dv, c.data(), dv);
+        ASSERT_EQ(std::memcmp(a.data(), c.data(), a.size() * 4), 0) << "avx512 dv " << dv << " heads " << nh;
+      }
     }
   }
 }

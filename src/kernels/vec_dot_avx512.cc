@@ -16,8 +16,10 @@
 //    part is the twin's: cvt, d, one fma per lane per block, blocks in order; the 8 lanes of
 //    each output reduced as HsumLanes8.
 //  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
-//    per-block fma, two tokens per zmm, the weight unpacked once for all tokens (RowQ45K).
-//    Q6_K likewise (RowQ6K). One token runs the AVX2 kernels (their scalar twin follows those).
+//    per-block fma, two tokens per zmm, the weight unpacked once for all tokens, the scales
+//    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K); one token runs DotQ45K8,
+//    the AVX2 kernel's 8 lanes with the same VNNI integer parts.
+//    Q6_K likewise (RowQ6K; one token DotQ6K8, the AVX2 kernel's lanes with VNNI integers).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -373,12 +375,46 @@ inline float FmaF32(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
+// The 8 6-bit scales and 8 6-bit mins of a Q4_K/Q5_K block (GetScaleMinK4 for j = 0..7, four
+// bytes at a time): j < 4 are the low 6 bits of bytes j (scale) and j+4 (min); j >= 4 take the
+// low (scale) / high (min) nibble of byte j+4 and the top 2 bits of byte j-4 / j as bits 4-5.
+inline void ScalesMinsK4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
+  uint32_t a, b, c;
+  __builtin_memcpy(&a, q, 4);
+  __builtin_memcpy(&b, q + 4, 4);
+  __builtin_memcpy(&c, q + 8, 4);
+  constexpr uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+  const uint32_t s[2] = {a & k6, (c & k4) | (((a >> 6) & k2) << 4)};
+  const uint32_t m[2] = {b & k6, ((c >> 4) & k4) | (((b >> 6) & k2) << 4)};
+  __builtin_memcpy(sc, s, 8);
+  __builtin_memcpy(mn, m, 8);
+}
+
+// The twin's integer summ = sum_j mn[j] * (bsums[2j] + bsums[2j+1]) for two tokens at once
+// (lanes 0-7 token a, 8-15 token b): vpmaddwd of the 16 bsums with each min twice, then the 8
+// products of each token summed (exact integers; any order gives the same sum).
+inline void MinSumsPair(const BlockQ8_K& xa, const BlockQ8_K& xb, __m256i mins16, int32_t* sa, int32_t* sb) {
+  const __m512i bs = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xa.bsums)),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums)));
+  const __m512i p = _mm512_madd_epi16(bs, _mm512_broadcast_i64x4(mins16));
+  // Fold 16 lanes to 4 per token: (a0..7, b0..7) -> per 128-bit half sums.
+  const __m256i lo = _mm512_castsi512_si256(p), hi = _mm512_extracti64x4_epi64(p, 1);
+  const __m128i a4 = _mm_add_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+  const __m128i b4 = _mm_add_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+  const __m128i ab = _mm_hadd_epi32(a4, b4);  // a01 a23 b01 b23
+  const __m128i s2 = _mm_hadd_epi32(ab, ab);  // a b a b
+  *sa = _mm_cvtsi128_si32(s2);
+  *sb = _mm_extract_epi32(s2, 1);
+}
+
 // One weight row x TT tokens, tokens in pairs per zmm (an odd last token paired with itself).
 // Per block, as the twin (DotQ45_K in vec_dot_scalar.cc): lane m of sumi = sum over the 8
-// sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs then madd
-// with the scale, as the AVX2 kernel, exact; acc = fma(d_w * d_x, float(sumi), acc); the min term
-// mins = fma(dmin_w * d_x, float(summ), mins); at the end HsumLanes8(acc) - mins. The weight's
-// nibbles and scales are unpacked once per block for all tokens.
+// sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs (the pair
+// sums, |x| <= 127 and q <= 31, so no saturation), then vpdpwssd with the scale (VNNI: the
+// madd and the add in one instruction), exact; acc = fma(d_w * d_x, float(sumi), acc); the min
+// term mins = fma(dmin_w * d_x, float(summ), mins) with summ from vpmaddwd; at the end
+// HsumLanes8(acc) - mins. The weight's nibbles and scales are unpacked once per block for all
+// tokens.
 template <bool kFive, typename Block, int TT>
 void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
   constexpr int P = (TT + 1) / 2;
@@ -386,12 +422,12 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
   for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m512 acc[P];
-  float mins[TT];
+  float mins[2 * P];
   for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
-  for (int t = 0; t < TT; ++t) mins[t] = 0.0f;
+  for (int t = 0; t < 2 * P; ++t) mins[t] = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) GetScaleMinK4(j, a[i].scales, &sc[j], &mn[j]);
+    ScalesMinsK4(a[i].scales, sc, mn);
     __m512i sumi[P];
     for (int p = 0; p < P; ++p) sumi[p] = _mm512_setzero_si512();
     __m256i hb;
@@ -414,21 +450,21 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c)));
         const __m512i y1 = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + 64 * c + 32)),
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + 64 * c + 32)));
-        const __m512i p0 = _mm512_madd_epi16(_mm512_maddubs_epi16(qlz, y0), s0);
-        const __m512i p1 = _mm512_madd_epi16(_mm512_maddubs_epi16(qhz, y1), s1);
-        sumi[p] = _mm512_add_epi32(sumi[p], _mm512_add_epi32(p0, p1));
+        sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qlz, y0), s0);
+        sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qhz, y1), s1);
       }
     }
     const float dw = HalfToFloat(a[i].d), dminw = HalfToFloat(a[i].dmin);
+    __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));  // m0 m0 m1 m1 .. m7 m7
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
-    }
-    for (int t = 0; t < TT; ++t) {
-      int32_t summ = 0;
-      for (int j = 0; j < 8; ++j) summ += mn[j] * (xb[t][i].bsums[2 * j] + xb[t][i].bsums[2 * j + 1]);
-      mins[t] = FmaF32(dminw * xb[t][i].d, static_cast<float>(summ), mins[t]);
+      int32_t summ[2];
+      MinSumsPair(xb[2 * p][i], xb[2 * p + 1][i], mins16, &summ[0], &summ[1]);
+      mins[2 * p] = FmaF32(dminw * xb[2 * p][i].d, static_cast<float>(summ[0]), mins[2 * p]);
+      mins[2 * p + 1] = FmaF32(dminw * xb[2 * p + 1][i].d, static_cast<float>(summ[1]), mins[2 * p + 1]);
     }
   }
   for (int p = 0; p < P; ++p) {
@@ -439,12 +475,67 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
   }
 }
 
+// The sum of 8 int32 lanes (exact).
+inline int32_t HsumI32x8(__m256i v) {
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i h = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(_mm_hadd_epi32(h, h));
+}
+
+// Decode (one token): the AVX2 kernel's 8-lane sequence (DotQ45_K in vec_dot_avx2.cc, = the
+// twin), its integer parts in VNNI form: scales by vpdpwssd, min sums by vpmaddwd, the scales
+// and mins unpacked four bytes at a time. Same integers, same float sequence: same bits.
+template <bool kFive, typename Block>
+float DotQ45K8(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Block*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], mn[8];
+    ScalesMinsK4(a[i].scales, sc, mn);
+    const __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));
+    const int32_t summ = HsumI32x8(
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums)), mins16));
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i hb;
+    if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      __m256i ql = _mm256_and_si256(q4, m4);
+      __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+      if constexpr (kFive) {
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m128i sl = _mm_cvtsi32_si128(2 * c), sh = _mm_cvtsi32_si128(2 * c + 1);
+        ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sl), one), 4));
+        qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, sh), one), 4));
+      }
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c + 32));
+      sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(ql, y0), _mm256_set1_epi16(sc[2 * c]));
+      sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(qh, y1), _mm256_set1_epi16(sc[2 * c + 1]));
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    const float dmin = HalfToFloat(a[i].dmin) * b[i].d;
+    mins = FmaF32(dmin, static_cast<float>(summ), mins);
+  }
+  return HsumF32x8(acc) - mins;
+}
+
+// Q6_K's corr = sum_g scale_g * bsum_g (16 terms) as one vpmaddwd (exact).
+inline int32_t CorrQ6K(const BlockQ6_K& a, const BlockQ8_K& x) {
+  const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+  return HsumI32x8(_mm256_madd_epi16(s16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums))));
+}
+
 template <bool kFive, typename Block, int TT>
 void TileQ45K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
               int64_t y_stride) {
-  if constexpr (TT == 1) {  // decode: the AVX2 kernel (8 lanes, nothing wasted; the same bits)
-    const VecDotFn one = kFive ? internal::kVecDotAvx2.q5_k.one : internal::kVecDotAvx2.q4_k.one;
-    for (int r = 0; r < rows; ++r) y[r] = one(n, w + r * w_stride, x[0]);
+  if constexpr (TT == 1) {  // decode: 8 lanes, nothing wasted; the same bits
+    for (int r = 0; r < rows; ++r) y[r] = DotQ45K8<kFive, Block>(n, w + r * w_stride, x[0]);
   } else {
     const BlockQ8_K* xb[TT];
     for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
@@ -502,7 +593,7 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
         for (int p = 0; p < P; ++p) {
           const __m512i yz = Pair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p][i].qs + off)),
                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1][i].qs + off)));
-          sumi[p] = _mm512_add_epi32(sumi[p], _mm512_madd_epi16(_mm512_maddubs_epi16(qz, yz), s16));
+          sumi[p] = _mm512_dpwssd_epi32(sumi[p], _mm512_maddubs_epi16(qz, yz), s16);
         }
       }
     }
@@ -513,9 +604,7 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
     }
     for (int t = 0; t < TT; ++t) {
-      int32_t corr = 0;
-      for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * xb[t][i].bsums[g];
-      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * corr), fix[t]);
+      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * CorrQ6K(a[i], xb[t][i])), fix[t]);
     }
   }
   for (int p = 0; p < P; ++p) {
@@ -526,11 +615,49 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
   }
 }
 
+// Decode (one token): the AVX2 kernel's 8-lane Q6_K sequence (DotQ6_K in vec_dot_avx2.cc, = the
+// twin) with corr by vpmaddwd and the scales by vpdpwssd: same integers, same bits.
+float DotQ6K8(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float fix = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const int32_t corr = CorrQ6K(a[i], b[i]);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(lb, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * h + 2 * k;
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
+        const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[g + 1]), _mm_set1_epi16(a[i].scales[g]));
+        sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(q[k], y), s16);
+      }
+    }
+    const float d = HalfToFloat(a[i].d) * b[i].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    fix = FmaF32(d, static_cast<float>(32 * corr), fix);
+  }
+  return HsumF32x8(acc) - fix;
+}
+
 template <int TT>
 void TileQ6K(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, float* y,
              int64_t y_stride) {
-  if constexpr (TT == 1) {  // decode: the AVX2 kernel (same bits)
-    for (int r = 0; r < rows; ++r) y[r] = internal::kVecDotAvx2.q6_k.one(n, w + r * w_stride, x[0]);
+  if constexpr (TT == 1) {  // decode: 8 lanes (same bits)
+    for (int r = 0; r < rows; ++r) y[r] = DotQ6K8(n, w + r * w_stride, x[0]);
   } else {
     const BlockQ8_K* xb[TT];
     for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_K*>(x[t]);
@@ -546,20 +673,7 @@ void TileQ6KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, co
   kTable[tokens - 1](n, w, w_stride, rows, x, y, y_stride);
 }
 
-float OneQ6K(int64_t n, const void* w, const void* x) {
-  float o;
-  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
-  RowQ6K<1>(n, static_cast<const BlockQ6_K*>(w), &xb, &o, 0);
-  return o;
-}
 
-template <bool kFive, typename Block>
-float OneQ45K(int64_t n, const void* w, const void* x) {
-  float o;
-  const BlockQ8_K* xb = static_cast<const BlockQ8_K*>(x);
-  RowQ45K<kFive, Block, 1>(n, static_cast<const Block*>(w), &xb, &o, 0);
-  return o;
-}
 
 }  // namespace
 
@@ -582,7 +696,7 @@ namespace internal {
    .stream = StreamQ32Dispatch<B>,      \
    .stream_tokens = kTileMax}
 // K-quants: one row at a time x up to 4 tokens (two per zmm); no stream kernel, so one-token
-// tiles (decode) call the AVX2 kernel, which does not waste half a register.
+// tiles (decode) run 8-lane kernels (DotQ45K8, DotQ6K8), which do not waste half a register.
 #define SKV_K(ONE, TILE) {.one = ONE, .tile = TILE, .tile_rows = 4, .tile_tokens = 4}
 const VecDotTable kVecDotAvx512 = {
     .f32 = SKV_FLOAT(float, LoadF32x16, IdF32, kF32, true, false),
@@ -590,9 +704,9 @@ const VecDotTable kVecDotAvx512 = {
     .bf16 = SKV_FLOAT(bf16_t, LoadBF16x16, BF16F, kDouble, false, true),
     .q8_0 = SKV_Q32(BlockQ8_0),
     .q4_0 = SKV_Q32(BlockQ4_0),
-    .q4_k = SKV_K((OneQ45K<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
-    .q5_k = SKV_K((OneQ45K<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
-    .q6_k = SKV_K(OneQ6K, TileQ6KDispatch),
+    .q4_k = SKV_K((DotQ45K8<false, BlockQ4_K>), (TileQ45KDispatch<false, BlockQ4_K>)),
+    .q5_k = SKV_K((DotQ45K8<true, BlockQ5_K>), (TileQ45KDispatch<true, BlockQ5_K>)),
+    .q6_k = SKV_K(DotQ6K8, TileQ6KDispatch),
     .q5_0 = SKV_Q32(BlockQ5_0),
 };
 #undef SKV_K
