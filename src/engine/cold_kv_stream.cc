@@ -10,7 +10,6 @@ ColdKvStream::ColdKvStream(int num_layers, int64_t slice_bytes)
     : num_layers_(num_layers), slice_bytes_(slice_bytes) {
   progress_[0].store(-1);
   progress_[1].store(-1);
-  reader_ = std::thread([this] { ReaderLoop(); });
 }
 
 ColdKvStream::~ColdKvStream() {
@@ -20,7 +19,7 @@ ColdKvStream::~ColdKvStream() {
     stop_ = true;
   }
   cv_.notify_all();
-  reader_.join();
+  if (reader_.joinable()) reader_.join();
 }
 
 void ColdKvStream::BeginStep(std::vector<ColdSpan> spans) {
@@ -56,7 +55,11 @@ void ColdKvStream::BeginStep(std::vector<ColdSpan> spans) {
   cancel_ = false;
   active_ = num_chunks_ > 0;
   chunk_of_buffer_[0] = chunk_of_buffer_[1] = -1;
-  if (active_) cv_.notify_all();
+  if (!active_) return;
+  // The reader starts with the first step that has cold blocks: a model that never streams (most
+  // of them: no --kv-hot-window and never swapped) keeps no idle thread.
+  if (!reader_.joinable()) reader_ = std::thread([this] { ReaderLoop(); });
+  cv_.notify_all();
 }
 
 void ColdKvStream::EndStep() {
