@@ -2,8 +2,8 @@
 # Makes the synthetic model of every architecture swarmkv runs beyond llama/qwen (tiny
 # shapes and real shapes cut to a few layers) into BUILD/arch-models, and a llama.cpp parity
 # reference for each into BUILD/llamacpp-reference (greedy ids + top-5 log-probs, teacher-forced
-# by tests/engine/arch_parity_test.cc). Nothing here is committed; rerun after changing the
-# synthetic shapes or the llama.cpp build.
+# by tests/engine/arch_test.cc, hybrid_test.cc, mamba2_test.cc and granitehybrid_test.cc).
+# Nothing here is committed; rerun after changing the synthetic shapes or the llama.cpp build.
 #   scripts/arch_references.sh [BUILD]   env LLAMA_SERVER (default: the lead's AVX-512 build),
 #     ARCH_FILTER (space-separated regexes of names), TYPE (force one weight type)
 set -euo pipefail
@@ -32,6 +32,10 @@ models=(
   "lfm2-350m-6l|f16|--arch lfm2 --layers 6"
   "tiny-qwen3moe|q8_0|--shape tiny-qwen3moe"
   "qwen3-30b-a3b-2l-32e|f16|--arch qwen3moe --layers 2 --experts 32"
+  "tiny-mamba2|q8_0|--shape tiny-mamba2"
+  "mamba2-130m-2l|f16|--arch mamba2 --layers 2"
+  "tiny-granitehybrid|q8_0|--shape tiny-granitehybrid"
+  "granite-4.0-h-350m-4l|f16|--arch granitehybrid --layers 4"
 )
 for entry in "${models[@]}"; do
   IFS='|' read -r name type args <<< "$entry"

@@ -1,21 +1,12 @@
 #include "engine/mamba2_layer.h"
 
+#include "engine/model_binding.h"
 #include "kernels/ssm.h"
 
 namespace swarmkv {
 namespace {
 
 std::string Num(int64_t v) { return std::to_string(v); }
-
-WeightMatrix Matrix(const TensorRef& t) {
-  WeightMatrix w;
-  w.type = t.type();
-  w.data = t.data;
-  w.rows = t.ne1;
-  w.cols = t.ne0;
-  w.row_bytes = static_cast<int64_t>(t.row_bytes);
-  return w;
-}
 
 Result<const float*> Vector(const TensorRef& t, int64_t n, const std::string& name, bool optional = false) {
   if (!t.present()) {
@@ -55,8 +46,8 @@ Result<Mamba2LayerWeights> Mamba2WeightsFromLayer(const SsmLayerWeights& s, cons
                                                   const std::string& p) {
   SKV_RETURN_IF_ERROR(c.Validate());
   Mamba2LayerWeights w;
-  w.in = Matrix(s.in);
-  w.out = Matrix(s.out);
+  w.in = MatrixView(s.in);
+  w.out = MatrixView(s.out);
   if (w.in.data == nullptr || w.in.rows != c.in_proj_rows() || w.in.cols != c.n_embd)
     return InvalidArgumentError("mamba2: '" + p + "ssm_in' missing or not [" + Num(c.in_proj_rows()) + " x " + Num(c.n_embd) + "]");
   if (w.out.data == nullptr || w.out.rows != c.n_embd || w.out.cols != c.d_inner)

@@ -1,22 +1,10 @@
 #include "engine/mamba2_model.h"
 
+#include "engine/model_binding.h"
 #include "kernels/ops.h"
 #include "kernels/quants.h"
 
 namespace swarmkv {
-namespace {
-
-WeightMatrix Matrix(const TensorRef& t) {
-  WeightMatrix w;
-  w.type = t.type();
-  w.data = t.data;
-  w.rows = t.ne1;
-  w.cols = t.ne0;
-  w.row_bytes = static_cast<int64_t>(t.row_bytes);
-  return w;
-}
-
-}  // namespace
 
 Mamba2Model::Mamba2Model(const Model* model, Mamba2Config config, ThreadPool* pool, Isa isa)
     : model_(model), config_(config), pool_(pool), isa_(isa), layer_(config, pool, isa) {}
@@ -38,8 +26,8 @@ Result<std::unique_ptr<Mamba2Model>> Mamba2Model::Create(const Model* model, Thr
       return InvalidArgumentError("mamba2: '" + p + "attn_norm.weight' missing or not F32");
     m->attn_norms_.push_back(reinterpret_cast<const float*>(w.layers[l].attn_norm.data));
   }
-  m->token_embd_ = Matrix(w.token_embd);
-  m->output_ = Matrix(w.output);
+  m->token_embd_ = MatrixView(w.token_embd);
+  m->output_ = MatrixView(w.output);
   if (w.output_norm.type() != TensorType::kF32) return InvalidArgumentError("mamba2: output_norm must be F32");
   m->output_norm_ = reinterpret_cast<const float*>(w.output_norm.data);
   m->state_floats_ = h.n_layer * (c.conv_state_floats() + c.ssm_state_floats());

@@ -5,9 +5,8 @@
 #include "engine/recurrent_layers.h"
 
 namespace swarmkv {
-namespace {
 
-WeightMatrix Matrix(const TensorRef& t) {
+WeightMatrix MatrixView(const TensorRef& t) {
   WeightMatrix w;
   w.type = t.type();
   w.data = t.data;
@@ -16,6 +15,8 @@ WeightMatrix Matrix(const TensorRef& t) {
   w.row_bytes = static_cast<int64_t>(t.row_bytes);
   return w;
 }
+
+namespace {
 
 Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool optional = false) {
   if (!t.present()) {
@@ -31,7 +32,7 @@ Result<const float*> F32Vector(const TensorRef& t, const std::string& name, bool
 // A 3-D expert tensor as ne2 matrices of ne1 rows, one after another.
 ExpertStack Experts(const TensorRef& t) {
   ExpertStack s;
-  s.first = Matrix(t);
+  s.first = MatrixView(t);
   s.count = t.ne2;
   s.stride_bytes = t.ne1 * static_cast<int64_t>(t.row_bytes);
   return s;
@@ -126,8 +127,8 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
 Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
   const ModelWeights& m = model.weights();
   ForwardWeights w;
-  w.token_embd = Matrix(m.token_embd);
-  w.output = Matrix(m.output);
+  w.token_embd = MatrixView(m.token_embd);
+  w.output = MatrixView(m.output);
   SKV_ASSIGN_OR_RETURN(w.output_norm, F32Vector(m.output_norm, "output_norm.weight"));
   for (size_t l = 0; l < m.layers.size(); ++l) {
     const LayerWeights& s = m.layers[l];
@@ -138,9 +139,9 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight", !pre));
     SKV_ASSIGN_OR_RETURN(d.attn_post_norm, F32Vector(s.attn_post_norm, p + "post_attention_norm.weight", !post));
     SKV_ASSIGN_OR_RETURN(d.ffn_post_norm, F32Vector(s.ffn_post_norm, p + "post_ffw_norm.weight", !post));
-    d.gate = Matrix(s.ffn_gate);
-    d.up = Matrix(s.ffn_up);
-    d.down = Matrix(s.ffn_down);
+    d.gate = MatrixView(s.ffn_gate);
+    d.up = MatrixView(s.ffn_up);
+    d.down = MatrixView(s.ffn_down);
     if (model.hparams().is_recurrent(static_cast<uint32_t>(l))) {  // hybrid: the mixer replaces attention
       SKV_ASSIGN_OR_RETURN(d.recurrent, MakeRecurrentLayer(model, static_cast<int>(l)));
       w.layers.push_back(d);
@@ -151,12 +152,12 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     SKV_ASSIGN_OR_RETURN(d.bv, F32Vector(s.bv, p + "attn_v.bias", true));
     SKV_ASSIGN_OR_RETURN(d.q_norm, F32Vector(s.q_norm, p + "attn_q_norm.weight", true));
     SKV_ASSIGN_OR_RETURN(d.k_norm, F32Vector(s.k_norm, p + "attn_k_norm.weight", true));
-    d.wq = Matrix(s.wq);
-    d.wk = Matrix(s.wk);
-    d.wv = Matrix(s.wv);
-    d.wo = Matrix(s.wo);
+    d.wq = MatrixView(s.wq);
+    d.wk = MatrixView(s.wk);
+    d.wv = MatrixView(s.wv);
+    d.wo = MatrixView(s.wo);
     if (model.hparams().n_expert > 0) {
-      d.moe.router = Matrix(s.ffn_gate_inp);
+      d.moe.router = MatrixView(s.ffn_gate_inp);
       d.moe.gate = Experts(s.ffn_gate_exps);
       d.moe.up = Experts(s.ffn_up_exps);
       d.moe.down = Experts(s.ffn_down_exps);

@@ -12,6 +12,9 @@
 
 namespace swarmkv {
 
+// A weight tensor as the matmul kernels see it (rows = ne1, cols = ne0); a view, no copy.
+WeightMatrix MatrixView(const TensorRef& t);
+
 // Unimplemented for what the forward pass does not support (non-F32 norm weights).
 // `context_length` (0 = the model's training context) picks phi3's LongRoPE factors as
 // llama.cpp's n_ctx does: long ones above rope.scaling.original_context_length, else short.

@@ -1,20 +1,11 @@
 #include "engine/recurrent_layers.h"
 
+#include "engine/model_binding.h"
 #include "engine/mamba2_recurrent_layer.h"
 #include "engine/short_conv_layer.h"
 
 namespace swarmkv {
 namespace {
-
-WeightMatrix Matrix(const TensorRef& t) {
-  WeightMatrix w;
-  w.type = t.type();
-  w.data = t.data;
-  w.rows = t.ne1;
-  w.cols = t.ne0;
-  w.row_bytes = static_cast<int64_t>(t.row_bytes);
-  return w;
-}
 
 Result<std::shared_ptr<RecurrentLayer>> MakeShortConv(const Model& model, int layer) {
   const ModelHParams& h = model.hparams();
@@ -24,8 +15,8 @@ Result<std::shared_ptr<RecurrentLayer>> MakeShortConv(const Model& model, int la
     return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(l.shortconv_conv.type_id) +
                               "; the short convolution needs f32 taps (as llama.cpp's ssm_conv)");
   ShortConvWeights w;
-  w.in_proj = Matrix(l.shortconv_in_proj);
-  w.out_proj = Matrix(l.shortconv_out_proj);
+  w.in_proj = MatrixView(l.shortconv_in_proj);
+  w.out_proj = MatrixView(l.shortconv_out_proj);
   w.conv = reinterpret_cast<const float*>(l.shortconv_conv.data);
   SKV_ASSIGN_OR_RETURN(std::unique_ptr<ShortConvLayer> s,
                        ShortConvLayer::Create(w, h.n_embd, static_cast<int32_t>(h.shortconv_l_cache)));

@@ -8,7 +8,7 @@
 // - the engine's logits equal Mamba2Layer run alone (the same kernels) — see mamba2_test.cc for
 //   the pure model;
 // - parity with llama.cpp on tiny-granitehybrid (Q8_0, RoPE) and granite-4.0-h-350m cut to 4
-//   layers (F16, NoPE) when scripts/ssm_references.sh made the references.
+//   layers (F16, NoPE) when scripts/arch_references.sh made the references.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -185,7 +185,7 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsEx
   EXPECT_TRUE(f.memory->CheckInvariants().ok());
 }
 
-// Parity (scripts/ssm_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention
+// Parity (scripts/arch_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention
 // at layer 2 of 4). llama.cpp's AVX-512 build: see docs/engine.md for the measured figures.
 class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
 
@@ -197,7 +197,7 @@ TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
     if (FILE* fp = std::fopen(p.c_str(), "r")) {
       std::fclose(fp);
     } else {
-      GTEST_SKIP() << p << " absent: run scripts/ssm_references.sh (needs llama.cpp's llama-server)";
+      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
     }
   }
   ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam(), 2048);

@@ -10,58 +10,25 @@
 
 #include "base/testing.h"
 #include "base/thread_pool.h"
-#include "engine/model_runner.h"
-#include "engine/scheduler.h"
-#include "engine/wait_observer.h"
-#include "memory/kv_memory.h"
-#include "model/model.h"
 #include "model/synthetic_model.h"
-#include "tokenizer/tokenizer.h"
+#include "scheduler_engine.h"
 
 namespace swarmkv {
 namespace {
 
 constexpr int32_t kBlockTokens = 32;
 
-class Reply : public WaitObserver {
- public:
-  bool OnToken(int32_t token, std::string_view text) override {
-    tokens.push_back(token);
-    this->text += text;
-    return true;
-  }
-  std::vector<int32_t> tokens;
-  std::string text;
-};
-
-struct Engine {
-  std::shared_ptr<const Model> model;
-  std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<KvMemory> memory;
-  std::shared_ptr<LlamaRunner> runner;
-  std::unique_ptr<Scheduler> scheduler;
-  ~Engine() {
-    scheduler.reset();
-    runner.reset();
-  }
-};
+using Engine = testing::SchedulerEngine;
+using Reply = testing::CollectingReply;
 
 std::unique_ptr<Engine> MakeEngine(const std::string& path, uint64_t budget_bytes, ThreadPool* pool) {
-  auto e = std::make_unique<Engine>();
-  e->model = Model::Load(path).value();
-  e->tokenizer = Tokenizer::Load(path).value();
-  KvMemoryOptions mo;
-  mo.budget_bytes = budget_bytes;
-  e->memory = KvMemory::Create(mo).value();
   LlamaRunnerOptions ro;
   ro.block_tokens = kBlockTokens;
   ro.pool = pool;
-  e->runner = LlamaRunner::Create(e->model, e->tokenizer, e->memory.get(), ro).value();
   SchedulerOptions so;
   so.max_step_tokens = 96;
   so.max_running = 16;
-  e->scheduler = Scheduler::Create(e->runner, so).value();
-  return e;
+  return testing::MakeSchedulerEngine(path, budget_bytes, ro, so);
 }
 
 GenerationRequest Request(const std::vector<int32_t>& prompt, int max_new, int agent) {

@@ -5,7 +5,7 @@
 //   back, as the memory core stores them) at every split point, fed token by token, on
 //   several threads, or at any kernel level;
 // - parity with llama.cpp: teacher-forced log-probabilities against the references that
-//   scripts/ssm_references.sh writes into the build tree (skipped, saying so, when absent).
+//   scripts/arch_references.sh writes into the build tree (skipped, saying so, when absent).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -131,7 +131,7 @@ TEST(Mamba2Test, RejectsBadInput) {
   EXPECT_EQ(Mamba2Model::Create(llama.get()).status().code(), StatusCode::kInvalidArgument);
 }
 
-// Parity with llama.cpp (scripts/ssm_references.sh): tiny-mamba2 in Q8_0 (llama.cpp's integer
+// Parity with llama.cpp (scripts/arch_references.sh): tiny-mamba2 in Q8_0 (llama.cpp's integer
 // dots are the same on every x86 ISA), mamba2-130m cut to 2 layers in F16. Measured against the
 // AVX-512 llama.cpp build (which sums the scan's d_state products in 16 lanes and its F16 dots in
 // its AVX-512 order; we follow the AVX2 order): 2.2e-6 and 3.9e-4 (docs/engine.md).
@@ -146,7 +146,7 @@ TEST_P(Mamba2ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
     if (FILE* fp = std::fopen(p.c_str(), "r")) {
       std::fclose(fp);
     } else {
-      GTEST_SKIP() << p << " absent: run scripts/ssm_references.sh (needs llama.cpp's llama-server)";
+      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
     }
   }
   auto ref = LoadReferenceFile(ref_path);
