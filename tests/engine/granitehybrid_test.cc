@@ -18,6 +18,7 @@
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
+#include "recurrent_checks.h"
 #include "model/synthetic_model.h"
 #include "tiers/disk_backend.h"
 #include "tiers/memory_bridge.h"
@@ -28,34 +29,8 @@ namespace {
 
 constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
 
-std::string MakeTinyGraniteHybrid() {
-  static std::string path;
-  if (path.empty()) {
-    SyntheticModelOptions o;
-    o.shape = "tiny-granitehybrid";
-    o.type = TensorType::kQ8_0;
-    o.seed = 19;
-    path = TempDir() + "/tiny-granitehybrid.gguf";
-    EXPECT_TRUE(MakeSyntheticModel(o, path).ok());
-  }
-  return path;
-}
-
-std::vector<int32_t> Prompt(size_t n = 100) {
-  std::vector<int32_t> p;
-  for (size_t i = 0; i < n; ++i) p.push_back(static_cast<int32_t>((i * 613 + 17) % 2700));
-  return p;
-}
-
-std::vector<float> FromScratch(EngineFixture& f, const std::vector<int32_t>& prompt) {
-  auto seq = f.memory->CreateSequence(f.ns);
-  EXPECT_TRUE(seq.ok());
-  auto logits = f.Feed(*seq, prompt, 1 << 20);
-  EXPECT_TRUE(logits.ok()) << logits.status().ToString();
-  EXPECT_TRUE(f.memory->Release(*seq).ok());
-  f.forward->ForgetSequence(*seq);
-  return logits.ok() ? *logits : std::vector<float>{};
-}
+std::string MakeTinyGraniteHybrid() { return SyntheticModelOnce("tiny-granitehybrid", TensorType::kQ8_0); }
+std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
 
 TEST(GraniteHybridTest, NamespaceHoldsMamba2StatesAndAttentionKvOnly) {
   auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
@@ -104,38 +79,12 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   EngineFixture& f = **fx;
   const std::vector<int32_t> prompt = Prompt();
   const std::vector<float> ref = FromScratch(f, prompt);
-  const std::span<const int32_t> all(prompt);
   for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    auto seq = f.memory->CreateSequence(f.ns);
-    ASSERT_TRUE(seq.ok());
-    auto match = f.memory->AttachPrefix(*seq, all.first(split));
-    ASSERT_TRUE(match.ok()) << match.status().ToString();
-    ASSERT_EQ(match->matched_tokens, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(f.forward->SetRecurrentState(*seq, match->recurrent_state).ok());
-    const int64_t m = match->matched_tokens;
-    if (split > m) ASSERT_TRUE(f.Feed(*seq, all.subspan(m, split - m), 1 << 20).ok());
-    auto logits = f.Feed(*seq, all.subspan(split), 1 << 20);
-    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-    ASSERT_TRUE(SameBytes(ref, *logits)) << "split " << split << " (" << m << " tokens from the cache)";
-    ASSERT_TRUE(f.memory->Release(*seq).ok());
-    f.forward->ForgetSequence(*seq);
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
   }
   EXPECT_TRUE(f.memory->CheckInvariants().ok());
-}
-
-// A new sequence whose first `split` tokens come from the cache as far as checkpoints allow.
-Result<std::vector<float>> RunWithSplit(EngineFixture& f, const std::vector<int32_t>& prompt, int64_t split,
-                                        int64_t* matched) {
-  const std::span<const int32_t> all(prompt);
-  SKV_ASSIGN_OR_RETURN(SequenceId seq, f.memory->CreateSequence(f.ns));
-  SKV_ASSIGN_OR_RETURN(PrefixMatch match, f.memory->AttachPrefix(seq, all.first(split)));
-  *matched = match.matched_tokens;
-  SKV_RETURN_IF_ERROR(f.forward->SetRecurrentState(seq, match.recurrent_state));
-  if (split > *matched) SKV_RETURN_IF_ERROR(f.Feed(seq, all.subspan(*matched, split - *matched), 1 << 20).status());
-  auto logits = f.Feed(seq, all.subspan(split), 1 << 20);
-  SKV_RETURN_IF_ERROR(f.memory->Release(seq));
-  f.forward->ForgetSequence(seq);
-  return logits;
 }
 
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
@@ -175,11 +124,9 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsEx
     auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     ASSERT_EQ(restored->restored_blocks, split / kBlock) << "split " << split;
-    int64_t matched = 0;
-    auto logits = RunWithSplit(f, prompt, split, &matched);
-    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-    ASSERT_EQ(matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, *logits)) << "split " << split << " (" << matched << " tokens restored from disk)";
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens restored from disk)";
     f.memory->EvictCached(~0ull);  // the next split restores from the disk again
   }
   EXPECT_TRUE(f.memory->CheckInvariants().ok());

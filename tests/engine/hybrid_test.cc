@@ -21,6 +21,7 @@
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
+#include "recurrent_checks.h"
 #include "model/synthetic_model.h"
 #include "redis_server.h"
 #include "tiers/disk_backend.h"
@@ -33,63 +34,8 @@ namespace {
 
 constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
 
-std::string MakeTinyLfm2(TensorType type = TensorType::kF16) {
-  static std::string path;
-  if (path.empty()) {
-    SyntheticModelOptions o;
-    o.shape = "tiny-lfm2";
-    o.type = type;
-    o.seed = 19;
-    path = TempDir() + "/tiny-lfm2.gguf";
-    EXPECT_TRUE(MakeSyntheticModel(o, path).ok());
-  }
-  return path;
-}
-
-std::vector<int32_t> Prompt(size_t n = 100) {
-  std::vector<int32_t> p;
-  for (size_t i = 0; i < n; ++i) p.push_back(static_cast<int32_t>((i * 613 + 17) % 2700));
-  return p;
-}
-
-// Logits of `prompt` computed from scratch in one step on a fresh sequence (left cached).
-std::vector<float> FromScratch(EngineFixture& f, const std::vector<int32_t>& prompt) {
-  auto seq = f.memory->CreateSequence(f.ns);
-  EXPECT_TRUE(seq.ok());
-  auto logits = f.Feed(*seq, prompt, 1 << 20);
-  EXPECT_TRUE(logits.ok()) << logits.status().ToString();
-  EXPECT_TRUE(f.memory->Release(*seq).ok());
-  f.forward->ForgetSequence(*seq);
-  return logits.ok() ? *logits : std::vector<float>{};
-}
-
-// A new sequence whose first `split` tokens come from the cache as far as checkpoints allow
-// (whole blocks), the rest of them and then the remainder computed in two steps.
-struct SplitRun {
-  int64_t matched = 0;
-  std::vector<float> logits;
-};
-SplitRun RunWithSplit(EngineFixture& f, const std::vector<int32_t>& prompt, int64_t split) {
-  SplitRun r;
-  auto seq = f.memory->CreateSequence(f.ns);
-  EXPECT_TRUE(seq.ok());
-  auto match = f.memory->AttachPrefix(*seq, std::span<const int32_t>(prompt).first(split));
-  EXPECT_TRUE(match.ok()) << match.status().ToString();
-  r.matched = match->matched_tokens;
-  EXPECT_EQ(match->partial_tokens, 0);
-  EXPECT_EQ(match->recurrent_state.empty(), r.matched == 0);
-  EXPECT_TRUE(f.forward->SetRecurrentState(*seq, match->recurrent_state).ok());
-  const std::span<const int32_t> all(prompt);
-  if (split > r.matched) {
-    EXPECT_TRUE(f.Feed(*seq, all.subspan(r.matched, split - r.matched), 1 << 20).ok());
-  }
-  auto logits = f.Feed(*seq, all.subspan(split), 1 << 20);
-  EXPECT_TRUE(logits.ok()) << logits.status().ToString();
-  if (logits.ok()) r.logits = *logits;
-  EXPECT_TRUE(f.memory->Release(*seq).ok());
-  f.forward->ForgetSequence(*seq);
-  return r;
-}
+std::string MakeTinyLfm2(TensorType type = TensorType::kF16) { return SyntheticModelOnce("tiny-lfm2", type); }
+std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
 
 TEST(HybridTest, NamespaceCarriesEachConvLayersStateAndOnlyTheAttentionLayersKv) {
   auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
