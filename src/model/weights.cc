@@ -11,6 +11,19 @@ std::string ShapeString(const std::vector<uint64_t>& shape) {
   return s + "]";
 }
 
+// `t` has shape `want` (trailing 1s insignificant: [576, 1] == [576]) and a type swarmkv computes with.
+Status CheckShapeAndType(const GgufTensorInfo& t, const std::string& name, const std::vector<uint64_t>& want) {
+  std::vector<uint64_t> have = t.shape;
+  while (have.size() > want.size() && have.back() == 1) have.pop_back();
+  if (have != want)
+    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t.shape) + ", expected " +
+                                ShapeString(want));
+  if (!t.type_known || !CanDequantize(t.type()))
+    return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(t.type_id) +
+                              ", which swarmkv cannot compute with");
+  return Status::OK();
+}
+
 // Binds tensor `name` with the expected shape {ne0} (ne1 == 0) or {ne0, ne1}.
 Status BindTensor(const GgufFile& f, const std::string& name, int64_t ne0, int64_t ne1, bool required,
                   TensorRef* out) {
@@ -21,15 +34,7 @@ Status BindTensor(const GgufFile& f, const std::string& name, int64_t ne0, int64
   }
   std::vector<uint64_t> want = {static_cast<uint64_t>(ne0)};
   if (ne1 > 0) want.push_back(static_cast<uint64_t>(ne1));
-  // Trailing 1s are insignificant ([576, 1] == [576]).
-  std::vector<uint64_t> have = t->shape;
-  while (have.size() > want.size() && have.back() == 1) have.pop_back();
-  if (have != want)
-    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
-                                ShapeString(want));
-  if (!t->type_known || !CanDequantize(t->type()))
-    return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(t->type_id) +
-                              ", which swarmkv cannot compute with");
+  SKV_RETURN_IF_ERROR(CheckShapeAndType(*t, name, want));
   out->data = t->data;
   out->type_id = t->type_id;
   out->ne0 = ne0;
@@ -44,14 +49,7 @@ Status BindTensor3(const GgufFile& f, const std::string& name, int64_t ne0, int6
   const GgufTensorInfo* t = f.FindTensor(name);
   if (!t) return NotFoundError("tensor '" + name + "' not found");
   const std::vector<uint64_t> want = {static_cast<uint64_t>(ne0), static_cast<uint64_t>(ne1), static_cast<uint64_t>(ne2)};
-  std::vector<uint64_t> have = t->shape;
-  while (have.size() > want.size() && have.back() == 1) have.pop_back();
-  if (have != want)
-    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
-                                ShapeString(want));
-  if (!t->type_known || !CanDequantize(t->type()))
-    return UnimplementedError("tensor '" + name + "' has type " + TensorTypeName(t->type_id) +
-                              ", which swarmkv cannot compute with");
+  SKV_RETURN_IF_ERROR(CheckShapeAndType(*t, name, want));
   out->data = t->data;
   out->type_id = t->type_id;
   out->ne0 = ne0;
