@@ -3,10 +3,6 @@
 // and restored bit-exactly through a backend seeded at another node; a slot migrated under a
 // client with a stale map is followed (ASK while migrating, MOVED after); one master killed:
 // its keys are misses and its writes fail fast, the others keep serving, nothing throws.
-#include <arpa/inet.h>
-#include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -28,40 +24,10 @@ namespace {
 using testing::BlockChain;
 using testing::kFaultNs;
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
+using testing::FreeLoopbackPort;
 
 // One command on one node; the reply as text ("" on no reply), integers in decimal.
-std::string Cmd(int port, const std::vector<std::string>& argv) {
-  redisContext* c = redisConnect("127.0.0.1", port);
-  if (c == nullptr || c->err) {
-    if (c) redisFree(c);
-    return "";
-  }
-  std::vector<const char*> a;
-  std::vector<size_t> l;
-  for (const auto& s : argv) a.push_back(s.data()), l.push_back(s.size());
-  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(a.size()), a.data(), l.data()));
-  std::string out;
-  if (r != nullptr) {
-    if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
-    else if (r->str != nullptr) out = std::string(r->str, r->len);
-    freeReplyObject(r);
-  }
-  redisFree(c);
-  return out;
-}
+constexpr auto& Cmd = testing::RedisCommandText;
 
 struct Cluster {
   std::vector<std::unique_ptr<testing::RedisServer>> nodes;
@@ -107,7 +73,7 @@ Cluster StartCluster() {
     // The cluster bus port is given explicitly: port + 10000 may be past 65535 for a free port.
     auto s = testing::RedisServer::Start(&c.why, "--cluster-enabled yes --cluster-config-file nodes.conf "
                                                   "--cluster-node-timeout 1000 --cluster-require-full-coverage no "
-                                                  "--cluster-port " + std::to_string(FreePort()));
+                                                  "--cluster-port " + std::to_string(FreeLoopbackPort()));
     if (!s) {
       c.nodes.clear();
       return c;
@@ -123,17 +89,7 @@ Cluster StartCluster() {
     return c;
   }
   // Every node must see the cluster as ok (slots covered, gossip converged).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (int i = 0; i < 3; ++i) {
-    while (Cmd(c.port(i), {"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        c.why = "the cluster did not reach cluster_state:ok in 20 s";
-        c.nodes.clear();
-        return c;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the cluster's own state
-    }
-  }
+  if (!testing::AwaitClusterOk({c.port(0), c.port(1), c.port(2)}, &c.why)) c.nodes.clear();
   return c;
 }
 

@@ -20,22 +20,6 @@
 namespace swarmkv::testing {
 namespace {
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 bool Pings(int port) {
   timeval tv{0, 200'000};
   redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
@@ -52,6 +36,56 @@ bool Pings(int port) {
 }
 
 }  // namespace
+
+int FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+std::string RedisCommandText(int port, const std::vector<std::string>& argv) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err) {
+    if (c) redisFree(c);
+    return "";
+  }
+  std::vector<const char*> a;
+  std::vector<size_t> l;
+  for (const auto& x : argv) a.push_back(x.data()), l.push_back(x.size());
+  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(a.size()), a.data(), l.data()));
+  std::string out;
+  if (r != nullptr) {
+    if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
+    else if (r->str != nullptr) out = std::string(r->str, r->len);
+    freeReplyObject(r);
+  }
+  redisFree(c);
+  return out;
+}
+
+bool AwaitClusterOk(const std::vector<int>& ports, std::string* why) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (int port : ports) {
+    while (RedisCommandText(port, {"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        *why = "the cluster did not reach cluster_state:ok in 20 s";
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the cluster's own state
+    }
+  }
+  return true;
+}
 
 std::string RedisServerBinary() {
   for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {

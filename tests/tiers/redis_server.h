@@ -1,4 +1,6 @@
-// RedisServer: a real redis-server child process on a free loopback port, for tests and benches.
+// RedisServer: a real redis-server child process on a free loopback port, for tests and benches,
+// and the few plain-port helpers the Redis Cluster tests share (a free port for a cluster bus, one
+// admin command's reply, waiting for a cluster to converge).
 //
 // Started with a temp dir, no persistence, bound to 127.0.0.1; Kill() sends SIGKILL (a crash),
 // Restart() starts a fresh server on the same port. The destructor stops it.
@@ -10,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace swarmkv::testing {
 
@@ -46,5 +49,16 @@ class RedisServer {
 
 // The redis-server binary, or "" when absent.
 std::string RedisServerBinary();
+
+// A loopback TCP port free at the time of the call (0 when none could be had).
+int FreeLoopbackPort();
+
+// One command on the node at 127.0.0.1:`port` over plain TCP: the reply as text, integers in
+// decimal, errors as their message ("" when the node does not answer).
+std::string RedisCommandText(int port, const std::vector<std::string>& argv);
+
+// Waits until every node at `ports` says cluster_state:ok in CLUSTER INFO (slots covered, gossip
+// converged), polling the cluster's own state; false with `*why` after 20 s.
+bool AwaitClusterOk(const std::vector<int>& ports, std::string* why);
 
 }  // namespace swarmkv::testing
