@@ -123,17 +123,11 @@ double Tolerance(const std::string& name) {
 class ArchParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ArchParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
-  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
-  }
-  ExpectTeacherForcedWithin(model, ref, Tolerance(GetParam()), GetParam(), 2048);
+  const LocalReference r =
+      FindLocalReference(GetParam(), SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, SWARMKV_ARCH_MODELS_DIR_DEFAULT);
+  if (!r.missing.empty())
+    GTEST_SKIP() << r.missing << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
+  ExpectTeacherForcedWithin(r.model, r.ref, Tolerance(GetParam()), GetParam(), 2048);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, ArchParityTest,
@@ -141,11 +135,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, ArchParityTest,
                                            "tiny-phi3", "phi-3.5-mini-2l", "tiny-gemma2", "gemma2-2b-2l",
                                            "tiny-gemma3", "gemma3-1b-6l", "gemma3-270m-6l", "tiny-qwen3moe",
                                            "qwen3-30b-a3b-2l-32e"),
-                         [](const auto& p) {
-                           std::string n = p.param;
-                           for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const auto& p) { return ParamName(p.param); });
 
 }  // namespace
 }  // namespace swarmkv::testing

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "reference_cases.h"
@@ -121,6 +123,29 @@ double ExpectTeacherForcedWithin(const std::string& model_path, const std::strin
               ref_path.c_str(), steps, worst, failed_steps, tolerance);
   EXPECT_EQ(failed_steps, 0) << "first: " << first_failure;
   return worst;
+}
+
+LocalReference FindLocalReference(const std::string& name, const std::string& reference_dir_default,
+                                  const std::string& models_dir) {
+  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
+  LocalReference r;
+  r.ref = (dir != nullptr ? std::string(dir) : reference_dir_default) + "/" + name + ".json";
+  r.model = models_dir + "/" + name + ".gguf";
+  for (const std::string& p : {r.ref, r.model}) {
+    if (FILE* fp = std::fopen(p.c_str(), "r")) {
+      std::fclose(fp);
+    } else if (r.missing.empty()) {
+      r.missing = p;
+    }
+  }
+  return r;
+}
+
+std::string ParamName(const std::string& name) {
+  std::string n = name;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
 }
 
 }  // namespace swarmkv::testing

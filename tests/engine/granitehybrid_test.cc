@@ -11,23 +11,15 @@
 //   layers (F16, NoPE) when scripts/arch_references.sh made the references.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
 
-#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
-#include "tiers/disk_backend.h"
-#include "tiers/memory_bridge.h"
-#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 namespace {
-
-constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
 
 std::string MakeTinyGraniteHybrid() { return SyntheticModelOnce("tiny-granitehybrid", TensorType::kQ8_0); }
 std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
@@ -76,60 +68,12 @@ TEST(GraniteHybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  const std::vector<int32_t> prompt = Prompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromRam(**fx);
 }
 
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
   const std::string dir = TempDir() + "/granitehybrid-disk";
-  auto open_disk = [&] {
-    DiskBackendOptions o;
-    o.dir = dir;
-    o.capacity_bytes = 64 << 20;
-    return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
-  };
-  const std::vector<int32_t> prompt = Prompt();
-  std::vector<float> ref;
-  {
-    auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
-    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-    auto backend = open_disk();
-    TierManagerOptions to;
-    to.tiers = {TierSpec{backend.get(), true}};
-    TierManager tiers(to);
-    ConnectTiers((*fx)->memory.get(), &tiers);
-    ref = FromScratch(**fx, prompt);
-    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
-    EXPECT_TRUE(flush.drained);
-    EXPECT_EQ(flush.blocks_evicted, 3);
-    (*fx)->memory->SetEvictionHook(nullptr);
-    ASSERT_EQ(tiers.stats().tiers[0].written, 3);
-  }
-  // "After the restart": new memory, new manager, the same directory.
-  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
-  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  auto backend = open_disk();
-  TierManagerOptions to;
-  to.tiers = {TierSpec{backend.get(), false}};
-  TierManager tiers(to);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
-    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    ASSERT_EQ(restored->restored_blocks, split / kBlock) << "split " << split;
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens restored from disk)";
-    f.memory->EvictCached(~0ull);  // the next split restores from the disk again
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromTier(MakeTinyGraniteHybrid(), [&] { return OpenDiskTier(dir); }, "disk");
 }
 
 // Parity (scripts/arch_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention
@@ -137,25 +81,16 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsEx
 class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
-  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
-  }
-  ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam(), 2048);
+  const LocalReference r =
+      FindLocalReference(GetParam(), SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, SWARMKV_ARCH_MODELS_DIR_DEFAULT);
+  if (!r.missing.empty())
+    GTEST_SKIP() << r.missing << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
+  ExpectTeacherForcedWithin(r.model, r.ref, 1e-3, GetParam(), 2048);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GraniteHybridParityTest,
-                         ::testing::Values("tiny-granitehybrid", "granite-4.0-h-350m-4l"), [](const auto& p) {
-                           std::string n = p.param;
-                           for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         ::testing::Values("tiny-granitehybrid", "granite-4.0-h-350m-4l"),
+                         [](const auto& p) { return ParamName(p.param); });
 
 }  // namespace
 }  // namespace swarmkv::testing

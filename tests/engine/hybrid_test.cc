@@ -11,28 +11,20 @@
 // - the state bytes registered per block are the short-conv layers' (L - 1) x n_embd floats.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
 
-#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
 #include "redis_server.h"
-#include "tiers/disk_backend.h"
-#include "tiers/memory_bridge.h"
 #include "tiers/redis_backend.h"
-#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 namespace {
-
-constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
 
 std::string MakeTinyLfm2(TensorType type = TensorType::kF16) { return SyntheticModelOnce("tiny-lfm2", type); }
 std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
@@ -91,15 +83,7 @@ TEST(HybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
 TEST(HybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  const std::vector<int32_t> prompt = Prompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromRam(**fx);
 }
 
 TEST(HybridTest, ForksShareTheCheckpointedBlocks) {
@@ -131,58 +115,9 @@ TEST(HybridTest, ForksShareTheCheckpointedBlocks) {
   for (auto s : {*a, *b, *c}) ASSERT_TRUE(f.memory->Release(s).ok());
 }
 
-// Computes the prompt in one process ("before the restart"), pushes every block to `backend`
-// through the tier manager, then in a fresh KvMemory restores each split's prefix from the
-// tier alone and checks the logits.
-void EverySplitFromTier(const std::function<std::unique_ptr<TierBackend>()>& open_backend, const char* label) {
-  const std::vector<int32_t> prompt = Prompt();
-  std::vector<float> ref;
-  {
-    auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
-    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-    auto backend = open_backend();
-    TierManagerOptions to;
-    to.tiers = {TierSpec{backend.get(), true}};
-    TierManager tiers(to);
-    ConnectTiers((*fx)->memory.get(), &tiers);
-    ref = FromScratch(**fx, prompt);
-    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
-    EXPECT_TRUE(flush.drained);
-    EXPECT_EQ(flush.blocks_evicted, 3);
-    (*fx)->memory->SetEvictionHook(nullptr);
-    ASSERT_EQ(tiers.stats().tiers[0].written, 3) << label;
-  }
-  // "After the restart": new memory, new manager, the same storage.
-  auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
-  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  auto backend = open_backend();
-  TierManagerOptions to;
-  to.tiers = {TierSpec{backend.get(), false}};
-  TierManager tiers(to);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
-    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    ASSERT_EQ(restored->restored_blocks, split / kBlock) << label << " split " << split;
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << label << " split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << label << " split " << split << " (" << r.matched
-                                          << " tokens restored with their checkpoint)";
-    f.memory->EvictCached(~0ull);  // the next split restores from the tier again
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
-}
-
 TEST(HybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
   const std::string dir = TempDir() + "/hybrid-disk";
-  EverySplitFromTier(
-      [&] {
-        DiskBackendOptions o;
-        o.dir = dir;
-        o.capacity_bytes = 64 << 20;
-        return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
-      },
-      "disk");
+  ExpectEverySplitExactFromTier(MakeTinyLfm2(), [&] { return OpenDiskTier(dir); }, "disk");
 }
 
 TEST(HybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
@@ -190,7 +125,8 @@ TEST(HybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
   auto server = RedisServer::Start(&why);
   if (!server) GTEST_SKIP() << "no redis-server for this test: " << why;
   const std::string url = server->url();
-  EverySplitFromTier(
+  ExpectEverySplitExactFromTier(
+      MakeTinyLfm2(),
       [&] {
         RedisBackendOptions o;
         o.url = url;
@@ -214,26 +150,16 @@ namespace {
 class HybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
-  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
-  }
+  const LocalReference r =
+      FindLocalReference(GetParam(), SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, SWARMKV_ARCH_MODELS_DIR_DEFAULT);
+  if (!r.missing.empty())
+    GTEST_SKIP() << r.missing << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
   const double tolerance = GetParam().rfind("tiny-", 0) == 0 ? 1e-3 : 1e-2;
-  ExpectTeacherForcedWithin(model, ref, tolerance, GetParam(), 2048);
+  ExpectTeacherForcedWithin(r.model, r.ref, tolerance, GetParam(), 2048);
 }
 
-INSTANTIATE_TEST_SUITE_P(Lfm2, HybridParityTest, ::testing::Values("tiny-lfm2", "lfm2-350m-6l"), [](const auto& p) {
-  std::string n = p.param;
-  for (char& ch : n)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Lfm2, HybridParityTest, ::testing::Values("tiny-lfm2", "lfm2-350m-6l"),
+                         [](const auto& p) { return ParamName(p.param); });
 
 }  // namespace
 }  // namespace swarmkv::testing

@@ -1,6 +1,7 @@
 // Shared pieces of the hybrid-model exactness tests (hybrid_test.cc: LFM2, granitehybrid_test.cc:
 // Granite 4.0 H): a synthetic model file made once per process, a fixed prompt, logits from
-// scratch, and a run whose prefix comes from the cache's checkpoints.
+// scratch, a run whose prefix comes from the cache's checkpoints, and the every-split-point checks
+// with the checkpoints from RAM and from a tier after a "restart".
 //
 // Invariant the helpers check on every run with a split: the match is whole blocks with the
 // recurrent state of the last one (empty only when nothing matched), and every sequence they
@@ -9,14 +10,21 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
+#include "exactness_checks.h"
 #include "model/synthetic_model.h"
+#include "tiers/disk_backend.h"
+#include "tiers/memory_bridge.h"
+#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 
@@ -80,6 +88,74 @@ inline SplitRun RunWithSplit(EngineFixture& f, const std::vector<int32_t>& promp
   EXPECT_TRUE(f.memory->Release(*seq).ok());
   f.forward->ForgetSequence(*seq);
   return r;
+}
+
+inline constexpr int64_t kHybridBlockTokens = 32;  // EngineFixture's KvCacheConfig default
+
+// Every split point of HybridPrompt() with the prefix's checkpoint from RAM: the match is the
+// whole blocks before the split and the logits are byte-identical to computing from scratch.
+inline void ExpectEverySplitExactFromRam(EngineFixture& f) {
+  const std::vector<int32_t> prompt = HybridPrompt();
+  const std::vector<float> ref = FromScratch(f, prompt);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, split / kHybridBlockTokens * kHybridBlockTokens) << "split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+}
+
+// A disk tier of 64 MiB in `dir` (the same entries again when opened again over `dir`).
+inline std::unique_ptr<TierBackend> OpenDiskTier(const std::string& dir) {
+  DiskBackendOptions o;
+  o.dir = dir;
+  o.capacity_bytes = 64 << 20;
+  return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
+}
+
+// Computes HybridPrompt() on `model` in one process ("before the restart"), pushes every block to
+// the backend `open_backend` makes through the tier manager, then in a fresh KvMemory restores
+// each split's prefix from the tier alone (a new backend over the same storage) and checks the
+// logits byte-identical to the first process's from-scratch ones.
+inline void ExpectEverySplitExactFromTier(const std::string& model,
+                                          const std::function<std::unique_ptr<TierBackend>()>& open_backend,
+                                          const char* label) {
+  const std::vector<int32_t> prompt = HybridPrompt();
+  std::vector<float> ref;
+  {
+    auto fx = EngineFixture::Load(model, TensorType::kF16);
+    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+    auto backend = open_backend();
+    TierManagerOptions to;
+    to.tiers = {TierSpec{backend.get(), true}};
+    TierManager tiers(to);
+    ConnectTiers((*fx)->memory.get(), &tiers);
+    ref = FromScratch(**fx, prompt);
+    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
+    EXPECT_TRUE(flush.drained);
+    EXPECT_EQ(flush.blocks_evicted, 3);
+    (*fx)->memory->SetEvictionHook(nullptr);
+    ASSERT_EQ(tiers.stats().tiers[0].written, 3) << label;
+  }
+  // "After the restart": new memory, new manager, the same storage.
+  auto fx = EngineFixture::Load(model, TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  EngineFixture& f = **fx;
+  auto backend = open_backend();
+  TierManagerOptions to;
+  to.tiers = {TierSpec{backend.get(), false}};
+  TierManager tiers(to);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    ASSERT_EQ(restored->restored_blocks, split / kHybridBlockTokens) << label << " split " << split;
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, split / kHybridBlockTokens * kHybridBlockTokens) << label << " split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << label << " split " << split << " (" << r.matched
+                                          << " tokens restored with their checkpoint)";
+    f.memory->EvictCached(~0ull);  // the next split restores from the tier again
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
 }
 
 }  // namespace swarmkv::testing
