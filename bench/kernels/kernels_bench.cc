@@ -17,6 +17,8 @@
 
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
+#include "kernels/attention_llama.h"
+#include "kernels/fp16.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
 #include "kernels/quants.h"
@@ -155,6 +157,56 @@ void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads, bool llam
                                                 benchmark::Counter::kIsRate);
 }
 
+// A prefill chunk's attention: 64 queries at the end of a 2048-token context, SmolLM2-135M's
+// layer shape (9 heads, 3 KV heads, head dim 64, f16 KV): multi-head tasks, K converted per block.
+void BM_AttentionPrefill(benchmark::State& state, Isa isa, int64_t hd) {
+  const int heads = 9, kv_heads = 3, B = 32;
+  const int64_t ctx = 2048, nblocks = ctx / B, nq = 64;
+  const KvLayout kv_layout = KvLayout::Create(KvShape{1, kv_heads, hd, hd, B, TensorType::kF16, TensorType::kF16}).value();
+  const KvLayerLayout layout = kv_layout.LayerView(0);
+  const int64_t block_bytes = static_cast<int64_t>(kv_layout.block_bytes());
+  std::vector<uint8_t> storage(nblocks * block_bytes);
+  std::vector<const uint8_t*> blocks(nblocks);
+  std::vector<float> k(kv_heads * hd), v(kv_heads * hd);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d;
+  for (int64_t b = 0; b < nblocks; ++b) {
+    blocks[b] = storage.data() + b * block_bytes;
+    for (int s = 0; s < B; ++s) {
+      for (auto& x : k) x = d(rng);
+      for (auto& x : v) x = d(rng);
+      (void)WriteKvRow(layout, storage.data() + b * block_bytes, s, k.data(), v.data());
+    }
+  }
+  std::vector<float> q(nq * heads * hd), o(nq * heads * hd);
+  for (auto& x : q) x = d(rng);
+  std::vector<int64_t> pos(nq);
+  for (int64_t i = 0; i < nq; ++i) pos[i] = ctx - nq + i;
+  PagedKv kv{blocks.data(), nblocks, layout};
+  AttentionParams p{heads, 0.0f, isa, nullptr, true};
+  for (auto _ : state) {
+    (void)PagedAttention(p, kv, q.data(), heads * hd, pos.data(), nq, o.data(), heads * hd);
+    benchmark::DoNotOptimize(o.data());
+  }
+}
+
+// The llama-order scores of one task and block as prefill runs them: 24 query heads (8 queries x
+// a group of 3) against 32 keys converted to f32 — the AVX2 kernel against the AVX-512 one.
+void BM_AttentionScores(benchmark::State& state, Isa isa, int64_t hd) {
+  const int nq = 24, n = 32;
+  std::vector<float> k(n * hd), q(nq * hd), scores(nq * n);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d;
+  for (auto& x : k) x = F16ToF32(F32ToF16(d(rng)));
+  for (auto& x : q) x = F16ToF32(F32ToF16(d(rng)));
+  const auto fn = isa == Isa::kAvx512 ? static_cast<internal::ScoresF16Fn>(internal::ScoresF16GgmlAvx512)
+                                      : static_cast<internal::ScoresF16Fn>(internal::ScoresF16GgmlAvx2);
+  for (auto _ : state) {
+    fn(k.data(), hd, n, q.data(), nq, hd, 0.125f, scores.data(), n);
+    benchmark::DoNotOptimize(scores.data());
+  }
+}
+
 void Register() {
   const TensorType types[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16,
                               TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K,
@@ -190,6 +242,19 @@ void Register() {
         benchmark::RegisterBenchmark(name.c_str(), BM_DecodeStream, t, tokens, threads)->Unit(benchmark::kMillisecond)->UseRealTime();
       }
   }
+  for (int64_t hd : {64, 128})
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
+      const std::string name = "attention/scores_24heads_32keys/hd" + std::to_string(hd) + "/" + std::string(IsaName(isa));
+      benchmark::RegisterBenchmark(name.c_str(), BM_AttentionScores, isa, hd)->Unit(benchmark::kNanosecond);
+    }
+  for (int64_t hd : {64, 80, 128})
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
+      const std::string name = "attention/prefill64_ctx2048_f16/hd" + std::to_string(hd) + "/llama_f16acc/" +
+                               std::string(IsaName(isa)) + "/threads:1";
+      benchmark::RegisterBenchmark(name.c_str(), BM_AttentionPrefill, isa, hd)->Unit(benchmark::kMillisecond);
+    }
   for (bool llama_mode : {true, false}) for (int threads : {1, 2}) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
       if (!IsaSupported(isa)) continue;

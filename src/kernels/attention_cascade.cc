@@ -187,8 +187,8 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
         const uint8_t* vrows = base + L.v_offset + tk.kvh * L.v_head_stride;
         if (direct_f16 && e - k == 1) {  // one query head reads the block: f16 rows in place
           const int n = static_cast<int>(nv);
-          ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data() + k * Dk, 1, Dk,
-                            scale, scores.data() + k * B, B);
+          kernels.scores_in_place(reinterpret_cast<const f16_t*>(krows), L.k_row_stride / 2, n, qf.data() + k * Dk, 1,
+                                  Dk, scale, scores.data() + k * B, B);
           SoftmaxSteps(scores.data() + k * B, n, avx2, &run[k].max, &run[k].sum, ms.data() + k * B, vs.data() + k * B);
           AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows), L.v_row_stride / 2, n, ms.data() + k * B,
                                  vs.data() + k * B, B, 1, Dv, acc.data() + k * Dv, Dv);
@@ -204,8 +204,8 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
         if (simd_scores) {
           for (int64_t j = 0; j < nv; ++j)
             F16ToF32Row(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride), kf.data() + j * Dk, Dk);
-          ScoresF16GgmlAvx2(kf.data(), Dk, static_cast<int>(nv), qf.data() + k * Dk, e - k, Dk, scale,
-                            scores.data() + k * B, B);
+          kernels.scores(kf.data(), Dk, static_cast<int>(nv), qf.data() + k * Dk, e - k, Dk, scale,
+                         scores.data() + k * B, B);
         }
         for (int a = k; a < e; ++a) {
           const int n = static_cast<int>(std::min(B, pos[a] - b * B + 1));

@@ -70,6 +70,14 @@ LlamaOrderKernels ChooseLlamaOrderKernels(const KvLayerLayout& L, Isa isa) {
   k.avx2 = isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2);
   k.f16_k = L.k_type == TensorType::kF16;
   k.simd_scores = k.avx2 && k.f16_k && Dk % 32 == 0;
+  k.scores = ScoresF16GgmlAvx2;
+  k.scores_in_place = ScoresF16GgmlAvx2;
+  // AVX-512: DotF16Ggml's bits 16 lanes at a time, any head dim (the dk % 32 rest in double).
+  if (k.avx2 && k.f16_k && isa >= Isa::kAvx512 && IsaSupported(Isa::kAvx512)) {
+    k.simd_scores = true;
+    k.scores = ScoresF16GgmlAvx512;
+    k.scores_in_place = ScoresF16GgmlAvx512;
+  }
   k.accumulate = k.avx2 && Dv % 8 == 0 ? static_cast<AccumulateF16OrderFn>(AccumulateF16OrderAvx2)
                                        : AccumulateF16OrderScalar;
   // AVX-512: the same element-wise chains, 16 dims per register (same bits).
@@ -149,7 +157,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       if (in_place) {  // one query: keys [j0, nv) of the block (j0 > 0 where its window starts)
         const int64_t j0 = std::max<int64_t>(0, min_first_key - b * B);
         const int n = static_cast<int>(nv - j0);
-        ScoresF16GgmlAvx2(reinterpret_cast<const f16_t*>(krows + j0 * L.k_row_stride), L.k_row_stride / 2, n, qf.data(), 1, Dk, dot_scale, scores.data(), B);
+        kernels.scores_in_place(reinterpret_cast<const f16_t*>(krows + j0 * L.k_row_stride), L.k_row_stride / 2, n, qf.data(), 1, Dk, dot_scale, scores.data(), B);
         cap(scores.data(), n);
         SoftmaxSteps(scores.data(), n, avx2, &run[0].max, &run[0].sum, ms.data(), vs.data());
         AccumulateF16OrderAvx2(reinterpret_cast<const f16_t*>(vrows + j0 * L.v_row_stride), L.v_row_stride / 2, n, ms.data(), vs.data(), B, 1, Dv, acc.data(), Dv);
@@ -160,7 +168,7 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       if (simd_scores) {  // every query head of the task against the block's keys at once
         for (int64_t j = 0; j < nv; ++j)
           F16ToF32Row(reinterpret_cast<const f16_t*>(krows + j * L.k_row_stride), kf.data() + j * Dk, Dk);
-        ScoresF16GgmlAvx2(kf.data(), Dk, static_cast<int>(nv), qf.data(), nqh, Dk, dot_scale, scores.data(), B);
+        kernels.scores(kf.data(), Dk, static_cast<int>(nv), qf.data(), nqh, Dk, dot_scale, scores.data(), B);
       }
       for (int i = 0; i < nq; ++i) {
         const int64_t pos = positions[q0 + i];

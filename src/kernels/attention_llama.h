@@ -64,6 +64,18 @@ void ScoresF16GgmlAvx2(const float* k, int64_t k_stride, int n, const float* q, 
 void ScoresF16GgmlAvx2(const f16_t* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
                        float scale, float* scores, int64_t score_stride);
 
+// AVX-512 (F) twins of ScoresF16GgmlAvx2, the same bits (DotF16Ggml's, times scale) for ANY dk:
+// one key's a0|a1 and a2|a3 in two 16-lane accumulators, s = lo + hi is (a0+a2)|(a1+a3), sixteen
+// keys' lane sums reduced together in DotF16Ggml's tree; dk % 32 elements added in double after.
+void ScoresF16GgmlAvx512(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                         float scale, float* scores, int64_t score_stride);
+void ScoresF16GgmlAvx512(const f16_t* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                         float scale, float* scores, int64_t score_stride);
+using ScoresF16Fn = void (*)(const float* k, int64_t k_stride, int n, const float* q, int nq, int64_t dk,
+                             float scale, float* scores, int64_t score_stride);
+using ScoresF16InPlaceFn = void (*)(const f16_t* k, int64_t k_stride, int n, const float* q, int nq,
+                                    int64_t dk, float scale, float* scores, int64_t score_stride);
+
 // The kernels the llama.cpp-order path runs for one KV layer layout at one ISA level. The solo
 // path (LlamaCppF16VAttention) and the shared-prefix path (attention_cascade.cc) both take them
 // from ChooseLlamaOrderKernels, so they cannot pick different kernels — and different bits.
@@ -73,7 +85,9 @@ struct LlamaOrderKernels {
   VecDotFn dot;               // K row x converted query (non-SIMD scores)
   bool avx2;                  // AVX2 softmax steps
   bool f16_k;
-  bool simd_scores;           // ScoresF16GgmlAvx2 (f16 K, Dk a multiple of 32)
+  bool simd_scores;           // scores / scores_in_place (f16 K; AVX2: Dk a multiple of 32)
+  ScoresF16Fn scores;         // f16 K rows converted to f32: ScoresF16GgmlAvx2 or ...Avx512
+  ScoresF16InPlaceFn scores_in_place;  // f16 K rows read in place (same bits as `scores`)
   bool direct_f16;            // f16 K/V rows read in place (no f32 copy)
   AccumulateF16OrderFn accumulate;
 };

@@ -10,9 +10,11 @@
 #include <random>
 #include <vector>
 
+#include "kernels/attention_cascade.h"
 #include "kernels/attention_simd.h"
 #include "kernels/fp16.h"
 #include "kernels/kv_test_layout.h"
+#include "kernels/quants.h"
 
 namespace swarmkv {
 namespace {
@@ -135,6 +137,105 @@ TEST(LlamaOrderAttentionTest, SimdAccumulateEqualsScalarForEveryHeadCount) {
       }
     }
   }
+}
+
+// The AVX-512 scores give DotF16Ggml(k, q) * scale bit for bit for every head dim (whole steps of
+// 32, a rest added in double, dims below 32), f16 rows read in place or converted to f32, every
+// key count (tails of the sixteen-key reduction) and several query heads; AVX2 where it applies.
+TEST(LlamaOrderAttentionTest, SimdScoresEqualDotF16GgmlForEveryHeadDim) {
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2";
+  std::mt19937 rng(13);
+  std::normal_distribution<float> d;
+  const float scale = 0.125f * 1.1f;
+  for (int64_t dk : {16, 32, 64, 80, 96, 128, 136, 160, 256}) {
+    for (int n : {1, 7, 16, 17, 33}) {
+      const int nq = 3;
+      const int64_t stride = dk + 8;  // padded rows
+      std::vector<f16_t> k(n * stride);
+      std::vector<float> kf(n * stride), q(nq * dk);
+      for (size_t i = 0; i < k.size(); ++i) {
+        k[i] = F32ToF16(2.0f * d(rng));
+        kf[i] = F16ToF32(k[i]);
+      }
+      for (auto& x : q) x = F16ToF32(F32ToF16(3.0f * d(rng)));
+      std::vector<float> want(nq * n);
+      for (int h = 0; h < nq; ++h)
+        for (int j = 0; j < n; ++j) want[h * n + j] = internal::DotF16Ggml(k.data() + j * stride, q.data() + h * dk, dk) * scale;
+      const auto check = [&](auto fn_f32, auto fn_f16, const char* name) {
+        std::vector<float> a(nq * n, -1.0f), b(nq * n, -2.0f);
+        fn_f32(kf.data(), stride, n, q.data(), nq, dk, scale, a.data(), n);
+        fn_f16(k.data(), stride, n, q.data(), nq, dk, scale, b.data(), n);
+        EXPECT_EQ(std::memcmp(a.data(), want.data(), a.size() * 4), 0) << name << " f32 K, dk " << dk << " keys " << n;
+        EXPECT_EQ(std::memcmp(b.data(), want.data(), b.size() * 4), 0) << name << " f16 K, dk " << dk << " keys " << n;
+      };
+      using F32 = void (*)(const float*, int64_t, int, const float*, int, int64_t, float, float*, int64_t);
+      using F16 = void (*)(const f16_t*, int64_t, int, const float*, int, int64_t, float, float*, int64_t);
+      if (dk % 32 == 0)
+        check(static_cast<F32>(internal::ScoresF16GgmlAvx2), static_cast<F16>(internal::ScoresF16GgmlAvx2), "avx2");
+      if (IsaSupported(Isa::kAvx512))
+        check(static_cast<F32>(internal::ScoresF16GgmlAvx512), static_cast<F16>(internal::ScoresF16GgmlAvx512), "avx512");
+    }
+  }
+}
+
+// Whole llama.cpp-mode attention (f16 V) for head dims 64, 80, 128, 136 and K in f16, bf16 and
+// q8_0 (where the head dim is whole q8_0 blocks): every ISA gives the scalar bytes — all queries
+// in one call (multi-head tasks, K converted per block), one query per call (decode: f16 rows in
+// place), threaded, and through the shared-prefix path with two sequences on the same blocks.
+TEST(LlamaOrderAttentionTest, EveryHeadDimAndKTypeIsTheSameBitsOnEveryIsa) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> d;
+  ThreadPool pool(2);
+  const int64_t n = 41;  // 2 full blocks + a partial one
+  int compared = 0;
+  for (int64_t dh : {64, 80, 128, 136}) {
+    for (TensorType kt : {TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0}) {
+      if (dh % BlockElements(kt) != 0) continue;
+      const KvLayerLayout L = testing_kv::LayerView(kt, TensorType::kF16, kKvHeads, dh, dh, kB, 0);
+      ASSERT_TRUE(L.Validate().ok());
+      std::vector<std::vector<uint8_t>> storage;
+      for (int64_t b = 0; b * kB < n; ++b) storage.emplace_back(testing_kv::BlockBytes(L, 1), 0);
+      std::vector<const uint8_t*> blocks;
+      for (auto& st : storage) blocks.push_back(st.data());
+      std::vector<float> kr(kKvHeads * dh), vr(kKvHeads * dh);
+      for (int64_t t = 0; t < n; ++t) {
+        for (auto& x : kr) x = d(rng);
+        for (auto& x : vr) x = 2.0f * d(rng);
+        ASSERT_TRUE(WriteKvRow(L, storage[t / kB].data(), t % kB, kr.data(), vr.data()).ok());
+      }
+      std::vector<float> q(n * kHeads * dh);
+      for (auto& x : q) x = 3.0f * d(rng);
+      std::vector<int64_t> pos(n);
+      for (int64_t i = 0; i < n; ++i) pos[i] = i;
+      const int64_t row = kHeads * dh;
+      const PagedKv kv{blocks.data(), static_cast<int64_t>(blocks.size()), L};
+      std::vector<float> want(n * row);
+      ASSERT_TRUE(PagedAttention({kHeads, 0, Isa::kScalar, nullptr, true}, kv, q.data(), row, pos.data(), n,
+                                 want.data(), row).ok());
+      for (Isa isa : SupportedIsas()) {
+        const std::string what = std::string(TensorTypeName(uint32_t(kt))) + " K, head dim " + std::to_string(dh) +
+                                 " " + std::string(IsaName(isa));
+        std::vector<float> all(n * row), one(n * row), shared_a(n * row), shared_b(n * row);
+        ASSERT_TRUE(PagedAttention({kHeads, 0, isa, &pool, true}, kv, q.data(), row, pos.data(), n, all.data(), row).ok());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_TRUE(PagedAttention({kHeads, 0, isa, nullptr, true}, kv, q.data() + i * row, 0, &pos[i], 1,
+                                     one.data() + i * row, 0).ok());
+        // Two sequences on the same blocks: one prefill of every position, one decode query each.
+        AttentionParams p{kHeads, 0, isa, &pool, true};
+        std::vector<AttentionSequence> seqs = {{kv, q.data(), row, pos.data(), n, shared_a.data(), row},
+                                               {kv, q.data() + (n - 1) * row, 0, &pos[n - 1], 1,
+                                                shared_b.data() + (n - 1) * row, 0}};
+        ASSERT_TRUE(PagedAttentionShared(p, seqs).ok());
+        EXPECT_EQ(std::memcmp(all.data(), want.data(), want.size() * 4), 0) << what << " all queries";
+        EXPECT_EQ(std::memcmp(one.data(), want.data(), want.size() * 4), 0) << what << " one query per call";
+        EXPECT_EQ(std::memcmp(shared_a.data(), want.data(), want.size() * 4), 0) << what << " shared prefix";
+        EXPECT_EQ(std::memcmp(shared_b.data() + (n - 1) * row, want.data() + (n - 1) * row, row * 4), 0)
+            << what << " shared prefix, decode query";
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 10 * static_cast<int>(SupportedIsas().size()));
 }
 
 // The vector-exp softmax steps give the scalar (libm expf per key) ms, vs, maximum and sum bit

@@ -12,6 +12,8 @@
 // - IQ4_NL / MXFP4: the twin's acc1 (even blocks) and acc2 (odd blocks) are the low and high
 //   halves of one zmm: one fma per block pair with d = (d_even x 8 | d_odd x 8).
 // - Q4_1 / Q5_1 have one 8-lane accumulator per block in block order: ymm, as the twin.
+// - IQ4_NL / MXFP4 also have 4-row x 4-token prefill tiles (TileNl): each output's register is
+//   the same acc1|acc2 with the same per-block-pair fma; lookups and activation work are shared.
 // Built with -ffp-contract=off; every fused multiply-add is an explicit intrinsic.
 #include <immintrin.h>
 
@@ -97,6 +99,23 @@ static inline __m256i LookupBiased32(const uint8_t* qs, const int8_t table[16]) 
   return _mm256_set_m128i(hi, lo);
 }
 
+// The twin's last odd block: its whole integer sum fused into s, fma(d_x * d_w, sum, s).
+template <typename Block>
+static inline float OddBlockNl(const Block& a, const BlockQ8_0& b, float s) {
+  const float d = H2F(b.d) * ScaleOf(a);
+  const __m256i p = DotBiased(LookupBiased32(a.qs, TableOf(a)), Load32(b.qs), 128);
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+  return std::fma(d, static_cast<float>(_mm_cvtsi128_si32(h)), s);
+}
+
+// The twin's HsumLanes8(acc1 + acc2) of one output's acc1|acc2 register.
+static inline float HsumAcc12(__m512 acc12) {
+  return HsumF32x8(_mm256_add_ps(_mm512_castps512_ps256(acc12),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc12), 1))));
+}
+
 template <typename Block, int T>
 void DotNl(int64_t n, const void* w, const void* const* x, float* out) {
   const auto* a = static_cast<const Block*>(w);
@@ -118,19 +137,93 @@ void DotNl(int64_t n, const void* w, const void* const* x, float* out) {
   }
   for (int t = 0; t < T; ++t) {
     const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x[t]);
-    // acc1 + acc2, then hsum_float_8
-    float s = HsumF32x8(_mm256_add_ps(_mm512_castps512_ps256(acc12[t]),
-                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc12[t]), 1))));
-    if (i < nb) {
-      const float d = H2F(b[i].d) * ScaleOf(a[i]);
-      const __m256i p = DotBiased(LookupBiased32(a[i].qs, TableOf(a[i])), Load32(b[i].qs), 128);
-      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
-      s = std::fma(d, static_cast<float>(_mm_cvtsi128_si32(h)), s);
-    }
-    out[t] = s;
+    const float s = HsumAcc12(acc12[t]);  // acc1 + acc2, then hsum_float_8
+    out[t] = i < nb ? OddBlockNl(a[i], b[i], s) : s;
   }
+}
+
+// Prefill tiles: R weight rows x TT tokens, one acc1|acc2 register per output, each output the
+// twin's (= DotNl's) sequence. Per block pair the code-book lookup of a row (both blocks in one
+// vpshufb) is shared by the tile's tokens, and a token's activation bytes, its -128 * sum(x)
+// correction and its scales by the tile's rows: the lane sums are vpdpbusd(correction, w + 128,
+// x), the same integers as DotBiased.
+template <typename Block>
+static inline __m512i LookupPairBiased(const Block& b0, const Block& b1) {
+  const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(TableOf(b0)));
+  const __m512i values = _mm512_broadcast_i32x4(_mm_add_epi8(table, _mm_set1_epi8(-128)));
+  const __m256i bits = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs)), 1);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m512i lo_hi = Cat(_mm256_and_si256(bits, m4), _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
+  // quarters [lo0, lo1, hi0, hi1] -> [lo0, hi0, lo1, hi1]: block i's elements 0-31, then block i+1's
+  return _mm512_shuffle_epi8(values, _mm512_shuffle_i64x2(lo_hi, lo_hi, 0xD8));
+}
+static inline __m512 PairPs(float lo, float hi) {
+  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+}
+
+template <typename Block, int R, int TT>
+void TileNl(int64_t n, const uint8_t* w, int64_t w_stride, const void* const* x, float* y, int64_t y_stride) {
+  const int64_t nb = n / 32;
+  const BlockQ8_0* xb[TT];
+  for (int t = 0; t < TT; ++t) xb[t] = static_cast<const BlockQ8_0*>(x[t]);
+  __m512 acc[R][TT];
+  #pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 1 < nb; i += 2) {
+    __m512i xq[TT], xc[TT];
+    __m512 dx[TT];
+    #pragma GCC unroll 4
+    for (int t = 0; t < TT; ++t) {
+      xq[t] = Cat(Load32(xb[t][i].qs), Load32(xb[t][i + 1].qs));
+      xc[t] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), xq[t]));
+      dx[t] = PairPs(H2F(xb[t][i].d), H2F(xb[t][i + 1].d));
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const Block* a = reinterpret_cast<const Block*>(w + r * w_stride);
+      const __m512i wv = LookupPairBiased(a[i], a[i + 1]);
+      const __m512 dw = PairPs(ScaleOf(a[i]), ScaleOf(a[i + 1]));
+      #pragma GCC unroll 4
+      for (int t = 0; t < TT; ++t) {
+        // d12 lane-wise = the twin's d_x * d_w per block (one multiply, same bits)
+        const __m512i lanes = _mm512_dpbusd_epi32(xc[t], wv, xq[t]);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dx[t], dw), _mm512_cvtepi32_ps(lanes), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const Block* a = reinterpret_cast<const Block*>(w + r * w_stride);
+    for (int t = 0; t < TT; ++t) {
+      const float s = HsumAcc12(acc[r][t]);
+      y[t * y_stride + r] = i < nb ? OddBlockNl(a[i], xb[t][i], s) : s;
+    }
+  }
+}
+
+template <typename Block>
+void TileNlDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, int tokens,
+                    float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const uint8_t*, int64_t, const void* const*, float*, int64_t);
+#define SKV_TN(R) {TileNl<Block, R, 1>, TileNl<Block, R, 2>, TileNl<Block, R, 3>, TileNl<Block, R, 4>}
+  static constexpr Fn kTable[4][4] = {SKV_TN(1), SKV_TN(2), SKV_TN(3), SKV_TN(4)};
+#undef SKV_TN
+  kTable[rows - 1][tokens - 1](n, w, w_stride, x, y, y_stride);
+}
+
+// Decode (one token): rows one after another, each DotNl<Block, 1> — one sequential stream per
+// row, as before the tiles (a 4-row tile would interleave four streams).
+template <typename Block>
+void RowsNl(int64_t n, const uint8_t* w, int64_t w_stride, int rows, const void* const* x, int tokens, float* y,
+            int64_t y_stride) {
+  (void)tokens;  // stream_tokens == 1
+  (void)y_stride;
+  for (int r = 0; r < rows; ++r) DotNl<Block, 1>(n, w + r * w_stride, x, y + r);
 }
 
 // Scales of two 32-element groups g, g+1 as 32-bit lanes: lanes 0-3 s[0], 4-7 s[1] (group g),
@@ -272,14 +365,26 @@ constexpr VecDotKernel Kernel() {
   return k;
 }
 
+// IQ4_NL / MXFP4: the 4-row x 4-token tiles for prefill, rows streamed one by one for decode.
+template <typename Block>
+constexpr VecDotKernel KernelNl() {
+  VecDotKernel k = Kernel<DotNl<Block, 1>, DotNl<Block, 4>>();
+  k.tile = TileNlDispatch<Block>;
+  k.tile_rows = 4;
+  k.tile_tokens = 4;
+  k.stream = RowsNl<Block>;
+  k.stream_tokens = 1;
+  return k;
+}
+
 }  // namespace
 
 namespace internal {
 constinit const VecDotTableMore kVecDotMoreAvx512 = {
     Kernel<DotQ1<BlockQ4_1, 1>, DotQ1<BlockQ4_1, 4>>(), Kernel<DotQ1<BlockQ5_1, 1>, DotQ1<BlockQ5_1, 4>>(),
     Kernel<DotQ2_K<1>, DotQ2_K<4>>(), Kernel<DotQ3_K<1>, DotQ3_K<4>>(),
-    Kernel<DotNl<BlockIQ4_NL, 1>, DotNl<BlockIQ4_NL, 4>>(), Kernel<DotIQ4_XS<1>, DotIQ4_XS<4>>(),
-    Kernel<DotNl<BlockMXFP4, 1>, DotNl<BlockMXFP4, 4>>(),
+    KernelNl<BlockIQ4_NL>(), Kernel<DotIQ4_XS<1>, DotIQ4_XS<4>>(),
+    KernelNl<BlockMXFP4>(),
 };
 }  // namespace internal
 }  // namespace swarmkv

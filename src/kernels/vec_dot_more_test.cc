@@ -116,6 +116,64 @@ TEST(VecDotMoreTest, ScalarMatchesDequantizedFloatDotAndEveryIsaGivesTheScalarBi
 
 // Whole matmuls: decode (1-4 tokens) and prefill shapes, with threads, at every ISA give the
 // scalar bytes; each token's outputs equal that token multiplied alone (batch invariance).
+// The prefill tiles and decode streams of these types (IQ4_NL / MXFP4 at AVX-512) give every
+// output the single-token kernel's bits, for every tile shape called directly, one block, an
+// odd block count (the twin's last odd block) and an even one, reference-quantized and random
+// bytes. (The single-token kernel equals the scalar twin: the test above.)
+TEST(VecDotMoreTest, EveryTileAndStreamShapeGivesTheSingleTokenBits) {
+  std::mt19937 rng(47);
+  int checked = 0;
+  for (TensorType t : kTypes) {
+    const TensorType vt = VecDotType(t);
+    for (Isa isa : SupportedIsas()) {
+      const VecDotKernel kernel = GetVecDotKernel(t, isa);
+      if (kernel.tile == nullptr && kernel.stream == nullptr) continue;
+      for (int64_t cols : {BlockElements(t) * 1, BlockElements(t) * 17, BlockElements(t) * 18}) {
+        for (bool random_bytes : {false, true}) {
+          const int64_t rb = RowBytes(t, cols), xb = RowBytes(vt, cols);
+          auto w = RandomWeights(t, kTileRowsMax, cols, rng, random_bytes);
+          std::vector<uint8_t> xq(kTileMax * xb);
+          for (int k = 0; k < kTileMax; ++k) {
+            auto xf = RandomFloats(cols, rng);
+            ConvertActivationRow(vt, xf.data(), xq.data() + k * xb, cols);
+          }
+          const void* xs[kTileMax];
+          for (int k = 0; k < kTileMax; ++k) xs[k] = xq.data() + k * xb;
+          const auto expect_one = [&](const std::vector<float>& y, int rows, int tokens, const char* what) {
+            for (int tok = 0; tok < tokens; ++tok)
+              for (int r = 0; r < rows; ++r) {
+                const float one = kernel.one(cols, w.data() + r * rb, xq.data() + tok * xb);
+                ASSERT_EQ(std::memcmp(&one, &y[tok * kTileRowsMax + r], 4), 0)
+                    << Name(t) << " " << IsaName(isa) << " " << what << " " << rows << "x" << tokens << " row " << r
+                    << " token " << tok << " cols " << cols;
+              }
+          };
+          if (kernel.tile != nullptr) {
+            ASSERT_LE(kernel.tile_rows, kTileRowsMax);
+            ASSERT_LE(kernel.tile_tokens, kTileMax);
+            for (int rows = 1; rows <= kernel.tile_rows; ++rows)
+              for (int tokens = 1; tokens <= kernel.tile_tokens; ++tokens) {
+                std::vector<float> y(kTileMax * kTileRowsMax, -7.0f);
+                kernel.tile(cols, w.data(), rb, rows, xs, tokens, y.data(), kTileRowsMax);
+                expect_one(y, rows, tokens, "tile");
+                ++checked;
+              }
+          }
+          if (kernel.stream != nullptr) {
+            for (int tokens = 1; tokens <= kernel.stream_tokens; ++tokens) {
+              std::vector<float> y(kTileMax * kTileRowsMax, -7.0f);
+              kernel.stream(cols, w.data(), rb, kTileRowsMax, xs, tokens, y.data(), kTileRowsMax);
+              expect_one(y, kTileRowsMax, tokens, "stream");
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no ISA on this CPU has tiles or streams for these types (AVX-512)";
+}
+
 TEST(VecDotMoreTest, MatmulIsBatchInvariantAndEveryIsaGivesTheScalarBytes) {
   std::mt19937 rng(43);
   ThreadPool pool(3);
