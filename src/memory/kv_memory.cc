@@ -226,8 +226,11 @@ KvMemory::~KvMemory() {
   SKV_CHECK(m.blocks.empty()) << m.blocks.size() << " KV blocks still referenced at shutdown";
 }
 
-Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
-  SKV_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Create(options.shape));
+namespace {
+
+// Bytes of a block's recurrent checkpoint. A namespace's block must hold something: a state-only
+// shape (no KV layer: a pure recurrent model) needs recurrent state.
+Result<uint64_t> CheckpointBytes(const NamespaceOptions& options) {
   uint64_t state_bytes = 0;
   for (uint64_t v : options.recurrent_bytes_per_layer) {
     if (v == 0 || v > (1ull << 32)) {
@@ -235,6 +238,16 @@ Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
     }
     state_bytes += v;
   }
+  if (!options.shape.has_kv() && state_bytes == 0)
+    return InvalidArgumentError("KV namespace '" + options.name + "' has neither KV layers nor recurrent state");
+  return state_bytes;
+}
+
+}  // namespace
+
+Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
+  SKV_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Create(options.shape));
+  SKV_ASSIGN_OR_RETURN(const uint64_t state_bytes, CheckpointBytes(options));
   const uint64_t slot = BlockPool::SlotBytes(layout.block_bytes() + state_bytes);
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
@@ -638,7 +651,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   SKV_CHECK(b != nullptr);
   m.transient.insert(b);
   lock.unlock();
-  std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());
+  if (!kv_bytes.empty()) std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());  // state-only: no KV
   if (!recurrent_state.empty()) std::memcpy(b->data + ns->kv_bytes, recurrent_state.data(), recurrent_state.size());
   lock.lock();
   m.transient.erase(m.transient.find(b));

@@ -78,9 +78,12 @@ struct KvMemoryOptions {
 struct NamespaceOptions {
   Hash128 id;        // the KV namespace (weights fingerprint, shape, dtypes, block size)
   std::string name;  // for stats and logs: "smollm2-135m:f16"
+  // A pure recurrent model (mamba2) registers the state-only shape (num_layers == 0, KvLayout):
+  // its blocks hold no KV, only the checkpoint below (kv_bytes of every view is empty).
   KvShape shape;
   // Hybrid models: bytes of the recurrent-state checkpoint of each recurrent layer, stored with
-  // every block (the state after the block's last token). Empty for attention-only models.
+  // every block (the state after the block's last token). Empty for attention-only models;
+  // required (non-empty) for the state-only shape.
   std::vector<uint64_t> recurrent_bytes_per_layer;
 };
 
