@@ -228,9 +228,19 @@ KvMemory::~KvMemory() {
 
 namespace {
 
-// Bytes of a block's recurrent checkpoint. A namespace's block must hold something: a state-only
-// shape (no KV layer: a pure recurrent model) needs recurrent state.
-Result<uint64_t> CheckpointBytes(const NamespaceOptions& options) {
+// A namespace's block must hold something: the state-only shape (no KV layer: a pure recurrent
+// model such as mamba2) needs a recurrent state.
+Status CheckBlockHasContents(const NamespaceOptions& options) {
+  if (!options.shape.has_kv() && options.recurrent_bytes_per_layer.empty())
+    return InvalidArgumentError("KV namespace '" + options.name + "' has neither KV layers nor recurrent state");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
+  SKV_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Create(options.shape));
+  SKV_RETURN_IF_ERROR(CheckBlockHasContents(options));
   uint64_t state_bytes = 0;
   for (uint64_t v : options.recurrent_bytes_per_layer) {
     if (v == 0 || v > (1ull << 32)) {
@@ -238,16 +248,6 @@ Result<uint64_t> CheckpointBytes(const NamespaceOptions& options) {
     }
     state_bytes += v;
   }
-  if (!options.shape.has_kv() && state_bytes == 0)
-    return InvalidArgumentError("KV namespace '" + options.name + "' has neither KV layers nor recurrent state");
-  return state_bytes;
-}
-
-}  // namespace
-
-Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
-  SKV_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Create(options.shape));
-  SKV_ASSIGN_OR_RETURN(const uint64_t state_bytes, CheckpointBytes(options));
   const uint64_t slot = BlockPool::SlotBytes(layout.block_bytes() + state_bytes);
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);

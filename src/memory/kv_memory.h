@@ -2,7 +2,8 @@
 //
 // What it is. KV lives in fixed-size blocks of B tokens (memory/kv_layout.h) allocated from one
 // BlockPool (memory/block_pool.h). A namespace (one model's KV identity, DESIGN "the KV
-// namespace") is registered with its KvShape. A sequence is a block table: sealed, shared full
+// namespace") is registered with its KvShape; a pure recurrent model's (mamba2) is the state-only
+// shape (memory/kv_layout.h): its blocks hold no KV, only their recurrent checkpoint. A sequence is a block table: sealed, shared full
 // blocks plus at most one private, writable tail. A full block is sealed when its tokens are
 // committed: its identity (memory/block_id.h) is computed, it enters the namespace's prefix
 // index, and from then on it is immutable and shared by any number of sequences by refcount.
@@ -78,12 +79,9 @@ struct KvMemoryOptions {
 struct NamespaceOptions {
   Hash128 id;        // the KV namespace (weights fingerprint, shape, dtypes, block size)
   std::string name;  // for stats and logs: "smollm2-135m:f16"
-  // A pure recurrent model (mamba2) registers the state-only shape (num_layers == 0, KvLayout):
-  // its blocks hold no KV, only the checkpoint below (kv_bytes of every view is empty).
   KvShape shape;
   // Hybrid models: bytes of the recurrent-state checkpoint of each recurrent layer, stored with
-  // every block (the state after the block's last token). Empty for attention-only models;
-  // required (non-empty) for the state-only shape.
+  // every block (the state after the block's last token). Empty for attention-only models.
   std::vector<uint64_t> recurrent_bytes_per_layer;
 };
 

@@ -48,10 +48,11 @@ void StoreU64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-// The KV sections' sizes: 1..kMaxLayers layers of 1..kMaxLayerBytes, or none at all for a
-// state-only block (a pure recurrent model: no KV layer, 0 layer bytes, a recurrent state).
-bool SaneKvSizes(const EntryLayout& l, uint64_t state_bytes) {
-  if (l.num_layers == 0) return l.layer_bytes == 0 && state_bytes > 0;
+// The KV sections' sizes: 1..kMaxLayers layers of 1..kMaxLayerBytes, or none at all for a block
+// of a state-only namespace (a pure recurrent model: no KV layer, 0 layer bytes). Such a block
+// carries its recurrent state, or nothing but its tokens (a block a checkpoint interval skips).
+bool SaneKvSizes(const EntryLayout& l) {
+  if (l.num_layers == 0) return l.layer_bytes == 0;
   return l.num_layers <= kMaxLayers && l.layer_bytes > 0 && l.layer_bytes <= kMaxLayerBytes;
 }
 
@@ -122,7 +123,7 @@ Status DecodeSection(std::span<const uint8_t> entry, const EntrySection& s, std:
 Result<std::string> EncodeEntry(const EntryMeta& meta, std::span<const uint8_t> kv_bytes,
                                 std::span<const uint8_t> state, const EntryEncodeOptions& options) {
   const EntryLayout& l = meta.layout;
-  if (!SaneKvSizes(l, meta.state_bytes) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens) {
+  if (!SaneKvSizes(l) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens) {
     return InvalidArgumentError("EncodeEntry: bad layout (layers " + std::to_string(l.num_layers) + ", layer bytes " +
                                 std::to_string(l.layer_bytes) + ", block tokens " + std::to_string(l.block_tokens) + ")");
   }
@@ -231,7 +232,7 @@ Result<EntryHeader> DecodeEntryHeader(std::span<const uint8_t> entry, const Hash
   uint32_t num_tokens = LoadU32(p + 92);
   l.layer_bytes = LoadU64(p + 96);
   m.state_bytes = LoadU64(p + 104);
-  if (!SaneKvSizes(l, m.state_bytes) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens ||
+  if (!SaneKvSizes(l) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens ||
       num_tokens != l.block_tokens || m.state_bytes > kMaxStateBytes) {
     return CorruptionError("entry: absurd sizes in header (layers " + std::to_string(l.num_layers) + ", tokens " +
                            std::to_string(num_tokens) + ", layer bytes " + std::to_string(l.layer_bytes) + ")");

@@ -84,7 +84,7 @@ TEST(EntryFormatTest, RecurrentStateTravelsAndIsVerified) {
 }
 
 // A pure recurrent model's block (mamba2): no KV layer, only the state section. It round-trips
-// through both decoders and is verified like any other; without a state it is no block at all.
+// through both decoders and is verified like any other; layer bytes without layers are refused.
 TEST(EntryFormatTest, StateOnlyEntryHasNoKvSections) {
   EntryLayout layout = SmolLm2KvLayout();
   layout.num_layers = 0;
@@ -111,9 +111,14 @@ TEST(EntryFormatTest, StateOnlyEntryHasNoKvSections) {
               StatusCode::kCorruption) << "length " << n;
   enc[dec->header.state.offset + 9] ^= 4;
   EXPECT_EQ(DecodeEntry(AsBytes(enc), kNs, meta.id).status().code(), StatusCode::kCorruption);
-  // Invalid: no KV and no state, KV bytes for a layout without layers, layer bytes without layers.
+  // A block stored without its checkpoint (a checkpoint interval skips it) keeps only its tokens.
   meta.state_bytes = 0;
-  EXPECT_EQ(EncodeEntry(meta, {}, {}).status().code(), StatusCode::kInvalidArgument);
+  std::string bare = EncodeEntry(meta, {}, {}).value();
+  auto bare_dec = DecodeEntry(AsBytes(bare), kNs, meta.id);
+  ASSERT_TRUE(bare_dec.ok()) << bare_dec.status().ToString();
+  EXPECT_TRUE(bare_dec->kv_bytes.empty() && bare_dec->state.empty());
+  EXPECT_EQ(bare_dec->header.meta.tokens, meta.tokens);
+  // Invalid: KV bytes for a layout without layers, layer bytes without layers.
   meta.state_bytes = state.size();
   std::vector<uint8_t> kv(64);
   EXPECT_EQ(EncodeEntry(meta, kv, state).status().code(), StatusCode::kInvalidArgument);
