@@ -231,7 +231,7 @@ namespace {
 // A namespace's block must hold something: the state-only shape (no KV layer: a pure recurrent
 // model such as mamba2) needs a recurrent state.
 Status CheckBlockHasContents(const NamespaceOptions& options) {
-  if (!options.shape.has_kv() && options.recurrent_bytes_per_layer.empty())
+  if (options.shape.num_layers == 0 && options.recurrent_bytes_per_layer.empty())
     return InvalidArgumentError("KV namespace '" + options.name + "' has neither KV layers nor recurrent state");
   return Status::OK();
 }

@@ -4,7 +4,8 @@
 // - the namespace carries each Mamba-2 layer's conv + ssm state and only the attention layers' KV;
 // - exactness: chunking, batching with other sequences, prefix from the cache (the shared check),
 //   and every split point of a 100-token prompt with the prefix's checkpoint restored from RAM
-//   and from a disk tier after a "restart" (new memory and tier manager, same directory);
+//   and from a disk tier after a "restart" (new memory and tier manager, same directory) or a real
+//   redis-server (recurrent_checks.h's shared tier checks);
 // - the engine's logits equal Mamba2Layer run alone (the same kernels) — see mamba2_test.cc for
 //   the pure model;
 // - parity with llama.cpp on tiny-granitehybrid (Q8_0, RoPE) and granite-4.0-h-350m cut to 4
@@ -14,15 +15,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
-#include "tiers/disk_backend.h"
-#include "tiers/memory_bridge.h"
-#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 namespace {
@@ -88,48 +85,12 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
 }
 
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
-  const std::string dir = TempDir() + "/granitehybrid-disk";
-  auto open_disk = [&] {
-    DiskBackendOptions o;
-    o.dir = dir;
-    o.capacity_bytes = 64 << 20;
-    return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
-  };
-  const std::vector<int32_t> prompt = Prompt();
-  std::vector<float> ref;
-  {
-    auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
-    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-    auto backend = open_disk();
-    TierManagerOptions to;
-    to.tiers = {TierSpec{backend.get(), true}};
-    TierManager tiers(to);
-    ConnectTiers((*fx)->memory.get(), &tiers);
-    ref = FromScratch(**fx, prompt);
-    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
-    EXPECT_TRUE(flush.drained);
-    EXPECT_EQ(flush.blocks_evicted, 3);
-    (*fx)->memory->SetEvictionHook(nullptr);
-    ASSERT_EQ(tiers.stats().tiers[0].written, 3);
-  }
-  // "After the restart": new memory, new manager, the same directory.
-  auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
-  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  auto backend = open_disk();
-  TierManagerOptions to;
-  to.tiers = {TierSpec{backend.get(), false}};
-  TierManager tiers(to);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
-    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    ASSERT_EQ(restored->restored_blocks, split / kBlock) << "split " << split;
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens restored from disk)";
-    f.memory->EvictCached(~0ull);  // the next split restores from the disk again
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromDisk(MakeTinyGraniteHybrid(), TempDir() + "/granitehybrid-disk", "disk", Prompt());
+}
+
+// The checkpoints (Mamba-2 conv + ssm state, ~35 KiB per layer) through a real redis-server.
+TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
+  ExpectEverySplitExactFromRedis(MakeTinyGraniteHybrid(), "redis", Prompt());
 }
 
 // Parity (scripts/arch_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention

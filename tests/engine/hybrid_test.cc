@@ -14,20 +14,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <memory>
 
-#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
-#include "redis_server.h"
-#include "tiers/disk_backend.h"
-#include "tiers/memory_bridge.h"
-#include "tiers/redis_backend.h"
-#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 namespace {
@@ -131,74 +123,12 @@ TEST(HybridTest, ForksShareTheCheckpointedBlocks) {
   for (auto s : {*a, *b, *c}) ASSERT_TRUE(f.memory->Release(s).ok());
 }
 
-// Computes the prompt in one process ("before the restart"), pushes every block to `backend`
-// through the tier manager, then in a fresh KvMemory restores each split's prefix from the
-// tier alone and checks the logits.
-void EverySplitFromTier(const std::function<std::unique_ptr<TierBackend>()>& open_backend, const char* label) {
-  const std::vector<int32_t> prompt = Prompt();
-  std::vector<float> ref;
-  {
-    auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
-    ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-    auto backend = open_backend();
-    TierManagerOptions to;
-    to.tiers = {TierSpec{backend.get(), true}};
-    TierManager tiers(to);
-    ConnectTiers((*fx)->memory.get(), &tiers);
-    ref = FromScratch(**fx, prompt);
-    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
-    EXPECT_TRUE(flush.drained);
-    EXPECT_EQ(flush.blocks_evicted, 3);
-    (*fx)->memory->SetEvictionHook(nullptr);
-    ASSERT_EQ(tiers.stats().tiers[0].written, 3) << label;
-  }
-  // "After the restart": new memory, new manager, the same storage.
-  auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
-  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  auto backend = open_backend();
-  TierManagerOptions to;
-  to.tiers = {TierSpec{backend.get(), false}};
-  TierManager tiers(to);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
-    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    ASSERT_EQ(restored->restored_blocks, split / kBlock) << label << " split " << split;
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << label << " split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << label << " split " << split << " (" << r.matched
-                                          << " tokens restored with their checkpoint)";
-    f.memory->EvictCached(~0ull);  // the next split restores from the tier again
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
-}
-
 TEST(HybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
-  const std::string dir = TempDir() + "/hybrid-disk";
-  EverySplitFromTier(
-      [&] {
-        DiskBackendOptions o;
-        o.dir = dir;
-        o.capacity_bytes = 64 << 20;
-        return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
-      },
-      "disk");
+  ExpectEverySplitExactFromDisk(MakeTinyLfm2(), TempDir() + "/hybrid-disk", "disk", Prompt());
 }
 
 TEST(HybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
-  std::string why;
-  auto server = RedisServer::Start(&why);
-  if (!server) GTEST_SKIP() << "no redis-server for this test: " << why;
-  const std::string url = server->url();
-  EverySplitFromTier(
-      [&] {
-        RedisBackendOptions o;
-        o.url = url;
-        o.backoff_min_ms = 20;
-        o.backoff_max_ms = 200;
-        return std::unique_ptr<TierBackend>(RedisBackend::Open(o).value());
-      },
-      "redis");
+  ExpectEverySplitExactFromRedis(MakeTinyLfm2(), "redis", Prompt());
 }
 
 }  // namespace
