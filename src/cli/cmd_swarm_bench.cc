@@ -291,7 +291,9 @@ class Swarm {
     r.peak_rss_bytes = server.PeakRssBytes();
     if (auto gguf = GgufFile::Open(model_); gguf.ok()) {
       if (auto hp = ModelHParams::FromGguf(**gguf); hp.ok())
-        r.peak_kv_bytes = KvBytes(static_cast<int64_t>(num_ctx_) * opts_.agents, hp->n_layer,
+        // llama.cpp allocates KV for the attention layers only (none for mamba2; its recurrent
+        // state, a few MiB per slot, is not counted here).
+        r.peak_kv_bytes = KvBytes(static_cast<int64_t>(num_ctx_) * opts_.agents, hp->n_attention_layers(),
                                   hp->k_dim() + hp->v_dim(), opts_.kv_type);
     }
     r.peak_kv_source = "allocated";

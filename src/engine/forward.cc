@@ -33,9 +33,27 @@ void ForTokens(ThreadPool* pool, int64_t T, Fn&& fn) {
   }
 }
 
+// A pure recurrent model (mamba2): no attention, so no heads, RoPE or sliding window; the FFN
+// width may be 0 (a layer without FFN weights skips it).
+Status ValidateAttentionFree(const ForwardConfig& c) {
+  if (c.n_embd <= 0 || c.n_vocab <= 0 || c.n_ff < 0)
+    return InvalidArgumentError("forward: n_embd and n_vocab must be > 0 and n_ff >= 0");
+  if (c.n_head != 0 || c.n_head_kv != 0 || c.head_dim_k != 0 || c.head_dim_v != 0)
+    return InvalidArgumentError("forward: a model without attention layers has no attention heads (n_head " +
+                                Num(c.n_head) + ", n_head_kv " + Num(c.n_head_kv) + ")");
+  if (!(c.rms_eps > 0.0f)) return InvalidArgumentError("forward: rms_eps must be > 0");
+  if (c.sliding_window != 0 || !c.swa_layers.empty() || c.moe.n_expert != 0)
+    return InvalidArgumentError("forward: a model without attention layers has no sliding window or experts");
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ForwardConfig::Validate() const {
+  if (!recurrent_layers.empty() && static_cast<int32_t>(recurrent_layers.size()) != n_layer)
+    return InvalidArgumentError("forward: " + Num(recurrent_layers.size()) + " recurrent layer flags for " +
+                                Num(n_layer) + " layers");
+  if (n_layer > 0 && n_attention_layers() == 0) return ValidateAttentionFree(*this);
   if (n_embd <= 0 || n_layer <= 0 || n_head <= 0 || n_head_kv <= 0 || head_dim_k <= 0 || head_dim_v <= 0 ||
       n_ff <= 0 || n_vocab <= 0)
     return InvalidArgumentError("forward: every model dimension must be > 0");
@@ -50,11 +68,6 @@ Status ForwardConfig::Validate() const {
   if (sliding_window < 0) return InvalidArgumentError("forward: sliding window must be >= 0");
   if (!swa_layers.empty() && (rope_swa.n_dims != rope.n_dims || rope_swa.neox != rope.neox))
     return InvalidArgumentError("forward: SWA layers' RoPE must rotate the same dims as the others");
-  if (!recurrent_layers.empty() && static_cast<int32_t>(recurrent_layers.size()) != n_layer)
-    return InvalidArgumentError("forward: " + Num(recurrent_layers.size()) + " recurrent layer flags for " +
-                                Num(n_layer) + " layers");
-  if (n_attention_layers() == 0)
-    return UnimplementedError("forward: a model without attention layers (pure recurrent) is not supported yet");
   return Status::OK();
 }
 
@@ -71,6 +84,7 @@ Result<std::unique_ptr<ForwardPass>> ForwardPass::Create(ForwardConfig config, F
   if (memory == nullptr) return InvalidArgumentError("forward: no KV memory");
   SKV_ASSIGN_OR_RETURN(KvLayout layout, memory->Layout(namespace_id));
   const KvShape& s = layout.shape();
+  // (A pure recurrent model's config has 0 heads and dims, as the state-only shape.)
   if (s.num_layers != config.n_attention_layers() || s.num_kv_heads != config.n_head_kv || s.head_dim_k != config.head_dim_k ||
       s.head_dim_v != config.head_dim_v)
     return InvalidArgumentError("forward: KV namespace shape " + s.DebugString() + " does not match the model (L=" +

@@ -38,14 +38,24 @@ ExpertStack Experts(const TensorRef& t) {
   return s;
 }
 
+// A pure recurrent model (mamba2): every layer a mixer (no attention, no FFN), so no heads, RoPE
+// or FFN width; its KV namespace is the state-only shape.
+Result<ForwardConfig> AttentionFreeConfig(const ModelHParams& h) {
+  ForwardConfig c;
+  c.n_embd = static_cast<int32_t>(h.n_embd);
+  c.n_layer = static_cast<int32_t>(h.n_layer);
+  c.n_vocab = static_cast<int32_t>(h.n_vocab);
+  c.rms_eps = h.rms_norm_eps;
+  c.recurrent_layers = h.recurrent_layers;
+  SKV_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
 }  // namespace
 
 Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context_length) {
   const ModelHParams& h = model.hparams();
-  if (h.attention_free())  // issue 19: mamba2 runs only standalone (engine/mamba2_model.h) for now
-    return UnimplementedError("architecture '" + std::string(ModelArchName(h.arch)) +
-                              "' has no attention layer; the engine needs a KV-less namespace in the memory core "
-                              "to serve it (not done yet)");
+  if (h.attention_free()) return AttentionFreeConfig(h);
   ForwardConfig c;
   c.n_embd = static_cast<int32_t>(h.n_embd);
   c.n_layer = static_cast<int32_t>(h.n_layer);
@@ -136,7 +146,8 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     ForwardLayerWeights d;
     const bool pre = model.hparams().pre_norms, post = model.hparams().post_norms;
     SKV_ASSIGN_OR_RETURN(d.attn_norm, F32Vector(s.attn_norm, p + "attn_norm.weight", !pre));
-    SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight", !pre));
+    // mamba2's blocks have no FFN, hence no ffn_norm.
+    SKV_ASSIGN_OR_RETURN(d.ffn_norm, F32Vector(s.ffn_norm, p + "ffn_norm.weight", !pre || model.hparams().attention_free()));
     SKV_ASSIGN_OR_RETURN(d.attn_post_norm, F32Vector(s.attn_post_norm, p + "post_attention_norm.weight", !post));
     SKV_ASSIGN_OR_RETURN(d.ffn_post_norm, F32Vector(s.ffn_post_norm, p + "post_ffw_norm.weight", !post));
     d.gate = MatrixView(s.ffn_gate);
@@ -174,9 +185,11 @@ NamespaceOptions NamespaceOptionsForModel(const Model& model, const ForwardWeigh
   no.id = id;
   no.name = std::move(name);
   no.shape.num_layers = static_cast<int32_t>(h.n_attention_layers());
-  no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
-  no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
-  no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  if (no.shape.num_layers > 0) {  // else the state-only shape (mamba2): no heads, blocks hold checkpoints only
+    no.shape.num_kv_heads = static_cast<int32_t>(h.n_head_kv);
+    no.shape.head_dim_k = static_cast<int32_t>(h.head_dim_k);
+    no.shape.head_dim_v = static_cast<int32_t>(h.head_dim_v);
+  }
   no.shape.block_tokens = block_tokens;
   no.shape.k_type = kv_type;
   no.shape.v_type = kv_type;

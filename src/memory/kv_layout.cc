@@ -20,6 +20,18 @@ Result<uint64_t> RowBytes(TensorType type, int32_t head_dim, const char* which) 
   return *bytes;
 }
 
+// The state-only shape (no KV layer): every KV size 0, a sane block size, KV dtypes as usual
+// (they are part of the namespace like for any model).
+Status CheckStateOnlyShape(const KvShape& shape) {
+  if (shape.num_kv_heads != 0 || shape.head_dim_k != 0 || shape.head_dim_v != 0)
+    return InvalidArgumentError("KV shape without KV layers must have no heads and head dims 0: " + shape.DebugString());
+  if (shape.block_tokens <= 0 || shape.block_tokens > 4096)
+    return InvalidArgumentError("KV shape has a bad block size: " + shape.DebugString());
+  if (!IsKvType(shape.k_type) || !IsKvType(shape.v_type))
+    return InvalidArgumentError("KV dtype is not supported (use f32, f16, bf16, q8_0 or q4_0): " + shape.DebugString());
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string KvShape::DebugString() const {
@@ -31,6 +43,12 @@ std::string KvShape::DebugString() const {
 }
 
 Result<KvLayout> KvLayout::Create(const KvShape& shape) {
+  if (shape.num_layers == 0) {  // state-only: block_bytes() == 0, rows and layers of 0 bytes
+    SKV_RETURN_IF_ERROR(CheckStateOnlyShape(shape));
+    KvLayout layout;
+    layout.shape_ = shape;
+    return layout;
+  }
   if (shape.num_layers <= 0 || shape.num_kv_heads <= 0 || shape.head_dim_k <= 0 || shape.head_dim_v <= 0 ||
       shape.block_tokens <= 0) {
     return InvalidArgumentError("KV shape has a non-positive size: " + shape.DebugString());

@@ -62,6 +62,24 @@ TEST(KvLayoutTest, RejectsBadShapesClearly) {
   EXPECT_NE(k.status().message().find("q4_K"), std::string::npos) << k.status().message();
 }
 
+TEST(KvLayoutTest, StateOnlyShapeHasNoKvBytes) {
+  // A pure recurrent model (mamba2): no KV layer, blocks carry only checkpoints.
+  auto l = KvLayout::Create(TestKvShape(0, 0, 0, 0, 32));
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->shape().num_layers, 0);
+  EXPECT_EQ(l->block_bytes(), 0u);
+  EXPECT_EQ(l->layer_bytes(), 0u);
+  l->CopyTokenRows(nullptr, nullptr, 32);  // nothing to copy, nothing touched
+  // One canonical shape: heads or dims without layers, or a bad block size, are errors.
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 2, 0, 0, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 0, 64, 0, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 0, 0, 64, 32)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 0, 0, 0, 0)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 0, 0, 0, 1 << 20)).ok());
+  EXPECT_FALSE(KvLayout::Create(TestKvShape(0, 0, 0, 0, 32, TensorType::kQ4_K)).ok());
+  EXPECT_GT(KvLayout::Create(TestKvShape(2, 2, 64, 64, 32)).value().block_bytes(), 0u);
+}
+
 TEST(KvLayoutTest, CopyTokenRowsCopiesOnlyTheLeadingRows) {
   auto l = KvLayout::Create(TestKvShape(2, 2, 32, 32, 4));
   ASSERT_TRUE(l.ok());

@@ -226,8 +226,21 @@ KvMemory::~KvMemory() {
   SKV_CHECK(m.blocks.empty()) << m.blocks.size() << " KV blocks still referenced at shutdown";
 }
 
+namespace {
+
+// A namespace's block must hold something: the state-only shape (no KV layer: a pure recurrent
+// model such as mamba2) needs a recurrent state.
+Status CheckBlockHasContents(const NamespaceOptions& options) {
+  if (options.shape.num_layers == 0 && options.recurrent_bytes_per_layer.empty())
+    return InvalidArgumentError("KV namespace '" + options.name + "' has neither KV layers nor recurrent state");
+  return Status::OK();
+}
+
+}  // namespace
+
 Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
   SKV_ASSIGN_OR_RETURN(KvLayout layout, KvLayout::Create(options.shape));
+  SKV_RETURN_IF_ERROR(CheckBlockHasContents(options));
   uint64_t state_bytes = 0;
   for (uint64_t v : options.recurrent_bytes_per_layer) {
     if (v == 0 || v > (1ull << 32)) {
@@ -638,7 +651,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   SKV_CHECK(b != nullptr);
   m.transient.insert(b);
   lock.unlock();
-  std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());
+  if (!kv_bytes.empty()) std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());  // state-only: no KV
   if (!recurrent_state.empty()) std::memcpy(b->data + ns->kv_bytes, recurrent_state.data(), recurrent_state.size());
   lock.lock();
   m.transient.erase(m.transient.find(b));

@@ -44,10 +44,10 @@ class KvMemoryTest : public ::testing::Test {
     NamespaceOptions ns;
     ns.id = kNs;
     ns.name = "test";
-    ns.shape.num_layers = 2;
-    ns.shape.num_kv_heads = 2;
-    ns.shape.head_dim_k = 32;
-    ns.shape.head_dim_v = 32;
+    ns.shape.num_layers = state_only_ ? 0 : 2;
+    ns.shape.num_kv_heads = state_only_ ? 0 : 2;
+    ns.shape.head_dim_k = state_only_ ? 0 : 32;
+    ns.shape.head_dim_v = state_only_ ? 0 : 32;
     ns.shape.block_tokens = 4;
     ns.recurrent_bytes_per_layer = recurrent;
     has_state_ = !recurrent.empty();
@@ -78,6 +78,7 @@ class KvMemoryTest : public ::testing::Test {
 
   int64_t now_ = 1'000'000'000;
   bool prefix_matching_ = true;
+  bool state_only_ = false;  // a pure recurrent model's namespace: no KV layer, checkpoints only
   std::unique_ptr<KvMemory> mem_;
   KvLayout layout_;
   bool has_state_ = false;
@@ -510,6 +511,63 @@ TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {
   EXPECT_EQ(evicted_, (std::vector<BlockId>{ids[2], ids[1], ids[0]}));
   auto bad = mem_->InsertSealedBlock(kNs, {}, Toks(3, 0), saved[0].kv, saved[0].state);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+// A pure recurrent model (mamba2): blocks hold only the checkpoint. Everything of the block
+// lifecycle works on them — sharing, matching at block ends with the last block's state, the
+// eviction hook (no KV bytes), restore — and a block takes only its state's bytes from the budget.
+TEST_F(KvMemoryTest, StateOnlyNamespaceKeepsCheckpointsWithoutKv) {
+  state_only_ = true;
+  Make(16, {3000, 1000});
+  EXPECT_EQ(layout_.block_bytes(), 0u);
+  EXPECT_EQ(Ns().slot_bytes, kSlot) << "4000 state bytes round up to one page, no KV bytes";
+  auto per_block = mem_->BytesForTokens(kNs, 8);
+  ASSERT_TRUE(per_block.ok());
+  EXPECT_EQ(*per_block, 3 * kSlot) << "two blocks and one copy-on-write slot";
+  std::vector<std::vector<uint8_t>> states;
+  std::vector<BlockId> parents;
+  std::vector<std::vector<int32_t>> tokens;
+  mem_->SetEvictionHook([&](const SealedBlockView& e) {
+    EXPECT_TRUE(e.kv_bytes.empty());
+    EXPECT_EQ(e.recurrent_state.size(), 4000u);
+    states.emplace_back(e.recurrent_state.begin(), e.recurrent_state.end());
+    parents.push_back(e.parent);
+    tokens.emplace_back(e.tokens.begin(), e.tokens.end());
+  });
+  const auto t = Toks(10, 50);
+  const auto ph = testing::PrefixHashes(kSalt, t);
+  SequenceId a = Computed(t);
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, Toks(7, 50));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->matched_tokens, 4);
+  EXPECT_EQ(m->partial_tokens, 0);
+  ASSERT_EQ(m->recurrent_state.size(), 4000u);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 4000, testing::StateSeed(ph[3])));
+  EXPECT_EQ(mem_->GetBlockTable(b)->blocks[0], mem_->GetBlockTable(a)->blocks[0]) << "shared, not copied";
+  for (SequenceId s : {a, b}) ASSERT_TRUE(mem_->Release(s).ok());
+  mem_->EvictCached(UINT64_MAX);
+  ASSERT_EQ(states.size(), 2u);
+  // Restored (as the tiers do after a restart) with no KV bytes, the state matches again.
+  for (int i : {1, 0}) ASSERT_TRUE(*mem_->InsertSealedBlock(kNs, parents[i], tokens[i], {}, states[i]));
+  SequenceId c = NewSeq();
+  m = mem_->AttachPrefix(c, t);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->matched_tokens, 8);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 4000, testing::StateSeed(ph[7])));
+  ASSERT_TRUE(mem_->Release(c).ok());
+  // A restored block with KV bytes does not fit the namespace.
+  std::vector<uint8_t> kv(16);
+  EXPECT_EQ(mem_->InsertSealedBlock(kNs, {}, Toks(4, 900), kv, states[0]).status().code(), StatusCode::kInvalidArgument);
+  // Neither KV nor state: nothing to store, refused.
+  NamespaceOptions empty;
+  empty.id = Hash128{5, 6};
+  empty.name = "empty";
+  empty.shape.num_layers = 0;
+  empty.shape.block_tokens = 4;
+  const Status st = mem_->RegisterNamespace(empty);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("neither KV layers nor recurrent state"), std::string::npos) << st.ToString();
 }
 
 // The idle write-through's seams: the seal hook names each newly sealed identity once (not a

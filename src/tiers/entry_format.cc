@@ -48,6 +48,14 @@ void StoreU64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
+// The KV sections' sizes: 1..kMaxLayers layers of 1..kMaxLayerBytes, or none at all for a block
+// of a state-only namespace (a pure recurrent model: no KV layer, 0 layer bytes). Such a block
+// carries its recurrent state, or nothing but its tokens (a block a checkpoint interval skips).
+bool SaneKvSizes(const EntryLayout& l) {
+  if (l.num_layers == 0) return l.layer_bytes == 0;
+  return l.num_layers <= kMaxLayers && l.layer_bytes > 0 && l.layer_bytes <= kMaxLayerBytes;
+}
+
 uint64_t HeaderBytes(uint64_t num_tokens, uint64_t num_layers) {
   return kFixedBytes + 4 * num_tokens + kSectionRecordBytes * (num_layers + 1) + 8;
 }
@@ -115,8 +123,7 @@ Status DecodeSection(std::span<const uint8_t> entry, const EntrySection& s, std:
 Result<std::string> EncodeEntry(const EntryMeta& meta, std::span<const uint8_t> kv_bytes,
                                 std::span<const uint8_t> state, const EntryEncodeOptions& options) {
   const EntryLayout& l = meta.layout;
-  if (l.num_layers == 0 || l.num_layers > kMaxLayers || l.layer_bytes == 0 || l.layer_bytes > kMaxLayerBytes ||
-      l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens) {
+  if (!SaneKvSizes(l) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens) {
     return InvalidArgumentError("EncodeEntry: bad layout (layers " + std::to_string(l.num_layers) + ", layer bytes " +
                                 std::to_string(l.layer_bytes) + ", block tokens " + std::to_string(l.block_tokens) + ")");
   }
@@ -225,9 +232,8 @@ Result<EntryHeader> DecodeEntryHeader(std::span<const uint8_t> entry, const Hash
   uint32_t num_tokens = LoadU32(p + 92);
   l.layer_bytes = LoadU64(p + 96);
   m.state_bytes = LoadU64(p + 104);
-  if (l.num_layers == 0 || l.num_layers > kMaxLayers || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens ||
-      num_tokens != l.block_tokens || l.layer_bytes == 0 || l.layer_bytes > kMaxLayerBytes ||
-      m.state_bytes > kMaxStateBytes) {
+  if (!SaneKvSizes(l) || l.block_tokens == 0 || l.block_tokens > kMaxBlockTokens ||
+      num_tokens != l.block_tokens || m.state_bytes > kMaxStateBytes) {
     return CorruptionError("entry: absurd sizes in header (layers " + std::to_string(l.num_layers) + ", tokens " +
                            std::to_string(num_tokens) + ", layer bytes " + std::to_string(l.layer_bytes) + ")");
   }
@@ -313,7 +319,7 @@ Result<EntryView> VerifyEntry(std::span<const uint8_t> entry, const EntryHeader&
         return CorruptionError("entry layer " + std::to_string(i) + ": checksum mismatch");
       }
     }
-    v.kv_bytes = entry.subspan(header.layers[0].offset, l.block_bytes());
+    if (l.num_layers > 0) v.kv_bytes = entry.subspan(header.layers[0].offset, l.block_bytes());  // else none
   } else {
     std::span<uint8_t> kv(scratch->data(), l.block_bytes());
     for (uint32_t i = 0; i < l.num_layers; ++i) {

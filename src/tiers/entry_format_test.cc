@@ -83,6 +83,49 @@ TEST(EntryFormatTest, RecurrentStateTravelsAndIsVerified) {
   EXPECT_EQ(DecodeEntry(AsBytes(enc), kNs, f.meta.id).status().code(), StatusCode::kCorruption);
 }
 
+// A pure recurrent model's block (mamba2): no KV layer, only the state section. It round-trips
+// through both decoders and is verified like any other; layer bytes without layers are refused.
+TEST(EntryFormatTest, StateOnlyEntryHasNoKvSections) {
+  EntryLayout layout = SmolLm2KvLayout();
+  layout.num_layers = 0;
+  layout.num_kv_heads = layout.head_dim_k = layout.head_dim_v = 0;
+  layout.layer_bytes = 0;
+  EntryMeta meta = SyntheticMeta(layout, kNs, Hash128{7, 8}, 1);
+  std::vector<uint8_t> state(5000);
+  for (size_t i = 0; i < state.size(); ++i) state[i] = static_cast<uint8_t>(i * 13 + 1);
+  meta.state_bytes = state.size();
+  std::string enc = EncodeEntry(meta, {}, state).value();
+  auto dec = DecodeEntry(AsBytes(enc), kNs, meta.id);
+  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  EXPECT_TRUE(dec->kv_bytes.empty());
+  EXPECT_TRUE(dec->header.layers.empty());
+  EXPECT_EQ(dec->state, state);
+  EXPECT_EQ(dec->header.meta.layout, layout);
+  std::vector<uint8_t> scratch;
+  auto view = VerifyEntry(AsBytes(enc), dec->header, &scratch);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_TRUE(view->kv_bytes.empty());
+  EXPECT_TRUE(std::equal(view->state.begin(), view->state.end(), state.begin(), state.end()));
+  for (size_t n = 0; n < enc.size(); n += 7)
+    ASSERT_EQ(DecodeEntry(AsBytes(std::string_view(enc).substr(0, n)), kNs, meta.id).status().code(),
+              StatusCode::kCorruption) << "length " << n;
+  enc[dec->header.state.offset + 9] ^= 4;
+  EXPECT_EQ(DecodeEntry(AsBytes(enc), kNs, meta.id).status().code(), StatusCode::kCorruption);
+  // A block stored without its checkpoint (a checkpoint interval skips it) keeps only its tokens.
+  meta.state_bytes = 0;
+  std::string bare = EncodeEntry(meta, {}, {}).value();
+  auto bare_dec = DecodeEntry(AsBytes(bare), kNs, meta.id);
+  ASSERT_TRUE(bare_dec.ok()) << bare_dec.status().ToString();
+  EXPECT_TRUE(bare_dec->kv_bytes.empty() && bare_dec->state.empty());
+  EXPECT_EQ(bare_dec->header.meta.tokens, meta.tokens);
+  // Invalid: KV bytes for a layout without layers, layer bytes without layers.
+  meta.state_bytes = state.size();
+  std::vector<uint8_t> kv(64);
+  EXPECT_EQ(EncodeEntry(meta, kv, state).status().code(), StatusCode::kInvalidArgument);
+  meta.layout.layer_bytes = 64;
+  EXPECT_EQ(EncodeEntry(meta, {}, state).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(EntryFormatTest, RejectsInconsistentInput) {
   Fixture f;
   EXPECT_EQ(EncodeEntry(f.meta, std::span(f.kv).first(100), {}).status().code(), StatusCode::kInvalidArgument);

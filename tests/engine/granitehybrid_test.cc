@@ -4,13 +4,16 @@
 // - the namespace carries each Mamba-2 layer's conv + ssm state and only the attention layers' KV;
 // - exactness: chunking, batching with other sequences, prefix from the cache (the shared check),
 //   and every split point of a 100-token prompt with the prefix's checkpoint restored from RAM
-//   and from a disk tier after a "restart" (new memory and tier manager, same directory);
+//   and from a disk tier after a "restart" (new memory and tier manager, same directory) or a real
+//   redis-server (recurrent_checks.h's shared tier checks);
 // - the engine's logits equal Mamba2Layer run alone (the same kernels) — see mamba2_test.cc for
 //   the pure model;
 // - parity with llama.cpp on tiny-granitehybrid (Q8_0, RoPE) and granite-4.0-h-350m cut to 4
 //   layers (F16, NoPE) when scripts/arch_references.sh made the references.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 
 #include "base/testing.h"
 #include "engine_fixture.h"
@@ -20,6 +23,8 @@
 
 namespace swarmkv::testing {
 namespace {
+
+constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
 
 std::string MakeTinyGraniteHybrid() { return SyntheticModelOnce("tiny-granitehybrid", TensorType::kQ8_0); }
 std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
@@ -68,12 +73,24 @@ TEST(GraniteHybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  ExpectEverySplitExactFromRam(**fx);
+  EngineFixture& f = **fx;
+  const std::vector<int32_t> prompt = Prompt();
+  const std::vector<float> ref = FromScratch(f, prompt);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
 }
 
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {
-  const std::string dir = TempDir() + "/granitehybrid-disk";
-  ExpectEverySplitExactFromTier(MakeTinyGraniteHybrid(), [&] { return OpenDiskTier(dir); }, "disk");
+  ExpectEverySplitExactFromDisk(MakeTinyGraniteHybrid(), TempDir() + "/granitehybrid-disk", "disk", Prompt());
+}
+
+// The checkpoints (Mamba-2 conv + ssm state, ~35 KiB per layer) through a real redis-server.
+TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
+  ExpectEverySplitExactFromRedis(MakeTinyGraniteHybrid(), "redis", Prompt());
 }
 
 // Parity (scripts/arch_references.sh): Q8_0 tiny shape with RoPE, F16 real shape (NoPE, attention
@@ -81,16 +98,25 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsEx
 class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const LocalReference r =
-      FindLocalReference(GetParam(), SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, SWARMKV_ARCH_MODELS_DIR_DEFAULT);
-  if (!r.missing.empty())
-    GTEST_SKIP() << r.missing << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-  ExpectTeacherForcedWithin(r.model, r.ref, 1e-3, GetParam(), 2048);
+  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
+  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
+  for (const std::string& p : {ref, model}) {
+    if (FILE* fp = std::fopen(p.c_str(), "r")) {
+      std::fclose(fp);
+    } else {
+      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
+    }
+  }
+  ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam(), 2048);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GraniteHybridParityTest,
-                         ::testing::Values("tiny-granitehybrid", "granite-4.0-h-350m-4l"),
-                         [](const auto& p) { return ParamName(p.param); });
+                         ::testing::Values("tiny-granitehybrid", "granite-4.0-h-350m-4l"), [](const auto& p) {
+                           std::string n = p.param;
+                           for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace swarmkv::testing

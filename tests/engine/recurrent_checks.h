@@ -1,7 +1,7 @@
-// Shared pieces of the hybrid-model exactness tests (hybrid_test.cc: LFM2, granitehybrid_test.cc:
-// Granite 4.0 H): a synthetic model file made once per process, a fixed prompt, logits from
-// scratch, a run whose prefix comes from the cache's checkpoints, and the every-split-point checks
-// with the checkpoints from RAM and from a tier after a "restart".
+// Shared pieces of the recurrent-model exactness tests (hybrid_test.cc: LFM2, granitehybrid_test.cc:
+// Granite 4.0 H, mamba2_test.cc: pure Mamba-2): a synthetic model file made once per process, a
+// fixed prompt, logits from scratch, a run whose prefix comes from the cache's checkpoints, and
+// every split point with the checkpoints restored from a tier (disk, Redis) after a "restart".
 //
 // Invariant the helpers check on every run with a split: the match is whole blocks with the
 // recurrent state of the last one (empty only when nothing matched), and every sequence they
@@ -22,8 +22,10 @@
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "model/synthetic_model.h"
+#include "redis_server.h"
 #include "tiers/disk_backend.h"
 #include "tiers/memory_bridge.h"
+#include "tiers/redis_backend.h"
 #include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
@@ -90,40 +92,18 @@ inline SplitRun RunWithSplit(EngineFixture& f, const std::vector<int32_t>& promp
   return r;
 }
 
-inline constexpr int64_t kHybridBlockTokens = 32;  // EngineFixture's KvCacheConfig default
-
-// Every split point of HybridPrompt() with the prefix's checkpoint from RAM: the match is the
-// whole blocks before the split and the logits are byte-identical to computing from scratch.
-inline void ExpectEverySplitExactFromRam(EngineFixture& f) {
-  const std::vector<int32_t> prompt = HybridPrompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kHybridBlockTokens * kHybridBlockTokens) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
-}
-
-// A disk tier of 64 MiB in `dir` (the same entries again when opened again over `dir`).
-inline std::unique_ptr<TierBackend> OpenDiskTier(const std::string& dir) {
-  DiskBackendOptions o;
-  o.dir = dir;
-  o.capacity_bytes = 64 << 20;
-  return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
-}
-
-// Computes HybridPrompt() on `model` in one process ("before the restart"), pushes every block to
-// the backend `open_backend` makes through the tier manager, then in a fresh KvMemory restores
-// each split's prefix from the tier alone (a new backend over the same storage) and checks the
-// logits byte-identical to the first process's from-scratch ones.
-inline void ExpectEverySplitExactFromTier(const std::string& model,
+// Computes `prompt` with the model at `model_path` in one process ("before the restart"), pushes
+// every block (KV and checkpoint) to the backend `open_backend` opens through the tier manager,
+// then in a fresh KvMemory restores each split's prefix from the tier alone and checks that the
+// logits are the from-scratch bytes. `block_tokens`: EngineFixture's block size.
+inline void ExpectEverySplitExactFromTier(const std::string& model_path,
                                           const std::function<std::unique_ptr<TierBackend>()>& open_backend,
-                                          const char* label) {
-  const std::vector<int32_t> prompt = HybridPrompt();
+                                          const char* label, const std::vector<int32_t>& prompt,
+                                          int64_t block_tokens = 32) {
+  const int64_t full_blocks = static_cast<int64_t>(prompt.size()) / block_tokens;
   std::vector<float> ref;
   {
-    auto fx = EngineFixture::Load(model, TensorType::kF16);
+    auto fx = EngineFixture::Load(model_path, TensorType::kF16);
     ASSERT_TRUE(fx.ok()) << fx.status().ToString();
     auto backend = open_backend();
     TierManagerOptions to;
@@ -133,12 +113,12 @@ inline void ExpectEverySplitExactFromTier(const std::string& model,
     ref = FromScratch(**fx, prompt);
     const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
     EXPECT_TRUE(flush.drained);
-    EXPECT_EQ(flush.blocks_evicted, 3);
+    EXPECT_EQ(flush.blocks_evicted, full_blocks);
     (*fx)->memory->SetEvictionHook(nullptr);
-    ASSERT_EQ(tiers.stats().tiers[0].written, 3) << label;
+    ASSERT_EQ(tiers.stats().tiers[0].written, full_blocks) << label;
   }
   // "After the restart": new memory, new manager, the same storage.
-  auto fx = EngineFixture::Load(model, TensorType::kF16);
+  auto fx = EngineFixture::Load(model_path, TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
   EngineFixture& f = **fx;
   auto backend = open_backend();
@@ -148,14 +128,47 @@ inline void ExpectEverySplitExactFromTier(const std::string& model,
   for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
     auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    ASSERT_EQ(restored->restored_blocks, split / kHybridBlockTokens) << label << " split " << split;
+    ASSERT_EQ(restored->restored_blocks, split / block_tokens) << label << " split " << split;
     const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kHybridBlockTokens * kHybridBlockTokens) << label << " split " << split;
+    ASSERT_EQ(r.matched, split / block_tokens * block_tokens) << label << " split " << split;
     ASSERT_TRUE(SameBytes(ref, r.logits)) << label << " split " << split << " (" << r.matched
                                           << " tokens restored with their checkpoint)";
     f.memory->EvictCached(~0ull);  // the next split restores from the tier again
   }
   EXPECT_TRUE(f.memory->CheckInvariants().ok());
+}
+
+// The two tiers the exactness checks restore from: a disk directory, and a real redis-server
+// this call starts (the test is skipped, saying why, when there is none).
+inline void ExpectEverySplitExactFromDisk(const std::string& model_path, const std::string& dir, const char* label,
+                                          const std::vector<int32_t>& prompt) {
+  ExpectEverySplitExactFromTier(
+      model_path,
+      [&] {
+        DiskBackendOptions o;
+        o.dir = dir;
+        o.capacity_bytes = 64 << 20;
+        return std::unique_ptr<TierBackend>(DiskBackend::Open(o).value());
+      },
+      label, prompt);
+}
+
+inline void ExpectEverySplitExactFromRedis(const std::string& model_path, const char* label,
+                                           const std::vector<int32_t>& prompt) {
+  std::string why;
+  auto server = RedisServer::Start(&why);
+  if (!server) GTEST_SKIP() << "no redis-server for this test: " << why;
+  const std::string url = server->url();
+  ExpectEverySplitExactFromTier(
+      model_path,
+      [&] {
+        RedisBackendOptions o;
+        o.url = url;
+        o.backoff_min_ms = 20;
+        o.backoff_max_ms = 200;
+        return std::unique_ptr<TierBackend>(RedisBackend::Open(o).value());
+      },
+      label, prompt);
 }
 
 }  // namespace swarmkv::testing
