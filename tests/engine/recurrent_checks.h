@@ -9,14 +9,21 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/sysinfo.h"
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "model/synthetic_model.h"
+#include "tiers/memory_bridge.h"
+#include "tiers/tier_manager.h"
 
 namespace swarmkv::testing {
 
@@ -80,6 +87,66 @@ inline SplitRun RunWithSplit(EngineFixture& f, const std::vector<int32_t>& promp
   EXPECT_TRUE(f.memory->Release(*seq).ok());
   f.forward->ForgetSequence(*seq);
   return r;
+}
+
+// The prefix a split at `split` can continue from: whole blocks, rolled back to the last block
+// that carries a checkpoint (every `interval`-th block).
+inline int64_t CheckpointedMatch(int64_t split, int64_t block_tokens, int32_t interval) {
+  return split / (block_tokens * interval) * (block_tokens * interval);
+}
+
+// Every split point of `prompt` with its prefix restored from a tier "after a restart": one
+// fixture computes the prompt and flushes every block to `open_backend()`'s storage; a fresh
+// fixture (new KvMemory, new manager, the same storage) restores each split's whole blocks from
+// the tier alone, continues from the last checkpoint among them and must give `ref`-equal logits
+// (`ref`: from scratch, filled by the first run). Returns the stored entry bytes read to restore
+// the longest prefix (what the tier holds for it), for the caller to compare intervals.
+inline uint64_t EverySplitFromTierIsExact(const std::function<Result<std::unique_ptr<EngineFixture>>()>& load,
+                                          const std::function<std::unique_ptr<TierBackend>()>& open_backend,
+                                          const std::vector<int32_t>& prompt, int32_t interval, const std::string& label) {
+  std::vector<float> ref;
+  int64_t block = 0;
+  {
+    auto fx = load();
+    EXPECT_TRUE(fx.ok()) << fx.status().ToString();
+    if (!fx.ok()) return 0;
+    block = (*fx)->memory->Layout((*fx)->ns)->block_tokens();
+    auto backend = open_backend();
+    TierManagerOptions to;
+    to.tiers = {TierSpec{backend.get(), true}};
+    TierManager tiers(to);
+    ConnectTiers((*fx)->memory.get(), &tiers);
+    ref = FromScratch(**fx, prompt);
+    const FlushReport flush = FlushMemoryToTiers(*(*fx)->memory, tiers, MonotonicNanos() + 30'000'000'000);
+    EXPECT_TRUE(flush.drained) << label;
+    (*fx)->memory->SetEvictionHook(nullptr);
+    EXPECT_EQ(tiers.stats().tiers[0].written, static_cast<int64_t>(prompt.size()) / block) << label;
+  }
+  auto fx = load();
+  EXPECT_TRUE(fx.ok()) << fx.status().ToString();
+  if (!fx.ok()) return 0;
+  EngineFixture& f = **fx;
+  auto backend = open_backend();
+  TierManagerOptions to;
+  to.tiers = {TierSpec{backend.get(), false}};
+  TierManager tiers(to);
+  uint64_t longest_bytes = 0;
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    const uint64_t before = tiers.stats().tiers[0].bytes_read;
+    auto restored = RestorePrefix(*f.memory, tiers, f.ns, std::span<const int32_t>(prompt).first(split));
+    EXPECT_TRUE(restored.ok()) << restored.status().ToString();
+    if (!restored.ok()) return 0;
+    EXPECT_EQ(restored->restored_blocks, split / block) << label << " split " << split;
+    longest_bytes = tiers.stats().tiers[0].bytes_read - before;
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    EXPECT_EQ(r.matched, CheckpointedMatch(split, block, interval)) << label << " split " << split;
+    EXPECT_TRUE(r.logits.size() == ref.size() && std::memcmp(r.logits.data(), ref.data(), ref.size() * sizeof(float)) == 0)
+        << label << " split " << split << " (" << r.matched << " tokens restored with their checkpoint)";
+    if (::testing::Test::HasFailure()) return 0;
+    f.memory->EvictCached(~0ull);  // the next split restores from the tier again
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  return longest_bytes;
 }
 
 }  // namespace swarmkv::testing
