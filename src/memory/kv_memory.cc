@@ -254,8 +254,9 @@ Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
                                 o.shape.DebugString() + ", not " + options.shape.DebugString());
   }
   SKV_RETURN_IF_ERROR(m.pool->AddSizeClass(slot).WithContext("KV namespace '" + options.name + "'"));
-  // Blocks the checkpoint interval gives no checkpoint take the KV's slot alone.
-  if (state_bytes > 0 && options.checkpoint_interval_blocks > 1 && kv_slot > 0) {
+  // Blocks the checkpoint interval gives no checkpoint take the KV's slot alone (at any interval:
+  // a tier entry written under another one may come without its checkpoint).
+  if (state_bytes > 0 && kv_slot > 0) {
     SKV_RETURN_IF_ERROR(m.pool->AddSizeClass(kv_slot).WithContext("KV namespace '" + options.name + "'"));
   }
   auto ns = std::make_unique<NamespaceState>();
