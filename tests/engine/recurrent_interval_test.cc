@@ -9,6 +9,7 @@
 //   tier: the bytes a restore reads for the same prefix fall with k.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/testing.h"
