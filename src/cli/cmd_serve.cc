@@ -267,6 +267,10 @@ CommandRegistrar reg("serve", "Serve the Ollama- and OpenAI-compatible HTTP API"
                  "Tokens of each running sequence kept in RAM; older KV goes to the disk tier's cold/ "
                  "directory and is streamed back to attention, so a context can exceed --kv-memory (0: off)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--kv-checkpoint-interval", o->backend.kv_checkpoint_interval,
+                 "Hybrid (recurrent) models: keep the recurrent-state checkpoint in every N-th KV block; a prefix "
+                 "hit recomputes from the last one (0: N from the cost model, state bytes vs recompute)")
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--kv-disk", o->backend.tiers.disk_dir,
                  "Disk tier directory (default $XDG_CACHE_HOME/swarmkv/kv; 'off' for none)");
   app.add_option("--kv-disk-size", o->backend.tiers.disk_size, "Disk tier budget (default 50GiB)");

@@ -197,9 +197,11 @@ Status ForwardPass::PrepareRecurrent(const StepBatch& batch) {
     span_live_[si] = &it->second;
     std::vector<RecurrentSnapshot>& cps = span_checkpoints_[si];
     cps.clear();
-    // Every block whose last position this span computes gets the state after that position.
+    // Every block whose last position this span computes gets the state after that position,
+    // if the namespace's checkpoint interval gives it a checkpoint (an empty area: none).
     for (int64_t p = (span.first_position / B + 1) * B - 1; p < span.first_position + span.num_tokens; p += B) {
       SKV_ASSIGN_OR_RETURN(std::span<uint8_t> area, memory_->MutableRecurrentState(span.slot, p));
+      if (area.empty()) continue;
       if (area.size() != state_total_bytes_)
         return InternalError("forward: the namespace's checkpoint holds " + Num(area.size()) + " bytes, the model's state " +
                              Num(state_total_bytes_));

@@ -26,8 +26,9 @@
 // namespace's KvShape counts them alone). The pass keeps each running sequence's live recurrent
 // state (double-buffered: a step writes the other buffer, swapped only when the step commits),
 // and writes every recurrent layer's state into the checkpoint area of each block whose last
-// position the step computes (KvMemory::MutableRecurrentState), so sealed blocks carry the state
-// after their last token and a prefix hit restores it (SetRecurrentState).
+// position the step computes (KvMemory::MutableRecurrentState) — every k-th block, those the
+// namespace's checkpoint interval gives an area — so those sealed blocks carry the state after
+// their last token and a prefix hit restores it (SetRecurrentState).
 //
 // Thread-safety: one Run at a time (scratch buffers are members); the kernels use `pool`.
 #pragma once

@@ -4,11 +4,25 @@
 
 #include "base/logging.h"
 #include "base/sysinfo.h"
+#include "engine/checkpoint_interval.h"
 #include "engine/model_binding.h"
 #include "kernels/cpu_features.h"
 #include "memory/sequence_handle.h"
 
 namespace swarmkv {
+namespace {
+
+// The checkpoint cost model's sizes for a namespace (prefill speed unmeasured at load).
+CheckpointCostInputs CheckpointCostFor(const NamespaceOptions& no) {
+  CheckpointCostInputs in;
+  for (uint64_t b : no.recurrent_bytes_per_layer) in.state_bytes += b;
+  Result<KvLayout> layout = KvLayout::Create(no.shape);
+  in.kv_bytes_per_block = layout.ok() ? layout->block_bytes() : 0;
+  in.block_tokens = no.shape.block_tokens;
+  return in;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const Model> model,
                                                          std::shared_ptr<const Tokenizer> tokenizer, KvMemory* memory,
@@ -27,9 +41,10 @@ Result<std::unique_ptr<LlamaRunner>> LlamaRunner::Create(std::shared_ptr<const M
   SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*model));
   // Hybrid models: the namespace's KV covers the attention layers, and every block also carries
   // the recurrent layers' state after its last token (the checkpoint a prefix hit restores).
-  const NamespaceOptions no =
+  NamespaceOptions no =
       NamespaceOptionsForModel(*model, weights, r->ns_, model->path() + ":" + TensorTypeName(static_cast<uint32_t>(options.kv_type)),
                                options.kv_type, options.block_tokens);
+  no.checkpoint_interval_blocks = CheckpointIntervalBlocks(options.checkpoint_interval_blocks, CheckpointCostFor(no));
   if (!no.recurrent_bytes_per_layer.empty() && options.kv_hot_window_tokens > 0)
     return InvalidArgumentError("--kv-hot-window is not supported for hybrid (recurrent) models: their blocks carry "
                                 "state checkpoints that must stay with the block");

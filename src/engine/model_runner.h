@@ -32,6 +32,9 @@ struct LlamaRunnerOptions {
   ColdKvFaults* cold_faults = nullptr;  // tests only
   // Optional: every block that goes cold, as a sealed block for the tiers (ColdKvOptions::export_block).
   EvictionHook export_cold_block;
+  // Hybrid models: a recurrent checkpoint in every k-th block (`serve --kv-checkpoint-interval`);
+  // 0: k from the cost model (engine/checkpoint_interval.h).
+  int32_t checkpoint_interval_blocks = 0;
 };
 
 class LlamaRunner final : public ModelRunner {

@@ -1,6 +1,8 @@
 // CausalConv's dispatch and its scalar twin (compiled with -ffp-contract=off: a product and the
-// running sum must be rounded separately, as in the SIMD twins).
+// running sum are rounded separately where the order says so; the fused taps are explicit fmas).
 #include "kernels/causal_conv.h"
+
+#include <cmath>
 
 namespace swarmkv {
 namespace {
@@ -13,8 +15,13 @@ void ScalarChannels(const CausalConvArgs& a, int64_t t0, int64_t t1, int64_t c0)
     for (int64_t c = c0; c < C; ++c) {
       float sum = 0.0f;
       for (int32_t k = 0; k < a.taps; ++k) {
-        const float p = a.xe[(t + k) * a.xe_stride + c] * a.w[k * C + c];
-        sum = sum + p;
+        const float x = a.xe[(t + k) * a.xe_stride + c], w = a.w[k * C + c];
+        if (k < internal::CausalConvProductTaps(a.taps)) {
+          const float p = x * w;
+          sum = sum + p;
+        } else {
+          sum = std::fma(x, w, sum);
+        }
       }
       y[c] = g != nullptr ? g[c] * sum : sum;
     }

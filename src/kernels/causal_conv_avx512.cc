@@ -1,5 +1,5 @@
-// CausalConv over 16 channels at a time (compiled with -mavx512f; no FMA: mul then add, the
-// scalar twin's order).
+// CausalConv over 16 channels at a time, each lane in the scalar twin's order: products then
+// adds for the first 4 * floor(L / 4) taps, FMAs for the rest (ggml's AVX2 build).
 #include <immintrin.h>
 
 #include "kernels/causal_conv.h"
@@ -8,14 +8,15 @@ namespace swarmkv::internal {
 
 void CausalConvAvx512(const CausalConvArgs& a, int64_t t0, int64_t t1) {
   const int64_t C = a.channels, Cv = C - C % 16;
+  const int32_t product_taps = CausalConvProductTaps(a.taps);
   for (int64_t t = t0; t < t1; ++t) {
     float* y = a.y + t * a.y_stride;
     const float* g = a.gate != nullptr ? a.gate + t * a.gate_stride : nullptr;
     for (int64_t c = 0; c < Cv; c += 16) {
       __m512 sum = _mm512_setzero_ps();
       for (int32_t k = 0; k < a.taps; ++k) {
-        const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(a.xe + (t + k) * a.xe_stride + c), _mm512_loadu_ps(a.w + k * C + c));
-        sum = _mm512_add_ps(sum, p);
+        const __m512 x = _mm512_loadu_ps(a.xe + (t + k) * a.xe_stride + c), w = _mm512_loadu_ps(a.w + k * C + c);
+        sum = k < product_taps ? _mm512_add_ps(sum, _mm512_mul_ps(x, w)) : _mm512_fmadd_ps(x, w, sum);
       }
       if (g != nullptr) sum = _mm512_mul_ps(_mm512_loadu_ps(g + c), sum);
       _mm512_storeu_ps(y + c, sum);

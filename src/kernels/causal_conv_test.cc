@@ -1,5 +1,6 @@
-// CausalConv (kernels/causal_conv.h): the formula against a double-precision reference, ggml's
-// summation order exactly (an independent float loop), and the same bits at every ISA level,
+// CausalConv (kernels/causal_conv.h): the formula against a double-precision reference, the
+// summation order of ggml_ssm_conv in llama.cpp's AVX2 build exactly (an independent float loop:
+// 3 taps fused, 4 taps products then adds), and the same bits at every ISA level,
 // with and without the gate, for channel counts that leave SIMD tails and for any row range.
 #include "kernels/causal_conv.h"
 
@@ -56,7 +57,8 @@ std::vector<float> RunConv(const Case& c, const Data& d, Isa isa, int64_t t0, in
 }
 
 const Case kCases[] = {{3, 1024, 9, true}, {3, 37, 5, true}, {4, 53, 6, false}, {1, 24, 3, true},
-                       {2, 16, 1, false},  {3, 8, 4, true},  {5, 100, 7, true}};
+                       {2, 16, 1, false},  {3, 8, 4, true},  {5, 100, 7, true}, {4, 1792, 3, false},
+                       {8, 40, 3, false},  {11, 33, 2, true}};
 
 TEST(CausalConvTest, MatchesTheFormulaAndGgmlsSummationOrder) {
   for (const Case& c : kCases) {
@@ -65,12 +67,14 @@ TEST(CausalConvTest, MatchesTheFormulaAndGgmlsSummationOrder) {
     for (int64_t t = 0; t < c.n; ++t) {
       for (int64_t ch = 0; ch < c.channels; ++ch) {
         double ref = 0.0;
-        volatile float ordered = 0.0f;  // ggml_compute_forward_ssm_conv_f32: float sum, k ascending
+        // ggml_ssm_conv of llama.cpp's AVX2 build: float sum from 0, k ascending; the taps of
+        // its 8- and 4-wide vector blocks are products then adds, the remainder's are fused.
+        volatile float ordered = 0.0f;
         for (int32_t k = 0; k < c.taps; ++k) {
           const float xv = d.xe[(t + k) * d.stride + ch], wv = d.w[k * c.channels + ch];
           ref += double(xv) * double(wv);
           const volatile float p = xv * wv;
-          ordered = ordered + p;
+          ordered = k < c.taps / 4 * 4 ? ordered + p : std::fma(xv, wv, static_cast<float>(ordered));
         }
         float expect = ordered;
         if (c.gate) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/causal_conv.h"
 #include "kernels/ops.h"
 #include "kernels/swiglu_avx2.h"
 
@@ -42,35 +43,17 @@ float SsmScanRowScalar(float* s, const float* B, const float* C, float dA, float
   return sum;
 }
 
-void SsmConvRowScalar(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                      int64_t channels) {
-  for (int64_t c = 0; c < channels; ++c) {
-    float acc = 0.0f;
-    for (int j = 0; j < kernel; ++j) acc = std::fma(in[j][c], wt[j * channels + c], acc);
-    y[c] = bias != nullptr ? acc + bias[c] : acc;
-  }
-}
-
 }  // namespace internal
 
 namespace {
 
 using ScanRowFn = float (*)(float*, const float*, const float*, float, float, int64_t);
-using ConvRowFn = void (*)(const float* const*, const float*, int, const float*, float*, int64_t);
 
 ScanRowFn ScanRow(Isa isa) {
   switch (isa) {
     case Isa::kAvx512: return internal::SsmScanRowAvx512;
     case Isa::kAvx2: return internal::SsmScanRowAvx2;
     default: return internal::SsmScanRowScalar;
-  }
-}
-
-ConvRowFn ConvRow(Isa isa) {
-  switch (isa) {
-    case Isa::kAvx512: return internal::SsmConvRowAvx512;
-    case Isa::kAvx2: return internal::SsmConvRowAvx2;
-    default: return internal::SsmConvRowScalar;
   }
 }
 
@@ -88,26 +71,31 @@ Status SsmConv1d(const SsmConvArgs& a, const float* x, int64_t x_stride, int64_t
   const int64_t C = a.channels;
   const int k = a.kernel;
   const int h = k - 1;  // rows of history
-  // Transposed weight wt[j][c], and the old state (time-major already) kept aside: the new
-  // state is written after every output row used the old one.
-  thread_local std::vector<float> wt, hist;
+  // The one conv kernel (kernels/causal_conv.h) over the window [old state; x] (packed into xe)
+  // with the taps transposed to wt[j][c]; then + bias, as ggml adds it after ggml_ssm_conv.
+  thread_local std::vector<float> wt, xe;
   wt.resize(static_cast<size_t>(k) * C);
   for (int64_t c = 0; c < C; ++c)
     for (int j = 0; j < k; ++j) wt[static_cast<size_t>(j) * C + c] = a.weight[c * k + j];
-  hist.assign(state, state + static_cast<size_t>(h) * C);
-  auto row = [&](int64_t u) -> const float* {  // input row at time u (u < 0: history)
-    return u < 0 ? hist.data() + (u + h) * C : x + u * x_stride;
-  };
-  const ConvRowFn conv = ConvRow(Checked(a.isa));
-  const float* taps[64];
-  for (int64_t t = 0; t < T; ++t) {
-    for (int j = 0; j < k; ++j) taps[j] = row(t - h + j);
-    conv(taps, wt.data(), k, a.bias, y + t * y_stride, C);
+  xe.resize(static_cast<size_t>(h + T) * C);
+  std::copy(state, state + static_cast<size_t>(h) * C, xe.begin());
+  for (int64_t t = 0; t < T; ++t) std::copy(x + t * x_stride, x + t * x_stride + C, xe.begin() + (h + t) * C);
+  CausalConvArgs cv;
+  cv.xe = xe.data();
+  cv.xe_stride = C;
+  cv.w = wt.data();
+  cv.taps = k;
+  cv.channels = C;
+  cv.n = T;
+  cv.y = y;
+  cv.y_stride = y_stride;
+  CausalConv(cv, 0, T, Checked(a.isa));
+  if (a.bias != nullptr) {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < C; ++c) y[t * y_stride + c] = y[t * y_stride + c] + a.bias[c];
   }
-  for (int j = 0; j < h; ++j) {
-    const float* src = row(T - h + j);
-    std::copy(src, src + C, state + static_cast<size_t>(j) * C);
-  }
+  // The new state: the last k - 1 rows of the window.
+  std::copy(xe.begin() + T * C, xe.begin() + (T + h) * C, state);
   return Status::OK();
 }
 

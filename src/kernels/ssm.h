@@ -5,8 +5,8 @@
 //
 // Invariant (one numeric order): every function gives the same bits at every Isa — the scalar
 // twin spells the order, the AVX2/AVX-512 code runs the same operations lane by lane:
-//  - conv: y[t][c] = fma chain over taps j = 0..k-1 of in[t-k+1+j][c] · w[c][j], from 0, then
-//    + bias[c] (ggml's loop contracted to FMAs as GCC builds it for k < 8; every Mamba-2 has 4);
+//  - conv: the one conv kernel, kernels/causal_conv.h (ggml_ssm_conv in the AVX2 build's order:
+//    for Mamba-2's 4 taps, the products added one by one from 0), then + bias[c];
 //  - scan, per head h and row i of the head: state' = fma(state, dA, B·(x·dt)) and
 //    y = Σ state'·C over d_state in ggml's AVX2 order — four 8-lane FMA accumulators over steps
 //    of 32, reduced (a0+a2)+(a1+a3), the two 128-bit halves added, two horizontal adds — the

@@ -33,21 +33,5 @@ float SsmScanRowAvx2(float* s, const float* B, const float* C, float dA, float x
   return sum;
 }
 
-void SsmConvRowAvx2(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                    int64_t channels) {
-  int64_t c = 0;
-  for (; c + 8 <= channels; c += 8) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int j = 0; j < kernel; ++j)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(in[j] + c), _mm256_loadu_ps(wt + j * channels + c), acc);
-    if (bias != nullptr) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + c));
-    _mm256_storeu_ps(y + c, acc);
-  }
-  for (; c < channels; ++c) {
-    float acc = 0.0f;
-    for (int j = 0; j < kernel; ++j) acc = fmaf(in[j][c], wt[j * channels + c], acc);
-    y[c] = bias != nullptr ? acc + bias[c] : acc;
-  }
-}
 
 }  // namespace swarmkv::internal

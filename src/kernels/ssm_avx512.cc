@@ -37,21 +37,5 @@ float SsmScanRowAvx512(float* s, const float* B, const float* C, float dA, float
   return sum;
 }
 
-void SsmConvRowAvx512(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                      int64_t channels) {
-  int64_t c = 0;
-  for (; c + 16 <= channels; c += 16) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int j = 0; j < kernel; ++j)
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(in[j] + c), _mm512_loadu_ps(wt + j * channels + c), acc);
-    if (bias != nullptr) acc = _mm512_add_ps(acc, _mm512_loadu_ps(bias + c));
-    _mm512_storeu_ps(y + c, acc);
-  }
-  for (; c < channels; ++c) {
-    float acc = 0.0f;
-    for (int j = 0; j < kernel; ++j) acc = fmaf(in[j][c], wt[j * channels + c], acc);
-    y[c] = bias != nullptr ? acc + bias[c] : acc;
-  }
-}
 
 }  // namespace swarmkv::internal

@@ -17,13 +17,4 @@ float SsmScanRowScalar(float* s, const float* B, const float* C, float dA, float
 float SsmScanRowAvx2(float* s, const float* B, const float* C, float dA, float x_dt, int64_t n);
 float SsmScanRowAvx512(float* s, const float* B, const float* C, float dA, float x_dt, int64_t n);
 
-// One conv output row: y[c] = (fma chain over taps j of in[j][c]·wt[j·channels + c] from 0)
-// + bias[c] (bias may be nullptr).
-void SsmConvRowScalar(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                      int64_t channels);
-void SsmConvRowAvx2(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                    int64_t channels);
-void SsmConvRowAvx512(const float* const* in, const float* wt, int kernel, const float* bias, float* y,
-                      int64_t channels);
-
 }  // namespace swarmkv::internal

@@ -198,6 +198,15 @@ TEST(SsmConvTest, EveryIsaMatchesScalarAndDoubleReference) {
         double ref = in.b[c];
         for (int j = 0; j < k; ++j) ref += input(t - (k - 1) + j, c) * in.w[c * k + j];
         EXPECT_NEAR(y0[t * ch + c], ref, 1e-5) << t << " " << c;
+        // The bits: the one conv kernel's order (kernels/causal_conv.h), then + bias.
+        volatile float sum = 0.0f;
+        for (int j = 0; j < k; ++j) {
+          const float xv = static_cast<float>(input(t - (k - 1) + j, c)), wv = in.w[c * k + j];
+          const volatile float p = xv * wv;
+          sum = j < k / 4 * 4 ? sum + p : std::fma(xv, wv, static_cast<float>(sum));
+        }
+        const float want = sum + in.b[c];
+        EXPECT_EQ(std::memcmp(&y0[t * ch + c], &want, 4), 0) << "order, kernel " << k << " at " << t << " " << c;
       }
     }
     // The new state is the last k-1 inputs.

@@ -30,6 +30,7 @@ struct Block {
   int32_t name_pins = 0;             // named pins covering the block
   bool sealed = false;               // full, hashed, indexed, immutable
   bool cold = false;                 // sealed, its bytes only on the caller's cold store: no slot, not indexed
+  bool has_state = false;            // the slot carries the recurrent checkpoint (SlotOf: its size)
   ListKind list = ListKind::kNone;   // eviction list it sits in (only when refs == 0)
   Block* prev = nullptr;
   Block* next = nullptr;

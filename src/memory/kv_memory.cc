@@ -16,15 +16,18 @@ using internal::CeilDiv;
 using internal::ListKind;
 using internal::NamespaceState;
 using internal::Sequence;
+using internal::SlotOf;
 
 // ---- Block lifecycle
 
-Block* KvMemory::Impl::NewBlockLocked(NamespaceState* ns) {
-  uint8_t* data = pool->Allocate(ns->slot_bytes);
-  if (data == nullptr) return nullptr;
+Block* KvMemory::Impl::NewBlockLocked(NamespaceState* ns, bool has_state) {
+  const uint64_t slot = ns->SlotBytesFor(has_state);
+  uint8_t* data = slot == 0 ? nullptr : pool->Allocate(slot);
+  if (slot != 0 && data == nullptr) return nullptr;
   Block* b = new Block;
   b->data = data;
   b->ns = ns;
+  b->has_state = has_state;
   b->refs = 1;
   blocks.insert(b);
   return b;
@@ -32,7 +35,7 @@ Block* KvMemory::Impl::NewBlockLocked(NamespaceState* ns) {
 
 void KvMemory::Impl::FreeBlockLocked(Block* b) {
   SKV_CHECK(b->refs == 0 && b->list == ListKind::kNone);
-  if (b->data != nullptr) pool->Free(b->data, b->ns->slot_bytes);
+  if (b->data != nullptr) pool->Free(b->data, SlotOf(b));
   blocks.erase(b);
   delete b;
 }
@@ -41,14 +44,14 @@ void KvMemory::Impl::AddRefLocked(Block* b) {
   if (b->refs == 0) {
     SKV_CHECK(b->list != ListKind::kNone);
     (b->list == ListKind::kLru ? lru : pinned).Remove(b);
-    evictable_bytes -= b->ns->slot_bytes;
+    evictable_bytes -= SlotOf(b);
   }
   ++b->refs;
 }
 
 void KvMemory::Impl::MakeCachedLocked(Block* b) {
   (b->name_pins > 0 ? pinned : lru).PushBack(b, b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru);
-  evictable_bytes += b->ns->slot_bytes;
+  evictable_bytes += SlotOf(b);
 }
 
 void KvMemory::Impl::DropRefLocked(Block* b) {
@@ -80,7 +83,7 @@ SealedBlockView KvMemory::Impl::ViewLocked(const Block* b, EvictionReason reason
   e.parent = b->parent;
   e.tokens = b->tokens;
   e.kv_bytes = std::span<const uint8_t>(b->data, ns->kv_bytes);
-  e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
+  if (b->has_state) e.recurrent_state = std::span<const uint8_t>(b->data + ns->kv_bytes, ns->state_bytes);
   e.layout = &ns->layout;
   e.reason = reason;
   return e;
@@ -91,7 +94,7 @@ void KvMemory::Impl::EvictLocked(Block* b, EvictionReason reason) {
   NamespaceState* ns = b->ns;
   if (hook) hook(ViewLocked(b, reason));
   (b->list == ListKind::kLru ? lru : pinned).Remove(b);
-  evictable_bytes -= ns->slot_bytes;
+  evictable_bytes -= SlotOf(b);
   b->name_pins = 0;  // the pins still name the identity: a restored copy is pinned again
   UnindexLocked(b);
   ++evictions[static_cast<int>(reason)];
@@ -248,7 +251,12 @@ Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
     }
     state_bytes += v;
   }
+  if (options.checkpoint_interval_blocks < 1 || options.checkpoint_interval_blocks > (1 << 20)) {
+    return InvalidArgumentError("KV namespace '" + options.name + "': checkpoint interval of " +
+                                std::to_string(options.checkpoint_interval_blocks) + " blocks is not in 1..2^20");
+  }
   const uint64_t slot = BlockPool::SlotBytes(layout.block_bytes() + state_bytes);
+  const uint64_t kv_slot = layout.block_bytes() == 0 ? 0 : BlockPool::SlotBytes(layout.block_bytes());
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   auto it = m.namespaces.find(options.id);
@@ -259,12 +267,19 @@ Status KvMemory::RegisterNamespace(const NamespaceOptions& options) {
                                 o.shape.DebugString() + ", not " + options.shape.DebugString());
   }
   SKV_RETURN_IF_ERROR(m.pool->AddSizeClass(slot).WithContext("KV namespace '" + options.name + "'"));
+  // Blocks the checkpoint interval gives no checkpoint take the KV's slot alone (at any interval:
+  // a tier entry written under another one may come without its checkpoint).
+  if (state_bytes > 0 && kv_slot > 0) {
+    SKV_RETURN_IF_ERROR(m.pool->AddSizeClass(kv_slot).WithContext("KV namespace '" + options.name + "'"));
+  }
   auto ns = std::make_unique<NamespaceState>();
   ns->options = options;
   ns->layout = layout;
   ns->kv_bytes = layout.block_bytes();
   ns->state_bytes = state_bytes;
   ns->slot_bytes = slot;
+  ns->kv_slot_bytes = state_bytes == 0 ? slot : kv_slot;
+  ns->checkpoint_interval = state_bytes == 0 ? 1 : options.checkpoint_interval_blocks;
   ns->block_tokens = options.shape.block_tokens;
   ns->counters.id = options.id;
   ns->counters.name = options.name;
@@ -311,6 +326,13 @@ Result<PrefixMatch> KvMemory::AttachPrefix(SequenceId seq, std::span<const int32
   if (!m.options.prefix_matching) return match;  // --no-prefix-cache: every token is computed
   std::vector<Block*> chain = m.ChainLocked(ns, ids, tokens);
   const int64_t bt = ns->block_tokens;
+  if (ns->state_bytes > 0) {
+    // State exists only after checkpointed blocks: roll back to the last one.
+    const size_t keep = internal::CheckpointedPrefix(chain);
+    match.rolled_back_tokens = static_cast<int64_t>(chain.size() - keep) * bt;
+    ns->counters.checkpoint_rollback_tokens += match.rolled_back_tokens;
+    chain.resize(keep);
+  }
   match.shared_blocks = static_cast<int64_t>(chain.size());
   int64_t matched = match.shared_blocks * bt;
   for (Block* b : chain) m.AddRefLocked(b);
@@ -325,7 +347,7 @@ Result<PrefixMatch> KvMemory::AttachPrefix(SequenceId seq, std::span<const int32
       matched += partial;
     }
   } else if (!chain.empty()) {
-    match.recurrent_state = std::span<const uint8_t>(chain.back()->data + ns->kv_bytes, ns->state_bytes);
+    match.recurrent_state = Impl::ViewLocked(chain.back(), EvictionReason::kExplicit).recurrent_state;
   }
   s->tokens.assign(tokens.begin(), tokens.begin() + matched);
   s->reserved = matched;
@@ -349,12 +371,13 @@ Status KvMemory::Reserve(SequenceId seq, int64_t num_tokens) {
   const int64_t add = total - have;
   Block* tail = len % bt != 0 ? s->blocks[static_cast<size_t>(len / bt)] : nullptr;
   const bool cow = tail != nullptr && (tail->sealed || tail->refs > 1);
-  const int64_t count = add + (cow ? 1 : 0);
-  const uint64_t needed = static_cast<uint64_t>(count) * ns->slot_bytes;
-  const uint64_t alone = static_cast<uint64_t>(total - s->cold + (cow ? 1 : 0)) * ns->slot_bytes;
+  const uint64_t cow_bytes = cow ? ns->SlotBytesFor(ns->CheckpointAt(len / bt)) : 0;
+  const uint64_t needed = ns->SlotBytesOfBlocks(have, total) + cow_bytes;
+  // Cold blocks (never in a namespace with state) hold no slot.
+  const uint64_t alone = ns->SlotBytesOfBlocks(0, total) - static_cast<uint64_t>(s->cold) * ns->kv_slot_bytes + cow_bytes;
   if (alone > m.pool->budget_bytes()) {
     return ResourceExhaustedError("KV sequence " + std::to_string(seq) + " of '" + ns->options.name + "' needs " +
-                                  Bytes(alone) + " (" + std::to_string(total) + " blocks of " + Bytes(ns->slot_bytes) +
+                                  Bytes(alone) + " (" + std::to_string(total) + " blocks of up to " + Bytes(ns->slot_bytes) +
                                   " for " + std::to_string(want) + " tokens); the KV memory budget is " +
                                   Bytes(m.pool->budget_bytes()));
   }
@@ -366,13 +389,13 @@ Status KvMemory::Reserve(SequenceId seq, int64_t num_tokens) {
                                   Bytes(m.evictable_bytes) + " evictable; finish or preempt a sequence and retry");
   }
   for (int64_t i = 0; i < add; ++i) {
-    Block* b = m.NewBlockLocked(ns);
+    Block* b = m.NewBlockLocked(ns, ns->CheckpointAt(have + i));
     SKV_CHECK(b != nullptr) << "pool refused a block after making room";
     s->blocks.push_back(b);
   }
   s->reserved = want;
   if (!cow) return Status::OK();
-  Block* fresh = m.NewBlockLocked(ns);
+  Block* fresh = m.NewBlockLocked(ns, ns->CheckpointAt(len / bt));
   SKV_CHECK(fresh != nullptr) << "pool refused a block after making room";
   s->blocks[static_cast<size_t>(len / bt)] = fresh;
   s->cow_source = tail;  // the sequence's ref moves here until the copy is done
@@ -403,12 +426,14 @@ Result<ReservePlan> KvMemory::PlanReserve(SequenceId seq, int64_t num_tokens) co
     const int64_t add = total - static_cast<int64_t>(s->blocks.size());
     const Block* tail = len % bt != 0 ? s->blocks[static_cast<size_t>(len / bt)] : nullptr;
     const bool cow = tail != nullptr && (tail->sealed || tail->refs > 1);
-    plan.bytes_needed = static_cast<uint64_t>(add + (cow ? 1 : 0)) * ns->slot_bytes;
-    plan.fits_alone = static_cast<uint64_t>(total - s->cold + (cow ? 1 : 0)) * ns->slot_bytes <= m.pool->budget_bytes();
+    const uint64_t cow_bytes = cow ? ns->SlotBytesFor(ns->CheckpointAt(len / bt)) : 0;
+    plan.bytes_needed = ns->SlotBytesOfBlocks(total - add, total) + cow_bytes;
+    plan.fits_alone = ns->SlotBytesOfBlocks(0, total) - static_cast<uint64_t>(s->cold) * ns->kv_slot_bytes + cow_bytes <=
+                      m.pool->budget_bytes();
   }
   // NOTE: expired pins are not expired here (const); they count as pinned until the next Reserve.
   uint64_t pinned_bytes = 0;
-  for (const Block* b = m.pinned.front(); b != nullptr; b = b->next) pinned_bytes += b->ns->slot_bytes;
+  for (const Block* b = m.pinned.front(); b != nullptr; b = b->next) pinned_bytes += SlotOf(b);
   const uint64_t budget = m.pool->budget_bytes();
   const uint64_t used = m.pool->used_bytes();
   const uint64_t held = used - std::min(used, m.evictable_bytes);  // what no eviction can free
@@ -420,7 +445,8 @@ Result<ReservePlan> KvMemory::PlanReserve(SequenceId seq, int64_t num_tokens) co
 Result<uint64_t> KvMemory::BytesForTokens(const Hash128& namespace_id, int64_t num_tokens) const {
   if (num_tokens < 0) return InvalidArgumentError("BytesForTokens of a negative token count");
   SKV_ASSIGN_OR_RETURN(NamespaceState * ns, impl_->NamespaceOf(namespace_id));
-  return static_cast<uint64_t>(CeilDiv(num_tokens, ns->block_tokens) + 1) * ns->slot_bytes;
+  // The blocks under the checkpoint policy, plus the largest slot for a copy-on-write copy.
+  return ns->SlotBytesOfBlocks(0, CeilDiv(num_tokens, ns->block_tokens)) + ns->slot_bytes;
 }
 
 uint64_t KvMemory::budget_bytes() const { return impl_->pool->budget_bytes(); }
@@ -441,14 +467,16 @@ Result<uint8_t*> KvMemory::MutableBlock(SequenceId seq, int64_t position) {
 }
 
 Result<std::span<uint8_t>> KvMemory::MutableRecurrentState(SequenceId seq, int64_t position) {
-  SKV_ASSIGN_OR_RETURN(uint8_t * data, MutableBlock(seq, position));
+  SKV_RETURN_IF_ERROR(MutableBlock(seq, position).status());
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
   if (s->ns->state_bytes == 0) {
     return FailedPreconditionError("KV namespace '" + s->ns->options.name + "' has no recurrent state");
   }
-  return std::span<uint8_t>(data + s->ns->kv_bytes, s->ns->state_bytes);
+  const Block* b = s->blocks[static_cast<size_t>(position / s->ns->block_tokens)];
+  if (!b->has_state) return std::span<uint8_t>();  // the interval gives this block no checkpoint
+  return std::span<uint8_t>(b->data + s->ns->kv_bytes, s->ns->state_bytes);
 }
 
 Result<BlockTable> KvMemory::GetBlockTable(SequenceId seq) const {
@@ -524,7 +552,7 @@ Result<bool> KvMemory::MakeBlockCold(SequenceId seq, int64_t block_index,
   // Under the lock (the block must not become shared meanwhile); a failed store changes nothing.
   SKV_RETURN_IF_ERROR(store(std::span<const uint8_t>(b->data, s->ns->kv_bytes)));
   m.UnindexLocked(b);
-  m.pool->Free(b->data, s->ns->slot_bytes);
+  m.pool->Free(b->data, SlotOf(b));
   b->data = nullptr;
   b->cold = true;
   ++s->cold;
@@ -549,6 +577,32 @@ Status KvMemory::Truncate(SequenceId seq, int64_t num_tokens) {
   s->tokens.resize(static_cast<size_t>(num_tokens));
   s->reserved = num_tokens;
   return Status::OK();
+}
+
+Result<PrefixMatch> KvMemory::TruncateToCheckpoint(SequenceId seq, int64_t num_tokens) {
+  int64_t keep = num_tokens;
+  {
+    Impl& m = *impl_;
+    std::lock_guard<std::mutex> lock(m.mu);
+    SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
+    const NamespaceState* ns = s->ns;
+    const int64_t len = static_cast<int64_t>(s->tokens.size());
+    if (ns->state_bytes > 0 && num_tokens >= 0 && num_tokens <= len) {
+      // The same roll-back as a prefix match: to the last checkpoint within the kept full blocks.
+      const auto full = std::span<Block* const>(s->blocks).first(static_cast<size_t>(num_tokens / ns->block_tokens));
+      keep = static_cast<int64_t>(internal::CheckpointedPrefix(full)) * ns->block_tokens;
+    }
+  }
+  SKV_RETURN_IF_ERROR(Truncate(seq, keep));
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  SKV_ASSIGN_OR_RETURN(Sequence * s, m.FindSequenceLocked(seq));
+  PrefixMatch r;
+  r.matched_tokens = keep;
+  r.shared_blocks = keep / s->ns->block_tokens;
+  r.rolled_back_tokens = num_tokens - keep;
+  if (s->ns->state_bytes > 0 && keep > 0) r.recurrent_state = Impl::ViewLocked(s->blocks.back(), EvictionReason::kExplicit).recurrent_state;
+  return r;
 }
 
 Status KvMemory::Release(SequenceId seq) {
@@ -632,27 +686,29 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
                                          std::span<const uint8_t> recurrent_state) {
   Impl& m = *impl_;
   SKV_ASSIGN_OR_RETURN(NamespaceState * ns, m.NamespaceOf(namespace_id));
+  // A hybrid block comes with its whole checkpoint or without one (the checkpoint interval).
+  const bool has_state = ns->state_bytes > 0 && !recurrent_state.empty();
   if (static_cast<int64_t>(tokens.size()) != ns->block_tokens || kv_bytes.size() != ns->kv_bytes ||
-      recurrent_state.size() != ns->state_bytes) {
+      (recurrent_state.size() != ns->state_bytes && !recurrent_state.empty())) {
     return InvalidArgumentError("restored KV block for '" + ns->options.name + "' has " + std::to_string(tokens.size()) +
                                 " tokens, " + Bytes(kv_bytes.size()) + " of KV and " + Bytes(recurrent_state.size()) +
                                 " of state; the namespace needs " + std::to_string(ns->block_tokens) + ", " +
-                                Bytes(ns->kv_bytes) + " and " + Bytes(ns->state_bytes));
+                                Bytes(ns->kv_bytes) + " and " + Bytes(ns->state_bytes) + " (or none)");
   }
   const BlockId id = ComputeBlockId(namespace_id, parent, tokens);
   const BlockId parent_id = parent;  // `parent` may alias storage the hook touches
   std::unique_lock<std::mutex> lock(m.mu);
   if (ns->index.contains(id)) return false;
-  if (!m.MakeRoomLocked(ns->slot_bytes)) {
-    return ResourceExhaustedError("no room to restore a KV block of " + Bytes(ns->slot_bytes) + ": the budget of " +
+  if (!m.MakeRoomLocked(ns->SlotBytesFor(has_state))) {
+    return ResourceExhaustedError("no room to restore a KV block of " + Bytes(ns->SlotBytesFor(has_state)) + ": the budget of " +
                                   Bytes(m.pool->budget_bytes()) + " is held by running sequences");
   }
-  Block* b = m.NewBlockLocked(ns);
+  Block* b = m.NewBlockLocked(ns, has_state);
   SKV_CHECK(b != nullptr);
   m.transient.insert(b);
   lock.unlock();
-  if (!kv_bytes.empty()) std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());  // state-only: no KV
-  if (!recurrent_state.empty()) std::memcpy(b->data + ns->kv_bytes, recurrent_state.data(), recurrent_state.size());
+  if (!kv_bytes.empty()) std::memcpy(b->data, kv_bytes.data(), kv_bytes.size());
+  if (has_state) std::memcpy(b->data + ns->kv_bytes, recurrent_state.data(), recurrent_state.size());
   lock.lock();
   m.transient.erase(m.transient.find(b));
   b->refs = 0;
@@ -673,7 +729,7 @@ Result<bool> KvMemory::InsertSealedBlock(const Hash128& namespace_id, const Bloc
   const ListKind kind = b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru;
   if (pit != ns->index.end() && pit->second->refs == 0 && pit->second->list == kind) {
     (kind == ListKind::kPinned ? m.pinned : m.lru).InsertBefore(pit->second, b, kind);
-    m.evictable_bytes += ns->slot_bytes;
+    m.evictable_bytes += SlotOf(b);
   } else {
     m.MakeCachedLocked(b);
   }
@@ -687,7 +743,7 @@ uint64_t KvMemory::EvictCached(uint64_t bytes, EvictOrder order) {
   while (freed < bytes && (!m.lru.empty() || !m.pinned.empty())) {
     Block* b = order == EvictOrder::kOldestFirst ? (!m.lru.empty() ? m.lru.front() : m.pinned.front())
                                                  : (!m.pinned.empty() ? m.pinned.back() : m.lru.back());
-    freed += b->ns->slot_bytes;
+    freed += SlotOf(b);
     m.EvictLocked(b, EvictionReason::kExplicit);
   }
   return freed;

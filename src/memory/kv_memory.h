@@ -80,8 +80,15 @@ struct NamespaceOptions {
   std::string name;  // for stats and logs: "smollm2-135m:f16"
   KvShape shape;
   // Hybrid models: bytes of the recurrent-state checkpoint of each recurrent layer, stored with
-  // every block (the state after the block's last token). Empty for attention-only models.
+  // a block (the state after the block's last token). Empty for attention-only models.
   std::vector<uint64_t> recurrent_bytes_per_layer;
+  // Hybrid models: block i of a sequence carries the checkpoint only when (i + 1) is a multiple
+  // of this interval k; the other blocks' slots hold their KV alone (a smaller size class, no
+  // slot at all without KV), and the tiers store no state for them. A prefix match rolls back to
+  // the last checkpointed block (up to k - 1 blocks recomputed). The engine picks k with a cost
+  // model (engine/checkpoint_interval.h). A policy, not identity: a namespace registered again
+  // with another interval keeps its first one, and restored blocks keep what their entry carried.
+  int32_t checkpoint_interval_blocks = 1;
 };
 
 enum class EvictionReason : int {
@@ -120,7 +127,10 @@ struct PrefixMatch {
   int64_t partial_tokens = 0;
   // Hybrid: the recurrent state after token matched_tokens - 1 (a block boundary), valid while
   // the sequence holds its blocks; empty when nothing matched or the namespace has no state.
+  // The match ends at the last cached block carrying a checkpoint: cached blocks after it (at
+  // most interval - 1 with the namespace's policy) are not attached but counted below.
   std::span<const uint8_t> recurrent_state;
+  int64_t rolled_back_tokens = 0;  // hybrid: tokens cached past the last checkpoint, to recompute
 };
 
 // For the tier manager: how far the RAM chain goes and what comes next.
@@ -160,6 +170,11 @@ struct NamespaceStats {
   int64_t prefix_tokens_hit = 0;       // tokens served from cached blocks at AttachPrefix
   int64_t prefix_tokens_computed = 0;  // tokens committed (computed by the engine)
   int64_t dedupes = 0;                 // private blocks dropped for an identical cached one
+  // Hybrid namespaces: the checkpoint interval (blocks), the resident blocks that carry a
+  // checkpoint, and the cached tokens prefix matches could not use for want of a checkpoint.
+  int32_t checkpoint_interval_blocks = 0;
+  int64_t blocks_with_checkpoint = 0;
+  int64_t checkpoint_rollback_tokens = 0;
   int64_t cow_copies = 0;              // partially used shared blocks copied before a write
   std::array<int64_t, kNumEvictionReasons> evictions{};
 };
@@ -232,7 +247,8 @@ class KvMemory {
   Result<uint8_t*> MutableBlock(SequenceId seq, int64_t position);
   // Hybrid: the checkpoint area of the block holding `position` (same rules as MutableBlock). The
   // engine writes the state after the block's last token before committing that token.
-  // Layer l's state starts at the sum of recurrent_bytes_per_layer[0..l).
+  // Layer l's state starts at the sum of recurrent_bytes_per_layer[0..l). Empty for a block the
+  // checkpoint interval gives no checkpoint (nothing to write).
   Result<std::span<uint8_t>> MutableRecurrentState(SequenceId seq, int64_t position);
   Result<BlockTable> GetBlockTable(SequenceId seq) const;
   // Records the token ids of positions [Length, Length + tokens.size()) whose KV was written.
@@ -254,6 +270,11 @@ class KvMemory {
   Result<SequenceId> Fork(SequenceId seq);
   // Rolls back to the first `num_tokens` tokens (<= Length). Blocks past them are released.
   Status Truncate(SequenceId seq, int64_t num_tokens);
+  // Hybrid namespaces: a recurrent state exists only after a checkpointed block, so this rolls
+  // back to the end of the last block carrying a checkpoint within the first `num_tokens`
+  // tokens (the path a prefix match takes) and returns that checkpoint; length 0 and an empty
+  // state when there is none. For a namespace without state it is Truncate(num_tokens).
+  Result<PrefixMatch> TruncateToCheckpoint(SequenceId seq, int64_t num_tokens);
   // Releases the sequence's blocks, tail first: sealed ones stay cached, private ones are freed.
   Status Release(SequenceId seq);
   Result<int64_t> Length(SequenceId seq) const;
@@ -276,6 +297,8 @@ class KvMemory {
   Result<PrefixProbe> ProbePrefix(const Hash128& namespace_id, std::span<const int32_t> tokens, int64_t max_next) const;
   // Inserts a restored sealed block (cached, refcount 0, most recently used). Its identity is
   // computed from (namespace, parent, tokens). Returns false if that block is already cached.
+  // Hybrid namespaces: `recurrent_state` is the whole checkpoint or empty (a block stored
+  // without one, as the checkpoint interval leaves most).
   // InvalidArgument when sizes do not match the namespace; ResourceExhausted when no room can be
   // made (everything held by sequences). The inputs must not live in storage the eviction hook
   // changes: making room may run the hook inside this call.

@@ -34,9 +34,24 @@ struct NamespaceState {
   NamespaceOptions options;
   KvLayout layout;
   uint64_t kv_bytes = 0;     // layout.block_bytes()
-  uint64_t state_bytes = 0;  // recurrent checkpoint bytes per block
-  uint64_t slot_bytes = 0;   // BlockPool::SlotBytes(kv_bytes + state_bytes)
+  uint64_t state_bytes = 0;  // recurrent checkpoint bytes of a block that carries one
+  uint64_t slot_bytes = 0;   // BlockPool::SlotBytes(kv_bytes + state_bytes): a block with a checkpoint
+  uint64_t kv_slot_bytes = 0;  // BlockPool::SlotBytes(kv_bytes), 0 without KV: a block without one
   int32_t block_tokens = 0;
+  int32_t checkpoint_interval = 1;  // options.checkpoint_interval_blocks (>= 1)
+
+  // ---- Which blocks carry a recurrent checkpoint (the namespace's policy; a restored block
+  // keeps whatever its tier entry carried, Block::has_state).
+  // Block `index` of a sequence gets one when the namespace has state and index + 1 is a
+  // multiple of the interval (the first checkpoint after k blocks, none at position 0).
+  bool CheckpointAt(int64_t index) const { return state_bytes > 0 && (index + 1) % checkpoint_interval == 0; }
+  uint64_t SlotBytesFor(bool has_state) const { return has_state ? slot_bytes : kv_slot_bytes; }
+  // Slot bytes of new blocks [first, end) under the policy (closed form: Reserve, PlanReserve).
+  uint64_t SlotBytesOfBlocks(int64_t first, int64_t end) const {
+    if (end <= first) return 0;
+    const int64_t with = state_bytes == 0 ? 0 : end / checkpoint_interval - first / checkpoint_interval;
+    return static_cast<uint64_t>(with) * slot_bytes + static_cast<uint64_t>(end - first - with) * kv_slot_bytes;
+  }
 
   // Guarded by KvMemory's mutex.
   std::unordered_map<BlockId, Block*, Hash128Hasher> index;                  // sealed blocks
@@ -64,6 +79,18 @@ struct Pin {
 };
 
 inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The bytes `b` takes from the budget.
+inline uint64_t SlotOf(const Block* b) { return b->ns->SlotBytesFor(b->has_state); }
+
+// Hybrid namespaces: how many leading blocks of `blocks` end at a recurrent checkpoint a
+// sequence can continue from — up to and including the last block with has_state (0: none).
+// Prefix matches and truncation both roll back to it.
+inline size_t CheckpointedPrefix(std::span<Block* const> blocks) {
+  for (size_t n = blocks.size(); n > 0; --n)
+    if (blocks[n - 1]->has_state) return n;
+  return 0;
+}
 
 inline std::string Bytes(uint64_t v) { return std::to_string(v) + " bytes"; }
 
@@ -121,7 +148,9 @@ class KvMemory::Impl {
 
 
   // ---- Block lifecycle (kv_memory.cc)
-  Block* NewBlockLocked(NamespaceState* ns);
+  // A private block of `ns` (refs 1), with a checkpoint area when `has_state`; its slot may be
+  // empty (data nullptr) for a state-only namespace's block without one. nullptr: over budget.
+  Block* NewBlockLocked(NamespaceState* ns, bool has_state);
   void FreeBlockLocked(Block* b);
   void AddRefLocked(Block* b);
   void MakeCachedLocked(Block* b);

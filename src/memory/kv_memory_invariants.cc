@@ -12,6 +12,7 @@ using internal::Block;
 using internal::CeilDiv;
 using internal::ListKind;
 using internal::NamespaceState;
+using internal::SlotOf;
 
 Status KvMemory::CheckInvariants() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -70,7 +71,7 @@ Status KvMemory::Impl::CheckLocked() const {
       if (refs.contains(b) ? refs.at(b) != 1 : true) return InternalError("cold block " + b->id.ToHex() + " is not held once");
       continue;
     }
-    used += b->ns->slot_bytes;
+    used += SlotOf(b);
     const int64_t want = refs.contains(b) ? refs.at(b) : 0;
     if (b->refs != want) {
       return InternalError("block " + b->id.ToHex() + " has refcount " + std::to_string(b->refs) + " but " +
@@ -80,7 +81,7 @@ Status KvMemory::Impl::CheckLocked() const {
       if (!b->sealed) return InternalError("an unsealed block is held by nobody");
       const ListKind want_list = b->name_pins > 0 ? ListKind::kPinned : ListKind::kLru;
       if (b->list != want_list) return InternalError("cached block " + b->id.ToHex() + " is not in its eviction list");
-      evictable += b->ns->slot_bytes;
+      evictable += SlotOf(b);
     } else if (b->list != ListKind::kNone) {
       return InternalError("block " + b->id.ToHex() + " is held but sits in an eviction list");
     }

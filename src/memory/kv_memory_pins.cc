@@ -19,7 +19,7 @@ void KvMemory::Impl::SetPinLocked(Block* b, int delta) {
   const bool is = b->name_pins > 0;
   if (b->refs == 0 && was != is) {
     (was ? pinned : lru).Remove(b);
-    evictable_bytes -= b->ns->slot_bytes;
+    evictable_bytes -= internal::SlotOf(b);
     MakeCachedLocked(b);
   }
 }

@@ -10,6 +10,7 @@ namespace swarmkv {
 
 using internal::Block;
 using internal::NamespaceState;
+using internal::SlotOf;
 
 std::string_view EvictionReasonName(EvictionReason reason) {
   switch (reason) {
@@ -33,22 +34,24 @@ MemoryStats KvMemory::Stats() const {
   for (const auto& [id, ns] : m.namespaces) {
     NamespaceStats n = ns->counters;
     n.slot_bytes = ns->slot_bytes;
+    if (ns->state_bytes > 0) n.checkpoint_interval_blocks = ns->checkpoint_interval;
     by_ns.emplace(ns.get(), std::move(n));
   }
   for (const Block* b : m.blocks) {
     if (b->cold) continue;  // no slot: its bytes are on the caller's cold store
     NamespaceStats& n = by_ns[b->ns];
+    if (b->has_state) ++n.blocks_with_checkpoint;
     if (b->refs > 0) {
       ++n.blocks_in_use;
-      n.bytes_in_use += b->ns->slot_bytes;
+      n.bytes_in_use += SlotOf(b);
       if (!b->sealed) ++n.blocks_private;
     } else {
       ++n.blocks_cached;
-      n.bytes_cached += b->ns->slot_bytes;
+      n.bytes_cached += SlotOf(b);
     }
     if (b->name_pins > 0) {
       ++n.blocks_pinned;
-      n.bytes_pinned += b->ns->slot_bytes;
+      n.bytes_pinned += SlotOf(b);
     }
   }
   for (auto& [ns, n] : by_ns) st.namespaces.push_back(std::move(n));
@@ -95,7 +98,7 @@ std::vector<SharedPrefix> KvMemory::MostSharedPrefixes(size_t max) const {
       const int64_t blocks = depth_of(b);
       p.tokens = blocks * ns->block_tokens;
       p.sequences = b->refs;
-      p.bytes = static_cast<uint64_t>(blocks) * ns->slot_bytes;
+      p.bytes = ns->SlotBytesOfBlocks(0, blocks);  // under the checkpoint policy
       p.bytes_saved = static_cast<uint64_t>(b->refs - 1) * p.bytes;
       p.pinned = b->name_pins > 0;
       out.push_back(std::move(p));

@@ -32,7 +32,7 @@ class KvMemoryTest : public ::testing::Test {
  protected:
   const Hash128 kNs{0xA1, 0xB2};
 
-  void Make(uint64_t budget_blocks, std::vector<uint64_t> recurrent = {}) {
+  void Make(uint64_t budget_blocks, std::vector<uint64_t> recurrent = {}, int32_t checkpoint_interval = 1) {
     KvMemoryOptions o;
     o.budget_bytes = budget_blocks * kSlot;
     o.retain_free_bytes = 0;
@@ -50,6 +50,7 @@ class KvMemoryTest : public ::testing::Test {
     ns.shape.head_dim_v = state_only_ ? 0 : 32;
     ns.shape.block_tokens = 4;
     ns.recurrent_bytes_per_layer = recurrent;
+    ns.checkpoint_interval_blocks = checkpoint_interval;
     has_state_ = !recurrent.empty();
     ASSERT_TRUE(mem_->RegisterNamespace(ns).ok());
     layout_ = *mem_->Layout(kNs);
@@ -456,6 +457,117 @@ TEST_F(KvMemoryTest, HybridMatchReturnsTheStateAtTheLastBoundary) {
   EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 128, testing::StateSeed(ph[7])));
   EXPECT_TRUE(VerifySequence(*mem_, c, layout_, kSalt, Toks(8, 40)));
   for (SequenceId s : {b, c}) ASSERT_TRUE(mem_->Release(s).ok());
+}
+
+// A checkpoint in every 3rd block only: blocks 2, 5, ... carry the state (a 8 KiB slot), the
+// others their KV alone (4 KiB); matches and truncation roll back to the last checkpoint; the
+// eviction hook sees no state for the others, and they are restored without one.
+TEST_F(KvMemoryTest, CheckpointIntervalKeepsStateInEveryKthBlockOnly) {
+  Make(64, {4096}, 3);
+  EXPECT_EQ(Ns().checkpoint_interval_blocks, 3);
+  const auto t = Toks(26, 40);  // 6 full blocks + 2 tokens
+  const auto ph = testing::PrefixHashes(kSalt, t);
+  SequenceId a = Computed(t);
+  EXPECT_EQ(Ns().blocks_with_checkpoint, 2);
+  EXPECT_EQ(mem_->Stats().used_bytes, 5 * kSlot + 2 * 2 * kSlot) << "blocks 0, 1, 3, 4, 6 hold no state bytes";
+  EXPECT_EQ(*mem_->BytesForTokens(kNs, 24), 4 * kSlot + 2 * 2 * kSlot + 2 * kSlot);
+  ASSERT_TRUE(mem_->Release(a).ok());
+
+  // 5 cached blocks match; the last checkpoint is block 2: 12 tokens, 8 rolled back.
+  SequenceId b = NewSeq();
+  auto m = mem_->AttachPrefix(b, std::span<const int32_t>(t).first(22));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->matched_tokens, 12);
+  EXPECT_EQ(m->shared_blocks, 3);
+  EXPECT_EQ(m->rolled_back_tokens, 8);
+  ASSERT_EQ(m->recurrent_state.size(), 4096u);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 4096, testing::StateSeed(ph[11])));
+  // Recomputing blocks 3.. dedupes onto the cached ones (same identity, same policy).
+  const int64_t dedupes = Ns().dedupes;
+  Append(b, std::vector<int32_t>(t.begin() + 12, t.end()));
+  EXPECT_EQ(Ns().dedupes, dedupes + 3);
+  EXPECT_TRUE(VerifySequence(*mem_, b, layout_, kSalt, t));
+  // Before the first checkpoint nothing can be continued from.
+  SequenceId c = NewSeq();
+  m = mem_->AttachPrefix(c, std::span<const int32_t>(t).first(11));
+  EXPECT_EQ(m->matched_tokens, 0);
+  EXPECT_TRUE(m->recurrent_state.empty());
+  EXPECT_EQ(m->rolled_back_tokens, 8);
+  EXPECT_EQ(Ns().checkpoint_rollback_tokens, 16);
+  ASSERT_TRUE(mem_->Release(c).ok());
+  // A private block between checkpoints has no checkpoint area; a checkpointed one has it.
+  SequenceId d = NewSeq();
+  ASSERT_TRUE(mem_->Reserve(d, 12).ok());
+  EXPECT_TRUE(mem_->MutableRecurrentState(d, 3)->empty());
+  EXPECT_EQ(mem_->MutableRecurrentState(d, 11)->size(), 4096u);
+  ASSERT_TRUE(mem_->Release(d).ok());
+
+  // Truncation takes the same roll-back: to 23 tokens -> 12, with block 2's checkpoint.
+  auto r = mem_->TruncateToCheckpoint(b, 23);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->matched_tokens, 12);
+  EXPECT_EQ(r->rolled_back_tokens, 11);
+  EXPECT_TRUE(testing::CheckPattern(r->recurrent_state.data(), r->recurrent_state.size(), testing::StateSeed(ph[11])));
+  EXPECT_EQ(*mem_->Length(b), 12);
+  r = mem_->TruncateToCheckpoint(b, 11);
+  EXPECT_EQ(r->matched_tokens, 0);
+  EXPECT_TRUE(r->recurrent_state.empty());
+  EXPECT_EQ(mem_->TruncateToCheckpoint(b, 5).status().code(), StatusCode::kOutOfRange);
+  ASSERT_TRUE(mem_->Release(b).ok());
+
+  // Tiers see (and store) no state for blocks without a checkpoint, and restore them so.
+  struct Saved {
+    BlockId parent;
+    std::vector<int32_t> tokens;
+    std::vector<uint8_t> kv, state;
+  };
+  std::vector<Saved> saved;
+  mem_->SetEvictionHook([&](const SealedBlockView& e) {
+    saved.push_back({e.parent, {e.tokens.begin(), e.tokens.end()}, {e.kv_bytes.begin(), e.kv_bytes.end()},
+                     {e.recurrent_state.begin(), e.recurrent_state.end()}});
+  });
+  mem_->EvictCached(UINT64_MAX);
+  ASSERT_EQ(saved.size(), 6u);
+  std::vector<size_t> state_sizes;
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it) state_sizes.push_back(it->state.size());  // head first
+  EXPECT_EQ(state_sizes, (std::vector<size_t>{0, 0, 4096, 0, 0, 4096}));
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+    auto ins = mem_->InsertSealedBlock(kNs, it->parent, it->tokens, it->kv, it->state);
+    ASSERT_TRUE(ins.ok()) << ins.status().ToString();
+    EXPECT_TRUE(*ins);
+  }
+  EXPECT_EQ(mem_->Stats().used_bytes, 4 * kSlot + 2 * 2 * kSlot);
+  EXPECT_EQ(mem_->InsertSealedBlock(kNs, {}, Toks(4, 1), saved[0].kv, std::vector<uint8_t>(7)).status().code(),
+            StatusCode::kInvalidArgument);
+  SequenceId e = NewSeq();
+  m = mem_->AttachPrefix(e, t);
+  EXPECT_EQ(m->matched_tokens, 24);
+  EXPECT_TRUE(testing::CheckPattern(m->recurrent_state.data(), 4096, testing::StateSeed(ph[23])));
+  ASSERT_TRUE(mem_->Release(e).ok());
+}
+
+TEST_F(KvMemoryTest, CheckpointIntervalIsValidatedAndIgnoredWithoutState) {
+  Make(8);
+  NamespaceOptions bad;
+  bad.id = Hash128{9, 9};
+  bad.name = "bad";
+  bad.shape = layout_.shape();
+  bad.recurrent_bytes_per_layer = {64};
+  bad.checkpoint_interval_blocks = 0;
+  EXPECT_EQ(mem_->RegisterNamespace(bad).code(), StatusCode::kInvalidArgument);
+  NamespaceOptions plain = bad;
+  plain.id = Hash128{9, 10};
+  plain.recurrent_bytes_per_layer.clear();
+  plain.checkpoint_interval_blocks = 4;
+  ASSERT_TRUE(mem_->RegisterNamespace(plain).ok());
+  for (const NamespaceStats& n : mem_->Stats().namespaces) EXPECT_EQ(n.checkpoint_interval_blocks, 0) << n.name;
+  // Without state, TruncateToCheckpoint is Truncate.
+  SequenceId a = Computed(Toks(10, 5));
+  auto r = mem_->TruncateToCheckpoint(a, 7);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->matched_tokens, 7);
+  EXPECT_EQ(*mem_->Length(a), 7);
+  ASSERT_TRUE(mem_->Release(a).ok());
 }
 
 TEST_F(KvMemoryTest, TierSeamsEvictProbeAndRestore) {

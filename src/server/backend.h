@@ -105,6 +105,10 @@ struct KvUsage {
   std::string tier;        // "ram", "disk", "redis"
   uint64_t blocks = 0;
   uint64_t bytes = 0;
+  // Hybrid models (ram rows): a recurrent checkpoint in every k-th block; 0 for other models.
+  int32_t checkpoint_interval_blocks = 0;
+  uint64_t blocks_with_checkpoint = 0;      // of `blocks`
+  uint64_t checkpoint_rollback_tokens = 0;  // cached tokens prefix hits recomputed for want of a checkpoint
 };
 struct KvSharedPrefix {
   std::string namespace_id;

@@ -26,6 +26,9 @@ struct BackendOptions {
   // --kv-hot-window: tokens of each running sequence kept in RAM; older blocks go to the disk
   // tier's directory (cold/) and attention streams them back (engine/cold_kv.h). 0: off.
   int64_t kv_hot_window = 0;
+  // --kv-checkpoint-interval: hybrid models keep a recurrent checkpoint in every k-th KV block;
+  // 0: k from the cost model (engine/checkpoint_interval.h).
+  int32_t kv_checkpoint_interval = 0;
 };
 
 Result<std::unique_ptr<ServerBackend>> CreateServerBackend(const BackendOptions& options);

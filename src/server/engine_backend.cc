@@ -239,6 +239,7 @@ Result<std::shared_ptr<LoadedModel>> EngineBackend::Load(const std::string& weig
   ro.block_tokens = options_.block_tokens;
   ro.pool = m->pool.get();
   ro.kv_hot_window_tokens = options_.kv_hot_window;
+  ro.checkpoint_interval_blocks = options_.kv_checkpoint_interval;
   {
     // Cold blocks beyond the hot window, and preempted sequences swapped out (with or without a
     // window: the scheduler's cost model chooses swap or recompute), live here.
@@ -325,6 +326,9 @@ KvSnapshot EngineBackend::Kv() {
     u.tier = "ram";
     u.blocks = static_cast<uint64_t>(ns.blocks_in_use + ns.blocks_cached);
     u.bytes = ns.bytes_in_use + ns.bytes_cached;
+    u.checkpoint_interval_blocks = ns.checkpoint_interval_blocks;
+    u.blocks_with_checkpoint = static_cast<uint64_t>(ns.blocks_with_checkpoint);
+    u.checkpoint_rollback_tokens = static_cast<uint64_t>(ns.checkpoint_rollback_tokens);
     kv.usage.push_back(u);
     kv.prefix_tokens_hit += static_cast<uint64_t>(ns.prefix_tokens_hit);
     kv.prefix_tokens_computed += static_cast<uint64_t>(ns.prefix_tokens_computed);

@@ -466,6 +466,11 @@ void HttpServer::HandleKv(httplib::Response& res) {
     json models = u.model.empty() ? json(names_by_ns[u.namespace_id]) : json::array({u.model});
     usage.push_back({{"namespace", u.namespace_id}, {"models", models}, {"tier", u.tier},
                      {"blocks", u.blocks}, {"bytes", u.bytes}});
+    if (u.checkpoint_interval_blocks > 0) {  // hybrid models: the recurrent checkpoint policy
+      usage.back()["checkpoint_interval_blocks"] = u.checkpoint_interval_blocks;
+      usage.back()["blocks_with_checkpoint"] = u.blocks_with_checkpoint;
+      usage.back()["checkpoint_rollback_tokens"] = u.checkpoint_rollback_tokens;
+    }
     by_tier[u.tier].first += u.blocks;
     by_tier[u.tier].second += u.bytes;
   }

@@ -5,7 +5,8 @@
 namespace swarmkv::testing {
 
 Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& path, TensorType kv_type,
-                                                           uint64_t budget_bytes, int64_t context_length) {
+                                                           uint64_t budget_bytes, int64_t context_length,
+                                                           int32_t checkpoint_interval_blocks) {
   auto f = std::make_unique<EngineFixture>();
   ModelLoadOptions lo;
   SKV_ASSIGN_OR_RETURN(f->model, Model::Load(path, lo));
@@ -19,8 +20,9 @@ Result<std::unique_ptr<EngineFixture>> EngineFixture::Load(const std::string& pa
   SKV_ASSIGN_OR_RETURN(ForwardConfig config, ForwardConfigFromModel(*f->model, context_length));
   SKV_ASSIGN_OR_RETURN(ForwardWeights weights, ForwardWeightsFromModel(*f->model));
   // Attention layers' KV shape, plus the recurrent layers' checkpoint bytes of a hybrid model.
-  SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(
-      NamespaceOptionsForModel(*f->model, weights, f->ns, path, kv_type, static_cast<int32_t>(kv.block_tokens))));
+  NamespaceOptions no = NamespaceOptionsForModel(*f->model, weights, f->ns, path, kv_type, static_cast<int32_t>(kv.block_tokens));
+  no.checkpoint_interval_blocks = checkpoint_interval_blocks;
+  SKV_RETURN_IF_ERROR(f->memory->RegisterNamespace(no));
   SKV_ASSIGN_OR_RETURN(f->forward, ForwardPass::Create(config, weights, f->memory.get(), f->ns));
   return f;
 }

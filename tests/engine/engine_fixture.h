@@ -22,8 +22,10 @@ struct EngineFixture {
   std::unique_ptr<ForwardPass> forward;
 
   // context_length: as ForwardConfigFromModel's (0 = the model's; picks phi3's rope factors).
+  // checkpoint_interval_blocks: hybrid models' NamespaceOptions::checkpoint_interval_blocks.
   static Result<std::unique_ptr<EngineFixture>> Load(const std::string& path, TensorType kv_type,
-                                                     uint64_t budget_bytes = 64ull << 20, int64_t context_length = 0);
+                                                     uint64_t budget_bytes = 64ull << 20, int64_t context_length = 0,
+                                                     int32_t checkpoint_interval_blocks = 1);
 
   int32_t vocab() const { return forward->config().n_vocab; }
   // Feeds `tokens` to `seq` (starting at its current length) in chunks of `chunk`, each chunk a
