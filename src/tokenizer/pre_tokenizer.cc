@@ -130,7 +130,7 @@ size_t MatchGpt4o(const Span& s, size_t p, WsRun& run) {
   const bool lead = IsWordLead(s, p) && p + 1 < s.end;
   for (auto word_end : {UpperThenLowerEnd, UpperRunEnd}) {
     for (size_t start : {lead ? p + 1 : p, p}) {
-      if (const size_t e = word_end(s, start)) return e + MatchContraction(s, e, true) - p;
+      if (const size_t e = word_end(s, start)) return e + (e < s.end ? MatchContraction(s, e, true) : 0) - p;
     }
   }
   if (IsN(s, p)) return std::min<size_t>(RunEnd(s, p, IsN) - p, 3);
