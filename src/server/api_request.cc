@@ -439,7 +439,10 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
     auto think = body.find("think");
     if (think != body.end() && !think->is_null()) {
       if (think->is_boolean()) r.think = think->get<bool>();
-      else if (think->is_string() && (*think == "high" || *think == "medium" || *think == "low")) r.think = true;
+      else if (think->is_string() && (*think == "high" || *think == "medium" || *think == "low")) {
+        r.think = true;
+        r.reasoning_effort = think->get<std::string>();
+      }
       else return WrongType("think", "true, false, \"high\", \"medium\" or \"low\"", *think);
     }
     auto opts = body.find("options");
@@ -500,7 +503,7 @@ Result<ApiRequest> ParseApiRequest(ApiKind kind, const std::string& body_text, c
   if (effort != body.end() && !effort->is_null()) {
     const std::string e = effort->is_string() ? effort->get<std::string>() : "";
     if (e == "none" || e == "minimal") r.think = false;
-    else if (e == "low" || e == "medium" || e == "high") r.think = true;
+    else if (e == "low" || e == "medium" || e == "high") r.think = true, r.reasoning_effort = e;
     else return InvalidArgumentError("field 'reasoning_effort' must be none, minimal, low, medium or high");
   }
   SKV_RETURN_IF_ERROR(ParseNumPredict(body, "max_tokens", "", &r));

@@ -77,6 +77,7 @@ struct ApiRequest {
   int32_t top_logprobs = 0;
   int32_t n = 1;                         // OpenAI: choices from one prompt
   std::optional<bool> think;             // Ollama think / OpenAI reasoning_effort; unset: the template's default
+  std::string reasoning_effort;          // "low", "medium", "high" when given (gpt-oss's template reads it)
   bool has_tools() const { return tools.is_array() && !tools.empty() && tool_choice != ToolChoice::kNone; }
   bool is_openai() const { return kind == ApiKind::kOpenAIChat || kind == ApiKind::kOpenAICompletion; }
   bool is_chat() const { return kind == ApiKind::kOllamaChat || kind == ApiKind::kOpenAIChat; }

@@ -83,6 +83,9 @@ class LoadedModel {
   // True when the model's own template has a thinking switch (`enable_thinking`, `<think>`):
   // Ollama's `think: true` and OpenAI's `reasoning_effort` are refused for any other model.
   virtual bool Thinks() const { return false; }
+  // True when the model writes OpenAI's harmony format (gpt-oss: channels, <|message|>): its
+  // replies are parsed by harmony_output.h, and its thinking cannot be switched off.
+  virtual bool SpeaksHarmony() const { return false; }
   // A constrained-decoding constraint over this model's vocabulary for the grammar `make` builds;
   // `key` names the grammar so a repeated one reuses its compiled masks.
   virtual Result<std::shared_ptr<TokenConstraint>> MakeConstraint(const std::string& key,

@@ -113,6 +113,7 @@ class EngineModel final : public LoadedModel {
       if (!a.tool_call_id.empty()) m["tool_call_id"] = a.tool_call_id;
       if (!a.tool_name.empty()) m["name"] = a.tool_name;
       if (!a.thinking.empty()) m["reasoning_content"] = a.thinking;
+      if (!a.thinking.empty() && SpeaksHarmony()) m["thinking"] = a.thinking;  // gpt-oss's template reads it
       in.messages.push_back(std::move(m));
     }
     in.tools = options.tools;
@@ -130,8 +131,12 @@ class EngineModel final : public LoadedModel {
   }
   bool Thinks() const override {
     const std::string& t = tokenizer->vocab().chat_template();
-    return chat_template.is_jinja() &&
-           (t.find("enable_thinking") != std::string::npos || t.find("<think>") != std::string::npos);
+    return SpeaksHarmony() || (chat_template.is_jinja() && (t.find("enable_thinking") != std::string::npos ||
+                                                            t.find("<think>") != std::string::npos));
+  }
+  bool SpeaksHarmony() const override {
+    return chat_template.is_jinja() && tokenizer->vocab().chat_template().find("<|channel|>") != std::string::npos &&
+           tokenizer->vocab().Find("<|message|>") >= 0;
   }
   Result<std::shared_ptr<TokenConstraint>> MakeConstraint(const std::string& key,
                                                           const std::function<Result<JsonGrammar>()>& make) const override {

@@ -359,6 +359,10 @@ void HttpServer::HandleGeneration(int kind_int, const httplib::Request& req, htt
   g->parse.tools = r.has_tools();
   g->parse.split_thinking = r.is_openai() ? r.is_chat() : r.think.value_or(false);
   g->parse.starts_in_thinking = starts_in_thinking;
+  // gpt-oss: a prompt its template rendered ends in `<|start|>assistant`; the reply is harmony —
+  // unless constrained decoding writes it (a JSON value or call, parsed as for any model).
+  g->parse.harmony = model.SpeaksHarmony() && !grammar->has_value() && kind != ApiKind::kOpenAICompletion &&
+                     !(kind == ApiKind::kOllamaGenerate && r.raw);
   g->splitter = std::make_unique<OutputSplitter>(g->parse);
   // Constrained decoding: one constraint per sample (it carries the sample's state).
   std::optional<OutputGrammar> output_grammar = *grammar;

@@ -201,6 +201,60 @@ TEST_F(HttpServerTest, OpenAIStreamsSseEndingInDone) {
   EXPECT_EQ(c["usage"]["prompt_tokens"], 2);
 }
 
+// gpt-oss: a harmony reply (analysis, then a final answer or a call on the commentary channel)
+// reaches clients as thinking + content or as a tool call, streamed or not, on both APIs.
+TEST_F(HttpServerTest, HarmonyRepliesSplitIntoThinkingContentAndToolCalls) {
+  StartServer(true);
+  backend_->harmony = true;
+  const std::vector<std::string> analysis = {"<|channel|>", "analysis", "<|message|>", "Two plus", " two.", "<|end|>",
+                                             "<|start|>", "assistant"};
+  backend_->reply_pieces = analysis;
+  for (const char* p : {"<|channel|>", "final", "<|message|>", "It is", " 4."}) backend_->reply_pieces.push_back(p);
+  auto chat = Json(Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"2+2?"}]})"));
+  EXPECT_EQ(chat["choices"][0]["message"]["reasoning_content"], "Two plus two.") << chat.dump();
+  EXPECT_EQ(chat["choices"][0]["message"]["content"], "It is 4.") << chat.dump();
+  auto ollama = Json(Post("/api/chat", R"({"model":"tiny","stream":false,"messages":[{"role":"user","content":"2+2?"}]})"));
+  EXPECT_EQ(ollama["message"]["thinking"], "Two plus two.") << ollama.dump();
+  EXPECT_EQ(ollama["message"]["content"], "It is 4.") << ollama.dump();
+  // Streamed: the framing never reaches the client.
+  auto r = Post("/v1/chat/completions", R"({"model":"tiny","stream":true,"messages":[{"role":"user","content":"2+2?"}]})");
+  ASSERT_EQ(r->status, 200);
+  std::string thinking, content;
+  for (size_t pos = 0; (pos = r->body.find("data: {", pos)) != std::string::npos;) {
+    const size_t end = r->body.find("\n\n", pos);
+    json j = json::parse(r->body.substr(pos + 6, end - pos - 6));
+    pos = end;
+    const json& d = j["choices"][0]["delta"];
+    if (d.contains("reasoning_content")) thinking += d["reasoning_content"].get<std::string>();
+    if (d.contains("content") && d["content"].is_string()) content += d["content"].get<std::string>();
+  }
+  EXPECT_EQ(thinking, "Two plus two.");
+  EXPECT_EQ(content, "It is 4.");
+  // A call on the commentary channel.
+  backend_->reply_pieces = analysis;
+  for (const char* p : {" to=functions.get_weather", "<|channel|>", "commentary", " json", "<|message|>",
+                        "{\"location\":", " \"Paris\"}", "<|call|>"})
+    backend_->reply_pieces.push_back(p);
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{
+      "type":"object","properties":{"location":{"type":"string"}}}}}])";
+  auto call = Json(Post("/v1/chat/completions",
+                        R"({"model":"tiny","messages":[{"role":"user","content":"weather?"}],)" + tools + "}"));
+  const json& m = call["choices"][0]["message"];
+  EXPECT_EQ(m["reasoning_content"], "Two plus two.") << call.dump();
+  EXPECT_TRUE(m["content"].is_null()) << call.dump();
+  ASSERT_EQ(m["tool_calls"].size(), 1u) << call.dump();
+  EXPECT_EQ(m["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(m["tool_calls"][0]["function"]["arguments"].get<std::string>()), json({{"location", "Paris"}}));
+  EXPECT_EQ(call["choices"][0]["finish_reason"], "tool_calls");
+  auto ocall = Json(Post("/api/chat", R"({"model":"tiny","stream":false,"messages":[{"role":"user","content":"w?"}],)" +
+                                          tools + "}"));
+  ASSERT_EQ(ocall["message"]["tool_calls"].size(), 1u) << ocall.dump();
+  EXPECT_EQ(ocall["message"]["tool_calls"][0]["function"]["arguments"]["location"], "Paris");
+  // The effort reaches the template as its reasoning_effort; a raw completion is not parsed.
+  auto raw = Json(Post("/v1/completions", R"({"model":"tiny","prompt":"x"})"));
+  EXPECT_NE(raw["choices"][0]["text"].get<std::string>().find("<|channel|>"), std::string::npos) << raw.dump();
+}
+
 TEST_F(HttpServerTest, EngineQueueFullAndEngineErrors) {
   StartServer(true);
   backend_->reject_submits = true;

@@ -48,6 +48,7 @@ PromptPlan PlanPrompt(const ApiRequest& r, const ModelEntry& entry, bool gguf_ha
     p.messages.insert(p.messages.end(), r.messages.begin(), r.messages.end());
   }
   if (r.think.has_value()) p.options.extra["enable_thinking"] = *r.think;
+  if (!r.reasoning_effort.empty()) p.options.extra["reasoning_effort"] = r.reasoning_effort;
   return p;
 }
 

@@ -6,7 +6,9 @@
 // Generation: a thread per request emits tokens "w0 ", "w1 ", ... every `token_interval_ms`
 // until max_new_tokens (finish "length") or `natural_tokens` (finish "stop"); it stops with
 // "cancelled" when Cancel() is called or OnToken returns false. prompt_tokens_reused is
-// min(prompt, reuse_tokens) so the cached-token plumbing is visible.
+// min(prompt, reuse_tokens) so the cached-token plumbing is visible. `reply_pieces`, when set,
+// are the tokens' texts instead (and their number the natural length); `harmony` makes the
+// model one that writes gpt-oss's harmony format.
 //
 // Thread-safety: all methods thread-safe.
 #pragma once
@@ -25,7 +27,7 @@ namespace swarmkv::testing {
 
 class ByteModel : public LoadedModel {
  public:
-  explicit ByteModel(int32_t context_length) {
+  explicit ByteModel(int32_t context_length, bool harmony = false) : harmony_(harmony) {
     info_.context_length = context_length;
     info_.architecture = "llama";
     info_.parameter_size = "1K";
@@ -47,8 +49,12 @@ class ByteModel : public LoadedModel {
     return s + "<|assistant|>";
   }
 
+  bool Thinks() const override { return harmony_; }
+  bool SpeaksHarmony() const override { return harmony_; }
+
  private:
   LoadedModelInfo info_;
+  bool harmony_;
 };
 
 class ScriptedBackend : public ServerBackend, public GenerationService {
@@ -66,6 +72,8 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
   std::atomic<int> fail_after_tokens{-1};   // >= 0: OnFinish with an Internal error after this many
   std::atomic<int> prefill_ms{0};           // each request's prompt takes this long (cancellable)
   std::string last_client_id;               // of the last Submit (guarded by mu_)
+  std::vector<std::string> reply_pieces;    // set before the first request: the reply's token texts
+  bool harmony = false;                     // set before the first load
 
   ~ScriptedBackend() override {
     std::vector<std::thread> ts;
@@ -81,7 +89,7 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
     ++loads;
     if (path.find("broken") != std::string::npos) return CorruptionError("not a GGUF file: " + path);
     if (path.find("throws") != std::string::npos) throw std::runtime_error("loader exploded: " + path);
-    return std::shared_ptr<LoadedModel>(std::make_shared<ByteModel>(context_length));
+    return std::shared_ptr<LoadedModel>(std::make_shared<ByteModel>(context_length, harmony));
   }
   GenerationService* generation() override { return this; }
   KvSnapshot Kv() override {
@@ -159,9 +167,10 @@ class ScriptedBackend : public ServerBackend, public GenerationService {
           stats.finish_reason = "length";
           break;
         }
-        if (i >= natural_tokens) break;
+        if (i >= (reply_pieces.empty() ? natural_tokens : static_cast<int>(reply_pieces.size()))) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(token_interval_ms));
-        if (*cancel || !observer->OnToken(1000 + i, "w" + std::to_string(i) + " ")) {
+        const std::string piece = reply_pieces.empty() ? "w" + std::to_string(i) + " " : reply_pieces[i];
+        if (*cancel || !observer->OnToken(1000 + i, piece)) {
           stats.finish_reason = "cancelled";
           ++cancels;
           break;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "server/harmony_output.h"
+
 namespace swarmkv {
 namespace {
 
@@ -186,9 +188,14 @@ ParsedOutput ParseModelOutput(std::string_view text, const OutputParseOptions& o
 }
 
 OutputSplitter::OutputSplitter(const OutputParseOptions& options)
-    : options_(options), in_thinking_(options.split_thinking && options.starts_in_thinking) {}
+    : options_(options), in_thinking_(options.split_thinking && options.starts_in_thinking) {
+  if (options.harmony) harmony_ = std::make_unique<HarmonySplitter>(options.tools);
+}
+
+OutputSplitter::~OutputSplitter() = default;
 
 OutputSplitter::Delta OutputSplitter::Push(std::string_view text) {
+  if (harmony_ != nullptr) return harmony_->Push(text);
   Delta d;
   buffer_ += text;
   while (!buffer_.empty()) {
@@ -259,6 +266,7 @@ OutputSplitter::Delta OutputSplitter::Push(std::string_view text) {
 }
 
 ParsedOutput OutputSplitter::Finish() {
+  if (harmony_ != nullptr) return harmony_->Finish();
   ParsedOutput out;
   if (in_thinking_) {
     out.thinking = buffer_;  // the reply ended inside its thinking

@@ -8,6 +8,7 @@
 // `<function=NAME>{..}</function>`. Arguments given as a JSON string are parsed into an object.
 // Thinking: `<think>...</think>` at the start of the reply (or the whole reply up to `</think>`
 // when the prompt already opened the think block) goes to `thinking`.
+// gpt-oss (`harmony`): its channels and calls instead, see harmony_output.h.
 //
 // OutputSplitter is the streaming form: Push returns only text that is certainly content or
 // thinking — text that may be the start of a call or a marker is held back, so a call is never
@@ -16,6 +17,7 @@
 // Thread-safety: functions are stateless; an OutputSplitter is used by one thread.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,8 @@
 #include <nlohmann/json.hpp>
 
 namespace swarmkv {
+
+class HarmonySplitter;
 
 struct ParsedToolCall {
   std::string name;
@@ -33,6 +37,7 @@ struct OutputParseOptions {
   bool tools = false;              // the request offered tools: look for calls
   bool split_thinking = false;     // move <think>...</think> to `thinking`
   bool starts_in_thinking = false; // the prompt ended inside an open <think>
+  bool harmony = false;            // gpt-oss: the reply is harmony messages (harmony_output.h)
 };
 
 struct ParsedOutput {
@@ -51,6 +56,7 @@ constexpr int kMaxJsonNesting = 128;
 class OutputSplitter {
  public:
   explicit OutputSplitter(const OutputParseOptions& options);
+  ~OutputSplitter();
   struct Delta {
     std::string content;
     std::string thinking;
@@ -66,6 +72,7 @@ class OutputSplitter {
   bool after_think_ = false;      // just past </think>: leading whitespace is dropped
   bool emitted_content_ = false;  // some non-whitespace content went out
   bool holding_call_ = false;     // a call started: everything from here is held
+  std::unique_ptr<HarmonySplitter> harmony_;  // options.harmony: does all the work
 };
 
 }  // namespace swarmkv

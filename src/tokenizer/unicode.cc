@@ -45,6 +45,29 @@ uint8_t ComputeFlags(uint32_t cp) {
   }
 }
 
+uint8_t ComputeCaseClasses(uint32_t cp) {
+  switch (u_charType(static_cast<UChar32>(cp))) {
+    case U_UPPERCASE_LETTER: case U_TITLECASE_LETTER:
+      return kUpperClass;
+    case U_LOWERCASE_LETTER:
+      return kLowerClass;
+    case U_MODIFIER_LETTER: case U_OTHER_LETTER:
+    case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK:
+      return kUpperClass | kLowerClass;
+    default:
+      return 0;
+  }
+}
+
+const std::array<uint8_t, 0x10000>& BmpCaseClasses() {
+  static const auto* table = [] {
+    auto* t = new std::array<uint8_t, 0x10000>();
+    for (uint32_t cp = 0; cp < 0x10000; ++cp) (*t)[cp] = ComputeCaseClasses(cp);
+    return t;
+  }();
+  return *table;
+}
+
 // Flags of the Basic Multilingual Plane, computed once (64 KiB); other planes ask ICU.
 const std::array<uint8_t, 0x10000>& BmpFlags() {
   static const auto* table = [] {
@@ -80,6 +103,11 @@ const ByteTables& GetByteTables() {
 uint8_t CpFlags(uint32_t cp) {
   if (cp < 0x10000) return BmpFlags()[cp];
   return ComputeFlags(cp);
+}
+
+uint8_t CaseClasses(uint32_t cp) {
+  if (cp < 0x10000) return BmpCaseClasses()[cp];
+  return ComputeCaseClasses(cp);
 }
 
 int Utf8SeqLen(uint8_t lead) {

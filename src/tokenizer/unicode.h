@@ -35,6 +35,15 @@ enum CpFlag : uint8_t {
 
 uint8_t CpFlags(uint32_t cp);
 
+// The letter-case classes of o200k's word alternatives (gpt-4o pre-tokenizer): a code point in
+// [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] has kUpperClass, one in [\p{Ll}\p{Lm}\p{Lo}\p{M}] has
+// kLowerClass (Lm, Lo and marks have both; everything else neither). From ICU's general category.
+enum CaseClass : uint8_t {
+  kUpperClass = 1 << 0,
+  kLowerClass = 1 << 1,
+};
+uint8_t CaseClasses(uint32_t cp);
+
 // Length in bytes of the UTF-8 sequence that starts with `lead` (1 for continuation bytes).
 int Utf8SeqLen(uint8_t lead);
 

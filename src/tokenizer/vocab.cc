@@ -82,7 +82,7 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
       return InvalidArgumentError(where + ": BPE vocabulary has no merges (tokenizer.ggml.merges missing or empty)");
     }
     SKV_ASSIGN_OR_RETURN(v->pre_, ParsePreTokenizer(data.pre, &v->ignore_merges_));
-    if (v->ignore_merges_) v->add_bos_ = true;  // llama3 family
+    if (v->pre_ == PreTokenizerKind::kLlama3 && v->ignore_merges_) v->add_bos_ = true;  // llama3 family
     for (size_t i = 0; i < data.merges.size(); ++i) {
       const std::string& m = data.merges[i];
       if (m.size() < 3 || m.find(' ', 1) == std::string::npos || m.find(' ', 1) == m.size() - 1) {
@@ -123,6 +123,19 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
     // NOTE: llama.cpp's token_to_id[word] = i keeps the last id of a duplicated text; so do we.
     v->text_to_id_[data.tokens[i]] = static_cast<int32_t>(i);
   }
+  // Harmony (gpt-oss, o200k_harmony), as llama.cpp loads it: the tokens that frame a message's
+  // header are user-defined, so they are always rendered (the reply parser reads the channels)
+  // and matched in text; <|end|> closes a message but not the reply, which ends at <|return|>
+  // or <|call|>.
+  const auto id_of = [&](std::string_view text) {
+    auto it = v->text_to_id_.find(text);
+    return it == v->text_to_id_.end() ? -1 : it->second;
+  };
+  const bool harmony = id_of("<|return|>") >= 0 && id_of("<|call|>") >= 0 && id_of("<|end|>") >= 0;
+  for (const char* t : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
+    if (const int32_t id = id_of(t); id >= 0) data.types[id] = static_cast<int32_t>(TokenType::kUserDefined);
+  }
+  if (harmony) data.types[id_of("<|end|>")] = static_cast<int32_t>(TokenType::kUserDefined);
   for (size_t i = 0; i < n; ++i) {
     const auto t = static_cast<TokenType>(data.types[i]);
     if (t == TokenType::kControl || t == TokenType::kUserDefined || t == TokenType::kUnknown) {
@@ -141,10 +154,12 @@ Result<std::shared_ptr<const Vocab>> Vocab::Create(VocabData data) {
     const std::string& t = data.tokens[id];
     if (static_cast<TokenType>(data.types[id]) == TokenType::kControl &&
         (t == "<|eot_id|>" || t == "<|im_end|>" || t == "<|end|>" || t == "<end_of_turn>" ||
-         t == "<|endoftext|>" || t == "<|eom_id|>" || t == "<EOT>" || t == "<|EOT|>")) {
+         t == "<|endoftext|>" || t == "<|eom_id|>" || t == "<EOT>" || t == "<|EOT|>" ||
+         t == "<|return|>" || t == "<|call|>")) {
       if (std::find(v->eog_.begin(), v->eog_.end(), id) == v->eog_.end()) v->eog_.push_back(id);
     }
   }
+  if (harmony) std::erase(v->eog_, id_of("<|end|>"));  // even when the file names it eos
   v->rstrip_.assign(n, 0);
   std::string lower_name = data.name;
   std::transform(lower_name.begin(), lower_name.end(), lower_name.begin(),
