@@ -157,6 +157,44 @@ void BM_AttentionDecode(benchmark::State& state, Isa isa, int threads, bool llam
                                                 benchmark::Counter::kIsRate);
 }
 
+// A 64-token prefill of one matrix through the kernel table directly, 1 thread: the 4-token
+// `multi` kernel row by row (the path before a type had tiles) against the R x T `tile` — an A/B
+// of the two paths of one binary on the same bytes.
+void BM_PrefillPath(benchmark::State& state, TensorType type, bool use_tile) {
+  const int64_t in = 576, out = 1536, tokens = 64;
+  const VecDotKernel kernel = GetVecDotKernel(type, Isa::kAvx512);
+  if (!IsaSupported(Isa::kAvx512) || kernel.multi == nullptr || kernel.tile == nullptr) {
+    state.SkipWithError("no AVX-512 multi and tile kernels for this type here");
+    return;
+  }
+  auto w = RandomWeights(type, out, in);
+  std::vector<float> x(tokens * in), y(tokens * out);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 113) / 113.0f - 0.5f;
+  Activations act;
+  (void)act.Prepare(VecDotType(type), x.data(), tokens, in, in);
+  const int64_t rb = RowBytes(type, in);
+  for (auto _ : state) {
+    const void* xs[kTileMax];
+    if (use_tile) {
+      for (int64_t t0 = 0; t0 < tokens; t0 += kernel.tile_tokens) {
+        for (int k = 0; k < kernel.tile_tokens; ++k) xs[k] = act.row(t0 + k);
+        for (int64_t r0 = 0; r0 < out; r0 += kernel.tile_rows)
+          kernel.tile(in, w.data() + r0 * rb, rb, kernel.tile_rows, xs, kernel.tile_tokens, y.data() + t0 * out + r0, out);
+      }
+    } else {
+      float res[8];
+      for (int64_t t0 = 0; t0 < tokens; t0 += kernel.multi_tokens) {
+        for (int k = 0; k < kernel.multi_tokens; ++k) xs[k] = act.row(t0 + k);
+        for (int64_t o = 0; o < out; ++o) {
+          kernel.multi(in, w.data() + o * rb, xs, res);
+          for (int k = 0; k < kernel.multi_tokens; ++k) y[(t0 + k) * out + o] = res[k];
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+}
+
 // A prefill chunk's attention: 64 queries at the end of a 2048-token context, SmolLM2-135M's
 // layer shape (9 heads, 3 KV heads, head dim 64, f16 KV): multi-head tasks, K converted per block.
 void BM_AttentionPrefill(benchmark::State& state, Isa isa, int64_t hd) {
@@ -242,6 +280,12 @@ void Register() {
         benchmark::RegisterBenchmark(name.c_str(), BM_DecodeStream, t, tokens, threads)->Unit(benchmark::kMillisecond)->UseRealTime();
       }
   }
+  for (TensorType t : {TensorType::kIQ4_NL, TensorType::kMXFP4})
+    for (bool tile : {false, true}) {
+      const std::string name = std::string("prefill_path/prefill64/576x1536/") + TensorTypeName(uint32_t(t)) +
+                               (tile ? "/avx512_tile" : "/avx512_multi");
+      benchmark::RegisterBenchmark(name.c_str(), BM_PrefillPath, t, tile)->Unit(benchmark::kMicrosecond);
+    }
   for (int64_t hd : {64, 128})
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
       if (!IsaSupported(isa)) continue;
