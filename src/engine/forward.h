@@ -23,7 +23,9 @@
 //
 // Hybrid models (issue 19): layers marked in ForwardConfig::recurrent_layers run a RecurrentLayer
 // (engine/recurrent_layer.h) instead of attention; only the attention layers have KV (the
-// namespace's KvShape counts them alone). The pass keeps each running sequence's live recurrent
+// namespace's KvShape counts them alone). A pure recurrent model (mamba2: every layer a Mamba-2
+// mixer, no FFN; ForwardConfig with no heads) is the same path with no attention layer at all:
+// its namespace has the state-only shape, whose blocks hold only the checkpoints. The pass keeps each running sequence's live recurrent
 // state (double-buffered: a step writes the other buffer, swapped only when the step commits),
 // and writes every recurrent layer's state into the checkpoint area of each block whose last
 // position the step computes (KvMemory::MutableRecurrentState) — every k-th block, those the

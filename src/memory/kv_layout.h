@@ -14,6 +14,11 @@
 // store and stream a layer separately. Create() validates the shape (positive sizes, dtype with a
 // whole number of quant blocks per row), so the offset functions never fail.
 //
+// A state-only shape (num_layers == 0, a pure recurrent model such as mamba2): the namespace's
+// blocks hold no KV at all (block_bytes() == 0), only the recurrent checkpoint KvMemory stores
+// after them. Its head count and head dims are 0 (one canonical shape per block size), and the
+// per-layer functions (offsets, LayerView) have no valid layer to be called with.
+//
 // Thread-safety: an immutable value.
 #pragma once
 
@@ -51,6 +56,7 @@ class KvLayout {
  public:
   // InvalidArgument when a size is not positive, a dtype is not a KV dtype (IsKvType),
   // or a head dim is not a multiple of the dtype's block size (q8_0/q4_0 need multiples of 32).
+  // num_layers == 0 is the state-only shape: then heads and head dims must be 0 too.
   static Result<KvLayout> Create(const KvShape& shape);
 
   const KvShape& shape() const { return shape_; }

@@ -2,7 +2,8 @@
 //
 // What it is. KV lives in fixed-size blocks of B tokens (memory/kv_layout.h) allocated from one
 // BlockPool (memory/block_pool.h). A namespace (one model's KV identity, DESIGN "the KV
-// namespace") is registered with its KvShape. A sequence is a block table: sealed, shared full
+// namespace") is registered with its KvShape; a pure recurrent model's (mamba2) is the state-only
+// shape (memory/kv_layout.h): its blocks hold no KV, only their recurrent checkpoint. A sequence is a block table: sealed, shared full
 // blocks plus at most one private, writable tail. A full block is sealed when its tokens are
 // committed: its identity (memory/block_id.h) is computed, it enters the namespace's prefix
 // index, and from then on it is immutable and shared by any number of sequences by refcount.

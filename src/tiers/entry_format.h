@@ -6,7 +6,9 @@
 //            {offset, stored size, raw size, codec, xxh3-64 of the stored bytes}
 //            | xxh3-64 of everything above (header checksum)
 //   sections each layer's slice of the block as its own zstd frame, or raw when compression
-//            does not pay; then the recurrent-state section (hybrid models), if any.
+//            does not pay; then the recurrent-state section (hybrid models), if any. A
+//            pure recurrent model's block (mamba2: L = 0, layer bytes 0) has only the state
+//            section (empty for a block stored without a checkpoint).
 //   tag      keyed entries only (format version 2, written with --kv-secret): HMAC-SHA256 of every
 //            byte before it (entry_mac.h). Version 1 entries have no tag. A reader with a key
 //            accepts only version 2 entries whose tag verifies; a reader without one only version
