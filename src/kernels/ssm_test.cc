@@ -190,7 +190,8 @@ TEST(SsmConvTest, EveryIsaMatchesScalarAndDoubleReference) {
       EXPECT_TRUE(SameBits(y, y0)) << IsaName(isa) << " channels " << ch;
     }
     // Double reference: the window over [old state; x], causal.
-    auto input = [&](int64_t u, int64_t c) -> double {  // time u, with u < 0 in the old state
+    // ch and k are copied in: clang 14 cannot capture structured bindings (C++20 allows it).
+    auto input = [&in, ch = ch, k = k](int64_t u, int64_t c) -> double {  // time u, u < 0: old state
       return u < 0 ? in.state[(u + k - 1) * ch + c] : in.x[u * ch + c];
     };
     for (int64_t t = 0; t < in.T; ++t) {

@@ -12,9 +12,6 @@
 //   layers (F16, NoPE) when scripts/arch_references.sh made the references.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
