@@ -18,6 +18,7 @@
 #include "base/thread_pool.h"
 #include "engine/mamba2_model.h"
 #include "model/synthetic_model.h"
+#include "local_reference.h"
 #include "reference_cases.h"
 
 namespace swarmkv::testing {
@@ -138,46 +139,51 @@ TEST(Mamba2Test, RejectsBadInput) {
 class Mamba2ParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Mamba2ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref_path =
-      std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
   const std::string model_path = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref_path, model_path}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
+  if (refs.empty()) {
+    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
+                                            "scripts/arch_references.sh");
   }
-  auto ref = LoadReferenceFile(ref_path);
-  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  if (FILE* fp = std::fopen(model_path.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    GTEST_SKIP() << model_path << " absent: run scripts/arch_references.sh";
+  }
   ModelLoadOptions lo;
   lo.fingerprint.cache_path = "";
   auto model = Model::Load(model_path, lo);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   auto m = Mamba2Model::Create(model->get());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  const double tolerance = 1e-3;
-  ParityOptions options;
-  options.tolerance = tolerance;
-  double worst = 0;
-  int steps = 0, failed = 0;
-  for (const ReferenceCase& c : ref->cases) {
-    Mamba2SequenceState s = (*m)->NewState();
-    std::vector<float> logits;
-    ASSERT_TRUE((*m)->Forward(c.prompt_tokens, &s, &logits).ok());
-    for (size_t i = 0; i < c.tokens.size(); ++i) {
-      ++steps;
-      worst = std::max(worst, MaxLogProbDiff(c.top_logprobs[i], logits));
-      if (!CheckStep(c.top_logprobs[i], logits, static_cast<int>(i), options).ok()) ++failed;
-      if (i + 1 < c.tokens.size()) ASSERT_TRUE((*m)->Forward(std::span<const int32_t>(&c.tokens[i], 1), &s, &logits).ok());
+  for (const LocalReference& r : refs) {
+    SCOPED_TRACE("llama.cpp " + r.isa + " reference " + r.path);
+    auto ref = LoadReferenceFile(r.path);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    const double tolerance = 1e-3;
+    ParityOptions options;
+    options.tolerance = tolerance;
+    double worst = 0;
+    int steps = 0, failed = 0;
+    for (const ReferenceCase& c : ref->cases) {
+      Mamba2SequenceState s = (*m)->NewState();
+      std::vector<float> logits;
+      ASSERT_TRUE((*m)->Forward(c.prompt_tokens, &s, &logits).ok());
+      for (size_t i = 0; i < c.tokens.size(); ++i) {
+        ++steps;
+        worst = std::max(worst, MaxLogProbDiff(c.top_logprobs[i], logits));
+        if (!CheckStep(c.top_logprobs[i], logits, static_cast<int>(i), options).ok()) ++failed;
+        if (i + 1 < c.tokens.size()) {
+          ASSERT_TRUE((*m)->Forward(std::span<const int32_t>(&c.tokens[i], 1), &s, &logits).ok());
+        }
+      }
     }
+    ::testing::Test::RecordProperty("max_logprob_diff_" + r.isa, std::to_string(worst));
+    std::printf("[ parity ] %s vs llama.cpp %s: %d steps, max |log-prob diff| %.3g (held to %.0e), %d over\n",
+                GetParam().c_str(), r.isa.c_str(), steps, worst, tolerance, failed);
+    EXPECT_GT(steps, 0);
+    EXPECT_EQ(failed, 0);
   }
-  ::testing::Test::RecordProperty("max_logprob_diff", std::to_string(worst));
-  std::printf("[ parity ] %s: %d steps, max |log-prob diff| %.3g (held to %.0e), %d over\n", GetParam().c_str(), steps,
-              worst, tolerance, failed);
-  EXPECT_GT(steps, 0);
-  EXPECT_EQ(failed, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Mamba2ParityTest, ::testing::Values("tiny-mamba2", "mamba2-130m-2l"),
