@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Makes the synthetic model of every architecture swarmkv runs beyond llama/qwen (tiny
 # shapes and real shapes cut to a few layers) into BUILD/arch-models, and a llama.cpp parity
-# reference for each into BUILD/llamacpp-reference (greedy ids + top-5 log-probs, teacher-forced
-# by tests/engine/arch_test.cc, hybrid_test.cc, mamba2_test.cc and granitehybrid_test.cc).
+# reference for each into BUILD/llamacpp-reference-ISA (greedy ids + top-5 log-probs,
+# teacher-forced by tests/engine/arch_test.cc, hybrid_test.cc, mamba2_test.cc and
+# granitehybrid_test.cc). ISA names the llama.cpp build (scripts/llamacpp_reference_dir.sh
+# writes it into the directory's `llamacpp-isa`, which the tests read to pick their tolerance):
+# avx2 (the default: ggml's AVX2 order is the one swarmkv's kernels follow) or avx512.
 # Nothing here is committed; rerun after changing the synthetic shapes or the llama.cpp build.
-#   scripts/arch_references.sh [BUILD]   env LLAMA_SERVER (default: the lead's AVX-512 build),
+#   scripts/arch_references.sh [BUILD]   env LLAMA_ISA (avx2 | avx512; default avx2),
+#     LLAMA_SERVER (default /work/wt/h13-llamacpp/build-$LLAMA_ISA/bin/llama-server, built by
+#     /work/shared/tools/build-llamacpp.sh GIT_DIR /work/wt/h13-llamacpp $LLAMA_ISA),
 #     ARCH_FILTER (space-separated regexes of names), TYPE (force one weight type)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
-export LLAMA_SERVER=${LLAMA_SERVER:-/work/wt/h13-llamacpp/build-avx512/bin/llama-server}
-mkdir -p "$build/arch-models" "$build/llamacpp-reference"
+# shellcheck source=llamacpp_reference_dir.sh
+source "$root/scripts/llamacpp_reference_dir.sh" "$build"  # LLAMA_ISA, LLAMA_SERVER, ref_dir
+mkdir -p "$build/arch-models"
 # name|weight type|make-model arguments. The tiny shapes use Q8_0 (llama.cpp's integer dots are
 # the same on every x86 ISA, so they compare the architecture, not the summation order); the
 # real shapes F16, the type they ship in (their Q8_0 dots over 2k-3k columns sum in another
@@ -44,8 +50,8 @@ for entry in "${models[@]}"; do
       # shellcheck disable=SC2086
       "$build/swarmkv" make-model $args --type "${TYPE:-$type}" -o "$build/arch-models/$name.gguf"
       "$root/scripts/llamacpp_reference.py" "$root/tests/engine/arch_prompts.json" \
-        "$build/arch-models/$name.gguf" "$build/llamacpp-reference/$name.json"
-      echo "reference: $build/llamacpp-reference/$name.json"
+        "$build/arch-models/$name.gguf" "$ref_dir/$name.json"
+      echo "reference: $ref_dir/$name.json"
       break
     fi
   done

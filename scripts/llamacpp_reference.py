@@ -6,11 +6,13 @@ another order than any AVX2 build (docs/kernels.md, "Parity"). This makes the sa
 the llama-server of the machine at hand (greedy, top_k = 1, flash attention on, context 2048,
 5 log-probabilities per step, prompt cache off, one thread), for the same prompt token ids and
 lengths, so tests/engine/parity_test.cc can hold the engine to 1e-3 against that llama.cpp
-(BUILD/llamacpp-reference, or SWARMKV_LOCAL_REFERENCE_DIR). Output goes to the build tree; it
-is never committed. Regenerate after changing the llama.cpp build:
-  mkdir -p build/llamacpp-reference && for m in stories260K TinyStories-656K.f16 \
-    tinystories-656k-q8_0; do scripts/llamacpp_reference.py ../shared/reference/$m.json \
-    ../shared/models/$m.gguf build/llamacpp-reference/$m.json; done
+(BUILD/llamacpp-reference-ISA, ISA naming the llama.cpp build — tests/engine/local_reference.h —
+or SWARMKV_LOCAL_REFERENCE_DIR). Output goes to the build tree; it is never committed.
+Regenerate after changing the llama.cpp build (here its AVX2 build):
+  d=build/llamacpp-reference-avx2; mkdir -p $d && echo avx2 > $d/llamacpp-isa && \
+  for m in stories260K TinyStories-656K.f16 tinystories-656k-q8_0; do \
+    LLAMA_SERVER=/work/wt/h13-llamacpp/build-avx2/bin/llama-server scripts/llamacpp_reference.py \
+    ../shared/reference/$m.json ../shared/models/$m.gguf $d/$m.json; done
 
 For the synthetic models of the other architectures (issue 18), REFERENCE.json may hold cases
 with a prompt text and no prompt_tokens (tests/engine/arch_prompts.json): the prompt is then

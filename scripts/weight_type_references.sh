@@ -2,12 +2,15 @@
 # Parity references for issue 18's weight types: for each type, `swarmkv make-model --shape
 # tiny-k --type T --seed 18` (every 2-D weight in T, rows of 256), then llama.cpp's llama-server
 # teacher-forces three fixed token-id prompts and continuations (scripts/llamacpp_teacher_forced.py:
-# one request per step, -fa, -ub 1, one thread, top-5 log-probs) into BUILD/llamacpp-reference/tiny-k-T.json, which
-# tests/engine/weight_types_test.cc compares against (it regenerates the same model itself;
-# make-model is deterministic). Output stays in the build tree, never committed.
+# one request per step, -fa, -ub 1, one thread, top-5 log-probs) into
+# BUILD/llamacpp-reference-ISA/tiny-k-T.json, which tests/engine/weight_types_test.cc compares
+# against (it regenerates the same model itself; make-model is deterministic). ISA names the
+# llama.cpp build and is written into the directory (scripts/llamacpp_reference_dir.sh): avx2 by
+# default, the order swarmkv's kernels follow. Output stays in the build tree, never committed.
 #
 # Usage: scripts/weight_type_references.sh [BUILD_DIR] [TYPES...]
-#   env LLAMA_SERVER (default /work/wt/h13-llamacpp/build-avx512/bin/llama-server)
+#   env LLAMA_ISA (avx2 | avx512; default avx2), LLAMA_SERVER (default
+#   /work/wt/h13-llamacpp/build-$LLAMA_ISA/bin/llama-server)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -18,11 +21,11 @@ export FLASH_ATTN=${FLASH_ATTN:-on}
 # ggml-cpu repacks Q4_K/Q2_K/Q5_K/Q6_K/IQ4_NL into interleaved layouts whose kernels sum in another
 # order than vec_dot (the order swarmkv follows); LLAMA_EXTRA_ARGS= compares with the repacked path.
 export LLAMA_EXTRA_ARGS=${LLAMA_EXTRA_ARGS---no-repack}
-export LLAMA_SERVER=${LLAMA_SERVER:-/work/wt/h13-llamacpp/build-avx512/bin/llama-server}
-export LD_LIBRARY_PATH=$(dirname "$LLAMA_SERVER")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-out=$build/llamacpp-reference
+# shellcheck source=llamacpp_reference_dir.sh
+source "$root/scripts/llamacpp_reference_dir.sh" "$build"  # LLAMA_ISA, LLAMA_SERVER, ref_dir
+out=$ref_dir
 models=$build/weight-type-models
-mkdir -p "$out" "$models"
+mkdir -p "$models"
 cases=$models/cases.json
 python3 - "$cases" <<'PY'
 import json, sys

@@ -125,22 +125,6 @@ double ExpectTeacherForcedWithin(const std::string& model_path, const std::strin
   return worst;
 }
 
-LocalReference FindLocalReference(const std::string& name, const std::string& reference_dir_default,
-                                  const std::string& models_dir) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  LocalReference r;
-  r.ref = (dir != nullptr ? std::string(dir) : reference_dir_default) + "/" + name + ".json";
-  r.model = models_dir + "/" + name + ".gguf";
-  for (const std::string& p : {r.ref, r.model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else if (r.missing.empty()) {
-      r.missing = p;
-    }
-  }
-  return r;
-}
-
 std::string ParamName(const std::string& name) {
   std::string n = name;
   for (char& ch : n)

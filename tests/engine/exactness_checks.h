@@ -29,17 +29,6 @@ void ExpectLogitsIdenticalAcrossChunkingBatchingAndCache(EngineFixture& f, const
 double ExpectTeacherForcedWithin(const std::string& model_path, const std::string& ref_path, double tolerance,
                                  const std::string& label, int64_t context_length = 0);
 
-// The llama.cpp reference of the model `name` (scripts/arch_references.sh): <dir>/<name>.json, dir
-// being $SWARMKV_LOCAL_REFERENCE_DIR or `reference_dir_default`, and <models_dir>/<name>.gguf.
-// `missing` names the first of them that is absent ("" when both are there): the test skips.
-struct LocalReference {
-  std::string model;
-  std::string ref;
-  std::string missing;
-};
-LocalReference FindLocalReference(const std::string& name, const std::string& reference_dir_default,
-                                  const std::string& models_dir);
-
 // A model name as a gtest parameter name ("tiny-lfm2" -> "tiny_lfm2").
 std::string ParamName(const std::string& name);
 

@@ -15,6 +15,7 @@
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
+#include "local_reference.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
 
@@ -95,17 +96,21 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
 class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
   const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
+  if (refs.empty()) {
+    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
+                                            "scripts/arch_references.sh");
   }
-  ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam(), 2048);
+  if (FILE* fp = std::fopen(model.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    GTEST_SKIP() << model << " absent: run scripts/arch_references.sh";
+  }
+  for (const LocalReference& ref : refs) {
+    SCOPED_TRACE("llama.cpp " + ref.isa + " reference " + ref.path);
+    ExpectTeacherForcedWithin(model, ref.path, 1e-3, GetParam() + " (" + ref.isa + ")", 2048);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GraniteHybridParityTest,

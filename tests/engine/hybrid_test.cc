@@ -18,6 +18,7 @@
 #include "base/testing.h"
 #include "engine_fixture.h"
 #include "exactness_checks.h"
+#include "local_reference.h"
 #include "recurrent_checks.h"
 #include "model/synthetic_model.h"
 
@@ -144,18 +145,22 @@ namespace {
 class HybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
   const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
+  if (refs.empty()) {
+    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
+                                            "scripts/arch_references.sh");
   }
-  const double tolerance = GetParam().rfind("tiny-", 0) == 0 ? 1e-3 : 1e-2;
-  ExpectTeacherForcedWithin(model, ref, tolerance, GetParam(), 2048);
+  if (FILE* fp = std::fopen(model.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    GTEST_SKIP() << model << " absent: run scripts/arch_references.sh";
+  }
+  for (const LocalReference& ref : refs) {
+    SCOPED_TRACE("llama.cpp " + ref.isa + " reference " + ref.path);
+    const double tolerance = GetParam().rfind("tiny-", 0) == 0 ? 1e-3 : 1e-2;
+    ExpectTeacherForcedWithin(model, ref.path, tolerance, GetParam() + " (" + ref.isa + ")", 2048);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Lfm2, HybridParityTest, ::testing::Values("tiny-lfm2", "lfm2-350m-6l"), [](const auto& p) {

@@ -23,6 +23,7 @@
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "recurrent_checks.h"
+#include "local_reference.h"
 
 namespace swarmkv::testing {
 namespace {
@@ -176,17 +177,21 @@ TEST(Mamba2Test, RejectsBadInput) {
 class Mamba2ParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Mamba2ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  const std::string ref = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
+  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
   const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  for (const std::string& p : {ref, model}) {
-    if (FILE* fp = std::fopen(p.c_str(), "r")) {
-      std::fclose(fp);
-    } else {
-      GTEST_SKIP() << p << " absent: run scripts/arch_references.sh (needs llama.cpp's llama-server)";
-    }
+  if (refs.empty()) {
+    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
+                                            "scripts/arch_references.sh");
   }
-  ExpectTeacherForcedWithin(model, ref, 1e-3, GetParam());
+  if (FILE* fp = std::fopen(model.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    GTEST_SKIP() << model << " absent: run scripts/arch_references.sh (it makes the model beside the reference)";
+  }
+  for (const LocalReference& r : refs) {
+    SCOPED_TRACE("llama.cpp " + r.isa + " reference " + r.path);
+    ExpectTeacherForcedWithin(model, r.path, 1e-3, GetParam() + " (" + r.isa + ")");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Mamba2ParityTest, ::testing::Values("tiny-mamba2", "mamba2-130m-2l"),

@@ -30,6 +30,7 @@
 #include "engine_fixture.h"
 #include "exactness_checks.h"
 #include "kernels/cpu_features.h"
+#include "local_reference.h"
 #include "reference_cases.h"
 
 namespace swarmkv::testing {
@@ -56,19 +57,21 @@ TEST_P(ParityTest, TeacherForcedMatchesReference) {
 }
 
 // The same comparison against the llama.cpp of this machine (scripts/llamacpp_reference.py
-// writes it into the build tree; SWARMKV_LOCAL_REFERENCE_DIR overrides): 1e-3 for every model.
-// Skipped where no local reference was generated. Every ISA runs ggml's AVX2 order (one
-// numeric order, docs/kernels.md), so the figures are the same at every SWARMKV_KERNELS level.
+// writes it into the build tree, BUILD/llamacpp-reference-ISA; local_reference.h): 1e-3 for
+// every model and every build present. Skipped where no local reference was generated. Every
+// ISA runs ggml's AVX2 order (one numeric order, docs/kernels.md), so the figures are the same
+// at every SWARMKV_KERNELS level.
 TEST_P(ParityTest, TeacherForcedMatchesLocalLlamaCpp) {
   const std::string path = SKV_REQUIRE_SHARED("models/" + GetParam() + ".gguf");
-  const char* dir = std::getenv("SWARMKV_LOCAL_REFERENCE_DIR");
-  std::string local = std::string(dir != nullptr ? dir : SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT) + "/" + GetParam() + ".json";
-  if (FILE* fp = std::fopen(local.c_str(), "r")) {
-    std::fclose(fp);
-  } else {
-    GTEST_SKIP() << local << " absent: run scripts/llamacpp_reference.py (see its header)";
+  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
+  if (refs.empty()) {
+    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
+                                            "scripts/llamacpp_reference.py (see its header)");
   }
-  ExpectTeacherForcedWithin(path, local, 1e-3, GetParam());
+  for (const LocalReference& ref : refs) {
+    SCOPED_TRACE("llama.cpp " + ref.isa + " reference " + ref.path);
+    ExpectTeacherForcedWithin(path, ref.path, 1e-3, GetParam() + " (" + ref.isa + ")");
+  }
 }
 
 // ../shared/reference-avx2 (llama.cpp's AVX2 build of a newer commit, -ub 1 -fa on -t 1), at the
