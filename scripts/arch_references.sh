@@ -21,7 +21,8 @@ mkdir -p "$build/arch-models"
 # the same on every x86 ISA, so they compare the architecture, not the summation order); the
 # real shapes F16, the type they ship in (their Q8_0 dots over 2k-3k columns sum in another
 # float order on an AVX-512 llama.cpp, further from us than its F16 ones). qwen3-30b-a3b keeps
-# its real widths and top-8 but 32 of its 128 experts (a 1.9 GB file instead of 3.7 GB).
+# its real widths and top-8 but 32 of its 128 experts (a 1.9 GB file instead of 3.7 GB);
+# gpt-oss-20b its real widths and top-4 but 8 of its 32 experts (MXFP4 experts at every type).
 models=(
   "tiny-granite|q8_0|--shape tiny-granite"
   "tiny-olmo2|q8_0|--shape tiny-olmo2"
@@ -38,6 +39,8 @@ models=(
   "lfm2-350m-6l|f16|--arch lfm2 --layers 6"
   "tiny-qwen3moe|q8_0|--shape tiny-qwen3moe"
   "qwen3-30b-a3b-2l-32e|f16|--arch qwen3moe --layers 2 --experts 32"
+  "tiny-gpt-oss|q8_0|--shape tiny-gpt-oss"
+  "gpt-oss-20b-2l-8e|f16|--arch gpt-oss --layers 2 --experts 8"
   "tiny-mamba2|q8_0|--shape tiny-mamba2"
   "mamba2-130m-2l|f16|--arch mamba2 --layers 2"
   "tiny-granitehybrid|q8_0|--shape tiny-granitehybrid"

@@ -437,6 +437,7 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   ap.scale = config_.query_scale != 0.0f ? 1.0f : config_.attention_scale;
   ap.softcap = config_.attn_softcap;
   ap.window = config_.is_swa(l) ? config_.sliding_window : 0;
+  ap.sinks = w.attn_sinks;
   ap.isa = options_.isa;
   ap.pool = options_.pool;
   for (size_t si = 0; si < batch.spans.size(); ++si) {
@@ -483,6 +484,8 @@ Status ForwardPass::RunLayer(int l, const StepBatch& batch, const std::vector<Bl
   }
   proj_.resize(T * e);
   SKV_RETURN_IF_ERROR(Matmul(w.wo, attn_.data(), T, od, proj_.data(), e, mo));
+  if (w.bo != nullptr)
+    ForTokens(options_.pool, T, [&](int64_t t) { Add(&proj_[t * e], w.bo, &proj_[t * e], e); });
   return RunFeedForward(l, T);
 }
 

@@ -109,6 +109,8 @@ struct ForwardLayerWeights {
   const float* bq = nullptr;         // qwen2 biases, or nullptr
   const float* bk = nullptr;
   const float* bv = nullptr;
+  const float* bo = nullptr;         // attn_output bias [n_embd] (gpt-oss), or nullptr
+  const float* attn_sinks = nullptr; // per-head attention-sink logits [n_head] (gpt-oss), or nullptr
   const float* q_norm = nullptr;     // per-head RMSNorm weights [head_dim_k] (qwen3, gemma3), or
   const float* k_norm = nullptr;     // [q_dim] / [k_dim] with qk_norm_full (olmo2), or nullptr
   const float* attn_post_norm = nullptr;  // [n_embd] on the attention output (olmo2, gemma), or nullptr

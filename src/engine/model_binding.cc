@@ -79,10 +79,18 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
       r.freq_scale = 1.0f / h.rope_scaling.factor;
       break;
     case RopeScalingType::kYarn: {
-      // As llama.cpp: ext_factor 1, attention magnitude 0.1 * ln(1/freq_scale) + 1 unless given.
+      // As llama.cpp: ext_factor 1; its context computes yarn_attn_factor = mscale(factor) (or,
+      // with rope.scaling.yarn_log_multiplier, mscale(factor, 1) / mscale(factor, log_mul)) times
+      // 1 / (1 + 0.1 ln factor) — cancelling the magnitude its rope kernel multiplies back in —
+      // times rope.scaling.attn_factor. (Not exactly 1 in floats: the same rounding here.)
       r.freq_scale = 1.0f / h.rope_scaling.factor;
       r.ext_factor = 1.0f;
-      r.attn_factor = h.rope_scaling.attn_factor;
+      const float factor = 1.0f / r.freq_scale;
+      const auto mscale = [](float scale, float m) { return scale <= 1.0f ? 1.0f : 0.1f * m * std::log(scale) + 1.0f; };
+      const float log_mul = h.rope_scaling.yarn_log_multiplier;
+      float af = log_mul != 0.0f ? mscale(factor, 1.0f) / mscale(factor, log_mul) : mscale(factor, 1.0f);
+      af *= 1.0f / (1.0f + 0.1f * std::log(factor));
+      r.attn_factor = af * h.rope_scaling.attn_factor;
       break;
     }
     case RopeScalingType::kLongrope:  // llama.cpp: the factors below, no YaRN ramp
@@ -129,6 +137,9 @@ Result<ForwardConfig> ForwardConfigFromModel(const Model& model, int64_t context
     c.moe.n_used = static_cast<int32_t>(h.n_expert_used);
     c.moe.n_ff_exp = static_cast<int32_t>(h.n_ff_exp);
     c.moe.normalize = h.expert_weights_norm;
+    c.moe.softmax_weight = h.expert_softmax_weight;
+    c.moe.swiglu_alpha = h.swiglu_oai_alpha;
+    c.moe.swiglu_limit = h.swiglu_oai_limit;
   }
   SKV_RETURN_IF_ERROR(c.Validate());
   return c;
@@ -161,6 +172,8 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
     SKV_ASSIGN_OR_RETURN(d.bq, F32Vector(s.bq, p + "attn_q.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bk, F32Vector(s.bk, p + "attn_k.bias", true));
     SKV_ASSIGN_OR_RETURN(d.bv, F32Vector(s.bv, p + "attn_v.bias", true));
+    SKV_ASSIGN_OR_RETURN(d.bo, F32Vector(s.bo, p + "attn_output.bias", true));
+    SKV_ASSIGN_OR_RETURN(d.attn_sinks, F32Vector(s.attn_sinks, p + "attn_sinks.weight", true));
     SKV_ASSIGN_OR_RETURN(d.q_norm, F32Vector(s.q_norm, p + "attn_q_norm.weight", true));
     SKV_ASSIGN_OR_RETURN(d.k_norm, F32Vector(s.k_norm, p + "attn_k_norm.weight", true));
     d.wq = MatrixView(s.wq);
@@ -172,6 +185,10 @@ Result<ForwardWeights> ForwardWeightsFromModel(const Model& model) {
       d.moe.gate = Experts(s.ffn_gate_exps);
       d.moe.up = Experts(s.ffn_up_exps);
       d.moe.down = Experts(s.ffn_down_exps);
+      SKV_ASSIGN_OR_RETURN(d.moe.router_bias, F32Vector(s.ffn_gate_inp_b, p + "ffn_gate_inp.bias", true));
+      SKV_ASSIGN_OR_RETURN(d.moe.gate_bias, F32Vector(s.ffn_gate_exps_b, p + "ffn_gate_exps.bias", true));
+      SKV_ASSIGN_OR_RETURN(d.moe.up_bias, F32Vector(s.ffn_up_exps_b, p + "ffn_up_exps.bias", true));
+      SKV_ASSIGN_OR_RETURN(d.moe.down_bias, F32Vector(s.ffn_down_exps_b, p + "ffn_down_exps.bias", true));
     }
     w.layers.push_back(d);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/ops.h"
+#include "kernels/ops_arch.h"
 #include "kernels/quants.h"
 #include "kernels/vec_dot.h"
 
@@ -47,10 +48,12 @@ Status MoeFfn::Run(const MoeConfig& c, const MoeLayerWeights& w, const float* xn
   // Routing, per token.
   logits_.resize(T * E);
   SKV_RETURN_IF_ERROR(Matmul(w.router, xn, T, n_embd, logits_.data(), E, mo));
+  if (w.router_bias != nullptr)
+    for (int64_t t = 0; t < T; ++t) Add(&logits_[t * E], w.router_bias, &logits_[t * E], E);
   probs_.resize(E);
   ids_.resize(T * k);
   weights_.resize(T * k);
-  const MoeRouting routing{c.n_expert, c.n_used, c.normalize, c.weights_scale};
+  const MoeRouting routing{c.n_expert, c.n_used, c.normalize, c.weights_scale, c.softmax_weight};
   for (int64_t t = 0; t < T; ++t)
     MoeRoute(routing, &logits_[t * E], probs_.data(), &ids_[t * k], &weights_[t * k]);
 
@@ -112,7 +115,17 @@ Status MoeFfn::Run(const MoeConfig& c, const MoeLayerWeights& w, const float* xn
     }
   }
   SKV_RETURN_IF_ERROR(flush(8, true));
-  for (int64_t j = 0; j < S; ++j) SwiGlu(&gate_[j * ff], &up_[j * ff], &gate_[j * ff], ff);
+  // Expert biases (ggml_add_id: the row's own expert's bias), then the activation.
+  auto expert_of = [&](int64_t j) { return int64_t{ids_[slots_[j]]}; };
+  for (int64_t j = 0; j < S; ++j) {
+    if (w.up_bias != nullptr) Add(&up_[j * ff], w.up_bias + expert_of(j) * ff, &up_[j * ff], ff);
+    if (w.gate_bias != nullptr) Add(&gate_[j * ff], w.gate_bias + expert_of(j) * ff, &gate_[j * ff], ff);
+    if (c.swiglu_limit > 0.0f) {
+      SwiGluOai(&gate_[j * ff], &up_[j * ff], &gate_[j * ff], ff, c.swiglu_alpha, c.swiglu_limit);
+    } else {
+      SwiGlu(&gate_[j * ff], &up_[j * ff], &gate_[j * ff], ff);
+    }
+  }
   for (size_t i = 0; i < active_.size(); ++i) {
     const auto [b, n] = rows(i);
     const WeightMatrix* down = &experts_[3 * i + 2];
@@ -121,6 +134,8 @@ Status MoeFfn::Run(const MoeConfig& c, const MoeLayerWeights& w, const float* xn
     if (jobs.size() == 8) SKV_RETURN_IF_ERROR(flush(8, true));
   }
   SKV_RETURN_IF_ERROR(flush(8, true));
+  if (w.down_bias != nullptr)
+    for (int64_t j = 0; j < S; ++j) Add(&down_[j * n_embd], w.down_bias + expert_of(j) * n_embd, &down_[j * n_embd], n_embd);
   expert_matmuls_ += 3 * static_cast<int64_t>(active_.size());
   row_of_slot_.resize(S);
   for (int64_t j = 0; j < S; ++j) row_of_slot_[slots_[j]] = static_cast<int32_t>(j);

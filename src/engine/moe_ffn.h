@@ -1,8 +1,10 @@
 // MoeFfn: the feed-forward block of a mixture-of-experts layer (qwen3moe) over a batch of token
 // rows, as llama.cpp's build_moe_ffn computes it:
-//   router logits = W_router · x -> MoeRoute (softmax, top-k, weights; kernels/moe_router.h) ->
+//   router logits = W_router · x (+ bias) -> MoeRoute (softmax, top-k, weights; kernels/moe_router.h) ->
 //   for each selected expert: down_e · (silu(gate_e · x) * (up_e · x)) -> times its weight ->
 //   summed over the k ranks in rank order (best expert first: ((y_0 + y_1) + y_2) + ...).
+// gpt-oss (llama.cpp's openai-moe graph) adds biases after the router and each expert matmul,
+// routes with softmax over the top-k logits and uses the clamped SwiGLU (MoeConfig).
 //
 // Work is grouped by expert: the rows routed to expert e are gathered and multiplied by e's
 // three matrices in one matmul each, so a step reads only the experts some token chose (a
@@ -41,6 +43,12 @@ struct MoeLayerWeights {
   WeightMatrix router;     // [n_expert][n_embd] (ffn_gate_inp)
   ExpertStack gate, up;    // each expert [n_ff_exp][n_embd]
   ExpertStack down;        // each expert [n_embd][n_ff_exp]
+  // Optional F32 biases (gpt-oss; nullptr: none): added to the router logits, and to each
+  // expert's gate / up / down output (ggml_add / ggml_add_id). Expert e's row at e * its width.
+  const float* router_bias = nullptr;  // [n_expert]
+  const float* gate_bias = nullptr;    // [n_expert][n_ff_exp]
+  const float* up_bias = nullptr;      // [n_expert][n_ff_exp]
+  const float* down_bias = nullptr;    // [n_expert][n_embd]
 };
 
 struct MoeConfig {
@@ -49,6 +57,11 @@ struct MoeConfig {
   int32_t n_ff_exp = 0;  // one expert's width
   bool normalize = false;      // top-k weights divided by their sum (qwen3moe)
   float weights_scale = 0.0f;  // 0: none
+  bool softmax_weight = false; // gpt-oss: top k by the logits, softmax over those k (MoeRouting)
+  // > 0: gpt-oss's clamped SwiGLU (SwiGluOai, kernels/ops_arch.h) with this limit and
+  // swiglu_alpha instead of silu(gate) * up.
+  float swiglu_limit = 0.0f;
+  float swiglu_alpha = 0.0f;
 };
 
 class MoeFfn {

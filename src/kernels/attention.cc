@@ -166,7 +166,18 @@ float ExpShiftSumScalar(float* s, int64_t n, float max) {
   return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
-void MergeSpanPartials(const float* first, int64_t num_spans, int64_t span_stride, int64_t dv, float* o) {
+void ApplyAttentionSink(float s, float max, float* sum, float* acc, int64_t dv) {
+  if (s > max) {
+    const float ms = std::exp(max - s);
+    for (int64_t d = 0; d < dv; ++d) acc[d] *= ms;
+    *sum = *sum * ms + 1.0f;
+  } else {
+    *sum = *sum * 1.0f + std::exp(s - max);
+  }
+}
+
+void MergeSpanPartials(const float* first, int64_t num_spans, int64_t span_stride, int64_t dv, float* o,
+                       const float* sink) {
   float m = first[dv], sum = first[dv + 1];
   for (int64_t d = 0; d < dv; ++d) o[d] = first[d];
   for (int64_t sp = 1; sp < num_spans; ++sp) {
@@ -178,6 +189,7 @@ void MergeSpanPartials(const float* first, int64_t num_spans, int64_t span_strid
     sum = sum * a + part[dv + 1] * b;
     m = nm;
   }
+  if (sink != nullptr) ApplyAttentionSink(*sink, m, &sum, o, dv);
   const float inv = 1.0f / sum;
   for (int64_t d = 0; d < dv; ++d) o[d] *= inv;
 }
@@ -329,7 +341,7 @@ Status PagedAttention(const AttentionParams& params, const PagedKv& kv, const fl
     const int h = static_cast<int>(index % params.n_heads);
     internal::MergeSpanPartials(partials.data() + (first_span[qi] * params.n_heads + h) * part_floats,
                                 first_span[qi + 1] - first_span[qi], params.n_heads * part_floats, Dv,
-                                out + qi * out_stride + h * Dv);
+                                out + qi * out_stride + h * Dv, params.sinks != nullptr ? params.sinks + h : nullptr);
   };
 
   const int64_t num_tasks = total_spans * L.n_kv_heads;

@@ -50,6 +50,10 @@ struct AttentionParams {
   // Attention logit soft-cap (gemma2): > 0 turns a score into softcap * tanhf(dot * (scale /
   // softcap)), the order of llama.cpp's CPU flash attention. 0: dot * scale.
   float softcap = 0.0f;
+  // Attention sinks (gpt-oss): n_heads learned logits, one per query head, each joining its
+  // head's softmax denominator as a key without value — llama.cpp's flash-attention sinks,
+  // applied after the last key (internal::ApplyAttentionSink, attention_spans.h). nullptr: none.
+  const float* sinks = nullptr;
 };
 
 // The first key position a query at `pos` attends: 0, or pos - window + 1 under a window.

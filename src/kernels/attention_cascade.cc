@@ -242,7 +242,9 @@ Status LlamaModeShared(const AttentionParams& params, std::span<const AttentionS
       const AttentionSequence& s = seqs[r.seq];
       const int h = tk.kvh * group + static_cast<int>(qh % group);
       float* o = s.out + r.i * s.out_stride + h * Dv;
-      const float inv = run[k].sum == 0.0f ? 0.0f : 1.0f / run[k].sum;
+      float sum = run[k].sum;
+      if (params.sinks != nullptr) ApplyAttentionSink(params.sinks[h], run[k].max, &sum, &acc[k * Dv], Dv);
+      const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
       for (int64_t d = 0; d < Dv; ++d) o[d] = acc[k * Dv + d] * inv;
     }
   };
@@ -425,7 +427,8 @@ Status SpanModeShared(const AttentionParams& params, std::span<const AttentionSe
     const AttentionSequence& s = seqs[queries[qi].seq];
     internal::MergeSpanPartials(partials.data() + (first_span[qi] * params.n_heads + h) * part_floats,
                                 first_span[qi + 1] - first_span[qi], params.n_heads * part_floats, Dv,
-                                s.out + queries[qi].i * s.out_stride + h * Dv);
+                                s.out + queries[qi].i * s.out_stride + h * Dv,
+                                params.sinks != nullptr ? params.sinks + h : nullptr);
   };
 
   const int64_t num_tasks = static_cast<int64_t>(classes.size()) * L.n_kv_heads;

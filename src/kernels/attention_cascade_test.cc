@@ -61,10 +61,12 @@ struct Case {
   TensorType kt, vt;
   bool llama;
   int64_t dv;
+  bool sinks = false;  // gpt-oss's attention sinks (AttentionParams::sinks), one per head
 };
 
 std::string Describe(const Case& c, Isa isa, int heads, int threads) {
   return TensorTypeName(uint32_t(c.kt)) + "/" + TensorTypeName(uint32_t(c.vt)) + (c.llama ? " llama" : " f32") +
+         (c.sinks ? " sinks" : "") +
          " Dv " + std::to_string(c.dv) + " " + std::string(IsaName(isa)) + " heads " + std::to_string(heads) +
          " threads " + std::to_string(threads);
 }
@@ -126,6 +128,8 @@ void CheckGroupedEqualsSolo(const Case& c, int trials, uint32_t seed) {
         p.isa = isa;
         p.pool = pool;
         p.llama_cpp_f16_v = c.llama;
+        const std::vector<float> sinks = {0.5f, -2.0f, 3.0f, 9.0f, -0.25f, 1.5f, 6.0f, -8.0f};
+        if (c.sinks) p.sinks = sinks.data();
         std::vector<std::vector<float>> solo(seqs.size()), grouped(seqs.size());
         std::vector<AttentionSequence> call;
         for (int si : order) {
@@ -171,6 +175,12 @@ TEST(AttentionCascadeTest, F32AndBf16AndQ4KvGroupedEqualsSolo) {
   CheckGroupedEqualsSolo({TensorType::kF32, TensorType::kF32, false, 64}, 6, 6);
   CheckGroupedEqualsSolo({TensorType::kBF16, TensorType::kBF16, false, 32}, 4, 7);
   CheckGroupedEqualsSolo({TensorType::kQ4_0, TensorType::kQ4_0, false, 64}, 4, 8);
+}
+
+TEST(AttentionCascadeTest, AttentionSinksGroupedEqualsSolo) {
+  CheckGroupedEqualsSolo({TensorType::kF16, TensorType::kF16, true, 64, true}, 8, 10);
+  CheckGroupedEqualsSolo({TensorType::kF16, TensorType::kF16, false, 64, true}, 4, 11);
+  CheckGroupedEqualsSolo({TensorType::kQ8_0, TensorType::kQ8_0, false, 64, true}, 4, 12);
 }
 
 TEST(AttentionCascadeTest, OrderPutsSharersTogetherAndGroupsByFirstBlock) {

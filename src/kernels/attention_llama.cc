@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/attention_simd.h"  // DotF16Ggml
+#include "kernels/attention_spans.h"  // ApplyAttentionSink
 #include "kernels/convert.h"
 #include "kernels/fp16.h"
 #include "kernels/quants.h"
@@ -199,7 +200,9 @@ Status LlamaCppF16VAttention(const AttentionParams& params, const PagedKv& kv, c
       for (int k = 0; k < nh; ++k) {
         const int64_t qh = int64_t{i} * nh + k;
         float* o = out + (q0 + i) * out_stride + (h0 + k) * Dv;
-        const float inv = run[qh].sum == 0.0f ? 0.0f : 1.0f / run[qh].sum;
+        float sum = run[qh].sum;
+        if (params.sinks != nullptr) ApplyAttentionSink(params.sinks[h0 + k], run[qh].max, &sum, &acc[qh * Dv], Dv);
+        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
         for (int64_t d = 0; d < Dv; ++d) o[d] = acc[qh * Dv + d] * inv;
       }
   };

@@ -31,7 +31,7 @@ void GgmlSoftmaxAvx2Order(float* x, int64_t n) {
 
 void MoeRoute(const MoeRouting& r, const float* logits, float* probs, int32_t* ids, float* weights) {
   std::copy(logits, logits + r.n_expert, probs);
-  GgmlSoftmaxAvx2Order(probs, r.n_expert);
+  if (!r.softmax_weight) GgmlSoftmaxAvx2Order(probs, r.n_expert);
   // Top k: descending probability, ties by the lower index (a strict total order, so the
   // partial sort's result is unique; a NaN ranks as -inf, below every number).
   int32_t order[512];
@@ -46,6 +46,7 @@ void MoeRoute(const MoeRouting& r, const float* logits, float* probs, int32_t* i
     ids[k] = order[k];
     weights[k] = probs[order[k]];
   }
+  if (r.softmax_weight) GgmlSoftmaxAvx2Order(weights, r.n_used);
   if (r.normalize) {
     double sum = 0.0;  // ggml_vec_sum_f32: front to back in double, rounded to float
     for (int32_t k = 0; k < r.n_used; ++k) sum += static_cast<double>(weights[k]);

@@ -11,6 +11,9 @@
 // index, so ties are deterministic. Rank r of the output is the r-th best expert; the MoE FFN
 // sums the experts' outputs in this rank order (llama.cpp adds cur_experts[0..k) in order).
 //
+// gpt-oss's variant (MoeRouting::softmax_weight) ranks the raw logits instead and takes the
+// softmax over the k selected ones as the weights.
+//
 // Thread-safety: pure function over caller-owned buffers.
 #pragma once
 
@@ -23,6 +26,10 @@ struct MoeRouting {
   int32_t n_used = 0;           // k, 1 <= k <= n_expert
   bool normalize = false;       // weights /= max(sum of the k weights, 2^-14)
   float weights_scale = 0.0f;   // 0 or 1: none; else weights *= s
+  // gpt-oss's gating (llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX_WEIGHT): the top k are
+  // chosen by the raw logits, and their weights are ggml soft_max over those k logits (in rank
+  // order, GgmlSoftmaxAvx2Order). probs is then left holding the logits.
+  bool softmax_weight = false;
 };
 
 // probs: scratch of n_expert floats (left holding the softmax). Writes ids[k] (expert indices,

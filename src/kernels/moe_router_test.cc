@@ -73,6 +73,41 @@ TEST(MoeRouterTest, WeightsScaleMultipliesAndNaNLogitsStillGiveDistinctExperts) 
   EXPECT_EQ(std::set<int32_t>(nan.ids.begin(), nan.ids.end()).size(), 4u);
 }
 
+// gpt-oss's gating (softmax_weight): the top k by raw logit, weighted by a softmax over those k
+// alone — ggml soft_max of the k selected logits, rank order, bit for bit — and the double
+// definition to float rounding. The full softmax would give other weights (they sum to 1 here).
+TEST(MoeRouterTest, SoftmaxWeightGatingIsSoftmaxOverTheTopKLogits) {
+  std::mt19937 rng(19);
+  std::normal_distribution<float> dist(0.0f, 2.0f);
+  for (int32_t n_expert : {4, 8, 32}) {
+    std::vector<float> logits(n_expert);
+    for (float& x : logits) x = dist(rng);
+    const int32_t k = 4;
+    MoeRouting r{n_expert, k, false, 0.0f, true};
+    const Routed got = Route(r, logits);
+    std::vector<int32_t> order(n_expert);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+    std::vector<float> top(k);
+    for (int32_t i = 0; i < k; ++i) top[i] = logits[order[i]];
+    std::vector<float> bits = top;
+    GgmlSoftmaxAvx2Order(bits.data(), k);
+    double m = top[0], z = 0, sum = 0;
+    for (float x : top) z += std::exp(x - m);
+    for (int32_t i = 0; i < k; ++i) {
+      ASSERT_EQ(got.ids[i], order[i]) << n_expert;
+      EXPECT_EQ(got.weights[i], bits[i]) << n_expert << " rank " << i;
+      EXPECT_NEAR(got.weights[i], std::exp(top[i] - m) / z, 1e-6) << n_expert;
+      sum += got.weights[i];
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+    if (n_expert > k) {
+      const Routed softmax_first = Route({n_expert, k, false, 0.0f}, logits);
+      EXPECT_NE(softmax_first.weights, got.weights);
+    }
+  }
+}
+
 // The ggml AVX2-order softmax: below 8 elements it is the plain softmax (expf tail) bit for bit;
 // above, probabilities sum to 1 and follow the double reference to float rounding.
 TEST(MoeRouterTest, GgmlOrderSoftmax) {

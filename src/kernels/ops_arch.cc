@@ -1,5 +1,6 @@
 #include "kernels/ops_arch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -49,6 +50,15 @@ void SoftCap(float* x, int64_t n, float cap) {
 
 void Scale(float* x, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void SwiGluOai(const float* gate, const float* up, float* y, int64_t n, float alpha, float limit) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::min(gate[i], limit);
+    const float u = std::clamp(up[i], -limit, limit);
+    const float glu = g / (1.0f + std::exp(alpha * (-g)));
+    y[i] = glu * (u + 1.0f);
+  }
 }
 
 }  // namespace swarmkv

@@ -20,6 +20,12 @@ void GeGlu(const float* gate, const float* up, float* y, int64_t n);
 // x[i] = cap * tanhf(x[i] * (1 / cap)) — ggml_scale, ggml_tanh, ggml_scale (final logit soft-cap).
 void SoftCap(float* x, int64_t n, float cap);
 
+// gpt-oss's clamped SwiGLU (ggml_swiglu_oai, llama.cpp's LLM_FFN_SWIGLU_OAI_MOE): per element,
+// g = min(gate, limit), u = clamp(up, -limit, limit), y = (g / (1 + expf(alpha * -g))) * (u + 1),
+// in that order (libm expf; nothing fused). gpt-oss: alpha 1.702, limit 7. y may alias either
+// input. One scalar implementation serves every ISA, so the bits are the same everywhere.
+void SwiGluOai(const float* gate, const float* up, float* y, int64_t n, float alpha, float limit);
+
 // x[i] *= s (ggml_scale).
 void Scale(float* x, int64_t n, float s);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -45,6 +46,33 @@ TEST(OpsArchTest, SoftCapBoundsAndIsLinearNearZero) {
   float s[3] = {1.0f, -2.0f, 0.5f};
   Scale(s, 3, 4.0f);
   EXPECT_EQ(s[1], -8.0f);
+}
+
+// gpt-oss's clamped SwiGLU against ggml_swiglu_oai's formula in double: the gate clamped above
+// at the limit, the up clamped both ways and shifted by 1, sigmoid(alpha * g) * g — within float
+// rounding; exactly the float expression (one scalar implementation serves every ISA); in place.
+TEST(OpsArchTest, SwiGluOaiClampsAndMatchesDouble) {
+  const float alpha = 1.702f, limit = 7.0f;
+  std::vector<float> gate, up;
+  for (float g = -12.0f; g <= 12.0f; g += 0.37f)
+    for (float u : {-9.0f, -7.0f, -1.0f, -0.3f, 0.0f, 0.8f, 6.9f, 7.5f, 100.0f}) {
+      gate.push_back(g);
+      up.push_back(u);
+    }
+  std::vector<float> y(gate.size());
+  SwiGluOai(gate.data(), up.data(), y.data(), static_cast<int64_t>(y.size()), alpha, limit);
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double g = std::min(double{gate[i]}, 7.0), u = std::clamp(double{up[i]}, -7.0, 7.0);
+    const double want = g / (1.0 + std::exp(-double{alpha} * g)) * (u + 1.0);
+    EXPECT_NEAR(y[i], want, 1e-6 * std::max(1.0, std::fabs(want))) << gate[i] << " " << up[i];
+    const float gf = std::min(gate[i], limit), uf = std::clamp(up[i], -limit, limit);
+    EXPECT_EQ(y[i], gf / (1.0f + std::exp(alpha * (-gf))) * (uf + 1.0f));
+  }
+  // Clamps: a gate above the limit acts as the limit, an up beyond ±limit as ±limit (-7 + 1 = -6).
+  float g2[2] = {50.0f, 7.0f}, u2[2] = {-50.0f, -7.0f};
+  SwiGluOai(g2, u2, g2, 2, alpha, limit);
+  EXPECT_EQ(g2[0], g2[1]);
+  EXPECT_LT(g2[0], 0.0f);
 }
 
 }  // namespace

@@ -159,6 +159,33 @@ Status ReadGraniteHybrid(const GgufFile& f, ModelHParams* h) {
   return Status::OK();
 }
 
+// gpt-oss as llama.cpp's src/models/openai-moe.cpp loads it: expert counts (generic keys) and
+// expert_feed_forward_length required, attention.sliding_window required with the period-2
+// pattern (even layers slide) unless sliding_window_pattern says otherwise, SWA layers with the
+// global RoPE (base from rope.freq_base_swa when given); routing by softmax over the top-k
+// router logits (SOFTMAX_WEIGHT, no renormalisation), the clamped SwiGLU of alpha 1.702 and
+// limit 7 (LLM_FFN_SWIGLU_OAI_MOE), attention sinks and the attention/router/expert biases.
+Status ReadGptOss(const GgufFile& f, ModelHParams* h) {
+  SKV_ASSIGN_OR_RETURN(h->n_expert, f.GetU32(Key(*h, "expert_count")));
+  SKV_ASSIGN_OR_RETURN(h->n_expert_used, f.GetU32(Key(*h, "expert_used_count")));
+  SKV_ASSIGN_OR_RETURN(h->n_ff_exp, f.GetU32(Key(*h, "expert_feed_forward_length")));
+  SKV_ASSIGN_OR_RETURN(h->sliding_window, f.GetU32(Key(*h, "attention.sliding_window")));
+  if (h->sliding_window == 0) return InvalidArgumentError(Key(*h, "attention.sliding_window") + " is 0");
+  h->rope_freq_base_swa = h->rope_freq_base;
+  h->rope_freq_scale_swa = 1.0f / h->rope_scaling.factor;
+  SKV_RETURN_IF_ERROR(ReadSlidingWindow(f, h, 2));
+  h->expert_softmax_weight = true;
+  h->swiglu_oai_alpha = 1.702f;
+  h->swiglu_oai_limit = 7.0f;
+  h->has_attn_sinks = true;
+  h->has_out_bias = true;
+  h->has_expert_biases = true;
+  h->post_norms = false;  // post_attention_norm is the FFN pre-norm here (model/weights.cc)
+  for (const char* t : {"blk.0.ffn_gate_up_exps.weight", "blk.0.ffn_up_shexp.weight", "blk.0.exp_probs_b.bias"})
+    if (f.FindTensor(t)) return UnimplementedError(std::string("gpt-oss tensor '") + t + "' is not supported");
+  return Status::OK();
+}
+
 }  // namespace
 
 bool ArchHasRecurrentLayers(ModelArch arch) {
@@ -188,6 +215,7 @@ Status ReadArchHParams(const GgufFile& f, ModelHParams* h) {
     case ModelArch::kQwen3Moe: return ReadQwen3Moe(f, h);
     case ModelArch::kMamba2: return ReadMamba2(f, h);
     case ModelArch::kGraniteHybrid: return ReadGraniteHybrid(f, h);
+    case ModelArch::kGptOss: return ReadGptOss(f, h);
   }
   return InternalError("unknown architecture");
 }

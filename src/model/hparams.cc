@@ -75,6 +75,7 @@ std::string_view ModelArchName(ModelArch arch) {
     case ModelArch::kQwen3Moe: return "qwen3moe";
     case ModelArch::kMamba2: return "mamba2";
     case ModelArch::kGraniteHybrid: return "granitehybrid";
+    case ModelArch::kGptOss: return "gpt-oss";
   }
   return "?";
 }
@@ -82,7 +83,8 @@ std::string_view ModelArchName(ModelArch arch) {
 std::vector<ModelArch> AllModelArchs() {
   return {ModelArch::kLlama,   ModelArch::kQwen2, ModelArch::kQwen3,  ModelArch::kGranite,
           ModelArch::kOlmo2,   ModelArch::kPhi3,  ModelArch::kGemma2, ModelArch::kGemma3,
-          ModelArch::kLfm2,    ModelArch::kQwen3Moe, ModelArch::kMamba2, ModelArch::kGraniteHybrid};
+          ModelArch::kLfm2,    ModelArch::kQwen3Moe, ModelArch::kMamba2, ModelArch::kGraniteHybrid,
+          ModelArch::kGptOss};
 }
 
 Result<ModelArch> ParseModelArch(std::string_view name) {

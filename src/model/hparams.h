@@ -26,10 +26,11 @@ enum class ModelArch {
   kLfm2,
   kQwen3Moe,
   kMamba2, kGraniteHybrid,  // issue 19: Mamba-2 (model/ssm_hparams.h)
+  kGptOss,  // issue 18: "gpt-oss" (llama.cpp's LLM_ARCH_OPENAI_MOE)
 };
 
 // "llama", "qwen2", "qwen3", "granite", "olmo2", "phi3", "gemma2", "gemma3", "lfm2", "qwen3moe", "mamba2",
-// "granitehybrid".
+// "granitehybrid", "gpt-oss".
 std::string_view ModelArchName(ModelArch arch);
 // Every supported architecture, in the order above.
 std::vector<ModelArch> AllModelArchs();
@@ -96,6 +97,16 @@ struct ModelHParams {
   uint32_t n_expert_used = 0;    // {arch}.expert_used_count (top-k)
   uint32_t n_ff_exp = 0;         // {arch}.expert_feed_forward_length (one expert's width)
   bool expert_weights_norm = false;  // the top-k weights divided by their sum (qwen3moe: always)
+  // gpt-oss (model/arch_hparams.cc ReadGptOss): experts chosen by the router logits (plus bias),
+  // weighted by softmax over the k chosen; the clamped SwiGLU (limit > 0); attention sinks; biases
+  // on attn_output, the router and every expert matrix; the FFN's pre-norm is stored as
+  // blk.N.post_attention_norm.weight.
+  bool expert_softmax_weight = false;
+  float swiglu_oai_alpha = 0.0f;
+  float swiglu_oai_limit = 0.0f;
+  bool has_attn_sinks = false;   // blk.N.attn_sinks.weight [n_head]
+  bool has_out_bias = false;     // blk.N.attn_output.bias [n_embd]
+  bool has_expert_biases = false;  // blk.N.ffn_gate_inp.bias, ffn_{gate,up,down}_exps.bias
   // Issue 19: Mamba-2 layers (mamba2: every layer, no attention or FFN; granitehybrid: the
   // layers whose head_count_kv entry is 0). n_head/n_head_kv/n_ff describe the attention layers.
   SsmHParams ssm;

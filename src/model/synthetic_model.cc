@@ -183,6 +183,24 @@ std::vector<SyntheticShape> AllShapes() {
   tq3m.name = "tiny-qwen3moe", tq3m.arch = ModelArch::kQwen3Moe;
   tq3m.n_expert = 8, tq3m.n_expert_used = 2, tq3m.n_ff_exp = 64;
   s.push_back(tq3m);
+  // gpt-oss-20b as published (24 layers alternating 128-token sliding window and global
+  // attention, 64 query heads of 64 over 8 KV heads, 32 experts of 2880, top 4, YaRN x32 over
+  // 4096, attention sinks); tiny-gpt-oss: the same structure small — a window of 24 tokens and
+  // YaRN x32 over 128 so both matter in the tests' prompts, 8 experts, top 4.
+  SyntheticShape go;
+  go.name = "gpt-oss-20b", go.arch = ModelArch::kGptOss, go.qkv_bias = true;
+  go.n_embd = 2880, go.n_layer = 24, go.n_head = 64, go.n_head_kv = 8, go.head_dim = 64;
+  go.n_ff = 2880, go.n_vocab = 201088, go.n_ctx = 131072;
+  go.rope_freq_base = 150000.0f, go.rms_norm_eps = 1e-5f, go.tied_embeddings = false;
+  go.n_expert = 32, go.n_expert_used = 4, go.n_ff_exp = 2880;
+  go.sliding_window = 128, go.rope_yarn_factor = 32.0f, go.rope_original_context = 4096;
+  s.push_back(go);
+  SyntheticShape tgo = tiny;
+  tgo.name = "tiny-gpt-oss", tgo.arch = ModelArch::kGptOss, tgo.qkv_bias = true;
+  tgo.n_ff = 64, tgo.rope_freq_base = 150000.0f;
+  tgo.n_expert = 8, tgo.n_expert_used = 4, tgo.n_ff_exp = 64;
+  tgo.sliding_window = 24, tgo.rope_yarn_factor = 32.0f, tgo.rope_original_context = 128;
+  s.push_back(tgo);
   // Issue 19: Mamba-2. granite-4.0-h-350m as its published config has it (32 layers, attention
   // at 10, 13, 17, 27, NoPE, d_state 128, 48 SSM heads of 32); mamba2-130m (state-spaces,
   // vocabulary padded to 16). The tiny variants use two groups and a d_state with a remainder
@@ -341,6 +359,7 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
   const bool pre_norms = s.arch != ModelArch::kOlmo2;
   const bool post_norms = s.arch == ModelArch::kOlmo2 || s.arch == ModelArch::kGemma2 || s.arch == ModelArch::kGemma3;
   const bool phi3 = s.arch == ModelArch::kPhi3;  // fused attn_qkv and ffn_up = [gate; up]
+  const bool gpt_oss = s.arch == ModelArch::kGptOss;
   t.push_back({"token_embd.weight", {embd, s.n_vocab}, wtype, Init::kRandom});
   if (phi3) {
     t.push_back({"rope_factors_long.weight", {uint64_t{s.head_dim} / 2}, TensorType::kF32, Init::kRopeLong});
@@ -377,15 +396,27 @@ std::vector<PlannedTensor> PlanTensors(const SyntheticShape& s, TensorType wtype
       t.push_back({p + "attn_k_norm.weight", {full ? kv : s.head_dim}, TensorType::kF32, Init::kOnes});
     }
     t.push_back({p + "attn_output.weight", {q, embd}, wtype, Init::kRandom});
+    if (gpt_oss) {  // sinks uniform in ±1 so they matter beside the near-uniform scores
+      t.push_back({p + "attn_output.bias", {embd}, TensorType::kF32, Init::kSmall});
+      t.push_back({p + "attn_sinks.weight", {uint64_t{s.n_head}}, TensorType::kF32, Init::kUnit});
+    }
     }  // attention layer
-    if (post_norms) t.push_back({p + "post_attention_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
-    if (pre_norms) t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    // gpt-oss's FFN pre-norm has llama.cpp's post-attention name.
+    if (post_norms || gpt_oss) t.push_back({p + "post_attention_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
+    if (pre_norms && !gpt_oss) t.push_back({p + "ffn_norm.weight", {embd}, TensorType::kF32, Init::kOnes});
     if (s.n_expert > 0) {  // router (F32, as llama-quantize keeps it) and 3-D expert tensors
       const uint64_t ne = s.n_expert, fe = s.n_ff_exp;
+      const TensorType et = gpt_oss ? TensorType::kMXFP4 : wtype;  // gpt-oss ships MXFP4 experts
       t.push_back({p + "ffn_gate_inp.weight", {embd, ne}, TensorType::kF32, Init::kRandom});
-      t.push_back({p + "ffn_gate_exps.weight", {embd, fe, ne}, wtype, Init::kRandom});
-      t.push_back({p + "ffn_up_exps.weight", {embd, fe, ne}, wtype, Init::kRandom});
-      t.push_back({p + "ffn_down_exps.weight", {fe, embd, ne}, wtype, Init::kRandom});
+      t.push_back({p + "ffn_gate_exps.weight", {embd, fe, ne}, et, Init::kRandom});
+      t.push_back({p + "ffn_up_exps.weight", {embd, fe, ne}, et, Init::kRandom});
+      t.push_back({p + "ffn_down_exps.weight", {fe, embd, ne}, et, Init::kRandom});
+      if (gpt_oss) {  // router bias in ±1 so routing differs from the logits' alone
+        t.push_back({p + "ffn_gate_inp.bias", {ne}, TensorType::kF32, Init::kUnit});
+        t.push_back({p + "ffn_gate_exps.bias", {fe, ne}, TensorType::kF32, Init::kSmall});
+        t.push_back({p + "ffn_up_exps.bias", {fe, ne}, TensorType::kF32, Init::kSmall});
+        t.push_back({p + "ffn_down_exps.bias", {embd, ne}, TensorType::kF32, Init::kSmall});
+      }
       continue;
     }
     if (phi3) {
@@ -461,6 +492,10 @@ void SetMetadata(GgufWriter& w, const SyntheticShape& s, const SyntheticModelOpt
   if (s.sliding_window != 0) w.SetU32(a + ".attention.sliding_window", s.sliding_window);
   if (s.sliding_window_pattern != 0) w.SetU32(a + ".attention.sliding_window_pattern", s.sliding_window_pattern);
   if (s.rope_original_context != 0) w.SetU32(a + ".rope.scaling.original_context_length", s.rope_original_context);
+  if (s.rope_yarn_factor != 0.0f) {
+    w.SetString(a + ".rope.scaling.type", "yarn");
+    w.SetF32(a + ".rope.scaling.factor", s.rope_yarn_factor);
+  }
   if (s.n_expert != 0) {
     w.SetU32(a + ".expert_count", s.n_expert);
     w.SetU32(a + ".expert_used_count", s.n_expert_used);
@@ -586,6 +621,10 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
   h.logit_scale = s.logit_scale;
   if (s.rope_original_context != 0) h.rope_scaling.original_context_length = s.rope_original_context;
   if (s.rope_attn_factor != 0.0f) h.rope_scaling.attn_factor = s.rope_attn_factor;
+  if (s.rope_yarn_factor != 0.0f) {
+    h.rope_scaling.type = RopeScalingType::kYarn;
+    h.rope_scaling.factor = s.rope_yarn_factor;
+  }
   h.recurrent_layers = s.recurrent_layers;
   h.shortconv_l_cache = s.shortconv_l_cache;
   switch (s.arch) {
@@ -616,6 +655,15 @@ ModelHParams SyntheticHParams(const SyntheticShape& s) {
       h.n_expert = s.n_expert, h.n_expert_used = s.n_expert_used, h.n_ff_exp = s.n_ff_exp;
       h.expert_weights_norm = true;
       break;
+    case ModelArch::kGptOss:
+      h.n_expert = s.n_expert, h.n_expert_used = s.n_expert_used, h.n_ff_exp = s.n_ff_exp;
+      h.expert_softmax_weight = true, h.swiglu_oai_alpha = 1.702f, h.swiglu_oai_limit = 7.0f;
+      h.has_attn_sinks = true, h.has_out_bias = true, h.has_expert_biases = true;
+      h.sliding_window = s.sliding_window;
+      h.swa_layers = SwaLayerPattern(s.n_layer, 2);
+      h.rope_freq_base_swa = s.rope_freq_base;
+      h.rope_freq_scale_swa = 1.0f / h.rope_scaling.factor;
+      break;
     default:
       break;
   }
@@ -645,6 +693,7 @@ Result<std::string> DefaultShapeForArch(std::string_view arch) {
     case ModelArch::kQwen3Moe: return std::string("qwen3-30b-a3b");
     case ModelArch::kMamba2: return std::string("mamba2-130m");
     case ModelArch::kGraniteHybrid: return std::string("granite-4.0-h-350m");
+    case ModelArch::kGptOss: return std::string("gpt-oss-20b");
   }
   return InvalidArgumentError("no default shape for '" + std::string(arch) + "'");
 }

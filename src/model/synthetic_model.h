@@ -1,6 +1,6 @@
 // The built-in synthetic model: random weights with real shapes (tiny, smollm2-135m,
 // qwen2.5-0.5b, granite-3.3-2b, olmo2-1b, phi-3.5-mini, gemma2-2b, gemma3-1b, gemma3-270m, lfm2-350m,
-// qwen3-30b-a3b, granite-4.0-h-350m, mamba2-130m; any of them with fewer layers, the MoE ones with fewer experts) and a byte-level BPE tokenizer with the family's chat template and
+// qwen3-30b-a3b, granite-4.0-h-350m, mamba2-130m, gpt-oss-20b; any of them with fewer layers, the MoE ones with fewer experts) and a byte-level BPE tokenizer with the family's chat template and
 // special tokens, written as a GGUF file llama.cpp also loads.
 //
 // Invariant: the output file is a pure function of (shape, type, seed): weights come from a
@@ -47,6 +47,10 @@ struct SyntheticShape {
   uint32_t shortconv_l_cache = 0;                   // lfm2 shortconv.l_cache
   // Mixture of experts (qwen3moe): expert_count, expert_used_count, expert_feed_forward_length.
   uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;
+  // gpt-oss: rope.scaling.type "yarn" with this factor (0: no scaling keys written; the
+  // original context is rope_original_context). Its experts are MXFP4 whatever the type, like
+  // the published files; its attention sinks, biases and router are F32.
+  float rope_yarn_factor = 0.0f;
   // Issue 19, Mamba-2 (mamba2, granitehybrid): the {arch}.ssm.* keys (0 = no SSM layers).
   uint32_t ssm_conv_kernel = 0, ssm_state_size = 0, ssm_group_count = 0, ssm_inner_size = 0, ssm_time_step_rank = 0;
   std::vector<uint32_t> attention_layers;  // granitehybrid: the attention layers (the others are Mamba-2)

@@ -145,11 +145,22 @@ void ExpectArchExtrasEqual(const ModelHParams& a, const ModelHParams& b, bool fl
   EXPECT_EQ(a.n_expert_used, b.n_expert_used);
   EXPECT_EQ(a.n_ff_exp, b.n_ff_exp);
   EXPECT_EQ(a.expert_weights_norm, b.expert_weights_norm);
+  EXPECT_EQ(a.expert_softmax_weight, b.expert_softmax_weight);
+  EXPECT_EQ(a.swiglu_oai_alpha, b.swiglu_oai_alpha);
+  EXPECT_EQ(a.swiglu_oai_limit, b.swiglu_oai_limit);
+  EXPECT_EQ(a.has_attn_sinks, b.has_attn_sinks);
+  EXPECT_EQ(a.has_out_bias, b.has_out_bias);
+  EXPECT_EQ(a.has_expert_biases, b.has_expert_biases);
+  EXPECT_EQ(a.rope_scaling.type, b.rope_scaling.type);
+  EXPECT_EQ(a.rope_scaling.factor, b.rope_scaling.factor);
+  if (a.sliding_window > 0) {
+    EXPECT_EQ(a.rope_freq_scale_swa, b.rope_freq_scale_swa);
+  }
 }
 
 TEST(SyntheticModelTest, OtherArchitecturesRoundTrip) {
   for (const char* name : {"tiny-granite", "tiny-olmo2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3",
-                           "tiny-qwen3moe"}) {
+                           "tiny-qwen3moe", "tiny-gpt-oss"}) {
     SCOPED_TRACE(name);
     auto m = Model::Load(Make(name, TensorType::kQ8_0, 2, "arch.gguf"), NoCache());
     ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -158,7 +169,7 @@ TEST(SyntheticModelTest, OtherArchitecturesRoundTrip) {
     ExpectArchExtrasEqual((*m)->hparams(), want, true);
   }
   for (const char* name : {"granite-3.3-2b", "olmo2-1b", "phi-3.5-mini", "gemma2-2b", "gemma3-1b", "gemma3-270m",
-                           "qwen3-30b-a3b"}) {
+                           "qwen3-30b-a3b", "gpt-oss-20b"}) {
     SCOPED_TRACE(name);
     auto f = GgufFile::Open(Make(name, TensorType::kQ8_0, 0, "meta.gguf", /*metadata_only=*/true));
     ASSERT_TRUE(f.ok()) << f.status().ToString();
@@ -199,6 +210,35 @@ TEST(SyntheticModelTest, FamilyConventionsBindAsLlamaCppReadsThem) {
   ASSERT_TRUE(g2.ok()) << g2.status().ToString();
   EXPECT_EQ((*g2)->hparams().swa_layers, (std::vector<bool>{true, false, true, false}));
   EXPECT_EQ((*g2)->weights().output.data, (*g2)->weights().token_embd.data);
+}
+
+// gpt-oss: llama.cpp's tensor names — the FFN pre-norm under post_attention_norm (bound as
+// ffn_norm, no post-norm), sinks per query head, the attn_output / router / expert biases, MXFP4
+// experts whatever the type; even layers slide (period 2), YaRN read back.
+TEST(SyntheticModelTest, GptOssBindsSinksBiasesAndMxfp4Experts) {
+  auto m = Model::Load(Make("tiny-gpt-oss", TensorType::kQ8_0, 1, "gptoss.gguf"), NoCache());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const ModelHParams& h = (*m)->hparams();
+  EXPECT_EQ(h.arch, ModelArch::kGptOss);
+  EXPECT_EQ(ModelArchName(h.arch), "gpt-oss");
+  EXPECT_EQ(h.swa_layers, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(h.sliding_window, 24u);
+  EXPECT_EQ(h.rope_scaling.type, RopeScalingType::kYarn);
+  EXPECT_EQ(h.rope_scaling.original_context_length, 128u);
+  EXPECT_TRUE(h.rope_neox);
+  EXPECT_TRUE(h.has_qkv_bias);
+  EXPECT_FALSE(h.tied_output);
+  const LayerWeights& l = (*m)->weights().layers[1];
+  EXPECT_TRUE(l.ffn_norm.present());
+  EXPECT_FALSE(l.attn_post_norm.present());
+  EXPECT_EQ(l.attn_sinks.ne0, 4);  // n_head
+  EXPECT_EQ(l.bo.ne0, 128);
+  EXPECT_EQ(l.ffn_gate_inp_b.ne0, 8);
+  EXPECT_EQ(l.ffn_gate_exps_b.ne0, 64);
+  EXPECT_EQ(l.ffn_gate_exps_b.ne1, 8);
+  EXPECT_EQ(l.ffn_down_exps_b.ne0, 128);
+  for (const TensorRef* e : {&l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}) EXPECT_EQ(e->type(), TensorType::kMXFP4);
+  EXPECT_EQ(l.wq.type(), TensorType::kQ8_0);
 }
 
 // qwen3moe: the router and the 3-D expert tensors bound as llama.cpp names and shapes them

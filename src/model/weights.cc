@@ -153,10 +153,16 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k/v biases");
     if (l.q_norm.present() != h.has_qk_norm || l.k_norm.present() != h.has_qk_norm)
       return InvalidArgumentError("layer " + std::to_string(i) + " has an inconsistent set of q/k norms");
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_sinks.weight", h.n_head, 0, h.has_attn_sinks, &l.attn_sinks));
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + "attn_output.bias", embd, 0, h.has_out_bias, &l.bo));
     }  // attention layer
     if (h.attention_free()) continue;  // mamba2: the mixer is the whole block, no FFN
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_norm.weight", embd, 0, h.pre_norms, &l.ffn_norm));
-    SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
+    // gpt-oss stores the FFN's pre-norm under llama.cpp's post-attention name.
+    const bool gpt_oss = h.arch == ModelArch::kGptOss;
+    SKV_RETURN_IF_ERROR(BindTensor(f, p + (gpt_oss ? "post_attention_norm.weight" : "ffn_norm.weight"), embd, 0,
+                                   h.pre_norms, &l.ffn_norm));
+    if (!gpt_oss)
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_attention_norm.weight", embd, 0, h.post_norms, &l.attn_post_norm));
     SKV_RETURN_IF_ERROR(BindTensor(f, p + "post_ffw_norm.weight", embd, 0, h.post_norms, &l.ffn_post_norm));
     if (h.n_expert > 0) {
       const int64_t n_exp = h.n_expert, ff_exp = h.n_ff_exp;
@@ -167,6 +173,11 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& f, const ModelHParams& h
       SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_gate_exps.weight", embd, ff_exp, n_exp, &l.ffn_gate_exps));
       SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_up_exps.weight", embd, ff_exp, n_exp, &l.ffn_up_exps));
       SKV_RETURN_IF_ERROR(BindTensor3(f, p + "ffn_down_exps.weight", ff_exp, embd, n_exp, &l.ffn_down_exps));
+      const bool b = h.has_expert_biases;
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate_inp.bias", n_exp, 0, b, &l.ffn_gate_inp_b));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_gate_exps.bias", ff_exp, n_exp, b, &l.ffn_gate_exps_b));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_up_exps.bias", ff_exp, n_exp, b, &l.ffn_up_exps_b));
+      SKV_RETURN_IF_ERROR(BindTensor(f, p + "ffn_down_exps.bias", embd, n_exp, b, &l.ffn_down_exps_b));
       continue;
     }
     if (h.fused_gate_up) {

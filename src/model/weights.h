@@ -76,6 +76,13 @@ struct LayerWeights {
   TensorRef ffn_gate_exps, ffn_up_exps;  // [n_embd, n_ff_exp, n_expert]: expert e's matrix at
   TensorRef ffn_down_exps;             // [n_ff_exp, n_embd, n_expert]  data + e * ne1 * row_bytes
   SsmLayerWeights ssm;                 // Mamba-2 layers (mamba2, granitehybrid): blk.N.ssm_*
+  // gpt-oss (hparams.has_attn_sinks / has_out_bias / has_expert_biases; its FFN pre-norm,
+  // blk.N.post_attention_norm.weight, is bound as ffn_norm):
+  TensorRef attn_sinks;                // [n_head]
+  TensorRef bo;                        // attn_output.bias [n_embd]
+  TensorRef ffn_gate_inp_b;            // [n_expert]
+  TensorRef ffn_gate_exps_b, ffn_up_exps_b;  // [n_ff_exp, n_expert]
+  TensorRef ffn_down_exps_b;           // [n_embd, n_expert]
 };
 
 struct ModelWeights {

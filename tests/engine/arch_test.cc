@@ -1,4 +1,4 @@
-// The architectures beyond llama/qwen (granite, olmo2, phi3, gemma2, gemma3, qwen3moe) in the engine:
+// The architectures beyond llama/qwen (granite, olmo2, phi3, gemma2, gemma3, qwen3moe, gpt-oss) in the engine:
 // - exactness (batch invariance, chunking, cache) on each family's tiny synthetic model, made by
 //   the test itself, with f16 and bf16 KV, over a prompt longer than the gemma windows;
 // - parity with llama.cpp: teacher-forced log-probabilities within 1e-3 of the references
@@ -58,7 +58,8 @@ INSTANTIATE_TEST_SUITE_P(
                       ExactParam{"tiny-phi3", TensorType::kF16}, ExactParam{"tiny-phi3", TensorType::kBF16},
                       ExactParam{"tiny-gemma2", TensorType::kF16}, ExactParam{"tiny-gemma2", TensorType::kBF16},
                       ExactParam{"tiny-gemma3", TensorType::kF16}, ExactParam{"tiny-gemma3", TensorType::kBF16},
-                      ExactParam{"tiny-qwen3moe", TensorType::kF16}, ExactParam{"tiny-qwen3moe", TensorType::kBF16}),
+                      ExactParam{"tiny-qwen3moe", TensorType::kF16}, ExactParam{"tiny-qwen3moe", TensorType::kBF16},
+                      ExactParam{"tiny-gpt-oss", TensorType::kF16}, ExactParam{"tiny-gpt-oss", TensorType::kBF16}),
     ExactName);
 
 // The sliding window and the soft-caps change the result (the tests above would pass for an
@@ -96,6 +97,45 @@ TEST(ArchTest, SlidingWindowCutsOnlyBeyondTheWindow) {
   EXPECT_EQ(run(real, 40), run(cfg_window_only, 40));
   EXPECT_NE(run(real, 150), run(cfg_window_only, 150)) << "the window must cut keys beyond 40 tokens";
   EXPECT_NE(run(real, 150), run(cfg, 150));
+}
+
+// gpt-oss's own steps change the result (the exactness test would pass for an engine that
+// ignored them): the same tiny-gpt-oss without its attention sinks, or with the window never
+// cutting, gives other logits; with the window never cutting the first 24 tokens are the same.
+TEST(ArchTest, GptOssSinksAndWindowMatter) {
+  SyntheticModelOptions o;
+  o.shape = "tiny-gpt-oss";
+  const std::string path = TempDir() + "/tiny-gpt-oss.gguf";
+  ASSERT_TRUE(MakeSyntheticModel(o, path).ok());
+  auto fx = EngineFixture::Load(path, TensorType::kF16);
+  ASSERT_TRUE(fx.ok()) << fx.status().ToString();
+  const ForwardConfig real = fx->get()->forward->config();
+  ASSERT_EQ(real.sliding_window, 24);
+  ASSERT_TRUE(real.moe.softmax_weight);
+  ForwardConfig no_window = real;
+  no_window.sliding_window = 1 << 20;
+  const std::vector<int32_t> prompt = SyntheticPrompt();
+  auto run = [&](const ForwardConfig& c, bool sinks, size_t n) -> std::vector<float> {
+    auto f2 = EngineFixture::Load(path, TensorType::kF16);
+    EXPECT_TRUE(f2.ok());
+    auto weights = ForwardWeightsFromModel(*f2->get()->model);
+    EXPECT_TRUE(weights.ok());
+    for (ForwardLayerWeights& l : weights->layers) {
+      EXPECT_NE(l.attn_sinks, nullptr);
+      if (!sinks) l.attn_sinks = nullptr;
+    }
+    auto pass = ForwardPass::Create(c, *weights, f2->get()->memory.get(), f2->get()->ns);
+    EXPECT_TRUE(pass.ok()) << pass.status().ToString();
+    f2->get()->forward = std::move(*pass);
+    auto seq = f2->get()->memory->CreateSequence(f2->get()->ns);
+    auto logits = f2->get()->Feed(*seq, std::span<const int32_t>(prompt).first(n), 64);
+    EXPECT_TRUE(logits.ok());
+    return logits.ok() ? *logits : std::vector<float>{};
+  };
+  const std::vector<float> with_all = run(real, true, 150);
+  EXPECT_NE(with_all, run(real, false, 150)) << "the attention sinks must change the logits";
+  EXPECT_NE(with_all, run(no_window, true, 150)) << "the window must cut keys beyond 24 tokens";
+  EXPECT_EQ(run(real, true, 24), run(no_window, true, 24));
 }
 
 // Parity with llama.cpp (scripts/arch_references.sh): the tiny shapes in Q8_0, the real shapes
@@ -145,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, ArchParityTest,
                          ::testing::Values("tiny-granite", "granite-3.3-2b-2l", "tiny-olmo2", "olmo2-1b-2l",
                                            "tiny-phi3", "phi-3.5-mini-2l", "tiny-gemma2", "gemma2-2b-2l",
                                            "tiny-gemma3", "gemma3-1b-6l", "gemma3-270m-6l", "tiny-qwen3moe",
-                                           "qwen3-30b-a3b-2l-32e"),
+                                           "qwen3-30b-a3b-2l-32e", "tiny-gpt-oss", "gpt-oss-20b-2l-8e"),
                          [](const auto& p) { return ParamName(p.param); });
 
 }  // namespace
