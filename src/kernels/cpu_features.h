@@ -28,13 +28,10 @@ Isa ActiveIsa();
 // whenever any kernel changes its output bits. It goes into the KV namespace: KV is shared —
 // through RAM, disk or a Redis used by several machines — between processes of any ISA, and
 // never between builds whose kernels give different bits.
-inline constexpr uint32_t kKernelNumericsVersion = 5;  // 3: one order on every ISA (K-quants in
+inline constexpr uint32_t kKernelNumericsVersion = 4;  // 3: one order on every ISA (K-quants in
                                                        // the AVX2 lanes, AVX-512 in the twins')
                                                        // 4: one ssm_conv order (causal_conv.h):
                                                        // LFM2's 3 taps fused, Mamba-2's 4 not
-                                                       // 5: Q4_K's min term in four float lanes,
-                                                       // Q6_K's -32 offset in the integer lanes
-                                                       // (ggml's AVX2 order)
 inline uint32_t KernelNumericsId() { return kKernelNumericsVersion << 8; }
 // Every level this CPU supports, lowest first (for tests that compare each to scalar).
 std::vector<Isa> SupportedIsas();

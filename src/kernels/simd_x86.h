@@ -35,30 +35,4 @@ static inline __m256i UnpackNibbles32(const uint8_t* qs) {
 
 static inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
 
-// (l0 + l2) + (l1 + l3): ggml's movehl / movehdup sum of a 4-lane accumulator (the scalar
-// twins' HsumLanes4).
-static inline float HsumF32x4(__m128 v) {
-  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-  v = _mm_add_ss(v, _mm_movehdup_ps(v));
-  return _mm_cvtss_f32(v);
-}
-
-// Q4_K's min sums in ggml's AVX2 lanes (exact integers): lane m = mins8[2m] * (bsums[4m] +
-// bsums[4m+1]) + mins8[2m+1] * (bsums[4m+2] + bsums[4m+3]) — the 16 activation sums added in
-// pairs (hadd), then madd with the 8 mins.
-static inline __m128i MinSumsQ4K(const int16_t* bsums, const uint8_t* mins8) {
-  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-  const __m128i mn = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins8)));
-  return _mm_madd_epi16(mn, pairs);
-}
-
-// Q6_K's -32 offset in ggml's AVX2 lanes (exact integers): lane m = 32 * (scales[2m] *
-// bsums[2m] + scales[2m+1] * bsums[2m+1]), subtracted from the block's integer lanes.
-static inline __m256i OffsetSumsQ6K(const int8_t* scales, const int16_t* bsums) {
-  const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
-  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  return _mm256_slli_epi32(_mm256_madd_epi16(bs, s16), 5);
-}
-
 }  // namespace swarmkv::internal

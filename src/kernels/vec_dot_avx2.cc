@@ -15,9 +15,6 @@ namespace {
 using internal::DotI8x32;
 using internal::HalfToFloat;
 using internal::HsumF32x8;
-using internal::HsumF32x4;
-using internal::MinSumsQ4K;
-using internal::OffsetSumsQ6K;
 
 inline __m256 LoadF16x8(const f16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -423,15 +420,12 @@ float DotQ45_K(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;                  // Q5_K: one float (the twin's `mins`)
-  __m128 min4 = _mm_setzero_ps();  // Q4_K: four lanes (the twin's `min4`)
+  float mins = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
     for (int j = 0; j < 8; ++j) GetScaleMinK4(j, a[i].scales, &sc[j], &mn[j]);
     int32_t summ = 0;
-    if constexpr (kFive) {
-      for (int j = 0; j < 8; ++j) summ += mn[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-    }
+    for (int j = 0; j < 8; ++j) summ += mn[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
     __m256i sumi = _mm256_setzero_si256();
     __m256i hb;
     if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
@@ -454,13 +448,9 @@ float DotQ45_K(int64_t n, const void* w, const void* x) {
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     const float dmin = HalfToFloat(a[i].dmin) * b[i].d;
-    if constexpr (kFive) {
-      mins = FmaF32(dmin, static_cast<float>(summ), mins);  // explicit: the twin's fusing
-    } else {
-      min4 = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(MinSumsQ4K(b[i].bsums, mn)), min4);
-    }
+    mins = FmaF32(dmin, static_cast<float>(summ), mins);  // explicit: the twin's fusing
   }
-  return HsumF32x8(acc) - (kFive ? mins : HsumF32x4(min4));
+  return HsumF32x8(acc) - mins;
 }
 
 float DotQ6_K(int64_t n, const void* w, const void* x) {
@@ -468,7 +458,10 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
+  float fix = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int32_t corr = 0;
+    for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * b[i].bsums[g];
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = a[i].ql + 64 * h;
@@ -490,11 +483,11 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), s16));
       }
     }
-    sumi = _mm256_sub_epi32(sumi, OffsetSumsQ6K(a[i].scales, b[i].bsums));  // q - 32, per lane
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    fix = FmaF32(d, static_cast<float>(32 * corr), fix);
   }
-  return HsumF32x8(acc);
+  return HsumF32x8(acc) - fix;
 }
 
 }  // namespace

@@ -18,10 +18,8 @@
 //  - Q4_K/Q5_K x Q8_K tiles (several tokens): the twin's (= the AVX2 kernel's) integer lanes and
 //    per-block fma, two tokens per zmm, the weight unpacked once for all tokens, the scales
 //    applied by vpdpwssd and the min sums by vpmaddwd (RowQ45K); one token runs DotQ45K8,
-//    the AVX2 kernel's 8 lanes with the same VNNI integer parts. The min term as the twin:
-//    Q4_K four float lanes per token (MinSumsQ4K, HsumF32x4), Q5_K one float per token.
-//    Q6_K likewise (RowQ6K; one token DotQ6K8, the AVX2 kernel's lanes with VNNI integers),
-//    the -32 offset subtracted from the integer lanes (OffsetSumsQ6K).
+//    the AVX2 kernel's 8 lanes with the same VNNI integer parts.
+//    Q6_K likewise (RowQ6K; one token DotQ6K8, the AVX2 kernel's lanes with VNNI integers).
 #include "kernels/quants.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
@@ -31,9 +29,6 @@ namespace {
 
 using internal::HalfToFloat;
 using internal::HsumF32x8;
-using internal::HsumF32x4;
-using internal::MinSumsQ4K;
-using internal::OffsetSumsQ6K;
 
 // ---- float rows -------------------------------------------------------------------------
 
@@ -417,10 +412,9 @@ inline void MinSumsPair(const BlockQ8_K& xa, const BlockQ8_K& xb, __m256i mins16
 // sub-blocks of scale * (elements 4m..4m+3 of weight x activation) — here maddubs (the pair
 // sums, |x| <= 127 and q <= 31, so no saturation), then vpdpwssd with the scale (VNNI: the
 // madd and the add in one instruction), exact; acc = fma(d_w * d_x, float(sumi), acc); the min
-// term of Q5_K mins = fma(dmin_w * d_x, float(summ), mins) with summ from vpmaddwd, of Q4_K
-// four lanes per token min4 = fma(dmin_w * d_x, float(MinSumsQ4K), min4); at the end
-// HsumLanes8(acc) - mins (Q5_K) or - HsumF32x4(min4) (Q4_K). The weight's nibbles and scales
-// are unpacked once per block for all tokens.
+// term mins = fma(dmin_w * d_x, float(summ), mins) with summ from vpmaddwd; at the end
+// HsumLanes8(acc) - mins. The weight's nibbles and scales are unpacked once per block for all
+// tokens.
 template <bool kFive, typename Block, int TT>
 void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
   constexpr int P = (TT + 1) / 2;
@@ -428,10 +422,9 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
   for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m512 acc[P];
-  float mins[2 * P];   // Q5_K
-  __m128 min4[2 * P];  // Q4_K
+  float mins[2 * P];
   for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
-  for (int t = 0; t < 2 * P; ++t) mins[t] = 0.0f, min4[t] = _mm_setzero_ps();
+  for (int t = 0; t < 2 * P; ++t) mins[t] = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
     ScalesMinsK4(a[i].scales, sc, mn);
@@ -468,25 +461,17 @@ void RowQ45K(int64_t n, const Block* a, const BlockQ8_K* const* xb_in, float* y,
     for (int p = 0; p < P; ++p) {
       const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
-      if constexpr (kFive) {
-        int32_t summ[2];
-        MinSumsPair(xb[2 * p][i], xb[2 * p + 1][i], mins16, &summ[0], &summ[1]);
-        mins[2 * p] = FmaF32(dminw * xb[2 * p][i].d, static_cast<float>(summ[0]), mins[2 * p]);
-        mins[2 * p + 1] = FmaF32(dminw * xb[2 * p + 1][i].d, static_cast<float>(summ[1]), mins[2 * p + 1]);
-      }
-    }
-    if constexpr (!kFive) {
-      for (int t = 0; t < TT; ++t) {
-        min4[t] = _mm_fmadd_ps(_mm_set1_ps(dminw * xb[t][i].d), _mm_cvtepi32_ps(MinSumsQ4K(xb[t][i].bsums, mn)),
-                               min4[t]);
-      }
+      int32_t summ[2];
+      MinSumsPair(xb[2 * p][i], xb[2 * p + 1][i], mins16, &summ[0], &summ[1]);
+      mins[2 * p] = FmaF32(dminw * xb[2 * p][i].d, static_cast<float>(summ[0]), mins[2 * p]);
+      mins[2 * p + 1] = FmaF32(dminw * xb[2 * p + 1][i].d, static_cast<float>(summ[1]), mins[2 * p + 1]);
     }
   }
   for (int p = 0; p < P; ++p) {
     float lo, hi;
     StorePair(acc[p], &lo, &hi);
-    y[(2 * p) * y_stride] = lo - (kFive ? mins[2 * p] : HsumF32x4(min4[2 * p]));
-    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi - (kFive ? mins[2 * p + 1] : HsumF32x4(min4[2 * p + 1]));
+    y[(2 * p) * y_stride] = lo - mins[2 * p];
+    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi - mins[2 * p + 1];
   }
 }
 
@@ -506,17 +491,14 @@ float DotQ45K8(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;                  // Q5_K
-  __m128 min4 = _mm_setzero_ps();  // Q4_K
+  float mins = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
     ScalesMinsK4(a[i].scales, sc, mn);
-    int32_t summ = 0;
-    if constexpr (kFive) {
-      const __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
-      const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));
-      summ = HsumI32x8(_mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums)), mins16));
-    }
+    const __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));
+    const int32_t summ = HsumI32x8(
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums)), mins16));
     __m256i sumi = _mm256_setzero_si256();
     __m256i hb;
     if constexpr (kFive) hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
@@ -538,13 +520,15 @@ float DotQ45K8(int64_t n, const void* w, const void* x) {
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     const float dmin = HalfToFloat(a[i].dmin) * b[i].d;
-    if constexpr (kFive) {
-      mins = FmaF32(dmin, static_cast<float>(summ), mins);
-    } else {
-      min4 = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(MinSumsQ4K(b[i].bsums, mn)), min4);
-    }
+    mins = FmaF32(dmin, static_cast<float>(summ), mins);
   }
-  return HsumF32x8(acc) - (kFive ? mins : HsumF32x4(min4));
+  return HsumF32x8(acc) - mins;
+}
+
+// Q6_K's corr = sum_g scale_g * bsum_g (16 terms) as one vpmaddwd (exact).
+inline int32_t CorrQ6K(const BlockQ6_K& a, const BlockQ8_K& x) {
+  const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+  return HsumI32x8(_mm256_madd_epi16(s16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums))));
 }
 
 template <bool kFive, typename Block, int TT>
@@ -570,10 +554,9 @@ void TileQ45KDispatch(int64_t n, const uint8_t* w, int64_t w_stride, int rows, c
 }
 
 // Q6_K x Q8_K, one weight row x TT tokens (two per zmm), as the twin (DotQ6_K) and the AVX2
-// kernel: 6-bit values 0..63, lane m of sumi the scaled sums of elements 4m..4m+3 of every
-// 32-element group (lanes 0-3 scale 2k, 4-7 scale 2k+1), minus the lane's share of the -32
-// offset (OffsetSumsQ6K: 32 * (scale 2m x bsum 2m + scale 2m+1 x bsum 2m+1)),
-// acc = fma(d, float(sumi), acc).
+// kernel: 6-bit values 0..63 (the -32 offset is the `fix` term 32 * sum(scale * bsum)), lane m
+// of sumi the scaled sums of elements 4m..4m+3 of every 32-element group (lanes 0-3 scale 2k,
+// 4-7 scale 2k+1), acc = fma(d, float(sumi), acc), fix = fma(d, float(32 * corr), fix).
 template <int TT>
 void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float* y, int64_t y_stride) {
   constexpr int P = (TT + 1) / 2;
@@ -581,7 +564,9 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
   for (int t = 0; t < 2 * P; ++t) xb[t] = xb_in[t < TT ? t : TT - 1];
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
   __m512 acc[P];
+  float fix[TT];
   for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  for (int t = 0; t < TT; ++t) fix[t] = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     __m512i sumi[P];
     for (int p = 0; p < P; ++p) sumi[p] = _mm512_setzero_si512();
@@ -615,28 +600,31 @@ void RowQ6K(int64_t n, const BlockQ6_K* a, const BlockQ8_K* const* xb_in, float*
     const float dw = HalfToFloat(a[i].d);
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
-      sumi[p] = _mm512_sub_epi32(sumi[p], Pair(OffsetSumsQ6K(a[i].scales, xb[2 * p][i].bsums),
-                                               OffsetSumsQ6K(a[i].scales, xb[2 * p + 1][i].bsums)));
       const __m512 d = PairPs(dw * xb[2 * p][i].d, dw * xb[2 * p + 1][i].d);
       acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[p]), acc[p]);
+    }
+    for (int t = 0; t < TT; ++t) {
+      fix[t] = FmaF32(dw * xb[t][i].d, static_cast<float>(32 * CorrQ6K(a[i], xb[t][i])), fix[t]);
     }
   }
   for (int p = 0; p < P; ++p) {
     float lo, hi;
     StorePair(acc[p], &lo, &hi);
-    y[(2 * p) * y_stride] = lo;
-    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi;
+    y[(2 * p) * y_stride] = lo - fix[2 * p];
+    if (2 * p + 1 < TT) y[(2 * p + 1) * y_stride] = hi - fix[2 * p + 1];
   }
 }
 
 // Decode (one token): the AVX2 kernel's 8-lane Q6_K sequence (DotQ6_K in vec_dot_avx2.cc, = the
-// twin) with the scales by vpdpwssd: same integers, same bits.
+// twin) with corr by vpmaddwd and the scales by vpdpwssd: same integers, same bits.
 float DotQ6K8(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ6_K*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
+  float fix = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const int32_t corr = CorrQ6K(a[i], b[i]);
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = a[i].ql + 64 * h;
@@ -658,11 +646,11 @@ float DotQ6K8(int64_t n, const void* w, const void* x) {
         sumi = _mm256_dpwssd_epi32(sumi, _mm256_maddubs_epi16(q[k], y), s16);
       }
     }
-    sumi = _mm256_sub_epi32(sumi, OffsetSumsQ6K(a[i].scales, b[i].bsums));  // q - 32, per lane
     const float d = HalfToFloat(a[i].d) * b[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    fix = FmaF32(d, static_cast<float>(32 * corr), fix);
   }
-  return HsumF32x8(acc);
+  return HsumF32x8(acc) - fix;
 }
 
 template <int TT>

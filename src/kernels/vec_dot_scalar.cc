@@ -98,22 +98,11 @@ float DotQ32(int64_t n, const void* w, const void* x) {
   return HsumLanes8(acc);
 }
 
-// K-quants in ggml-cpu's AVX2 order (ggml_vec_dot_q{4,5,6}_K_q8_K; = vec_dot_avx2.cc), so
-// every ISA gives the same bits and they are llama.cpp's AVX2 bits: per 256-element block, 8
-// exact integer lanes, lane m holding the scaled sums of elements 4m .. 4m+3 of every
-// 32-element sub-block; the lanes fused into 8 float accumulators with d = d_w * d_x. The
-// min/offset term, per type as ggml keeps it:
-//  - Q4_K: four float lanes, lane m fusing dmin * (mn[2m] * (bs[4m] + bs[4m+1]) +
-//    mn[2m+1] * (bs[4m+2] + bs[4m+3])) per block (bs = the activation's 16-element sums),
-//    reduced (m0 + m2) + (m1 + m3); the dot HsumLanes8(acc) - that. (ggml adds the lanes of
-//    -dmin; rounding is symmetric, so subtracting the lanes of +dmin gives the same bits.)
-//  - Q5_K: one float, fused per block with the whole block's min sum; HsumLanes8(acc) - it.
-//  - Q6_K: inside the integer lanes (q - 32 exactly: lane m subtracts 32 * (sc[2m] * bs[2m] +
-//    sc[2m+1] * bs[2m+1]) before its one fma per block); the dot HsumLanes8(acc).
-// (Until numerics version 5 Q4_K and Q6_K kept their term in one float, as Q5_K does.)
-
-// (m0 + m2) + (m1 + m3): ggml's movehl / movehdup reduction of a 4-lane accumulator.
-float HsumLanes4(const float m[4]) { return (m[0] + m[2]) + (m[1] + m[3]); }
+// K-quants in the AVX2 kernels' order (vec_dot_avx2.cc), so every ISA gives the same bits:
+// per 256-element block, 8 exact integer lanes, lane m holding the scaled sums of elements
+// 4m .. 4m+3 of every 32-element sub-block; the lanes fused into 8 float accumulators with
+// d = d_w * d_x; the min/offset term kept in one float, fused per block; at the end
+// HsumLanes8(acc) - that term.
 
 // Q4_K / Q5_K share the structure: 8 sub-blocks of 32 with 6-bit scale and min.
 template <bool kFive, typename Block>
@@ -121,18 +110,15 @@ float DotQ45_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Block*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
   float acc[8] = {};
-  float mins = 0;        // Q5_K
-  float min4[4] = {};    // Q4_K
+  float mins = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     int32_t sumi[8] = {};
     int32_t summ = 0;
-    int32_t summ4[4] = {};
     const int8_t* q8 = b[i].qs;
     for (int sub = 0; sub < 8; ++sub) {
       uint8_t sc, m;
       GetScaleMinK4(sub, a[i].scales, &sc, &m);
       summ += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
-      summ4[sub / 2] += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
     }
     for (int c = 0; c < 4; ++c) {  // 64-element chunks: low nibbles then high nibbles
       for (int half = 0; half < 2; ++half) {
@@ -153,21 +139,18 @@ float DotQ45_K(int64_t n, const void* w, const void* x) {
     const float d = F16ToF32(a[i].d) * b[i].d;
     for (int lane = 0; lane < 8; ++lane) acc[lane] = std::fma(d, static_cast<float>(sumi[lane]), acc[lane]);
     const float dmin = F16ToF32(a[i].dmin) * b[i].d;
-    if constexpr (kFive) {
-      mins = std::fma(dmin, static_cast<float>(summ), mins);
-    } else {
-      for (int m = 0; m < 4; ++m) min4[m] = std::fma(dmin, static_cast<float>(summ4[m]), min4[m]);
-    }
+    mins = std::fma(dmin, static_cast<float>(summ), mins);
   }
-  return HsumLanes8(acc) - (kFive ? mins : HsumLanes4(min4));
+  return HsumLanes8(acc) - mins;
 }
 
 float DotQ6_K(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ6_K*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
   float acc[8] = {};
+  float fix = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    // q as 0..63; the -32 offset is subtracted from the integer lanes below.
+    // q as 0..63 (the -32 offset is the separate `fix` term: 32 * sum(scale * bsum)).
     uint8_t q[kQK_K];
     const uint8_t* ql = a[i].ql;
     const uint8_t* qh = a[i].qh;
@@ -181,6 +164,8 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
       ql += 64;
       qh += 32;
     }
+    int32_t corr = 0;
+    for (int g = 0; g < 16; ++g) corr += a[i].scales[g] * b[i].bsums[g];
     int32_t sumi[8] = {};
     for (int k = 0; k < 8; ++k) {  // 32-element groups; lanes 0-3 scale 2k, lanes 4-7 scale 2k+1
       for (int lane = 0; lane < 8; ++lane) {
@@ -189,16 +174,11 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
         sumi[lane] += a[i].scales[2 * k + (lane >= 4 ? 1 : 0)] * dot;
       }
     }
-    // Lane m: 32 * (scale 2m x bsum 2m + scale 2m+1 x bsum 2m+1) (ggml's madd of the 16 bsums
-    // with the 16 scales, shifted by 5); the lanes' totals are then exactly sum scale*(q-32)*x.
-    for (int lane = 0; lane < 8; ++lane) {
-      sumi[lane] -= 32 * (a[i].scales[2 * lane] * b[i].bsums[2 * lane] +
-                          a[i].scales[2 * lane + 1] * b[i].bsums[2 * lane + 1]);
-    }
     const float d = F16ToF32(a[i].d) * b[i].d;
     for (int lane = 0; lane < 8; ++lane) acc[lane] = std::fma(d, static_cast<float>(sumi[lane]), acc[lane]);
+    fix = std::fma(d, static_cast<float>(32 * corr), fix);
   }
-  return HsumLanes8(acc);
+  return HsumLanes8(acc) - fix;
 }
 
 }  // namespace

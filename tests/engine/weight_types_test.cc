@@ -27,7 +27,7 @@ constexpr uint64_t kSeed = 18;  // scripts/weight_type_references.sh
 
 // Tolerance by the llama.cpp build that made the reference (local_reference.h): the same for
 // both builds until the AVX2 figures (docs/engine.md) allow tighter ones.
-// AVX-512 (-ub 1 -fa on --no-repack), measured max |log-prob diff| before numerics version 5:
+// AVX-512 (-ub 1 -fa on --no-repack), measured max |log-prob diff|:
 // q5_K 2.2e-6, q5_1 2.7e-6, q2_K 2.7e-6, q3_K 2.6e-6, iq4_xs 2.4e-6, mxfp4 3.3e-6 — held to
 // 1e-3. q4_K 8.2e-3, q6_K 8.6e-3, q4_1 6.6e-3, iq4_nl 6.1e-3 and the shape's own q8_0 1.9e-3
 // (f16 4.1e-4) are not: that build's f16 attention dots sum in 16 lanes (head_dim 64 here; the
