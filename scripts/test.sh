@@ -39,9 +39,9 @@ if [[ $sanitizers == ON || $fuzz == ON ]]; then
   phase "clang ASan+UBSan build (unit tests: $sanitizers, fuzz targets: $fuzz)"
   # One clang build serves the unit tests under ASan+UBSan and the libFuzzer targets: the
   # libraries are compiled once (coverage-instrumented for the fuzzers, cmake/swarmkv.cmake), the
-  # unit tests and the fuzz targets link them. -O1, between the two old builds (-O0 for the ASan
-  # unit tests, -O2 for the fuzzers). Line tables only (-g1): reports still name file and line.
-  # Debug keeps assertions and SKV_DCHECK on, in the fuzzers too (the old fuzz build had NDEBUG).
+  # unit tests and the fuzz targets link them. -O1: the unit tests and fuzzers run at several
+  # times -O0's speed for little more compile time. Line tables only (-g1): reports still name
+  # file and line. Debug keeps assertions on in both.
   targets=$([[ $sanitizers == ON ]] || echo fuzzers)
   BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug CC=clang CXX=clang++ NINJA_TARGETS="$targets" "$root/scripts/build.sh" \
     -DSWARMKV_SANITIZE="$sanitizers" -DSWARMKV_FUZZ="$fuzz" -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF \
