@@ -2,11 +2,13 @@
 
 function(swarmkv_setup_flags)
   add_compile_options(-Wall -Wextra -Wno-unused-parameter -fno-omit-frame-pointer)
-  # ASan+UBSan in both the sanitizer build and the fuzz build; they are one build in
-  # scripts/test.sh (clang, both ON): its unit tests and fuzz targets share the libraries. A UBSan
-  # report aborts (no recovery), so it fails the test or the fuzz run that made it.
-  if(SWARMKV_SANITIZE OR SWARMKV_FUZZ)
+  if(SWARMKV_SANITIZE)
     add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=address,undefined)
+  endif()
+  if(SWARMKV_FUZZ)
+    # Instrument every library for coverage; only the fuzz targets link the libFuzzer main.
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined)
     add_link_options(-fsanitize=address,undefined)
   endif()
   if(SWARMKV_TSAN)
@@ -46,12 +48,6 @@ function(swarmkv_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
-  if(SWARMKV_FUZZ)
-    # Coverage for libFuzzer in the libraries only: the fuzz targets link the libFuzzer main
-    # (fuzz/CMakeLists.txt); the unit tests linked to the same libraries get the sanitizer
-    # runtime's no-op coverage hooks and run uninstrumented test code.
-    target_compile_options(${name} PRIVATE -fsanitize=fuzzer-no-link)
-  endif()
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
 endfunction()
 

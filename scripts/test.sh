@@ -32,40 +32,32 @@ for level in "${levels[@]}"; do
   (cd "$root/build/tests/engine" && SWARMKV_KERNELS=$level ./engine_exactness_test --gtest_brief=1)
 done
 
-sanitizers=$([[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]] && echo ON || echo OFF)
-fuzz=$([[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]] && echo ON || echo OFF)
-if [[ $sanitizers == ON || $fuzz == ON ]]; then
-  phase "clang ASan+UBSan build (unit tests: $sanitizers, fuzz targets: $fuzz)"
-  # One clang build serves the unit tests under ASan+UBSan and the libFuzzer targets: the
-  # libraries are compiled once (coverage-instrumented for the fuzzers, cmake/swarmkv.cmake), the
-  # unit tests and the fuzz targets link them. -O1: the unit tests and fuzzers run at several
-  # times -O0's speed for little more compile time. Line tables only (-g1): reports still name
-  # file and line. Debug keeps assertions on in both.
-  targets=$([[ $sanitizers == ON ]] || echo fuzzers)
-  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug CC=clang CXX=clang++ NINJA_TARGETS="$targets" "$root/scripts/build.sh" \
-    -DSWARMKV_SANITIZE="$sanitizers" -DSWARMKV_FUZZ="$fuzz" -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF \
-    "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g1"
-fi
-
-if [[ $sanitizers == ON ]]; then
+if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
   phase "unit tests under ASan+UBSan"
+  # Line tables only (-g1) in the sanitizer and fuzz builds: reports still name file and line, and
+  # the builds compile a third faster than with full debug information.
+  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug "$root/scripts/build.sh" \
+    -DSWARMKV_SANITIZE=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG=-g1
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest -j"$jobs" -L unit --output-on-failure --timeout 900)
+fi
 
+if [[ "${SWARMKV_SKIP_SANITIZERS:-0}" != 1 ]]; then
   phase "concurrency stress tests under ThreadSanitizer"
   BUILD_DIR="$root/build-tsan" BUILD_TYPE=RelWithDebInfo NINJA_TARGETS=memory_stress_test "$root/scripts/build.sh" \
     -DSWARMKV_TSAN=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF
   (cd "$root/build-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest -L tsan --output-on-failure --timeout 900)
 fi
 
-if [[ $fuzz == ON ]]; then
+if [[ "${SWARMKV_SKIP_FUZZ:-0}" != 1 ]]; then
   phase "fuzz targets (${SWARMKV_FUZZ_SECONDS:-20}s each)"
+  BUILD_DIR="$root/build-fuzz" BUILD_TYPE=RelWithDebInfo CC=clang CXX=clang++ NINJA_TARGETS=fuzzers \
+    "$root/scripts/build.sh" -DSWARMKV_FUZZ=ON -DSWARMKV_UNIT_ONLY=ON -DSWARMKV_BENCH=OFF \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
   shopt -s nullglob
-  fuzzers=("$root"/build-asan/fuzz/*_fuzzer)
-  [[ ${#fuzzers[@]} -gt 0 ]] || { echo "no fuzz targets in $root/build-asan/fuzz" >&2; exit 1; }
-  for fuzzer in "${fuzzers[@]}"; do
+  for fuzzer in "$root"/build-fuzz/fuzz/*_fuzzer; do
     name=$(basename "$fuzzer")
-    corpus="$root/build-asan/corpus/$name"
+    corpus="$root/build-fuzz/corpus/$name"
     mkdir -p "$corpus"
     seeds=("$root/fuzz/seeds/$name")
     [[ -d "${seeds[0]}" ]] || seeds=()
