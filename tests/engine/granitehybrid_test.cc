@@ -96,17 +96,10 @@ TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRedisIsExact) {
 class GraniteHybridParityTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraniteHybridParityTest, TeacherForcedMatchesLocalLlamaCpp) {
-  const std::vector<LocalReference> refs = FindLocalReferences(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json");
-  const std::string model = std::string(SWARMKV_ARCH_MODELS_DIR_DEFAULT) + "/" + GetParam() + ".gguf";
-  if (refs.empty()) {
-    GTEST_SKIP() << NoLocalReferenceMessage(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, GetParam() + ".json",
-                                            "scripts/arch_references.sh");
-  }
-  if (FILE* fp = std::fopen(model.c_str(), "r")) {
-    std::fclose(fp);
-  } else {
-    GTEST_SKIP() << model << " absent: run scripts/arch_references.sh";
-  }
+  const ArchReference a = FindArchReference(SWARMKV_LOCAL_REFERENCE_DIR_DEFAULT, SWARMKV_ARCH_MODELS_DIR_DEFAULT, GetParam());
+  if (!a.skip.empty()) GTEST_SKIP() << a.skip;
+  const std::string& model = a.model;
+  const std::vector<LocalReference>& refs = a.refs;
   for (const LocalReference& ref : refs) {
     SCOPED_TRACE("llama.cpp " + ref.isa + " reference " + ref.path);
     ExpectTeacherForcedWithin(model, ref.path, 1e-3, GetParam() + " (" + ref.isa + ")", 2048);

@@ -1,5 +1,6 @@
 #include "local_reference.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -38,6 +39,21 @@ std::string NoLocalReferenceMessage(const std::string& default_dir, const std::s
                                     const std::string& script) {
   return "no llama.cpp reference " + file_name + " in " + default_dir + "-avx2, -avx512 or " + default_dir +
          " (nor $SWARMKV_LOCAL_REFERENCE_DIR): run " + script + " (needs a llama.cpp build)";
+}
+
+ArchReference FindArchReference(const std::string& reference_dir_default, const std::string& models_dir,
+                                const std::string& name) {
+  ArchReference a;
+  a.refs = FindLocalReferences(reference_dir_default, name + ".json");
+  a.model = models_dir + "/" + name + ".gguf";
+  if (a.refs.empty()) {
+    a.skip = NoLocalReferenceMessage(reference_dir_default, name + ".json", "scripts/arch_references.sh");
+  } else if (FILE* fp = std::fopen(a.model.c_str(), "r")) {
+    std::fclose(fp);
+  } else {
+    a.skip = a.model + " absent: run scripts/arch_references.sh (it makes the model beside the reference)";
+  }
+  return a;
 }
 
 }  // namespace swarmkv::testing

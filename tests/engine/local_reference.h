@@ -28,6 +28,17 @@ struct LocalReference {
 // (in that order). Empty when there is none.
 std::vector<LocalReference> FindLocalReferences(const std::string& default_dir, const std::string& file_name);
 
+// A synthetic model of scripts/arch_references.sh and its references: <models_dir>/<name>.gguf
+// and every <name>.json FindLocalReferences finds. `skip` says why a test cannot run ("" when
+// there is at least one reference and the model file exists).
+struct ArchReference {
+  std::string model;
+  std::vector<LocalReference> refs;
+  std::string skip;
+};
+ArchReference FindArchReference(const std::string& reference_dir_default, const std::string& models_dir,
+                                const std::string& name);
+
 // The message a test skips with when FindLocalReferences found nothing.
 std::string NoLocalReferenceMessage(const std::string& default_dir, const std::string& file_name,
                                     const std::string& script);
