@@ -53,23 +53,7 @@ TEST(HybridTest, TheCheckpointIsUsedAWrongStateChangesTheLogits) {
   auto fx = EngineFixture::Load(MakeTinyLfm2(), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
   EngineFixture& f = **fx;
-  const std::vector<int32_t> prompt = Prompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  auto seq = f.memory->CreateSequence(f.ns);
-  ASSERT_TRUE(seq.ok());
-  auto match = f.memory->AttachPrefix(*seq, std::span<const int32_t>(prompt).first(prompt.size() - 1));
-  ASSERT_TRUE(match.ok());
-  ASSERT_EQ(match->matched_tokens, 96);
-  // Without SetRecurrentState a sequence past position 0 has no state: a clear error.
-  auto no_state = f.Feed(*seq, std::span<const int32_t>(prompt).subspan(96), 64);
-  EXPECT_EQ(no_state.status().code(), StatusCode::kFailedPrecondition) << no_state.status().ToString();
-  // Zeros instead of the checkpoint: other logits.
-  ASSERT_TRUE(f.forward->SetRecurrentState(*seq, {}).ok());
-  auto zeros = f.Feed(*seq, std::span<const int32_t>(prompt).subspan(96), 64);
-  ASSERT_TRUE(zeros.ok()) << zeros.status().ToString();
-  EXPECT_FALSE(SameBytes(ref, *zeros)) << "the recurrent state has no effect: the exactness checks would prove nothing";
-  ASSERT_TRUE(f.memory->Release(*seq).ok());
-  EXPECT_EQ(f.forward->SetRecurrentState(*seq, std::vector<uint8_t>(5)).code(), StatusCode::kInvalidArgument);
+  ExpectTheCheckpointIsNeeded(f, Prompt());
 }
 
 TEST(HybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {

@@ -94,6 +94,29 @@ inline SplitRun RunWithSplit(EngineFixture& f, const std::vector<int32_t>& promp
   return r;
 }
 
+// The checkpoint matters, so the exactness checks can fail: a sequence that attaches `prompt`'s
+// cached whole blocks (96 tokens of a 100-token prompt) fails with FailedPrecondition when fed
+// without a recurrent state, and with a zero state gives logits other than from scratch; a state
+// of the wrong size is refused (InvalidArgument).
+inline void ExpectTheCheckpointIsNeeded(EngineFixture& f, const std::vector<int32_t>& prompt) {
+  const std::vector<float> ref = FromScratch(f, prompt);
+  auto seq = f.memory->CreateSequence(f.ns);
+  ASSERT_TRUE(seq.ok());
+  auto match = f.memory->AttachPrefix(*seq, std::span<const int32_t>(prompt).first(prompt.size() - 1));
+  ASSERT_TRUE(match.ok());
+  ASSERT_EQ(match->matched_tokens, 96);
+  // Without SetRecurrentState a sequence past position 0 has no state: a clear error.
+  auto no_state = f.Feed(*seq, std::span<const int32_t>(prompt).subspan(96), 64);
+  EXPECT_EQ(no_state.status().code(), StatusCode::kFailedPrecondition) << no_state.status().ToString();
+  ASSERT_TRUE(f.forward->SetRecurrentState(*seq, {}).ok());  // zeros instead of the checkpoint
+  auto zeros = f.Feed(*seq, std::span<const int32_t>(prompt).subspan(96), 64);
+  ASSERT_TRUE(zeros.ok()) << zeros.status().ToString();
+  EXPECT_FALSE(SameBytes(ref, *zeros)) << "the recurrent state has no effect: the exactness checks would prove nothing";
+  ASSERT_TRUE(f.memory->Release(*seq).ok());
+  EXPECT_EQ(f.forward->SetRecurrentState(*seq, std::vector<uint8_t>(5)).code(), StatusCode::kInvalidArgument);
+  f.forward->ForgetSequence(*seq);
+}
+
 // The prefix a split at `split` can continue from: whole blocks, rolled back to the last block
 // that carries a checkpoint (every `interval`-th block).
 inline int64_t CheckpointedMatch(int64_t split, int64_t block_tokens, int32_t interval) {
