@@ -22,8 +22,6 @@
 namespace swarmkv::testing {
 namespace {
 
-constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
-
 std::string MakeTinyGraniteHybrid() { return SyntheticModelOnce("tiny-granitehybrid", TensorType::kQ8_0); }
 std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
 
@@ -60,15 +58,7 @@ TEST(GraniteHybridTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   auto fx = EngineFixture::Load(MakeTinyGraniteHybrid(), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  const std::vector<int32_t> prompt = Prompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromRam(**fx, Prompt());
 }
 
 TEST(GraniteHybridTest, EverySplitPointWithTheCheckpointFromDiskAfterRestartIsExact) {

@@ -28,8 +28,6 @@
 namespace swarmkv::testing {
 namespace {
 
-constexpr int64_t kBlock = 32;  // EngineFixture's KvCacheConfig default
-
 std::string MakeTinyMamba2(TensorType type = TensorType::kQ8_0) { return SyntheticModelOnce("tiny-mamba2", type); }
 std::vector<int32_t> Prompt(size_t n = 100) { return HybridPrompt(n); }
 
@@ -78,15 +76,7 @@ TEST_P(Mamba2ExactnessTest, LogitsIdenticalAcrossChunkingBatchingAndCache) {
 TEST_P(Mamba2ExactnessTest, EverySplitPointWithTheCheckpointFromRamIsExact) {
   auto fx = EngineFixture::Load(MakeTinyMamba2(GetParam()), TensorType::kF16);
   ASSERT_TRUE(fx.ok()) << fx.status().ToString();
-  EngineFixture& f = **fx;
-  const std::vector<int32_t> prompt = Prompt();
-  const std::vector<float> ref = FromScratch(f, prompt);
-  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
-    const SplitRun r = RunWithSplit(f, prompt, split);
-    ASSERT_EQ(r.matched, split / kBlock * kBlock) << "split " << split;
-    ASSERT_TRUE(SameBytes(ref, r.logits)) << "split " << split << " (" << r.matched << " tokens from the cache)";
-  }
-  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+  ExpectEverySplitExactFromRam(**fx, Prompt());
 }
 
 // The logits of a 33-token prompt at every kernel level, single-threaded and on a pool.

@@ -123,6 +123,21 @@ inline int64_t CheckpointedMatch(int64_t split, int64_t block_tokens, int32_t in
   return split / (block_tokens * interval) * (block_tokens * interval);
 }
 
+// Every split point of `prompt` with its prefix from this fixture's own memory (RAM): the match
+// is the whole blocks up to the last checkpoint (every `interval`-th block) and the logits are
+// byte-equal to computing `prompt` from scratch.
+inline void ExpectEverySplitExactFromRam(EngineFixture& f, const std::vector<int32_t>& prompt,
+                                         int32_t interval = 1, const std::string& label = "") {
+  const int64_t block = f.memory->Layout(f.ns)->block_tokens();
+  const std::vector<float> ref = FromScratch(f, prompt);
+  for (int64_t split = 1; split < static_cast<int64_t>(prompt.size()); ++split) {
+    const SplitRun r = RunWithSplit(f, prompt, split);
+    ASSERT_EQ(r.matched, CheckpointedMatch(split, block, interval)) << label << " split " << split;
+    ASSERT_TRUE(SameBytes(ref, r.logits)) << label << " split " << split << " (" << r.matched << " from the cache)";
+  }
+  EXPECT_TRUE(f.memory->CheckInvariants().ok());
+}
+
 // Every split point of `prompt` with its prefix restored from a tier "after a restart": one
 // fixture computes the prompt and flushes every block to `open_backend()`'s storage; a fresh
 // fixture (new KvMemory, new manager, the same storage) restores each split's whole blocks from
